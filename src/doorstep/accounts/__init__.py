@@ -1,0 +1,1 @@
+"""Users, passwords, sessions, API tokens, two-factor sign-in, roles, alert preferences."""

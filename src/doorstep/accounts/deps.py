@@ -1,0 +1,102 @@
+"""Who is calling: the principal dependencies for API routes (bearer) and pages (cookie)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from doorstep.accounts import service as account_service
+from doorstep.accounts.models import Role, User, WebSession
+from doorstep.errors import Forbidden, Unauthenticated
+from doorstep.http import DbSession, SettingsDep
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def api_user(request: Request, session: DbSession) -> User:
+    """API callers authenticate with a bearer API token."""
+    token = _bearer(request)
+    if token is None:
+        raise Unauthenticated(
+            "Send an API token as 'Authorization: Bearer <token>'.", code="token_required"
+        )
+    user = account_service.user_for_api_token(session=session, token=token)
+    if user is None:
+        raise Unauthenticated("This API token is not valid or was revoked.", code="invalid_token")
+    return user
+
+
+def api_admin(user: Annotated[User, Depends(api_user)]) -> User:
+    if user.role != Role.admin:
+        raise Forbidden("Only an administrator can do this.", code="admin_only")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(api_user)]
+Admin = Annotated[User, Depends(api_admin)]
+
+
+@dataclass
+class PageVisitor:
+    """The signed-in user of a page (or None) and the CSRF token of his session."""
+
+    user: User | None
+    web_session: WebSession | None
+
+    @property
+    def csrf_token(self) -> str:
+        return self.web_session.csrf_token if self.web_session else ""
+
+
+class SignInRequired(Exception):
+    """Raised by page dependencies; the app turns it into a redirect to the sign-in page."""
+
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+def page_visitor(request: Request, session: DbSession, settings: SettingsDep) -> PageVisitor:
+    found = account_service.resolve_web_session(
+        session=session, token=request.cookies.get(settings.cookie_name)
+    )
+    if found is None:
+        return PageVisitor(None, None)
+    web_session, user = found
+    if web_session.awaiting_second_factor:
+        return PageVisitor(None, web_session)
+    return PageVisitor(user, web_session)
+
+
+def page_user(request: Request, visitor: Annotated[PageVisitor, Depends(page_visitor)]) -> User:
+    if visitor.user is None:
+        raise SignInRequired(request.url.path)
+    return visitor.user
+
+
+Visitor = Annotated[PageVisitor, Depends(page_visitor)]
+PageUser = Annotated[User, Depends(page_user)]
+
+
+def bearer_or_cookie_user(request: Request, session: DbSession, settings: SettingsDep) -> User:
+    """Media links work from pages (cookie) and scripts (bearer token) alike."""
+    if _bearer(request) is not None:
+        return api_user(request, session)
+    visitor = page_visitor(request, session, settings)
+    if visitor.user is None:
+        raise Unauthenticated("Sign in to see this.", code="sign_in_required")
+    return visitor.user
+
+
+AnyUser = Annotated[User, Depends(bearer_or_cookie_user)]
+
+
+def bearer_token(request: Request) -> str | None:
+    return _bearer(request)

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from doorstep.accounts.models import Role
+from doorstep.cameras.models import EventKind
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+def _normalize_email(value: str) -> str:
+    value = value.strip().lower()
+    if len(value) > 320 or not _EMAIL.match(value):
+        raise ValueError("not a valid email address")
+    return value
+
+
+Email = Annotated[str, AfterValidator(_normalize_email)]
+
+
+class AccountBase(BaseModel):
+    model_config = ConfigDict(from_attributes=True, str_strip_whitespace=True)
+
+
+class UserCreate(AccountBase):
+    email: Email
+    display_name: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=10, max_length=200)
+
+
+class UserRead(AccountBase):
+    id: uuid.UUID
+    email: str
+    display_name: str
+    role: Role
+    totp_enabled: bool
+    created_at: datetime
+
+
+class TokenCreate(AccountBase):
+    """Exchange credentials for an API token (scripts, devices)."""
+
+    email: Email
+    password: str
+    totp_code: str | None = None
+    name: str = Field(default="script", min_length=1, max_length=80)
+
+
+class TokenRead(AccountBase):
+    id: uuid.UUID
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenIssued(TokenRead):
+    token: str = Field(description="Shown once; store it now.")
+
+
+class RoleChange(AccountBase):
+    role: Role
+
+
+class NotificationPreferenceRead(AccountBase):
+    in_app: bool
+    email: bool
+    push: bool
+    event_kinds: list[EventKind]
+
+
+class NotificationPreferenceUpdate(AccountBase):
+    in_app: bool | None = None
+    email: bool | None = None
+    push: bool | None = None
+    event_kinds: list[EventKind] | None = None
+
+    @field_validator("event_kinds")
+    @classmethod
+    def _unique(cls, v: list[EventKind] | None) -> list[EventKind] | None:
+        return sorted(set(v)) if v is not None else None
+
+
+class PushSubscriptionCreate(AccountBase):
+    endpoint: str = Field(min_length=8, max_length=1000, pattern=r"^https://")
+    p256dh: str = Field(min_length=16, max_length=200)
+    auth: str = Field(min_length=8, max_length=100)

@@ -1,0 +1,144 @@
+"""The FastAPI application factory: routers, middleware and the one error shape."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+import xstatic.pkg.leaflet as xstatic_leaflet
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from doorstep.accounts.deps import PageVisitor, SignInRequired
+from doorstep.errors import DoorstepError
+from doorstep.runtime import Runtime
+from doorstep.web import render as web_render
+
+log = structlog.get_logger(__name__)
+
+SECURITY_HEADERS = {
+    # No third-party origin is ever needed at run time, except the configured tile server.
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
+        "accept", ""
+    )
+
+
+def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
+    """Build the app around a runtime. ``run_worker`` starts the in-process worker thread."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        from doorstep.notify.channels.webpush import ensure_vapid_keys
+
+        ensure_vapid_keys(runtime.settings)
+        worker: tuple[threading.Thread, threading.Event] | None = None
+        if run_worker:
+            from doorstep.notify.worker import start_in_thread
+
+            worker = start_in_thread(runtime)
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker[1].set()
+                worker[0].join(timeout=10)
+
+    app = FastAPI(
+        title="doorstep",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/v1/openapi.json",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+
+    @app.exception_handler(DoorstepError)
+    async def _domain_error(request: Request, exc: DoorstepError) -> Response:
+        if _wants_html(request):
+            return web_render.render(
+                request,
+                "error.html",
+                PageVisitor(None, None),
+                status_code=exc.status_code,
+                message=exc.message,
+                code=exc.code,
+            )
+        headers = {}
+        if "retry_after_s" in exc.details:
+            headers["Retry-After"] = str(exc.details["retry_after_s"])
+        return JSONResponse(exc.as_body(), status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            {"field": ".".join(str(p) for p in err.get("loc", ())[1:]), "problem": err.get("msg")}
+            for err in exc.errors()
+        ]
+        first = problems[0] if problems else {"field": "", "problem": "invalid"}
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "validation_failed",
+                    "message": f"{first['field'] or 'request'}: {first['problem']}",
+                    "details": {"problems": problems},
+                }
+            },
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        message = str(exc.detail) if exc.detail else "Request failed."
+        if _wants_html(request):
+            return web_render.render(
+                request,
+                "error.html",
+                PageVisitor(None, None),
+                status_code=exc.status_code,
+                message=message,
+                code=code,
+            )
+        return JSONResponse(
+            {"error": {"code": code, "message": message}}, status_code=exc.status_code
+        )
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(_request: Request, exc: SignInRequired) -> Response:
+        return web_render.redirect(f"/signin?next={exc.next_path}")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # Never a stack trace to the client; the log has it.
+        log.exception("http.unhandled_error", path=request.url.path)
+        return JSONResponse(
+            {"error": {"code": "internal_error", "message": "Something went wrong on our side."}},
+            status_code=500,
+        )
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        return response
+
+    from doorstep import routes
+
+    routes.include_all(app)
+    app.mount("/static", StaticFiles(directory=str(web_render.STATIC_DIR)), name="static")
+    app.mount("/vendor/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")
+    return app

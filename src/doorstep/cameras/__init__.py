@@ -1,0 +1,1 @@
+"""Camera registry, clips and motion events, ingest, retention and the owner's timeline."""

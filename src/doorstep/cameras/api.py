@@ -1,0 +1,358 @@
+"""JSON routes for cameras, device ingest, the timeline and clip media."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import TypeAdapter, ValidationError
+from starlette.datastructures import UploadFile
+
+from doorstep.accounts.deps import AnyUser, CurrentUser, bearer_token
+from doorstep.cameras import service as camera_service
+from doorstep.cameras.models import EventKind
+from doorstep.cameras.schemas import (
+    CameraCreate,
+    CameraIssued,
+    CameraRead,
+    CameraToken,
+    CameraUpdate,
+    ClipRead,
+    EventCreate,
+    EventPage,
+    EventRead,
+)
+from doorstep.errors import InvalidInput, PayloadTooLarge
+from doorstep.http import DbSession, RuntimeDep
+from doorstep.media.streaming import media_response
+from doorstep.media.video import ClipLimits
+from doorstep.runtime import Runtime
+
+T = TypeVar("T")
+router = APIRouter(tags=["cameras"])
+api = "/api/v1"
+# Room for the multipart envelope and the small form fields around the file.
+_MULTIPART_OVERHEAD = 64 * 1024
+
+
+@router.post(f"{api}/cameras", response_model=CameraIssued, status_code=status.HTTP_201_CREATED)
+def register_camera(body: CameraCreate, user: CurrentUser, session: DbSession) -> CameraIssued:
+    camera, token = camera_service.register_camera(
+        session=session,
+        owner=user,
+        name=body.name,
+        kind=body.kind,
+        latitude=body.latitude,
+        longitude=body.longitude,
+        accepts_requests=body.accepts_requests,
+        retention_days=body.retention_days,
+    )
+    return CameraIssued(**camera_service.owner_view(camera).model_dump(), ingest_token=token)
+
+
+@router.get(f"{api}/cameras", response_model=list[CameraRead])
+def list_cameras(user: CurrentUser, session: DbSession) -> list[CameraRead]:
+    return [
+        camera_service.owner_view(c)
+        for c in camera_service.list_cameras(session=session, owner=user)
+    ]
+
+
+@router.get(f"{api}/cameras/{{camera_id}}", response_model=CameraRead)
+def get_camera(camera_id: uuid.UUID, user: CurrentUser, session: DbSession) -> CameraRead:
+    return camera_service.owner_view(
+        camera_service.get_own_camera(session=session, owner=user, camera_id=camera_id)
+    )
+
+
+@router.patch(f"{api}/cameras/{{camera_id}}", response_model=CameraRead)
+def update_camera(
+    camera_id: uuid.UUID, body: CameraUpdate, user: CurrentUser, session: DbSession
+) -> CameraRead:
+    camera = camera_service.update_camera(
+        session=session,
+        owner=user,
+        camera_id=camera_id,
+        **body.model_dump(exclude_unset=True),
+    )
+    return camera_service.owner_view(camera)
+
+
+@router.delete(f"{api}/cameras/{{camera_id}}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_camera(
+    camera_id: uuid.UUID, user: CurrentUser, session: DbSession, runtime: RuntimeDep
+) -> Response:
+    camera_service.delete_camera(
+        session=session, storage=runtime.storage, owner=user, camera_id=camera_id
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(f"{api}/cameras/{{camera_id}}/token/rotate", response_model=CameraToken)
+def rotate_token(camera_id: uuid.UUID, user: CurrentUser, session: DbSession) -> CameraToken:
+    camera, token = camera_service.rotate_camera_token(
+        session=session, owner=user, camera_id=camera_id
+    )
+    return CameraToken(camera_id=camera.id, ingest_token=token)
+
+
+@router.delete(f"{api}/cameras/{{camera_id}}/token", response_model=CameraRead)
+def revoke_token(camera_id: uuid.UUID, user: CurrentUser, session: DbSession) -> CameraRead:
+    return camera_service.owner_view(
+        camera_service.revoke_camera_token(session=session, owner=user, camera_id=camera_id)
+    )
+
+
+# ---------------------------------------------------------------- device ingest
+
+
+def _spool_upload(upload: UploadFile, limit: int) -> Path:
+    """Copy the upload to a temp file, refusing it as soon as it passes ``limit`` bytes."""
+    fd, name = tempfile.mkstemp(prefix="doorstep-upload-", suffix=".mp4")
+    path = Path(name)
+    written = 0
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            upload.file.seek(0)
+            while chunk := upload.file.read(1 << 20):
+                written += len(chunk)
+                if written > limit:
+                    raise PayloadTooLarge(
+                        f"A clip is at most {limit} bytes.",
+                        code="clip_too_large",
+                        limit_bytes=limit,
+                    )
+                handle.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _ingest(
+    runtime: Runtime,
+    camera_id: uuid.UUID,
+    token: str | None,
+    upload: UploadFile,
+    started_at: datetime,
+    kind: EventKind,
+    device_ref: str | None,
+) -> EventRead:
+    limits = ClipLimits.from_settings(runtime.settings)
+    path = _spool_upload(upload, limits.max_bytes)
+    stored: list[str] = []
+    try:
+        with runtime.db.transaction() as session:
+            camera = camera_service.authenticate_camera(
+                session=session, camera_id=camera_id, token=token
+            )
+            result = camera_service.ingest_clip(
+                session=session,
+                storage=runtime.storage,
+                limits=limits,
+                camera=camera,
+                file_path=path,
+                started_at=started_at,
+                kind=kind,
+                device_ref=device_ref,
+            )
+            stored = result.stored_keys
+            view = camera_service.event_view(result.event, camera, result.clip)
+    except BaseException:
+        # The commit failed after the files were stored: leave nothing behind.
+        for key in stored:
+            runtime.storage.delete(key)
+        raise
+    finally:
+        path.unlink(missing_ok=True)
+    return view
+
+
+@router.post(
+    f"{api}/cameras/{{camera_id}}/clips",
+    response_model=EventRead,
+    status_code=status.HTTP_201_CREATED,
+)
+async def upload_clip(camera_id: uuid.UUID, request: Request, runtime: RuntimeDep) -> EventRead:
+    """A camera uploads a motion clip (multipart: ``file``, ``started_at``, ``kind``).
+
+    Authenticated with the camera's ingest token as a bearer token.
+    """
+    token = bearer_token(request)
+    with runtime.db.transaction() as session:  # refuse bad tokens before reading the body
+        camera_service.authenticate_camera(session=session, camera_id=camera_id, token=token)
+    limit = runtime.settings.max_clip_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + _MULTIPART_OVERHEAD:
+        raise PayloadTooLarge(
+            f"A clip is at most {limit} bytes.", code="clip_too_large", limit_bytes=limit
+        )
+    form = await request.form(max_files=1, max_fields=10)
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput(
+                "Send the clip as a multipart file field named 'file'.", code="file_missing"
+            )
+        started_at = _form_value(form.get("started_at"), datetime, "started_at")
+        kind = _form_value(form.get("kind") or "motion", EventKind, "kind")
+        device_ref = form.get("device_ref")
+        return await run_in_threadpool(
+            _ingest,
+            runtime,
+            camera_id,
+            token,
+            upload,
+            started_at,
+            kind,
+            device_ref if isinstance(device_ref, str) and device_ref else None,
+        )
+    finally:
+        await form.close()
+
+
+def _form_value(raw: object, kind: type[T], name: str) -> T:
+    if not isinstance(raw, str) or not raw:
+        raise InvalidInput(
+            f"The form field '{name}' is required.", code="field_missing", field=name
+        )
+    try:
+        value = TypeAdapter(kind).validate_python(raw)
+    except ValidationError as exc:
+        raise InvalidInput(
+            f"The form field '{name}' is not valid: {raw!r}.", code="invalid_field", field=name
+        ) from exc
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise InvalidInput(
+            "Times need a time zone (e.g. 2026-11-29T12:00:00Z).", code="naive_time", field=name
+        )
+    return value
+
+
+@router.post(
+    f"{api}/cameras/{{camera_id}}/events",
+    response_model=EventRead,
+    status_code=status.HTTP_201_CREATED,
+)
+def report_event(
+    camera_id: uuid.UUID,
+    body: EventCreate,
+    request: Request,
+    session: DbSession,
+    runtime: RuntimeDep,
+) -> EventRead:
+    """A local-first event: the device keeps the clip until the owner shares it."""
+    camera = camera_service.authenticate_camera(
+        session=session, camera_id=camera_id, token=bearer_token(request)
+    )
+    event = camera_service.record_device_event(
+        session=session,
+        camera=camera,
+        kind=body.kind,
+        started_at=body.started_at,
+        ended_at=body.ended_at,
+        device_ref=body.device_ref,
+        max_duration_s=runtime.settings.max_clip_duration_s,
+    )
+    return camera_service.event_view(event, camera, None)
+
+
+# ---------------------------------------------------------------- timeline
+
+
+@router.get(f"{api}/events", response_model=EventPage)
+def list_events(
+    user: CurrentUser,
+    session: DbSession,
+    camera_id: uuid.UUID | None = None,
+    kind: Annotated[list[EventKind] | None, Query()] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    on_device: bool | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> EventPage:
+    page = camera_service.timeline(
+        session=session,
+        owner=user,
+        camera_id=camera_id,
+        kinds=kind,
+        since=since,
+        until=until,
+        on_device=on_device,
+        cursor=cursor,
+        limit=limit,
+    )
+    return EventPage(
+        events=[camera_service.event_view(*row) for row in page.rows], next_cursor=page.next_cursor
+    )
+
+
+@router.get(f"{api}/events/{{event_id}}", response_model=EventRead)
+def get_event(event_id: uuid.UUID, user: CurrentUser, session: DbSession) -> EventRead:
+    return camera_service.event_view(
+        *camera_service.get_own_event(session=session, owner=user, event_id=event_id)
+    )
+
+
+@router.delete(f"{api}/events/{{event_id}}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_event(
+    event_id: uuid.UUID, user: CurrentUser, session: DbSession, runtime: RuntimeDep
+) -> Response:
+    camera_service.delete_event(
+        session=session, storage=runtime.storage, owner=user, event_id=event_id
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(f"{api}/clips/{{clip_id}}", response_model=ClipRead)
+def get_clip(clip_id: uuid.UUID, user: CurrentUser, session: DbSession) -> ClipRead:
+    return camera_service.clip_view(
+        camera_service.get_own_clip(session=session, owner=user, clip_id=clip_id)
+    )
+
+
+@router.delete(f"{api}/clips/{{clip_id}}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_clip(
+    clip_id: uuid.UUID, user: CurrentUser, session: DbSession, runtime: RuntimeDep
+) -> Response:
+    camera_service.delete_clip(
+        session=session, storage=runtime.storage, owner=user, clip_id=clip_id
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ---------------------------------------------------------------- media
+
+
+@router.get("/media/clips/{clip_id}.mp4", include_in_schema=False)
+def clip_video(
+    clip_id: uuid.UUID, request: Request, user: AnyUser, session: DbSession, runtime: RuntimeDep
+) -> Response:
+    clip = camera_service.get_own_clip(session=session, owner=user, clip_id=clip_id)
+    return media_response(
+        runtime.storage,
+        camera_service.clip_file_key(clip, thumbnail=False),
+        content_type="video/mp4",
+        range_header=request.headers.get("range"),
+        filename=f"{clip.id}.mp4",
+    )
+
+
+@router.get("/media/clips/{clip_id}.jpg", include_in_schema=False)
+def clip_thumbnail(
+    clip_id: uuid.UUID, user: AnyUser, session: DbSession, runtime: RuntimeDep
+) -> Response:
+    clip = camera_service.get_own_clip(session=session, owner=user, clip_id=clip_id)
+    return media_response(
+        runtime.storage,
+        camera_service.clip_file_key(clip, thumbnail=True),
+        content_type="image/jpeg",
+        range_header=None,
+    )

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from doorstep.db import Base, UTCDateTime, new_id, utcnow
+
+
+class CameraKind(enum.StrEnum):
+    doorbell = "doorbell"
+    floodlight = "floodlight"
+    indoor = "indoor"
+    other = "other"
+
+
+class EventKind(enum.StrEnum):
+    motion = "motion"
+    ding = "ding"
+    person = "person"
+    vehicle = "vehicle"
+    package = "package"
+    other = "other"
+
+
+def _enum(cls: type[enum.StrEnum]) -> Enum:
+    return Enum(cls, native_enum=False, length=20, validate_strings=True)
+
+
+class Camera(Base):
+    __tablename__ = "cameras"
+    __table_args__ = (Index("ix_cameras_index_cell", "index_cell"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[CameraKind] = mapped_column(_enum(CameraKind))
+    # The exact position is the owner's alone. Nothing but the owner's own views reads it.
+    exact_latitude: Mapped[float] = mapped_column(Float)
+    exact_longitude: Mapped[float] = mapped_column(Float)
+    # H3 cell at the index resolution: the prefilter for geographic lookups. Never shown.
+    index_cell: Mapped[int] = mapped_column(BigInteger)
+    # H3 cell at the coarse resolution: what any other view of the camera gets.
+    coarse_cell: Mapped[int] = mapped_column(BigInteger, index=True)
+    accepts_requests: Mapped[bool] = mapped_column(Boolean, default=True)
+    retention_days: Mapped[int] = mapped_column(Integer, default=60)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    token_prefix: Mapped[str | None] = mapped_column(String(16), default=None)
+    token_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Clip(Base):
+    """A stored video file. Deleted clips keep their row (hash, times) with the file gone."""
+
+    __tablename__ = "clips"
+    __table_args__ = (Index("ix_clips_camera_id_started_at", "camera_id", "started_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    camera_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    storage_key: Mapped[str | None] = mapped_column(String(300))
+    thumbnail_key: Mapped[str | None] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    duration_s: Mapped[float] = mapped_column(Float)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    codec: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    deleted_reason: Mapped[str | None] = mapped_column(String(20), default=None)
+
+
+class MotionEvent(Base):
+    """Something a camera saw. Its clip is stored here, or kept on the owner's device."""
+
+    __tablename__ = "motion_events"
+    __table_args__ = (
+        Index("ix_motion_events_camera_id_started_at", "camera_id", "started_at"),
+        Index("ix_motion_events_owner_id_started_at", "owner_id", "started_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    camera_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[EventKind] = mapped_column(_enum(EventKind))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # True while the clip stays on the owner's device (local-first).
+    on_device: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The device's own reference, so it can find the file again when the owner shares it.
+    device_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+    clip_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("clips.id", ondelete="SET NULL"), default=None, unique=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

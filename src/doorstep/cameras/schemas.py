@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from doorstep.cameras.models import CameraKind, EventKind
+
+
+class CameraBase(BaseModel):
+    model_config = ConfigDict(from_attributes=True, str_strip_whitespace=True)
+
+
+class CameraCreate(CameraBase):
+    name: str = Field(min_length=1, max_length=80)
+    kind: CameraKind
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    accepts_requests: bool = True
+    retention_days: int = Field(default=60, ge=1, le=365)
+
+
+class CameraUpdate(CameraBase):
+    name: str | None = Field(default=None, min_length=1, max_length=80)
+    kind: CameraKind | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    accepts_requests: bool | None = None
+    retention_days: int | None = Field(default=None, ge=1, le=365)
+
+
+class CameraRead(CameraBase):
+    """The owner's own view of a camera: the only schema that carries the exact position."""
+
+    id: uuid.UUID
+    name: str
+    kind: CameraKind
+    latitude: float
+    longitude: float
+    coarse_cell: str
+    accepts_requests: bool
+    retention_days: int
+    token_prefix: str | None
+    token_active: bool
+    created_at: datetime
+
+
+class CameraIssued(CameraRead):
+    ingest_token: str = Field(description="Shown once; the camera sends it as a bearer token.")
+
+
+class CameraToken(CameraBase):
+    camera_id: uuid.UUID
+    ingest_token: str
+
+
+class ClipRead(CameraBase):
+    id: uuid.UUID
+    camera_id: uuid.UUID
+    started_at: datetime
+    ended_at: datetime
+    sha256: str
+    size_bytes: int
+    duration_s: float
+    width: int
+    height: int
+    codec: str
+    video_url: str
+    thumbnail_url: str
+
+
+class EventCreate(CameraBase):
+    """A local-first event: the clip stays on the device until the owner shares it."""
+
+    kind: EventKind
+    started_at: datetime
+    ended_at: datetime | None = None
+    device_ref: str | None = Field(default=None, max_length=200)
+
+    @field_validator("started_at", "ended_at")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("times need a time zone (e.g. 2026-11-29T12:00:00Z)")
+        return v
+
+
+class EventRead(CameraBase):
+    id: uuid.UUID
+    camera_id: uuid.UUID
+    camera_name: str
+    kind: EventKind
+    started_at: datetime
+    ended_at: datetime
+    on_device: bool
+    clip: ClipRead | None
+
+
+class EventPage(CameraBase):
+    events: list[EventRead]
+    next_cursor: str | None

@@ -1,0 +1,592 @@
+"""Cameras: registry, ingest tokens, clips, local-first events, the timeline and retention.
+
+Privacy: a camera's exact position leaves this module only through
+:func:`owner_view` (the owner's own view). Everything else gets the coarse cell.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import h3
+from sqlalchemy import Select, and_, delete, distinct, or_, select
+from sqlalchemy.orm import Session
+
+from doorstep import geo
+from doorstep.accounts.models import User
+from doorstep.accounts.service import actor_of
+from doorstep.cameras.models import Camera, CameraKind, Clip, EventKind, MotionEvent
+from doorstep.cameras.schemas import CameraRead, ClipRead, EventRead
+from doorstep.db import utcnow
+from doorstep.errors import InvalidInput, NotFound, Unauthenticated
+from doorstep.media.storage import MediaStorage
+from doorstep.media.video import ClipLimits, make_thumbnail, probe_clip
+from doorstep.notify import service as notify_service
+from doorstep.security import constant_time_equals, new_token, token_digest
+from doorstep.transparency import audit
+from doorstep.transparency.audit import Actor
+
+CAMERA_TOKEN_PREFIX = "dsc"  # noqa: S105 (a label, not a secret)
+# A camera's clock may run a little ahead of ours; more than this is a "future" start.
+CLOCK_SKEW = timedelta(seconds=120)
+
+
+# ---------------------------------------------------------------- registry
+
+
+def _set_position(camera: Camera, latitude: float, longitude: float) -> None:
+    geo.check_position(latitude, longitude)
+    camera.exact_latitude, camera.exact_longitude = latitude, longitude
+    camera.index_cell = geo.cell_of(latitude, longitude, geo.INDEX_RESOLUTION)
+    camera.coarse_cell = geo.parent_cell(camera.index_cell, geo.COARSE_RESOLUTION)
+
+
+def _check_retention(days: int) -> None:
+    if not 1 <= days <= 365:
+        raise InvalidInput("Retention is between 1 and 365 days.", code="invalid_retention")
+
+
+def register_camera(
+    *,
+    session: Session,
+    owner: User,
+    name: str,
+    kind: CameraKind,
+    latitude: float,
+    longitude: float,
+    accepts_requests: bool = True,
+    retention_days: int = 60,
+) -> tuple[Camera, str]:
+    """Add a camera for its owner; returns it with its ingest token (shown once, stored hashed)."""
+    _check_retention(retention_days)
+    camera = Camera(
+        owner_id=owner.id,
+        name=name.strip(),
+        kind=kind,
+        accepts_requests=accepts_requests,
+        retention_days=retention_days,
+    )
+    _set_position(camera, latitude, longitude)
+    session.add(camera)
+    session.flush()
+    token = _issue_token(camera)
+    audit.record(
+        session=session,
+        actor=actor_of(owner),
+        action="camera.registered",
+        subject_type="camera",
+        subject_id=camera.id,
+    )
+    session.flush()
+    return camera, token
+
+
+def _issue_token(camera: Camera) -> str:
+    token = new_token(CAMERA_TOKEN_PREFIX)
+    camera.token_hash = token_digest(token)
+    camera.token_prefix = token[:10]
+    camera.token_created_at = utcnow()
+    return token
+
+
+def readable_cameras(*, actor: User) -> Select[Camera]:
+    """The cameras this actor may see in full: only his own."""
+    return select(Camera).where(Camera.owner_id == actor.id)
+
+
+def list_cameras(*, session: Session, owner: User) -> list[Camera]:
+    return list(session.scalars(readable_cameras(actor=owner).order_by(Camera.created_at)))
+
+
+def get_own_camera(*, session: Session, owner: User, camera_id: uuid.UUID) -> Camera:
+    """The owner's camera, or 404 (whether it exists or belongs to someone else)."""
+    camera = session.scalar(readable_cameras(actor=owner).where(Camera.id == camera_id))
+    if camera is None:
+        raise NotFound("No such camera.", code="camera_not_found")
+    return camera
+
+
+def update_camera(
+    *,
+    session: Session,
+    owner: User,
+    camera_id: uuid.UUID,
+    name: str | None = None,
+    kind: CameraKind | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    accepts_requests: bool | None = None,
+    retention_days: int | None = None,
+) -> Camera:
+    camera = get_own_camera(session=session, owner=owner, camera_id=camera_id)
+    if (latitude is None) != (longitude is None):
+        raise InvalidInput("Send latitude and longitude together.", code="invalid_position")
+    if name is not None:
+        camera.name = name.strip()
+    if kind is not None:
+        camera.kind = kind
+    if latitude is not None and longitude is not None:
+        _set_position(camera, latitude, longitude)
+    if accepts_requests is not None:
+        camera.accepts_requests = accepts_requests
+    if retention_days is not None:
+        _check_retention(retention_days)
+        camera.retention_days = retention_days
+    session.flush()
+    return camera
+
+
+def rotate_camera_token(
+    *, session: Session, owner: User, camera_id: uuid.UUID
+) -> tuple[Camera, str]:
+    """A new ingest token; the old one stops working at once. Audited."""
+    camera = get_own_camera(session=session, owner=owner, camera_id=camera_id)
+    token = _issue_token(camera)
+    audit.record(
+        session=session,
+        actor=actor_of(owner),
+        action="camera.token_rotated",
+        subject_type="camera",
+        subject_id=camera.id,
+    )
+    session.flush()
+    return camera, token
+
+
+def revoke_camera_token(*, session: Session, owner: User, camera_id: uuid.UUID) -> Camera:
+    camera = get_own_camera(session=session, owner=owner, camera_id=camera_id)
+    camera.token_hash = None
+    camera.token_prefix = None
+    audit.record(
+        session=session,
+        actor=actor_of(owner),
+        action="camera.token_revoked",
+        subject_type="camera",
+        subject_id=camera.id,
+    )
+    session.flush()
+    return camera
+
+
+def authenticate_camera(*, session: Session, camera_id: uuid.UUID, token: str | None) -> Camera:
+    """The camera a device speaks for; a missing, wrong or revoked token is 401."""
+    camera = session.get(Camera, camera_id)
+    if (
+        not token
+        or camera is None
+        or camera.token_hash is None
+        or not constant_time_equals(camera.token_hash, token_digest(token))
+    ):
+        raise Unauthenticated(
+            "This camera token is not valid or was revoked.", code="invalid_camera_token"
+        )
+    return camera
+
+
+def delete_camera(
+    *, session: Session, storage: MediaStorage, owner: User, camera_id: uuid.UUID
+) -> int:
+    """Remove a camera with its clips: files are deleted from storage, not hidden."""
+    camera = get_own_camera(session=session, owner=owner, camera_id=camera_id)
+    clips = list(session.scalars(select(Clip).where(Clip.camera_id == camera.id)))
+    for clip in clips:
+        _erase_files(storage, clip)
+    session.execute(delete(MotionEvent).where(MotionEvent.camera_id == camera.id))
+    session.execute(delete(Clip).where(Clip.camera_id == camera.id))
+    audit.record(
+        session=session,
+        actor=actor_of(owner),
+        action="camera.deleted",
+        subject_type="camera",
+        subject_id=camera.id,
+        details={"clips": len(clips)},
+    )
+    session.delete(camera)
+    session.flush()
+    return len(clips)
+
+
+def owner_view(camera: Camera) -> CameraRead:
+    """The owner's view: the one place the exact position is put into a response."""
+    return CameraRead(
+        id=camera.id,
+        name=camera.name,
+        kind=camera.kind,
+        latitude=camera.exact_latitude,
+        longitude=camera.exact_longitude,
+        coarse_cell=h3.int_to_str(camera.coarse_cell),
+        accepts_requests=camera.accepts_requests,
+        retention_days=camera.retention_days,
+        token_prefix=camera.token_prefix,
+        token_active=camera.token_hash is not None,
+        created_at=camera.created_at,
+    )
+
+
+# ---------------------------------------------------------------- ingest
+
+
+def _check_start(started_at: datetime, now: datetime) -> None:
+    if started_at.tzinfo is None:
+        raise InvalidInput("Times need a time zone (e.g. 2026-11-29T12:00:00Z).", code="naive_time")
+    if started_at > now + CLOCK_SKEW:
+        raise InvalidInput("The start time is in the future.", code="start_in_future")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class IngestedClip:
+    event: MotionEvent
+    clip: Clip
+    stored_keys: list[str]
+
+
+def ingest_clip(
+    *,
+    session: Session,
+    storage: MediaStorage,
+    limits: ClipLimits,
+    camera: Camera,
+    file_path: Path,
+    started_at: datetime,
+    kind: EventKind,
+    device_ref: str | None = None,
+) -> IngestedClip:
+    """Validate a clip with PyAV, store it and its thumbnail, record it and alert its owner.
+
+    Every check runs before anything is stored. If the caller's transaction then
+    fails, it must delete ``stored_keys`` so nothing is left behind. Blocking:
+    run it off the event loop.
+    """
+    now = utcnow()
+    _check_start(started_at, now)
+    probe = probe_clip(file_path, limits)
+    thumbnail = make_thumbnail(file_path)
+    clip = Clip(
+        id=uuid.uuid4(),
+        camera_id=camera.id,
+        owner_id=camera.owner_id,
+        started_at=started_at,
+        ended_at=started_at + timedelta(seconds=probe.duration_s),
+        sha256=sha256_file(file_path),
+        size_bytes=file_path.stat().st_size,
+        duration_s=probe.duration_s,
+        width=probe.width,
+        height=probe.height,
+        codec=probe.codec,
+    )
+    clip.storage_key = f"clips/{camera.id}/{clip.id}.mp4"
+    clip.thumbnail_key = f"thumbnails/{camera.id}/{clip.id}.jpg"
+    stored: list[str] = []
+    try:
+        storage.put_file(clip.storage_key, file_path, "video/mp4")
+        stored.append(clip.storage_key)
+        storage.put_bytes(clip.thumbnail_key, thumbnail, "image/jpeg")
+        stored.append(clip.thumbnail_key)
+        session.add(clip)
+        session.flush()
+        event = MotionEvent(
+            camera_id=camera.id,
+            owner_id=camera.owner_id,
+            kind=kind,
+            started_at=started_at,
+            ended_at=clip.ended_at,
+            on_device=False,
+            device_ref=device_ref,
+            clip_id=clip.id,
+        )
+        session.add(event)
+        session.flush()
+        _alert_owner(session=session, camera=camera, event=event)
+    except BaseException:
+        for key in stored:
+            storage.delete(key)
+        raise
+    return IngestedClip(event=event, clip=clip, stored_keys=stored)
+
+
+def record_device_event(
+    *,
+    session: Session,
+    camera: Camera,
+    kind: EventKind,
+    started_at: datetime,
+    ended_at: datetime | None,
+    device_ref: str | None,
+    max_duration_s: float,
+) -> MotionEvent:
+    """Record a local-first event: its clip stays on the owner's device ("on device")."""
+    now = utcnow()
+    _check_start(started_at, now)
+    ended_at = ended_at or started_at
+    if ended_at < started_at:
+        raise InvalidInput("The event ends before it starts.", code="invalid_window")
+    if (ended_at - started_at).total_seconds() > max_duration_s:
+        raise InvalidInput(
+            f"An event lasts at most {max_duration_s:.0f} seconds.", code="event_too_long"
+        )
+    if ended_at > now + CLOCK_SKEW:
+        raise InvalidInput("The end time is in the future.", code="end_in_future")
+    event = MotionEvent(
+        camera_id=camera.id,
+        owner_id=camera.owner_id,
+        kind=kind,
+        started_at=started_at,
+        ended_at=ended_at,
+        on_device=True,
+        device_ref=device_ref,
+    )
+    session.add(event)
+    session.flush()
+    _alert_owner(session=session, camera=camera, event=event)
+    return event
+
+
+def _alert_owner(*, session: Session, camera: Camera, event: MotionEvent) -> None:
+    where = " (kept on your device)" if event.on_device else ""
+    notify_service.alert_user(
+        session=session,
+        user_id=camera.owner_id,
+        topic="camera_event",
+        title=f"{event.kind.value.capitalize()} at {camera.name}",
+        body=f"{camera.name} recorded {event.kind.value} at "
+        f"{event.started_at:%Y-%m-%d %H:%M:%S} UTC{where}.",
+        link=f"/events/{event.id}",
+        event_kind=event.kind.value,
+    )
+
+
+# ---------------------------------------------------------------- timeline and clips
+
+
+def readable_events(*, actor: User) -> Select[MotionEvent, Camera, Clip]:
+    """Events this actor may see: only those of his own cameras."""
+    return (
+        select(MotionEvent, Camera, Clip)
+        .join(Camera, Camera.id == MotionEvent.camera_id)
+        .outerjoin(Clip, Clip.id == MotionEvent.clip_id)
+        .where(MotionEvent.owner_id == actor.id)
+    )
+
+
+def readable_clips(*, actor: User) -> Select[Clip]:
+    """Clips this actor may watch: his own, not deleted."""
+    return select(Clip).where(Clip.owner_id == actor.id, Clip.deleted_at.is_(None))
+
+
+def _encode_cursor(event: MotionEvent) -> str:
+    raw = json.dumps([event.started_at.isoformat(), str(event.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, event_id = json.loads(raw)
+        return datetime.fromisoformat(at), uuid.UUID(event_id)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput("This page cursor is not valid.", code="invalid_cursor") from exc
+
+
+@dataclass
+class TimelinePage:
+    rows: Sequence[tuple[MotionEvent, Camera, Clip | None]]
+    next_cursor: str | None
+
+
+def timeline(
+    *,
+    session: Session,
+    owner: User,
+    camera_id: uuid.UUID | None = None,
+    kinds: list[EventKind] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    on_device: bool | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> TimelinePage:
+    """The owner's events, newest first, keyset-paginated (stable while new events arrive)."""
+    limit = max(1, min(limit, 200))
+    stmt = readable_events(actor=owner)
+    if camera_id is not None:
+        stmt = stmt.where(MotionEvent.camera_id == camera_id)
+    if kinds:
+        stmt = stmt.where(MotionEvent.kind.in_(kinds))
+    if since is not None:
+        stmt = stmt.where(MotionEvent.started_at >= since)
+    if until is not None:
+        stmt = stmt.where(MotionEvent.started_at < until)
+    if on_device is not None:
+        stmt = stmt.where(MotionEvent.on_device.is_(on_device))
+    if cursor:
+        at, event_id = _decode_cursor(cursor)
+        stmt = stmt.where(
+            or_(
+                MotionEvent.started_at < at,
+                and_(MotionEvent.started_at == at, MotionEvent.id < event_id),
+            )
+        )
+    rows = list(
+        session.execute(
+            stmt.order_by(MotionEvent.started_at.desc(), MotionEvent.id.desc()).limit(limit + 1)
+        ).tuples()
+    )
+    next_cursor = _encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
+    return TimelinePage(rows=rows[:limit], next_cursor=next_cursor)
+
+
+def get_own_event(
+    *, session: Session, owner: User, event_id: uuid.UUID
+) -> tuple[MotionEvent, Camera, Clip | None]:
+    row = session.execute(readable_events(actor=owner).where(MotionEvent.id == event_id)).first()
+    if row is None:
+        raise NotFound("No such event.", code="event_not_found")
+    return row.tuple()
+
+
+def get_own_clip(*, session: Session, owner: User, clip_id: uuid.UUID) -> Clip:
+    clip = session.scalar(readable_clips(actor=owner).where(Clip.id == clip_id))
+    if clip is None:
+        raise NotFound("No such clip.", code="clip_not_found")
+    return clip
+
+
+def clip_view(clip: Clip) -> ClipRead:
+    return ClipRead(
+        id=clip.id,
+        camera_id=clip.camera_id,
+        started_at=clip.started_at,
+        ended_at=clip.ended_at,
+        sha256=clip.sha256,
+        size_bytes=clip.size_bytes,
+        duration_s=clip.duration_s,
+        width=clip.width,
+        height=clip.height,
+        codec=clip.codec,
+        video_url=f"/media/clips/{clip.id}.mp4",
+        thumbnail_url=f"/media/clips/{clip.id}.jpg",
+    )
+
+
+def event_view(event: MotionEvent, camera: Camera, clip: Clip | None) -> EventRead:
+    live_clip = clip if clip is not None and clip.deleted_at is None else None
+    return EventRead(
+        id=event.id,
+        camera_id=camera.id,
+        camera_name=camera.name,
+        kind=event.kind,
+        started_at=event.started_at,
+        ended_at=event.ended_at,
+        on_device=event.on_device,
+        clip=clip_view(live_clip) if live_clip else None,
+    )
+
+
+def _erase_files(storage: MediaStorage, clip: Clip) -> None:
+    for key in (clip.storage_key, clip.thumbnail_key):
+        if key:
+            storage.delete(key)
+    clip.storage_key = None
+    clip.thumbnail_key = None
+
+
+def _erase_clip(session: Session, storage: MediaStorage, clip: Clip, reason: str) -> None:
+    _erase_files(storage, clip)
+    clip.deleted_at = utcnow()
+    clip.deleted_reason = reason
+    session.execute(delete(MotionEvent).where(MotionEvent.clip_id == clip.id))
+
+
+def delete_clip(
+    *, session: Session, storage: MediaStorage, owner: User, clip_id: uuid.UUID
+) -> Clip:
+    """Delete one of the owner's clips now: the file leaves storage, not just the view. Audited."""
+    clip = get_own_clip(session=session, owner=owner, clip_id=clip_id)
+    _erase_clip(session, storage, clip, "owner")
+    audit.record(
+        session=session,
+        actor=actor_of(owner),
+        action="clip.deleted",
+        subject_type="clip",
+        subject_id=clip.id,
+        details={"sha256": clip.sha256, "reason": "owner"},
+    )
+    session.flush()
+    return clip
+
+
+def delete_event(
+    *, session: Session, storage: MediaStorage, owner: User, event_id: uuid.UUID
+) -> None:
+    """Delete an event; its stored clip, if any, is deleted with it."""
+    event, _camera, clip = get_own_event(session=session, owner=owner, event_id=event_id)
+    if clip is not None and clip.deleted_at is None:
+        delete_clip(session=session, storage=storage, owner=owner, clip_id=clip.id)
+    else:
+        session.execute(delete(MotionEvent).where(MotionEvent.id == event.id))
+    session.flush()
+
+
+def sweep_retention(*, session: Session, storage: MediaStorage, batch: int = 500) -> int:
+    """Delete clips (files and all) and local-first events older than their camera's retention.
+
+    Returns how many clips were deleted. Runs in batches; call again until it returns 0.
+    """
+    now = utcnow()
+    erased = 0
+    for days in session.scalars(select(distinct(Camera.retention_days))).all():
+        cutoff = now - timedelta(days=days)
+        clips = session.scalars(
+            select(Clip)
+            .join(Camera, Camera.id == Clip.camera_id)
+            .where(
+                Camera.retention_days == days, Clip.deleted_at.is_(None), Clip.started_at < cutoff
+            )
+            .limit(batch)
+        ).all()
+        for clip in clips:
+            _erase_clip(session, storage, clip, "retention")
+        erased += len(clips)
+        on_device = (
+            select(MotionEvent.id)
+            .join(Camera, Camera.id == MotionEvent.camera_id)
+            .where(
+                Camera.retention_days == days,
+                MotionEvent.clip_id.is_(None),
+                MotionEvent.started_at < cutoff,
+            )
+        )
+        session.execute(delete(MotionEvent).where(MotionEvent.id.in_(on_device)))
+    if erased:
+        audit.record(
+            session=session,
+            actor=Actor.system("retention"),
+            action="clip.retention_deleted",
+            subject_type="instance",
+            subject_id="clips",
+            details={"clips": erased},
+        )
+    session.flush()
+    return erased
+
+
+def clip_file_key(clip: Clip, *, thumbnail: bool) -> str:
+    key = clip.thumbnail_key if thumbnail else clip.storage_key
+    if key is None:
+        raise NotFound("This clip's file was deleted.", code="clip_deleted")
+    return key

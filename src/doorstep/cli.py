@@ -1,0 +1,219 @@
+"""The ``doorstep`` command: serve, worker, migrate, demo, users, audit."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from doorstep.accounts.models import Role
+from doorstep.config import Settings, get_settings
+
+app = typer.Typer(
+    help="doorstep: a neighborhood camera network that answers to the public.", no_args_is_help=True
+)
+users_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+
+
+def _runtime(settings: Settings | None = None):  # type: ignore[no-untyped-def]
+    from doorstep.runtime import Runtime
+
+    return Runtime(settings or get_settings())
+
+
+def _configure_logging() -> None:
+    import logging
+
+    import structlog
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    structlog.configure(logger_factory=structlog.stdlib.LoggerFactory())
+
+
+@app.command()
+def migrate(revision: str = "head") -> None:
+    """Create or upgrade the database schema (Alembic)."""
+    from doorstep.migrate import upgrade
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url(), revision)
+    typer.echo(f"database at {revision}")
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    with_worker: Annotated[bool, typer.Option(help="Run the worker in this process.")] = False,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Serve the web app and API (run `doorstep worker` beside it in production)."""
+    import uvicorn
+
+    from doorstep.app import create_app
+
+    _configure_logging()
+    if workers > 1:
+        os.environ["DOORSTEP_SERVE_WITH_WORKER"] = "1" if with_worker else ""
+        uvicorn.run(
+            "doorstep.cli:_app_factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=True,
+        )
+        return
+    uvicorn.run(
+        create_app(_runtime(), run_worker=with_worker), host=host, port=port, proxy_headers=True
+    )
+
+
+def _app_factory():  # type: ignore[no-untyped-def]
+    from doorstep.app import create_app
+
+    return create_app(_runtime(), run_worker=bool(os.environ.get("DOORSTEP_SERVE_WITH_WORKER")))
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Drain due jobs, run sweeps once, exit.")] = False,
+) -> None:
+    """Deliver outbox jobs (alerts, email, push) and run retention sweeps."""
+    import signal
+
+    from doorstep.notify.worker import Worker
+
+    _configure_logging()
+    runtime = _runtime()
+    w = Worker(runtime)
+    if once:
+        w.run_periodic(force=True)
+        typer.echo(f"{w.drain()} jobs attempted")
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    w.run_forever(stop)
+
+
+@app.command()
+def demo(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its files.")] = Path(
+        "doorstep-demo"
+    ),
+    reset: Annotated[bool, typer.Option(help="Start again from an empty demo.")] = False,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Build the demo, do not serve.")] = (
+        False
+    ),
+) -> None:
+    """Build the demo neighborhood (SQLite, local media) and serve it with its worker."""
+    import shutil
+
+    from doorstep.demo import DEMO_PASSWORD, seed_demo
+    from doorstep.migrate import upgrade
+
+    if reset and data_dir.exists():
+        shutil.rmtree(data_dir)
+    os.environ.setdefault("DOORSTEP_DATA_DIR", str(data_dir))
+    get_settings.cache_clear()
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url())
+    runtime = _runtime(settings)
+    accounts = seed_demo(runtime)
+    typer.echo("")
+    typer.echo(f"doorstep demo: http://{host}:{port}")
+    for role, email in accounts.items():
+        typer.echo(f"  {role:<9} {email}  password: {DEMO_PASSWORD}")
+    typer.echo("")
+    if no_serve:
+        return
+    import uvicorn
+
+    from doorstep.app import create_app
+
+    _configure_logging()
+    uvicorn.run(create_app(runtime, run_worker=True), host=host, port=port)
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(prompt=True)],
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+    role: Role = Role.resident,
+    password: Annotated[str | None, typer.Option(help="Prompted when omitted")] = None,
+) -> None:
+    """Create an account (e.g. the first admin)."""
+    from doorstep.accounts import service as account_service
+    from doorstep.errors import DoorstepError
+
+    if password is None:
+        password = getpass.getpass("Password: ")
+    runtime = _runtime()
+    try:
+        with runtime.db.transaction() as session:
+            user = account_service.create_user(
+                session=session,
+                actor=None,
+                email=email,
+                display_name=name or email.split("@")[0],
+                password=password,
+                role=role,
+            )
+            typer.echo(f"created {user.email} ({user.role.value}) id={user.id}")
+    except DoorstepError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@users_app.command("set-role")
+def users_set_role(email: str, role: Role) -> None:
+    """Change a user's role from the server's shell (audited as the system)."""
+    from sqlalchemy import select
+
+    from doorstep.accounts.models import User
+    from doorstep.transparency import audit
+
+    runtime = _runtime()
+    with runtime.db.transaction() as session:
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            typer.echo(f"error: no user {email}", err=True)
+            raise typer.Exit(2)
+        previous, user.role = user.role, role
+        audit.record(
+            session=session,
+            actor=audit.Actor.system("cli"),
+            action="user.role_changed",
+            subject_type="user",
+            subject_id=user.id,
+            details={"from": previous.value, "to": role.value},
+        )
+    typer.echo(f"{email}: {previous.value} -> {role.value}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; name the first record that was changed, removed or reordered."""
+    from doorstep.transparency.audit import verify_chain
+
+    runtime = _runtime()
+    with runtime.db.transaction() as session:
+        result = verify_chain(session=session)
+    if result.ok:
+        typer.echo(f"ok: {result.records} records, head {result.head_hash}")
+        return
+    typer.echo(f"BROKEN at record {result.first_bad_seq}: {result.problem}", err=True)
+    raise typer.Exit(1)

@@ -1,0 +1,91 @@
+"""Settings, read from ``DOORSTEP_*`` environment variables.
+
+The defaults are the embedded instance: a SQLite file and a local media
+directory under ``data_dir``. Production sets a PostgreSQL URL and an
+``s3://bucket/prefix`` media URL.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOORSTEP_", extra="ignore")
+
+    data_dir: Path = Path("doorstep-data")
+    database_url: str = ""
+    media_url: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    instance_name: str = "doorstep"
+
+    # S3-compatible object storage (used when media_url starts with s3://)
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_url_expiry_s: int = 300
+
+    # Session cookie; browsers accept Secure cookies on http://127.0.0.1 and localhost.
+    cookie_name: str = "doorstep_session"
+    cookie_secure: bool = True
+    session_days: int = 14
+
+    # Sign-in throttling: failures in the window, per account and per address.
+    login_window_s: int = 900
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_address: int = 20
+
+    # Clip ingest limits
+    max_clip_bytes: int = 100 * 1024 * 1024
+    max_clip_duration_s: float = 600.0
+    min_clip_duration_s: float = 0.2
+    max_clip_width: int = 3840
+    max_clip_height: int = 2160
+
+    # Email (SMTP)
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_from: str = "doorstep <alerts@doorstep.invalid>"
+    smtp_timeout_s: float = 10.0
+
+    # Web Push: VAPID keys are generated into data_dir on first start unless given.
+    vapid_private_key_path: Path | None = None
+    vapid_subject: str = "mailto:admin@doorstep.invalid"
+
+    # Map tiles. Pages keep working (without a base map) when the tile server is unreachable.
+    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    tile_attribution: str = "&copy; OpenStreetMap contributors"
+
+    # Worker
+    worker_poll_s: float = 1.0
+    worker_batch: int = 20
+    worker_lease_s: int = 120
+    worker_max_attempts: int = 8
+    worker_backoff_base_s: float = 5.0
+    worker_backoff_max_s: float = 3600.0
+    retention_sweep_s: float = 600.0
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'doorstep.db').resolve()}"
+
+    def resolved_media_url(self) -> str:
+        if self.media_url:
+            return self.media_url
+        return f"file://{(self.data_dir / 'media').resolve()}"
+
+    def resolved_vapid_path(self) -> Path:
+        return self.vapid_private_key_path or (self.data_dir / "vapid_private.pem")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

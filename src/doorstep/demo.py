@@ -1,0 +1,123 @@
+"""The demo neighborhood: a few streets of homes with cameras and real MP4 clips."""
+
+from __future__ import annotations
+
+import math
+import random
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from doorstep.accounts import service as account_service
+from doorstep.accounts.models import Role, User
+from doorstep.cameras import service as camera_service
+from doorstep.cameras.models import CameraKind, EventKind
+from doorstep.db import utcnow
+from doorstep.media.samples import write_sample_clip
+from doorstep.media.video import ClipLimits
+from doorstep.runtime import Runtime
+
+DEMO_PASSWORD = "doorstep-demo"  # noqa: S105 (printed for the demo on purpose)
+# A made-up neighborhood laid over a grid of streets (west Philadelphia's latitude).
+CENTRE = (39.9560, -75.2020)
+STREETS = ["Maple Street", "Cedar Avenue", "Walnut Lane", "Birch Road"]
+HOMES_PER_STREET = 9
+HOME_SPACING_M = 35.0
+STREET_SPACING_M = 110.0
+
+ACCOUNTS = {
+    "resident": ("resident@example.org", "Rosa Resident", Role.resident),
+    "officer": ("officer@example.org", "Officer Olsen", Role.agency_member),
+    "moderator": ("moderator@example.org", "Mo Moderator", Role.moderator),
+    "admin": ("admin@example.org", "Ada Admin", Role.admin),
+}
+
+
+def _offset(lat: float, lng: float, north_m: float, east_m: float) -> tuple[float, float]:
+    dlat = north_m / 111_320.0
+    dlng = east_m / (111_320.0 * math.cos(math.radians(lat)))
+    return lat + dlat, lng + dlng
+
+
+def homes() -> list[tuple[str, float, float]]:
+    """(address, latitude, longitude) of every demo home, along parallel streets."""
+    out = []
+    for s, street in enumerate(STREETS):
+        for h in range(HOMES_PER_STREET):
+            north = (s - (len(STREETS) - 1) / 2) * STREET_SPACING_M + (12 if h % 2 else -12)
+            east = (h - HOMES_PER_STREET / 2) * HOME_SPACING_M
+            lat, lng = _offset(*CENTRE, north, east)
+            out.append((f"{100 + 2 * h + (h % 2)} {street}", lat, lng))
+    return out
+
+
+def seed_demo(runtime: Runtime, *, clips_per_camera: int = 3, seed: int = 7) -> dict[str, str]:
+    """Create the demo once (idempotent); returns role -> email of the demo accounts."""
+    emails = {role: spec[0] for role, spec in ACCOUNTS.items()}
+    with runtime.db.transaction() as session:
+        if session.scalar(select(User.id).where(User.email == emails["resident"])):
+            return emails
+    rng = random.Random(seed)
+    limits = ClipLimits.from_settings(runtime.settings)
+    people: dict[str, User] = {}
+    with runtime.db.transaction() as session:
+        for role, (email, name, user_role) in ACCOUNTS.items():
+            user = account_service.create_user(
+                session=session, actor=None, email=email, display_name=name,
+                password=DEMO_PASSWORD, role=user_role,
+            )
+            # The demo has no mail server; in-app alerts only.
+            account_service.update_preferences(session=session, user=user, email=False)
+            people[role] = user
+    owners = [people["resident"]]
+    with runtime.db.transaction() as session:
+        for n in range(1, 12):
+            neighbor = account_service.create_user(
+                session=session, actor=None, email=f"neighbor{n}@example.org",
+                display_name=f"Neighbor {n}", password=DEMO_PASSWORD,
+            )
+            account_service.update_preferences(session=session, user=neighbor, email=False)
+            owners.append(neighbor)
+    all_homes = homes()
+    rng.shuffle(all_homes)
+    with tempfile.TemporaryDirectory(prefix="doorstep-demo-") as tmp:
+        samples = [
+            write_sample_clip(Path(tmp) / f"sample{i}.mp4", seconds=3.0, width=480, height=270,
+                              fps=12, motion=(0.6, 2.4), seed=seed + i)
+            for i in range(4)
+        ]
+        now = utcnow()
+        home_iter = iter(all_homes)
+        for o, owner in enumerate(owners):
+            kinds = [CameraKind.doorbell, CameraKind.floodlight] if o == 0 else [CameraKind.doorbell]
+            address, lat, lng = next(home_iter)
+            for k, kind in enumerate(kinds):
+                with runtime.db.transaction() as session:
+                    owner_row = session.merge(owner)
+                    camera, _token = camera_service.register_camera(
+                        session=session, owner=owner_row,
+                        name=f"{address} {'front door' if k == 0 else 'driveway'}", kind=kind,
+                        latitude=lat + 0.00004 * k, longitude=lng + 0.00003 * k,
+                        accepts_requests=rng.random() > 0.15,
+                        retention_days=rng.choice([30, 60, 90]),
+                    )
+                for c in range(clips_per_camera if o < 6 else 1):
+                    started = now - timedelta(hours=rng.uniform(1, 24 * 6))
+                    with runtime.db.transaction() as session:
+                        camera_service.ingest_clip(
+                            session=session, storage=runtime.storage, limits=limits,
+                            camera=session.merge(camera), file_path=samples[(o + c) % 4],
+                            started_at=started,
+                            kind=rng.choice([EventKind.motion, EventKind.person,
+                                             EventKind.package, EventKind.vehicle]),
+                        )
+                with runtime.db.transaction() as session:
+                    camera_service.record_device_event(
+                        session=session, camera=session.merge(camera), kind=EventKind.motion,
+                        started_at=now - timedelta(hours=rng.uniform(1, 48)), ended_at=None,
+                        device_ref=f"sd:/DCIM/{o:03d}{k}.mp4",
+                        max_duration_s=runtime.settings.max_clip_duration_s,
+                    )
+    return emails

@@ -1,0 +1,161 @@
+"""Geography: H3 cells as integers, coarse positions, GeoJSON areas and containment."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import h3
+from shapely.geometry import Point, Polygon, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import transform
+from shapely.validation import explain_validity
+
+from doorstep.errors import InvalidInput
+
+EARTH_RADIUS_M = 6_371_008.8
+SQ_M_PER_SQ_MILE = 2_589_988.110336
+# Cells at this resolution (~0.1 km²) index positions for lookups; never shown to anyone.
+INDEX_RESOLUTION = 9
+# Cells at this resolution (~0.7 km², a few hundred homes) are all that other people,
+# agencies and the public ever see of a private position.
+COARSE_RESOLUTION = 8
+
+
+def check_position(latitude: float, longitude: float) -> None:
+    if not (math.isfinite(latitude) and math.isfinite(longitude)):
+        raise InvalidInput("Position must be finite numbers.", code="invalid_position")
+    if not (-90.0 <= latitude <= 90.0 and -180.0 <= longitude <= 180.0):
+        raise InvalidInput(
+            "Latitude must be within ±90 and longitude within ±180.", code="invalid_position"
+        )
+
+
+def cell_of(latitude: float, longitude: float, resolution: int) -> int:
+    """The H3 cell holding a point, as a 64-bit integer (indexable on any database)."""
+    return int(h3.str_to_int(h3.latlng_to_cell(latitude, longitude, resolution)))
+
+
+def parent_cell(cell: int, resolution: int) -> int:
+    return int(h3.str_to_int(h3.cell_to_parent(h3.int_to_str(cell), resolution)))
+
+
+def cell_center(cell: int) -> tuple[float, float]:
+    lat, lng = h3.cell_to_latlng(h3.int_to_str(cell))
+    return float(lat), float(lng)
+
+
+def cell_geojson(cell: int) -> dict[str, Any]:
+    """A cell as a GeoJSON polygon ([lng, lat] order, closed ring)."""
+    ring = [[lng, lat] for lat, lng in h3.cell_to_boundary(h3.int_to_str(cell))]
+    ring.append(ring[0])
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+def parse_area(geojson: dict[str, Any]) -> BaseGeometry:
+    """A GeoJSON Polygon or MultiPolygon, refused with a clear error when invalid."""
+    kind = geojson.get("type") if isinstance(geojson, dict) else None
+    if kind not in ("Polygon", "MultiPolygon"):
+        raise InvalidInput(
+            "The area must be a GeoJSON Polygon or MultiPolygon.", code="invalid_geometry"
+        )
+    try:
+        for ring in _rings(geojson):
+            if len(ring) < 4 or list(ring[0]) != list(ring[-1]):
+                raise InvalidInput(
+                    "Each ring of the area must be closed (first point = last).",
+                    code="invalid_geometry",
+                )
+            for lng, lat, *_ in ring:
+                check_position(float(lat), float(lng))
+        geom = shape(geojson)
+    except InvalidInput:
+        raise
+    except Exception as exc:
+        raise InvalidInput(
+            f"The area is not valid GeoJSON: {exc}.", code="invalid_geometry"
+        ) from exc
+    if geom.is_empty or not geom.is_valid:
+        raise InvalidInput(
+            f"The area is not a valid shape: {explain_validity(geom)}.", code="invalid_geometry"
+        )
+    return geom
+
+
+def _rings(geojson: dict[str, Any]) -> list[list[list[float]]]:
+    coords = geojson.get("coordinates")
+    if not isinstance(coords, list):
+        raise InvalidInput("The area has no coordinates.", code="invalid_geometry")
+    polygons = coords if geojson["type"] == "MultiPolygon" else [coords]
+    return [ring for polygon in polygons for ring in polygon]
+
+
+def circle(latitude: float, longitude: float, radius_m: float, segments: int = 64) -> Polygon:
+    """A circle as a polygon of ``segments`` points on the sphere."""
+    check_position(latitude, longitude)
+    if not (0 < radius_m <= 50_000):
+        raise InvalidInput("A circle's radius must be between 0 and 50 km.", code="invalid_radius")
+    points = []
+    d = radius_m / EARTH_RADIUS_M
+    lat1, lng1 = math.radians(latitude), math.radians(longitude)
+    for i in range(segments):
+        bearing = 2 * math.pi * i / segments
+        lat2 = math.asin(
+            math.sin(lat1) * math.cos(d) + math.cos(lat1) * math.sin(d) * math.cos(bearing)
+        )
+        lng2 = lng1 + math.atan2(
+            math.sin(bearing) * math.sin(d) * math.cos(lat1),
+            math.cos(d) - math.sin(lat1) * math.sin(lat2),
+        )
+        points.append((math.degrees(lng2), math.degrees(lat2)))
+    return Polygon(points)
+
+
+def to_local_metres(geom: BaseGeometry) -> BaseGeometry:
+    """Project lon/lat onto a Lambert azimuthal equal-area plane centred on the shape.
+
+    On the sphere this projection keeps areas exact, which is all area checks need.
+    """
+    centre = geom.centroid
+    lat0, lng0 = math.radians(centre.y), math.radians(centre.x)
+
+    def project(xs: Any, ys: Any, zs: Any = None) -> tuple[list[float], list[float]]:
+        out_x, out_y = [], []
+        for lng_deg, lat_deg in zip(xs, ys, strict=True):
+            lat, lng = math.radians(lat_deg), math.radians(lng_deg)
+            k = math.sqrt(
+                2
+                / (
+                    1
+                    + math.sin(lat0) * math.sin(lat)
+                    + math.cos(lat0) * math.cos(lat) * math.cos(lng - lng0)
+                )
+            )
+            out_x.append(EARTH_RADIUS_M * k * math.cos(lat) * math.sin(lng - lng0))
+            out_y.append(
+                EARTH_RADIUS_M
+                * k
+                * (
+                    math.cos(lat0) * math.sin(lat)
+                    - math.sin(lat0) * math.cos(lat) * math.cos(lng - lng0)
+                )
+            )
+        return out_x, out_y
+
+    return transform(project, geom)
+
+
+def area_m2(geom: BaseGeometry) -> float:
+    """Area of a lon/lat geometry on the sphere, in square metres."""
+    return float(to_local_metres(geom).area)
+
+
+def contains_point(geom: BaseGeometry, latitude: float, longitude: float) -> bool:
+    return bool(geom.covers(Point(longitude, latitude)))

@@ -1,0 +1,25 @@
+"""Every outbox handler and periodic task, imported once by the worker."""
+
+from __future__ import annotations
+
+from doorstep.cameras import service as camera_service
+from doorstep.config import Settings
+from doorstep.notify import jobs as notify_jobs
+from doorstep.notify.worker import PeriodicTask
+from doorstep.runtime import Runtime
+
+__all__ = ["notify_jobs", "periodic_tasks"]
+
+
+def _sweep_retention(runtime: Runtime) -> int:
+    total = 0
+    while True:
+        with runtime.db.transaction() as session:
+            n = camera_service.sweep_retention(session=session, storage=runtime.storage)
+        total += n
+        if n == 0:
+            return total
+
+
+def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
+    return [PeriodicTask("retention", settings.retention_sweep_s, _sweep_retention)]

@@ -1,0 +1,394 @@
+"""Clip probing and thumbnails, with PyAV (``write_sample_clip`` lives in ``samples``).
+
+Everything here blocks (it decodes video); async callers run it in a thread.
+Uploaded clips are untrusted: ``probe_clip`` sniffs the container itself before FFmpeg
+sees the file, opens it with the MOV/MP4 demuxer only, and decodes every frame, so a
+clip it accepts is complete, H.264 and within limits. No PyAV exception leaves this
+module; refusals are ``doorstep.errors`` subclasses with stable codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+from av.container import InputContainer
+from av.stream import Disposition
+from av.video.stream import VideoStream
+
+from doorstep.config import Settings
+from doorstep.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
+from doorstep.media.samples import write_sample_clip
+
+__all__ = [
+    "ClipLimits",
+    "VideoProbe",
+    "make_thumbnail",
+    "probe_clip",
+    "write_sample_clip",
+]
+
+ACCEPTED_CODEC = "h264"
+# Cameras on lossy links record the odd concealed glitch; more than this share is damage.
+DAMAGED_FRAME_SHARE = 0.05
+
+# First box of an ISO BMFF (MP4) or QuickTime (MOV) file.
+_FIRST_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"})
+_MAX_TOP_LEVEL_BOXES = 10_000
+# What PyAV raises on hostile input: FFmpeg errors, and plain ValueError/RuntimeError from
+# its own checks (av.FFmpegError subclasses several of these too).
+_READ_ERRORS = (av.FFmpegError, ValueError, RuntimeError)
+
+# Magic numbers of files people upload by mistake, to say what the file looks like.
+_KNOWN_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"RIFF", "a WAV or AVI file"),
+    (b"ID3", "an MP3 audio file"),
+    (b"\xff\xfb", "an MP3 audio file"),
+    (b"OggS", "an Ogg file"),
+    (b"fLaC", "a FLAC audio file"),
+    (b"\x1a\x45\xdf\xa3", "a Matroska or WebM file"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive"),
+)
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    duration_s: float
+    width: int
+    height: int
+    codec: str
+    frames: int
+
+
+@dataclass(frozen=True)
+class ClipLimits:
+    max_bytes: int
+    max_duration_s: float
+    min_duration_s: float
+    max_width: int
+    max_height: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ClipLimits:
+        return cls(
+            max_bytes=settings.max_clip_bytes,
+            max_duration_s=settings.max_clip_duration_s,
+            min_duration_s=settings.min_clip_duration_s,
+            max_width=settings.max_clip_width,
+            max_height=settings.max_clip_height,
+        )
+
+
+@dataclass
+class _Decoded:
+    packets: int = 0
+    frames: int = 0
+    damaged: int = 0
+    start_s: float | None = None
+    end_s: float = 0.0
+    failed_at_s: float | None = None
+    partial_packet: bool = False
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1_000_000:.1f} MB"
+
+
+def _not_a_video(reason: str) -> UnsupportedMedia:
+    return UnsupportedMedia(
+        f"This file is not a video we can accept: {reason}. Upload an MP4 or MOV clip.",
+        code="not_a_video",
+    )
+
+
+def _truncated(reason: str) -> InvalidInput:
+    return InvalidInput(
+        f"The clip is incomplete: {reason}. The upload was probably cut short; send it again.",
+        code="truncated_video",
+    )
+
+
+def _corrupt(reason: str) -> InvalidInput:
+    return InvalidInput(f"The clip is damaged: {reason}.", code="corrupt_video")
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, av.FFmpegError) and exc.strerror:
+        return exc.strerror.lower()
+    return "invalid data"
+
+
+def _describe(header: bytes) -> str:
+    for magic, what in _KNOWN_MAGIC:
+        if header.startswith(magic):
+            return f"it looks like {what}"
+    if header and all(32 <= b < 127 or b in b"\t\r\n" for b in header):
+        return "it looks like a text file"
+    return "it is not an MP4 or MOV file"
+
+
+def _check_boxes(path: Path, size: int) -> None:
+    """Walk the top-level MP4/MOV boxes: the right kind of file, complete, with an index."""
+    seen: set[bytes] = set()
+    offset = 0
+    with path.open("rb") as handle:
+        header = handle.read(16)
+        if len(header) < 8 or header[4:8] not in _FIRST_BOXES:
+            raise _not_a_video(_describe(header))
+        for _ in range(_MAX_TOP_LEVEL_BOXES):
+            if offset >= size:
+                break
+            handle.seek(offset)
+            head = handle.read(16)
+            if len(head) < 8:
+                raise _truncated("the file ends inside a box header")
+            box_size = int.from_bytes(head[0:4], "big")
+            box_type = head[4:8]
+            header_len = 8
+            if box_size == 1:
+                if len(head) < 16:
+                    raise _truncated("the file ends inside a box header")
+                box_size = int.from_bytes(head[8:16], "big")
+                header_len = 16
+            elif box_size == 0:
+                box_size = size - offset
+            if box_size < header_len:
+                raise _corrupt(f"a box at byte {offset} has an impossible size")
+            if offset + box_size > size:
+                what = (
+                    "the video data"
+                    if box_type == b"mdat"
+                    else f"the '{box_type.decode('latin-1')}' box"
+                )
+                raise _truncated(f"{what} runs past the end of the file")
+            seen.add(box_type)
+            offset += box_size
+    if b"moov" not in seen:
+        raise _truncated("its index (the 'moov' box) is missing")
+
+
+def _open(path: Path) -> InputContainer:
+    try:
+        # Only the MOV/MP4 demuxer: nothing else in FFmpeg gets to parse uploads.
+        return av.open(str(path), mode="r", format="mov", metadata_errors="replace")
+    except _READ_ERRORS as exc:
+        raise _corrupt(f"its index could not be read ({_reason(exc)})") from None
+
+
+def _video_stream(container: InputContainer) -> VideoStream:
+    # Cover art in an audio file shows up as a one-picture "video" stream: not a video.
+    tracks = [s for s in container.streams.video if not s.disposition & Disposition.attached_pic]
+    if not tracks:
+        raise UnsupportedMedia(
+            "This MP4/MOV file has no video track (it may be audio only).", code="not_a_video"
+        )
+    return tracks[0]
+
+
+def _frame_interval_s(stream: VideoStream) -> float:
+    rate = stream.average_rate or stream.guessed_rate
+    return float(1 / rate) if rate else 0.1
+
+
+def _declared_duration_s(container: InputContainer, stream: VideoStream) -> float | None:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / av.time_base
+    return None
+
+
+def _check_resolution(width: int, height: int, limits: ClipLimits) -> None:
+    if width <= 0 or height <= 0:
+        raise _corrupt("its video track declares no picture size")
+    if width > limits.max_width or height > limits.max_height:
+        raise InvalidInput(
+            f"The clip is {width}x{height} pixels; the largest accepted is "
+            f"{limits.max_width}x{limits.max_height}.",
+            code="resolution_too_large",
+            width=width,
+            height=height,
+        )
+
+
+def _check_duration(duration_s: float, limits: ClipLimits) -> None:
+    if duration_s > limits.max_duration_s:
+        raise InvalidInput(
+            f"The clip is {duration_s:.1f} s long; the longest accepted is "
+            f"{limits.max_duration_s:g} s.",
+            code="clip_too_long",
+            duration_s=round(duration_s, 3),
+        )
+    if duration_s < limits.min_duration_s:
+        raise InvalidInput(
+            f"The clip is {duration_s:.2f} s long; the shortest accepted is "
+            f"{limits.min_duration_s:g} s.",
+            code="clip_too_short",
+            duration_s=round(duration_s, 3),
+        )
+
+
+def _decode_all(container: InputContainer, stream: VideoStream, limits: ClipLimits) -> _Decoded:
+    """Demux every packet and decode every frame; after a decode error keep counting packets."""
+    result = _Decoded()
+    time_base = stream.time_base or Fraction(1, 90_000)
+    interval_s = _frame_interval_s(stream)
+    ceiling_s = limits.max_duration_s + 1.0
+    decoding = True
+    try:
+        for packet in container.demux(stream):
+            if packet.size:
+                result.packets += 1
+                result.partial_packet = result.partial_packet or packet.is_corrupt
+            if not decoding:
+                continue
+            try:
+                frames = packet.decode()
+            except _READ_ERRORS:
+                result.failed_at_s = result.end_s
+                decoding = False
+                continue
+            for frame in frames:
+                _check_resolution(frame.width, frame.height, limits)
+                result.frames += 1
+                result.damaged += frame.is_corrupt
+                if frame.pts is None:
+                    continue
+                start_s = float(frame.pts * time_base)
+                step_s = float(frame.duration * time_base) if frame.duration else interval_s
+                if result.start_s is None or start_s < result.start_s:
+                    result.start_s = start_s
+                result.end_s = max(result.end_s, start_s + step_s)
+                if result.end_s - result.start_s > ceiling_s:
+                    # The index understated the length: stop before decoding any more.
+                    _check_duration(result.end_s - result.start_s, limits)
+    except _READ_ERRORS:
+        result.partial_packet = True
+    return result
+
+
+def probe_clip(path: Path, limits: ClipLimits) -> VideoProbe:
+    """Accept a complete, decodable H.264 MP4/MOV clip within ``limits``, or raise.
+
+    Raises UnsupportedMedia (not_a_video, unsupported_codec), PayloadTooLarge
+    (clip_too_large) or InvalidInput (truncated_video, corrupt_video, clip_too_long,
+    clip_too_short, resolution_too_large). The size is checked before FFmpeg opens it.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        raise UnsupportedMedia("The file is empty; upload an MP4 or MOV clip.", code="not_a_video")
+    if size > limits.max_bytes:
+        raise PayloadTooLarge(
+            f"The clip is {_megabytes(size)}; the largest accepted is "
+            f"{_megabytes(limits.max_bytes)}.",
+            code="clip_too_large",
+            size_bytes=size,
+            max_bytes=limits.max_bytes,
+        )
+    _check_boxes(path, size)
+    try:
+        with _open(path) as container:
+            stream = _video_stream(container)
+            codec = stream.codec_context.name
+            if codec != ACCEPTED_CODEC:
+                long_name = stream.codec.long_name if stream.codec else codec
+                raise UnsupportedMedia(
+                    f"The clip's video is encoded as {long_name} ({codec}); only H.264 is "
+                    "accepted. Re-encode it, e.g. ffmpeg -i in.mp4 -c:v libx264 out.mp4.",
+                    code="unsupported_codec",
+                    codec=codec,
+                )
+            width = stream.codec_context.width
+            height = stream.codec_context.height
+            _check_resolution(width, height, limits)
+            declared_s = _declared_duration_s(container, stream)
+            if declared_s is not None:
+                _check_duration(declared_s, limits)
+            declared_frames = stream.frames
+            stream.codec_context.thread_type = "AUTO"
+            decoded = _decode_all(container, stream, limits)
+            interval_s = _frame_interval_s(stream)
+    except _READ_ERRORS as exc:
+        raise _corrupt(f"it could not be read ({_reason(exc)})") from None
+
+    decoded_s = decoded.end_s - (decoded.start_s or 0.0)
+    if declared_frames and decoded.packets < declared_frames:
+        raise _truncated(f"only {decoded.packets} of its {declared_frames} frames are in the file")
+    if decoded.partial_packet:
+        raise _truncated(f"its last frame is cut off after {decoded_s:.1f} s")
+    if decoded.failed_at_s is not None:
+        raise _corrupt(f"a frame near {decoded.failed_at_s:.1f} s could not be decoded")
+    if decoded.frames == 0:
+        raise _corrupt("it holds no picture that can be decoded")
+    if declared_s is not None and decoded_s < declared_s - 0.05 * declared_s - 2 * interval_s:
+        raise _truncated(f"it stops after {decoded_s:.1f} s of a declared {declared_s:.1f} s")
+    if decoded.damaged > DAMAGED_FRAME_SHARE * decoded.frames:
+        raise _corrupt(f"{decoded.damaged} of its {decoded.frames} frames are garbled")
+    duration_s = declared_s if declared_s is not None else decoded_s
+    _check_duration(duration_s, limits)
+    return VideoProbe(
+        duration_s=duration_s, width=width, height=height, codec=codec, frames=decoded.frames
+    )
+
+
+def _middle_frame(container: InputContainer, stream: VideoStream) -> av.VideoFrame:
+    declared_s = _declared_duration_s(container, stream) or 0.0
+    time_base = stream.time_base or Fraction(1, 90_000)
+    start = stream.start_time or 0
+    target = start + int(Fraction(declared_s / 2) / time_base)
+    try:
+        container.seek(target, stream=stream, backward=True)
+    except av.FFmpegError:
+        container.seek(0)
+    chosen: av.VideoFrame | None = None
+    for frame in container.decode(stream):
+        chosen = frame
+        if frame.pts is not None and frame.pts >= target:
+            break
+    if chosen is None:
+        raise _corrupt("no picture could be decoded for a thumbnail")
+    return chosen
+
+
+def _encode_jpeg(frame: av.VideoFrame, width: int, height: int) -> bytes:
+    picture = frame.reformat(width=width, height=height, format="yuv420p", dst_color_range="JPEG")
+    encoder = av.CodecContext.create("mjpeg", "w")
+    assert isinstance(encoder, av.VideoCodecContext)
+    encoder.width = width
+    encoder.height = height
+    encoder.pix_fmt = "yuv420p"
+    encoder.color_range = picture.color_range
+    encoder.time_base = Fraction(1, 1)
+    # Fixed quantizer (about JPEG quality 85) instead of a bit-rate target.
+    encoder.options = {"flags": "+qscale", "global_quality": str(3 * 118)}
+    packets = encoder.encode(picture) + encoder.encode(None)
+    return b"".join(bytes(packet) for packet in packets)
+
+
+def make_thumbnail(path: Path, *, max_width: int = 320) -> bytes:
+    """A JPEG of a frame from about the middle of the clip, at most ``max_width`` wide.
+
+    Meant for clips ``probe_clip`` accepted; anything unreadable raises corrupt_video.
+    """
+    if max_width < 2:
+        raise ValueError("max_width must be at least 2 pixels")
+    _check_boxes(path, path.stat().st_size)
+    try:
+        with _open(path) as container:
+            stream = _video_stream(container)
+            aspect = stream.codec_context.sample_aspect_ratio
+            frame = _middle_frame(container, stream)
+            display_w = frame.width * (float(aspect) if aspect else 1.0)
+            width = min(max_width, round(display_w))
+            height = round(frame.height * width / display_w)
+            # 4:2:0 JPEG wants even sides.
+            width, height = max(2, width - width % 2), max(2, height - height % 2)
+            return _encode_jpeg(frame, width, height)
+    except _READ_ERRORS as exc:
+        raise _corrupt(f"no thumbnail could be made ({_reason(exc)})") from None

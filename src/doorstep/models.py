@@ -1,0 +1,9 @@
+"""Imports every domain's tables so metadata (Alembic, tests) sees the whole schema."""
+
+from doorstep.accounts import models as accounts_models
+from doorstep.cameras import models as cameras_models
+from doorstep.db import Base
+from doorstep.notify import models as notify_models
+from doorstep.transparency import models as transparency_models
+
+__all__ = ["Base", "accounts_models", "cameras_models", "notify_models", "transparency_models"]

@@ -1,0 +1,1 @@
+"""Transactional outbox, the worker that drains it, and delivery channels."""

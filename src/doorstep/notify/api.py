@@ -1,0 +1,69 @@
+"""JSON routes for the in-app inbox and the user's webhooks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from doorstep.accounts.deps import CurrentUser
+from doorstep.http import DbSession
+from doorstep.notify import service as notify_service
+
+router = APIRouter(prefix="/api/v1", tags=["notifications"])
+
+
+class NotificationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    topic: str
+    title: str
+    body: str
+    link: str | None
+    created_at: datetime
+    read_at: datetime | None
+
+
+class WebhookCreate(BaseModel):
+    url: str = Field(min_length=8, max_length=1000)
+
+
+class WebhookRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    url: str
+    created_at: datetime
+
+
+class WebhookIssued(WebhookRead):
+    secret: str = Field(description="Signs each delivery (X-Doorstep-Signature); shown once.")
+
+
+@router.get("/notifications", response_model=list[NotificationRead])
+def list_notifications(
+    user: CurrentUser, session: DbSession, unread: bool = False
+) -> list[NotificationRead]:
+    return [
+        NotificationRead.model_validate(n)
+        for n in notify_service.inbox(session=session, user_id=user.id, unread_only=unread)
+    ]
+
+
+@router.post("/notifications/{notification_id}/read", status_code=status.HTTP_204_NO_CONTENT)
+def mark_read(notification_id: uuid.UUID, user: CurrentUser, session: DbSession) -> Response:
+    notify_service.mark_read(session=session, user_id=user.id, notification_id=notification_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/webhooks", response_model=WebhookIssued, status_code=status.HTTP_201_CREATED)
+def add_webhook(body: WebhookCreate, user: CurrentUser, session: DbSession) -> WebhookIssued:
+    hook = notify_service.add_webhook(session=session, user_id=user.id, url=body.url)
+    return WebhookIssued(id=hook.id, url=hook.url, created_at=hook.created_at, secret=hook.secret)
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_webhook(webhook_id: uuid.UUID, user: CurrentUser, session: DbSession) -> Response:
+    notify_service.remove_webhook(session=session, user_id=user.id, webhook_id=webhook_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

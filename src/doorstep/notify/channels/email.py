@@ -1,0 +1,175 @@
+"""Email over SMTP: one message to one recipient per call.
+
+Blocking (``smtplib``); the worker calls it from a worker thread. SMTP answers
+map onto the channel errors: a 5xx refusal of the recipient or of the message
+itself is permanent, everything else (4xx answers, connection trouble, bad
+credentials, a server that is not configured yet) is worth retrying.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from urllib.parse import urlsplit
+
+from doorstep.config import Settings
+from doorstep.notify.channels import DeliveryError, PermanentDeliveryError
+
+__all__ = ["EmailMessageSpec", "build_email", "email_configured", "send_email"]
+
+# RFC 8314: port 465 speaks TLS from the first byte ("implicit TLS"); a plain
+# SMTP client would hang there until the timeout, so it gets SMTP_SSL.
+IMPLICIT_TLS_PORT = 465
+
+
+@dataclass(frozen=True)
+class EmailMessageSpec:
+    """What to send: one recipient, a subject, a plain-text body and an optional HTML body."""
+
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+
+
+def email_configured(settings: Settings) -> bool:
+    """Whether an SMTP server is set, i.e. whether email can be offered at all."""
+    return bool(settings.smtp_host)
+
+
+def build_email(settings: Settings, message: EmailMessageSpec) -> EmailMessage:
+    """Build the MIME message: From, To, Subject, Date, Message-ID, text and HTML alternatives.
+
+    Raises ``PermanentDeliveryError`` when the recipient is not exactly one valid
+    address, and ``DeliveryError`` when ``smtp_from`` is not a valid address (a
+    configuration mistake an admin can fix before the retries run out).
+    """
+    mime = EmailMessage()
+    try:
+        mime["From"] = settings.smtp_from
+        sender = _single_address(mime, "From")
+    except ValueError as exc:
+        raise DeliveryError(f"smtp_from is not a valid address: {exc}") from exc
+    try:
+        mime["To"] = message.to
+        _single_address(mime, "To")
+    except ValueError as exc:
+        raise PermanentDeliveryError(f"invalid recipient address {message.to!r}: {exc}") from exc
+    # Subjects may be built from user text; a line break would be refused by the header API.
+    mime["Subject"] = " ".join(message.subject.split())
+    mime["Date"] = format_datetime(datetime.now(UTC), usegmt=True)
+    mime["Message-ID"] = make_msgid(domain=_message_id_domain(settings, sender))
+    # RFC 3834: tells vacation responders and list software this is machine-sent.
+    mime["Auto-Submitted"] = "auto-generated"
+    mime.set_content(message.text)
+    if message.html is not None:
+        mime.add_alternative(message.html, subtype="html")
+    return mime
+
+
+def send_email(settings: Settings, message: EmailMessageSpec) -> None:
+    """Send ``message`` through the configured SMTP server, or raise.
+
+    Uses STARTTLS when ``smtp_starttls`` is set (implicit TLS on port 465),
+    logs in when ``smtp_username`` is set, and bounds every network step by
+    ``smtp_timeout_s``. Returns once the server accepted the message.
+    """
+    if not email_configured(settings):
+        raise DeliveryError("email not configured: DOORSTEP_SMTP_HOST is not set")
+    mime = build_email(settings, message)
+    client = _connect(settings)
+    try:
+        _start_session(settings, client)
+        _submit(client, mime)
+    finally:
+        # The message is accepted at this point (or failed already): a failing QUIT must
+        # not turn a delivered message into a retry, which would send it twice.
+        _close_quietly(client)
+
+
+def _single_address(mime: EmailMessage, header: str) -> Address:
+    addresses = mime[header].addresses
+    if len(addresses) != 1:
+        raise ValueError(f"expected one address, got {len(addresses)}")
+    address: Address = addresses[0]
+    if not address.username or not address.domain:
+        raise ValueError("address needs a local part and a domain")
+    return address
+
+
+def _message_id_domain(settings: Settings, sender: Address) -> str:
+    # make_msgid() without a domain calls socket.getfqdn(), which can block on DNS.
+    return sender.domain or urlsplit(settings.base_url).hostname or "doorstep.invalid"
+
+
+def _connect(settings: Settings) -> smtplib.SMTP:
+    host = settings.smtp_host or ""
+    timeout = settings.smtp_timeout_s
+    try:
+        if settings.smtp_port == IMPLICIT_TLS_PORT:
+            return smtplib.SMTP_SSL(
+                host, settings.smtp_port, timeout=timeout, context=ssl.create_default_context()
+            )
+        return smtplib.SMTP(host, settings.smtp_port, timeout=timeout)
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(
+            f"cannot reach SMTP server {host}:{settings.smtp_port}: {exc!r}"
+        ) from exc
+
+
+def _start_session(settings: Settings, client: smtplib.SMTP) -> None:
+    """STARTTLS and login. Failures here are configuration or server trouble: retry."""
+    try:
+        if settings.smtp_starttls and settings.smtp_port != IMPLICIT_TLS_PORT:
+            client.starttls(context=ssl.create_default_context())
+        if settings.smtp_username:
+            client.login(settings.smtp_username, settings.smtp_password or "")
+    except smtplib.SMTPAuthenticationError as exc:
+        raise DeliveryError(f"SMTP login refused: {exc.smtp_code} {_reply(exc)}") from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(f"SMTP session setup failed: {exc!r}") from exc
+
+
+def _submit(client: smtplib.SMTP, mime: EmailMessage) -> None:
+    try:
+        client.send_message(mime)
+    except smtplib.SMTPRecipientsRefused as exc:
+        # One recipient per message, so "all refused" is that one recipient's answer.
+        code, reply = next(iter(exc.recipients.values()))
+        text = f"recipient refused: {code} {reply.decode(errors='replace')}"
+        if 500 <= code < 600:
+            raise PermanentDeliveryError(text) from exc
+        raise DeliveryError(text) from exc
+    except smtplib.SMTPDataError as exc:
+        # 5xx after DATA: this message is refused (too large, policy); sending it again
+        # would be refused again.
+        text = f"message refused: {exc.smtp_code} {_reply(exc)}"
+        if 500 <= exc.smtp_code < 600:
+            raise PermanentDeliveryError(text) from exc
+        raise DeliveryError(text) from exc
+    except smtplib.SMTPSenderRefused as exc:
+        # The From address is the instance's, not the recipient's: a configuration
+        # problem that an admin can fix, so keep retrying.
+        raise DeliveryError(f"sender refused: {exc.smtp_code} {_reply(exc)}") from exc
+    except smtplib.SMTPNotSupportedError as exc:
+        # Raised for a non-ASCII address when the server lacks SMTPUTF8.
+        raise PermanentDeliveryError(f"server cannot take this address: {exc}") from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(f"SMTP send failed: {exc!r}") from exc
+
+
+def _reply(exc: smtplib.SMTPResponseException) -> str:
+    error = exc.smtp_error
+    return error.decode(errors="replace") if isinstance(error, bytes) else str(error)
+
+
+def _close_quietly(client: smtplib.SMTP) -> None:
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from doorstep.db import Base, JSONType, UTCDateTime, new_id, utcnow
+
+
+class JobStatus(enum.StrEnum):
+    pending = "pending"
+    done = "done"
+    failed = "failed"
+
+
+class OutboxJob(Base):
+    """Work that must happen after a commit. Written in the same transaction as its cause."""
+
+    __tablename__ = "outbox_jobs"
+    __table_args__ = (Index("ix_outbox_jobs_status_run_after", "status", "run_after"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    kind: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    status: Mapped[JobStatus] = mapped_column(
+        Enum(JobStatus, native_enum=False, length=10, validate_strings=True),
+        default=JobStatus.pending,
+    )
+    run_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=8)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    locked_by: Mapped[str | None] = mapped_column(String(80), default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class Notification(Base):
+    """An in-app notification in a user's inbox."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_id_created_at", "user_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(300), default=None)
+    topic: Mapped[str] = mapped_column(String(40))
+    # False when the user turned the in-app channel off: the row stays as the alert's record.
+    in_inbox: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class Webhook(Base):
+    """A user's own endpoint that receives signed JSON alerts."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(String(1000))
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

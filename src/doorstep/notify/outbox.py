@@ -1,0 +1,148 @@
+"""The transactional outbox: jobs written with their cause, claimed and retried by workers."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from doorstep.db import utcnow
+from doorstep.notify.models import JobStatus, OutboxJob
+
+log = structlog.get_logger(__name__)
+
+JobHandler = Callable[["JobContext", dict[str, Any]], None]
+_HANDLERS: dict[str, JobHandler] = {}
+
+
+class PermanentJobError(Exception):
+    """Raised by a handler when retrying cannot help; the job is marked failed at once."""
+
+
+@dataclass
+class JobContext:
+    """What a handler gets: its own session (one transaction per job) and the app's services."""
+
+    session: Session
+    job_id: int
+    attempt: int
+    services: Any  # doorstep.runtime.Runtime; typed loosely to keep domains independent
+
+
+def handler(kind: str) -> Callable[[JobHandler], JobHandler]:
+    """Register the function that runs jobs of ``kind``."""
+
+    def register(fn: JobHandler) -> JobHandler:
+        _HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def handler_for(kind: str) -> JobHandler | None:
+    return _HANDLERS.get(kind)
+
+
+def enqueue(
+    *,
+    session: Session,
+    kind: str,
+    payload: dict[str, Any],
+    delay_s: float = 0.0,
+    max_attempts: int = 8,
+) -> OutboxJob:
+    """Add a job in the caller's transaction: it exists if and only if the cause commits.
+
+    Payloads carry IDs, not objects.
+    """
+    job = OutboxJob(
+        kind=kind,
+        payload=payload,
+        run_after=utcnow() + timedelta(seconds=delay_s),
+        max_attempts=max_attempts,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def claim_jobs(*, session: Session, worker_id: str, limit: int, lease_s: int) -> list[int]:
+    """Lease up to ``limit`` due jobs to this worker.
+
+    PostgreSQL uses ``FOR UPDATE SKIP LOCKED`` so concurrent workers never take the
+    same job; SQLite serializes writers. A leased job whose worker dies becomes due
+    again when the lease runs out: delivery is at least once.
+    """
+    now = utcnow()
+    stmt = (
+        select(OutboxJob.id)
+        .where(
+            OutboxJob.status == JobStatus.pending,
+            OutboxJob.run_after <= now,
+            or_(OutboxJob.locked_until.is_(None), OutboxJob.locked_until < now),
+        )
+        .order_by(OutboxJob.run_after, OutboxJob.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(session.scalars(stmt))
+    if ids:
+        session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id.in_(ids))
+            .values(locked_until=now + timedelta(seconds=lease_s), locked_by=worker_id)
+        )
+    return ids
+
+
+def backoff_s(attempt: int, *, base_s: float, max_s: float) -> float:
+    """Exponential backoff with jitter: base * 2^(attempt-1), capped."""
+    delay: float = min(max_s, base_s * (2 ** max(0, attempt - 1)))
+    return delay * random.uniform(0.8, 1.2)
+
+
+def mark_done(*, session: Session, job_id: int) -> None:
+    session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.id == job_id)
+        .values(status=JobStatus.done, done_at=utcnow(), locked_until=None, locked_by=None)
+    )
+
+
+def mark_failed_attempt(
+    *, session: Session, job_id: int, error: str, permanent: bool, base_s: float, max_s: float
+) -> JobStatus:
+    """Record a failed attempt; schedule a retry with backoff, or give up."""
+    job = session.get(OutboxJob, job_id)
+    if job is None:
+        return JobStatus.failed
+    job.attempts += 1
+    job.last_error = error[:2000]
+    job.locked_until = None
+    job.locked_by = None
+    if permanent or job.attempts >= job.max_attempts:
+        job.status = JobStatus.failed
+        log.warning("outbox.job_failed", job_id=job_id, kind=job.kind, error=error[:200])
+    else:
+        job.run_after = utcnow() + timedelta(
+            seconds=backoff_s(job.attempts, base_s=base_s, max_s=max_s)
+        )
+    session.flush()
+    return job.status
+
+
+def pending_count(*, session: Session) -> int:
+    from sqlalchemy import func
+
+    return (
+        session.scalar(
+            select(func.count()).select_from(OutboxJob).where(OutboxJob.status == JobStatus.pending)
+        )
+        or 0
+    )

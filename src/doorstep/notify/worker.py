@@ -1,0 +1,138 @@
+"""The worker: drains the outbox and runs periodic sweeps.
+
+Runs as ``doorstep worker`` (production, any number of processes) or as a thread
+inside ``doorstep demo``/``serve --with-worker`` (embedded default).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+
+from doorstep.notify import outbox
+from doorstep.notify.models import OutboxJob
+from doorstep.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class PeriodicTask:
+    name: str
+    every_s: float
+    run: Callable[[Runtime], int]
+    next_at: float = 0.0
+
+
+class Worker:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        worker_id: str | None = None,
+        periodic: list[PeriodicTask] | None = None,
+    ) -> None:
+        import doorstep.jobs
+
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.periodic = (
+            periodic if periodic is not None else doorstep.jobs.periodic_tasks(runtime.settings)
+        )
+
+    def run_once(self) -> int:
+        """Claim one batch and run it; returns how many jobs were attempted."""
+        with self.runtime.db.transaction() as session:
+            ids = outbox.claim_jobs(
+                session=session,
+                worker_id=self.worker_id,
+                limit=self.settings.worker_batch,
+                lease_s=self.settings.worker_lease_s,
+            )
+        for job_id in ids:
+            self._run_job(job_id)
+        return len(ids)
+
+    def _run_job(self, job_id: int) -> None:
+        db = self.runtime.db
+        try:
+            with db.transaction() as session:
+                job = session.get(OutboxJob, job_id)
+                if job is None or job.locked_by != self.worker_id:
+                    return  # lease lost to another worker
+                run = outbox.handler_for(job.kind)
+                if run is None:
+                    raise outbox.PermanentJobError(f"no handler for job kind {job.kind!r}")
+                ctx = outbox.JobContext(
+                    session=session, job_id=job_id, attempt=job.attempts + 1, services=self.runtime
+                )
+                run(ctx, dict(job.payload))
+                outbox.mark_done(session=session, job_id=job_id)
+            log.info("outbox.job_done", job_id=job_id)
+        except Exception as exc:  # every failure is recorded and retried, never lost
+            from doorstep.notify.channels import PermanentDeliveryError
+
+            permanent = isinstance(exc, outbox.PermanentJobError | PermanentDeliveryError)
+            log.warning("outbox.job_error", job_id=job_id, error=repr(exc), permanent=permanent)
+            with db.transaction() as session:
+                outbox.mark_failed_attempt(
+                    session=session,
+                    job_id=job_id,
+                    error=f"{type(exc).__name__}: {exc}",
+                    permanent=permanent,
+                    base_s=self.settings.worker_backoff_base_s,
+                    max_s=self.settings.worker_backoff_max_s,
+                )
+
+    def run_periodic(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        for task in self.periodic:
+            if force or now >= task.next_at:
+                task.next_at = now + task.every_s
+                try:
+                    done = task.run(self.runtime)
+                    if done:
+                        log.info("worker.periodic", task=task.name, count=done)
+                except Exception as exc:
+                    log.warning("worker.periodic_error", task=task.name, error=repr(exc))
+
+    def drain(self, *, max_rounds: int = 100) -> int:
+        """Run until no job is due (tests and one-shot runs)."""
+        total = 0
+        for _ in range(max_rounds):
+            n = self.run_once()
+            total += n
+            if n == 0:
+                break
+        return total
+
+    def run_forever(self, stop: threading.Event) -> None:
+        log.info("worker.started", worker_id=self.worker_id)
+        while not stop.is_set():
+            try:
+                self.run_periodic()
+                n = self.run_once()
+            except Exception as exc:  # a database hiccup must not kill the worker
+                log.warning("worker.loop_error", error=repr(exc))
+                n = 0
+            if n == 0:
+                stop.wait(self.settings.worker_poll_s)
+        log.info("worker.stopped", worker_id=self.worker_id)
+
+
+def start_in_thread(runtime: Runtime) -> tuple[threading.Thread, threading.Event]:
+    """The embedded default: a worker thread inside the web process."""
+    stop = threading.Event()
+    worker = Worker(runtime)
+    thread = threading.Thread(
+        target=worker.run_forever, args=(stop,), name="doorstep-worker", daemon=True
+    )
+    thread.start()
+    return thread, stop

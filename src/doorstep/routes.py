@@ -1,0 +1,15 @@
+"""Mounts every domain's routers on the app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+
+def include_all(app: FastAPI) -> None:
+    from doorstep.accounts import api as accounts_api
+    from doorstep.cameras import api as cameras_api
+    from doorstep.notify import api as notify_api
+
+    app.include_router(accounts_api.router)
+    app.include_router(cameras_api.router)
+    app.include_router(notify_api.router)

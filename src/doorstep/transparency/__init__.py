@@ -1,0 +1,1 @@
+"""Policy, the tamper-evident audit log and the public views."""

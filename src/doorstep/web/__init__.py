@@ -1,0 +1,1 @@
+"""Page layout, templates, static assets and the helpers every page shares."""

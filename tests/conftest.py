@@ -1,0 +1,122 @@
+"""Shared fixtures: every database test runs on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from doorstep.app import create_app
+from doorstep.config import Settings
+from doorstep.migrate import upgrade
+from doorstep.runtime import Runtime
+
+PG_ADMIN_URL = os.environ.get(
+    "DOORSTEP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _pg_connect(url: str) -> psycopg.Connection:
+    u = make_url(url)
+    return psycopg.connect(
+        host=u.host,
+        port=u.port or 5432,
+        user=u.username,
+        password=u.password,
+        dbname=u.database,
+        autocommit=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    name = f"doorstep_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with _pg_connect(PG_ADMIN_URL) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with _pg_connect(PG_ADMIN_URL) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A migrated, empty database for one test."""
+    if db_backend == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "doorstep.db"
+        shutil.copy(template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_url")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
+            )
+        ]
+        if tables:
+            conn.execute(
+                text(
+                    "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+                )
+            )
+    engine.dispose()
+    return url
+
+
+def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": tmp_path / "data",
+        "database_url": database_url,
+        "media_url": f"file://{tmp_path / 'media'}",
+        "base_url": "https://testserver",
+        "worker_backoff_base_s": 0.0,
+        "worker_backoff_max_s": 0.0,
+        "worker_poll_s": 0.05,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    rt = Runtime(settings)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime), base_url="https://testserver") as c:
+        yield c
