@@ -3,44 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from doorstep.media.samples import write_sample_clip
 from doorstep.media.storage import LocalStorage, MediaStorage, S3Storage
-
-S3_REGION = "us-east-1"
-S3_KEY_ID = "testing"
-S3_SECRET = "testing"
-
-
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[str]:
-    """moto's S3 in server mode on 127.0.0.1 and a free port; yields the endpoint URL."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def s3_client(s3_server: str) -> Any:
-    """A plain boto3 client on the moto server, to check what the backend really stored."""
-    return boto3.client(
-        "s3",
-        endpoint_url=s3_server,
-        region_name=S3_REGION,
-        aws_access_key_id=S3_KEY_ID,
-        aws_secret_access_key=S3_SECRET,
-    )
+from tests.conftest import S3_KEY_ID, S3_REGION, S3_SECRET
 
 
 @pytest.fixture

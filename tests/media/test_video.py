@@ -130,6 +130,39 @@ def test_thumbnail_of_non_video_is_a_domain_error(tmp_path: Path) -> None:
         make_thumbnail(path)
 
 
+@pytest.mark.parametrize(
+    ("movflags", "audio"),
+    [("", True), ("frag_keyframe+empty_moov", False), ("frag_keyframe+empty_moov", True)],
+)
+def test_camera_style_files_are_accepted(tmp_path: Path, movflags: str, audio: bool) -> None:
+    # Cameras and NVRs write fragmented MP4s, often with a sound track next to the video.
+    path = tmp_path / "camera.mp4"
+    options = {"movflags": movflags} if movflags else {}
+    with av.open(str(path), mode="w", format="mp4", options=options) as container:
+        video = container.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = 160, 120, "yuv420p"
+        sound = container.add_stream("aac", rate=8000) if audio else None
+        for index in range(20):
+            frame = av.VideoFrame.from_ndarray(
+                np.full((120, 160, 3), index * 10, np.uint8), format="rgb24"
+            )
+            frame.pts = index
+            container.mux(video.encode(frame))
+            if isinstance(sound, av.AudioStream):
+                chunk = av.AudioFrame.from_ndarray(
+                    np.zeros((1, 800), np.int16), format="s16", layout="mono"
+                )
+                chunk.sample_rate, chunk.pts = 8000, index * 800
+                chunk.time_base = Fraction(1, 8000)
+                container.mux(sound.encode(chunk))
+        container.mux(video.encode(None))
+        if isinstance(sound, av.AudioStream):
+            container.mux(sound.encode(None))
+    probe = probe_clip(path, LIMITS)
+    assert (probe.duration_s, probe.width, probe.height, probe.frames) == (2.0, 160, 120, 20)
+    assert make_thumbnail(path)[:2] == b"\xff\xd8"
+
+
 # Refusals --------------------------------------------------------------------------------
 
 

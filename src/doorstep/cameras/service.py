@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import h3
-from sqlalchemy import Select, and_, delete, distinct, or_, select
+from sqlalchemy import Select, and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from doorstep import geo
@@ -441,11 +441,9 @@ def timeline(
                 and_(MotionEvent.started_at == at, MotionEvent.id < event_id),
             )
         )
-    rows = list(
-        session.execute(
-            stmt.order_by(MotionEvent.started_at.desc(), MotionEvent.id.desc()).limit(limit + 1)
-        ).tuples()
-    )
+    rows = session.execute(
+        stmt.order_by(MotionEvent.started_at.desc(), MotionEvent.id.desc()).limit(limit + 1)
+    ).all()
     next_cursor = _encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
     return TimelinePage(rows=rows[:limit], next_cursor=next_cursor)
 
@@ -549,7 +547,7 @@ def sweep_retention(*, session: Session, storage: MediaStorage, batch: int = 500
     """
     now = utcnow()
     erased = 0
-    for days in session.scalars(select(distinct(Camera.retention_days))).all():
+    for days in session.scalars(select(Camera.retention_days).distinct()).all():
         cutoff = now - timedelta(days=days)
         clips = session.scalars(
             select(Clip)
