@@ -22,6 +22,8 @@ from doorstep.config import Settings
 from doorstep.migrate import upgrade
 from doorstep.runtime import Runtime
 
+pytest_plugins = ["tests.servers"]
+
 PG_ADMIN_URL = os.environ.get(
     "DOORSTEP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

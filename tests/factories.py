@@ -103,3 +103,50 @@ def upload_clip(
             data={"started_at": started.isoformat(), "kind": kind},
             files={"file": (path.name, fh, "video/mp4")},
         )
+
+
+def enable_totp(runtime: Runtime, person: Person) -> str:
+    """Turn on two-factor sign-in for a person; returns the TOTP secret."""
+    import pyotp
+
+    with runtime.db.transaction() as session:
+        user = session.merge(person.user)
+        uri = account_service.begin_totp_setup(session=session, user=user)
+        secret: str = pyotp.parse_uri(uri).secret
+        account_service.confirm_totp_setup(session=session, user=user,
+                                           code=pyotp.TOTP(secret).now())
+        person.user = user
+    return secret
+
+
+def square(lat: float, lng: float, half_side_m: float) -> dict[str, Any]:
+    """A GeoJSON square around a point."""
+    dlat = half_side_m / 111_320.0
+    import math
+
+    dlng = half_side_m / (111_320.0 * math.cos(math.radians(lat)))
+    ring = [[lng - dlng, lat - dlat], [lng + dlng, lat - dlat], [lng + dlng, lat + dlat],
+            [lng - dlng, lat + dlat], [lng - dlng, lat - dlat]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def make_agency(runtime: Runtime, *, applicant: Person | None = None, name: str = "Testville PD",
+                lat: float = 39.9526, lng: float = -75.1652, verify: bool = True) -> Any:
+    """A verified agency whose admin (the applicant) has two-factor sign-in."""
+    from doorstep.agencies import service as agency_service
+    from doorstep.agencies.models import AgencyType
+
+    applicant = applicant or make_person(runtime)
+    enable_totp(runtime, applicant)
+    admin = make_person(runtime, role=Role.admin)
+    with runtime.db.transaction() as session:
+        agency = agency_service.apply_for_agency(
+            session=session, applicant=session.merge(applicant.user), name=name,
+            agency_type=AgencyType.police, city="Testville", state="PA",
+            jurisdiction=square(lat, lng, 5000), contact_email="records@testville.example.org",
+            website="https://testville.example.org",
+        )
+        if verify:
+            agency_service.change_status(session=session, actor=session.merge(admin.user),
+                                         agency_id=agency.id, action="verify", reason=None)
+    return agency

@@ -14,19 +14,44 @@ from doorstep.runtime import Runtime
 from tests.conftest import make_settings
 
 
-def _doorstep(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "doorstep", *args], env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=180, check=check)
+def _doorstep(
+    *args: str, env: dict[str, str], check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "doorstep", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=check,
+    )
 
 
 def test_migrate_users_worker_audit(tmp_path: Path) -> None:
     env = {"DOORSTEP_DATA_DIR": str(tmp_path / "data")}
     assert "database at head" in _doorstep("migrate", env=env).stdout
-    out = _doorstep("users", "create", "--email", "Admin@Example.org", "--role", "admin",
-                    "--password", "a long admin password", env=env).stdout
+    out = _doorstep(
+        "users",
+        "create",
+        "--email",
+        "Admin@Example.org",
+        "--role",
+        "admin",
+        "--password",
+        "a long admin password",
+        env=env,
+    ).stdout
     assert "created admin@example.org (admin)" in out
-    dup = _doorstep("users", "create", "--email", "admin@example.org", "--password",
-                    "a long admin password", env=env, check=False)
+    dup = _doorstep(
+        "users",
+        "create",
+        "--email",
+        "admin@example.org",
+        "--password",
+        "a long admin password",
+        env=env,
+        check=False,
+    )
     assert dup.returncode == 2 and "already exists" in dup.stderr
     assert "0 jobs attempted" in _doorstep("worker", "--once", env=env).stdout
     verified = _doorstep("audit", "verify", env=env)
@@ -47,12 +72,17 @@ def test_demo_builds_a_neighborhood_a_resident_can_use(tmp_path: Path) -> None:
     # running it again keeps the same demo (idempotent)
     again = _doorstep("demo", "--no-serve", "--data-dir", str(demo_dir), env={})
     assert "resident@example.org" in again.stdout
-    settings = make_settings(tmp_path, f"sqlite:///{demo_dir / 'doorstep.db'}",
-                             data_dir=demo_dir, media_url=f"file://{(demo_dir / 'media').resolve()}")
+    settings = make_settings(
+        tmp_path,
+        f"sqlite:///{demo_dir / 'doorstep.db'}",
+        data_dir=demo_dir,
+        media_url=f"file://{(demo_dir / 'media').resolve()}",
+    )
     runtime = Runtime(settings)
     with TestClient(create_app(runtime), base_url="https://testserver") as client:
-        token = client.post("/api/v1/tokens", json={"email": "resident@example.org",
-                                                    "password": "doorstep-demo"}).json()["token"]
+        token = client.post(
+            "/api/v1/tokens", json={"email": "resident@example.org", "password": "doorstep-demo"}
+        ).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
         cameras = client.get("/api/v1/cameras", headers=headers).json()
         assert len(cameras) == 2

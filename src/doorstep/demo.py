@@ -65,8 +65,12 @@ def seed_demo(runtime: Runtime, *, clips_per_camera: int = 3, seed: int = 7) -> 
     with runtime.db.transaction() as session:
         for role, (email, name, user_role) in ACCOUNTS.items():
             user = account_service.create_user(
-                session=session, actor=None, email=email, display_name=name,
-                password=DEMO_PASSWORD, role=user_role,
+                session=session,
+                actor=None,
+                email=email,
+                display_name=name,
+                password=DEMO_PASSWORD,
+                role=user_role,
             )
             # The demo has no mail server; in-app alerts only.
             account_service.update_preferences(session=session, user=user, email=False)
@@ -75,8 +79,11 @@ def seed_demo(runtime: Runtime, *, clips_per_camera: int = 3, seed: int = 7) -> 
     with runtime.db.transaction() as session:
         for n in range(1, 12):
             neighbor = account_service.create_user(
-                session=session, actor=None, email=f"neighbor{n}@example.org",
-                display_name=f"Neighbor {n}", password=DEMO_PASSWORD,
+                session=session,
+                actor=None,
+                email=f"neighbor{n}@example.org",
+                display_name=f"Neighbor {n}",
+                password=DEMO_PASSWORD,
             )
             account_service.update_preferences(session=session, user=neighbor, email=False)
             owners.append(neighbor)
@@ -84,22 +91,34 @@ def seed_demo(runtime: Runtime, *, clips_per_camera: int = 3, seed: int = 7) -> 
     rng.shuffle(all_homes)
     with tempfile.TemporaryDirectory(prefix="doorstep-demo-") as tmp:
         samples = [
-            write_sample_clip(Path(tmp) / f"sample{i}.mp4", seconds=3.0, width=480, height=270,
-                              fps=12, motion=(0.6, 2.4), seed=seed + i)
+            write_sample_clip(
+                Path(tmp) / f"sample{i}.mp4",
+                seconds=3.0,
+                width=480,
+                height=270,
+                fps=12,
+                motion=(0.6, 2.4),
+                seed=seed + i,
+            )
             for i in range(4)
         ]
         now = utcnow()
         home_iter = iter(all_homes)
         for o, owner in enumerate(owners):
-            kinds = [CameraKind.doorbell, CameraKind.floodlight] if o == 0 else [CameraKind.doorbell]
+            kinds = (
+                [CameraKind.doorbell, CameraKind.floodlight] if o == 0 else [CameraKind.doorbell]
+            )
             address, lat, lng = next(home_iter)
             for k, kind in enumerate(kinds):
                 with runtime.db.transaction() as session:
                     owner_row = session.merge(owner)
                     camera, _token = camera_service.register_camera(
-                        session=session, owner=owner_row,
-                        name=f"{address} {'front door' if k == 0 else 'driveway'}", kind=kind,
-                        latitude=lat + 0.00004 * k, longitude=lng + 0.00003 * k,
+                        session=session,
+                        owner=owner_row,
+                        name=f"{address} {'front door' if k == 0 else 'driveway'}",
+                        kind=kind,
+                        latitude=lat + 0.00004 * k,
+                        longitude=lng + 0.00003 * k,
                         accepts_requests=rng.random() > 0.15,
                         retention_days=rng.choice([30, 60, 90]),
                     )
@@ -107,16 +126,28 @@ def seed_demo(runtime: Runtime, *, clips_per_camera: int = 3, seed: int = 7) -> 
                     started = now - timedelta(hours=rng.uniform(1, 24 * 6))
                     with runtime.db.transaction() as session:
                         camera_service.ingest_clip(
-                            session=session, storage=runtime.storage, limits=limits,
-                            camera=session.merge(camera), file_path=samples[(o + c) % 4],
+                            session=session,
+                            storage=runtime.storage,
+                            limits=limits,
+                            camera=session.merge(camera),
+                            file_path=samples[(o + c) % 4],
                             started_at=started,
-                            kind=rng.choice([EventKind.motion, EventKind.person,
-                                             EventKind.package, EventKind.vehicle]),
+                            kind=rng.choice(
+                                [
+                                    EventKind.motion,
+                                    EventKind.person,
+                                    EventKind.package,
+                                    EventKind.vehicle,
+                                ]
+                            ),
                         )
                 with runtime.db.transaction() as session:
                     camera_service.record_device_event(
-                        session=session, camera=session.merge(camera), kind=EventKind.motion,
-                        started_at=now - timedelta(hours=rng.uniform(1, 48)), ended_at=None,
+                        session=session,
+                        camera=session.merge(camera),
+                        kind=EventKind.motion,
+                        started_at=now - timedelta(hours=rng.uniform(1, 48)),
+                        ended_at=None,
                         device_ref=f"sd:/DCIM/{o:03d}{k}.mp4",
                         max_duration_s=runtime.settings.max_clip_duration_s,
                     )

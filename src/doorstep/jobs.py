@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from doorstep.agencies import jobs as agency_jobs
 from doorstep.cameras import service as camera_service
 from doorstep.config import Settings
 from doorstep.notify import jobs as notify_jobs
 from doorstep.notify.worker import PeriodicTask
 from doorstep.runtime import Runtime
 
-__all__ = ["notify_jobs", "periodic_tasks"]
+__all__ = ["agency_jobs", "notify_jobs", "periodic_tasks"]
 
 
 def _sweep_retention(runtime: Runtime) -> int:

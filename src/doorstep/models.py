@@ -1,9 +1,17 @@
 """Imports every domain's tables so metadata (Alembic, tests) sees the whole schema."""
 
 from doorstep.accounts import models as accounts_models
+from doorstep.agencies import models as agencies_models
 from doorstep.cameras import models as cameras_models
 from doorstep.db import Base
 from doorstep.notify import models as notify_models
 from doorstep.transparency import models as transparency_models
 
-__all__ = ["Base", "accounts_models", "cameras_models", "notify_models", "transparency_models"]
+__all__ = [
+    "Base",
+    "accounts_models",
+    "agencies_models",
+    "cameras_models",
+    "notify_models",
+    "transparency_models",
+]

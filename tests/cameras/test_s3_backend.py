@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from tests.conftest import S3_KEY_ID, S3_REGION, S3_SECRET, make_settings
+from tests.factories import make_camera, make_person, sample_clip, upload_clip
 
 from doorstep.app import create_app
 from doorstep.media.storage import S3Storage
 from doorstep.runtime import Runtime
-from tests.conftest import S3_KEY_ID, S3_REGION, S3_SECRET, make_settings
-from tests.factories import make_camera, make_person, sample_clip, upload_clip
 
 pytestmark = pytest.mark.s3
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from tests.factories import make_camera, make_person, sample_clip, upload_clip
+from tests.servers import LocalHTTPReceiver, Subscriber
 
 from doorstep.accounts import service as account_service
 from doorstep.accounts.models import PushSubscription
@@ -14,13 +16,6 @@ from doorstep.notify.channels.webhook import verify_webhook_signature
 from doorstep.notify.models import JobStatus, Notification, OutboxJob
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
-from tests.factories import make_camera, make_person, sample_clip, upload_clip
-from tests.notify.channels.test_webpush import (  # noqa: F401  (fixtures)
-    LocalHTTPReceiver,
-    Subscriber,
-    push_service,
-    subscriber,
-)
 
 
 def test_push_and_webhook_delivered_by_worker(

@@ -2,64 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.factories import make_camera, make_person, sample_clip, upload_clip
+from tests.servers import HoldingMailbox
 
 from doorstep.config import Settings
 from doorstep.notify import outbox
 from doorstep.notify.models import JobStatus, OutboxJob
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
-
-
-class HoldingMailbox:
-    """An SMTP sink that can hold DATA open (a send in flight) until released."""
-
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-        self.data_started = threading.Event()
-        self.release = threading.Event()
-        self.release.set()
-
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
-        self.data_started.set()
-        while not self.release.is_set():
-            await asyncio.sleep(0.05)
-        self.messages.append(envelope.content)
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[HoldingMailbox, int]]:
-    box = HoldingMailbox()
-    port = _free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    box.release.set()
-    controller.stop()
 
 
 @pytest.fixture

@@ -6,25 +6,20 @@ https, and py_vapid accepts an ``http://host:port`` audience.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import socket
 import stat
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
-import http_ece
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from py_vapid import Vapid02
 from py_vapid.jwt import decode as decode_vapid_jwt
+from tests.servers import b64url, b64url_decode
 
 from doorstep.config import Settings
 from doorstep.notify.channels import DeliveryError, PermanentDeliveryError
@@ -37,89 +32,6 @@ from doorstep.notify.channels.webpush import (
 )
 
 PAYLOAD = {"title": "Footage request near you", "url": "/requests/r_8f3k", "n": 1}
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-@dataclass
-class Recorded:
-    path: str
-    headers: dict[str, str]  # names in lower case
-    body: bytes
-
-
-@dataclass
-class LocalHTTPReceiver:
-    """An HTTP server on 127.0.0.1 that records POSTs and answers with a set status."""
-
-    url: str
-    status: int = 201
-    reply_headers: dict[str, str] = field(default_factory=dict)
-    received: list[Recorded] = field(default_factory=list)
-
-
-@pytest.fixture
-def push_service() -> Iterator[LocalHTTPReceiver]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    receiver = LocalHTTPReceiver(url=f"http://127.0.0.1:{server.server_address[1]}")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            receiver.received.append(Recorded(self.path, headers, body))
-            self.send_response(receiver.status)
-            for name, value in receiver.reply_headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server.RequestHandlerClass = Handler
-    # A short poll keeps shutdown() (which waits for one poll) from costing 0.5 s a test.
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield receiver
-    server.shutdown()
-    server.server_close()
-
-
-@dataclass
-class Subscriber:
-    """A browser's side of a subscription: its ECDH key pair and auth secret."""
-
-    private_key: ec.EllipticCurvePrivateKey
-    auth_secret: bytes
-
-    @property
-    def p256dh(self) -> str:
-        point = self.private_key.public_key().public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-        )
-        return b64url(point)
-
-    @property
-    def auth(self) -> str:
-        return b64url(self.auth_secret)
-
-    def decrypt(self, body: bytes) -> Any:
-        plaintext = http_ece.decrypt(
-            body, private_key=self.private_key, auth_secret=self.auth_secret, version="aes128gcm"
-        )
-        return json.loads(plaintext)
-
-
-@pytest.fixture
-def subscriber() -> Subscriber:
-    return Subscriber(ec.generate_private_key(ec.SECP256R1()), os.urandom(16))
 
 
 @pytest.fixture

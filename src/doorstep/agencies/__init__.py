@@ -1,0 +1,1 @@
+"""Agencies: applications, verification, membership and invitations."""

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from doorstep.db import Base, JSONType, UTCDateTime, new_id, utcnow
+
+
+class AgencyType(enum.StrEnum):
+    police = "police"
+    sheriff = "sheriff"
+    fire = "fire"
+    other = "other"
+
+
+class AgencyStatus(enum.StrEnum):
+    applied = "applied"
+    verified = "verified"
+    rejected = "rejected"
+    suspended = "suspended"
+    ended = "ended"
+
+
+class MemberRole(enum.StrEnum):
+    officer = "officer"
+    supervisor = "supervisor"
+    agency_admin = "agency_admin"
+
+
+def _enum(cls: type[enum.StrEnum]) -> Enum:
+    return Enum(cls, native_enum=False, length=20, validate_strings=True)
+
+
+class Agency(Base):
+    __tablename__ = "agencies"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    agency_type: Mapped[AgencyType] = mapped_column(_enum(AgencyType))
+    city: Mapped[str] = mapped_column(String(120))
+    state: Mapped[str] = mapped_column(String(2), index=True)
+    # GeoJSON Polygon/MultiPolygon; public (an agency's jurisdiction is public record).
+    jurisdiction: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    contact_email: Mapped[str] = mapped_column(String(320))
+    website: Mapped[str] = mapped_column(String(500))
+    status: Mapped[AgencyStatus] = mapped_column(_enum(AgencyStatus), default=AgencyStatus.applied)
+    applied_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Start of participation (first verification), suspension and end: shown on the public map.
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    status_reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class AgencyMembership(Base):
+    __tablename__ = "agency_memberships"
+    __table_args__ = (UniqueConstraint("agency_id", "user_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[MemberRole] = mapped_column(_enum(MemberRole))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AgencyInvitation(Base):
+    """An invitation by email; the link carries a random token stored only as its hash."""
+
+    __tablename__ = "agency_invitations"
+    __table_args__ = (Index("ix_agency_invitations_agency_id_email", "agency_id", "email"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[MemberRole] = mapped_column(_enum(MemberRole))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

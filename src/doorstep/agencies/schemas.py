@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from doorstep.accounts.schemas import Email
+from doorstep.agencies.models import AgencyStatus, AgencyType, MemberRole
+
+
+class AgencyBase(BaseModel):
+    model_config = ConfigDict(from_attributes=True, str_strip_whitespace=True)
+
+
+class AgencyCreate(AgencyBase):
+    name: str = Field(min_length=3, max_length=200)
+    agency_type: AgencyType
+    city: str = Field(min_length=1, max_length=120)
+    state: str = Field(min_length=2, max_length=2)
+    jurisdiction: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon")
+    contact_email: Email
+    website: str = Field(min_length=8, max_length=500)
+
+
+class AgencyRead(AgencyBase):
+    """An agency as the public sees it: all of this is public record."""
+
+    id: uuid.UUID
+    name: str
+    agency_type: AgencyType
+    city: str
+    state: str
+    jurisdiction: dict[str, Any]
+    contact_email: str
+    website: str
+    status: AgencyStatus
+    applied_at: datetime
+    verified_at: datetime | None
+    suspended_at: datetime | None
+    ended_at: datetime | None
+    status_reason: str | None
+
+
+class AgencyStatusChange(AgencyBase):
+    action: str = Field(pattern="^(verify|reject|suspend|reinstate|end)$")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class InvitationCreate(AgencyBase):
+    email: Email
+    role: MemberRole
+
+
+class InvitationRead(AgencyBase):
+    id: uuid.UUID
+    email: str
+    role: MemberRole
+    expires_at: datetime
+
+
+class InvitationAccept(AgencyBase):
+    token: str = Field(min_length=10, max_length=200)
+
+
+class MemberRead(AgencyBase):
+    user_id: uuid.UUID
+    display_name: str
+    role: MemberRole

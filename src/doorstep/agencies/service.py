@@ -1,0 +1,325 @@
+"""Agencies: every rule about applying, verification, status and membership.
+
+Every agency status change and membership change is an audited, public action.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from doorstep import geo
+from doorstep.accounts.models import Role, User
+from doorstep.accounts.service import actor_of, normalize_email
+from doorstep.agencies.models import (
+    Agency,
+    AgencyInvitation,
+    AgencyMembership,
+    AgencyStatus,
+    AgencyType,
+    MemberRole,
+)
+from doorstep.db import utcnow
+from doorstep.errors import Conflict, Forbidden, InvalidInput, NotFound
+from doorstep.notify import outbox
+from doorstep.security import new_token, token_digest
+from doorstep.transparency import audit
+
+INVITATION_JOB = "agencies.invitation_email"
+INVITATION_DAYS = 14
+_STATE = re.compile(r"^[A-Z]{2}$")
+
+# Which status an admin action moves an agency to, from which statuses.
+_TRANSITIONS: dict[str, tuple[AgencyStatus, set[AgencyStatus]]] = {
+    "verify": (AgencyStatus.verified, {AgencyStatus.applied}),
+    "reject": (AgencyStatus.rejected, {AgencyStatus.applied}),
+    "suspend": (AgencyStatus.suspended, {AgencyStatus.verified}),
+    "reinstate": (AgencyStatus.verified, {AgencyStatus.suspended}),
+    "end": (AgencyStatus.ended, {AgencyStatus.verified, AgencyStatus.suspended}),
+}
+
+
+def apply_for_agency(
+    *,
+    session: Session,
+    applicant: User,
+    name: str,
+    agency_type: AgencyType,
+    city: str,
+    state: str,
+    jurisdiction: dict[str, Any],
+    contact_email: str,
+    website: str,
+) -> Agency:
+    """Record an application; the applicant becomes its agency admin once it is verified."""
+    geo.parse_area(jurisdiction)
+    state = state.strip().upper()
+    if not _STATE.match(state):
+        raise InvalidInput("State is a two-letter code, e.g. PA.", code="invalid_state")
+    if not website.startswith(("https://", "http://")):
+        raise InvalidInput("The website starts with https://.", code="invalid_website")
+    agency = Agency(
+        name=name.strip(),
+        agency_type=agency_type,
+        city=city.strip(),
+        state=state,
+        jurisdiction=jurisdiction,
+        contact_email=normalize_email(contact_email),
+        website=website.strip(),
+        applied_by=applicant.id,
+    )
+    session.add(agency)
+    session.flush()
+    session.add(
+        AgencyMembership(agency_id=agency.id, user_id=applicant.id, role=MemberRole.agency_admin)
+    )
+    audit.record(
+        session=session,
+        actor=actor_of(applicant),
+        action="agency.applied",
+        subject_type="agency",
+        subject_id=agency.id,
+        is_public=True,
+        details={"name": agency.name, "state": state, "type": agency_type.value},
+    )
+    session.flush()
+    return agency
+
+
+def get_agency(*, session: Session, agency_id: uuid.UUID) -> Agency:
+    agency = session.get(Agency, agency_id)
+    if agency is None:
+        raise NotFound("No such agency.", code="agency_not_found")
+    return agency
+
+
+def list_agencies(*, session: Session, status: AgencyStatus | None = None) -> list[Agency]:
+    stmt = select(Agency).order_by(Agency.state, Agency.name)
+    if status is not None:
+        stmt = stmt.where(Agency.status == status)
+    return list(session.scalars(stmt))
+
+
+def change_status(
+    *, session: Session, actor: User, agency_id: uuid.UUID, action: str, reason: str | None
+) -> Agency:
+    """An instance admin verifies, rejects, suspends, reinstates or ends an agency. Audited."""
+    if actor.role != Role.admin:
+        raise Forbidden(
+            "Only an instance administrator can change an agency's status.", code="admin_only"
+        )
+    if action not in _TRANSITIONS:
+        raise InvalidInput(f"Unknown action {action!r}.", code="invalid_action")
+    target, allowed_from = _TRANSITIONS[action]
+    agency = get_agency(session=session, agency_id=agency_id)
+    if agency.status not in allowed_from:
+        raise Conflict(
+            f"An agency that is {agency.status.value} cannot be {target.value}.",
+            code="invalid_transition",
+        )
+    if action in ("reject", "suspend", "end") and not (reason and reason.strip()):
+        raise InvalidInput("Give a reason; it is published.", code="reason_required")
+    now = utcnow()
+    previous = agency.status
+    agency.status = target
+    agency.status_reason = reason.strip() if reason else None
+    if action == "verify":
+        agency.verified_at = agency.verified_at or now
+        for membership in session.scalars(
+            select(AgencyMembership).where(AgencyMembership.agency_id == agency.id)
+        ):
+            _grant_member_role(session, membership.user_id)
+    elif action == "suspend":
+        agency.suspended_at = now
+    elif action == "reinstate":
+        agency.suspended_at = None
+    elif action == "end":
+        agency.ended_at = now
+    audit.record(
+        session=session,
+        actor=actor_of(actor),
+        action=f"agency.{action}",
+        subject_type="agency",
+        subject_id=agency.id,
+        is_public=True,
+        details={"from": previous.value, "to": target.value, "reason": reason},
+    )
+    session.flush()
+    return agency
+
+
+def _grant_member_role(session: Session, user_id: uuid.UUID) -> None:
+    user = session.get(User, user_id)
+    if user is not None and user.role == Role.resident:
+        user.role = Role.agency_member
+
+
+def membership_of(*, session: Session, user: User) -> tuple[Agency, AgencyMembership] | None:
+    row = session.execute(
+        select(Agency, AgencyMembership)
+        .join(AgencyMembership, AgencyMembership.agency_id == Agency.id)
+        .where(AgencyMembership.user_id == user.id)
+        .order_by(AgencyMembership.created_at)
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def require_member(
+    *,
+    session: Session,
+    user: User,
+    roles: set[MemberRole] | None = None,
+    agency_id: uuid.UUID | None = None,
+) -> tuple[Agency, AgencyMembership]:
+    """The agency a user acts for. Refuses non-members, members of another agency,
+    agencies that are not verified (or suspended, ended), and members without
+    two-factor sign-in: every agency action needs it."""
+    found = membership_of(session=session, user=user)
+    if found is None or (agency_id is not None and found[0].id != agency_id):
+        raise Forbidden("You are not a member of this agency.", code="not_agency_member")
+    agency, membership = found
+    if agency.status != AgencyStatus.verified:
+        raise Forbidden(
+            f"This agency is {agency.status.value}; it cannot act now.", code="agency_not_active"
+        )
+    if not user.totp_enabled:
+        raise Forbidden(
+            "Agency members must turn on two-factor sign-in first.", code="two_factor_required"
+        )
+    if roles is not None and membership.role not in roles:
+        raise Forbidden(
+            f"This needs the role {' or '.join(sorted(r.value for r in roles))}.",
+            code="agency_role_required",
+        )
+    return agency, membership
+
+
+def invite_member(
+    *, session: Session, actor: User, agency_id: uuid.UUID, email: str, role: MemberRole
+) -> AgencyInvitation:
+    """An agency admin invites someone by email; the email (with its link) goes via the outbox."""
+    agency, _m = require_member(
+        session=session, user=actor, roles={MemberRole.agency_admin}, agency_id=agency_id
+    )
+    invitation = AgencyInvitation(
+        agency_id=agency.id,
+        email=normalize_email(email),
+        role=role,
+        # Placeholder hash; the real token is made when the email is sent, so no
+        # usable secret ever sits in the outbox.
+        token_hash=token_digest(new_token("dsi")),
+        invited_by=actor.id,
+        expires_at=utcnow() + timedelta(days=INVITATION_DAYS),
+    )
+    session.add(invitation)
+    session.flush()
+    outbox.enqueue(
+        session=session, kind=INVITATION_JOB, payload={"invitation_id": str(invitation.id)}
+    )
+    audit.record(
+        session=session,
+        actor=actor_of(actor),
+        action="agency.member_invited",
+        subject_type="agency",
+        subject_id=agency.id,
+        is_public=True,
+        details={"role": role.value},
+    )
+    return invitation
+
+
+def issue_invitation_token(
+    *, session: Session, invitation_id: uuid.UUID
+) -> tuple[AgencyInvitation, Agency, str] | None:
+    """Make the invitation's secret token (at send time). None when no longer pending."""
+    invitation = session.get(AgencyInvitation, invitation_id)
+    if invitation is None or invitation.accepted_at is not None:
+        return None
+    token = new_token("dsi")
+    invitation.token_hash = token_digest(token)
+    session.flush()
+    return invitation, get_agency(session=session, agency_id=invitation.agency_id), token
+
+
+def accept_invitation(*, session: Session, user: User, token: str) -> AgencyMembership:
+    """Join the agency the invitation is for; only the invited email address may accept."""
+    invitation = session.scalar(
+        select(AgencyInvitation).where(AgencyInvitation.token_hash == token_digest(token))
+    )
+    if invitation is None or invitation.accepted_at is not None:
+        raise NotFound("This invitation is not valid or was used.", code="invitation_invalid")
+    if invitation.expires_at < utcnow():
+        raise Conflict("This invitation expired; ask for a new one.", code="invitation_expired")
+    if invitation.email != user.email:
+        raise Forbidden(
+            "This invitation was sent to another email address.", code="invitation_other_email"
+        )
+    if membership_of(session=session, user=user) is not None:
+        raise Conflict("You already belong to an agency.", code="already_member")
+    membership = AgencyMembership(
+        agency_id=invitation.agency_id, user_id=user.id, role=invitation.role
+    )
+    session.add(membership)
+    invitation.accepted_at = utcnow()
+    _grant_member_role(session, user.id)
+    audit.record(
+        session=session,
+        actor=actor_of(user),
+        action="agency.member_joined",
+        subject_type="agency",
+        subject_id=invitation.agency_id,
+        is_public=True,
+        details={"role": invitation.role.value},
+    )
+    session.flush()
+    return membership
+
+
+def members(
+    *, session: Session, actor: User, agency_id: uuid.UUID
+) -> list[tuple[AgencyMembership, User]]:
+    require_member(session=session, user=actor, agency_id=agency_id)
+    rows = session.execute(
+        select(AgencyMembership, User)
+        .join(User, User.id == AgencyMembership.user_id)
+        .where(AgencyMembership.agency_id == agency_id)
+        .order_by(User.display_name)
+    ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def remove_member(
+    *, session: Session, actor: User, agency_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    require_member(
+        session=session, user=actor, roles={MemberRole.agency_admin}, agency_id=agency_id
+    )
+    if user_id == actor.id:
+        raise InvalidInput("An agency admin cannot remove himself.", code="self_removal")
+    membership = session.scalar(
+        select(AgencyMembership).where(
+            AgencyMembership.agency_id == agency_id, AgencyMembership.user_id == user_id
+        )
+    )
+    if membership is None:
+        raise NotFound("No such member.")
+    session.delete(membership)
+    user = session.get(User, user_id)
+    if user is not None and user.role == Role.agency_member:
+        user.role = Role.resident
+    audit.record(
+        session=session,
+        actor=actor_of(actor),
+        action="agency.member_removed",
+        subject_type="agency",
+        subject_id=agency_id,
+        is_public=True,
+        details={"role": membership.role.value},
+    )
+    session.flush()
