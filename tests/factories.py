@@ -150,3 +150,33 @@ def make_agency(runtime: Runtime, *, applicant: Person | None = None, name: str 
             agency_service.change_status(session=session, actor=session.merge(admin.user),
                                          agency_id=agency.id, action="verify", reason=None)
     return agency
+
+
+def make_officer(runtime: Runtime, agency: Any, *, role: str = "officer") -> Person:
+    """A member of ``agency`` with two-factor sign-in on."""
+    from doorstep.agencies.models import AgencyMembership, MemberRole
+
+    person = make_person(runtime, role=Role.agency_member)
+    enable_totp(runtime, person)
+    with runtime.db.transaction() as session:
+        # Joining is tested through invitations; here the membership is the fixture.
+        session.add(AgencyMembership(agency_id=agency.id, user_id=person.user.id,
+                                     role=MemberRole(role)))
+    return person
+
+
+def request_body(lat: float, lng: float, *, half_side_m: float = 300.0,
+                 hours_ago: tuple[float, float] = (3.0, 1.0), **over: Any) -> dict[str, Any]:
+    now = utcnow()
+    body: dict[str, Any] = {
+        "area": square(lat, lng, half_side_m),
+        "window_start": (now - timedelta(hours=hours_ago[0])).isoformat(),
+        "window_end": (now - timedelta(hours=hours_ago[1])).isoformat(),
+        "case_number": "2026-001234",
+        "incident_type": "burglary",
+        "message": "A house on this block was broken into in the afternoon. Footage of people "
+                   "walking by may help the investigation.",
+        "investigator_contact": "Det. Rivera, (555) 010-0000",
+    }
+    body.update(over)
+    return body

@@ -20,7 +20,9 @@ app = typer.Typer(
 users_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+evidence_app = typer.Typer(help="Evidence export bundles.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+app.add_typer(evidence_app, name="evidence")
 
 
 def _runtime(settings: Settings | None = None):  # type: ignore[no-untyped-def]
@@ -216,4 +218,18 @@ def audit_verify() -> None:
         typer.echo(f"ok: {result.records} records, head {result.head_hash}")
         return
     typer.echo(f"BROKEN at record {result.first_bad_seq}: {result.problem}", err=True)
+    raise typer.Exit(1)
+
+
+@evidence_app.command("verify")
+def evidence_verify(bundle: Path) -> None:
+    """Check an evidence bundle offline: every clip's size and SHA-256 against its manifest."""
+    from doorstep.footage.evidence import verify_bundle
+
+    result = verify_bundle(bundle)
+    if result.ok:
+        typer.echo(f"ok: {result.files} clips match manifest.json")
+        return
+    for problem in result.problems:
+        typer.echo(f"FAIL: {problem}", err=True)
     raise typer.Exit(1)

@@ -6,9 +6,11 @@ import math
 from typing import Any
 
 import h3
+import numpy as np
+import numpy.typing as npt
+import shapely
 from shapely.geometry import Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform
 from shapely.validation import explain_validity
 
 from doorstep.errors import InvalidInput
@@ -124,32 +126,19 @@ def to_local_metres(geom: BaseGeometry) -> BaseGeometry:
     On the sphere this projection keeps areas exact, which is all area checks need.
     """
     centre = geom.centroid
-    lat0, lng0 = math.radians(centre.y), math.radians(centre.x)
+    lat0, lng0 = np.radians(centre.y), np.radians(centre.x)
 
-    def project(xs: Any, ys: Any, zs: Any = None) -> tuple[list[float], list[float]]:
-        out_x, out_y = [], []
-        for lng_deg, lat_deg in zip(xs, ys, strict=True):
-            lat, lng = math.radians(lat_deg), math.radians(lng_deg)
-            k = math.sqrt(
-                2
-                / (
-                    1
-                    + math.sin(lat0) * math.sin(lat)
-                    + math.cos(lat0) * math.cos(lat) * math.cos(lng - lng0)
-                )
-            )
-            out_x.append(EARTH_RADIUS_M * k * math.cos(lat) * math.sin(lng - lng0))
-            out_y.append(
-                EARTH_RADIUS_M
-                * k
-                * (
-                    math.cos(lat0) * math.sin(lat)
-                    - math.sin(lat0) * math.cos(lat) * math.cos(lng - lng0)
-                )
-            )
-        return out_x, out_y
+    def project(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        lng, lat = np.radians(coords[:, 0]), np.radians(coords[:, 1])
+        cos_c = np.sin(lat0) * np.sin(lat) + np.cos(lat0) * np.cos(lat) * np.cos(lng - lng0)
+        k = np.sqrt(2 / (1 + cos_c))
+        x = EARTH_RADIUS_M * k * np.cos(lat) * np.sin(lng - lng0)
+        y = EARTH_RADIUS_M * k * (
+            np.cos(lat0) * np.sin(lat) - np.sin(lat0) * np.cos(lat) * np.cos(lng - lng0)
+        )
+        return np.column_stack([x, y])
 
-    return transform(project, geom)
+    return shapely.transform(geom, project)
 
 
 def area_m2(geom: BaseGeometry) -> float:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from doorstep.agencies import jobs as agency_jobs
 from doorstep.cameras import service as camera_service
 from doorstep.config import Settings
+from doorstep.footage import jobs as footage_jobs
 from doorstep.notify import jobs as notify_jobs
 from doorstep.notify.worker import PeriodicTask
 from doorstep.runtime import Runtime
 
-__all__ = ["agency_jobs", "notify_jobs", "periodic_tasks"]
+__all__ = ["agency_jobs", "footage_jobs", "notify_jobs", "periodic_tasks"]
 
 
 def _sweep_retention(runtime: Runtime) -> int:
@@ -23,4 +24,9 @@ def _sweep_retention(runtime: Runtime) -> int:
 
 
 def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
-    return [PeriodicTask("retention", settings.retention_sweep_s, _sweep_retention)]
+    return [
+        PeriodicTask("retention", settings.retention_sweep_s, _sweep_retention),
+        PeriodicTask("evidence_retention", settings.retention_sweep_s, footage_jobs.sweep_evidence),
+        PeriodicTask("close_requests", 300, footage_jobs.close_expired),
+        PeriodicTask("reminders", 300, footage_jobs.queue_reminders),
+    ]

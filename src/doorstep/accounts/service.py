@@ -253,9 +253,14 @@ def _audit_sign_in(*, session: Session, user: User, ip_address: str, method: str
 
 
 def complete_second_factor(
-    *, session: Session, web_session: WebSession, user: User, code: str, ip_address: str
+    *, session: Session, settings: Settings, web_session: WebSession, user: User, code: str,
+    ip_address: str,
 ) -> bool:
-    """Turn a half-open session into a full one when the TOTP code is right."""
+    """Turn a half-open session into a full one when the TOTP code is right.
+
+    Code guesses count as failed sign-ins and are throttled like passwords.
+    """
+    _check_throttle(session=session, settings=settings, email=user.email, ip_address=ip_address)
     if not verify_totp_code(session=session, user=user, code=code):
         record_failed_second_factor(session=session, user=user, ip_address=ip_address)
         return False
@@ -370,13 +375,25 @@ def user_for_api_token(*, session: Session, token: str) -> User | None:
 # ---------------------------------------------------------------- two-factor
 
 
+TOTP_ISSUER = "doorstep"
+
+
+def totp_provisioning_uri(user: User) -> str | None:
+    """The otpauth:// URI of a setup in progress (for the QR code), or None."""
+    if not user.totp_secret:
+        return None
+    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
+
+
 def begin_totp_setup(*, session: Session, user: User) -> str:
     """Store a fresh secret (not yet enforced) and return its provisioning URI."""
     if user.totp_enabled:
         raise Conflict("Two-factor sign-in is already on.", code="totp_already_enabled")
     user.totp_secret = pyotp.random_base32()
     session.flush()
-    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name="doorstep")
+    uri = totp_provisioning_uri(user)
+    assert uri is not None
+    return uri
 
 
 def confirm_totp_setup(*, session: Session, user: User, code: str) -> None:

@@ -112,7 +112,7 @@ def revoke_token(camera_id: uuid.UUID, user: CurrentUser, session: DbSession) ->
 # ---------------------------------------------------------------- device ingest
 
 
-def _spool_upload(upload: UploadFile, limit: int) -> Path:
+def spool_upload(upload: UploadFile, limit: int) -> Path:
     """Copy the upload to a temp file, refusing it as soon as it passes ``limit`` bytes."""
     fd, name = tempfile.mkstemp(prefix="doorstep-upload-", suffix=".mp4")
     path = Path(name)
@@ -145,7 +145,7 @@ def _ingest(
     device_ref: str | None,
 ) -> EventRead:
     limits = ClipLimits.from_settings(runtime.settings)
-    path = _spool_upload(upload, limits.max_bytes)
+    path = spool_upload(upload, limits.max_bytes)
     stored: list[str] = []
     try:
         with runtime.db.transaction() as session:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from doorstep.db import utcnow
@@ -70,6 +70,23 @@ def enqueue(
     session.add(job)
     session.flush()
     return job
+
+
+def enqueue_many(
+    *, session: Session, kind: str, payloads: list[dict[str, Any]], max_attempts: int = 8
+) -> None:
+    """Add many jobs of one kind in one statement (a request's fan-out to thousands)."""
+    if not payloads:
+        return
+    now = utcnow()
+    session.execute(
+        insert(OutboxJob),
+        [
+            {"kind": kind, "payload": payload, "status": JobStatus.pending, "run_after": now,
+             "attempts": 0, "max_attempts": max_attempts, "created_at": now}
+            for payload in payloads
+        ],
+    )
 
 
 def claim_jobs(*, session: Session, worker_id: str, limit: int, lease_s: int) -> list[int]:

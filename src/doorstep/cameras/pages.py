@@ -1,0 +1,430 @@
+"""HTML routes for the owner's cameras, his timeline of events, and one event with its clip.
+
+Privacy: the exact position is put into pages only here, on the owner's own camera
+pages, through ``camera_service.owner_view``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
+from doorstep.accounts.models import User
+from doorstep.cameras import service as camera_service
+from doorstep.cameras.models import CameraKind, EventKind
+from doorstep.cameras.schemas import CameraCreate, CameraRead, CameraUpdate, EventRead
+from doorstep.errors import DoorstepError, InvalidInput
+from doorstep.http import DbSession, RuntimeDep, SettingsDep
+from doorstep.web.pages import checkbox, show, text, validation_message
+from doorstep.web.render import CheckedForm, redirect
+
+router = APIRouter(include_in_schema=False)
+
+NOTICES = {
+    "camera_saved": "Camera settings saved.",
+    "camera_deleted": "The camera and all its clips were deleted.",
+    "token_revoked": "The ingest token was revoked. The camera can no longer upload.",
+    "event_deleted": "The event was deleted; its clip file is gone from storage.",
+}
+_CAMERA_LABELS = {
+    "name": "Name",
+    "kind": "Kind",
+    "latitude": "Latitude",
+    "longitude": "Longitude",
+    "accepts_requests": "Accepts requests",
+    "retention_days": "Retention",
+}
+DEFAULT_RETENTION_DAYS = 60
+
+
+def _notice(request: Request) -> str | None:
+    return NOTICES.get(request.query_params.get("notice", ""))
+
+
+def _camera_values(form: FormData) -> dict[str, Any]:
+    return {
+        "name": text(form.get("name")),
+        "kind": text(form.get("kind")),
+        "latitude": text(form.get("latitude")).strip(),
+        "longitude": text(form.get("longitude")).strip(),
+        "accepts_requests": checkbox(form.get("accepts_requests")),
+        "retention_days": text(form.get("retention_days")).strip() or DEFAULT_RETENTION_DAYS,
+    }
+
+
+def _parse_camera(values: dict[str, Any], schema: type[CameraCreate] | type[CameraUpdate]) -> Any:
+    if not values["latitude"] or not values["longitude"]:
+        raise InvalidInput(
+            "Place the camera on the map, or type its latitude and longitude.",
+            code="position_missing",
+        )
+    try:
+        return schema.model_validate(values)
+    except ValidationError as exc:
+        raise InvalidInput(validation_message(exc, _CAMERA_LABELS)) from exc
+
+
+def _form_page(
+    request: Request,
+    visitor: PageVisitor,
+    session: Session,
+    name: str,
+    *,
+    values: dict[str, Any],
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    return show(
+        request,
+        name,
+        visitor,
+        session,
+        status_code=status_code,
+        values=values,
+        camera_kinds=list(CameraKind),
+        **context,
+    )
+
+
+def _token_page(
+    request: Request,
+    visitor: PageVisitor,
+    session: Session,
+    base_url: str,
+    camera: CameraRead,
+    token: str,
+    *,
+    is_new: bool,
+) -> Response:
+    upload_url = f"{base_url.rstrip('/')}/api/v1/cameras/{camera.id}/clips"
+    response = show(
+        request,
+        "cameras/token.html",
+        visitor,
+        session,
+        camera=camera,
+        token=token,
+        upload_url=upload_url,
+        is_new=is_new,
+    )
+    response.headers["Cache-Control"] = "no-store"  # the token is shown once, never cached
+    return response
+
+
+# ---------------------------------------------------------------- cameras
+
+
+@router.get("/cameras", response_class=HTMLResponse)
+def cameras(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
+    views = [
+        camera_service.owner_view(c)
+        for c in camera_service.list_cameras(session=session, owner=user)
+    ]
+    return show(
+        request, "cameras/list.html", visitor, session, cameras=views, notice=_notice(request)
+    )
+
+
+@router.get("/cameras/new", response_class=HTMLResponse)
+def new_camera_form(
+    request: Request, visitor: Visitor, user: PageUser, session: DbSession
+) -> Response:
+    values = {
+        "name": "",
+        "kind": CameraKind.doorbell.value,
+        "latitude": "",
+        "longitude": "",
+        "accepts_requests": True,
+        "retention_days": DEFAULT_RETENTION_DAYS,
+    }
+    return _form_page(request, visitor, session, "cameras/new.html", values=values)
+
+
+@router.post("/cameras/new", response_class=HTMLResponse)
+def add_camera(
+    request: Request,
+    visitor: Visitor,
+    user: PageUser,
+    form: CheckedForm,
+    session: DbSession,
+    settings: SettingsDep,
+) -> Response:
+    values = _camera_values(form)
+    try:
+        body: CameraCreate = _parse_camera(values, CameraCreate)
+        with session.begin_nested():
+            camera, token = camera_service.register_camera(
+                session=session,
+                owner=user,
+                name=body.name,
+                kind=body.kind,
+                latitude=body.latitude,
+                longitude=body.longitude,
+                accepts_requests=body.accepts_requests,
+                retention_days=body.retention_days,
+            )
+    except DoorstepError as exc:
+        return _form_page(
+            request,
+            visitor,
+            session,
+            "cameras/new.html",
+            values=values,
+            status_code=exc.status_code,
+            error=exc.message,
+        )
+    view = camera_service.owner_view(camera)
+    return _token_page(request, visitor, session, settings.base_url, view, token, is_new=True)
+
+
+def _camera_page(
+    request: Request,
+    visitor: PageVisitor,
+    session: Session,
+    camera: CameraRead,
+    *,
+    values: dict[str, Any] | None = None,
+    status_code: int = 200,
+    error: str | None = None,
+) -> Response:
+    return _form_page(
+        request,
+        visitor,
+        session,
+        "cameras/detail.html",
+        values=values or camera.model_dump(mode="json"),
+        status_code=status_code,
+        camera=camera,
+        error=error,
+        notice=_notice(request),
+    )
+
+
+def _own_camera(session: Session, user: User, camera_id: uuid.UUID) -> CameraRead:
+    """The owner's view of his camera; someone else's camera is a 404 like a missing one."""
+    return camera_service.owner_view(
+        camera_service.get_own_camera(session=session, owner=user, camera_id=camera_id)
+    )
+
+
+@router.get("/cameras/{camera_id}", response_class=HTMLResponse)
+def camera_page(
+    camera_id: uuid.UUID, request: Request, visitor: Visitor, user: PageUser, session: DbSession
+) -> Response:
+    return _camera_page(request, visitor, session, _own_camera(session, user, camera_id))
+
+
+@router.post("/cameras/{camera_id}", response_class=HTMLResponse)
+def update_camera(
+    camera_id: uuid.UUID,
+    request: Request,
+    visitor: Visitor,
+    user: PageUser,
+    form: CheckedForm,
+    session: DbSession,
+) -> Response:
+    current = _own_camera(session, user, camera_id)
+    values = _camera_values(form)
+    try:
+        body: CameraUpdate = _parse_camera(values, CameraUpdate)
+        # A savepoint: a refusal half-way leaves none of the form's changes behind.
+        with session.begin_nested():
+            camera_service.update_camera(
+                session=session, owner=user, camera_id=camera_id, **body.model_dump()
+            )
+    except DoorstepError as exc:
+        return _camera_page(
+            request,
+            visitor,
+            session,
+            current,
+            values=values,
+            status_code=exc.status_code,
+            error=exc.message,
+        )
+    return redirect(f"/cameras/{camera_id}?notice=camera_saved")
+
+
+@router.post("/cameras/{camera_id}/token/rotate", response_class=HTMLResponse)
+def rotate_camera_token(
+    camera_id: uuid.UUID,
+    request: Request,
+    visitor: Visitor,
+    user: PageUser,
+    form: CheckedForm,
+    session: DbSession,
+    settings: SettingsDep,
+) -> Response:
+    camera, token = camera_service.rotate_camera_token(
+        session=session, owner=user, camera_id=camera_id
+    )
+    view = camera_service.owner_view(camera)
+    return _token_page(request, visitor, session, settings.base_url, view, token, is_new=False)
+
+
+@router.post("/cameras/{camera_id}/token/revoke")
+def revoke_camera_token(
+    camera_id: uuid.UUID, user: PageUser, form: CheckedForm, session: DbSession
+) -> Response:
+    camera_service.revoke_camera_token(session=session, owner=user, camera_id=camera_id)
+    return redirect(f"/cameras/{camera_id}?notice=token_revoked")
+
+
+@router.get("/cameras/{camera_id}/delete", response_class=HTMLResponse)
+def delete_camera_confirm(
+    camera_id: uuid.UUID, request: Request, visitor: Visitor, user: PageUser, session: DbSession
+) -> Response:
+    return show(
+        request,
+        "cameras/delete.html",
+        visitor,
+        session,
+        camera=_own_camera(session, user, camera_id),
+    )
+
+
+@router.post("/cameras/{camera_id}/delete")
+def delete_camera(
+    camera_id: uuid.UUID,
+    user: PageUser,
+    form: CheckedForm,
+    session: DbSession,
+    runtime: RuntimeDep,
+) -> Response:
+    camera_service.delete_camera(
+        session=session, storage=runtime.storage, owner=user, camera_id=camera_id
+    )
+    return redirect("/cameras?notice=camera_deleted")
+
+
+# ---------------------------------------------------------------- timeline and events
+
+
+class _Filters:
+    """The timeline's filters, parsed from the query string (and written back into links)."""
+
+    def __init__(self, request: Request) -> None:
+        params = request.query_params
+        self.camera = params.get("camera", "")
+        self.kinds = [k for k in params.getlist("kind") if k]
+        self.date_from = params.get("from", "")
+        self.date_to = params.get("to", "")
+        self.cursor = params.get("cursor") or None
+
+    def camera_id(self) -> uuid.UUID | None:
+        if not self.camera:
+            return None
+        try:
+            return uuid.UUID(self.camera)
+        except ValueError as exc:
+            raise InvalidInput("Choose a camera from the list.", code="invalid_camera") from exc
+
+    def event_kinds(self) -> list[EventKind] | None:
+        try:
+            return [EventKind(k) for k in self.kinds] or None
+        except ValueError as exc:
+            raise InvalidInput("Choose event kinds from the list.", code="invalid_kind") from exc
+
+    @staticmethod
+    def _day(value: str, label: str) -> date | None:
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise InvalidInput(f"{label} is not a date (YYYY-MM-DD).", code="invalid_date") from exc
+
+    def since(self) -> datetime | None:
+        day = self._day(self.date_from, "From")
+        return datetime.combine(day, time.min, UTC) if day else None
+
+    def until(self) -> datetime | None:
+        day = self._day(self.date_to, "To")
+        # "To" includes that whole day (UTC).
+        return datetime.combine(day + timedelta(days=1), time.min, UTC) if day else None
+
+    def query(self, **extra: str) -> str:
+        pairs: list[tuple[str, str]] = []
+        if self.camera:
+            pairs.append(("camera", self.camera))
+        pairs += [("kind", k) for k in self.kinds]
+        if self.date_from:
+            pairs.append(("from", self.date_from))
+        if self.date_to:
+            pairs.append(("to", self.date_to))
+        pairs += list(extra.items())
+        return urlencode(pairs)
+
+
+@router.get("/timeline", response_class=HTMLResponse)
+def timeline(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
+    filters = _Filters(request)
+    events: list[EventRead] = []
+    older: str | None = None
+    error: str | None = None
+    status_code = 200
+    own_cameras = camera_service.list_cameras(session=session, owner=user)
+    try:
+        page = camera_service.timeline(
+            session=session,
+            owner=user,
+            camera_id=filters.camera_id(),
+            kinds=filters.event_kinds(),
+            since=filters.since(),
+            until=filters.until(),
+            cursor=filters.cursor,
+            limit=30,
+        )
+    except DoorstepError as exc:
+        error, status_code = exc.message, exc.status_code
+    else:
+        events = [camera_service.event_view(*row) for row in page.rows]
+        if page.next_cursor:
+            older = f"/timeline?{filters.query(cursor=page.next_cursor)}"
+    return show(
+        request,
+        "cameras/timeline.html",
+        visitor,
+        session,
+        status_code=status_code,
+        events=events,
+        older=older,
+        filters=filters,
+        cameras=[(c.id, c.name) for c in own_cameras],
+        event_kinds=list(EventKind),
+        error=error,
+        notice=_notice(request),
+    )
+
+
+@router.get("/events/{event_id}", response_class=HTMLResponse)
+def event_page(
+    event_id: uuid.UUID, request: Request, visitor: Visitor, user: PageUser, session: DbSession
+) -> Response:
+    event = camera_service.event_view(
+        *camera_service.get_own_event(session=session, owner=user, event_id=event_id)
+    )
+    return show(request, "cameras/event.html", visitor, session, event=event)
+
+
+@router.post("/events/{event_id}/delete")
+def delete_event(
+    event_id: uuid.UUID,
+    user: PageUser,
+    form: CheckedForm,
+    session: DbSession,
+    runtime: RuntimeDep,
+) -> Response:
+    camera_service.delete_event(
+        session=session, storage=runtime.storage, owner=user, event_id=event_id
+    )
+    return redirect("/timeline?notice=event_deleted")

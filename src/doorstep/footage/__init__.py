@@ -1,0 +1,1 @@
+"""Footage requests: targeting, owner responses, evidence and export bundles."""

@@ -1,0 +1,309 @@
+"""Footage requests from the owner's side: his inbox, his clips in the window, sharing,
+declining, muting, opting out, withdrawing a share, reminders and his sharing history.
+
+Nothing leaves an owner's account without an action of that owner: evidence is
+created here only, and only from the owner's own clips and events.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from doorstep.accounts.models import User
+from doorstep.accounts.service import actor_of
+from doorstep.agencies import service as agency_service
+from doorstep.agencies.models import Agency
+from doorstep.cameras import service as camera_service
+from doorstep.cameras.models import Camera, Clip, MotionEvent
+from doorstep.db import utcnow
+from doorstep.errors import Conflict, InvalidInput, NotFound
+from doorstep.footage.models import (
+    AgencyMute,
+    Evidence,
+    EvidenceAccess,
+    EvidenceStatus,
+    FootageRequest,
+    OwnerRequestSettings,
+    Recipient,
+    RecipientStatus,
+    RequestStatus,
+)
+from doorstep.media.storage import MediaStorage
+from doorstep.transparency import audit
+from doorstep.transparency import policy as policy_service
+
+
+@dataclass
+class OwnerRequest:
+    request: FootageRequest
+    agency: Agency
+    recipient: Recipient
+
+
+def inbox(*, session: Session, owner: User) -> list[OwnerRequest]:
+    """Every request that asked this owner, newest first."""
+    rows = session.execute(
+        select(FootageRequest, Agency, Recipient)
+        .join(Recipient, Recipient.request_id == FootageRequest.id)
+        .join(Agency, Agency.id == FootageRequest.agency_id)
+        .where(Recipient.owner_id == owner.id)
+        .order_by(Recipient.created_at.desc())
+    ).all()
+    return [OwnerRequest(r[0], r[1], r[2]) for r in rows]
+
+
+def get_owner_request(*, session: Session, owner: User, request_id: uuid.UUID) -> OwnerRequest:
+    row = session.execute(
+        select(FootageRequest, Agency, Recipient)
+        .join(Recipient, Recipient.request_id == FootageRequest.id)
+        .join(Agency, Agency.id == FootageRequest.agency_id)
+        .where(Recipient.owner_id == owner.id, FootageRequest.id == request_id)
+    ).first()
+    if row is None:
+        raise NotFound("No such request.", code="request_not_found")
+    return OwnerRequest(row[0], row[1], row[2])
+
+
+def events_in_window(
+    *, session: Session, owner: User, found: OwnerRequest
+) -> list[tuple[MotionEvent, Camera, Clip | None]]:
+    """The owner's own events in the request's window, from the cameras it asked about."""
+    camera_ids = [uuid.UUID(c) for c in found.recipient.camera_ids]
+    stmt = (
+        camera_service.readable_events(actor=owner)
+        .where(
+            MotionEvent.camera_id.in_(camera_ids),
+            MotionEvent.started_at < found.request.window_end,
+            MotionEvent.ended_at > found.request.window_start,
+        )
+        .order_by(MotionEvent.started_at)
+    )
+    return [(r[0], r[1], r[2]) for r in session.execute(stmt).all()]
+
+
+def share(
+    *,
+    session: Session,
+    storage: MediaStorage,
+    owner: User,
+    request_id: uuid.UUID,
+    event_ids: list[uuid.UUID],
+    reveal_identity: bool,
+) -> list[Evidence]:
+    """Share chosen events of the owner's own in the window. A stored clip is copied into
+    the request's evidence (an immutable copy, hash checked); an on-device event
+    becomes a pending upload the device fulfils. Audited."""
+    found = get_owner_request(session=session, owner=owner, request_id=request_id)
+    if found.request.status != RequestStatus.active:
+        raise Conflict("This request is no longer open.", code="request_not_active")
+    if not event_ids:
+        raise InvalidInput("Choose at least one clip to share.", code="nothing_chosen")
+    eligible = {
+        e.id: (e, c, clip)
+        for e, c, clip in events_in_window(session=session, owner=owner, found=found)
+    }
+    already = set(
+        session.scalars(
+            select(Evidence.source_event_id).where(
+                Evidence.recipient_id == found.recipient.id,
+                Evidence.status.in_([EvidenceStatus.available, EvidenceStatus.pending_upload]),
+            )
+        )
+    )
+    unknown = [str(i) for i in event_ids if i not in eligible]
+    if unknown:
+        raise InvalidInput(
+            "Only your own clips from the request's window can be shared.",
+            code="clip_not_eligible",
+            event_ids=unknown,
+        )
+    policy = policy_service.effective_policy(session=session, agency_id=found.agency.id)
+    now = utcnow()
+    created: list[Evidence] = []
+    copied: list[str] = []
+    try:
+        for event_id in dict.fromkeys(event_ids):
+            if event_id in already:
+                continue
+            event, _camera, clip = eligible[event_id]
+            item = Evidence(
+                id=uuid.uuid4(),
+                request_id=found.request.id,
+                recipient_id=found.recipient.id,
+                source_event_id=event.id,
+                kind=event.kind.value,
+                started_at=event.started_at,
+                ended_at=event.ended_at,
+                shared_at=now,
+                delete_after=now + timedelta(days=policy.evidence_retention_days),
+            )
+            if clip is not None and clip.deleted_at is None and clip.storage_key:
+                item.storage_key = f"evidence/{found.request.id}/{item.id}.mp4"
+                storage.copy(clip.storage_key, item.storage_key)
+                copied.append(item.storage_key)
+                item.source_clip_id = clip.id
+                item.sha256, item.size_bytes = clip.sha256, clip.size_bytes
+                item.duration_s, item.width, item.height = clip.duration_s, clip.width, clip.height
+                item.status, item.uploaded_at = EvidenceStatus.available, now
+            else:
+                item.status = EvidenceStatus.pending_upload
+            session.add(item)
+            created.append(item)
+    except BaseException:
+        for key in copied:
+            storage.delete(key)
+        raise
+    found.recipient.status = RecipientStatus.shared
+    found.recipient.reveal_identity = reveal_identity or found.recipient.reveal_identity
+    found.recipient.answered_at = now
+    found.recipient.next_reminder_at = None
+    audit.record(
+        session=session,
+        actor=actor_of(owner),
+        action="evidence.shared",
+        subject_type="footage_request",
+        subject_id=found.request.id,
+        details={
+            "items": len(created),
+            "pending_uploads": sum(1 for c in created if c.status == EvidenceStatus.pending_upload),
+        },
+    )
+    session.flush()
+    return created
+
+
+def decline(*, session: Session, owner: User, request_id: uuid.UUID) -> Recipient:
+    """Decline. The agency only ever sees this in the total of declines."""
+    found = get_owner_request(session=session, owner=owner, request_id=request_id)
+    if found.recipient.status == RecipientStatus.shared:
+        raise Conflict(
+            "You already shared clips; withdraw them one by one instead.", code="already_shared"
+        )
+    found.recipient.status = RecipientStatus.declined
+    found.recipient.answered_at = utcnow()
+    found.recipient.next_reminder_at = None
+    session.flush()
+    return found.recipient
+
+
+def withdraw_share(
+    *, session: Session, storage: MediaStorage, owner: User, evidence_id: uuid.UUID
+) -> Evidence:
+    """Take back a shared clip the agency has not opened yet (after that it is final)."""
+    item = session.scalar(
+        select(Evidence)
+        .join(Recipient, Recipient.id == Evidence.recipient_id)
+        .where(Evidence.id == evidence_id, Recipient.owner_id == owner.id)
+    )
+    if item is None:
+        raise NotFound("No such shared clip.", code="evidence_not_found")
+    if item.first_opened_at is not None:
+        raise Conflict(
+            "The agency has already opened this clip; sharing it is final.", code="already_opened"
+        )
+    if item.status not in (EvidenceStatus.available, EvidenceStatus.pending_upload):
+        raise Conflict("This clip is no longer shared.", code="not_shared")
+    if item.storage_key:
+        storage.delete(item.storage_key)
+    item.storage_key = None
+    item.status, item.withdrawn_at = EvidenceStatus.withdrawn, utcnow()
+    audit.record(
+        session=session,
+        actor=actor_of(owner),
+        action="evidence.withdrawn",
+        subject_type="evidence",
+        subject_id=item.id,
+        details={"request_id": str(item.request_id)},
+    )
+    session.flush()
+    return item
+
+
+def _settings(session: Session, owner: User) -> OwnerRequestSettings:
+    row = session.get(OwnerRequestSettings, owner.id)
+    if row is None:
+        row = OwnerRequestSettings(owner_id=owner.id, opted_out=False, reminders=True)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def request_settings(*, session: Session, owner: User) -> OwnerRequestSettings:
+    return _settings(session, owner)
+
+
+def update_request_settings(
+    *, session: Session, owner: User, opted_out: bool | None, reminders: bool | None
+) -> OwnerRequestSettings:
+    """Opt out of all requests (or back in) and turn reminders on or off. Audited."""
+    row = _settings(session, owner)
+    if opted_out is not None and opted_out != row.opted_out:
+        row.opted_out = opted_out
+        audit.record(
+            session=session,
+            actor=actor_of(owner),
+            action="requests.opted_out" if opted_out else "requests.opted_in",
+            subject_type="user",
+            subject_id=owner.id,
+        )
+    if reminders is not None:
+        row.reminders = reminders
+    row.updated_at = utcnow()
+    session.flush()
+    return row
+
+
+def mute_agency(*, session: Session, owner: User, agency_id: uuid.UUID, muted: bool) -> None:
+    agency_service.get_agency(session=session, agency_id=agency_id)
+    existing = session.get(AgencyMute, (owner.id, agency_id))
+    if muted and existing is None:
+        session.add(AgencyMute(owner_id=owner.id, agency_id=agency_id))
+    elif not muted and existing is not None:
+        session.delete(existing)
+    session.flush()
+
+
+def muted_agencies(*, session: Session, owner: User) -> list[Agency]:
+    return list(
+        session.scalars(
+            select(Agency).join(
+                AgencyMute, and_(AgencyMute.agency_id == Agency.id, AgencyMute.owner_id == owner.id)
+            )
+        )
+    )
+
+
+@dataclass
+class SharedItem:
+    evidence: Evidence
+    request: FootageRequest
+    agency: Agency
+    accesses: list[EvidenceAccess]
+
+
+def sharing_history(*, session: Session, owner: User) -> list[SharedItem]:
+    """Every clip the owner shared, with whom and when, and every time the agency
+    viewed or exported it."""
+    rows = session.execute(
+        select(Evidence, FootageRequest, Agency)
+        .join(Recipient, Recipient.id == Evidence.recipient_id)
+        .join(FootageRequest, FootageRequest.id == Evidence.request_id)
+        .join(Agency, Agency.id == FootageRequest.agency_id)
+        .where(Recipient.owner_id == owner.id)
+        .order_by(Evidence.shared_at.desc())
+    ).all()
+    ids = [r[0].id for r in rows]
+    accesses: dict[uuid.UUID, list[EvidenceAccess]] = {i: [] for i in ids}
+    if ids:
+        for access in session.scalars(
+            select(EvidenceAccess)
+            .where(EvidenceAccess.evidence_id.in_(ids))
+            .order_by(EvidenceAccess.at)
+        ):
+            accesses[access.evidence_id].append(access)
+    return [SharedItem(r[0], r[1], r[2], accesses[r[0].id]) for r in rows]

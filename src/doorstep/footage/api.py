@@ -1,0 +1,406 @@
+"""JSON routes for footage requests: the agency side, the owner side, and device uploads."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from fastapi import APIRouter, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
+from starlette.datastructures import UploadFile
+
+from doorstep.accounts.deps import AnyUser, CurrentUser, bearer_token
+from doorstep.cameras import service as camera_service
+from doorstep.cameras.api import spool_upload
+from doorstep.errors import InvalidInput
+from doorstep.footage import answers as answer_service
+from doorstep.footage import evidence as evidence_service
+from doorstep.footage import service as request_service
+from doorstep.footage.models import FootageRequest
+from doorstep.footage.notice import render_notice
+from doorstep.footage.schemas import (
+    CloseRequest,
+    EvidenceRead,
+    HoldChange,
+    OwnerEvent,
+    OwnerRequestRead,
+    PendingUpload,
+    RequestCounts,
+    RequestCreate,
+    RequestRead,
+    RequestSettings,
+    RequestSettingsRead,
+    Review,
+    ShareBody,
+    SharedEvidenceRead,
+)
+from doorstep.http import DbSession, RuntimeDep
+from doorstep.media.streaming import media_response
+from doorstep.media.video import ClipLimits
+
+router = APIRouter(prefix="/api/v1", tags=["footage requests"])
+
+
+def request_view(session: Session, request: FootageRequest) -> RequestRead:
+    counts = request_service.request_counts(session=session, request_id=request.id)
+    return RequestRead.model_validate(
+        {
+            **{c: getattr(request, c) for c in RequestRead.model_fields if c != "counts"},
+            "counts": RequestCounts(**counts.__dict__),
+        }
+    )
+
+
+# ---------------------------------------------------------------- agency side
+
+
+@router.post("/requests", response_model=RequestRead, status_code=status.HTTP_201_CREATED)
+def draft(body: RequestCreate, user: CurrentUser, session: DbSession) -> RequestRead:
+    request = request_service.draft_request(
+        session=session,
+        actor=user,
+        area=body.area,
+        circle=body.circle.model_dump() if body.circle else None,
+        window_start=body.window_start,
+        window_end=body.window_end,
+        case_number=body.case_number,
+        incident_type=body.incident_type,
+        message=body.message,
+        investigator_contact=body.investigator_contact,
+    )
+    return request_view(session, request)
+
+
+@router.get("/requests", response_model=list[RequestRead])
+def list_requests(user: CurrentUser, session: DbSession) -> list[RequestRead]:
+    return [
+        request_view(session, r)
+        for r in request_service.list_agency_requests(session=session, actor=user)
+    ]
+
+
+@router.get("/requests/{request_id}", response_model=RequestRead)
+def get_request(request_id: uuid.UUID, user: CurrentUser, session: DbSession) -> RequestRead:
+    return request_view(
+        session,
+        request_service.get_agency_request(session=session, actor=user, request_id=request_id),
+    )
+
+
+@router.post("/requests/{request_id}/submit", response_model=RequestRead)
+def submit(request_id: uuid.UUID, user: CurrentUser, session: DbSession) -> RequestRead:
+    return request_view(
+        session, request_service.submit_request(session=session, actor=user, request_id=request_id)
+    )
+
+
+@router.post("/requests/{request_id}/approve", response_model=RequestRead)
+def approve(request_id: uuid.UUID, user: CurrentUser, session: DbSession) -> RequestRead:
+    return request_view(
+        session, request_service.approve_request(session=session, actor=user, request_id=request_id)
+    )
+
+
+@router.post("/requests/{request_id}/review", response_model=RequestRead)
+def review(
+    request_id: uuid.UUID, body: Review, user: CurrentUser, session: DbSession
+) -> RequestRead:
+    return request_view(
+        session,
+        request_service.review_request(
+            session=session, actor=user, request_id=request_id, approve=body.approve, note=body.note
+        ),
+    )
+
+
+@router.get("/review-queue", response_model=list[RequestRead])
+def review_queue(user: CurrentUser, session: DbSession) -> list[RequestRead]:
+    return [
+        request_view(session, r) for r in request_service.review_queue(session=session, actor=user)
+    ]
+
+
+@router.post("/requests/{request_id}/close", response_model=RequestRead)
+def close(
+    request_id: uuid.UUID, body: CloseRequest, user: CurrentUser, session: DbSession
+) -> RequestRead:
+    return request_view(
+        session,
+        request_service.close_request(
+            session=session, actor=user, request_id=request_id, reason=body.reason
+        ),
+    )
+
+
+@router.post("/requests/{request_id}/withdraw", response_model=RequestRead)
+def withdraw(request_id: uuid.UUID, user: CurrentUser, session: DbSession) -> RequestRead:
+    return request_view(
+        session,
+        request_service.withdraw_request(session=session, actor=user, request_id=request_id),
+    )
+
+
+@router.get("/requests/{request_id}/evidence", response_model=list[EvidenceRead])
+def list_evidence(
+    request_id: uuid.UUID, user: CurrentUser, session: DbSession
+) -> list[EvidenceRead]:
+    return [
+        EvidenceRead(
+            id=v.evidence.id,
+            kind=v.evidence.kind,
+            started_at=v.evidence.started_at,
+            ended_at=v.evidence.ended_at,
+            sha256=v.evidence.sha256,
+            size_bytes=v.evidence.size_bytes,
+            duration_s=v.evidence.duration_s,
+            shared_by=v.shared_by,
+            video_url=f"/api/v1/evidence/{v.evidence.id}/video",
+        )
+        for v in evidence_service.list_evidence(session=session, actor=user, request_id=request_id)
+    ]
+
+
+@router.get("/evidence/{evidence_id}/video")
+def evidence_video(
+    evidence_id: uuid.UUID, request: Request, user: AnyUser, session: DbSession, runtime: RuntimeDep
+) -> Response:
+    """Stream one clip to its agency; the hash is checked on every read, each opening logged."""
+    item = evidence_service.open_evidence(
+        session=session, storage=runtime.storage, actor=user, evidence_id=evidence_id
+    )
+    assert item.storage_key is not None
+    return media_response(
+        runtime.storage,
+        item.storage_key,
+        content_type="video/mp4",
+        range_header=request.headers.get("range"),
+        filename=f"evidence-{item.id}.mp4",
+    )
+
+
+@router.post("/requests/{request_id}/export")
+def export(
+    request_id: uuid.UUID, user: CurrentUser, session: DbSession, runtime: RuntimeDep
+) -> FileResponse:
+    """The evidence bundle (ZIP): clips, manifest.json with hashes, request, custody log."""
+    path = evidence_service.export_bundle(
+        session=session, storage=runtime.storage, actor=user, request_id=request_id
+    )
+    return FileResponse(
+        path,
+        media_type="application/zip",
+        filename=path.name,
+        background=BackgroundTask(_remove_export, path),
+    )
+
+
+def _remove_export(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    path.parent.rmdir()
+
+
+@router.post("/requests/{request_id}/hold")
+def hold(
+    request_id: uuid.UUID, body: HoldChange, user: CurrentUser, session: DbSession
+) -> dict[str, int]:
+    return {
+        "items": evidence_service.set_hold(
+            session=session, actor=user, request_id=request_id, held=body.held
+        )
+    }
+
+
+# ---------------------------------------------------------------- owner side
+
+
+def owner_request_view(
+    session: Session, user: CurrentUser, found: answer_service.OwnerRequest
+) -> OwnerRequestRead:
+    notice = render_notice(request=found.request, agency=found.agency)
+    events = answer_service.events_in_window(session=session, owner=user, found=found)
+    return OwnerRequestRead(
+        id=found.request.id,
+        agency_id=found.agency.id,
+        agency_name=found.agency.name,
+        status=found.request.status,
+        case_number=found.request.case_number,
+        incident_type=found.request.incident_type,
+        area=found.request.area,
+        window_start=found.request.window_start,
+        window_end=found.request.window_end,
+        notice_title=notice.title,
+        notice=notice.body,
+        my_answer=found.recipient.status,
+        my_events=[
+            OwnerEvent(
+                id=e.id,
+                camera_name=c.name,
+                kind=e.kind.value,
+                started_at=e.started_at,
+                ended_at=e.ended_at,
+                on_device=e.on_device,
+                thumbnail_url=f"/media/clips/{clip.id}.jpg" if clip else None,
+            )
+            for e, c, clip in events
+        ],
+    )
+
+
+@router.get("/inbox/requests", response_model=list[OwnerRequestRead])
+def my_requests(user: CurrentUser, session: DbSession) -> list[OwnerRequestRead]:
+    return [
+        owner_request_view(session, user, f)
+        for f in answer_service.inbox(session=session, owner=user)
+    ]
+
+
+@router.get("/inbox/requests/{request_id}", response_model=OwnerRequestRead)
+def my_request(request_id: uuid.UUID, user: CurrentUser, session: DbSession) -> OwnerRequestRead:
+    return owner_request_view(
+        session,
+        user,
+        answer_service.get_owner_request(session=session, owner=user, request_id=request_id),
+    )
+
+
+@router.post("/inbox/requests/{request_id}/share", response_model=list[SharedEvidenceRead])
+def share(
+    request_id: uuid.UUID,
+    body: ShareBody,
+    user: CurrentUser,
+    session: DbSession,
+    runtime: RuntimeDep,
+) -> list[SharedEvidenceRead]:
+    answer_service.share(
+        session=session,
+        storage=runtime.storage,
+        owner=user,
+        request_id=request_id,
+        event_ids=body.event_ids,
+        reveal_identity=body.reveal_identity,
+    )
+    return [s for s in shared_history(user, session) if s.request_id == request_id]
+
+
+@router.post("/inbox/requests/{request_id}/decline", status_code=status.HTTP_204_NO_CONTENT)
+def decline(request_id: uuid.UUID, user: CurrentUser, session: DbSession) -> Response:
+    answer_service.decline(session=session, owner=user, request_id=request_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/shared/{evidence_id}/withdraw", status_code=status.HTTP_204_NO_CONTENT)
+def withdraw_share(
+    evidence_id: uuid.UUID, user: CurrentUser, session: DbSession, runtime: RuntimeDep
+) -> Response:
+    answer_service.withdraw_share(
+        session=session, storage=runtime.storage, owner=user, evidence_id=evidence_id
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/shared", response_model=list[SharedEvidenceRead])
+def shared_history(user: CurrentUser, session: DbSession) -> list[SharedEvidenceRead]:
+    """Every clip the owner shared, with whom, when, and every agency view or export."""
+    return [
+        SharedEvidenceRead(
+            id=s.evidence.id,
+            request_id=s.request.id,
+            agency_name=s.agency.name,
+            status=s.evidence.status.value,
+            kind=s.evidence.kind,
+            started_at=s.evidence.started_at,
+            shared_at=s.evidence.shared_at,
+            sha256=s.evidence.sha256,
+            accesses=[{"action": a.action, "at": a.at.isoformat()} for a in s.accesses],
+        )
+        for s in answer_service.sharing_history(session=session, owner=user)
+    ]
+
+
+@router.put("/users/me/request-settings", response_model=RequestSettingsRead)
+def update_settings(
+    body: RequestSettings, user: CurrentUser, session: DbSession
+) -> RequestSettingsRead:
+    row = answer_service.update_request_settings(
+        session=session, owner=user, opted_out=body.opted_out, reminders=body.reminders
+    )
+    return RequestSettingsRead.model_validate(row)
+
+
+@router.put("/agencies/{agency_id}/mute", status_code=status.HTTP_204_NO_CONTENT)
+def mute(agency_id: uuid.UUID, user: CurrentUser, session: DbSession) -> Response:
+    answer_service.mute_agency(session=session, owner=user, agency_id=agency_id, muted=True)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete("/agencies/{agency_id}/mute", status_code=status.HTTP_204_NO_CONTENT)
+def unmute(agency_id: uuid.UUID, user: CurrentUser, session: DbSession) -> Response:
+    answer_service.mute_agency(session=session, owner=user, agency_id=agency_id, muted=False)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ---------------------------------------------------------------- devices
+
+
+@router.get("/cameras/{camera_id}/uploads", response_model=list[PendingUpload])
+def pending_uploads(
+    camera_id: uuid.UUID, request: Request, session: DbSession
+) -> list[PendingUpload]:
+    """What the owner shared from this device's local-first events, waiting for the file."""
+    camera = camera_service.authenticate_camera(
+        session=session, camera_id=camera_id, token=bearer_token(request)
+    )
+    return [
+        PendingUpload(
+            evidence_id=item.id,
+            event_id=event.id,
+            device_ref=event.device_ref,
+            started_at=event.started_at,
+            ended_at=event.ended_at,
+        )
+        for item, event in evidence_service.pending_uploads(session=session, camera=camera)
+    ]
+
+
+@router.post("/cameras/{camera_id}/uploads/{evidence_id}", status_code=status.HTTP_201_CREATED)
+async def fulfil_upload(
+    camera_id: uuid.UUID, evidence_id: uuid.UUID, request: Request, runtime: RuntimeDep
+) -> dict[str, str]:
+    """The device sends a shared local-first clip (multipart field ``file``)."""
+    token = bearer_token(request)
+    with runtime.db.transaction() as session:
+        camera_service.authenticate_camera(session=session, camera_id=camera_id, token=token)
+    form = await request.form(max_files=1, max_fields=5)
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput(
+                "Send the clip as a multipart file field named 'file'.", code="file_missing"
+            )
+
+        def work() -> dict[str, str]:
+            limits = ClipLimits.from_settings(runtime.settings)
+            path = spool_upload(upload, limits.max_bytes)
+            try:
+                with runtime.db.transaction() as session:
+                    camera = camera_service.authenticate_camera(
+                        session=session, camera_id=camera_id, token=token
+                    )
+                    item = evidence_service.fulfil_upload(
+                        session=session,
+                        storage=runtime.storage,
+                        limits=limits,
+                        camera=camera,
+                        evidence_id=evidence_id,
+                        file_path=path,
+                    )
+                    return {"evidence_id": str(item.id), "sha256": item.sha256 or ""}
+            finally:
+                path.unlink(missing_ok=True)
+
+        return await run_in_threadpool(work)
+    finally:
+        await form.close()

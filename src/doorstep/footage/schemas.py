@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from doorstep.footage.models import IncidentType, RecipientStatus, RequestStatus
+
+
+class FootageBase(BaseModel):
+    model_config = ConfigDict(from_attributes=True, str_strip_whitespace=True)
+
+
+class Circle(FootageBase):
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    radius_m: float = Field(gt=0, le=50_000)
+
+
+class RequestCreate(FootageBase):
+    area: dict[str, Any] | None = Field(default=None, description="GeoJSON Polygon")
+    circle: Circle | None = None
+    window_start: datetime
+    window_end: datetime
+    case_number: str | None = Field(default=None, max_length=60)
+    incident_type: IncidentType
+    message: str = Field(max_length=5000)
+    investigator_contact: str = Field(min_length=1, max_length=300)
+
+
+class RequestCounts(FootageBase):
+    asked: int
+    shared: int
+    declined: int
+    no_answer: int
+
+
+class RequestRead(FootageBase):
+    """A request as its agency sees it: counts, never who was asked."""
+
+    id: uuid.UUID
+    agency_id: uuid.UUID
+    status: RequestStatus
+    case_number: str | None
+    incident_type: IncidentType
+    message: str
+    investigator_contact: str
+    area: dict[str, Any]
+    circle: dict[str, Any] | None
+    area_sq_mi: float
+    window_start: datetime
+    window_end: datetime
+    created_at: datetime
+    submitted_at: datetime | None
+    activated_at: datetime | None
+    closes_at: datetime | None
+    closed_at: datetime | None
+    close_reason: str | None
+    review_note: str | None
+    counts: RequestCounts
+
+
+class Review(FootageBase):
+    approve: bool
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class CloseRequest(FootageBase):
+    reason: str = Field(default="resolved", pattern="^(resolved|no_longer_needed)$")
+
+
+class EvidenceRead(FootageBase):
+    id: uuid.UUID
+    kind: str
+    started_at: datetime
+    ended_at: datetime
+    sha256: str | None
+    size_bytes: int | None
+    duration_s: float | None
+    shared_by: str
+    video_url: str
+
+
+class HoldChange(FootageBase):
+    held: bool
+
+
+class OwnerEvent(FootageBase):
+    id: uuid.UUID
+    camera_name: str
+    kind: str
+    started_at: datetime
+    ended_at: datetime
+    on_device: bool
+    thumbnail_url: str | None
+
+
+class OwnerRequestRead(FootageBase):
+    """A request as an asked owner sees it: the notice, the area, and his own clips."""
+
+    id: uuid.UUID
+    agency_id: uuid.UUID
+    agency_name: str
+    status: RequestStatus
+    case_number: str | None
+    incident_type: IncidentType
+    area: dict[str, Any]
+    window_start: datetime
+    window_end: datetime
+    notice_title: str
+    notice: str
+    my_answer: RecipientStatus
+    my_events: list[OwnerEvent]
+
+
+class ShareBody(FootageBase):
+    event_ids: list[uuid.UUID] = Field(min_length=1, max_length=200)
+    reveal_identity: bool = False
+
+
+class SharedEvidenceRead(FootageBase):
+    id: uuid.UUID
+    request_id: uuid.UUID
+    agency_name: str
+    status: str
+    kind: str
+    started_at: datetime
+    shared_at: datetime
+    sha256: str | None
+    accesses: list[dict[str, Any]]
+
+
+class RequestSettings(FootageBase):
+    opted_out: bool | None = None
+    reminders: bool | None = None
+
+
+class RequestSettingsRead(FootageBase):
+    opted_out: bool
+    reminders: bool
+
+
+class PendingUpload(FootageBase):
+    evidence_id: uuid.UUID
+    event_id: uuid.UUID
+    device_ref: str | None
+    started_at: datetime
+    ended_at: datetime

@@ -1,0 +1,255 @@
+"""Targeting: which owners a footage request reaches.
+
+A request reaches the owners of cameras that stand inside its area, accept
+requests, and saw something in its window. Finding them is two steps: an
+indexed query on H3 cells (``cameras.index_cell``) and motion events
+(``camera_id, started_at``) that can only return too many cameras, never too
+few; then an exact shapely check that drops the extra ones. Only cameras in
+cells that straddle the area's edge need the exact check.
+
+Privacy: exact positions are read here only to decide containment. Nothing
+this module returns carries a position, and the caller gets owners, not
+places.
+
+This reads the cameras' tables directly, not through the camera service: the
+query has to be one indexed statement, and the architecture keeps targeting
+behind this one function so PostgreSQL may swap in PostGIS here later.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import h3
+import shapely
+import structlog
+from h3.api import basic_int as h3_int
+from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity
+from sqlalchemy import Row, Select, and_, exists, or_, select
+from sqlalchemy.orm import Session
+
+from doorstep import geo
+from doorstep.cameras.models import Camera, Clip, MotionEvent
+from doorstep.errors import InvalidInput
+
+log = structlog.get_logger(__name__)
+
+# How far (in degrees) the cell search reaches past the area's edge, and how far inside it
+# a cell must stay to skip the exact check. What it absorbs: H3 cell edges are geodesic
+# while shapely's are straight in lon/lat, and latlng_to_cell rounds near edges. At
+# resolution 9 both are under a millimetre; 1e-5° (about 1 m of latitude, 0.3 m of
+# longitude even at 72°) leaves a wide margin and costs only a few more exact checks.
+SAFETY_MARGIN_DEG = 1e-5
+# Cells per statement: well under SQLite's bound-parameter limit (32,766) and small enough
+# for PostgreSQL to plan quickly. A 50 km circle (~75,000 cells) takes 16 statements.
+CELLS_PER_QUERY = 5_000
+
+
+@dataclass(frozen=True)
+class TargetOwner:
+    """One owner a request reaches, with his cameras that qualified (sorted)."""
+
+    owner_id: uuid.UUID
+    camera_ids: tuple[uuid.UUID, ...]
+
+
+# ---------------------------------------------------------------- cells
+
+
+def _check_area(area: BaseGeometry) -> None:
+    if not isinstance(area, Polygon | MultiPolygon):
+        raise InvalidInput("The area must be a polygon or multipolygon.", code="invalid_geometry")
+    if area.is_empty or not area.is_valid:
+        raise InvalidInput(
+            f"The area is not a valid shape: {explain_validity(area)}.", code="invalid_geometry"
+        )
+
+
+def _rings(area: BaseGeometry) -> Iterator[Sequence[tuple[float, float]]]:
+    polygons = area.geoms if isinstance(area, MultiPolygon) else [area]
+    for polygon in polygons:
+        yield polygon.exterior.coords
+        for hole in polygon.interiors:
+            yield hole.coords
+
+
+def _cell_polygons(cells: Sequence[int]) -> list[BaseGeometry]:
+    """Cells as planar lon/lat polygons, built in one vectorized call."""
+    coords: list[tuple[float, float]] = []
+    indices: list[int] = []
+    for i, cell in enumerate(cells):
+        # Most cells have 6 vertices; those crossing an icosahedron edge have more.
+        for lat, lng in h3_int.cell_to_boundary(cell):
+            coords.append((lng, lat))
+            indices.append(i)
+    rings = shapely.linearrings(coords, indices=indices)
+    return list(shapely.polygons(rings))
+
+
+def area_cells(area: BaseGeometry) -> tuple[set[int], set[int]]:
+    """The index cells (``geo.INDEX_RESOLUTION``, as integers) a search of ``area`` must read.
+
+    Returns ``(interior, boundary)``, disjoint. The guarantees targeting rests on:
+
+    - Nothing is missed: every point the area covers lies in a cell of one of the two
+      sets. The search uses H3's "overlap" containment on the area grown by
+      ``SAFETY_MARGIN_DEG``, so a point on the area's edge, or one that
+      ``latlng_to_cell`` rounds into the neighbouring cell, is still found; the cells of
+      the area's own vertices are added too, because H3 calls that mode experimental.
+    - Interior cells need no exact check: each cell's polygon is covered by the area
+      shrunk by the same margin, so any point H3 files under it is inside the area. Cells
+      that are not exactly nested in their parents or that wrap the antimeridian simply
+      fail that test and land in ``boundary``: a wrong guess only costs an exact check.
+    - Boundary cells may hold points outside the area (and some may hold none inside);
+      their cameras must be checked with shapely.
+    """
+    _check_area(area)
+    # Mitred joins keep the vertex count of the area; outwards they still reach every
+    # point within the margin, inwards they stay at least the margin inside.
+    grown = area.buffer(SAFETY_MARGIN_DEG, join_style="mitre")
+    cells = set(
+        h3_int.h3shape_to_cells_experimental(
+            h3.geo_to_h3shape(grown), geo.INDEX_RESOLUTION, contain="overlap"
+        )
+    )
+    for ring in _rings(area):
+        for lng, lat in ring:
+            cells.add(geo.cell_of(lat, lng, geo.INDEX_RESOLUTION))
+
+    shrunk = area.buffer(-SAFETY_MARGIN_DEG, join_style="mitre")
+    if shrunk.is_empty:
+        return set(), cells
+    ordered = sorted(cells)
+    shapely.prepare(shrunk)
+    covered = shapely.covers(shrunk, _cell_polygons(ordered))
+    interior = {cell for cell, inside in zip(ordered, covered, strict=True) if inside}
+    return interior, cells - interior
+
+
+# ---------------------------------------------------------------- query
+
+
+def candidate_cameras(
+    *,
+    cells: Iterable[int],
+    window_start: datetime,
+    window_end: datetime,
+    max_event_s: float,
+) -> Select[uuid.UUID, uuid.UUID, int, float, float]:
+    """Cameras in ``cells`` that accept requests and have live footage in the window.
+
+    Rows are ``(camera id, owner id, index cell, longitude, latitude)``. The statement is
+    shaped for the indexes: ``index_cell IN (...)`` uses ``ix_cameras_index_cell``, and the
+    lower bound on ``started_at`` (no event lasts longer than ``max_event_s``) lets
+    ``ix_motion_events_camera_id_started_at`` read only the events near the window rather
+    than a camera's whole history. An event counts if its footage still exists: kept on the
+    device (no clip), or a clip not deleted.
+    """
+    earliest_start = window_start - timedelta(seconds=max_event_s)
+    live_footage = or_(
+        and_(MotionEvent.clip_id.is_(None), MotionEvent.on_device.is_(True)),
+        exists().where(Clip.id == MotionEvent.clip_id, Clip.deleted_at.is_(None)),
+    )
+    activity = exists().where(
+        MotionEvent.camera_id == Camera.id,
+        MotionEvent.started_at >= earliest_start,
+        MotionEvent.started_at < window_end,
+        # An event ending exactly at the start is outside the window, except an instant
+        # one (a doorbell ring has ended_at == started_at) that happened at the start.
+        or_(MotionEvent.ended_at > window_start, MotionEvent.started_at == window_start),
+        live_footage,
+    )
+    return select(
+        Camera.id,
+        Camera.owner_id,
+        Camera.index_cell,
+        Camera.exact_longitude,
+        Camera.exact_latitude,
+    ).where(
+        Camera.index_cell.in_(sorted(cells)),
+        Camera.accepts_requests.is_(True),
+        activity,
+    )
+
+
+def _check_window(window_start: datetime, window_end: datetime, max_event_s: float) -> None:
+    if window_start.tzinfo is None or window_end.tzinfo is None:
+        raise InvalidInput("Times need a time zone (e.g. 2026-11-29T12:00:00Z).", code="naive_time")
+    if window_end <= window_start:
+        raise InvalidInput("The window ends before it starts.", code="invalid_window")
+    if not (math.isfinite(max_event_s) and max_event_s > 0):
+        raise ValueError("max_event_s must be a positive number of seconds")
+
+
+def target_owners(
+    *,
+    session: Session,
+    area: BaseGeometry,
+    window_start: datetime,
+    window_end: datetime,
+    excluded_owner_ids: Collection[uuid.UUID] = (),
+    max_event_s: float = 600.0,
+) -> list[TargetOwner]:
+    """The owners a request for ``area`` and ``[window_start, window_end)`` reaches.
+
+    Guarantees: exactly the owners (not in ``excluded_owner_ids``) of cameras whose exact
+    position the area covers (its edge counts as inside, its holes do not), that accept
+    requests, and that have at least one event with live footage overlapping the window
+    (``started_at < window_end`` and ``ended_at > window_start``, or an instant event at
+    ``window_start``; events whose clip was deleted do not count). Each owner appears once,
+    with his qualifying cameras; owners and cameras are sorted by id so the same data
+    always gives the same list.
+
+    ``max_event_s`` must be at least the longest event the instance accepts
+    (``Settings.max_clip_duration_s``); an event longer than that which starts before
+    ``window_start - max_event_s`` would be missed. Read-only: the caller writes
+    recipients in its own transaction.
+    """
+    _check_window(window_start, window_end, max_event_s)
+    interior, boundary = area_cells(area)
+    cells = sorted(interior | boundary)
+    excluded = set(excluded_owner_ids)
+
+    rows: list[Row[uuid.UUID, uuid.UUID, int, float, float]] = []
+    for i in range(0, len(cells), CELLS_PER_QUERY):
+        stmt = candidate_cameras(
+            cells=cells[i : i + CELLS_PER_QUERY],
+            window_start=window_start,
+            window_end=window_end,
+            max_event_s=max_event_s,
+        )
+        rows.extend(session.execute(stmt))
+    rows = [row for row in rows if row[1] not in excluded]
+
+    to_check = [row for row in rows if row[2] not in interior]
+    inside = {row[0] for row in rows if row[2] in interior}
+    if to_check:
+        # Preparing only caches a spatial index inside the geometry; callers cannot see it.
+        shapely.prepare(area)
+        points = shapely.points([(row[3], row[4]) for row in to_check])
+        covered = shapely.covers(area, points)
+        inside.update(row[0] for row, hit in zip(to_check, covered, strict=True) if hit)
+
+    cameras_by_owner: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for camera_id, owner_id, *_ in rows:
+        if camera_id in inside:
+            cameras_by_owner[owner_id].append(camera_id)
+    log.info(
+        "footage.targeted",
+        cells=len(cells),
+        boundary_cells=len(boundary),
+        candidates=len(rows),
+        exact_checks=len(to_check),
+        owners=len(cameras_by_owner),
+    )
+    return [
+        TargetOwner(owner_id=owner_id, camera_ids=tuple(sorted(camera_ids)))
+        for owner_id, camera_ids in sorted(cameras_by_owner.items())
+    ]

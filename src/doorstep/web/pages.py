@@ -1,0 +1,70 @@
+"""The start page, the layout's shared page helpers, and mounting every page router."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from doorstep.accounts.deps import PageVisitor, Visitor
+from doorstep.notify import service as notify_service
+from doorstep.web.render import redirect, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def show(
+    request: Request,
+    name: str,
+    visitor: PageVisitor,
+    session: Session,
+    *,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """Render a page of a signed-in area: the layout also shows the unread alert count."""
+    unread = 0
+    if visitor.user is not None:
+        unread = notify_service.unread_count(session=session, user_id=visitor.user.id)
+    return render(request, name, visitor, status_code=status_code, unread_alerts=unread, **context)
+
+
+def validation_message(exc: ValidationError, labels: dict[str, str]) -> str:
+    """One readable sentence for the first problem of a form, in the form's own words."""
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first.get("loc") else ""
+    label = labels.get(field, field or "This form")
+    problem = str(first.get("msg", "is not valid"))
+    problem = problem.removeprefix("Value error, ")
+    return f"{label}: {problem[:1].lower()}{problem[1:]}."
+
+
+def checkbox(value: object) -> bool:
+    """An HTML checkbox is sent only when ticked."""
+    return value is not None and str(value) not in ("", "0", "off", "false")
+
+
+def text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, visitor: Visitor) -> Response:
+    if visitor.user is not None:
+        return redirect("/timeline")
+    return render(request, "home.html", visitor)
+
+
+def include(app: FastAPI) -> None:
+    """Mount every domain's page router (HTML); the JSON API is mounted elsewhere."""
+    from doorstep.accounts import pages as account_pages
+    from doorstep.cameras import pages as camera_pages
+    from doorstep.notify import pages as notify_pages
+
+    app.include_router(router)
+    app.include_router(account_pages.router)
+    app.include_router(camera_pages.router)
+    app.include_router(notify_pages.router)

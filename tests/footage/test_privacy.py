@@ -1,0 +1,121 @@
+"""Privacy on the request paths: nobody reaches another person's clips, agencies see
+totals only, and nothing is shared without the owner's own action."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from tests.factories import (
+    make_agency,
+    make_camera,
+    make_officer,
+    make_person,
+    request_body,
+    sample_clip,
+    upload_clip,
+)
+
+from doorstep.accounts.models import Role
+from doorstep.db import utcnow
+from doorstep.footage.models import Evidence
+from doorstep.runtime import Runtime
+
+LAT, LNG = 39.9526, -75.1652
+
+
+def _active_request(client: TestClient, runtime: Runtime, officer: object) -> str:
+    admin = make_person(runtime, role=Role.admin)
+    client.patch("/api/v1/policy", headers=admin.headers,
+                 json={"changes": {"moderator_review": False}, "reason": "test"})
+    r = client.post("/api/v1/requests", headers=officer.headers,  # type: ignore[attr-defined]
+                    json=request_body(LAT, LNG))
+    request_id = str(r.json()["id"])
+    r = client.post(f"/api/v1/requests/{request_id}/submit",
+                    headers=officer.headers)  # type: ignore[attr-defined]
+    assert r.json()["status"] == "active"
+    return request_id
+
+
+def test_no_request_path_reaches_another_residents_clips(
+    client: TestClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    agency = make_agency(runtime, lat=LAT, lng=LNG)
+    officer = make_officer(runtime, agency)
+    alice = make_person(runtime)
+    cam_a = make_camera(runtime, alice.user, latitude=LAT, longitude=LNG)
+    event_a = upload_clip(client, cam_a, sample_clip(tmp_path),
+                          started_at=utcnow() - timedelta(hours=2)).json()
+    mallory = make_person(runtime)  # asked too, with her own camera
+    cam_m = make_camera(runtime, mallory.user, latitude=LAT + 0.0003, longitude=LNG)
+    upload_clip(client, cam_m, sample_clip(tmp_path, "m.mp4", seed=2),
+                started_at=utcnow() - timedelta(hours=2))
+    outsider = make_person(runtime)  # not asked at all
+    request_id = _active_request(client, runtime, officer)
+
+    # Mallory's view of the request lists only her own events.
+    mine = client.get(f"/api/v1/inbox/requests/{request_id}", headers=mallory.headers).json()
+    assert event_a["id"] not in str(mine)
+    # She cannot share Alice's event, by id, into the request.
+    r = client.post(f"/api/v1/inbox/requests/{request_id}/share", headers=mallory.headers,
+                    json={"event_ids": [event_a["id"]]})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "clip_not_eligible"
+    # Someone not asked sees nothing of the request from the owner side.
+    assert client.get(f"/api/v1/inbox/requests/{request_id}",
+                      headers=outsider.headers).status_code == 404
+    assert client.post(f"/api/v1/inbox/requests/{request_id}/share", headers=outsider.headers,
+                       json={"event_ids": [event_a["id"]]}).status_code == 404
+    # The officer cannot reach the clip through media or evidence paths before Alice shares.
+    clip_id = event_a["clip"]["id"]
+    for path in (f"/media/clips/{clip_id}.mp4", f"/api/v1/clips/{clip_id}",
+                 f"/api/v1/events/{event_a['id']}", f"/api/v1/evidence/{clip_id}/video"):
+        assert client.get(path, headers=officer.headers).status_code == 404, path
+    assert client.get(f"/api/v1/requests/{request_id}/evidence",
+                      headers=officer.headers).json() == []
+    with runtime.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Evidence)) == 0
+    # Alice shares; Mallory still cannot open Alice's evidence or withdraw it.
+    client.post(f"/api/v1/inbox/requests/{request_id}/share", headers=alice.headers,
+                json={"event_ids": [event_a["id"]]})
+    [item] = client.get(f"/api/v1/requests/{request_id}/evidence",
+                        headers=officer.headers).json()
+    assert client.get(item["video_url"], headers=mallory.headers).status_code == 403
+    assert client.post(f"/api/v1/shared/{item['id']}/withdraw",
+                       headers=mallory.headers).status_code == 404
+    assert client.get("/api/v1/shared", headers=mallory.headers).json() == []
+
+
+def test_declines_are_only_totals_and_withdrawal_before_opening(
+    client: TestClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    agency = make_agency(runtime, lat=LAT, lng=LNG)
+    officer = make_officer(runtime, agency)
+    owners = []
+    for i in range(3):
+        person = make_person(runtime)
+        cam = make_camera(runtime, person.user, latitude=LAT + 0.0002 * i, longitude=LNG)
+        event = upload_clip(client, cam, sample_clip(tmp_path, f"{i}.mp4", seed=i),
+                            started_at=utcnow() - timedelta(hours=2)).json()
+        owners.append((person, event))
+    request_id = _active_request(client, runtime, officer)
+    (p0, e0), (p1, _e1), _ = owners
+    client.post(f"/api/v1/inbox/requests/{request_id}/share", headers=p0.headers,
+                json={"event_ids": [e0["id"]]})
+    assert client.post(f"/api/v1/inbox/requests/{request_id}/decline",
+                       headers=p1.headers).status_code == 204
+    view = client.get(f"/api/v1/requests/{request_id}", headers=officer.headers).json()
+    assert view["counts"] == {"asked": 3, "shared": 1, "declined": 1, "no_answer": 1}
+    for person, _e in owners:
+        assert str(person.user.id) not in str(view) and person.user.email not in str(view)
+    # Before the agency opens it, the owner can take the clip back; the copy is deleted.
+    [shared] = client.get("/api/v1/shared", headers=p0.headers).json()
+    with runtime.db.transaction() as session:
+        key = session.get(Evidence, __import__("uuid").UUID(shared["id"])).storage_key
+    assert key in list(runtime.storage.keys())
+    assert client.post(f"/api/v1/shared/{shared['id']}/withdraw",
+                       headers=p0.headers).status_code == 204
+    assert key not in list(runtime.storage.keys())
+    assert client.get(f"/api/v1/requests/{request_id}/evidence",
+                      headers=officer.headers).json() == []
