@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 import structlog
 import xstatic.pkg.leaflet as xstatic_leaflet
@@ -118,7 +119,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(_request: Request, exc: SignInRequired) -> Response:
-        return web_render.redirect(f"/signin?next={exc.next_path}")
+        return web_render.redirect(f"/signin?next={quote(exc.next_path, safe='/')}")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

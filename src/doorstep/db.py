@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Enum, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -61,6 +62,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def str_enum(cls: type[enum.StrEnum], length: int = 20) -> Enum:
+    """A string enum stored as VARCHAR with a CHECK, the same on SQLite and PostgreSQL."""
+    return Enum(cls, native_enum=False, length=length, validate_strings=True)
 
 
 class Base(DeclarativeBase):

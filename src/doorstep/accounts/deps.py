@@ -77,12 +77,27 @@ def page_visitor(request: Request, session: DbSession, settings: SettingsDep) ->
 
 def page_user(request: Request, visitor: Annotated[PageVisitor, Depends(page_visitor)]) -> User:
     if visitor.user is None:
-        raise SignInRequired(request.url.path)
+        query = request.url.query
+        raise SignInRequired(f"{request.url.path}?{query}" if query else request.url.path)
     return visitor.user
+
+
+def page_admin(user: Annotated[User, Depends(page_user)]) -> User:
+    if user.role != Role.admin:
+        raise Forbidden("Only an instance administrator can see this page.", code="admin_only")
+    return user
+
+
+def page_moderator(user: Annotated[User, Depends(page_user)]) -> User:
+    if user.role not in (Role.moderator, Role.admin):
+        raise Forbidden("Only a moderator can see this page.", code="moderator_only")
+    return user
 
 
 Visitor = Annotated[PageVisitor, Depends(page_visitor)]
 PageUser = Annotated[User, Depends(page_user)]
+PageAdmin = Annotated[User, Depends(page_admin)]
+PageModerator = Annotated[User, Depends(page_moderator)]
 
 
 def bearer_or_cookie_user(request: Request, session: DbSession, settings: SettingsDep) -> User:

@@ -5,10 +5,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from doorstep.db import Base, JSONType, UTCDateTime, new_id, utcnow
+from doorstep.db import Base, JSONType, UTCDateTime, new_id, str_enum, utcnow
 
 
 class AgencyType(enum.StrEnum):
@@ -32,23 +32,21 @@ class MemberRole(enum.StrEnum):
     agency_admin = "agency_admin"
 
 
-def _enum(cls: type[enum.StrEnum]) -> Enum:
-    return Enum(cls, native_enum=False, length=20, validate_strings=True)
-
-
 class Agency(Base):
     __tablename__ = "agencies"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
-    agency_type: Mapped[AgencyType] = mapped_column(_enum(AgencyType))
+    agency_type: Mapped[AgencyType] = mapped_column(str_enum(AgencyType))
     city: Mapped[str] = mapped_column(String(120))
     state: Mapped[str] = mapped_column(String(2), index=True)
     # GeoJSON Polygon/MultiPolygon; public (an agency's jurisdiction is public record).
     jurisdiction: Mapped[dict[str, Any]] = mapped_column(JSONType)
     contact_email: Mapped[str] = mapped_column(String(320))
     website: Mapped[str] = mapped_column(String(500))
-    status: Mapped[AgencyStatus] = mapped_column(_enum(AgencyStatus), default=AgencyStatus.applied)
+    status: Mapped[AgencyStatus] = mapped_column(
+        str_enum(AgencyStatus), default=AgencyStatus.applied
+    )
     applied_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Start of participation (first verification), suspension and end: shown on the public map.
@@ -67,7 +65,7 @@ class AgencyMembership(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
-    role: Mapped[MemberRole] = mapped_column(_enum(MemberRole))
+    role: Mapped[MemberRole] = mapped_column(str_enum(MemberRole))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -80,7 +78,7 @@ class AgencyInvitation(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(320))
-    role: Mapped[MemberRole] = mapped_column(_enum(MemberRole))
+    role: Mapped[MemberRole] = mapped_column(str_enum(MemberRole))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     invited_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -44,6 +44,11 @@ _TRANSITIONS: dict[str, tuple[AgencyStatus, set[AgencyStatus]]] = {
 }
 
 
+def available_actions(status: AgencyStatus) -> list[str]:
+    """The status actions an admin may take on an agency in ``status`` (for the admin page)."""
+    return [action for action, (_to, allowed) in _TRANSITIONS.items() if status in allowed]
+
+
 def apply_for_agency(
     *,
     session: Session,

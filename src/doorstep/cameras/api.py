@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -12,7 +14,7 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter, ValidationError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from doorstep.accounts.deps import AnyUser, CurrentUser, bearer_token
 from doorstep.cameras import service as camera_service
@@ -174,18 +176,15 @@ def _ingest(
     return view
 
 
-@router.post(
-    f"{api}/cameras/{{camera_id}}/clips",
-    response_model=EventRead,
-    status_code=status.HTTP_201_CREATED,
-)
-async def upload_clip(camera_id: uuid.UUID, request: Request, runtime: RuntimeDep) -> EventRead:
-    """A camera uploads a motion clip (multipart: ``file``, ``started_at``, ``kind``).
-
-    Authenticated with the camera's ingest token as a bearer token.
-    """
+@asynccontextmanager
+async def camera_upload(
+    request: Request, runtime: Runtime, camera_id: uuid.UUID
+) -> AsyncIterator[tuple[str | None, FormData, UploadFile]]:
+    """A device's multipart upload: the camera token is checked before the body is read,
+    an announced body over the clip limit is refused unread, and the form is closed
+    (its spooled file removed) whatever happens."""
     token = bearer_token(request)
-    with runtime.db.transaction() as session:  # refuse bad tokens before reading the body
+    with runtime.db.transaction() as session:
         camera_service.authenticate_camera(session=session, camera_id=camera_id, token=token)
     limit = runtime.settings.max_clip_bytes
     declared = request.headers.get("content-length")
@@ -200,6 +199,22 @@ async def upload_clip(camera_id: uuid.UUID, request: Request, runtime: RuntimeDe
             raise InvalidInput(
                 "Send the clip as a multipart file field named 'file'.", code="file_missing"
             )
+        yield token, form, upload
+    finally:
+        await form.close()
+
+
+@router.post(
+    f"{api}/cameras/{{camera_id}}/clips",
+    response_model=EventRead,
+    status_code=status.HTTP_201_CREATED,
+)
+async def upload_clip(camera_id: uuid.UUID, request: Request, runtime: RuntimeDep) -> EventRead:
+    """A camera uploads a motion clip (multipart: ``file``, ``started_at``, ``kind``).
+
+    Authenticated with the camera's ingest token as a bearer token.
+    """
+    async with camera_upload(request, runtime, camera_id) as (token, form, upload):
         started_at = _form_value(form.get("started_at"), datetime, "started_at")
         kind = _form_value(form.get("kind") or "motion", EventKind, "kind")
         device_ref = form.get("device_ref")
@@ -213,8 +228,6 @@ async def upload_clip(camera_id: uuid.UUID, request: Request, runtime: RuntimeDe
             kind,
             device_ref if isinstance(device_ref, str) and device_ref else None,
         )
-    finally:
-        await form.close()
 
 
 def _form_value(raw: object, kind: type[T], name: str) -> T:

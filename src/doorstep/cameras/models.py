@@ -7,7 +7,6 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -17,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from doorstep.db import Base, UTCDateTime, new_id, utcnow
+from doorstep.db import Base, UTCDateTime, new_id, str_enum, utcnow
 
 
 class CameraKind(enum.StrEnum):
@@ -36,10 +35,6 @@ class EventKind(enum.StrEnum):
     other = "other"
 
 
-def _enum(cls: type[enum.StrEnum]) -> Enum:
-    return Enum(cls, native_enum=False, length=20, validate_strings=True)
-
-
 class Camera(Base):
     __tablename__ = "cameras"
     __table_args__ = (Index("ix_cameras_index_cell", "index_cell"),)
@@ -49,7 +44,7 @@ class Camera(Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     name: Mapped[str] = mapped_column(String(80))
-    kind: Mapped[CameraKind] = mapped_column(_enum(CameraKind))
+    kind: Mapped[CameraKind] = mapped_column(str_enum(CameraKind))
     # The exact position is the owner's alone. Nothing but the owner's own views reads it.
     exact_latitude: Mapped[float] = mapped_column(Float)
     exact_longitude: Mapped[float] = mapped_column(Float)
@@ -103,7 +98,7 @@ class MotionEvent(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     camera_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    kind: Mapped[EventKind] = mapped_column(_enum(EventKind))
+    kind: Mapped[EventKind] = mapped_column(str_enum(EventKind))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # True while the clip stays on the owner's device (local-first).

@@ -234,7 +234,9 @@ def _settings(session: Session, owner: User) -> OwnerRequestSettings:
 
 
 def request_settings(*, session: Session, owner: User) -> OwnerRequestSettings:
-    return _settings(session, owner)
+    """The owner's settings; the defaults (not stored) when he never changed them."""
+    row = session.get(OwnerRequestSettings, owner.id)
+    return row or OwnerRequestSettings(owner_id=owner.id, opted_out=False, reminders=True)
 
 
 def update_request_settings(

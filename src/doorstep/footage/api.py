@@ -10,12 +10,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
-from starlette.datastructures import UploadFile
 
 from doorstep.accounts.deps import AnyUser, CurrentUser, bearer_token
 from doorstep.cameras import service as camera_service
-from doorstep.cameras.api import spool_upload
-from doorstep.errors import InvalidInput
+from doorstep.cameras.api import camera_upload, spool_upload
 from doorstep.footage import answers as answer_service
 from doorstep.footage import evidence as evidence_service
 from doorstep.footage import service as request_service
@@ -168,15 +166,22 @@ def evidence_video(
     evidence_id: uuid.UUID, request: Request, user: AnyUser, session: DbSession, runtime: RuntimeDep
 ) -> Response:
     """Stream one clip to its agency; the hash is checked on every read, each opening logged."""
+    range_header = request.headers.get("range")
+    # A player fetches one clip in several ranges; only a read from the start is a new view.
+    new_view = range_header is None or range_header.replace(" ", "").startswith("bytes=0-")
     item = evidence_service.open_evidence(
-        session=session, storage=runtime.storage, actor=user, evidence_id=evidence_id
+        session=session,
+        storage=runtime.storage,
+        actor=user,
+        evidence_id=evidence_id,
+        new_view=new_view,
     )
     assert item.storage_key is not None
     return media_response(
         runtime.storage,
         item.storage_key,
         content_type="video/mp4",
-        range_header=request.headers.get("range"),
+        range_header=range_header,
         filename=f"evidence-{item.id}.mp4",
     )
 
@@ -370,16 +375,7 @@ async def fulfil_upload(
     camera_id: uuid.UUID, evidence_id: uuid.UUID, request: Request, runtime: RuntimeDep
 ) -> dict[str, str]:
     """The device sends a shared local-first clip (multipart field ``file``)."""
-    token = bearer_token(request)
-    with runtime.db.transaction() as session:
-        camera_service.authenticate_camera(session=session, camera_id=camera_id, token=token)
-    form = await request.form(max_files=1, max_fields=5)
-    try:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise InvalidInput(
-                "Send the clip as a multipart file field named 'file'.", code="file_missing"
-            )
+    async with camera_upload(request, runtime, camera_id) as (token, _form, upload):
 
         def work() -> dict[str, str]:
             limits = ClipLimits.from_settings(runtime.settings)
@@ -402,5 +398,3 @@ async def fulfil_upload(
                 path.unlink(missing_ok=True)
 
         return await run_in_threadpool(work)
-    finally:
-        await form.close()

@@ -120,13 +120,19 @@ def _log_access(
 
 
 def open_evidence(
-    *, session: Session, storage: MediaStorage, actor: User, evidence_id: uuid.UUID
+    *,
+    session: Session,
+    storage: MediaStorage,
+    actor: User,
+    evidence_id: uuid.UUID,
+    new_view: bool = True,
 ) -> Evidence:
-    """Open one clip: hash checked, the view logged and audited. After this, the owner's
-    share is final."""
+    """Read one clip: its hash is checked on every read; a new view (not the player's
+    follow-up range reads) is logged and audited. After the first, the share is final."""
     item, request = _agency_evidence(session, actor, evidence_id)
     verify_stored(storage, item)
-    _log_access(session, actor, item, request, "viewed")
+    if new_view or item.first_opened_at is None:
+        _log_access(session, actor, item, request, "viewed")
     session.flush()
     return item
 

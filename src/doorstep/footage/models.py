@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -20,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from doorstep.db import Base, JSONType, UTCDateTime, new_id, utcnow
+from doorstep.db import Base, JSONType, UTCDateTime, new_id, str_enum, utcnow
 
 
 class RequestStatus(enum.StrEnum):
@@ -67,10 +66,6 @@ class EvidenceStatus(enum.StrEnum):
     deleted = "deleted"
 
 
-def _enum(cls: type[enum.StrEnum]) -> Enum:
-    return Enum(cls, native_enum=False, length=30, validate_strings=True)
-
-
 class FootageRequest(Base):
     __tablename__ = "footage_requests"
     __table_args__ = (
@@ -83,7 +78,7 @@ class FootageRequest(Base):
     agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"))
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     case_number: Mapped[str | None] = mapped_column(String(60), default=None)
-    incident_type: Mapped[IncidentType] = mapped_column(_enum(IncidentType))
+    incident_type: Mapped[IncidentType] = mapped_column(str_enum(IncidentType, 30))
     message: Mapped[str] = mapped_column(Text)
     investigator_contact: Mapped[str] = mapped_column(String(300))
     # The drawn area (GeoJSON, lon/lat). Circles are kept as drawn, and as a polygon.
@@ -94,7 +89,9 @@ class FootageRequest(Base):
     public_cells: Mapped[list[str]] = mapped_column(JSONType, default=list)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime)
     window_end: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[RequestStatus] = mapped_column(_enum(RequestStatus), default=RequestStatus.draft)
+    status: Mapped[RequestStatus] = mapped_column(
+        str_enum(RequestStatus, 30), default=RequestStatus.draft
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     approved_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
@@ -127,7 +124,7 @@ class Recipient(Base):
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     camera_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
     status: Mapped[RecipientStatus] = mapped_column(
-        _enum(RecipientStatus), default=RecipientStatus.pending
+        str_enum(RecipientStatus, 30), default=RecipientStatus.pending
     )
     # Pseudonym within the request ("Neighbor 3") unless the owner chose to be named.
     neighbor_number: Mapped[int] = mapped_column(Integer)
@@ -155,7 +152,7 @@ class Evidence(Base):
     kind: Mapped[str] = mapped_column(String(20))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[EvidenceStatus] = mapped_column(_enum(EvidenceStatus))
+    status: Mapped[EvidenceStatus] = mapped_column(str_enum(EvidenceStatus, 30))
     storage_key: Mapped[str | None] = mapped_column(String(300), default=None)
     sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     size_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)

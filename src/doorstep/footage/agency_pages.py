@@ -1,0 +1,424 @@
+"""HTML routes for footage requests on the agency's side: drafting on a map, the request
+page (counts, notice, evidence, export, hold), its lifecycle actions, and the instance
+moderators' review queue.
+
+Privacy: these pages get counts from ``request_counts`` and clips from
+``list_evidence`` only; nothing here reads recipients or cameras, so no page can show
+who was asked or where a camera is.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
+from starlette.datastructures import FormData
+
+from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
+from doorstep.accounts.models import User
+from doorstep.agencies import service as agency_service
+from doorstep.errors import DoorstepError, InvalidInput, NotFound
+from doorstep.footage import evidence as evidence_service
+from doorstep.footage import service as request_service
+from doorstep.footage.models import IncidentType, RequestStatus
+from doorstep.footage.notice import render_notice
+from doorstep.footage.rules import MAX_MESSAGE_CHARS
+from doorstep.footage.schemas import CloseRequest, RequestCreate
+from doorstep.http import DbSession, RuntimeDep
+from doorstep.transparency import policy as policy_service
+from doorstep.web.pages import show, text, validation_message
+from doorstep.web.render import CheckedForm, redirect
+
+router = APIRouter(include_in_schema=False)
+
+NOTICES = {
+    "drafted": "Draft saved. Check it, then submit it.",
+    "submitted": "The request was submitted.",
+    "approved": "The request was approved.",
+    "withdrawn": "The request was withdrawn.",
+    "closed": "The request was closed. Owners can no longer share clips for it.",
+    "held": "The evidence is held for the case: it is kept past the retention period.",
+    "released": "The hold was released: the evidence is deleted after the retention period.",
+    "reviewed_approve": "The request was published to the owners in its area.",
+    "reviewed_reject": "The request was rejected; the agency and the public see your note.",
+}
+STATUS_LABELS = {
+    RequestStatus.draft: "draft",
+    RequestStatus.pending_approval: "waiting for supervisor approval",
+    RequestStatus.pending_review: "waiting for moderator review",
+    RequestStatus.active: "active",
+    RequestStatus.closed: "closed",
+    RequestStatus.withdrawn: "withdrawn",
+    RequestStatus.rejected: "rejected",
+}
+_SPECIAL_LABELS = {
+    IncidentType.hit_and_run: "Hit and run",
+    IncidentType.vehicle_break_in: "Vehicle break-in",
+    IncidentType.first_amendment_activity: "First Amendment activity",
+    IncidentType.other_crime: "Other crime",
+}
+INCIDENT_LABELS = {
+    t: _SPECIAL_LABELS.get(t, t.value.replace("_", " ").capitalize()) for t in IncidentType
+}
+_FIELDS = (
+    "shape",
+    "area",
+    "circle_latitude",
+    "circle_longitude",
+    "radius_m",
+    "window_start",
+    "window_end",
+    "case_number",
+    "incident_type",
+    "investigator_contact",
+    "message",
+)
+_LABELS = {
+    "area": "Area",
+    "circle": "Circle",
+    "window_start": "Window start",
+    "window_end": "Window end",
+    "case_number": "Case number",
+    "incident_type": "Incident type",
+    "investigator_contact": "Investigator contact",
+    "message": "Message",
+}
+DEFAULT_RADIUS_M = "200"
+
+
+TWO_FACTOR_REQUIRED = "two_factor_required"
+
+
+def notice_text(request: Request) -> str | None:
+    return NOTICES.get(request.query_params.get("notice", ""))
+
+
+def two_factor_page(
+    request: Request, visitor: PageVisitor, session: Session, exc: DoorstepError
+) -> Response:
+    """The page for an agency member without two-factor sign-in; other refusals go on."""
+    if exc.code != TWO_FACTOR_REQUIRED:
+        raise exc
+    return show(request, "agencies/two_factor.html", visitor, session, status_code=exc.status_code)
+
+
+def page_context() -> dict[str, Any]:
+    """Labels every request page uses."""
+    return {"status_labels": STATUS_LABELS, "incident_labels": INCIDENT_LABELS}
+
+
+# ---------------------------------------------------------------- drafting
+
+
+def _form_values(form: FormData | None) -> dict[str, str]:
+    values = {k: (text(form.get(k)) if form is not None else "") for k in _FIELDS}
+    values["shape"] = "circle" if values["shape"] == "circle" else "polygon"
+    values["radius_m"] = values["radius_m"].strip() or DEFAULT_RADIUS_M
+    return values
+
+
+def _utc(value: str, label: str) -> datetime:
+    """A datetime-local value, read as UTC (the form says so)."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise InvalidInput(f"{label}: give a date and a time (UTC).", code="invalid_time") from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _parse_request(values: dict[str, str]) -> RequestCreate:
+    area: Any = None
+    circle: dict[str, str] | None = None
+    if values["shape"] == "circle":
+        if not (values["circle_latitude"].strip() and values["circle_longitude"].strip()):
+            raise InvalidInput(
+                "Click the map to place the circle's centre, and give its radius in metres.",
+                code="area_missing",
+            )
+        circle = {
+            "latitude": values["circle_latitude"].strip(),
+            "longitude": values["circle_longitude"].strip(),
+            "radius_m": values["radius_m"].strip(),
+        }
+    else:
+        if not values["area"].strip():
+            raise InvalidInput(
+                "Draw the area on the map (click at least three points, then Close shape), "
+                "or paste a GeoJSON polygon.",
+                code="area_missing",
+            )
+        try:
+            area = json.loads(values["area"])
+        except ValueError as exc:
+            raise InvalidInput("The area is not valid GeoJSON.", code="invalid_geometry") from exc
+        if not isinstance(area, dict):
+            raise InvalidInput("The area must be a GeoJSON Polygon.", code="invalid_geometry")
+    try:
+        return RequestCreate.model_validate(
+            {
+                "area": area,
+                "circle": circle,
+                "window_start": _utc(values["window_start"], "Window start"),
+                "window_end": _utc(values["window_end"], "Window end"),
+                "case_number": values["case_number"].strip() or None,
+                "incident_type": values["incident_type"],
+                "message": values["message"],
+                "investigator_contact": values["investigator_contact"],
+            }
+        )
+    except ValidationError as exc:
+        raise InvalidInput(validation_message(exc, _LABELS)) from exc
+
+
+def _new_request_page(
+    request: Request,
+    visitor: PageVisitor,
+    user: User,
+    session: Session,
+    values: dict[str, str],
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    try:
+        agency, _membership = agency_service.require_member(
+            session=session, user=user, roles=request_service.DRAFTERS
+        )
+    except DoorstepError as exc:
+        return two_factor_page(request, visitor, session, exc)
+    return show(
+        request,
+        "footage/request_new.html",
+        visitor,
+        session,
+        status_code=status_code,
+        agency=agency,
+        policy=policy_service.effective_policy(session=session, agency_id=agency.id),
+        values=values,
+        incident_types=list(IncidentType),
+        max_message=MAX_MESSAGE_CHARS,
+        error=error,
+        **page_context(),
+    )
+
+
+@router.get("/agency/requests/new", response_class=HTMLResponse)
+def new_request_form(
+    request: Request, visitor: Visitor, user: PageUser, session: DbSession
+) -> Response:
+    return _new_request_page(request, visitor, user, session, _form_values(None))
+
+
+@router.post("/agency/requests/new", response_class=HTMLResponse)
+def draft_request(
+    request: Request, visitor: Visitor, user: PageUser, form: CheckedForm, session: DbSession
+) -> Response:
+    values = _form_values(form)
+    try:
+        body = _parse_request(values)
+        with session.begin_nested():
+            drafted = request_service.draft_request(
+                session=session,
+                actor=user,
+                area=body.area,
+                circle=body.circle.model_dump() if body.circle else None,
+                window_start=body.window_start,
+                window_end=body.window_end,
+                case_number=body.case_number,
+                incident_type=body.incident_type,
+                message=body.message,
+                investigator_contact=body.investigator_contact,
+            )
+    except DoorstepError as exc:
+        if exc.code == TWO_FACTOR_REQUIRED:
+            return two_factor_page(request, visitor, session, exc)
+        return _new_request_page(
+            request,
+            visitor,
+            user,
+            session,
+            values,
+            error=exc.message,
+            status_code=exc.status_code,
+        )
+    return redirect(f"/agency/requests/{drafted.id}?notice=drafted")
+
+
+# ---------------------------------------------------------------- one request
+
+
+def _request_page(
+    request: Request,
+    visitor: PageVisitor,
+    user: User,
+    session: Session,
+    request_id: uuid.UUID,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    try:
+        agency, membership = agency_service.require_member(session=session, user=user)
+    except DoorstepError as exc:
+        return two_factor_page(request, visitor, session, exc)
+    footage_request = request_service.get_agency_request(
+        session=session, actor=user, request_id=request_id
+    )
+    evidence = evidence_service.list_evidence(session=session, actor=user, request_id=request_id)
+    return show(
+        request,
+        "footage/request.html",
+        visitor,
+        session,
+        status_code=status_code,
+        agency=agency,
+        fr=footage_request,
+        counts=request_service.request_counts(session=session, request_id=request_id),
+        notice_text=render_notice(request=footage_request, agency=agency),
+        evidence=evidence,
+        held=any(v.evidence.held_for_case for v in evidence),
+        can_approve=membership.role in request_service.APPROVERS,
+        error=error,
+        notice=notice_text(request),
+        **page_context(),
+    )
+
+
+@router.get("/agency/requests/{request_id}", response_class=HTMLResponse)
+def request_page(
+    request_id: uuid.UUID, request: Request, visitor: Visitor, user: PageUser, session: DbSession
+) -> Response:
+    return _request_page(request, visitor, user, session, request_id)
+
+
+def _submit(session: Session, user: User, request_id: uuid.UUID, form: FormData) -> str:
+    request_service.submit_request(session=session, actor=user, request_id=request_id)
+    return "submitted"
+
+
+def _approve(session: Session, user: User, request_id: uuid.UUID, form: FormData) -> str:
+    request_service.approve_request(session=session, actor=user, request_id=request_id)
+    return "approved"
+
+
+def _withdraw(session: Session, user: User, request_id: uuid.UUID, form: FormData) -> str:
+    request_service.withdraw_request(session=session, actor=user, request_id=request_id)
+    return "withdrawn"
+
+
+def _close(session: Session, user: User, request_id: uuid.UUID, form: FormData) -> str:
+    try:
+        body = CloseRequest.model_validate({"reason": text(form.get("reason")) or "resolved"})
+    except ValidationError as exc:
+        raise InvalidInput("Choose why the request is closed.", code="invalid_reason") from exc
+    request_service.close_request(
+        session=session, actor=user, request_id=request_id, reason=body.reason
+    )
+    return "closed"
+
+
+def _hold(session: Session, user: User, request_id: uuid.UUID, form: FormData) -> str:
+    held = text(form.get("held")) == "1"
+    evidence_service.set_hold(session=session, actor=user, request_id=request_id, held=held)
+    return "held" if held else "released"
+
+
+# The buttons of the request page; each returns the notice to show after it.
+ACTIONS: dict[str, Callable[[Session, User, uuid.UUID, FormData], str]] = {
+    "submit": _submit,
+    "approve": _approve,
+    "withdraw": _withdraw,
+    "close": _close,
+    "hold": _hold,
+}
+
+
+def _remove_export(path: Path) -> None:
+    shutil.rmtree(path.parent, ignore_errors=True)
+
+
+@router.post("/agency/requests/{request_id}/export", response_class=HTMLResponse)
+def export(
+    request_id: uuid.UUID,
+    request: Request,
+    visitor: Visitor,
+    user: PageUser,
+    form: CheckedForm,
+    session: DbSession,
+    runtime: RuntimeDep,
+) -> Response:
+    """The evidence bundle as a ZIP download; a refusal (nothing to export, a file that
+    fails its hash check) is shown on the request's page and logs nothing."""
+    try:
+        with session.begin_nested():
+            path = evidence_service.export_bundle(
+                session=session, storage=runtime.storage, actor=user, request_id=request_id
+            )
+    except DoorstepError as exc:
+        if exc.status_code == 404:
+            raise
+        if exc.code == TWO_FACTOR_REQUIRED:
+            return two_factor_page(request, visitor, session, exc)
+        return _request_page(
+            request,
+            visitor,
+            user,
+            session,
+            request_id,
+            error=exc.message,
+            status_code=exc.status_code,
+        )
+    return FileResponse(
+        path,
+        media_type="application/zip",
+        filename=path.name,
+        background=BackgroundTask(_remove_export, path),
+    )
+
+
+@router.post("/agency/requests/{request_id}/{action}", response_class=HTMLResponse)
+def act(
+    request_id: uuid.UUID,
+    action: str,
+    request: Request,
+    visitor: Visitor,
+    user: PageUser,
+    form: CheckedForm,
+    session: DbSession,
+) -> Response:
+    """Submit, approve, withdraw, close, hold or release; a refusal is shown on the
+    request's page (a request of another agency stays a 404)."""
+    run = ACTIONS.get(action)
+    if run is None:
+        raise NotFound("No such action.", code="not_found")
+    try:
+        with session.begin_nested():
+            notice = run(session, user, request_id, form)
+    except DoorstepError as exc:
+        if exc.status_code == 404:
+            raise
+        if exc.code == TWO_FACTOR_REQUIRED:
+            return two_factor_page(request, visitor, session, exc)
+        return _request_page(
+            request,
+            visitor,
+            user,
+            session,
+            request_id,
+            error=exc.message,
+            status_code=exc.status_code,
+        )
+    return redirect(f"/agency/requests/{request_id}?notice={notice}")
+
+
+# ---------------------------------------------------------------- moderator review

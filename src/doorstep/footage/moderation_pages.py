@@ -1,0 +1,94 @@
+"""The moderator's review of footage requests against the community guidelines."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from doorstep.accounts.deps import PageModerator, PageVisitor, Visitor
+from doorstep.accounts.models import User
+from doorstep.agencies import service as agency_service
+from doorstep.errors import DoorstepError
+from doorstep.footage import service as request_service
+from doorstep.footage.agency_pages import notice_text, page_context
+from doorstep.footage.notice import render_notice
+from doorstep.http import DbSession
+from doorstep.web.pages import show, text
+from doorstep.web.render import CheckedForm, redirect
+
+router = APIRouter(include_in_schema=False)
+
+
+def _review_page(
+    request: Request,
+    visitor: PageVisitor,
+    user: User,
+    session: Session,
+    *,
+    error: str | None = None,
+    failed: uuid.UUID | None = None,
+    status_code: int = 200,
+) -> Response:
+    queue = request_service.review_queue(session=session, actor=user)
+    items = []
+    for footage_request in queue:
+        agency = agency_service.get_agency(session=session, agency_id=footage_request.agency_id)
+        items.append(
+            (footage_request, agency, render_notice(request=footage_request, agency=agency))
+        )
+    return show(
+        request,
+        "footage/review_queue.html",
+        visitor,
+        session,
+        status_code=status_code,
+        items=items,
+        error=error,
+        failed=failed,
+        notice=notice_text(request),
+        **page_context(),
+    )
+
+
+@router.get("/moderation/requests", response_class=HTMLResponse)
+def review_queue(
+    request: Request, visitor: Visitor, user: PageModerator, session: DbSession
+) -> Response:
+    return _review_page(request, visitor, user, session)
+
+
+@router.post("/moderation/requests/{request_id}/review", response_class=HTMLResponse)
+def review(
+    request_id: uuid.UUID,
+    request: Request,
+    visitor: Visitor,
+    user: PageModerator,
+    form: CheckedForm,
+    session: DbSession,
+) -> Response:
+    approve = text(form.get("decision")) == "approve"
+    try:
+        with session.begin_nested():
+            request_service.review_request(
+                session=session,
+                actor=user,
+                request_id=request_id,
+                approve=approve,
+                note=text(form.get("note")).strip() or None,
+            )
+    except DoorstepError as exc:
+        if exc.status_code in (403, 404):
+            raise
+        return _review_page(
+            request,
+            visitor,
+            user,
+            session,
+            error=exc.message,
+            failed=request_id,
+            status_code=exc.status_code,
+        )
+    return redirect(f"/moderation/requests?notice=reviewed_{'approve' if approve else 'reject'}")

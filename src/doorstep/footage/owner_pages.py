@@ -1,0 +1,284 @@
+"""HTML routes for footage requests on the owner's side: his inbox of requests, answering
+one (share chosen clips, decline, mute the agency, stop all requests), his sharing
+history with every agency access, and his request settings.
+
+Privacy: the answer page lists only ``events_in_window`` of the signed-in owner, and
+its map shows the requested area alone: no camera, not even his own.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
+from doorstep.accounts.models import User
+from doorstep.cameras import service as camera_service
+from doorstep.errors import DoorstepError, InvalidInput
+from doorstep.footage import answers as answer_service
+from doorstep.footage.agency_pages import page_context
+from doorstep.footage.models import EvidenceStatus
+from doorstep.footage.notice import render_notice
+from doorstep.http import DbSession, RuntimeDep
+from doorstep.web.pages import checkbox, show, text
+from doorstep.web.render import CheckedForm, redirect
+
+router = APIRouter(include_in_schema=False)
+
+NOTICES = {
+    "shared": "Shared. The agency sees only the clips you chose; you can withdraw a clip "
+    "until the agency opens it.",
+    "declined": "You declined. The agency is never told who declined.",
+    "muted": "You will get no more requests from this agency.",
+    "unmuted": "You will get requests from this agency again.",
+    "opted_out": "You will get no more footage requests.",
+    "settings_saved": "Request settings saved.",
+    "withdrawn": "The clip was withdrawn; its copy was deleted.",
+}
+ANSWER_LABELS = {"pending": "not answered", "shared": "shared", "declined": "declined"}
+
+
+def _notice(request: Request) -> str | None:
+    return NOTICES.get(request.query_params.get("notice", ""))
+
+
+# ---------------------------------------------------------------- the inbox
+
+
+@router.get("/requests", response_class=HTMLResponse)
+def inbox(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
+    items = [
+        (found, render_notice(request=found.request, agency=found.agency).title)
+        for found in answer_service.inbox(session=session, owner=user)
+    ]
+    return show(
+        request,
+        "footage/inbox.html",
+        visitor,
+        session,
+        items=items,
+        settings=answer_service.request_settings(session=session, owner=user),
+        muted=answer_service.muted_agencies(session=session, owner=user),
+        answer_labels=ANSWER_LABELS,
+        notice=_notice(request),
+        **page_context(),
+    )
+
+
+@router.post("/requests/settings")
+def save_settings(user: PageUser, form: CheckedForm, session: DbSession) -> Response:
+    answer_service.update_request_settings(
+        session=session,
+        owner=user,
+        opted_out=checkbox(form.get("opted_out")),
+        reminders=checkbox(form.get("reminders")),
+    )
+    return redirect("/requests?notice=settings_saved")
+
+
+@router.post("/requests/stop")
+def stop_all(user: PageUser, form: CheckedForm, session: DbSession) -> Response:
+    answer_service.update_request_settings(
+        session=session, owner=user, opted_out=True, reminders=None
+    )
+    return redirect("/requests?notice=opted_out")
+
+
+@router.post("/requests/agencies/{agency_id}/unmute")
+def unmute(agency_id: uuid.UUID, user: PageUser, form: CheckedForm, session: DbSession) -> Response:
+    answer_service.mute_agency(session=session, owner=user, agency_id=agency_id, muted=False)
+    return redirect("/requests?notice=unmuted")
+
+
+# ---------------------------------------------------------------- answering
+
+
+def _answer_page(
+    request: Request,
+    visitor: PageVisitor,
+    user: User,
+    session: Session,
+    request_id: uuid.UUID,
+    *,
+    chosen: set[str] | None = None,
+    reveal: bool = False,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    found = answer_service.get_owner_request(session=session, owner=user, request_id=request_id)
+    events = [
+        camera_service.event_view(*row)
+        for row in answer_service.events_in_window(session=session, owner=user, found=found)
+    ]
+    shared = {
+        str(item.evidence.source_event_id)
+        for item in answer_service.sharing_history(session=session, owner=user)
+        if item.request.id == request_id
+        and item.evidence.status in (EvidenceStatus.available, EvidenceStatus.pending_upload)
+    }
+    return show(
+        request,
+        "footage/answer.html",
+        visitor,
+        session,
+        status_code=status_code,
+        found=found,
+        fr=found.request,
+        notice_text=render_notice(request=found.request, agency=found.agency),
+        events=events,
+        shared=shared,
+        chosen=chosen or set(),
+        reveal=reveal or found.recipient.reveal_identity,
+        answer_labels=ANSWER_LABELS,
+        error=error,
+        notice=_notice(request),
+        **page_context(),
+    )
+
+
+@router.get("/requests/{request_id}/answer", response_class=HTMLResponse)
+def answer_page(
+    request_id: uuid.UUID, request: Request, visitor: Visitor, user: PageUser, session: DbSession
+) -> Response:
+    return _answer_page(request, visitor, user, session, request_id)
+
+
+def _event_ids(values: list[str]) -> list[uuid.UUID]:
+    try:
+        return [uuid.UUID(v) for v in values]
+    except ValueError as exc:
+        raise InvalidInput("Choose clips from the list.", code="clip_not_eligible") from exc
+
+
+@router.post("/requests/{request_id}/share", response_class=HTMLResponse)
+def share(
+    request_id: uuid.UUID,
+    request: Request,
+    visitor: Visitor,
+    user: PageUser,
+    form: CheckedForm,
+    session: DbSession,
+    runtime: RuntimeDep,
+) -> Response:
+    chosen = [text(v) for v in form.getlist("event_id")]
+    reveal = checkbox(form.get("reveal_identity"))
+    try:
+        event_ids = _event_ids(chosen)
+        with session.begin_nested():
+            answer_service.share(
+                session=session,
+                storage=runtime.storage,
+                owner=user,
+                request_id=request_id,
+                event_ids=event_ids,
+                reveal_identity=reveal,
+            )
+    except DoorstepError as exc:
+        if exc.status_code == 404:
+            raise
+        return _answer_page(
+            request,
+            visitor,
+            user,
+            session,
+            request_id,
+            chosen=set(chosen),
+            reveal=reveal,
+            error=exc.message,
+            status_code=exc.status_code,
+        )
+    return redirect(f"/requests/{request_id}/answer?notice=shared")
+
+
+@router.post("/requests/{request_id}/decline", response_class=HTMLResponse)
+def decline(
+    request_id: uuid.UUID,
+    request: Request,
+    visitor: Visitor,
+    user: PageUser,
+    form: CheckedForm,
+    session: DbSession,
+) -> Response:
+    try:
+        with session.begin_nested():
+            answer_service.decline(session=session, owner=user, request_id=request_id)
+    except DoorstepError as exc:
+        if exc.status_code == 404:
+            raise
+        return _answer_page(
+            request,
+            visitor,
+            user,
+            session,
+            request_id,
+            error=exc.message,
+            status_code=exc.status_code,
+        )
+    return redirect(f"/requests/{request_id}/answer?notice=declined")
+
+
+@router.post("/requests/{request_id}/mute")
+def mute(request_id: uuid.UUID, user: PageUser, form: CheckedForm, session: DbSession) -> Response:
+    found = answer_service.get_owner_request(session=session, owner=user, request_id=request_id)
+    answer_service.mute_agency(session=session, owner=user, agency_id=found.agency.id, muted=True)
+    return redirect("/requests?notice=muted")
+
+
+# ---------------------------------------------------------------- sharing history
+
+
+def _shared_page(
+    request: Request,
+    visitor: PageVisitor,
+    user: User,
+    session: Session,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    return show(
+        request,
+        "footage/shared.html",
+        visitor,
+        session,
+        status_code=status_code,
+        items=answer_service.sharing_history(session=session, owner=user),
+        withdrawable=(EvidenceStatus.available, EvidenceStatus.pending_upload),
+        error=error,
+        notice=_notice(request),
+        **page_context(),
+    )
+
+
+@router.get("/requests/shared", response_class=HTMLResponse)
+def shared_history(
+    request: Request, visitor: Visitor, user: PageUser, session: DbSession
+) -> Response:
+    return _shared_page(request, visitor, user, session)
+
+
+@router.post("/requests/shared/{evidence_id}/withdraw", response_class=HTMLResponse)
+def withdraw_share(
+    evidence_id: uuid.UUID,
+    request: Request,
+    visitor: Visitor,
+    user: PageUser,
+    form: CheckedForm,
+    session: DbSession,
+    runtime: RuntimeDep,
+) -> Response:
+    try:
+        with session.begin_nested():
+            answer_service.withdraw_share(
+                session=session, storage=runtime.storage, owner=user, evidence_id=evidence_id
+            )
+    except DoorstepError as exc:
+        if exc.status_code == 404:
+            raise
+        return _shared_page(
+            request, visitor, user, session, error=exc.message, status_code=exc.status_code
+        )
+    return redirect("/requests/shared?notice=withdrawn")
