@@ -91,4 +91,9 @@ def test_demo_builds_a_neighborhood_a_resident_can_use(tmp_path: Path) -> None:
         assert len(with_clip) >= 3 and any(e["on_device"] for e in events)
         video = client.get(with_clip[0]["clip"]["video_url"], headers=headers)
         assert video.status_code == 200 and video.content[4:8] == b"ftyp"
+        # the demo agency's request asked the resident, with his clip in its window
+        [asked] = client.get("/api/v1/inbox/requests", headers=headers).json()
+        assert asked["agency_name"] == "Maple Grove Police Department"
+        assert asked["status"] == "active" and asked["my_events"]
+    assert "TOTP secret" in result.stdout
     runtime.close()

@@ -13,6 +13,8 @@ import typer
 
 from doorstep.accounts.models import Role
 from doorstep.config import Settings, get_settings
+from doorstep.integrations.cli import agent, bridge_app
+from doorstep.transparency.cli import app as transparency_app
 
 app = typer.Typer(
     help="doorstep: a neighborhood camera network that answers to the public.", no_args_is_help=True
@@ -23,6 +25,9 @@ app.add_typer(users_app, name="users")
 evidence_app = typer.Typer(help="Evidence export bundles.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(bridge_app, name="bridge")
+app.add_typer(transparency_app, name="transparency")
+app.command("agent")(agent)
 
 
 def _runtime(settings: Settings | None = None):  # type: ignore[no-untyped-def]
@@ -123,7 +128,7 @@ def demo(
     """Build the demo neighborhood (SQLite, local media) and serve it with its worker."""
     import shutil
 
-    from doorstep.demo import DEMO_PASSWORD, seed_demo
+    from doorstep.demo import DEMO_PASSWORD, officer_totp_secret, seed_demo
     from doorstep.migrate import upgrade
 
     if reset and data_dir.exists():
@@ -139,6 +144,13 @@ def demo(
     typer.echo(f"doorstep demo: http://{host}:{port}")
     for role, email in accounts.items():
         typer.echo(f"  {role:<9} {email}  password: {DEMO_PASSWORD}")
+    secret = officer_totp_secret(runtime)
+    if secret:
+        typer.echo(f"  the officer signs in with two-factor: TOTP secret {secret}")
+        typer.echo(
+            '  (add it to an authenticator app, or: python -c "import pyotp; '
+            f"print(pyotp.TOTP('{secret}').now())\")"
+        )
     typer.echo("")
     if no_serve:
         return

@@ -8,13 +8,18 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+import pyotp
 from sqlalchemy import select
 
 from doorstep.accounts import service as account_service
 from doorstep.accounts.models import Role, User
+from doorstep.agencies import service as agency_service
+from doorstep.agencies.models import AgencyType
 from doorstep.cameras import service as camera_service
 from doorstep.cameras.models import CameraKind, EventKind
 from doorstep.db import utcnow
+from doorstep.footage import service as request_service
+from doorstep.footage.models import IncidentType
 from doorstep.media.samples import write_sample_clip
 from doorstep.media.video import ClipLimits
 from doorstep.runtime import Runtime
@@ -119,7 +124,7 @@ def seed_demo(runtime: Runtime, *, clips_per_camera: int = 3, seed: int = 7) -> 
                         kind=kind,
                         latitude=lat + 0.00004 * k,
                         longitude=lng + 0.00003 * k,
-                        accepts_requests=rng.random() > 0.15,
+                        accepts_requests=o == 0 or rng.random() > 0.15,
                         retention_days=rng.choice([30, 60, 90]),
                     )
                 for c in range(clips_per_camera if o < 6 else 1):
@@ -151,4 +156,79 @@ def seed_demo(runtime: Runtime, *, clips_per_camera: int = 3, seed: int = 7) -> 
                         device_ref=f"sd:/DCIM/{o:03d}{k}.mp4",
                         max_duration_s=runtime.settings.max_clip_duration_s,
                     )
+    _seed_agency_and_request(runtime, people)
     return emails
+
+
+def _square(lat: float, lng: float, half_side_m: float) -> dict[str, object]:
+    corners = [(-1, -1), (1, -1), (1, 1), (-1, 1), (-1, -1)]
+    ring = [
+        list(reversed(_offset(lat, lng, dy * half_side_m, dx * half_side_m))) for dx, dy in corners
+    ]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def _seed_agency_and_request(runtime: Runtime, people: dict[str, User]) -> None:
+    """A verified demo police department whose officer (with two-factor sign-in) sent one
+    footage request, reviewed by the moderator, that asks the demo resident among others."""
+    with runtime.db.transaction() as session:
+        officer = session.get_one(User, people["officer"].id)
+        agency = agency_service.apply_for_agency(
+            session=session,
+            applicant=officer,
+            name="Maple Grove Police Department",
+            agency_type=AgencyType.police,
+            city="Maple Grove",
+            state="PA",
+            jurisdiction=_square(*CENTRE, 3000),
+            contact_email="records@example.org",
+            website="https://maple-grove.example.org",
+        )
+        agency_service.change_status(
+            session=session,
+            actor=session.get_one(User, people["admin"].id),
+            agency_id=agency.id,
+            action="verify",
+            reason=None,
+        )
+        uri = account_service.begin_totp_setup(session=session, user=officer)
+        account_service.confirm_totp_setup(
+            session=session, user=officer, code=pyotp.TOTP(pyotp.parse_uri(uri).secret).now()
+        )
+    with runtime.db.transaction() as session:
+        resident = session.get_one(User, people["resident"].id)
+        page = camera_service.timeline(session=session, owner=resident, on_device=False, limit=1)
+        if not page.rows:
+            return
+        event, camera, _clip = page.rows[0]
+        request = request_service.draft_request(
+            session=session,
+            actor=session.get_one(User, people["officer"].id),
+            area=_square(camera.exact_latitude, camera.exact_longitude, 300),
+            circle=None,
+            window_start=event.started_at - timedelta(minutes=30),
+            window_end=event.started_at + timedelta(minutes=30),
+            case_number="MG-2026-0117",
+            incident_type=IncidentType.package_theft,
+            message="Packages were taken from several porches on this block. Footage of "
+            "anyone carrying boxes along the street in this hour may help.",
+            investigator_contact="Det. Olsen, records@example.org",
+        )
+        request_service.submit_request(
+            session=session,
+            actor=session.get_one(User, people["officer"].id),
+            request_id=request.id,
+        )
+        request_service.review_request(
+            session=session,
+            actor=session.get_one(User, people["moderator"].id),
+            request_id=request.id,
+            approve=True,
+            note="Specific incident, small area, short window.",
+        )
+
+
+def officer_totp_secret(runtime: Runtime) -> str | None:
+    """The demo officer's two-factor secret, printed so a person can try the agency side."""
+    with runtime.db.transaction() as session:
+        return session.scalar(select(User.totp_secret).where(User.email == ACCOUNTS["officer"][0]))

@@ -5,12 +5,14 @@ from __future__ import annotations
 from doorstep.agencies import jobs as agency_jobs
 from doorstep.cameras import service as camera_service
 from doorstep.config import Settings
+from doorstep.feed import jobs as feed_jobs
 from doorstep.footage import jobs as footage_jobs
 from doorstep.notify import jobs as notify_jobs
 from doorstep.notify.worker import PeriodicTask
 from doorstep.runtime import Runtime
+from doorstep.transparency import digests as transparency_digests
 
-__all__ = ["agency_jobs", "footage_jobs", "notify_jobs", "periodic_tasks"]
+__all__ = ["agency_jobs", "feed_jobs", "footage_jobs", "notify_jobs", "periodic_tasks"]
 
 
 def _sweep_retention(runtime: Runtime) -> int:
@@ -29,4 +31,5 @@ def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
         PeriodicTask("evidence_retention", settings.retention_sweep_s, footage_jobs.sweep_evidence),
         PeriodicTask("close_requests", 300, footage_jobs.close_expired),
         PeriodicTask("reminders", 300, footage_jobs.queue_reminders),
+        PeriodicTask("audit_daily_head", 3600, transparency_digests.publish_daily_head),
     ]

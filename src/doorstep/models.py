@@ -4,6 +4,7 @@ from doorstep.accounts import models as accounts_models
 from doorstep.agencies import models as agencies_models
 from doorstep.cameras import models as cameras_models
 from doorstep.db import Base
+from doorstep.feed import models as feed_models
 from doorstep.footage import models as footage_models
 from doorstep.notify import models as notify_models
 from doorstep.transparency import models as transparency_models
@@ -13,6 +14,7 @@ __all__ = [
     "accounts_models",
     "agencies_models",
     "cameras_models",
+    "feed_models",
     "footage_models",
     "notify_models",
     "transparency_models",

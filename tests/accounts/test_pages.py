@@ -214,10 +214,11 @@ def _turn_on_two_factor(client: TestClient, runtime: Runtime) -> str:
         headers=HTML,
     )
     assert r.status_code == 400 and "not right" in form_error(r.text)
-    # The step before now, so the next sign-in's code (a later step) is not a replay.
+    # The current step; later uses take the next step's code (accepted: one step of drift),
+    # so they are never a replay of this one, even when a step boundary passes meanwhile.
     r = client.post(
         "/account/2fa/confirm",
-        data={"csrf_token": csrf_of(page.text), "code": _codes_around_now(secret)[-1]},
+        data={"csrf_token": csrf_of(page.text), "code": _codes_around_now(secret)[0]},
         follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"] == "/account/2fa?notice=totp_on"
@@ -276,7 +277,7 @@ def test_two_factor_can_be_turned_off_with_a_code(client: TestClient, runtime: R
     assert r.status_code == 400 and "not right" in form_error(r.text)
     r = client.post(
         "/account/2fa/disable",
-        data={"csrf_token": csrf_of(page.text), "code": _codes_around_now(secret)[0]},
+        data={"csrf_token": csrf_of(page.text), "code": _codes_around_now(secret)[1]},
         follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"] == "/account/2fa?notice=totp_off"

@@ -254,3 +254,34 @@ def test_sample_clip_is_deterministic(tmp_path: Path) -> None:
     a = write_sample_clip(tmp_path / "a.mp4", seed=3)
     b = write_sample_clip(tmp_path / "b.mp4", seed=3)
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_same_device_ref_is_one_event(client: TestClient, runtime: Runtime,
+                                      tmp_path: Path) -> None:
+    """A device that retries after a lost answer gets the event it already made."""
+    owner = make_person(runtime)
+    cam = make_camera(runtime, owner.user)
+    other = make_camera(runtime, owner.user, name="Garage")
+    path = sample_clip(tmp_path)
+    started = utcnow() - timedelta(minutes=4)
+
+    def send(camera):  # type: ignore[no-untyped-def]
+        with path.open("rb") as fh:
+            return client.post(
+                f"/api/v1/cameras/{camera.camera.id}/clips", headers=camera.headers,
+                data={"started_at": started.isoformat(), "kind": "motion",
+                      "device_ref": "sd:/0007.mp4"},
+                files={"file": (path.name, fh, "video/mp4")},
+            )
+
+    first, again = send(cam), send(cam)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    assert send(other).status_code == 201  # another camera's reference is its own
+    clips, events, keys = _counts(runtime)
+    assert (clips, events, len(keys)) == (2, 2, 4)
+    body = {"kind": "ding", "started_at": started.isoformat(), "device_ref": "ring-17"}
+    a = client.post(f"/api/v1/cameras/{cam.camera.id}/events", headers=cam.headers, json=body)
+    b = client.post(f"/api/v1/cameras/{cam.camera.id}/events", headers=cam.headers, json=body)
+    assert (a.status_code, b.status_code) == (201, 200) and a.json()["id"] == b.json()["id"]
+    assert _counts(runtime)[1] == 3

@@ -100,6 +100,7 @@ def test_openapi_has_position_only_in_owner_schemas(client: TestClient) -> None:
         for name, schema in spec["components"]["schemas"].items()
         if "latitude" in schema.get("properties", {})
     )
-    # The camera schemas are the owner's own; Circle is a request's drawn area, not a camera.
+    # The camera and home schemas are the owner's own view or his input; Circle is a
+    # request's drawn area; PostCreate is the author's input (stored only as a coarse cell).
     assert with_position == ["CameraCreate", "CameraIssued", "CameraRead", "CameraUpdate",
-                             "Circle"]
+                             "Circle", "HomeRead", "HomeUpdate", "PostCreate"]

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from tests.accounts.test_pages import sign_in
 from tests.factories import (
     make_agency,
     make_camera,
@@ -219,3 +220,26 @@ def runtime_policy(client: TestClient, runtime: Runtime, **changes: Any) -> None
                      json={"changes": changes, "reason": "test setup"})
     assert r.status_code == 200, r.text
 
+
+
+def test_active_request_is_published_in_the_feed(
+    client: TestClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    agency = make_agency(runtime, lat=LAT, lng=LNG)
+    officer = make_officer(runtime, agency)
+    runtime_policy(client, runtime, moderator_review=False)
+    neighbor = make_person(runtime)  # no camera at all
+    r = client.put("/api/v1/feed/home", headers=neighbor.headers,
+                   json={"latitude": LAT + 0.001, "longitude": LNG, "radius_mi": 1.0})
+    assert r.status_code == 200, r.text
+    request_id = client.post("/api/v1/requests", headers=officer.headers,
+                             json=request_body(LAT, LNG)).json()["id"]
+    assert client.get("/api/v1/feed", headers=neighbor.headers).json()["posts"] == []
+    client.post(f"/api/v1/requests/{request_id}/submit", headers=officer.headers)
+    [post] = client.get("/api/v1/feed", headers=neighbor.headers).json()["posts"]
+    assert post["footage_request_id"] == request_id
+    assert post["agency"]["name"] == agency.name and post["official"] is True
+    assert VOLUNTARY in post["body"] and NO_CONSEQUENCE in post["body"]
+    sign_in(client, neighbor.user.email)
+    page = client.get("/feed")
+    assert page.status_code == 200 and f"Footage request · {agency.name}" in page.text

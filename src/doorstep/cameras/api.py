@@ -145,7 +145,7 @@ def _ingest(
     started_at: datetime,
     kind: EventKind,
     device_ref: str | None,
-) -> EventRead:
+) -> tuple[EventRead, bool]:
     limits = ClipLimits.from_settings(runtime.settings)
     path = spool_upload(upload, limits.max_bytes)
     stored: list[str] = []
@@ -166,6 +166,7 @@ def _ingest(
             )
             stored = result.stored_keys
             view = camera_service.event_view(result.event, camera, result.clip)
+            created = result.created
     except BaseException:
         # The commit failed after the files were stored: leave nothing behind.
         for key in stored:
@@ -173,7 +174,7 @@ def _ingest(
         raise
     finally:
         path.unlink(missing_ok=True)
-    return view
+    return view, created
 
 
 @asynccontextmanager
@@ -209,16 +210,18 @@ async def camera_upload(
     response_model=EventRead,
     status_code=status.HTTP_201_CREATED,
 )
-async def upload_clip(camera_id: uuid.UUID, request: Request, runtime: RuntimeDep) -> EventRead:
-    """A camera uploads a motion clip (multipart: ``file``, ``started_at``, ``kind``).
-
-    Authenticated with the camera's ingest token as a bearer token.
+async def upload_clip(
+    camera_id: uuid.UUID, request: Request, response: Response, runtime: RuntimeDep
+) -> EventRead:
+    """A camera uploads a motion clip (multipart: ``file``, ``started_at``, ``kind``, and an
+    optional ``device_ref``). Authenticated with the camera's ingest token as a bearer token.
+    Sent again with the same ``device_ref``, it answers 200 with the event already recorded.
     """
     async with camera_upload(request, runtime, camera_id) as (token, form, upload):
         started_at = _form_value(form.get("started_at"), datetime, "started_at")
         kind = _form_value(form.get("kind") or "motion", EventKind, "kind")
         device_ref = form.get("device_ref")
-        return await run_in_threadpool(
+        view, created = await run_in_threadpool(
             _ingest,
             runtime,
             camera_id,
@@ -228,6 +231,9 @@ async def upload_clip(camera_id: uuid.UUID, request: Request, runtime: RuntimeDe
             kind,
             device_ref if isinstance(device_ref, str) and device_ref else None,
         )
+        if not created:
+            response.status_code = status.HTTP_200_OK
+        return view
 
 
 def _form_value(raw: object, kind: type[T], name: str) -> T:
@@ -257,13 +263,22 @@ def report_event(
     camera_id: uuid.UUID,
     body: EventCreate,
     request: Request,
+    response: Response,
     session: DbSession,
     runtime: RuntimeDep,
 ) -> EventRead:
-    """A local-first event: the device keeps the clip until the owner shares it."""
+    """A local-first event: the device keeps the clip until the owner shares it.
+    Sent again with the same ``device_ref``, it answers 200 with the event already recorded.
+    """
     camera = camera_service.authenticate_camera(
         session=session, camera_id=camera_id, token=bearer_token(request)
     )
+    existing = camera_service.find_device_event(
+        session=session, camera=camera, device_ref=body.device_ref
+    )
+    if existing is not None:
+        response.status_code = status.HTTP_200_OK
+        return camera_service.event_view(existing[0], camera, existing[1])
     event = camera_service.record_device_event(
         session=session,
         camera=camera,

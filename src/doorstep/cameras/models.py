@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -93,6 +94,15 @@ class MotionEvent(Base):
     __table_args__ = (
         Index("ix_motion_events_camera_id_started_at", "camera_id", "started_at"),
         Index("ix_motion_events_owner_id_started_at", "owner_id", "started_at"),
+        # A device's own reference names one event per camera (retries stay one event).
+        Index(
+            "uq_motion_events_camera_id_device_ref",
+            "camera_id",
+            "device_ref",
+            unique=True,
+            sqlite_where=text("device_ref IS NOT NULL"),
+            postgresql_where=text("device_ref IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)

@@ -251,8 +251,27 @@ def sha256_file(path: Path) -> str:
 @dataclass
 class IngestedClip:
     event: MotionEvent
-    clip: Clip
+    clip: Clip | None
     stored_keys: list[str]
+    # False when the device sent this device_ref before: the event already recorded.
+    created: bool = True
+
+
+def find_device_event(
+    *, session: Session, camera: Camera, device_ref: str | None
+) -> tuple[MotionEvent, Clip | None] | None:
+    """The event (and clip) this camera already sent under ``device_ref``: devices retry
+    after a lost answer, and the same reference must not make a second event."""
+    if not device_ref:
+        return None
+    event = session.scalar(
+        select(MotionEvent).where(
+            MotionEvent.camera_id == camera.id, MotionEvent.device_ref == device_ref
+        )
+    )
+    if event is None:
+        return None
+    return event, session.get(Clip, event.clip_id) if event.clip_id else None
 
 
 def ingest_clip(
@@ -269,11 +288,15 @@ def ingest_clip(
     """Validate a clip with PyAV, store it and its thumbnail, record it and alert its owner.
 
     Every check runs before anything is stored. If the caller's transaction then
-    fails, it must delete ``stored_keys`` so nothing is left behind. Blocking:
-    run it off the event loop.
+    fails, it must delete ``stored_keys`` so nothing is left behind. A clip sent again
+    under the same ``device_ref`` returns the event already recorded (``created`` False).
+    Blocking: run it off the event loop.
     """
     now = utcnow()
     _check_start(started_at, now)
+    existing = find_device_event(session=session, camera=camera, device_ref=device_ref)
+    if existing is not None:
+        return IngestedClip(event=existing[0], clip=existing[1], stored_keys=[], created=False)
     probe = probe_clip(file_path, limits)
     thumbnail = make_thumbnail(file_path)
     clip = Clip(

@@ -25,6 +25,7 @@ from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import Agency, MemberRole
 from doorstep.db import utcnow
 from doorstep.errors import Conflict, Forbidden, InvalidInput, NotFound
+from doorstep.feed import service as feed_service
 from doorstep.footage import rules
 from doorstep.footage.models import (
     AgencyMute,
@@ -34,6 +35,7 @@ from doorstep.footage.models import (
     RecipientStatus,
     RequestStatus,
 )
+from doorstep.footage.notice import render_notice
 from doorstep.footage.targeting import target_owners
 from doorstep.notify import outbox
 from doorstep.transparency import audit
@@ -466,10 +468,32 @@ def _activate(
         )
     request.status = RequestStatus.active
     request.activated_at = now
+    _publish_to_feed(session=session, request=request, area=area)
     request.closes_at = now + timedelta(days=policy.request_open_days)
     request.asked_count = len(rows)
     _audit(session, actor, "request.activated", request, owners_asked=len(rows))
     session.flush()
+
+
+def _publish_to_feed(*, session: Session, request: FootageRequest, area: BaseGeometry) -> None:
+    agency = agency_service.get_agency(session=session, agency_id=request.agency_id)
+    author = session.get(User, request.created_by)
+    assert author is not None
+    notice = render_notice(request=request, agency=agency)
+    centre = area.centroid
+    feed_service.publish_footage_request(
+        session=session,
+        request_id=request.id,
+        agency_id=agency.id,
+        author=author,
+        latitude=centre.y,
+        longitude=centre.x,
+        title=f"{agency.name} asks for footage: {request.incident_type.value.replace('_', ' ')}",
+        body=notice.body.replace(
+            "Open the request to see your own clips from that window and answer",
+            "Camera owners in the area were asked directly and can answer on their request page",
+        ),
+    )
 
 
 def close_request(

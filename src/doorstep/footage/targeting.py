@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import h3
 import shapely
@@ -50,6 +51,10 @@ SAFETY_MARGIN_DEG = 1e-5
 # Cells per statement: well under SQLite's bound-parameter limit (32,766) and small enough
 # for PostgreSQL to plan quickly. A 50 km circle (~75,000 cells) takes 16 statements.
 CELLS_PER_QUERY = 5_000
+# Policy keeps requests far smaller (half a square mile by default); this bound only stops
+# a mistake upstream from asking H3 for millions of cells and pinning a worker for minutes.
+# 10,000 km² is about 95,000 cells, a second or two of work; a 50 km circle fits.
+MAX_AREA_KM2 = 10_000.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,20 @@ def _check_area(area: BaseGeometry) -> None:
     if area.is_empty or not area.is_valid:
         raise InvalidInput(
             f"The area is not a valid shape: {explain_validity(area)}.", code="invalid_geometry"
+        )
+    # shapely reads an edge from 179° to -179° as crossing the globe, H3 as crossing the
+    # antimeridian (it does so for any edge spanning more than 180° of longitude): they
+    # would disagree on what is inside. Like the rest of doorstep, targeting takes the
+    # planar reading and refuses the edges H3 would read otherwise.
+    for ring in _rings(area):
+        if any(abs(b[0] - a[0]) >= 180.0 for a, b in pairwise(ring)):
+            raise InvalidInput(
+                "The area may not cross the antimeridian or span half the globe.",
+                code="area_too_large",
+            )
+    if geo.area_m2(area) > MAX_AREA_KM2 * 1e6:
+        raise InvalidInput(
+            f"The area is larger than {MAX_AREA_KM2:,.0f} km².", code="area_too_large"
         )
 
 
@@ -109,6 +128,11 @@ def area_cells(area: BaseGeometry) -> tuple[set[int], set[int]]:
       fail that test and land in ``boundary``: a wrong guess only costs an exact check.
     - Boundary cells may hold points outside the area (and some may hold none inside);
       their cameras must be checked with shapely.
+
+    Edges are straight lines in lon/lat, as for shapely and ``geo.contains_point``; H3's
+    polygon fill reads them the same way (not as great circles, which at 60° latitude
+    would bow ~85 m off a 50 km edge). Refuses (``InvalidInput``) what is not a valid
+    polygon, has an edge spanning 180° of longitude or more, or exceeds ``MAX_AREA_KM2``.
     """
     _check_area(area)
     # Mitred joins keep the vertex count of the area; outwards they still reach every
@@ -157,14 +181,25 @@ def candidate_cameras(
         and_(MotionEvent.clip_id.is_(None), MotionEvent.on_device.is_(True)),
         exists().where(Clip.id == MotionEvent.clip_id, Clip.deleted_at.is_(None)),
     )
-    activity = exists().where(
-        MotionEvent.camera_id == Camera.id,
-        MotionEvent.started_at >= earliest_start,
-        MotionEvent.started_at < window_end,
-        # An event ending exactly at the start is outside the window, except an instant
-        # one (a doorbell ring has ended_at == started_at) that happened at the start.
-        or_(MotionEvent.ended_at > window_start, MotionEvent.started_at == window_start),
-        live_footage,
+    # The first qualifying event of this camera, as a correlated scalar subquery with
+    # LIMIT 1 rather than EXISTS: PostgreSQL turns EXISTS into a semi-join and, on small
+    # or freshly loaded tables, may read every event of the window instance-wide before
+    # looking at cameras. This shape keeps the plan that scales on both databases: per
+    # candidate camera, one probe of (camera_id, started_at) that stops at the first hit.
+    first_event = (
+        select(MotionEvent.id)
+        .where(
+            MotionEvent.camera_id == Camera.id,
+            MotionEvent.started_at >= earliest_start,
+            MotionEvent.started_at < window_end,
+            # An event ending exactly at the start is outside the window, except an instant
+            # one (a doorbell ring has ended_at == started_at) that happened at the start.
+            or_(MotionEvent.ended_at > window_start, MotionEvent.started_at == window_start),
+            live_footage,
+        )
+        .limit(1)
+        .correlate(Camera)
+        .scalar_subquery()
     )
     return select(
         Camera.id,
@@ -175,7 +210,7 @@ def candidate_cameras(
     ).where(
         Camera.index_cell.in_(sorted(cells)),
         Camera.accepts_requests.is_(True),
-        activity,
+        first_event.is_not(None),
     )
 
 

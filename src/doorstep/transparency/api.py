@@ -1,4 +1,5 @@
-"""JSON routes for the policy (public to read, admin to change) and the audit chain head."""
+"""JSON routes: the policy (public to read, admin to change), the public portal's data
+(agencies, the request log, per-agency figures), agency statements and the audit heads."""
 
 from __future__ import annotations
 
@@ -6,14 +7,26 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from doorstep.accounts.deps import Admin
 from doorstep.agencies import service as agency_service
+from doorstep.errors import NotFound
 from doorstep.http import DbSession
+from doorstep.transparency import digests, figures, public, request_log, statements
 from doorstep.transparency import policy as policy_service
 from doorstep.transparency.policy import PolicySettings
+from doorstep.transparency.schemas import (
+    AgencyFigures,
+    ChainHeadRead,
+    DailyHeadRead,
+    MonthCount,
+    PublicAgency,
+    RequestLogPage,
+    StatementRead,
+    StatementUpdate,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["transparency"])
 
@@ -68,4 +81,99 @@ def change_agency_policy(
     agency_service.get_agency(session=session, agency_id=agency_id)
     return policy_service.change_policy(
         session=session, actor=admin, changes=body.changes, reason=body.reason, agency_id=agency_id
+    )
+
+
+# ---------------------------------------------------------------- public portal data
+
+
+@router.get("/transparency/agencies", response_model=list[PublicAgency])
+def public_agencies(
+    session: DbSession, state: str | None = None, status: str | None = None
+) -> list[PublicAgency]:
+    """Public: every agency that ever took part; filter by state and status
+    (active, suspended, ended)."""
+    agencies = public.participating_agencies(
+        session=session, state=state, status=public.parse_status(status)
+    )
+    return [public.public_agency(a) for a in agencies]
+
+
+@router.get("/transparency/agencies/active-per-month", response_model=list[MonthCount])
+def agencies_active_per_month(session: DbSession) -> list[MonthCount]:
+    """Public: how many agencies took part in each month."""
+    agencies = public.participating_agencies(session=session)
+    return public.active_per_month(session=session, agencies=agencies)
+
+
+def _participating(session: DbSession, agency_id: uuid.UUID) -> Any:
+    agency = public.get_participating_agency(session=session, agency_id=agency_id)
+    if agency is None:
+        raise NotFound("No agency with this id ever took part.", code="agency_not_found")
+    return agency
+
+
+@router.get("/transparency/agencies/{agency_id}", response_model=AgencyFigures)
+def public_agency_figures(agency_id: uuid.UUID, session: DbSession) -> AgencyFigures:
+    """Public: one agency's figures (requests, answers, evidence use, policy, cameras in
+    its jurisdiction as a count, accountability figures)."""
+    return figures.agency_figures(session=session, agency=_participating(session, agency_id))
+
+
+@router.get("/transparency/requests", response_model=RequestLogPage)
+def public_request_log(
+    session: DbSession,
+    sort: str = "activated",
+    order: str = Query("desc", pattern="^(asc|desc)$"),
+    agency_id: uuid.UUID | None = None,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=500),
+) -> RequestLogPage:
+    """Public: every request that ever became active, with totals and coarse cells."""
+    total, rows = request_log.log_page(
+        session=session,
+        filters=request_log.RequestFilter(agency_id=agency_id),
+        sort=sort,
+        descending=order == "desc",
+        offset=offset,
+        limit=limit,
+    )
+    return RequestLogPage(
+        total=total, offset=offset, limit=limit, sort=sort, order=order, requests=rows
+    )
+
+
+@router.get("/transparency/audit/head", response_model=ChainHeadRead)
+def audit_head(session: DbSession) -> ChainHeadRead:
+    """Public: the newest record of the audit chain."""
+    head = digests.current_head(session=session)
+    if head is None:
+        return ChainHeadRead(seq=0, hash=digests.GENESIS_HASH, at=None)
+    return ChainHeadRead(seq=head.seq, hash=head.hash, at=head.at)
+
+
+@router.get("/transparency/audit/heads", response_model=list[DailyHeadRead])
+def audit_daily_heads(session: DbSession) -> list[DailyHeadRead]:
+    """Public: the head of the chain at the end of each day, newest first."""
+    return [DailyHeadRead.model_validate(h) for h in digests.daily_heads(session=session)]
+
+
+@router.get("/agencies/{agency_id}/statement", response_model=StatementRead)
+def agency_statement(agency_id: uuid.UUID, session: DbSession) -> StatementRead:
+    """Public: the agency's acceptable-use statement and prohibited uses."""
+    agency_service.get_agency(session=session, agency_id=agency_id)
+    return statements.statement_view(session=session, agency_id=agency_id)
+
+
+@router.put("/agencies/{agency_id}/statement", response_model=StatementRead)
+def change_agency_statement(
+    agency_id: uuid.UUID, body: StatementUpdate, admin: Admin, session: DbSession
+) -> StatementRead:
+    return statements.set_statement(
+        session=session,
+        actor=admin,
+        agency_id=agency_id,
+        acceptable_use=body.acceptable_use,
+        prohibited_uses=body.prohibited_uses,
+        reason=body.reason,
     )

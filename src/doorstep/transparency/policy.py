@@ -22,6 +22,25 @@ DEFAULT_REFUSED_PURPOSES = [
     "general_announcement",
 ]
 
+# How the public pages name each setting.
+SETTING_LABELS = {
+    "min_area_sq_mi": "Smallest area of a request (sq mi)",
+    "max_area_sq_mi": "Largest area of a request (sq mi)",
+    "min_window_minutes": "Shortest time window (minutes)",
+    "max_window_hours": "Longest time window (hours)",
+    "max_lookback_days": "Furthest look-back (days)",
+    "case_number_required": "Case number required",
+    "supervisor_approval": "Supervisor approval required",
+    "moderator_review": "Moderator review before sending",
+    "monthly_cap": "Requests per agency per month, at most",
+    "per_case_limit": "Requests per case, at most",
+    "refused_purposes": "Refused purposes",
+    "request_open_days": "Days a request stays open",
+    "evidence_retention_days": "Days shared evidence is kept",
+    "reminder_days": "Reminders to owners (days after the request)",
+    "public_h3_resolution": "Public map resolution (H3)",
+}
+
 
 class PolicySettings(BaseModel):
     """Every rule a footage request is checked against, with the instance defaults."""
@@ -162,3 +181,9 @@ def history(
             else PolicyVersion.agency_id == agency_id
         )
     return list(session.scalars(stmt))
+
+
+def all_overrides(*, session: Session) -> dict[uuid.UUID, dict[str, Any]]:
+    """Every agency's overrides (agencies without any are left out)."""
+    rows = session.scalars(select(PolicyRecord).where(PolicyRecord.agency_id.is_not(None)))
+    return {row.agency_id: dict(row.settings) for row in rows if row.agency_id and row.settings}

@@ -63,16 +63,20 @@ def include(app: FastAPI) -> None:
     from doorstep.accounts import pages as account_pages
     from doorstep.agencies import pages as agency_pages
     from doorstep.cameras import pages as camera_pages
+    from doorstep.feed import pages as feed_pages
     from doorstep.footage import agency_pages as footage_agency_pages
     from doorstep.footage import moderation_pages as footage_moderation_pages
     from doorstep.footage import owner_pages as footage_owner_pages
     from doorstep.notify import pages as notify_pages
+    from doorstep.transparency import pages as transparency_pages
 
     app.include_router(router)
     app.include_router(account_pages.router)
     app.include_router(camera_pages.router)
     app.include_router(agency_pages.router)
+    app.include_router(feed_pages.router)
     app.include_router(footage_agency_pages.router)
     app.include_router(footage_owner_pages.router)
     app.include_router(footage_moderation_pages.router)
+    app.include_router(transparency_pages.router)
     app.include_router(notify_pages.router)

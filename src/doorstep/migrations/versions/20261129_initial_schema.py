@@ -373,10 +373,18 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_motion_events_owner_id_started_at", ["owner_id", "started_at"], unique=False
         )
+        batch_op.create_index(
+            "uq_motion_events_camera_id_device_ref",
+            ["camera_id", "device_ref"],
+            unique=True,
+            sqlite_where=sa.text("device_ref IS NOT NULL"),
+            postgresql_where=sa.text("device_ref IS NOT NULL"),
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("motion_events", schema=None) as batch_op:
+        batch_op.drop_index("uq_motion_events_camera_id_device_ref")
         batch_op.drop_index("ix_motion_events_owner_id_started_at")
         batch_op.drop_index("ix_motion_events_camera_id_started_at")
 

@@ -1,0 +1,1 @@
+"""Neighbors: the geo-local safety feed."""

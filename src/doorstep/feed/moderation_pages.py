@@ -1,0 +1,185 @@
+"""HTML routes for moderators (the queue, held posts, the hold option) and for agency
+members (their tips inbox)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
+from doorstep.accounts.models import Role, User
+from doorstep.agencies import service as agency_service
+from doorstep.errors import DoorstepError, Forbidden, NotFound
+from doorstep.feed import comments as feed_comments
+from doorstep.feed import moderation, tips
+from doorstep.feed import service as feed_service
+from doorstep.feed.alerts import CATEGORY_LABELS
+from doorstep.feed.models import Category
+from doorstep.http import DbSession
+from doorstep.web.pages import checkbox, show, text
+from doorstep.web.render import CheckedForm, redirect
+
+router = APIRouter(include_in_schema=False)
+
+NOTICES = {
+    "hidden": "Hidden. The author was told why; the action is in the public audit log.",
+    "restored": "Restored. The author was told; the action is in the public audit log.",
+    "approved": "Published. The author was told.",
+    "rejected": "Rejected. The author was told why.",
+    "dismissed": "Reports dismissed.",
+    "settings": "Feed settings saved.",
+}
+POST_ACTIONS = ("hide", "restore", "approve", "reject", "dismiss")
+COMMENT_ACTIONS = ("hide", "restore", "dismiss")
+_DONE = {
+    "hide": "hidden",
+    "restore": "restored",
+    "approve": "approved",
+    "reject": "rejected",
+    "dismiss": "dismissed",
+}
+
+
+def _moderation_page(
+    request: Request,
+    visitor: PageVisitor,
+    user: User,
+    session: Session,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+) -> Response:
+    queue = [
+        moderation.queue_item(entry)
+        for entry in moderation.moderation_queue(session=session, actor=user)
+    ]
+    pending = feed_service.post_views(
+        session=session, viewer=user, posts=moderation.pending_posts(session=session, actor=user)
+    )
+    return show(
+        request,
+        "feed/moderation.html",
+        visitor,
+        session,
+        status_code=status_code,
+        queue=queue,
+        pending=pending,
+        settings=feed_service.current_settings(session=session),
+        is_admin=user.role == Role.admin,
+        category_labels={c.value: CATEGORY_LABELS[c] for c in Category},
+        error=error,
+        notice=NOTICES.get(request.query_params.get("notice", "")),
+    )
+
+
+@router.get("/moderation", response_class=HTMLResponse)
+def moderation_page(
+    request: Request, visitor: Visitor, user: PageUser, session: DbSession
+) -> Response:
+    moderation.require_moderator(user)
+    return _moderation_page(request, visitor, user, session)
+
+
+def _back(form_value: object, post_id: uuid.UUID, notice: str) -> Response:
+    if text(form_value) == "post":
+        return redirect(f"/posts/{post_id}?notice=moderated")
+    return redirect(f"/moderation?notice={notice}")
+
+
+@router.post("/moderation/posts/{post_id}/{action}", response_class=HTMLResponse)
+def moderate_post(
+    post_id: uuid.UUID,
+    action: str,
+    request: Request,
+    visitor: Visitor,
+    user: PageUser,
+    form: CheckedForm,
+    session: DbSession,
+) -> Response:
+    moderation.require_moderator(user)
+    if action not in POST_ACTIONS:
+        raise NotFound("No such action.")
+    reason = text(form.get("reason"))
+    try:
+        with session.begin_nested():
+            if action == "hide":
+                moderation.hide_post(session=session, actor=user, post_id=post_id, reason=reason)
+            elif action == "restore":
+                moderation.restore_post(session=session, actor=user, post_id=post_id, reason=reason)
+            elif action == "approve":
+                moderation.approve_post(
+                    session=session, actor=user, post_id=post_id, reason=reason or None
+                )
+            elif action == "reject":
+                moderation.reject_post(session=session, actor=user, post_id=post_id, reason=reason)
+            else:
+                moderation.dismiss_reports(
+                    session=session, actor=user, post_id=post_id, reason=reason
+                )
+    except DoorstepError as exc:
+        return _moderation_page(
+            request, visitor, user, session, status_code=exc.status_code, error=exc.message
+        )
+    return _back(form.get("back"), post_id, _DONE[action])
+
+
+@router.post("/moderation/comments/{comment_id}/{action}", response_class=HTMLResponse)
+def moderate_comment(
+    comment_id: uuid.UUID,
+    action: str,
+    request: Request,
+    visitor: Visitor,
+    user: PageUser,
+    form: CheckedForm,
+    session: DbSession,
+) -> Response:
+    moderation.require_moderator(user)
+    if action not in COMMENT_ACTIONS:
+        raise NotFound("No such action.")
+    reason = text(form.get("reason"))
+    comment = feed_comments.get_comment(session=session, actor=user, comment_id=comment_id)
+    try:
+        with session.begin_nested():
+            if action == "hide":
+                moderation.hide_comment(
+                    session=session, actor=user, comment_id=comment_id, reason=reason
+                )
+            elif action == "restore":
+                moderation.restore_comment(
+                    session=session, actor=user, comment_id=comment_id, reason=reason
+                )
+            else:
+                moderation.dismiss_reports(
+                    session=session,
+                    actor=user,
+                    post_id=comment.post_id,
+                    comment_id=comment.id,
+                    reason=reason,
+                )
+    except DoorstepError as exc:
+        return _moderation_page(
+            request, visitor, user, session, status_code=exc.status_code, error=exc.message
+        )
+    return _back(form.get("back"), comment.post_id, _DONE[action])
+
+
+@router.post("/moderation/settings")
+def change_settings(user: PageUser, form: CheckedForm, session: DbSession) -> Response:
+    moderation.change_settings(
+        session=session, actor=user, hold_new_posts=checkbox(form.get("hold_new_posts"))
+    )
+    return redirect("/moderation?notice=settings")
+
+
+@router.get("/feed/tips", response_class=HTMLResponse)
+def agency_tips(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
+    """An agency member's tips inbox (his own agency's)."""
+    found = agency_service.membership_of(session=session, user=user)
+    if found is None:
+        raise Forbidden("Tips are read by agency members.", code="not_agency_member")
+    agency = found[0]
+    rows = tips.agency_tips(session=session, actor=user, agency_id=agency.id)
+    return show(request, "feed/tips.html", visitor, session, agency=agency, tips=rows)

@@ -1,0 +1,227 @@
+"""Pydantic in/out for the feed. Only ``HomeRead`` carries a position (the resident's own)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from doorstep.feed.areas import DEFAULT_RADIUS_MI, MAX_RADIUS_MI, MIN_RADIUS_MI
+from doorstep.feed.models import Category, PostStatus, ReportReason
+
+
+class FeedBase(BaseModel):
+    model_config = ConfigDict(from_attributes=True, str_strip_whitespace=True)
+
+
+# ---------------------------------------------------------------- home
+
+
+class HomeUpdate(FeedBase):
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    radius_mi: float = Field(default=DEFAULT_RADIUS_MI, ge=MIN_RADIUS_MI, le=MAX_RADIUS_MI)
+    alert_categories: list[Category] = Field(default_factory=list)
+
+
+class HomeRead(FeedBase):
+    """The resident's own view of his home: the only feed schema with a position."""
+
+    latitude: float
+    longitude: float
+    coarse_cell: str
+    radius_mi: float
+    alert_categories: list[Category]
+
+
+# ---------------------------------------------------------------- posts
+
+
+class PersonFields(FeedBase):
+    """What the person did (asked first), then at least two details beyond race."""
+
+    behavior: str = Field(default="", max_length=1000)
+    clothing: str | None = Field(default=None, max_length=300)
+    hair: str | None = Field(default=None, max_length=300)
+    build: str | None = Field(default=None, max_length=300)
+    shoes: str | None = Field(default=None, max_length=300)
+    distinguishing_features: str | None = Field(default=None, max_length=300)
+    other: str | None = Field(default=None, max_length=300)
+
+
+class PostCreate(FeedBase):
+    category: Category
+    title: str = Field(min_length=3, max_length=120)
+    body: str = Field(min_length=1, max_length=5000)
+    person: PersonFields | None = None
+    clip_id: uuid.UUID | None = None
+    # Where it happened; the post keeps only its coarse cell. Defaults to the author's home.
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    # Post for the agency the author is a verified member of.
+    official: bool = False
+    confirm_personal_data: bool = False
+
+
+class PostUpdate(FeedBase):
+    category: Category | None = None
+    title: str | None = Field(default=None, min_length=3, max_length=120)
+    body: str | None = Field(default=None, min_length=1, max_length=5000)
+    person: PersonFields | None = None
+    remove_person: bool = False
+    remove_clip: bool = False
+    confirm_personal_data: bool = False
+
+
+class PostClip(FeedBase):
+    started_at: datetime
+    duration_s: float
+    width: int
+    height: int
+    video_url: str
+    thumbnail_url: str
+
+
+class AgencyRef(FeedBase):
+    id: uuid.UUID
+    name: str
+
+
+class PostRead(FeedBase):
+    id: uuid.UUID
+    category: Category
+    title: str
+    body: str
+    person: PersonFields | None
+    coarse_cell: str = Field(description="The post's area: an H3 cell (coarse resolution).")
+    official: bool
+    footage_request_id: uuid.UUID | None = Field(
+        default=None, description="Set when the post announces an agency's footage request."
+    )
+    agency: AgencyRef | None
+    author_name: str
+    is_mine: bool
+    status: PostStatus
+    status_reason: str | None = Field(
+        default=None, description="Why it was held, rejected or hidden (author, moderators)."
+    )
+    created_at: datetime
+    published_at: datetime | None
+    edited_at: datetime | None
+    clip: PostClip | None
+    comment_count: int
+
+
+class FeedPage(FeedBase):
+    posts: list[PostRead]
+    next_cursor: str | None
+
+
+class FeedMap(BaseModel):
+    """A GeoJSON FeatureCollection: one feature per post, its geometry the coarse cell."""
+
+    type: str = "FeatureCollection"
+    features: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+# ---------------------------------------------------------------- comments
+
+
+class CommentCreate(FeedBase):
+    body: str = Field(min_length=1, max_length=2000)
+
+
+class CommentUpdate(CommentCreate):
+    pass
+
+
+class CommentRead(FeedBase):
+    id: uuid.UUID
+    post_id: uuid.UUID
+    body: str
+    author_name: str
+    is_mine: bool
+    is_hidden: bool
+    hidden_reason: str | None
+    created_at: datetime
+    edited_at: datetime | None
+
+
+# ---------------------------------------------------------------- reports and moderation
+
+
+class ReportCreate(FeedBase):
+    reason: ReportReason
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class ReportRead(FeedBase):
+    id: uuid.UUID
+    post_id: uuid.UUID
+    comment_id: uuid.UUID | None
+    reason: ReportReason
+    created_at: datetime
+
+
+class ModerationReason(FeedBase):
+    reason: str = Field(min_length=3, max_length=1000)
+
+
+class ApprovalNote(FeedBase):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class QueueItem(FeedBase):
+    subject_type: str  # "post" or "comment"
+    post_id: uuid.UUID
+    comment_id: uuid.UUID | None
+    title: str
+    excerpt: str
+    category: Category
+    status: str
+    report_count: int
+    reasons: dict[str, int]
+    notes: list[str]
+    has_profiling_report: bool
+    first_reported_at: datetime
+
+
+class FeedSettingsRead(FeedBase):
+    hold_new_posts: bool
+    updated_at: datetime
+
+
+class FeedSettingsUpdate(FeedBase):
+    hold_new_posts: bool
+
+
+# ---------------------------------------------------------------- tips
+
+
+class TipCreate(FeedBase):
+    body: str = Field(min_length=3, max_length=5000)
+    post_id: uuid.UUID | None = None
+    anonymous: bool = False
+
+
+class TipSent(FeedBase):
+    id: uuid.UUID
+    agency_id: uuid.UUID
+    anonymous: bool
+    created_at: datetime
+
+
+class TipRead(FeedBase):
+    """What the agency sees: the message, and the sender only when he chose to be named."""
+
+    id: uuid.UUID
+    post_id: uuid.UUID | None
+    post_title: str | None
+    body: str
+    anonymous: bool
+    sender_name: str | None
+    sender_email: str | None
+    created_at: datetime

@@ -1,0 +1,519 @@
+"""Neighbors: posts, the geo-local feed, and clips shared in posts.
+
+Privacy: a post keeps no position, only its coarse cell, which is all any view
+shows; the feed reads the viewer's own home (``feed.homes``) to find the cells
+within his radius. Posts are read through :func:`readable_posts`. Comments live
+in ``feed.comments``, moderation in ``feed.moderation``, alerts in
+``feed.alerts``, tips in ``feed.tips``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from doorstep import geo
+from doorstep.accounts import service as account_service
+from doorstep.accounts.models import Role, User
+from doorstep.accounts.service import actor_of
+from doorstep.agencies import service as agency_service
+from doorstep.cameras import service as camera_service
+from doorstep.cameras.models import Clip
+from doorstep.db import utcnow
+from doorstep.errors import Forbidden, InvalidInput, NotFound
+from doorstep.feed import areas, guardrails
+from doorstep.feed.guardrails import PersonDescription
+from doorstep.feed.homes import HomeRequired, get_home, require_home
+from doorstep.feed.models import Category, Comment, FeedSettings, Post, PostStatus
+from doorstep.feed.schemas import (
+    AgencyRef,
+    PersonFields,
+    PostClip,
+    PostRead,
+)
+from doorstep.notify import outbox
+from doorstep.transparency import audit
+
+POST_PUBLISHED_JOB = "feed.post_published"
+SETTINGS_ROW_ID = 1
+MAX_PAGE = 100
+
+
+def is_moderator(user: User) -> bool:
+    return user.role in (Role.moderator, Role.admin)
+
+
+# ---------------------------------------------------------------- settings
+
+
+def current_settings(*, session: Session) -> FeedSettings:
+    """The instance's feed options; the defaults (nothing held) until an admin changes them.
+
+    Reading never writes: the row is created by the first change (``feed.moderation``).
+    """
+    row = session.get(FeedSettings, SETTINGS_ROW_ID)
+    if row is None:
+        return FeedSettings(id=SETTINGS_ROW_ID, hold_new_posts=False, updated_at=utcnow())
+    return row
+
+
+# ---------------------------------------------------------------- reading posts
+
+
+def readable_posts(*, actor: User) -> Select[Post]:
+    """Posts this actor may open: published ones, his own in any state, and for
+    moderators every post."""
+    stmt = select(Post)
+    if is_moderator(actor):
+        return stmt
+    return stmt.where(or_(Post.status == PostStatus.published, Post.author_id == actor.id))
+
+
+def get_post(*, session: Session, actor: User, post_id: uuid.UUID) -> Post:
+    """A post the actor may read, or 404 (whether missing or not his to see)."""
+    post = session.scalar(readable_posts(actor=actor).where(Post.id == post_id))
+    if post is None:
+        raise NotFound("No such post.", code="post_not_found")
+    return post
+
+
+def own_posts(*, session: Session, author: User, limit: int = MAX_PAGE) -> list[Post]:
+    """The author's own posts in every state, newest first."""
+    return list(
+        session.scalars(
+            select(Post)
+            .where(Post.author_id == author.id)
+            .order_by(Post.created_at.desc(), Post.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def get_own_post(*, session: Session, author: User, post_id: uuid.UUID) -> Post:
+    """The author's own post; 404 if he cannot read it, 403 if it is someone else's."""
+    post = get_post(session=session, actor=author, post_id=post_id)
+    if post.author_id != author.id:
+        raise Forbidden("Only the author can change this post.", code="not_author")
+    return post
+
+
+# ---------------------------------------------------------------- the feed
+
+
+def _encode_cursor(post: Post) -> str:
+    assert post.published_at is not None
+    raw = json.dumps([post.published_at.isoformat(), str(post.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, post_id = json.loads(raw)
+        parsed = datetime.fromisoformat(at)
+        if parsed.tzinfo is None:
+            raise ValueError("naive cursor time")
+        return parsed, uuid.UUID(post_id)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput("This page cursor is not valid.", code="invalid_cursor") from exc
+
+
+def feed_statement(
+    *,
+    cells: Sequence[int],
+    categories: Sequence[Category] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 30,
+) -> Select[Post]:
+    """The feed's one query, shaped for ``ix_feed_posts_coarse_cell_published_at``:
+    ``coarse_cell IN (cells)`` then newest first by ``(published_at, id)``."""
+    stmt = select(Post).where(
+        Post.coarse_cell.in_(sorted(cells)), Post.status == PostStatus.published
+    )
+    if categories:
+        stmt = stmt.where(Post.category.in_(list(categories)))
+    if since is not None:
+        stmt = stmt.where(Post.published_at >= since)
+    if until is not None:
+        stmt = stmt.where(Post.published_at < until)
+    if cursor:
+        at, post_id = _decode_cursor(cursor)
+        stmt = stmt.where(
+            or_(Post.published_at < at, and_(Post.published_at == at, Post.id < post_id))
+        )
+    return stmt.order_by(Post.published_at.desc(), Post.id.desc()).limit(limit + 1)
+
+
+@dataclass
+class FeedSlice:
+    posts: list[Post]
+    next_cursor: str | None
+
+
+def feed(
+    *,
+    session: Session,
+    viewer: User,
+    categories: Sequence[Category] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 30,
+) -> FeedSlice:
+    """Published posts whose coarse cell's centre lies within the viewer's radius of his
+    home, newest first (by publication), keyset-paginated: a cursor keeps its place
+    while new posts arrive. Refuses a viewer without a home (``home_required``)."""
+    home = require_home(session=session, owner=viewer)
+    limit = max(1, min(limit, MAX_PAGE))
+    for value in (since, until):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput("Times need a time zone.", code="naive_time")
+    cells = areas.cells_within(home.exact_latitude, home.exact_longitude, home.radius_m)
+    rows = list(
+        session.scalars(
+            feed_statement(
+                cells=cells,
+                categories=categories,
+                since=since,
+                until=until,
+                cursor=cursor,
+                limit=limit,
+            )
+        )
+    )
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return FeedSlice(posts=rows[:limit], next_cursor=next_cursor)
+
+
+# ---------------------------------------------------------------- writing posts
+
+
+def _post_location(
+    *, session: Session, author: User, latitude: float | None, longitude: float | None
+) -> int:
+    if (latitude is None) != (longitude is None):
+        raise InvalidInput("Send latitude and longitude together.", code="invalid_position")
+    if latitude is not None and longitude is not None:
+        geo.check_position(latitude, longitude)
+        return geo.cell_of(latitude, longitude, geo.COARSE_RESOLUTION)
+    home = get_home(session=session, owner=author)
+    if home is None:
+        raise HomeRequired(
+            "Set your home position, or say where it happened: a post needs an area.",
+        )
+    return home.coarse_cell
+
+
+def _check_clip(*, session: Session, author: User, clip_id: uuid.UUID) -> Clip:
+    try:
+        return camera_service.get_own_clip(session=session, owner=author, clip_id=clip_id)
+    except NotFound as exc:
+        raise NotFound("You can only share a clip of your own.", code="clip_not_found") from exc
+
+
+def mark_published(*, session: Session, post: Post) -> None:
+    """Publish a post now and queue its alerts (after the commit, via the outbox)."""
+    post.status = PostStatus.published
+    post.status_reason = None
+    post.published_at = utcnow()
+    session.flush()
+    outbox.enqueue(session=session, kind=POST_PUBLISHED_JOB, payload={"post_id": str(post.id)})
+
+
+def create_post(
+    *,
+    session: Session,
+    author: User,
+    category: Category,
+    title: str,
+    body: str,
+    person: PersonFields | None = None,
+    clip_id: uuid.UUID | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    official: bool = False,
+    confirm_personal_data: bool = False,
+) -> Post:
+    """Post to the feed.
+
+    Guarantees: the guardrails held (behaviour first; a person described by more than
+    race; personal data only when confirmed); the clip, if any, is the author's own;
+    the post keeps only the coarse cell of its place (the author's home unless he
+    gave one). An official post comes from a verified agency member with two-factor
+    sign-in and is a public, audited agency action. When the instance holds new posts,
+    residents' posts wait for review; otherwise the post is published and its alerts
+    are queued.
+    """
+    title, body = title.strip(), body.strip()
+    description = PersonDescription.from_mapping(person.model_dump() if person else None)
+    guardrails.check_person_rules(category=category, title=title, body=body, person=description)
+    guardrails.check_personal_data(
+        texts=[title, body, *(description.as_dict().values() if description else [])],
+        confirmed=confirm_personal_data,
+    )
+    agency_id: uuid.UUID | None = None
+    if official:
+        agency, _membership = agency_service.require_member(session=session, user=author)
+        agency_id = agency.id
+        if (
+            latitude is not None
+            and longitude is not None
+            and not geo.contains_point(geo.parse_area(agency.jurisdiction), latitude, longitude)
+        ):
+            raise InvalidInput(
+                "An official post's place lies inside the agency's jurisdiction.",
+                code="outside_jurisdiction",
+            )
+    cell = _post_location(session=session, author=author, latitude=latitude, longitude=longitude)
+    if clip_id is not None:
+        _check_clip(session=session, author=author, clip_id=clip_id)
+    post = Post(
+        author_id=author.id,
+        agency_id=agency_id,
+        category=category,
+        title=title,
+        body=body,
+        person=description.as_dict() if description else None,
+        coarse_cell=cell,
+        clip_id=clip_id,
+        status=PostStatus.pending,
+    )
+    session.add(post)
+    session.flush()
+    if official:
+        audit.record(
+            session=session,
+            actor=actor_of(author),
+            action="feed.official_post",
+            subject_type="feed_post",
+            subject_id=post.id,
+            is_public=True,
+            details={"agency_id": str(agency_id), "category": category.value, "title": title},
+        )
+    if current_settings(session=session).hold_new_posts and not official:
+        post.status_reason = "Held for review: a moderator publishes it soon."
+        session.flush()
+    else:
+        mark_published(session=session, post=post)
+    return post
+
+
+def publish_footage_request(
+    *,
+    session: Session,
+    request_id: uuid.UUID,
+    agency_id: uuid.UUID,
+    author: User,
+    latitude: float,
+    longitude: float,
+    title: str,
+    body: str,
+) -> Post:
+    """An active footage request as a public post in the feed of its area, labelled with
+    the agency's name, so neighbors without a camera see it too. Its place is the coarse
+    cell of the area's centre; the request itself was checked against the policy."""
+    post = Post(
+        author_id=author.id,
+        agency_id=agency_id,
+        footage_request_id=request_id,
+        category=Category.crime,
+        title=title[:120],
+        body=body,
+        coarse_cell=geo.cell_of(latitude, longitude, geo.COARSE_RESOLUTION),
+        status=PostStatus.pending,
+    )
+    session.add(post)
+    session.flush()
+    mark_published(session=session, post=post)
+    return post
+
+
+def update_post(
+    *,
+    session: Session,
+    author: User,
+    post_id: uuid.UUID,
+    category: Category | None = None,
+    title: str | None = None,
+    body: str | None = None,
+    person: PersonFields | None = None,
+    remove_person: bool = False,
+    remove_clip: bool = False,
+    confirm_personal_data: bool = False,
+) -> Post:
+    """The author edits his post; the result passes the same guardrails as a new post and
+    is marked edited. While the instance holds new posts, an edited resident's post goes
+    back to review (so an edit cannot slip past it)."""
+    post = get_own_post(session=session, author=author, post_id=post_id)
+    new_category = category or post.category
+    new_title = title.strip() if title is not None else post.title
+    new_body = body.strip() if body is not None else post.body
+    if remove_person:
+        description = None
+    elif person is not None:
+        description = PersonDescription.from_mapping(person.model_dump())
+    else:
+        description = PersonDescription.from_mapping(post.person)
+    guardrails.check_person_rules(
+        category=new_category, title=new_title, body=new_body, person=description
+    )
+    guardrails.check_personal_data(
+        texts=[new_title, new_body, *(description.as_dict().values() if description else [])],
+        confirmed=confirm_personal_data,
+    )
+    post.category, post.title, post.body = new_category, new_title, new_body
+    post.person = description.as_dict() if description else None
+    if remove_clip:
+        post.clip_id = None
+    post.edited_at = utcnow()
+    if (
+        post.status == PostStatus.published
+        and post.agency_id is None
+        and current_settings(session=session).hold_new_posts
+    ):
+        post.status = PostStatus.pending
+        post.status_reason = "Edited: held for review again."
+    session.flush()
+    return post
+
+
+def delete_post(*, session: Session, author: User, post_id: uuid.UUID) -> None:
+    """The author deletes his post, with its comments and reports. Moderation records of
+    it stay in the audit log."""
+    post = get_own_post(session=session, author=author, post_id=post_id)
+    session.delete(post)
+    session.flush()
+
+
+# ---------------------------------------------------------------- clips in posts
+
+
+def live_clip(*, session: Session, post: Post) -> Clip | None:
+    """The post's clip while its owner still keeps it; None once he deleted it (or it aged
+    out): deleting a clip removes it from the post."""
+    if post.clip_id is None:
+        return None
+    author = account_service.get_user(session=session, user_id=post.author_id)
+    try:
+        return camera_service.get_own_clip(session=session, owner=author, clip_id=post.clip_id)
+    except NotFound:
+        return None
+
+
+def post_clip_key(
+    *, session: Session, viewer: User, post_id: uuid.UUID, thumbnail: bool
+) -> tuple[Post, str]:
+    """The storage key of a post's clip (or thumbnail), for a viewer who may read the post.
+    404 when the post is not his to read or the clip is no longer shared in it."""
+    post = get_post(session=session, actor=viewer, post_id=post_id)
+    clip = live_clip(session=session, post=post)
+    if clip is None:
+        raise NotFound("This post has no clip.", code="clip_not_found")
+    return post, camera_service.clip_file_key(clip, thumbnail=thumbnail)
+
+
+# ---------------------------------------------------------------- views
+
+
+def _author_name(session: Session, post: Post, agencies: dict[uuid.UUID, str]) -> str:
+    if post.agency_id is not None and post.agency_id in agencies:
+        return agencies[post.agency_id]
+    return account_service.get_user(session=session, user_id=post.author_id).display_name
+
+
+def post_views(*, session: Session, viewer: User, posts: Sequence[Post]) -> list[PostRead]:
+    """What a viewer sees of posts: the coarse cell, never a position; the reason a post is
+    held, rejected or hidden only for its author and moderators."""
+    if not posts:
+        return []
+    ids = [p.id for p in posts]
+    counts: dict[uuid.UUID, int] = {
+        post_id: count
+        for post_id, count in session.execute(
+            select(Comment.post_id, func.count())
+            .where(Comment.post_id.in_(ids), Comment.is_hidden.is_(False))
+            .group_by(Comment.post_id)
+        )
+    }
+    agencies = {
+        agency_id: agency_service.get_agency(session=session, agency_id=agency_id).name
+        for agency_id in {p.agency_id for p in posts if p.agency_id is not None}
+    }
+    views = []
+    for post in posts:
+        clip = live_clip(session=session, post=post)
+        sees_reason = post.author_id == viewer.id or is_moderator(viewer)
+        views.append(
+            PostRead(
+                id=post.id,
+                category=post.category,
+                title=post.title,
+                body=post.body,
+                person=PersonFields.model_validate(post.person) if post.person else None,
+                coarse_cell=areas.cell_label(post.coarse_cell),
+                official=post.agency_id is not None,
+                footage_request_id=post.footage_request_id,
+                agency=AgencyRef(id=post.agency_id, name=agencies[post.agency_id])
+                if post.agency_id is not None
+                else None,
+                author_name=_author_name(session, post, agencies),
+                is_mine=post.author_id == viewer.id,
+                status=post.status,
+                status_reason=post.status_reason if sees_reason else None,
+                created_at=post.created_at,
+                published_at=post.published_at,
+                edited_at=post.edited_at,
+                clip=PostClip(
+                    started_at=clip.started_at,
+                    duration_s=clip.duration_s,
+                    width=clip.width,
+                    height=clip.height,
+                    video_url=f"/media/posts/{post.id}/clip.mp4",
+                    thumbnail_url=f"/media/posts/{post.id}/clip.jpg",
+                )
+                if clip is not None
+                else None,
+                comment_count=counts.get(post.id, 0),
+            )
+        )
+    return views
+
+
+def post_view(*, session: Session, viewer: User, post: Post) -> PostRead:
+    return post_views(session=session, viewer=viewer, posts=[post])[0]
+
+
+def map_features(
+    *, session: Session, viewer: User, posts: Sequence[Post]
+) -> list[dict[str, object]]:
+    """The posts as GeoJSON features: each one's geometry is its coarse cell, nothing finer."""
+    features: list[dict[str, object]] = []
+    for view, post in zip(
+        post_views(session=session, viewer=viewer, posts=posts), posts, strict=True
+    ):
+        features.append(
+            {
+                "type": "Feature",
+                "id": str(view.id),
+                "geometry": geo.cell_geojson(post.coarse_cell),
+                "properties": {
+                    "title": view.title,
+                    "category": view.category.value,
+                    "official": view.official,
+                    "author_name": view.author_name,
+                    "published_at": view.published_at.isoformat() if view.published_at else None,
+                    "cell": view.coarse_cell,
+                    "url": f"/posts/{view.id}",
+                },
+            }
+        )
+    return features

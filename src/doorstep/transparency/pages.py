@@ -1,0 +1,396 @@
+"""The public transparency portal (no sign-in): agencies, the request log, one agency's
+figures, the policy, the audit log; with CSV, GeoJSON and JSON-lines downloads.
+
+Downloads that can grow without bound (the request log, the audit log) stream from
+their own read transaction, in batches.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from sqlalchemy.orm import Session
+
+from doorstep.accounts.deps import PageAdmin, PageVisitor, Visitor
+from doorstep.agencies.models import AgencyType
+from doorstep.errors import DoorstepError, InvalidInput, NotFound
+from doorstep.footage.models import IncidentType
+from doorstep.http import DbSession, RuntimeDep
+from doorstep.runtime import Runtime
+from doorstep.transparency import charts, digests, figures, public, request_log, statements
+from doorstep.transparency import policy as policy_service
+from doorstep.transparency.policy import PolicySettings
+from doorstep.web.pages import show, text
+from doorstep.web.render import CheckedForm, redirect
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 50
+STATUS_LABELS = {"verified": "Active", "suspended": "Suspended", "ended": "Ended"}
+TYPE_LABELS = {t.value: t.value.replace("_", " ").capitalize() for t in AgencyType}
+INCIDENT_LABELS = {t.value: t.value.replace("_", " ").capitalize() for t in IncidentType}
+SORT_LABELS = {
+    "activated": "Sent",
+    "agency": "Agency",
+    "case": "Case",
+    "incident": "Incident",
+    "window": "Window",
+    "asked": "Asked",
+    "shared": "Shared",
+    "declined": "Declined",
+}
+NOTICES = {"statement_saved": "The statement was saved and the change published."}
+
+
+def _page(
+    request: Request, visitor: PageVisitor, session: Session, name: str, **context: Any
+) -> Response:
+    return show(
+        request,
+        name,
+        visitor,
+        session,
+        status_labels=STATUS_LABELS,
+        type_labels=TYPE_LABELS,
+        incident_labels=INCIDENT_LABELS,
+        notice=NOTICES.get(request.query_params.get("notice", "")),
+        **context,
+    )
+
+
+def _csv_text(header: list[str], rows: Iterator[list[str]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(row)
+        if buffer.tell() > 64_000:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _download(body: Iterator[str] | str, media_type: str, filename: str) -> Response:
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if isinstance(body, str):
+        return Response(body, media_type=media_type, headers=headers)
+    return StreamingResponse(body, media_type=media_type, headers=headers)
+
+
+# ---------------------------------------------------------------- overview
+
+
+@router.get("/transparency", response_class=HTMLResponse)
+def overview(request: Request, visitor: Visitor, session: DbSession) -> Response:
+    agencies = public.participating_agencies(session=session)
+    total, latest = request_log.log_page(session=session, limit=5)
+    return _page(
+        request,
+        visitor,
+        session,
+        "transparency/overview.html",
+        active=sum(1 for a in agencies if a.status.value == "verified"),
+        ever=len(agencies),
+        requests_total=total,
+        latest=latest,
+        head=digests.current_head(session=session),
+    )
+
+
+# ---------------------------------------------------------------- agencies
+
+
+def _agency_filters(request: Request) -> tuple[str, str, Any]:
+    state = request.query_params.get("state", "").strip().upper()
+    status = request.query_params.get("status", "").strip()
+    return state, status, public.parse_status(status)
+
+
+@router.get("/transparency/agencies", response_class=HTMLResponse)
+def agencies_page(request: Request, visitor: Visitor, session: DbSession) -> Response:
+    error, status_code = None, 200
+    state, status, parsed = "", "", None
+    try:
+        state, status, parsed = _agency_filters(request)
+    except DoorstepError as exc:
+        error, status_code = exc.message, exc.status_code
+    agencies = public.participating_agencies(session=session, state=state, status=parsed)
+    everyone = public.participating_agencies(session=session)
+    monthly = public.active_per_month(session=session, agencies=everyone)
+    query = urlencode([(k, v) for k, v in (("state", state), ("status", status)) if v])
+    return show(
+        request,
+        "transparency/agencies.html",
+        visitor,
+        session,
+        status_code=status_code,
+        error=error,
+        agencies=[public.public_agency(a) for a in agencies],
+        geojson=public.agencies_geojson(agencies),
+        states=public.agency_states(session=session),
+        state=state,
+        status=status,
+        query=query,
+        monthly=monthly,
+        chart=charts.bar_chart(monthly, label="Agencies taking part, per month"),
+        status_labels=STATUS_LABELS,
+        type_labels=TYPE_LABELS,
+    )
+
+
+@router.get("/transparency/agencies.csv")
+def agencies_csv(request: Request, session: DbSession) -> Response:
+    state, _status, parsed = _agency_filters(request)
+    rows = [
+        public.agency_row(public.public_agency(a))
+        for a in public.participating_agencies(session=session, state=state, status=parsed)
+    ]
+    return _download(
+        "".join(_csv_text(public.AGENCY_COLUMNS, iter(rows))), "text/csv", "agencies.csv"
+    )
+
+
+@router.get("/transparency/agencies.geojson")
+def agencies_geojson(request: Request, session: DbSession) -> Response:
+    state, _status, parsed = _agency_filters(request)
+    agencies = public.participating_agencies(session=session, state=state, status=parsed)
+    return _download(
+        json.dumps(public.agencies_geojson(agencies)), "application/geo+json", "agencies.geojson"
+    )
+
+
+def _agency_or_404(session: Session, agency_id: uuid.UUID) -> Any:
+    agency = public.get_participating_agency(session=session, agency_id=agency_id)
+    if agency is None:
+        raise NotFound("No agency with this id ever took part.", code="agency_not_found")
+    return agency
+
+
+def _agency_page(
+    request: Request,
+    visitor: PageVisitor,
+    session: Session,
+    agency_id: uuid.UUID,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+    form: dict[str, str] | None = None,
+) -> Response:
+    agency = _agency_or_404(session, agency_id)
+    requests = figures.agency_requests(session=session, agency_id=agency.id)
+    data = figures.agency_figures(session=session, agency=agency, requests=requests)
+    statement = data.statement
+    return show(
+        request,
+        "transparency/agency.html",
+        visitor,
+        session,
+        status_code=status_code,
+        error=error,
+        notice=NOTICES.get(request.query_params.get("notice", "")),
+        figures=data,
+        jurisdiction=agency.jurisdiction,
+        requests=sorted(requests, key=lambda r: r.activated_at, reverse=True),
+        chart=charts.bar_chart(data.monthly_requests, label=f"Requests per month: {agency.name}"),
+        history=policy_service.history(session=session, agency_id=agency.id),
+        form=form
+        or {
+            "acceptable_use": statement.acceptable_use,
+            "prohibited_uses": "\n".join(statement.prohibited_uses),
+        },
+        status_labels=STATUS_LABELS,
+        type_labels=TYPE_LABELS,
+        incident_labels=INCIDENT_LABELS,
+    )
+
+
+@router.get("/transparency/agencies/{agency_id}", response_class=HTMLResponse)
+def agency_page(
+    agency_id: uuid.UUID, request: Request, visitor: Visitor, session: DbSession
+) -> Response:
+    return _agency_page(request, visitor, session, agency_id)
+
+
+@router.post("/transparency/agencies/{agency_id}/statement", response_class=HTMLResponse)
+def save_statement(
+    agency_id: uuid.UUID,
+    request: Request,
+    visitor: Visitor,
+    user: PageAdmin,
+    form: CheckedForm,
+    session: DbSession,
+) -> Response:
+    values = {
+        "acceptable_use": text(form.get("acceptable_use")),
+        "prohibited_uses": text(form.get("prohibited_uses")),
+        "reason": text(form.get("reason")),
+    }
+    try:
+        with session.begin_nested():
+            statements.set_statement(
+                session=session,
+                actor=user,
+                agency_id=agency_id,
+                acceptable_use=values["acceptable_use"],
+                prohibited_uses=values["prohibited_uses"].splitlines(),
+                reason=values["reason"],
+            )
+    except DoorstepError as exc:
+        if exc.status_code == 404:
+            raise
+        return _agency_page(
+            request, visitor, session, agency_id,
+            error=exc.message, status_code=exc.status_code, form=values,
+        )  # fmt: skip
+    return redirect(f"/transparency/agencies/{agency_id}?notice=statement_saved#statement")
+
+
+# ---------------------------------------------------------------- the request log
+
+
+def _log_params(request: Request) -> tuple[str, bool, int, uuid.UUID | None]:
+    params = request.query_params
+    sort = params.get("sort", "activated")
+    if sort not in request_log.SORT_KEYS:
+        raise InvalidInput("Sort by one of the table's columns.", code="invalid_sort")
+    descending = params.get("order", "desc") != "asc"
+    try:
+        page = max(int(params.get("page", "1")), 1)
+        agency = uuid.UUID(params["agency"]) if params.get("agency") else None
+    except ValueError as exc:
+        raise InvalidInput("This page or agency is not valid.", code="invalid_query") from exc
+    return sort, descending, page, agency
+
+
+@router.get("/transparency/requests", response_class=HTMLResponse)
+def requests_page(request: Request, visitor: Visitor, session: DbSession) -> Response:
+    sort, descending, page, agency_id = _log_params(request)
+    total, rows = request_log.log_page(
+        session=session,
+        filters=request_log.RequestFilter(agency_id=agency_id),
+        sort=sort,
+        descending=descending,
+        offset=(page - 1) * PAGE_SIZE,
+        limit=PAGE_SIZE,
+    )
+    extra = [("agency", str(agency_id))] if agency_id else []
+
+    def link(**over: str) -> str:
+        values = {"sort": sort, "order": "desc" if descending else "asc", "page": str(page)}
+        values.update(over)
+        return "/transparency/requests?" + urlencode(extra + list(values.items()))
+
+    return _page(
+        request,
+        visitor,
+        session,
+        "transparency/requests.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        sort=sort,
+        descending=descending,
+        sort_labels=SORT_LABELS,
+        link=link,
+        agency_query=urlencode(extra),
+        geojson={
+            "type": "FeatureCollection",
+            "features": [request_log.request_feature(r) for r in rows if r.cells],
+        },
+    )
+
+
+def _log_filters(request: Request) -> request_log.RequestFilter:
+    _sort, _descending, _page, agency_id = _log_params(request)
+    return request_log.RequestFilter(agency_id=agency_id)
+
+
+@router.get("/transparency/requests.csv")
+def requests_csv(request: Request, runtime: RuntimeDep) -> Response:
+    filters = _log_filters(request)
+
+    def rows() -> Iterator[list[str]]:
+        for item in request_log.stream_request_log(runtime.db, filters):
+            yield request_log.request_row(item)
+
+    return _download(_csv_text(request_log.REQUEST_COLUMNS, rows()), "text/csv", "requests.csv")
+
+
+def _geojson_stream(runtime: Runtime, filters: request_log.RequestFilter) -> Iterator[str]:
+    yield '{"type":"FeatureCollection","features":['
+    for n, item in enumerate(request_log.stream_request_log(runtime.db, filters)):
+        yield ("," if n else "") + json.dumps(request_log.request_feature(item))
+    yield "]}"
+
+
+@router.get("/transparency/requests.geojson")
+def requests_geojson(request: Request, runtime: RuntimeDep) -> Response:
+    return _download(
+        _geojson_stream(runtime, _log_filters(request)),
+        "application/geo+json",
+        "requests.geojson",
+    )
+
+
+# ---------------------------------------------------------------- policy
+
+
+@router.get("/transparency/policy", response_class=HTMLResponse)
+def policy_page(request: Request, visitor: Visitor, session: DbSession) -> Response:
+    names = {a.id: a.name for a in public.participating_agencies(session=session)}
+    overrides = policy_service.all_overrides(session=session)
+    return _page(
+        request,
+        visitor,
+        session,
+        "transparency/policy.html",
+        policy=policy_service.effective_policy(session=session),
+        fields=list(PolicySettings.model_fields),
+        labels=policy_service.SETTING_LABELS,
+        overrides=[(names.get(a, str(a)), a, o) for a, o in overrides.items() if a in names],
+        history=policy_service.history(session=session, all_levels=True),
+        agency_names=names,
+    )
+
+
+# ---------------------------------------------------------------- audit log
+
+
+@router.get("/transparency/audit", response_class=HTMLResponse)
+def audit_page(request: Request, visitor: Visitor, session: DbSession) -> Response:
+    return _page(
+        request,
+        visitor,
+        session,
+        "transparency/audit.html",
+        head=digests.current_head(session=session),
+        heads=digests.daily_heads(session=session, limit=60),
+        genesis=digests.GENESIS_HASH,
+        content_keys=digests.CONTENT_KEYS,
+    )
+
+
+@router.get("/transparency/audit/log.jsonl")
+def audit_log_download(runtime: RuntimeDep) -> Response:
+    return _download(
+        digests.stream_public_log(runtime.db), "application/x-ndjson", "doorstep-audit-log.jsonl"
+    )
+
+
+@router.get("/transparency/audit/heads.json")
+def audit_heads_download(session: DbSession) -> Response:
+    heads = [
+        {"day": h.day.isoformat(), "seq": h.seq, "head_hash": h.head_hash}
+        for h in digests.daily_heads(session=session)
+    ]
+    return JSONResponse(heads)

@@ -1,0 +1,284 @@
+"""The public request log: every footage request that ever became active, with its
+agency, case number, incident type, window, dates, owners' answers as totals and its
+area as coarse H3 cells, never finer than the public resolution of the policy.
+
+Read in bulk from the footage tables (read-only): one query per page, recipients reduced
+to totals in SQL; nothing of a camera or an owner is ever selected.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import h3
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from doorstep.agencies.models import Agency
+from doorstep.db import Database
+from doorstep.errors import InvalidInput
+from doorstep.footage.models import FootageRequest, IncidentType, Recipient, RecipientStatus
+from doorstep.transparency import policy as policy_service
+from doorstep.transparency.public import csv_cell
+from doorstep.transparency.schemas import PublicRequest
+
+SORTS = {
+    "activated": FootageRequest.activated_at,
+    "agency": Agency.name,
+    "case": FootageRequest.case_number,
+    "incident": FootageRequest.incident_type,
+    "window": FootageRequest.window_start,
+    "asked": FootageRequest.asked_count,
+}
+SORT_KEYS = (*SORTS, "shared", "declined")
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    agency_id: uuid.UUID | None = None
+    incident_type: IncidentType | None = None
+    activated_from: datetime | None = None
+    activated_before: datetime | None = None
+
+
+def _counts_subquery() -> Any:
+    def total(status: RecipientStatus) -> Any:
+        return func.sum(case((Recipient.status == status, 1), else_=0))
+
+    return (
+        select(
+            Recipient.request_id.label("request_id"),
+            total(RecipientStatus.shared).label("shared"),
+            total(RecipientStatus.declined).label("declined"),
+        )
+        .group_by(Recipient.request_id)
+        .subquery()
+    )
+
+
+def _log_statement(filters: RequestFilter) -> tuple[Any, Any]:
+    counts = _counts_subquery()
+    stmt = (
+        select(
+            FootageRequest.id,
+            FootageRequest.agency_id,
+            Agency.name,
+            FootageRequest.case_number,
+            FootageRequest.incident_type,
+            FootageRequest.window_start,
+            FootageRequest.window_end,
+            FootageRequest.submitted_at,
+            FootageRequest.activated_at,
+            FootageRequest.closed_at,
+            FootageRequest.status,
+            FootageRequest.close_reason,
+            FootageRequest.asked_count,
+            func.coalesce(counts.c.shared, 0),
+            func.coalesce(counts.c.declined, 0),
+            FootageRequest.public_cells,
+        )
+        .join(Agency, Agency.id == FootageRequest.agency_id)
+        .outerjoin(counts, counts.c.request_id == FootageRequest.id)
+        .where(FootageRequest.activated_at.is_not(None))
+    )
+    if filters.agency_id is not None:
+        stmt = stmt.where(FootageRequest.agency_id == filters.agency_id)
+    if filters.incident_type is not None:
+        stmt = stmt.where(FootageRequest.incident_type == filters.incident_type)
+    if filters.activated_from is not None:
+        stmt = stmt.where(FootageRequest.activated_at >= filters.activated_from)
+    if filters.activated_before is not None:
+        stmt = stmt.where(FootageRequest.activated_at < filters.activated_before)
+    return stmt, counts
+
+
+class PublicResolution:
+    """The public H3 resolution per agency: the coarser of the instance's and the agency's
+    policy, read once per agency."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.instance = policy_service.effective_policy(session=session).public_h3_resolution
+        self.cache: dict[uuid.UUID, int] = {}
+
+    def of(self, agency_id: uuid.UUID) -> int:
+        if agency_id not in self.cache:
+            agency = policy_service.effective_policy(session=self.session, agency_id=agency_id)
+            self.cache[agency_id] = min(self.instance, agency.public_h3_resolution)
+        return self.cache[agency_id]
+
+
+def coarse_cells(cells: list[str], resolution: int) -> list[str]:
+    """Cells no finer than ``resolution``: finer ones are replaced by their parent."""
+    out = set()
+    for cell in cells:
+        if not h3.is_valid_cell(cell):
+            continue
+        if h3.get_resolution(cell) > resolution:
+            cell = h3.cell_to_parent(cell, resolution)
+        out.add(cell)
+    return sorted(out)
+
+
+def cells_outline(cells: list[str]) -> dict[str, Any] | None:
+    """The union of cells as a GeoJSON (Multi)Polygon, or None without cells."""
+    if not cells:
+        return None
+    geometry = h3.cells_to_geo(cells)
+    coords = geometry["coordinates"]
+
+    def listed(value: Any) -> Any:
+        return [listed(v) for v in value] if isinstance(value, tuple | list) else value
+
+    return {"type": geometry["type"], "coordinates": listed(coords)}
+
+
+def _public_request(row: Any, resolution: PublicResolution) -> PublicRequest:
+    (rid, agency_id, agency_name, case_number, incident, w_start, w_end, submitted,
+     activated, closed, status, close_reason, asked, shared, declined, cells) = row  # fmt: skip
+    res = resolution.of(agency_id)
+    shared, declined = int(shared), int(declined)
+    return PublicRequest(
+        id=rid,
+        agency_id=agency_id,
+        agency_name=agency_name,
+        case_number=case_number,
+        incident_type=incident,
+        window_start=w_start,
+        window_end=w_end,
+        submitted_at=submitted,
+        activated_at=activated,
+        closed_at=closed,
+        status=status,
+        close_reason=close_reason,
+        asked=asked,
+        shared=shared,
+        declined=declined,
+        no_answer=max(asked - shared - declined, 0),
+        cells=coarse_cells(list(cells or []), res),
+        cell_resolution=res,
+    )
+
+
+def log_page(
+    *,
+    session: Session,
+    filters: RequestFilter | None = None,
+    sort: str = "activated",
+    descending: bool = True,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[int, list[PublicRequest]]:
+    """Every request that ever became active, with totals only, sorted; (total, page).
+
+    ``sort`` is one of SORT_KEYS (anything else is refused). Asked is the number of
+    owners notified when the request went out; shared and declined are their answers.
+    """
+    if sort not in SORT_KEYS:
+        raise InvalidInput(f"Sort by one of: {', '.join(SORT_KEYS)}.", code="invalid_sort")
+    filters = filters or RequestFilter()
+    stmt, counts = _log_statement(filters)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    column: Any = {"shared": counts.c.shared, "declined": counts.c.declined}.get(sort)
+    if column is None:
+        column = SORTS[sort]
+        column = func.coalesce(column, "") if sort == "case" else column
+    else:
+        column = func.coalesce(column, 0)
+    ordered = column.desc() if descending else column.asc()
+    tiebreak = FootageRequest.activated_at.desc() if descending else FootageRequest.activated_at
+    stmt = stmt.order_by(ordered, tiebreak, FootageRequest.id).offset(offset).limit(limit)
+    resolution = PublicResolution(session)
+    return total, [_public_request(row, resolution) for row in session.execute(stmt)]
+
+
+def request_log_batch(
+    *,
+    session: Session,
+    filters: RequestFilter | None = None,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int = 1000,
+) -> list[PublicRequest]:
+    """The next ``limit`` requests of the log in activation order, after the (activated_at,
+    id) key ``after``: a download reads the log batch by batch, each in a short
+    transaction."""
+    stmt, _counts = _log_statement(filters or RequestFilter())
+    if after is not None:
+        at, last_id = after
+        stmt = stmt.where(
+            or_(
+                FootageRequest.activated_at > at,
+                and_(FootageRequest.activated_at == at, FootageRequest.id > last_id),
+            )
+        )
+    stmt = stmt.order_by(FootageRequest.activated_at, FootageRequest.id).limit(limit)
+    resolution = PublicResolution(session)
+    return [_public_request(row, resolution) for row in session.execute(stmt)]
+
+
+def iter_request_log(
+    *, session: Session, filters: RequestFilter | None = None, batch: int = 1000
+) -> Iterator[PublicRequest]:
+    """The whole log, oldest activation first, in one session (reports, agency pages)."""
+    after: tuple[datetime, uuid.UUID] | None = None
+    while True:
+        rows = request_log_batch(session=session, filters=filters, after=after, limit=batch)
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = (rows[-1].activated_at, rows[-1].id)
+
+
+def stream_request_log(
+    db: Database, filters: RequestFilter | None = None, batch: int = 1000
+) -> Iterator[PublicRequest]:
+    """The whole log for a download: one short transaction per batch, none held while
+    the client reads (on SQLite a transaction holds the write lock)."""
+    after: tuple[datetime, uuid.UUID] | None = None
+    while True:
+        with db.transaction() as session:
+            rows = request_log_batch(session=session, filters=filters, after=after, limit=batch)
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = (rows[-1].activated_at, rows[-1].id)
+
+
+def request_feature(item: PublicRequest) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "id": str(item.id),
+        "geometry": cells_outline(item.cells),
+        "properties": item.model_dump(mode="json"),
+    }
+
+
+REQUEST_COLUMNS = [
+    "id",
+    "agency_id",
+    "agency_name",
+    "case_number",
+    "incident_type",
+    "window_start",
+    "window_end",
+    "submitted_at",
+    "activated_at",
+    "closed_at",
+    "status",
+    "close_reason",
+    "asked",
+    "shared",
+    "declined",
+    "no_answer",
+    "cell_resolution",
+    "cells",
+]
+
+
+def request_row(item: PublicRequest) -> list[str]:
+    data = item.model_dump(mode="json")
+    return [csv_cell(data[c]) for c in REQUEST_COLUMNS]

@@ -1,0 +1,153 @@
+// Neighbors maps: the home and place pickers, the feed map of coarse areas, one post's area.
+// Without tiles (tile server unreachable) the maps show the shapes on a blank background;
+// without Leaflet at all, the number inputs and the list of posts remain.
+(function () {
+  "use strict";
+  var L = window.L;
+  var MILE_M = 1609.344;
+
+  function hideAll(ids) {
+    ids.forEach(function (id) {
+      var box = document.getElementById(id);
+      if (box) box.hidden = true;
+    });
+  }
+  if (typeof L === "undefined") {
+    hideAll(["home-map", "place-map", "feed-map", "post-area-map"]);
+    return;
+  }
+
+  function baseMap(box, options) {
+    var map = L.map(box, Object.assign({ worldCopyJump: true }, options || {}));
+    L.tileLayer(box.dataset.tileUrl, { maxZoom: 19, attribution: box.dataset.attribution || "" }).addTo(map);
+    return map;
+  }
+
+  // ---------------------------------------------------------------- pickers
+  function picker(boxId, title, withRadius) {
+    var box = document.getElementById(boxId);
+    if (!box) return;
+    var latInput = document.getElementById(box.dataset.latInput);
+    var lngInput = document.getElementById(box.dataset.lngInput);
+    var radiusInput = box.dataset.radiusInput ? document.getElementById(box.dataset.radiusInput) : null;
+
+    function readPosition() {
+      var lat = parseFloat(latInput.value);
+      var lng = parseFloat(lngInput.value);
+      if (isFinite(lat) && isFinite(lng) && Math.abs(lat) <= 90 && Math.abs(lng) <= 180) {
+        return L.latLng(lat, lng);
+      }
+      return null;
+    }
+    function radiusM() {
+      var miles = radiusInput ? parseFloat(radiusInput.value) : NaN;
+      return isFinite(miles) && miles > 0 ? miles * MILE_M : MILE_M;
+    }
+
+    var start = readPosition();
+    var map = baseMap(box).setView(start || [39.5, -98.35], start ? 14 : 3);
+    var marker = null;
+    var circle = null;
+
+    function place(latlng) {
+      if (marker) {
+        marker.setLatLng(latlng);
+      } else {
+        marker = L.marker(latlng, { draggable: true, keyboard: true, title: title });
+        marker.on("dragend", function () { write(marker.getLatLng()); });
+        marker.addTo(map);
+      }
+      if (withRadius) {
+        if (circle) {
+          circle.setLatLng(latlng);
+          circle.setRadius(radiusM());
+        } else {
+          circle = L.circle(latlng, { radius: radiusM(), weight: 1, fillOpacity: 0.05 }).addTo(map);
+        }
+      }
+    }
+    function write(latlng) {
+      var wrapped = latlng.wrap();
+      latInput.value = wrapped.lat.toFixed(6);
+      lngInput.value = wrapped.lng.toFixed(6);
+      place(wrapped);
+      box.dataset.placed = "true";
+    }
+    if (start) place(start);
+    map.on("click", function (event) { write(event.latlng); });
+    function fromInputs() {
+      var position = readPosition();
+      if (position) {
+        place(position);
+        map.panTo(position);
+      }
+    }
+    latInput.addEventListener("change", fromInputs);
+    lngInput.addEventListener("change", fromInputs);
+    if (radiusInput) radiusInput.addEventListener("input", fromInputs);
+  }
+
+  picker("home-map", "Home", true);
+  picker("place-map", "Where it happened", false);
+
+  // ---------------------------------------------------------------- the feed map
+  var feedBox = document.getElementById("feed-map");
+  var dataNode = document.getElementById("feed-geojson");
+  if (feedBox && dataNode) {
+    var data = JSON.parse(dataNode.textContent || "{}");
+    var home = L.latLng(parseFloat(feedBox.dataset.homeLat), parseFloat(feedBox.dataset.homeLng));
+    var radius = parseFloat(feedBox.dataset.radiusM) || MILE_M;
+    var map = baseMap(feedBox);
+    // A map needs its view before vector layers are added to it.
+    map.fitBounds(home.toBounds(2 * radius));
+    L.circle(home, {
+      radius: radius, weight: 1, dashArray: "4 4", fill: false, interactive: false
+    }).addTo(map);
+
+    // Posts in the same coarse area share one shape, with all of them in its popup.
+    var byCell = {};
+    (data.features || []).forEach(function (feature) {
+      var cell = feature.properties.cell;
+      if (!byCell[cell]) byCell[cell] = { geometry: feature.geometry, posts: [], official: false };
+      byCell[cell].posts.push(feature);
+      if (feature.properties.official) byCell[cell].official = true;
+    });
+    Object.keys(byCell).forEach(function (cell) {
+      var group = byCell[cell];
+      var layer = L.geoJSON(group.geometry, {
+        style: {
+          color: group.official ? "#1d4ed8" : "#b45309",
+          weight: 2, fillOpacity: Math.min(0.15 + 0.1 * group.posts.length, 0.6),
+          className: "post-area cell-" + cell
+        }
+      });
+      var list = document.createElement("ul");
+      list.className = "map-popup";
+      group.posts.forEach(function (feature) {
+        var item = document.createElement("li");
+        var link = document.createElement("a");
+        link.href = feature.properties.url;
+        link.textContent = feature.properties.title;
+        item.appendChild(link);
+        var meta = document.createElement("span");
+        meta.className = "muted";
+        meta.textContent = " · " + feature.properties.category.replace(/_/g, " ") +
+          (feature.properties.official ? " · official" : "");
+        item.appendChild(meta);
+        list.appendChild(item);
+      });
+      layer.bindPopup(list);
+      layer.addTo(map);
+    });
+    feedBox.dataset.areas = String(Object.keys(byCell).length);
+  }
+
+  // ---------------------------------------------------------------- one post's area
+  var areaBox = document.getElementById("post-area-map");
+  if (areaBox && areaBox.dataset.cellBoundary) {
+    var ring = JSON.parse(areaBox.dataset.cellBoundary);
+    var areaMap = baseMap(areaBox, { scrollWheelZoom: false });
+    areaMap.fitBounds(L.latLngBounds(ring), { padding: [20, 20] });
+    L.polygon(ring, { weight: 2, fillOpacity: 0.2, className: "post-area" }).addTo(areaMap);
+  }
+})();

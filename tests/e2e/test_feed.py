@@ -1,0 +1,165 @@
+"""Neighbors in Chromium: posting with a clip, the map of coarse areas, reporting a post.
+
+SQLite only; the tile server is unreachable, so the maps are also checked to work
+without tiles.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from h3.api import basic_int as h3_int
+from playwright.sync_api import Page, expect
+from tests.factories import PASSWORD, make_camera, make_person, sample_clip, upload_clip
+from tests.feed.helpers import HOME_LAT, HOME_LNG, make_post, post_at_cell, set_home
+
+from doorstep import geo
+from doorstep.accounts.models import Role
+from doorstep.feed.models import Category
+from doorstep.runtime import Runtime
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(page: Page, email: str) -> None:
+    page.goto("/signin")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def sign_out(page: Page) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("link", name="Sign in").first).to_be_visible()
+
+
+def test_post_with_a_clip_and_watch_it(
+    page: Page, runtime: Runtime, live_server: str, tmp_path: Path
+) -> None:
+    person = make_person(runtime)
+    set_home(runtime, person)
+    cam = make_camera(runtime, person.user, name="Porch")
+    with httpx.Client(base_url=live_server) as api:
+        r = upload_clip(api, cam, sample_clip(tmp_path), kind="person")  # type: ignore[arg-type]
+        assert r.status_code == 201, r.text
+    sign_in(page, person.user.email)
+
+    page.goto("/posts/new")
+    page.get_by_label("Category").select_option("crime")
+    page.get_by_label("Title").fill("Package taken from the porch")
+    page.get_by_label("What happened").fill("Suspicious black male on the porch at noon.")
+    page.get_by_role("button", name="Post").click()
+    # Refused by the server: behaviour first.
+    expect(page.get_by_role("alert")).to_contain_text("Describe what the person did")
+
+    page.get_by_label("What did the person do?").fill(
+        "Walked up the steps, took the box and left on foot."
+    )
+    page.get_by_label("What happened").fill("A man took a package from our porch at noon.")
+    page.get_by_text("Add a description (optional)").click()
+    page.get_by_label("Clothing").fill("green rain jacket")
+    page.get_by_label("Shoes").fill("white sneakers")
+    page.get_by_label(re.compile("Person at Porch")).check()
+    page.get_by_role("button", name="Post").click()
+
+    expect(page).to_have_url(re.compile(r"/posts/[0-9a-f-]+\?notice=posted$"))
+    expect(page.get_by_role("heading", name="Package taken from the porch")).to_be_visible()
+    expect(page.get_by_text("green rain jacket")).to_be_visible()
+    video = page.locator("video#post-clip")
+    expect(video).to_be_visible()
+    video.evaluate("v => v.play()")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#post-clip');"
+        " return v.currentTime > 0.3 && v.readyState >= 2; }"
+    )
+    assert video.evaluate("v => v.error") is None
+
+    # A neighbor sees it in his feed and can watch the clip too.
+    neighbor = make_person(runtime)
+    set_home(runtime, neighbor)
+    sign_out(page)
+    sign_in(page, neighbor.user.email)
+    page.goto("/feed")
+    page.get_by_role("link", name=re.compile("Package taken from the porch")).click()
+    expect(page.locator("video#post-clip")).to_be_visible()
+    page.locator("video#post-clip").evaluate("v => v.play()")
+    page.wait_for_function("() => document.querySelector('#post-clip').currentTime > 0.3")
+
+
+def test_the_map_shows_coarse_areas_without_tiles(page: Page, runtime: Runtime) -> None:
+    viewer = make_person(runtime)
+    set_home(runtime, viewer)
+    author = make_person(runtime)
+    set_home(runtime, author, lat=HOME_LAT + 0.5, lng=HOME_LNG)
+    origin = geo.cell_of(HOME_LAT, HOME_LNG, geo.COARSE_RESOLUTION)
+    near = sorted(h3_int.grid_ring(origin, 1))
+    post_at_cell(
+        runtime,
+        author,
+        near[0],
+        title="Loose dog near the school",
+        category=Category.lost_found_pet,
+    )
+    post_at_cell(runtime, author, near[3], title="Water main break")
+    post_at_cell(runtime, author, near[3], title="Road closed")  # same area: one shape
+    make_post(runtime, author, title="Far away post")  # at the author's distant home
+
+    sign_in(page, viewer.user.email)
+    page.goto("/feed/map")
+    expect(page.locator("#feed-map.leaflet-container")).to_be_visible()
+    areas = page.locator("#feed-map path.post-area")
+    expect(areas).to_have_count(2)
+    expect(page.locator("#feed-map")).to_have_attribute("data-areas", "2")
+    expect(page.get_by_text("3 posts on the map.")).to_be_visible()
+    expect(page.get_by_text("Far away post")).to_have_count(0)
+
+    page.locator(f"#feed-map path.cell-{h3_int.int_to_str(near[3])}").click(force=True)
+    popup = page.locator(".leaflet-popup-content")
+    expect(popup).to_contain_text("Water main break")
+    expect(popup).to_contain_text("Road closed")
+    popup.get_by_role("link", name="Road closed").click()
+    expect(page.get_by_role("heading", name="Road closed")).to_be_visible()
+    expect(page.locator("#post-area-map.leaflet-container path.post-area")).to_have_count(1)
+
+
+def test_report_a_post_and_it_tops_the_queue(page: Page, runtime: Runtime) -> None:
+    author = make_person(runtime)
+    set_home(runtime, author)
+    make_post(runtime, author, title="Garage sale Saturday", category=Category.community)
+    post = make_post(runtime, author, title="Stranger on our street")
+    neighbor = make_person(runtime)
+    set_home(runtime, neighbor)
+    moderator = make_person(runtime, role=Role.moderator)
+
+    sign_in(page, neighbor.user.email)
+    page.goto("/feed")
+    page.get_by_role("link", name=re.compile("Garage sale Saturday")).click()
+    page.get_by_label("Reason").select_option("spam")
+    page.get_by_role("button", name="Report post").click()
+    expect(page.get_by_role("status")).to_contain_text("Thanks for the report")
+
+    page.goto("/feed")
+    page.get_by_role("link", name=re.compile("Stranger on our street")).click()
+    page.get_by_label("Reason").select_option("profiling")
+    page.get_by_label("Note (optional)").fill("Nothing happened; only how he looked.")
+    page.get_by_role("button", name="Report post").click()
+    expect(page.get_by_role("status")).to_contain_text("Thanks for the report")
+    sign_out(page)
+
+    sign_in(page, moderator.user.email)
+    page.goto("/moderation")
+    items = page.locator("#queue li.queue-item")
+    expect(items).to_have_count(2)
+    first = items.first
+    expect(first).to_contain_text("Stranger on our street")
+    expect(first).to_contain_text("profiling")
+    expect(first).to_contain_text("Nothing happened; only how he looked.")
+    first.get_by_label("Reason").fill("Describes appearance, not behaviour.")
+    first.get_by_role("button", name="Hide").click()
+    expect(page.get_by_role("status")).to_contain_text("Hidden")
+    expect(page.locator("#queue li.queue-item")).to_have_count(1)
+    assert str(post.id)
