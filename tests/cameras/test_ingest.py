@@ -285,3 +285,23 @@ def test_same_device_ref_is_one_event(client: TestClient, runtime: Runtime,
     b = client.post(f"/api/v1/cameras/{cam.camera.id}/events", headers=cam.headers, json=body)
     assert (a.status_code, b.status_code) == (201, 200) and a.json()["id"] == b.json()["id"]
     assert _counts(runtime)[1] == 3
+
+
+def test_clip_with_a_location_tag_refused(client: TestClient, runtime: Runtime,
+                                          tmp_path: Path) -> None:
+    """A location tag in the file would carry the camera's exact position to whoever the
+    clip is shared with (an agency, the feed)."""
+    import av
+
+    cam = make_camera(runtime, make_person(runtime).user)
+    source = sample_clip(tmp_path)
+    tagged = tmp_path / "tagged.mov"
+    with av.open(str(source)) as src, av.open(str(tagged), "w", format="mov") as out:
+        out.metadata["location"] = "+39.9512-075.1634/"
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is None:
+                continue
+            packet.stream = stream
+            out.mux(packet)
+    _assert_refused(upload_clip(client, cam, tagged), 400, "location_metadata", runtime)

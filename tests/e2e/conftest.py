@@ -6,6 +6,7 @@ local address, so the pages are also checked to work without map tiles.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import threading
@@ -83,10 +84,15 @@ def live_server(runtime: Runtime, listening_socket: socket.socket) -> Iterator[s
     thread.join(timeout=15)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per test module: Playwright's sync API keeps an event loop running
+    while it is open, which the asyncio tests of other folders must not inherit."""
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM}")
+        message = f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium

@@ -243,3 +243,44 @@ def test_active_request_is_published_in_the_feed(
     sign_in(client, neighbor.user.email)
     page = client.get("/feed")
     assert page.status_code == 200 and f"Footage request · {agency.name}" in page.text
+
+
+def test_every_reader_of_evidence_is_logged_and_request_posts_are_fixed(
+    client: TestClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    agency = make_agency(runtime, lat=LAT, lng=LNG)
+    officer = make_officer(runtime, agency)
+    colleague = make_officer(runtime, agency)
+    runtime_policy(client, runtime, moderator_review=False)
+    owner = make_person(runtime)
+    cam = make_camera(runtime, owner.user, latitude=LAT, longitude=LNG)
+    event = upload_clip(client, cam, sample_clip(tmp_path),
+                        started_at=utcnow() - timedelta(hours=2)).json()["id"]
+    request_id = client.post("/api/v1/requests", headers=officer.headers,
+                             json=request_body(LAT, LNG)).json()["id"]
+    client.post(f"/api/v1/requests/{request_id}/submit", headers=officer.headers)
+    client.post(f"/api/v1/inbox/requests/{request_id}/share", headers=owner.headers,
+                json={"event_ids": [event]})
+    [item] = client.get(f"/api/v1/requests/{request_id}/evidence", headers=officer.headers).json()
+    assert client.get(item["video_url"], headers=officer.headers).status_code == 200
+    # A colleague reading the whole file with a suffix range is a view of his own.
+    r = client.get(item["video_url"], headers={**colleague.headers, "Range": "bytes=-100000000"})
+    assert r.status_code == 206
+    # The same person's follow-up range reads belong to his view.
+    client.get(item["video_url"], headers={**officer.headers, "Range": "bytes=100-"})
+    [shared] = client.get("/api/v1/shared", headers=owner.headers).json()
+    assert [a["action"] for a in shared["accesses"]] == ["viewed", "viewed"]
+    with runtime.db.transaction() as session:
+        readers = set(session.scalars(select(AuditRecord.actor_id).where(
+            AuditRecord.action == "evidence.viewed")))
+    assert readers == {officer.user.id, colleague.user.id}
+    # The request's feed post carries the fixed notice: its author cannot change it.
+    with runtime.db.transaction() as session:
+        from doorstep.feed.models import Post
+
+        post_id = session.scalars(select(Post.id).where(
+            Post.footage_request_id == __import__("uuid").UUID(request_id))).one()
+    r = client.patch(f"/api/v1/posts/{post_id}", headers=officer.headers,
+                     json={"body": "Please share."})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "footage_request_post"
+    assert client.delete(f"/api/v1/posts/{post_id}", headers=officer.headers).status_code == 409

@@ -216,3 +216,29 @@ def test_who_may_draft(client: TestClient, runtime: Runtime) -> None:
                        headers=stranger.headers).status_code == 404
     assert client.post(f"/api/v1/requests/{request_id}/export",
                        headers=stranger.headers).status_code == 404
+
+
+def test_areas_that_could_single_out_a_house_are_refused(
+    client: TestClient, runtime: Runtime, officer: Any
+) -> None:
+    """A MultiPolygon, a hole or a sliver can keep the allowed size while hugging one
+    house; with the counts it would tell the agency who was asked and who declined."""
+    big = square(LAT, LNG, 250)["coordinates"][0]
+    tiny = square(LAT + 0.01, LNG, 2)["coordinates"][0]
+    multi = {"type": "MultiPolygon", "coordinates": [[big], [tiny]]}
+    _refused(client, runtime, officer, request_body(LAT, LNG, area=multi), "invalid_geometry")
+    holed = {"type": "Polygon", "coordinates": [square(LAT, LNG, 300)["coordinates"][0],
+                                                square(LAT, LNG, 100)["coordinates"][0]]}
+    _refused(client, runtime, officer, request_body(LAT, LNG, area=holed), "invalid_geometry")
+    dlat, dlng = 4 / 111_320, 2500 / 85_000
+    sliver = {"type": "Polygon", "coordinates": [[
+        [LNG - dlng, LAT], [LNG + dlng, LAT], [LNG + dlng, LAT + dlat],
+        [LNG - dlng, LAT + dlat], [LNG - dlng, LAT]]]}
+    _refused(client, runtime, officer, request_body(LAT, LNG, area=sliver), "area_not_compact")
+    long_thin = {"type": "Polygon", "coordinates": [[[LNG - dlng, LAT], [LNG + dlng, LAT],
+                                                     [LNG + dlng, LAT + 40 * dlat],
+                                                     [LNG - dlng, LAT + 40 * dlat],
+                                                     [LNG - dlng, LAT]]]}
+    err = _refused(client, runtime, officer, request_body(LAT, LNG, area=long_thin),
+                   "area_not_compact")
+    assert "compactness" in err["message"]

@@ -27,7 +27,7 @@ from doorstep.agencies import service as agency_service
 from doorstep.cameras import service as camera_service
 from doorstep.cameras.models import Clip
 from doorstep.db import utcnow
-from doorstep.errors import Forbidden, InvalidInput, NotFound
+from doorstep.errors import Conflict, Forbidden, InvalidInput, NotFound
 from doorstep.feed import areas, guardrails
 from doorstep.feed.guardrails import PersonDescription
 from doorstep.feed.homes import HomeRequired, get_home, require_home
@@ -352,8 +352,11 @@ def update_post(
 ) -> Post:
     """The author edits his post; the result passes the same guardrails as a new post and
     is marked edited. While the instance holds new posts, an edited resident's post goes
-    back to review (so an edit cannot slip past it)."""
+    back to review (so an edit cannot slip past it). An official post is edited only by a
+    current member of its agency, as a public audited action; a footage request's post
+    carries the fixed notice and cannot be edited."""
     post = get_own_post(session=session, author=author, post_id=post_id)
+    _check_official_change(session=session, author=author, post=post, action="edited")
     new_category = category or post.category
     new_title = title.strip() if title is not None else post.title
     new_body = body.strip() if body is not None else post.body
@@ -390,8 +393,30 @@ def delete_post(*, session: Session, author: User, post_id: uuid.UUID) -> None:
     """The author deletes his post, with its comments and reports. Moderation records of
     it stay in the audit log."""
     post = get_own_post(session=session, author=author, post_id=post_id)
+    _check_official_change(session=session, author=author, post=post, action="deleted")
     session.delete(post)
     session.flush()
+
+
+def _check_official_change(*, session: Session, author: User, post: Post, action: str) -> None:
+    if post.agency_id is None:
+        return
+    if post.footage_request_id is not None:
+        raise Conflict(
+            "A footage request's post carries the fixed notice; it cannot be changed. "
+            "Close the request instead.",
+            code="footage_request_post",
+        )
+    agency_service.require_member(session=session, user=author, agency_id=post.agency_id)
+    audit.record(
+        session=session,
+        actor=actor_of(author),
+        action=f"feed.official_post_{action}",
+        subject_type="feed_post",
+        subject_id=post.id,
+        is_public=True,
+        details={"agency_id": str(post.agency_id)},
+    )
 
 
 # ---------------------------------------------------------------- clips in posts

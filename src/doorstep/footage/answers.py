@@ -195,10 +195,12 @@ def withdraw_share(
     *, session: Session, storage: MediaStorage, owner: User, evidence_id: uuid.UUID
 ) -> Evidence:
     """Take back a shared clip the agency has not opened yet (after that it is final)."""
+    # Locked: a device upload or an agency's first view racing the withdrawal waits for it.
     item = session.scalar(
         select(Evidence)
         .join(Recipient, Recipient.id == Evidence.recipient_id)
         .where(Evidence.id == evidence_id, Recipient.owner_id == owner.id)
+        .with_for_update(of=Evidence)
     )
     if item is None:
         raise NotFound("No such shared clip.", code="evidence_not_found")

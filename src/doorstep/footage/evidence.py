@@ -10,6 +10,7 @@ import tempfile
 import uuid
 import zipfile
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,11 @@ def _log_access(
     )
 
 
+# A player reads one clip in several ranges; reads by the same person within this span
+# of his logged view belong to that view.
+VIEW_SPAN = timedelta(minutes=30)
+
+
 def open_evidence(
     *,
     session: Session,
@@ -127,11 +133,22 @@ def open_evidence(
     evidence_id: uuid.UUID,
     new_view: bool = True,
 ) -> Evidence:
-    """Read one clip: its hash is checked on every read; a new view (not the player's
-    follow-up range reads) is logged and audited. After the first, the share is final."""
+    """Read one clip: its hash is checked on every read, and every read is accounted to a
+    logged view of this person — a new one unless it continues his view of the last
+    30 minutes. After the first view, the owner's share is final."""
     item, request = _agency_evidence(session, actor, evidence_id)
     verify_stored(storage, item)
-    if new_view or item.first_opened_at is None:
+    recent = session.scalar(
+        select(EvidenceAccess.id)
+        .where(
+            EvidenceAccess.evidence_id == item.id,
+            EvidenceAccess.user_id == actor.id,
+            EvidenceAccess.action == "viewed",
+            EvidenceAccess.at >= utcnow() - VIEW_SPAN,
+        )
+        .limit(1)
+    )
+    if new_view or recent is None:
         _log_access(session, actor, item, request, "viewed")
     session.flush()
     return item
@@ -347,12 +364,21 @@ def fulfil_upload(
     evidence_id: uuid.UUID,
     file_path: Path,
 ) -> Evidence:
-    """The device sends the clip the owner shared; it becomes evidence like any other."""
-    found = {e.id: e for e, _event in pending_uploads(session=session, camera=camera)}
-    item = found.get(evidence_id)
-    if item is None:
+    """The device sends the clip the owner shared; it becomes evidence like any other.
+
+    The clip is checked first; the row is then locked and must still be pending, so a
+    share the owner withdrew meanwhile never becomes evidence."""
+    if evidence_id not in {e.id for e, _event in pending_uploads(session=session, camera=camera)}:
         raise NotFound("No pending upload with this id for this camera.", code="upload_not_pending")
     probe = probe_clip(file_path, limits)
+    item = session.scalar(
+        select(Evidence)
+        .where(Evidence.id == evidence_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if item is None or item.status != EvidenceStatus.pending_upload:
+        raise NotFound("No pending upload with this id for this camera.", code="upload_not_pending")
     item.storage_key = f"evidence/{item.request_id}/{item.id}.mp4"
     storage.put_file(item.storage_key, file_path, "video/mp4")
     try:

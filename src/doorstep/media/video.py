@@ -9,6 +9,7 @@ module; refusals are ``doorstep.errors`` subclasses with stable codes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -273,6 +274,26 @@ def _decode_all(container: InputContainer, stream: VideoStream, limits: ClipLimi
     return result
 
 
+# Metadata keys under which phones and cameras record where a video was taken
+# (QuickTime ©xyz, ISO 6709 location, GPS tags). A clip carrying one would hand the
+# camera's exact position to anyone it is shared with.
+_LOCATION_KEY = re.compile(r"(location|xyz|gps|latitude|longitude|iso6709)", re.I)
+
+
+def _refuse_location(container: InputContainer) -> None:
+    tagged = dict(container.metadata or {})
+    for stream in container.streams:
+        tagged.update(stream.metadata or {})
+    found = sorted(key for key in tagged if _LOCATION_KEY.search(key))
+    if found:
+        raise InvalidInput(
+            "The clip carries a location tag (" + ", ".join(found) + "); that would reveal "
+            "where the camera is to anyone it is shared with. Remove it, e.g. ffmpeg -i in.mp4 "
+            "-map_metadata -1 -c copy out.mp4.",
+            code="location_metadata",
+        )
+
+
 def probe_clip(path: Path, limits: ClipLimits) -> VideoProbe:
     """Accept a complete, decodable H.264 MP4/MOV clip within ``limits``, or raise.
 
@@ -295,6 +316,7 @@ def probe_clip(path: Path, limits: ClipLimits) -> VideoProbe:
     try:
         with _open(path) as container:
             stream = _video_stream(container)
+            _refuse_location(container)
             codec = stream.codec_context.name
             if codec != ACCEPTED_CODEC:
                 long_name = stream.codec.long_name if stream.codec else codec
