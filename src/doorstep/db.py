@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import JSON, DateTime, Enum, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
+
+log = structlog.get_logger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -105,6 +108,23 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+_UNDO_KEY = "doorstep.undo_on_rollback"
+
+
+def undo_on_rollback(session: Session, undo: Callable[[], None]) -> None:
+    """Register work outside the database (a stored file) to undo if this transaction
+    rolls back, so a failed commit leaves nothing behind."""
+    session.info.setdefault(_UNDO_KEY, []).append(undo)
+
+
+def _run_undo(session: Session) -> None:
+    for undo in reversed(session.info.pop(_UNDO_KEY, [])):
+        try:
+            undo()
+        except Exception as exc:  # one failed cleanup must not hide the original error
+            log.warning("db.undo_failed", error=repr(exc))
+
+
 class Database:
     """An engine and its session factory; one per process."""
 
@@ -119,15 +139,21 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: commits on success, rolls back on any error."""
+        """One unit of work: commits on success, rolls back on any error.
+
+        On rollback (the commit itself failing included), the undo steps registered
+        with :func:`undo_on_rollback` run, so files written for the work go too.
+        """
         session = self.sessionmaker()
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
+            _run_undo(session)
             raise
         finally:
+            session.info.pop(_UNDO_KEY, None)
             session.close()
 
     def dispose(self) -> None:

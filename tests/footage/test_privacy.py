@@ -119,3 +119,29 @@ def test_declines_are_only_totals_and_withdrawal_before_opening(
     assert key not in list(runtime.storage.keys())
     assert client.get(f"/api/v1/requests/{request_id}/evidence",
                       headers=officer.headers).json() == []
+
+
+def test_failed_commit_leaves_no_evidence_copy(
+    client: TestClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    """A share whose transaction fails leaves no copy behind (nothing outlives its row)."""
+    import pytest
+
+    from doorstep.footage import answers
+
+    agency = make_agency(runtime, lat=LAT, lng=LNG)
+    officer = make_officer(runtime, agency)
+    owner = make_person(runtime)
+    cam = make_camera(runtime, owner.user, latitude=LAT, longitude=LNG)
+    event = upload_clip(client, cam, sample_clip(tmp_path),
+                        started_at=utcnow() - timedelta(hours=2)).json()
+    request_id = _active_request(client, runtime, officer)
+    before = sorted(runtime.storage.keys())
+    with pytest.raises(RuntimeError), runtime.db.transaction() as session:
+        answers.share(session=session, storage=runtime.storage,
+                      owner=session.merge(owner.user),
+                      request_id=__import__("uuid").UUID(request_id),
+                      event_ids=[__import__("uuid").UUID(event["id"])], reveal_identity=False)
+        assert any(k.startswith("evidence/") for k in runtime.storage.keys())
+        raise RuntimeError("the commit fails")
+    assert sorted(runtime.storage.keys()) == before

@@ -148,8 +148,8 @@ def _ingest(
 ) -> tuple[EventRead, bool]:
     limits = ClipLimits.from_settings(runtime.settings)
     path = spool_upload(upload, limits.max_bytes)
-    stored: list[str] = []
     try:
+        # A failed commit rolls back and removes the stored files (undo_on_rollback).
         with runtime.db.transaction() as session:
             camera = camera_service.authenticate_camera(
                 session=session, camera_id=camera_id, token=token
@@ -164,14 +164,8 @@ def _ingest(
                 kind=kind,
                 device_ref=device_ref,
             )
-            stored = result.stored_keys
             view = camera_service.event_view(result.event, camera, result.clip)
             created = result.created
-    except BaseException:
-        # The commit failed after the files were stored: leave nothing behind.
-        for key in stored:
-            runtime.storage.delete(key)
-        raise
     finally:
         path.unlink(missing_ok=True)
     return view, created

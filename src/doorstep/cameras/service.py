@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import h3
@@ -24,7 +25,7 @@ from doorstep.accounts.models import User
 from doorstep.accounts.service import actor_of
 from doorstep.cameras.models import Camera, CameraKind, Clip, EventKind, MotionEvent
 from doorstep.cameras.schemas import CameraRead, ClipRead, EventRead
-from doorstep.db import utcnow
+from doorstep.db import undo_on_rollback, utcnow
 from doorstep.errors import InvalidInput, NotFound, Unauthenticated
 from doorstep.media.storage import MediaStorage
 from doorstep.media.video import ClipLimits, make_thumbnail, probe_clip
@@ -252,7 +253,6 @@ def sha256_file(path: Path) -> str:
 class IngestedClip:
     event: MotionEvent
     clip: Clip | None
-    stored_keys: list[str]
     # False when the device sent this device_ref before: the event already recorded.
     created: bool = True
 
@@ -287,16 +287,16 @@ def ingest_clip(
 ) -> IngestedClip:
     """Validate a clip with PyAV, store it and its thumbnail, record it and alert its owner.
 
-    Every check runs before anything is stored. If the caller's transaction then
-    fails, it must delete ``stored_keys`` so nothing is left behind. A clip sent again
-    under the same ``device_ref`` returns the event already recorded (``created`` False).
-    Blocking: run it off the event loop.
+    Every check runs before anything is stored, and the stored files are removed if the
+    transaction rolls back (the commit failing included): a refusal leaves nothing. A clip
+    sent again under the same ``device_ref`` returns the event already recorded
+    (``created`` False). Blocking: run it off the event loop.
     """
     now = utcnow()
     _check_start(started_at, now)
     existing = find_device_event(session=session, camera=camera, device_ref=device_ref)
     if existing is not None:
-        return IngestedClip(event=existing[0], clip=existing[1], stored_keys=[], created=False)
+        return IngestedClip(event=existing[0], clip=existing[1], created=False)
     probe = probe_clip(file_path, limits)
     thumbnail = make_thumbnail(file_path)
     clip = Clip(
@@ -314,32 +314,26 @@ def ingest_clip(
     )
     clip.storage_key = f"clips/{camera.id}/{clip.id}.mp4"
     clip.thumbnail_key = f"thumbnails/{camera.id}/{clip.id}.jpg"
-    stored: list[str] = []
-    try:
-        storage.put_file(clip.storage_key, file_path, "video/mp4")
-        stored.append(clip.storage_key)
-        storage.put_bytes(clip.thumbnail_key, thumbnail, "image/jpeg")
-        stored.append(clip.thumbnail_key)
-        session.add(clip)
-        session.flush()
-        event = MotionEvent(
-            camera_id=camera.id,
-            owner_id=camera.owner_id,
-            kind=kind,
-            started_at=started_at,
-            ended_at=clip.ended_at,
-            on_device=False,
-            device_ref=device_ref,
-            clip_id=clip.id,
-        )
-        session.add(event)
-        session.flush()
-        _alert_owner(session=session, camera=camera, event=event)
-    except BaseException:
-        for key in stored:
-            storage.delete(key)
-        raise
-    return IngestedClip(event=event, clip=clip, stored_keys=stored)
+    storage.put_file(clip.storage_key, file_path, "video/mp4")
+    undo_on_rollback(session, partial(storage.delete, clip.storage_key))
+    storage.put_bytes(clip.thumbnail_key, thumbnail, "image/jpeg")
+    undo_on_rollback(session, partial(storage.delete, clip.thumbnail_key))
+    session.add(clip)
+    session.flush()
+    event = MotionEvent(
+        camera_id=camera.id,
+        owner_id=camera.owner_id,
+        kind=kind,
+        started_at=started_at,
+        ended_at=clip.ended_at,
+        on_device=False,
+        device_ref=device_ref,
+        clip_id=clip.id,
+    )
+    session.add(event)
+    session.flush()
+    _alert_owner(session=session, camera=camera, event=event)
+    return IngestedClip(event=event, clip=clip)
 
 
 def record_device_event(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
@@ -20,7 +21,7 @@ from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import Agency
 from doorstep.cameras import service as camera_service
 from doorstep.cameras.models import Camera, Clip, MotionEvent
-from doorstep.db import utcnow
+from doorstep.db import undo_on_rollback, utcnow
 from doorstep.errors import Conflict, InvalidInput, NotFound
 from doorstep.footage.models import (
     AgencyMute,
@@ -146,6 +147,7 @@ def share(
                 item.storage_key = f"evidence/{found.request.id}/{item.id}.mp4"
                 storage.copy(clip.storage_key, item.storage_key)
                 copied.append(item.storage_key)
+                undo_on_rollback(session, partial(storage.delete, item.storage_key))
                 item.source_clip_id = clip.id
                 item.sha256, item.size_bytes = clip.sha256, clip.size_bytes
                 item.duration_s, item.width, item.height = clip.duration_s, clip.width, clip.height

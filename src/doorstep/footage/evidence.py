@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import tempfile
 import uuid
 import zipfile
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from doorstep.accounts.models import User
 from doorstep.accounts.service import actor_of
 from doorstep.cameras import service as camera_service
 from doorstep.cameras.models import Camera, MotionEvent
-from doorstep.db import utcnow
+from doorstep.db import undo_on_rollback, utcnow
 from doorstep.errors import Conflict, DoorstepError, NotFound
 from doorstep.footage import service as request_service
 from doorstep.footage.models import (
@@ -252,6 +254,27 @@ def export_bundle(
     custody = {str(v.evidence.id): custody_log(session=session, item=v.evidence) for v in views}
     out_dir = directory or Path(tempfile.mkdtemp(prefix="doorstep-export-"))
     path = out_dir / f"evidence-{request.id}.zip"
+    # Full copies of the clips: gone if the export fails or its transaction rolls back.
+    cleanup = (
+        partial(shutil.rmtree, out_dir, True) if directory is None else partial(path.unlink, True)
+    )
+    undo_on_rollback(session, cleanup)
+    try:
+        _write_bundle(path, storage, views, manifest, request_doc, custody)
+    except BaseException:
+        cleanup()
+        raise
+    return path
+
+
+def _write_bundle(
+    path: Path,
+    storage: MediaStorage,
+    views: list[EvidenceView],
+    manifest: dict[str, Any],
+    request_doc: dict[str, Any],
+    custody: dict[str, Any],
+) -> None:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as bundle:
         for view in views:
             assert view.evidence.storage_key is not None
@@ -261,7 +284,6 @@ def export_bundle(
         bundle.writestr("manifest.json", json.dumps(manifest, indent=2))
         bundle.writestr("request.json", json.dumps(request_doc, indent=2))
         bundle.writestr("custody.json", json.dumps(custody, indent=2))
-    return path
 
 
 @dataclass(frozen=True)
@@ -381,6 +403,7 @@ def fulfil_upload(
         raise NotFound("No pending upload with this id for this camera.", code="upload_not_pending")
     item.storage_key = f"evidence/{item.request_id}/{item.id}.mp4"
     storage.put_file(item.storage_key, file_path, "video/mp4")
+    undo_on_rollback(session, partial(storage.delete, item.storage_key))
     try:
         item.sha256 = camera_service.sha256_file(file_path)
         item.size_bytes = file_path.stat().st_size
