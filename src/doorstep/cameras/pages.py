@@ -7,7 +7,7 @@ pages, through ``camera_service.owner_view``.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,7 +24,7 @@ from doorstep.cameras.models import CameraKind, EventKind
 from doorstep.cameras.schemas import CameraCreate, CameraRead, CameraUpdate, EventRead
 from doorstep.errors import DoorstepError, InvalidInput
 from doorstep.http import DbSession, RuntimeDep, SettingsDep
-from doorstep.web.pages import checkbox, show, text, validation_message
+from doorstep.web.pages import checkbox, day_bounds, show, text, validation_message
 from doorstep.web.render import CheckedForm, redirect
 
 router = APIRouter(include_in_schema=False)
@@ -334,23 +334,11 @@ class _Filters:
         except ValueError as exc:
             raise InvalidInput("Choose event kinds from the list.", code="invalid_kind") from exc
 
-    @staticmethod
-    def _day(value: str, label: str) -> date | None:
-        if not value:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError as exc:
-            raise InvalidInput(f"{label} is not a date (YYYY-MM-DD).", code="invalid_date") from exc
-
     def since(self) -> datetime | None:
-        day = self._day(self.date_from, "From")
-        return datetime.combine(day, time.min, UTC) if day else None
+        return day_bounds(self.date_from, self.date_to)[0]
 
     def until(self) -> datetime | None:
-        day = self._day(self.date_to, "To")
-        # "To" includes that whole day (UTC).
-        return datetime.combine(day + timedelta(days=1), time.min, UTC) if day else None
+        return day_bounds(self.date_from, self.date_to)[1]
 
     def query(self, **extra: str) -> str:
         pairs: list[tuple[str, str]] = []

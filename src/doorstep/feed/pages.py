@@ -9,7 +9,7 @@ and feed pages (his own view); posts show their coarse cell only.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,7 +33,7 @@ from doorstep.feed.guardrails import APPEARANCE_LABELS, PersonalDataWarning
 from doorstep.feed.models import Category, ReportReason
 from doorstep.feed.schemas import HomeUpdate, PersonFields, PostCreate, PostUpdate, ReportCreate
 from doorstep.http import DbSession
-from doorstep.web.pages import checkbox, show, text, validation_message
+from doorstep.web.pages import checkbox, day_bounds, show, text, validation_message
 from doorstep.web.render import CheckedForm, redirect
 
 router = APIRouter(include_in_schema=False)
@@ -103,22 +103,11 @@ class _Filters:
         except ValueError as exc:
             raise InvalidInput("Choose categories from the list.", code="invalid_category") from exc
 
-    @staticmethod
-    def _day(value: str, label: str) -> date | None:
-        if not value:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError as exc:
-            raise InvalidInput(f"{label} is not a date (YYYY-MM-DD).", code="invalid_date") from exc
-
     def since(self) -> datetime | None:
-        day = self._day(self.date_from, "From")
-        return datetime.combine(day, time.min, UTC) if day else None
+        return day_bounds(self.date_from, self.date_to)[0]
 
     def until(self) -> datetime | None:
-        day = self._day(self.date_to, "To")
-        return datetime.combine(day + timedelta(days=1), time.min, UTC) if day else None
+        return day_bounds(self.date_from, self.date_to)[1]
 
     def query(self, **extra: str) -> str:
         pairs = [("category", c) for c in self.categories]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -10,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from doorstep.accounts.deps import PageVisitor, Visitor
+from doorstep.errors import InvalidInput
 from doorstep.notify import service as notify_service
 from doorstep.web.render import redirect, render
 
@@ -45,6 +47,23 @@ def validation_message(exc: ValidationError, labels: dict[str, str]) -> str:
 def checkbox(value: object) -> bool:
     """An HTML checkbox is sent only when ticked."""
     return value is not None and str(value) not in ("", "0", "off", "false")
+
+
+def day_bounds(date_from: str, date_to: str) -> tuple[datetime | None, datetime | None]:
+    """A filter's From/To days (YYYY-MM-DD, UTC) as [since, until): To includes that day."""
+
+    def day(value: str, label: str) -> date | None:
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise InvalidInput(f"{label} is not a date (YYYY-MM-DD).", code="invalid_date") from exc
+
+    first, last = day(date_from, "From"), day(date_to, "To")
+    since = datetime.combine(first, time.min, UTC) if first else None
+    until = datetime.combine(last + timedelta(days=1), time.min, UTC) if last else None
+    return since, until
 
 
 def text(value: object) -> str:
