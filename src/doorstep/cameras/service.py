@@ -471,7 +471,7 @@ def get_own_event(
     row = session.execute(readable_events(actor=owner).where(MotionEvent.id == event_id)).first()
     if row is None:
         raise NotFound("No such event.", code="event_not_found")
-    return row.tuple()
+    return row[0], row[1], row[2]
 
 
 def get_own_clip(*, session: Session, owner: User, clip_id: uuid.UUID) -> Clip:
