@@ -145,3 +145,43 @@ def test_failed_commit_leaves_no_evidence_copy(
         assert any(k.startswith("evidence/") for k in runtime.storage.keys())
         raise RuntimeError("the commit fails")
     assert sorted(runtime.storage.keys()) == before
+
+
+def test_pending_uploads_belong_to_their_camera_and_end_with_withdrawal(
+    client: TestClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    agency = make_agency(runtime, lat=LAT, lng=LNG)
+    officer = make_officer(runtime, agency)
+    owner = make_person(runtime)
+    cam = make_camera(runtime, owner.user, latitude=LAT, longitude=LNG)
+    other = make_camera(runtime, make_person(runtime).user, latitude=LAT, longitude=LNG + 0.01)
+    start = utcnow() - timedelta(hours=2)
+    event = client.post(f"/api/v1/cameras/{cam.camera.id}/events", headers=cam.headers,
+                        json={"kind": "motion", "started_at": start.isoformat(),
+                              "device_ref": "sd:/1.mp4"}).json()
+    request_id = _active_request(client, runtime, officer)
+    client.post(f"/api/v1/inbox/requests/{request_id}/share", headers=owner.headers,
+                json={"event_ids": [event["id"]]})
+    [pending] = client.get(f"/api/v1/cameras/{cam.camera.id}/uploads", headers=cam.headers).json()
+    clip = sample_clip(tmp_path)
+
+    def send(camera: object, camera_id: object) -> int:
+        with clip.open("rb") as fh:
+            return client.post(
+                f"/api/v1/cameras/{camera_id}/uploads/{pending['evidence_id']}",
+                headers=camera.headers,  # type: ignore[attr-defined]
+                files={"file": ("c.mp4", fh, "video/mp4")},
+            ).status_code
+
+    # Another camera cannot fulfil it, with its own id or with this camera's.
+    assert send(other, other.camera.id) == 404
+    assert send(other, cam.camera.id) == 401
+    assert client.get(f"/api/v1/cameras/{other.camera.id}/uploads",
+                      headers=other.headers).json() == []
+    # The owner takes it back: the device can no longer send it.
+    [shared] = client.get("/api/v1/shared", headers=owner.headers).json()
+    assert client.post(f"/api/v1/shared/{shared['id']}/withdraw",
+                       headers=owner.headers).status_code == 204
+    assert send(cam, cam.camera.id) == 404
+    assert client.get(f"/api/v1/cameras/{cam.camera.id}/uploads", headers=cam.headers).json() == []
+    assert not [k for k in runtime.storage.keys() if k.startswith("evidence/")]
