@@ -10,23 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from tests.factories import PASSWORD, make_person
+from tests.pages import HTML, csrf_of, form_error
 
 from doorstep.accounts.models import ApiToken, SignInAttempt, User
 from doorstep.accounts.pages import safe_next
 from doorstep.runtime import Runtime
-
-HTML = {"accept": "text/html"}
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
-def form_error(html: str) -> str:
-    match = re.search(r'class="error" role="alert">([^<]*)<', html)
-    return match.group(1) if match else ""
 
 
 def sign_in(client: TestClient, email: str, password: str = PASSWORD, next: str = "") -> object:

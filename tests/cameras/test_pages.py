@@ -9,23 +9,14 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.factories import PASSWORD, make_camera, make_person, sample_clip, upload_clip
+from tests.pages import HTML, csrf_of, form_error
 
 from doorstep.cameras.models import Camera
 from doorstep.runtime import Runtime
 
-HTML = {"accept": "text/html"}
 LAT, LNG = 39.951234567, -75.163456789
 
 
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
-def form_error(html: str) -> str:
-    match = re.search(r'class="error" role="alert">([^<]*)<', html)
-    return match.group(1) if match else ""
 
 
 def sign_in(client: TestClient, email: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +19,7 @@ from doorstep.feed.schemas import PersonFields
 from doorstep.notify.models import Notification
 from doorstep.runtime import Runtime
 from tests.factories import PASSWORD, Person
+from tests.pages import HTML, csrf_of
 
 # Philadelphia, City Hall: a home with more digits than any cell centre shares.
 HOME_LAT, HOME_LNG = 39.952345678, -75.163456789
@@ -104,18 +104,8 @@ def new_uuid() -> str:
 
 # ---------------------------------------------------------------- pages
 
-HTML = {"accept": "text/html"}
 
 
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
-def form_error(html: str) -> str:
-    match = re.search(r'class="error" role="alert">([^<]*)<', html)
-    return match.group(1) if match else ""
 
 
 def sign_in(client: TestClient, email: str, runtime: Runtime | None = None) -> str:

@@ -19,7 +19,8 @@ from doorstep.feed.guardrails import (
 from doorstep.feed.models import Category, Post
 from doorstep.runtime import Runtime
 from tests.factories import make_person
-from tests.feed.helpers import HTML, form_error, set_home, sign_in
+from tests.feed.helpers import set_home, sign_in
+from tests.pages import HTML, form_error
 
 BEHAVIOR = "Tried the handles of three parked cars, then rode off on a bike."
 

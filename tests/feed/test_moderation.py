@@ -15,16 +15,8 @@ from doorstep.runtime import Runtime
 from doorstep.transparency import audit
 from doorstep.transparency.models import AuditRecord
 from tests.factories import Person, make_person
-from tests.feed.helpers import (
-    HTML,
-    csrf_of,
-    feed_ids,
-    form_error,
-    make_post,
-    notifications,
-    set_home,
-    sign_in,
-)
+from tests.feed.helpers import feed_ids, make_post, notifications, set_home, sign_in
+from tests.pages import HTML, csrf_of, form_error
 
 
 def _audit(runtime: Runtime, prefix: str = "feed.") -> list[AuditRecord]:

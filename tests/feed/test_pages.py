@@ -13,16 +13,8 @@ from doorstep import geo
 from doorstep.feed.models import Comment, Home, Post, Report, ReportReason
 from doorstep.runtime import Runtime
 from tests.factories import make_camera, make_person, sample_clip, upload_clip
-from tests.feed.helpers import (
-    HOME_LAT,
-    HOME_LNG,
-    HTML,
-    csrf_of,
-    form_error,
-    make_post,
-    set_home,
-    sign_in,
-)
+from tests.feed.helpers import HOME_LAT, HOME_LNG, make_post, set_home, sign_in
+from tests.pages import HTML, csrf_of, form_error
 
 
 def test_home_form_then_the_feed(client: TestClient, runtime: Runtime) -> None:

@@ -13,7 +13,8 @@ from doorstep.notify.models import OutboxJob
 from doorstep.runtime import Runtime
 from doorstep.transparency.models import AuditRecord
 from tests.factories import Person, make_agency, make_person
-from tests.feed.helpers import HTML, notifications, set_home, sign_in
+from tests.feed.helpers import notifications, set_home, sign_in
+from tests.pages import HTML
 
 
 def _official_post(client: TestClient, officer: Person) -> dict[str, Any]:

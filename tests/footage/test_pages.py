@@ -31,6 +31,7 @@ from tests.factories import (
     square,
     upload_clip,
 )
+from tests.pages import HTML, csrf_of, form_error
 
 from doorstep.accounts.models import Role, User
 from doorstep.db import utcnow
@@ -48,22 +49,12 @@ from doorstep.footage.notice import NO_CONSEQUENCE, VOLUNTARY, WHAT_AGENCY_RECEI
 from doorstep.runtime import Runtime
 from doorstep.transparency import policy as policy_service
 
-HTML = {"accept": "text/html"}
 LAT, LNG = 39.9526, -75.1652
 # Cameras inside the requested area, at positions no page but the owner's may show.
 ALICE_AT = (39.95312345, -75.16387654)
 BOB_AT = (39.95187654, -75.16612345)
 
 
-def csrf_of(page: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
-def form_error(page: str) -> str:
-    match = re.search(r'class="error" role="alert">([^<]*)<', page)
-    return html.unescape(match.group(1)) if match else ""
 
 
 def browser(client: TestClient) -> TestClient:

@@ -7,23 +7,18 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from tests.factories import PASSWORD, make_camera, make_person, sample_clip, upload_clip
+from tests.pages import HTML, csrf_of
 
 from doorstep.accounts import service as account_service
 from doorstep.notify.channels.webpush import ensure_vapid_keys
 from doorstep.runtime import Runtime
 
-HTML = {"accept": "text/html"}
 SUBSCRIPTION = {
     "endpoint": "https://push.example.net/send/abc123",
     "expirationTime": None,
     "keys": {"p256dh": "B" + "x" * 86, "auth": "a" * 22},
 }
 
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
 
 
 def sign_in(client: TestClient, email: str) -> str:
