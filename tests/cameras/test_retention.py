@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.factories import make_camera, make_person, sample_clip, upload_clip
@@ -99,3 +100,29 @@ def test_retention_bounds(client: TestClient, runtime: Runtime) -> None:
         json={"name": "x", "kind": "doorbell", "latitude": 40, "longitude": -75},
     )
     assert r.status_code == 201 and r.json()["retention_days"] == 60
+
+
+def test_one_undeletable_file_does_not_stall_retention(
+    client: TestClient, runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = make_person(runtime)
+    cam = make_camera(runtime, owner.user, retention_days=1)
+    old = [upload_clip(client, cam, sample_clip(tmp_path, f"{i}.mp4", seed=i),
+                       started_at=utcnow() - timedelta(days=2)).json()["clip"]["id"]
+           for i in range(2)]
+    stuck, other = old
+    real_delete = runtime.storage.delete
+
+    def flaky_delete(key: str) -> None:
+        if stuck in key:
+            raise OSError("storage unreachable for this object")
+        real_delete(key)
+
+    monkeypatch.setattr(runtime.storage, "delete", flaky_delete)
+    Worker(runtime).run_periodic(force=True)
+    keys = runtime.storage.keys()
+    assert not any(other in k for k in keys), "the other clip is deleted all the same"
+    assert any(stuck in k for k in keys)
+    monkeypatch.setattr(runtime.storage, "delete", real_delete)
+    Worker(runtime).run_periodic(force=True)
+    assert not any(stuck in k for k in runtime.storage.keys(prefix="clips/")), "retried"

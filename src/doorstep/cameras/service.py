@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 
 import h3
+import structlog
 from sqlalchemy import Select, and_, delete, or_, select
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,8 @@ from doorstep.notify import service as notify_service
 from doorstep.security import constant_time_equals, new_token, token_digest
 from doorstep.transparency import audit
 from doorstep.transparency.audit import Actor
+
+log = structlog.get_logger(__name__)
 
 CAMERA_TOKEN_PREFIX = "dsc"  # noqa: S105 (a label, not a secret)
 # A camera's clock may run a little ahead of ours; more than this is a "future" start.
@@ -575,8 +578,12 @@ def sweep_retention(*, session: Session, storage: MediaStorage, batch: int = 500
             .limit(batch)
         ).all()
         for clip in clips:
-            _erase_clip(session, storage, clip, "retention")
-        erased += len(clips)
+            try:
+                _erase_clip(session, storage, clip, "retention")
+            except Exception as exc:  # one unreachable file must not stall every deletion
+                log.warning("retention.delete_failed", clip_id=str(clip.id), error=repr(exc))
+                continue
+            erased += 1
         on_device = (
             select(MotionEvent.id)
             .join(Camera, Camera.id == MotionEvent.camera_id)

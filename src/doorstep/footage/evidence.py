@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,8 @@ from doorstep.footage.models import (
 from doorstep.media.storage import MediaStorage
 from doorstep.media.video import ClipLimits, probe_clip
 from doorstep.transparency import audit
+
+log = structlog.get_logger(__name__)
 
 
 class EvidenceTampered(DoorstepError):
@@ -344,12 +347,18 @@ def sweep_evidence_retention(*, session: Session, storage: MediaStorage, batch: 
             .limit(batch)
         )
     )
+    deleted = 0
     for item in items:
-        if item.storage_key:
-            storage.delete(item.storage_key)
+        try:
+            if item.storage_key:
+                storage.delete(item.storage_key)
+        except Exception as exc:  # one unreachable file must not stall every deletion
+            log.warning("evidence.delete_failed", evidence_id=str(item.id), error=repr(exc))
+            continue
         item.storage_key = None
         item.status, item.deleted_at = EvidenceStatus.deleted, now
-    if items:
+        deleted += 1
+    if deleted:
         audit.record(
             session=session,
             actor=audit.Actor.system("retention"),
@@ -357,10 +366,10 @@ def sweep_evidence_retention(*, session: Session, storage: MediaStorage, batch: 
             subject_type="instance",
             subject_id="evidence",
             is_public=True,
-            details={"items": len(items)},
+            details={"items": deleted},
         )
     session.flush()
-    return len(items)
+    return deleted
 
 
 # ---------------------------------------------------------------- device uploads
