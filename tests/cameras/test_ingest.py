@@ -305,3 +305,35 @@ def test_clip_with_a_location_tag_refused(client: TestClient, runtime: Runtime,
             packet.stream = stream
             out.mux(packet)
     _assert_refused(upload_clip(client, cam, tagged), 400, "location_metadata", runtime)
+
+
+def test_event_batch_all_or_nothing_deduplicated_one_alert(
+    client: TestClient, runtime: Runtime
+) -> None:
+    owner = make_person(runtime)
+    cam = make_camera(runtime, owner.user)
+    start = utcnow() - timedelta(hours=1)
+    url = f"/api/v1/cameras/{cam.camera.id}/events/batch"
+
+    def ev(i: int, **over: object) -> dict[str, object]:
+        return {"kind": "motion", "device_ref": f"e{i}",
+                "started_at": (start + timedelta(seconds=i)).isoformat(), **over}
+
+    # One bad event refuses the whole batch and names it.
+    bad = client.post(url, headers=cam.headers, json={"events": [
+        ev(0), ev(1, started_at=(utcnow() + timedelta(hours=1)).isoformat())]})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "start_in_future"
+    assert "Event 1" in bad.json()["error"]["message"]
+    assert _counts(runtime)[1] == 0
+    assert client.post(url, headers=owner.headers, json={"events": [ev(0)]}).status_code == 401
+    # A repeated device_ref (inside the batch) counts once.
+    r = client.post(url, headers=cam.headers, json={"events": [ev(0), ev(1), ev(1), ev(2)]})
+    assert r.status_code == 201 and r.json() == {"created": 3, "duplicates": 1}
+    # The same batch again (a retry): nothing new.
+    r = client.post(url, headers=cam.headers, json={"events": [ev(0), ev(1), ev(2), ev(3)]})
+    assert r.json() == {"created": 1, "duplicates": 3}
+    assert _counts(runtime)[1] == 4
+    page = client.get("/api/v1/events", headers=owner.headers).json()["events"]
+    assert sorted(e["kind"] for e in page) == ["motion"] * 4 and all(e["on_device"] for e in page)
+    titles = [n["title"] for n in client.get("/api/v1/notifications", headers=owner.headers).json()]
+    assert sorted(titles) == ["1 event at Front door", "3 events at Front door"]

@@ -26,6 +26,8 @@ from doorstep.cameras.schemas import (
     CameraToken,
     CameraUpdate,
     ClipRead,
+    EventBatch,
+    EventBatchResult,
     EventCreate,
     EventPage,
     EventRead,
@@ -283,6 +285,37 @@ def report_event(
         max_duration_s=runtime.settings.max_clip_duration_s,
     )
     return camera_service.event_view(event, camera, None)
+
+
+@router.post(
+    f"{api}/cameras/{{camera_id}}/events/batch",
+    response_model=EventBatchResult,
+    status_code=status.HTTP_201_CREATED,
+)
+def report_events(
+    camera_id: uuid.UUID,
+    body: EventBatch,
+    request: Request,
+    session: DbSession,
+    runtime: RuntimeDep,
+) -> EventBatchResult:
+    """Many local-first events at once (up to 1,000): all recorded or none; events whose
+    ``device_ref`` was already recorded are skipped and counted as duplicates."""
+    camera = camera_service.authenticate_camera(
+        session=session, camera_id=camera_id, token=bearer_token(request)
+    )
+    result = camera_service.record_device_events(
+        session=session,
+        camera=camera,
+        events=[
+            camera_service.DeviceEventSpec(
+                kind=e.kind, started_at=e.started_at, ended_at=e.ended_at, device_ref=e.device_ref
+            )
+            for e in body.events
+        ],
+        max_duration_s=runtime.settings.max_clip_duration_s,
+    )
+    return EventBatchResult(created=result.created, duplicates=result.duplicates)
 
 
 # ---------------------------------------------------------------- timeline

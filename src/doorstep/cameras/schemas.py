@@ -86,6 +86,15 @@ class EventCreate(CameraBase):
         return v
 
 
+class EventBatch(CameraBase):
+    events: list[EventCreate] = Field(min_length=1, max_length=1000)
+
+
+class EventBatchResult(CameraBase):
+    created: int
+    duplicates: int = Field(description="Events whose device_ref was already recorded.")
+
+
 class EventRead(CameraBase):
     id: uuid.UUID
     camera_id: uuid.UUID

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import h3
 import structlog
-from sqlalchemy import Select, and_, delete, or_, select
+from sqlalchemy import Select, and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from doorstep import geo
@@ -339,6 +340,23 @@ def ingest_clip(
     return IngestedClip(event=event, clip=clip)
 
 
+def _device_event_times(
+    started_at: datetime, ended_at: datetime | None, max_duration_s: float, now: datetime
+) -> datetime:
+    """Check a local-first event's times; returns its end (an instant ends when it starts)."""
+    _check_start(started_at, now)
+    ended_at = ended_at or started_at
+    if ended_at < started_at:
+        raise InvalidInput("The event ends before it starts.", code="invalid_window")
+    if (ended_at - started_at).total_seconds() > max_duration_s:
+        raise InvalidInput(
+            f"An event lasts at most {max_duration_s:.0f} seconds.", code="event_too_long"
+        )
+    if ended_at > now + CLOCK_SKEW:
+        raise InvalidInput("The end time is in the future.", code="end_in_future")
+    return ended_at
+
+
 def record_device_event(
     *,
     session: Session,
@@ -350,17 +368,7 @@ def record_device_event(
     max_duration_s: float,
 ) -> MotionEvent:
     """Record a local-first event: its clip stays on the owner's device ("on device")."""
-    now = utcnow()
-    _check_start(started_at, now)
-    ended_at = ended_at or started_at
-    if ended_at < started_at:
-        raise InvalidInput("The event ends before it starts.", code="invalid_window")
-    if (ended_at - started_at).total_seconds() > max_duration_s:
-        raise InvalidInput(
-            f"An event lasts at most {max_duration_s:.0f} seconds.", code="event_too_long"
-        )
-    if ended_at > now + CLOCK_SKEW:
-        raise InvalidInput("The end time is in the future.", code="end_in_future")
+    ended_at = _device_event_times(started_at, ended_at, max_duration_s, utcnow())
     event = MotionEvent(
         camera_id=camera.id,
         owner_id=camera.owner_id,
@@ -374,6 +382,93 @@ def record_device_event(
     session.flush()
     _alert_owner(session=session, camera=camera, event=event)
     return event
+
+
+@dataclass(frozen=True)
+class DeviceEventSpec:
+    kind: EventKind
+    started_at: datetime
+    ended_at: datetime | None
+    device_ref: str | None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    created: int
+    duplicates: int
+
+
+def record_device_events(
+    *,
+    session: Session,
+    camera: Camera,
+    events: Sequence[DeviceEventSpec],
+    max_duration_s: float,
+) -> BatchResult:
+    """Record many local-first events at once (a device catching up after an outage).
+
+    All or nothing: one bad event refuses the batch and names it. Events whose
+    ``device_ref`` this camera already sent, or that repeat one in the batch, are
+    skipped, so a retried batch records each event once. The owner gets one alert for
+    the batch (if any of its kinds interest him), not one per event.
+    """
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for index, spec in enumerate(events):
+        try:
+            ended_at = _device_event_times(spec.started_at, spec.ended_at, max_duration_s, now)
+        except InvalidInput as exc:
+            raise InvalidInput(f"Event {index}: {exc.message}", code=exc.code, index=index) from exc
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "camera_id": camera.id,
+                "owner_id": camera.owner_id,
+                "kind": spec.kind,
+                "started_at": spec.started_at,
+                "ended_at": ended_at,
+                "on_device": True,
+                "device_ref": spec.device_ref,
+                "created_at": now,
+            }
+        )
+    refs = [r["device_ref"] for r in rows if r["device_ref"]]
+    known = (
+        set(
+            session.scalars(
+                select(MotionEvent.device_ref).where(
+                    MotionEvent.camera_id == camera.id, MotionEvent.device_ref.in_(refs)
+                )
+            )
+        )
+        if refs
+        else set()
+    )
+    fresh: list[dict[str, Any]] = []
+    for row in rows:
+        ref = row["device_ref"]
+        if ref is not None and ref in known:
+            continue
+        if ref is not None:
+            known.add(ref)
+        fresh.append(row)
+    if fresh:
+        session.execute(insert(MotionEvent), fresh)
+        kinds = sorted({EventKind(r["kind"]).value for r in fresh})
+        prefs_kinds = set(notify_service.alert_kinds(session=session, user_id=camera.owner_id))
+        wanted = [k for k in kinds if k in prefs_kinds]
+        if wanted:
+            notify_service.alert_user(
+                session=session,
+                user_id=camera.owner_id,
+                topic="camera_event",
+                title=f"{len(fresh)} {'event' if len(fresh) == 1 else 'events'} at {camera.name}",
+                body=f"{camera.name} reported {len(fresh)} ({', '.join(kinds)}), kept on your "
+                "device.",
+                link=f"/timeline?camera={camera.id}",
+            )
+    session.flush()
+    return BatchResult(created=len(fresh), duplicates=len(rows) - len(fresh))
 
 
 def _alert_owner(*, session: Session, camera: Camera, event: MotionEvent) -> None:

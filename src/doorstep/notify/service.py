@@ -65,6 +65,12 @@ def alert_user(
     return note
 
 
+def alert_kinds(*, session: Session, user_id: uuid.UUID) -> list[str]:
+    """The event kinds this user wants alerts for."""
+    user = account_service.get_user(session=session, user_id=user_id)
+    return list(account_service.get_preferences(session=session, user=user).event_kinds)
+
+
 def inbox(
     *,
     session: Session,
