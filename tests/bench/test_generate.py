@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from doorstep.accounts.models import User
 from doorstep.bench import country
@@ -38,8 +40,31 @@ def test_homes_line_up_along_streets(towns_file: Path) -> None:
     assert np.corrcoef(per_town, sizes)[0, 1] > 0.9
 
 
-def test_generate_on_sqlite(tmp_path: Path, towns_file: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'bench.db'}"
+def _schema_of(url: str, table: str) -> set[tuple[str, str]]:
+    """Every index and constraint of ``table``, by name and definition."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            rows = conn.execute(
+                text("SELECT name, coalesce(sql, '') FROM sqlite_master WHERE tbl_name = :t"),
+                {"t": table},
+            ).all()
+        else:
+            rows = conn.execute(
+                text(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t UNION"
+                    " SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+                    " WHERE conrelid = CAST(:t AS regclass)"
+                ),
+                {"t": table},
+            ).all()
+    engine.dispose()
+    return {(str(name), str(definition)) for name, definition in rows}
+
+
+def test_generate(tmp_path: Path, towns_file: Path, database_url: str) -> None:
+    url = database_url
+    schema_before = _schema_of(url, "motion_events")
     with (tmp_path / "progress.txt").open("w") as stream:
         summary = generate(
             url=url,
@@ -81,4 +106,15 @@ def test_generate_on_sqlite(tmp_path: Path, towns_file: Path) -> None:
             window_end=event.ended_at if event.ended_at > event.started_at else ANCHOR,
         )
         assert camera.owner_id in {owner.owner_id for owner in owners}
+
+        # The load dropped the table's indexes, primary key included, and built them again.
+        assert _schema_of(url, "motion_events") == schema_before
+        assert any("PRIMARY KEY" in d or "pk_" in n for n, d in schema_before)
+        duplicate = session.execute(
+            select(MotionEvent.__table__).where(MotionEvent.id == event.id)
+        ).one()
     database.dispose()
+    engine = create_engine(url)
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(MotionEvent.__table__.insert().values(**duplicate._mapping))
+    engine.dispose()
