@@ -111,15 +111,24 @@ class HoldingMailbox:
 
     def __init__(self) -> None:
         self.messages: list[bytes] = []
+        self.peers: list[object] = []  # the client's (address, port) of each message
+        self.refuse: set[str] = set()  # recipients answered 550
         self.data_started = threading.Event()
         self.release = threading.Event()
         self.release.set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        if address in self.refuse:
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
         self.data_started.set()
         while not self.release.is_set():
             await asyncio.sleep(0.05)
         self.messages.append(envelope.content)
+        self.peers.append(session.peer)
         return "250 OK"
 
 

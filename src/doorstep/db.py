@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import JSON, DateTime, Enum, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Enum, MetaData, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -74,6 +74,52 @@ def str_enum(cls: type[enum.StrEnum], length: int = 20) -> Enum:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def bulk_insert(session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many rows in the session's transaction by the database's fastest path.
+
+    PostgreSQL gets one ``COPY`` (thousands of rows in tens of milliseconds, against
+    hundreds for a multi-row ``INSERT`` built in Python); other databases an
+    ``executemany``. Values go through each column type's own bind processing, so they
+    land exactly as an ORM insert would write them. No Python-side default is applied:
+    every row must name the same columns, including each column whose default is not
+    None (``ValueError`` otherwise).
+    """
+    if not rows:
+        return
+    table = model.__table__
+    assert isinstance(table, Table)
+    names = list(rows[0])
+    if any(len(row) != len(names) or any(n not in row for n in names) for row in rows):
+        raise ValueError("bulk_insert: every row must name the same columns")
+    for column in table.columns:
+        default = column.default
+        if column.name in names or default is None:
+            continue
+        if not (getattr(default, "is_scalar", False) and getattr(default, "arg", 0) is None):
+            raise ValueError(f"bulk_insert: {table.name}.{column.name} has a default; give it")
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        session.execute(table.insert(), [dict(row) for row in rows])
+        return
+    processors = [
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    ]
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    columns = ", ".join(f'"{name}"' for name in names)
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy,
+    ):
+        for row in rows:
+            copy.write_row(
+                [
+                    value if process is None else process(value)
+                    for process, value in zip(processors, (row[n] for n in names), strict=True)
+                ]
+            )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

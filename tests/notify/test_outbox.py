@@ -185,4 +185,4 @@ def test_two_workers_never_take_the_same_job(runtime: Runtime) -> None:
     with runtime.db.transaction() as session:
         second = outbox.claim_jobs(session=session, worker_id=b.worker_id, limit=20, lease_s=60)
     assert len(first) == 20 and len(second) == 10
-    assert not set(first) & set(second)
+    assert not {job.id for job in first} & {job.id for job in second}

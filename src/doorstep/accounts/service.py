@@ -439,18 +439,37 @@ def disable_totp(*, session: Session, user: User, code: str) -> None:
 
 
 def get_preferences(*, session: Session, user: User) -> NotificationPreference:
-    prefs = session.get(NotificationPreference, user.id)
-    if prefs is None:
-        prefs = NotificationPreference(
-            user_id=user.id,
+    return preferences_of(session=session, users=[user])[user.id]
+
+
+def preferences_of(
+    *, session: Session, users: list[User]
+) -> dict[uuid.UUID, NotificationPreference]:
+    """Each user's alert preferences, read in one query; the defaults are written for
+    users who never set theirs."""
+    ids = [user.id for user in users]
+    found = {
+        p.user_id: p
+        for p in session.scalars(
+            select(NotificationPreference).where(NotificationPreference.user_id.in_(ids))
+        )
+    }
+    fresh = [
+        NotificationPreference(
+            user_id=user_id,
             in_app=True,
             email=True,
             push=False,
             event_kinds=list(DEFAULT_ALERT_KINDS),
         )
-        session.add(prefs)
+        for user_id in dict.fromkeys(ids)
+        if user_id not in found
+    ]
+    if fresh:
+        session.add_all(fresh)
         session.flush()
-    return prefs
+        found.update((p.user_id, p) for p in fresh)
+    return found
 
 
 def update_preferences(

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from doorstep.agencies.models import Agency
 from doorstep.db import utcnow
@@ -20,7 +21,7 @@ from doorstep.footage.models import (
     RecipientStatus,
     RequestStatus,
 )
-from doorstep.footage.notice import render_notice
+from doorstep.footage.notice import Notice, render_notice
 from doorstep.notify import outbox
 from doorstep.notify import service as notify_service
 from doorstep.runtime import Runtime
@@ -29,40 +30,69 @@ from doorstep.transparency import policy as policy_service
 REMINDER_JOB = "footage.reminder"
 
 
-def _deliver(ctx: outbox.JobContext, recipient_id: str, *, reminder: bool) -> None:
-    row = ctx.session.execute(
+def _deliver(session: Session, recipient_ids: list[uuid.UUID], *, reminder: bool) -> None:
+    """The fixed notice (or its reminder) to each recipient, on his channels, in bulk."""
+    rows = session.execute(
         select(Recipient, FootageRequest, Agency)
         .join(FootageRequest, FootageRequest.id == Recipient.request_id)
         .join(Agency, Agency.id == FootageRequest.agency_id)
-        .where(Recipient.id == uuid.UUID(recipient_id))
-    ).first()
-    if row is None:
-        return
-    recipient, request, agency = row
-    if request.status != RequestStatus.active:
-        return  # closed before delivery: nothing to ask any more
-    if reminder and recipient.status != RecipientStatus.pending:
-        return
-    notice = render_notice(request=request, agency=agency, reminder=reminder)
-    notify_service.alert_user(
-        session=ctx.session,
-        user_id=recipient.owner_id,
-        topic="footage_request",
-        title=notice.title,
-        body=notice.body,
-        link=f"/requests/{request.id}/answer",
+        .where(Recipient.id.in_(recipient_ids))
+    ).all()
+    notices: dict[uuid.UUID, Notice] = {}
+    alerts: list[notify_service.Alert] = []
+    for recipient, request, agency in rows:
+        if request.status != RequestStatus.active:
+            continue  # closed before delivery: nothing to ask any more
+        if reminder and recipient.status != RecipientStatus.pending:
+            continue
+        if request.id not in notices:  # one text per request: render it once
+            notices[request.id] = render_notice(request=request, agency=agency, reminder=reminder)
+        notice = notices[request.id]
+        alerts.append(
+            notify_service.Alert(
+                user_id=recipient.owner_id,
+                topic="footage_request",
+                title=notice.title,
+                body=notice.body,
+                link=f"/requests/{request.id}/answer",
+            )
+        )
+    notify_service.alert_users(session=session, alerts=alerts)
+
+
+def _deliver_batch(
+    ctx: outbox.BatchContext, jobs: list[outbox.ClaimedJob], *, reminder: bool
+) -> dict[int, Exception | None]:
+    # All or nothing: an error fails the batch, and the worker runs its jobs one by one.
+    _deliver(
+        ctx.session, [uuid.UUID(job.payload["recipient_id"]) for job in jobs], reminder=reminder
     )
+    return {job.id: None for job in jobs}
 
 
 @outbox.handler(request_service.NOTICE_JOB)
 def deliver_notice(ctx: outbox.JobContext, payload: dict[str, Any]) -> None:
     """The fixed notice, on the owner's channels (in-app, email, push, webhook)."""
-    _deliver(ctx, payload["recipient_id"], reminder=False)
+    _deliver(ctx.session, [uuid.UUID(payload["recipient_id"])], reminder=False)
+
+
+@outbox.batch_handler(request_service.NOTICE_JOB)
+def deliver_notices(
+    ctx: outbox.BatchContext, jobs: list[outbox.ClaimedJob]
+) -> dict[int, Exception | None]:
+    return _deliver_batch(ctx, jobs, reminder=False)
 
 
 @outbox.handler(REMINDER_JOB)
 def deliver_reminder(ctx: outbox.JobContext, payload: dict[str, Any]) -> None:
-    _deliver(ctx, payload["recipient_id"], reminder=True)
+    _deliver(ctx.session, [uuid.UUID(payload["recipient_id"])], reminder=True)
+
+
+@outbox.batch_handler(REMINDER_JOB)
+def deliver_reminders(
+    ctx: outbox.BatchContext, jobs: list[outbox.ClaimedJob]
+) -> dict[int, Exception | None]:
+    return _deliver_batch(ctx, jobs, reminder=True)
 
 
 def queue_reminders(runtime: Runtime) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 import h3
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from doorstep import geo
@@ -25,7 +25,7 @@ from doorstep.accounts.models import Role, User
 from doorstep.accounts.service import actor_of
 from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import Agency, MemberRole
-from doorstep.db import utcnow
+from doorstep.db import bulk_insert, utcnow
 from doorstep.errors import Conflict, Forbidden, InvalidInput, NotFound
 from doorstep.feed import service as feed_service
 from doorstep.footage import rules
@@ -488,12 +488,13 @@ def _activate(
             "reveal_identity": False,
             "reminders_sent": 0,
             "next_reminder_at": first_reminder,
+            "answered_at": None,
             "created_at": now,
         }
         for n, owner in zip(numbers, owners, strict=True)
     ]
     if rows:
-        session.execute(insert(Recipient), rows)
+        bulk_insert(session, Recipient, rows)
         outbox.enqueue_many(
             session=session,
             kind=NOTICE_JOB,

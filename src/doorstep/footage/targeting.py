@@ -284,7 +284,17 @@ def target_owners(
         exact_checks=len(to_check),
         owners=len(cameras_by_owner),
     )
+    # Sorted by the ids' integers: the same order as comparing UUIDs, without a Python-level
+    # comparison method per step (a third of the time at 10,000 owners).
     return [
-        TargetOwner(owner_id=owner_id, camera_ids=tuple(sorted(camera_ids)))
-        for owner_id, camera_ids in sorted(cameras_by_owner.items())
+        TargetOwner(owner_id=owner_id, camera_ids=tuple(sorted(camera_ids, key=_as_int)))
+        for owner_id, camera_ids in sorted(cameras_by_owner.items(), key=_first_as_int)
     ]
+
+
+def _as_int(value: uuid.UUID) -> int:
+    return value.int
+
+
+def _first_as_int(item: tuple[uuid.UUID, object]) -> int:
+    return item[0].int

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from doorstep.db import utcnow
+from doorstep.db import bulk_insert, utcnow
 from doorstep.notify.models import JobStatus, OutboxJob
 
 log = structlog.get_logger(__name__)
 
 JobHandler = Callable[["JobContext", dict[str, Any]], None]
+# A batch handler gets many claimed jobs of one kind and answers, for each job it
+# attempted, None (done) or the exception that failed it; a job it did not attempt (its
+# time ran out) is left out of the answer and goes back to the queue untouched.
+BatchHandler = Callable[["BatchContext", list["ClaimedJob"]], dict[int, Exception | None]]
 _HANDLERS: dict[str, JobHandler] = {}
+_BATCH_HANDLERS: dict[str, BatchHandler] = {}
 
 
 class PermanentJobError(Exception):
@@ -35,6 +41,30 @@ class JobContext:
     services: Any  # doorstep.runtime.Runtime; typed loosely to keep domains independent
 
 
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A job leased to this worker, as claimed."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+@dataclass
+class BatchContext:
+    """What a batch handler gets: one session for the whole batch, the app's services, and
+    the monotonic time after which it must not start another delivery (the lease is
+    running out; what is left goes back to the queue)."""
+
+    session: Session
+    services: Any
+    deadline: float
+
+    def out_of_time(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+
 def handler(kind: str) -> Callable[[JobHandler], JobHandler]:
     """Register the function that runs jobs of ``kind``."""
 
@@ -47,6 +77,22 @@ def handler(kind: str) -> Callable[[JobHandler], JobHandler]:
 
 def handler_for(kind: str) -> JobHandler | None:
     return _HANDLERS.get(kind)
+
+
+def batch_handler(kind: str) -> Callable[[BatchHandler], BatchHandler]:
+    """Register the function that runs many jobs of ``kind`` at once (one transaction, bulk
+    reads, one connection to the outside). The single-job handler stays the fallback: a
+    batch that raises is run again one job at a time."""
+
+    def register(fn: BatchHandler) -> BatchHandler:
+        _BATCH_HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def batch_handler_for(kind: str) -> BatchHandler | None:
+    return _BATCH_HANDLERS.get(kind)
 
 
 def enqueue(
@@ -79,17 +125,31 @@ def enqueue_many(
     if not payloads:
         return
     now = utcnow()
-    session.execute(
-        insert(OutboxJob),
+    bulk_insert(
+        session,
+        OutboxJob,
         [
-            {"kind": kind, "payload": payload, "status": JobStatus.pending, "run_after": now,
-             "attempts": 0, "max_attempts": max_attempts, "created_at": now}
+            {
+                "kind": kind,
+                "payload": payload,
+                "status": JobStatus.pending,
+                "run_after": now,
+                "attempts": 0,
+                "max_attempts": max_attempts,
+                "locked_until": None,
+                "locked_by": None,
+                "last_error": None,
+                "created_at": now,
+                "done_at": None,
+            }
             for payload in payloads
         ],
     )
 
 
-def claim_jobs(*, session: Session, worker_id: str, limit: int, lease_s: int) -> list[int]:
+def claim_jobs(
+    *, session: Session, worker_id: str, limit: int, lease_s: int
+) -> list[ClaimedJob]:
     """Lease up to ``limit`` due jobs to this worker.
 
     PostgreSQL uses ``FOR UPDATE SKIP LOCKED`` so concurrent workers never take the
@@ -98,7 +158,7 @@ def claim_jobs(*, session: Session, worker_id: str, limit: int, lease_s: int) ->
     """
     now = utcnow()
     stmt = (
-        select(OutboxJob.id)
+        select(OutboxJob.id, OutboxJob.kind, OutboxJob.payload, OutboxJob.attempts)
         .where(
             OutboxJob.status == JobStatus.pending,
             OutboxJob.run_after <= now,
@@ -108,14 +168,43 @@ def claim_jobs(*, session: Session, worker_id: str, limit: int, lease_s: int) ->
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    ids = list(session.scalars(stmt))
-    if ids:
+    jobs = [ClaimedJob(id, kind, dict(payload), attempts) for id, kind, payload, attempts in
+            session.execute(stmt)]
+    if jobs:
         session.execute(
             update(OutboxJob)
-            .where(OutboxJob.id.in_(ids))
+            .where(OutboxJob.id.in_([job.id for job in jobs]))
             .values(locked_until=now + timedelta(seconds=lease_s), locked_by=worker_id)
         )
-    return ids
+    return jobs
+
+
+def still_leased(*, session: Session, job_ids: list[int], worker_id: str) -> set[int]:
+    """Of ``job_ids``, those still pending and leased to this worker, locked for this
+    transaction (another worker's claim skips them)."""
+    if not job_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(OutboxJob.id)
+            .where(
+                OutboxJob.id.in_(job_ids),
+                OutboxJob.locked_by == worker_id,
+                OutboxJob.status == JobStatus.pending,
+            )
+            .with_for_update()
+        )
+    )
+
+
+def release(*, session: Session, job_ids: list[int], worker_id: str) -> None:
+    """Give jobs this worker did not start back to the queue, with no attempt counted."""
+    if job_ids:
+        session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id.in_(job_ids), OutboxJob.locked_by == worker_id)
+            .values(locked_until=None, locked_by=None)
+        )
 
 
 def backoff_s(attempt: int, *, base_s: float, max_s: float) -> float:
@@ -125,11 +214,16 @@ def backoff_s(attempt: int, *, base_s: float, max_s: float) -> float:
 
 
 def mark_done(*, session: Session, job_id: int) -> None:
-    session.execute(
-        update(OutboxJob)
-        .where(OutboxJob.id == job_id)
-        .values(status=JobStatus.done, done_at=utcnow(), locked_until=None, locked_by=None)
-    )
+    mark_many_done(session=session, job_ids=[job_id])
+
+
+def mark_many_done(*, session: Session, job_ids: list[int]) -> None:
+    if job_ids:
+        session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id.in_(job_ids))
+            .values(status=JobStatus.done, done_at=utcnow(), locked_until=None, locked_by=None)
+        )
 
 
 def mark_failed_attempt(

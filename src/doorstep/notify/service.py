@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from doorstep.accounts import service as account_service
-from doorstep.db import utcnow
+from doorstep.accounts.models import PushSubscription, User
+from doorstep.db import new_id, utcnow
 from doorstep.errors import InvalidInput, NotFound
 from doorstep.notify import outbox
 from doorstep.notify.models import Notification, Webhook
@@ -18,6 +23,18 @@ from doorstep.notify.models import Notification, Webhook
 EMAIL_JOB = "notify.email"
 PUSH_JOB = "notify.push"
 WEBHOOK_JOB = "notify.webhook"
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert for one user (see ``alert_users``)."""
+
+    user_id: uuid.UUID
+    topic: str
+    title: str
+    body: str
+    link: str | None = None
+    event_kind: str | None = None
 
 
 def alert_user(
@@ -36,33 +53,63 @@ def alert_user(
     are outbox jobs, so they happen after the commit, at least once, or not at
     all if the cause rolls back. Returns None when his preferences mute it.
     """
-    user = account_service.get_user(session=session, user_id=user_id)
-    prefs = account_service.get_preferences(session=session, user=user)
-    if event_kind is not None and event_kind not in prefs.event_kinds:
-        return None
-    note = Notification(
-        user_id=user_id,
-        topic=topic,
-        title=title[:200],
-        body=body,
-        link=link,
-        in_inbox=prefs.in_app,
-    )
-    session.add(note)
-    session.flush()
-    ref = {"notification_id": str(note.id)}
-    if prefs.email:
-        outbox.enqueue(session=session, kind=EMAIL_JOB, payload=ref)
-    if prefs.push:
-        for sub in account_service.push_subscriptions(session=session, user_id=user_id):
-            outbox.enqueue(
-                session=session, kind=PUSH_JOB, payload={**ref, "subscription_id": str(sub.id)}
-            )
-    for hook in webhooks(session=session, user_id=user_id):
-        outbox.enqueue(
-            session=session, kind=WEBHOOK_JOB, payload={**ref, "webhook_id": str(hook.id)}
+    alert = Alert(user_id, topic, title, body, link, event_kind)
+    return alert_users(session=session, alerts=[alert])[0]
+
+
+def alert_users(*, session: Session, alerts: Sequence[Alert]) -> list[Notification | None]:
+    """``alert_user`` for many alerts at once, with a fixed number of statements.
+
+    The users, their preferences (defaults written for those who have none), push
+    subscriptions and webhooks are read in one query each; the notifications and each
+    channel's jobs are inserted in bulk. The answer lines up with ``alerts``.
+    """
+    if not alerts:
+        return []
+    user_ids = {a.user_id for a in alerts}
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
+    missing = user_ids - users.keys()
+    if missing:
+        raise NotFound("No such user.")
+    prefs = account_service.preferences_of(session=session, users=list(users.values()))
+    push_to: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    wants_push = [uid for uid in user_ids if prefs[uid].push]
+    if wants_push:
+        for sub in session.scalars(
+            select(PushSubscription).where(PushSubscription.user_id.in_(wants_push))
+        ):
+            push_to[sub.user_id].append(sub.id)
+    hooks: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for hook in session.scalars(select(Webhook).where(Webhook.user_id.in_(user_ids))):
+        hooks[hook.user_id].append(hook.id)
+
+    notes: list[Notification | None] = []
+    jobs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for alert in alerts:
+        pref = prefs[alert.user_id]
+        if alert.event_kind is not None and alert.event_kind not in pref.event_kinds:
+            notes.append(None)
+            continue
+        note = Notification(
+            id=new_id(),
+            user_id=alert.user_id,
+            topic=alert.topic,
+            title=alert.title[:200],
+            body=alert.body,
+            link=alert.link,
+            in_inbox=pref.in_app,
         )
-    return note
+        notes.append(note)
+        ref = {"notification_id": str(note.id)}
+        if pref.email:
+            jobs[EMAIL_JOB].append(ref)
+        jobs[PUSH_JOB].extend({**ref, "subscription_id": str(s)} for s in push_to[alert.user_id])
+        jobs[WEBHOOK_JOB].extend({**ref, "webhook_id": str(h)} for h in hooks[alert.user_id])
+    session.add_all([note for note in notes if note is not None])
+    session.flush()
+    for kind, payloads in jobs.items():
+        outbox.enqueue_many(session=session, kind=kind, payloads=payloads)
+    return notes
 
 
 def alert_kinds(*, session: Session, user_id: uuid.UUID) -> list[str]:

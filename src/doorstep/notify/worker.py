@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
+from sqlalchemy.orm import Session
 
 from doorstep.notify import outbox
 from doorstep.notify.models import OutboxJob
@@ -48,17 +49,93 @@ class Worker:
         )
 
     def run_once(self) -> int:
-        """Claim one batch and run it; returns how many jobs were attempted."""
+        """Claim one batch and run it; returns how many jobs were claimed.
+
+        Jobs of a kind with a batch handler run together (one transaction, bulk reads, one
+        connection to the outside); the rest one by one, each in its own transaction. Work
+        stops starting once half the lease has passed: what is left goes back to the queue
+        untouched, so a slow receiver never lets a lease run out under a running job.
+        """
+        lease_s = self.settings.worker_lease_s
         with self.runtime.db.transaction() as session:
-            ids = outbox.claim_jobs(
+            jobs = outbox.claim_jobs(
                 session=session,
                 worker_id=self.worker_id,
                 limit=self.settings.worker_batch,
-                lease_s=self.settings.worker_lease_s,
+                lease_s=lease_s,
             )
-        for job_id in ids:
-            self._run_job(job_id)
-        return len(ids)
+        deadline = time.monotonic() + lease_s / 2
+        by_kind: dict[str, list[outbox.ClaimedJob]] = {}
+        for job in jobs:
+            by_kind.setdefault(job.kind, []).append(job)
+        for kind, group in by_kind.items():
+            batch = outbox.batch_handler_for(kind)
+            if batch is not None and len(group) > 1:
+                self._run_batch(batch, group, deadline)
+                continue
+            for i, job in enumerate(group):
+                if time.monotonic() >= deadline:
+                    self._release(group[i:])
+                    break
+                self._run_job(job.id)
+        return len(jobs)
+
+    def _release(self, jobs: list[outbox.ClaimedJob]) -> None:
+        with self.runtime.db.transaction() as session:
+            outbox.release(
+                session=session, job_ids=[job.id for job in jobs], worker_id=self.worker_id
+            )
+
+    def _run_batch(
+        self, run: outbox.BatchHandler, jobs: list[outbox.ClaimedJob], deadline: float
+    ) -> None:
+        if time.monotonic() >= deadline:
+            self._release(jobs)
+            return
+        try:
+            with self.runtime.db.transaction() as session:
+                held = outbox.still_leased(
+                    session=session, job_ids=[job.id for job in jobs], worker_id=self.worker_id
+                )
+                jobs = [job for job in jobs if job.id in held]  # others: lease lost
+                ctx = outbox.BatchContext(session=session, services=self.runtime, deadline=deadline)
+                outcomes = run(ctx, jobs) if jobs else {}
+                done = [job_id for job_id, error in outcomes.items() if error is None]
+                outbox.mark_many_done(session=session, job_ids=done)
+                for job_id, error in outcomes.items():
+                    if error is not None:
+                        self._record_failure(session, job_id, error)
+                outbox.release(
+                    session=session,
+                    job_ids=[job.id for job in jobs if job.id not in outcomes],
+                    worker_id=self.worker_id,
+                )
+            log.info("outbox.batch_done", kind=jobs[0].kind if jobs else None, done=len(done),
+                     failed=len(outcomes) - len(done))
+        except Exception as exc:
+            # The batch as a whole failed (a database error, a bug): run its jobs one by
+            # one, so each failure is recorded against its own job. Deliveries the batch
+            # made before failing may be made again: delivery is at least once.
+            log.warning("outbox.batch_error", kind=jobs[0].kind, jobs=len(jobs), error=repr(exc))
+            for job in jobs:
+                if time.monotonic() >= deadline:
+                    self._release([job])
+                    continue
+                self._run_job(job.id)
+
+    def _record_failure(self, session: Session, job_id: int, exc: Exception) -> None:
+        from doorstep.notify.channels import PermanentDeliveryError
+
+        permanent = isinstance(exc, outbox.PermanentJobError | PermanentDeliveryError)
+        log.warning("outbox.job_error", job_id=job_id, error=repr(exc), permanent=permanent)
+        outbox.mark_failed_attempt(
+            session=session,
+            job_id=job_id,
+            error=f"{type(exc).__name__}: {exc}",
+            permanent=permanent,
+            base_s=self.settings.worker_backoff_base_s,
+            max_s=self.settings.worker_backoff_max_s,
+        )
 
     def _run_job(self, job_id: int) -> None:
         db = self.runtime.db
@@ -77,19 +154,8 @@ class Worker:
                 outbox.mark_done(session=session, job_id=job_id)
             log.info("outbox.job_done", job_id=job_id)
         except Exception as exc:  # every failure is recorded and retried, never lost
-            from doorstep.notify.channels import PermanentDeliveryError
-
-            permanent = isinstance(exc, outbox.PermanentJobError | PermanentDeliveryError)
-            log.warning("outbox.job_error", job_id=job_id, error=repr(exc), permanent=permanent)
             with db.transaction() as session:
-                outbox.mark_failed_attempt(
-                    session=session,
-                    job_id=job_id,
-                    error=f"{type(exc).__name__}: {exc}",
-                    permanent=permanent,
-                    base_s=self.settings.worker_backoff_base_s,
-                    max_s=self.settings.worker_backoff_max_s,
-                )
+                self._record_failure(session, job_id, exc)
 
     def run_periodic(self, *, force: bool = False) -> None:
         now = time.monotonic()

@@ -1,4 +1,4 @@
-"""Email over SMTP: one message to one recipient per call.
+"""Email over SMTP: one recipient per message, one session for many messages.
 
 Blocking (``smtplib``); the worker calls it from a worker thread. SMTP answers
 map onto the channel errors: a 5xx refusal of the recipient or of the message
@@ -20,7 +20,13 @@ from urllib.parse import urlsplit
 from doorstep.config import Settings
 from doorstep.notify.channels import DeliveryError, PermanentDeliveryError
 
-__all__ = ["EmailMessageSpec", "build_email", "email_configured", "send_email"]
+__all__ = [
+    "EmailMessageSpec",
+    "SmtpConnection",
+    "build_email",
+    "email_configured",
+    "send_email",
+]
 
 # RFC 8314: port 465 speaks TLS from the first byte ("implicit TLS"); a plain
 # SMTP client would hang there until the timeout, so it gets SMTP_SSL.
@@ -79,17 +85,55 @@ def send_email(settings: Settings, message: EmailMessageSpec) -> None:
     logs in when ``smtp_username`` is set, and bounds every network step by
     ``smtp_timeout_s``. Returns once the server accepted the message.
     """
-    if not email_configured(settings):
-        raise DeliveryError("email not configured: DOORSTEP_SMTP_HOST is not set")
-    mime = build_email(settings, message)
-    client = _connect(settings)
-    try:
-        _start_session(settings, client)
-        _submit(client, mime)
-    finally:
-        # The message is accepted at this point (or failed already): a failing QUIT must
+    with SmtpConnection(settings) as connection:
+        connection.send(message)
+
+
+class SmtpConnection:
+    """One SMTP session for many messages (a worker's batch), opened on the first send.
+
+    After a refused recipient or message the session stays open (smtplib resets the
+    transaction); after connection trouble it is dropped and the next send opens a new
+    one, so one failure never fails the messages after it.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client: smtplib.SMTP | None = None
+
+    def __enter__(self) -> SmtpConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(self, message: EmailMessageSpec) -> None:
+        """Send one message, or raise ``DeliveryError``/``PermanentDeliveryError``."""
+        if not email_configured(self.settings):
+            raise DeliveryError("email not configured: DOORSTEP_SMTP_HOST is not set")
+        mime = build_email(self.settings, message)
+        if self._client is None:
+            client = _connect(self.settings)
+            try:
+                _start_session(self.settings, client)
+            except DeliveryError:
+                _close_quietly(client)
+                raise
+            self._client = client
+        try:
+            _submit(self._client, mime)
+        except PermanentDeliveryError:
+            raise
+        except DeliveryError:
+            self.close()  # the session may be broken; the next message starts a new one
+            raise
+
+    def close(self) -> None:
+        # The messages are accepted at this point (or failed already): a failing QUIT must
         # not turn a delivered message into a retry, which would send it twice.
-        _close_quietly(client)
+        if self._client is not None:
+            _close_quietly(self._client)
+            self._client = None
 
 
 def _single_address(mime: EmailMessage, header: str) -> Address:

@@ -1,0 +1,233 @@
+"""Batched delivery: many jobs of a kind in one transaction, one SMTP session, one
+keep-alive HTTP client; each job still succeeds or fails on its own."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from email import message_from_bytes
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select
+from tests.factories import make_person
+from tests.servers import HoldingMailbox, LocalHTTPReceiver
+
+from doorstep.accounts import service as account_service
+from doorstep.notify import outbox
+from doorstep.notify import service as notify_service
+from doorstep.notify.models import JobStatus, Notification, OutboxJob, Webhook
+from doorstep.notify.worker import Worker
+from doorstep.runtime import Runtime
+
+
+def _jobs(runtime: Runtime, kind: str) -> list[OutboxJob]:
+    with runtime.db.transaction() as session:
+        return list(
+            session.scalars(select(OutboxJob).where(OutboxJob.kind == kind).order_by(OutboxJob.id))
+        )
+
+
+def _alert_everyone(runtime: Runtime, user_ids: list[uuid.UUID]) -> None:
+    with runtime.db.transaction() as session:
+        for n, user_id in enumerate(user_ids):
+            notify_service.alert_user(
+                session=session, user_id=user_id, topic="test", title=f"Alert {n}", body="Body"
+            )
+
+
+@pytest.fixture
+def mail_runtime(runtime: Runtime, mailbox: tuple[HoldingMailbox, int]) -> Runtime:
+    runtime.settings.smtp_host = "127.0.0.1"
+    runtime.settings.smtp_port = mailbox[1]
+    return runtime
+
+
+def test_a_batch_of_emails_shares_one_smtp_session(
+    mail_runtime: Runtime, mailbox: tuple[HoldingMailbox, int]
+) -> None:
+    box, _port = mailbox
+    people = [make_person(mail_runtime) for _ in range(8)]
+    _alert_everyone(mail_runtime, [p.user.id for p in people])
+    Worker(mail_runtime, periodic=[]).drain()
+
+    assert len(box.messages) == 8
+    assert len(set(box.peers)) == 1, "one connection for the whole batch"
+    sent_to = sorted(message_from_bytes(m)["To"] for m in box.messages)
+    assert sent_to == sorted(p.user.email for p in people)
+    assert {j.status for j in _jobs(mail_runtime, notify_service.EMAIL_JOB)} == {JobStatus.done}
+
+
+def test_a_refused_recipient_fails_only_his_own_job(
+    mail_runtime: Runtime, mailbox: tuple[HoldingMailbox, int]
+) -> None:
+    box, _port = mailbox
+    people = [make_person(mail_runtime) for _ in range(5)]
+    box.refuse = {people[2].user.email}
+    _alert_everyone(mail_runtime, [p.user.id for p in people])
+    Worker(mail_runtime, periodic=[]).drain()
+
+    assert len(box.messages) == 4 and len(set(box.peers)) == 1
+    with mail_runtime.db.transaction() as session:
+        outcome = {
+            account_service.get_user(
+                session=session,
+                user_id=session.get(
+                    Notification, uuid.UUID(job.payload["notification_id"])
+                ).user_id,  # type: ignore[union-attr]
+            ).email: (job.status, job.attempts, job.last_error)
+            for job in session.scalars(
+                select(OutboxJob).where(OutboxJob.kind == notify_service.EMAIL_JOB)
+            )
+        }
+    refused = outcome.pop(people[2].user.email)
+    assert refused[0] == JobStatus.failed and refused[1] == 1  # 5xx: permanent, at once
+    assert "550" in (refused[2] or "")
+    assert {status for status, _a, _e in outcome.values()} == {JobStatus.done}
+
+
+def test_webhooks_in_a_batch_each_get_their_own_outcome(
+    runtime: Runtime, push_service: LocalHTTPReceiver
+) -> None:
+    people = [make_person(runtime) for _ in range(4)]
+    with runtime.db.transaction() as session:
+        for p in people:
+            account_service.update_preferences(
+                session=session, user=session.merge(p.user), email=False
+            )
+            notify_service.add_webhook(session=session, user_id=p.user.id, url=push_service.url)
+    _alert_everyone(runtime, [p.user.id for p in people])
+    with runtime.db.transaction() as session:
+        # One owner removed his webhook before delivery, another's notification is gone.
+        session.execute(delete(Webhook).where(Webhook.user_id == people[0].user.id))
+        session.execute(delete(Notification).where(Notification.user_id == people[1].user.id))
+    Worker(runtime, periodic=[]).drain()
+
+    assert len(push_service.received) == 2
+    titles = sorted(r.body.decode() for r in push_service.received)
+    assert all('"title":"Alert' in t for t in titles)
+    statuses = sorted(
+        (j.status.value, j.attempts) for j in _jobs(runtime, notify_service.WEBHOOK_JOB)
+    )
+    # removed webhook: nothing to deliver (done); missing notification: failed for good.
+    assert statuses == [("done", 0), ("done", 0), ("done", 0), ("failed", 1)]
+
+
+def test_alert_users_matches_alert_user_one_by_one(runtime: Runtime) -> None:
+    people = [make_person(runtime) for _ in range(4)]
+    with runtime.db.transaction() as session:
+        account_service.update_preferences(
+            session=session, user=session.merge(people[0].user), email=False
+        )
+        account_service.update_preferences(
+            session=session, user=session.merge(people[1].user), event_kinds=["person"]
+        )
+        account_service.update_preferences(
+            session=session, user=session.merge(people[2].user), in_app=False
+        )
+        notify_service.add_webhook(
+            session=session, user_id=people[3].user.id, url="https://x.example"
+        )
+        notify_service.add_webhook(
+            session=session, user_id=people[3].user.id, url="https://y.example"
+        )
+
+    def outcome(bulk: bool) -> list[Any]:
+        alerts = [
+            notify_service.Alert(p.user.id, "motion", "Motion", "At the door", "/x", "vehicle")
+            for p in people
+        ]
+        with runtime.db.transaction() as session:
+            if bulk:
+                notes = notify_service.alert_users(session=session, alerts=alerts)
+            else:
+                notes = [
+                    notify_service.alert_user(
+                        session=session,
+                        user_id=a.user_id,
+                        topic=a.topic,
+                        title=a.title,
+                        body=a.body,
+                        link=a.link,
+                        event_kind=a.event_kind,
+                    )
+                    for a in alerts
+                ]
+            shape = [None if n is None else (n.user_id, n.in_inbox) for n in notes]
+            jobs = session.scalars(select(OutboxJob).where(OutboxJob.status == JobStatus.pending))
+            kinds = sorted(
+                (j.kind, session.get(Notification, uuid.UUID(j.payload["notification_id"])).user_id)  # type: ignore[union-attr]
+                for j in jobs
+            )
+            session.execute(delete(OutboxJob))
+        return [shape, kinds]
+
+    one_by_one, bulk = outcome(bulk=False), outcome(bulk=True)
+    assert one_by_one == bulk
+    shape, kinds = bulk
+    assert shape[1] is None  # muted "vehicle" alerts
+    assert shape[2] == (people[2].user.id, False)  # not in his inbox, still emailed
+    assert (notify_service.EMAIL_JOB, people[0].user.id) not in kinds
+    assert kinds.count((notify_service.WEBHOOK_JOB, people[3].user.id)) == 2
+
+
+SLOW = "test.slow"
+Outcomes = dict[int, Exception | None]
+
+
+def test_a_batch_stops_before_its_lease_runs_out(runtime: Runtime) -> None:
+    runtime.settings.worker_lease_s = 1  # work stops starting after half of it
+    handled: list[int] = []
+
+    @outbox.batch_handler(SLOW)
+    def slow(
+        ctx: outbox.BatchContext, jobs: list[outbox.ClaimedJob]
+    ) -> dict[int, Exception | None]:
+        outcomes: Outcomes = {}
+        for job in jobs:
+            if ctx.out_of_time():
+                break
+            time.sleep(0.1)
+            handled.append(job.id)
+            outcomes[job.id] = None
+        return outcomes
+
+    with runtime.db.transaction() as session:
+        outbox.enqueue_many(session=session, kind=SLOW, payloads=[{}] * 12)
+    assert Worker(runtime, periodic=[]).run_once() == 12
+
+    jobs = _jobs(runtime, SLOW)
+    done = [j for j in jobs if j.status == JobStatus.done]
+    waiting = [j for j in jobs if j.status == JobStatus.pending]
+    assert 2 <= len(done) < 12 and sorted(j.id for j in done) == sorted(handled)
+    # The rest went back to the queue at once, with no attempt counted.
+    assert all(j.attempts == 0 and j.locked_by is None for j in waiting)
+    assert len(done) + len(waiting) == 12
+
+
+BROKEN = "test.broken_batch"
+
+
+def test_a_failing_batch_runs_its_jobs_one_by_one(runtime: Runtime) -> None:
+    singles: list[dict[str, Any]] = []
+
+    @outbox.batch_handler(BROKEN)
+    def broken(
+        ctx: outbox.BatchContext, jobs: list[outbox.ClaimedJob]
+    ) -> dict[int, Exception | None]:
+        raise RuntimeError("bug in the batch path")
+
+    @outbox.handler(BROKEN)
+    def single(ctx: outbox.JobContext, payload: dict[str, Any]) -> None:
+        if payload["n"] == 2:
+            raise RuntimeError("this one fails")
+        singles.append(payload)
+
+    with runtime.db.transaction() as session:
+        outbox.enqueue_many(session=session, kind=BROKEN, payloads=[{"n": n} for n in range(4)])
+    Worker(runtime, periodic=[]).run_once()
+
+    assert sorted(p["n"] for p in singles) == [0, 1, 3]
+    statuses = {j.payload["n"]: (j.status, j.attempts) for j in _jobs(runtime, BROKEN)}
+    assert statuses[2] == (JobStatus.pending, 1)  # retried later, with backoff
+    assert all(statuses[n] == (JobStatus.done, 0) for n in (0, 1, 3))
