@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from doorstep.accounts.deps import PageVisitor, SignInRequired
 from doorstep.errors import DoorstepError
@@ -34,6 +36,43 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
         "accept", ""
     )
+
+
+class ConnectionGate:
+    """Admits no more requests at a time than the database pool has connections.
+
+    A request's session is opened in one threadpool thread, used by the route in another
+    and committed in a third. With more requests in flight than connections, every thread
+    could be waiting for a connection held by a request that waits for a thread: the
+    server stalls until the pool's timeout (seen at 64 concurrent feed requests). Queued
+    here instead, a request costs no thread and no connection until a slot frees. A slot
+    is held until the response starts, which is after the commit; streaming the body
+    (a video, a CSV) does not hold it.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.slots = asyncio.Semaphore(limit)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(("/static/", "/vendor/")):
+            await self.app(scope, receive, send)
+            return
+        await self.slots.acquire()
+        held = True
+
+        async def send_and_release(message: Message) -> None:
+            nonlocal held
+            if held and message["type"] == "http.response.start":
+                held = False
+                self.slots.release()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_release)
+        finally:
+            if held:
+                self.slots.release()
 
 
 def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
@@ -139,6 +178,9 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
 
     from doorstep import routes
 
+    limit = runtime.db.max_connections
+    if limit is not None:
+        app.add_middleware(ConnectionGate, limit=limit)
     routes.include_all(app)
     app.mount("/static", StaticFiles(directory=str(web_render.STATIC_DIR)), name="static")
     app.mount("/vendor/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")

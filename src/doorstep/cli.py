@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import sys
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -39,12 +38,9 @@ def _runtime(settings: Settings | None = None):  # type: ignore[no-untyped-def]
 
 
 def _configure_logging() -> None:
-    import logging
+    from doorstep import logs
 
-    import structlog
-
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    structlog.configure(logger_factory=structlog.stdlib.LoggerFactory())
+    logs.configure()
 
 
 @app.command()

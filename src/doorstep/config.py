@@ -65,7 +65,9 @@ class Settings(BaseSettings):
 
     # Worker
     worker_poll_s: float = 1.0
-    worker_batch: int = 20
+    # Jobs claimed at a time; kinds with a batch handler run them together (fewer round
+    # trips per job: 194 -> 288 deliveries/s from 20 to 100 in the fan-out benchmark).
+    worker_batch: int = 100
     worker_lease_s: int = 120
     worker_max_attempts: int = 8
     worker_backoff_base_s: float = 5.0

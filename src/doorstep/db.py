@@ -14,7 +14,7 @@ from sqlalchemy import JSON, DateTime, Enum, MetaData, Table, create_engine, eve
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 from sqlalchemy.types import TypeDecorator
 
 log = structlog.get_logger(__name__)
@@ -151,7 +151,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     return create_engine(url, **kwargs)
+
+
+# Connections one process may hold (PostgreSQL): SQLAlchemy's defaults, named here because
+# the web app admits no more requests at a time than this (see ``app.ConnectionGate``).
+POOL_SIZE = 5
+POOL_OVERFLOW = 10
 
 
 _UNDO_KEY = "doorstep.undo_on_rollback"
@@ -178,6 +187,15 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def max_connections(self) -> int | None:
+        """How many connections this process's pool can hand out; None when unbounded
+        (SQLite opens one per session)."""
+        pool = self.engine.pool
+        if isinstance(pool, QueuePool):
+            return pool.size() + pool._max_overflow
+        return None
 
     @property
     def is_postgres(self) -> bool:

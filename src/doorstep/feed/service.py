@@ -473,6 +473,9 @@ def post_views(*, session: Session, viewer: User, posts: Sequence[Post]) -> list
         agency_id: agency_service.get_agency(session=session, agency_id=agency_id).name
         for agency_id in {p.agency_id for p in posts if p.agency_id is not None}
     }
+    # The authors in one query, kept referenced: the name and clip lookups below then find
+    # them in the session instead of running one query per post (31 of them a page).
+    authors = list(session.scalars(select(User).where(User.id.in_({p.author_id for p in posts}))))
     views = []
     for post in posts:
         clip = live_clip(session=session, post=post)
@@ -510,6 +513,7 @@ def post_views(*, session: Session, viewer: User, posts: Sequence[Post]) -> list
                 comment_count=counts.get(post.id, 0),
             )
         )
+    del authors
     return views
 
 

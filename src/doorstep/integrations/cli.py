@@ -11,24 +11,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
 import threading
 import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-import structlog
 import typer
+
+from doorstep import logs
 
 bridge_app = typer.Typer(help="Bridges from camera systems people already run.",
                          no_args_is_help=True)
 
 
 def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(message)s", stream=sys.stderr)
-    structlog.configure(logger_factory=structlog.stdlib.LoggerFactory())
+    logs.configure(logging.DEBUG if verbose else logging.INFO)
 
 
 @bridge_app.command("frigate")

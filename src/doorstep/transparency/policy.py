@@ -94,6 +94,23 @@ def effective_policy(*, session: Session, agency_id: uuid.UUID | None = None) ->
     return PolicySettings.model_validate(values)
 
 
+def effective_policies(
+    *, session: Session
+) -> tuple[PolicySettings, dict[uuid.UUID, PolicySettings]]:
+    """The instance's policy, and the policy in force for every agency with overrides, read
+    in one query (an agency missing from the dict has the instance's policy)."""
+    records = list(session.scalars(select(PolicyRecord)))
+    base: dict[str, Any] = {}
+    for record in records:
+        if record.agency_id is None:
+            base.update(record.settings)
+    return PolicySettings.model_validate(base), {
+        record.agency_id: PolicySettings.model_validate({**base, **record.settings})
+        for record in records
+        if record.agency_id is not None
+    }
+
+
 def overrides(*, session: Session, agency_id: uuid.UUID | None) -> dict[str, Any]:
     row = _level(session, agency_id)
     return dict(row.settings) if row else {}

@@ -98,18 +98,18 @@ def _log_statement(filters: RequestFilter) -> tuple[Any, Any]:
 
 class PublicResolution:
     """The public H3 resolution per agency: the coarser of the instance's and the agency's
-    policy, read once per agency."""
+    policy. Every policy is read in one query, not two per agency on the page."""
 
     def __init__(self, session: Session) -> None:
-        self.session = session
-        self.instance = policy_service.effective_policy(session=session).public_h3_resolution
-        self.cache: dict[uuid.UUID, int] = {}
+        instance, agencies = policy_service.effective_policies(session=session)
+        self.instance = instance.public_h3_resolution
+        self.agencies = {
+            agency_id: min(self.instance, policy.public_h3_resolution)
+            for agency_id, policy in agencies.items()
+        }
 
     def of(self, agency_id: uuid.UUID) -> int:
-        if agency_id not in self.cache:
-            agency = policy_service.effective_policy(session=self.session, agency_id=agency_id)
-            self.cache[agency_id] = min(self.instance, agency.public_h3_resolution)
-        return self.cache[agency_id]
+        return self.agencies.get(agency_id, self.instance)
 
 
 def coarse_cells(cells: list[str], resolution: int) -> list[str]:

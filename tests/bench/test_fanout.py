@@ -1,0 +1,31 @@
+"""The fan-out benchmark end to end at small scale: its own database, two `doorstep worker`
+processes, a local SMTP sink and a local webhook sink."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from doorstep.bench import fanout
+
+
+@pytest.mark.postgres
+def test_every_owner_gets_one_email_and_one_webhook(postgres_url: str, tmp_path: Path) -> None:
+    results = fanout.run(url=postgres_url, owners=40, workers=2, rounds=2, data_dir=tmp_path)
+
+    assert [r["owners_asked"] for r in results["rounds"]] == [40, 40]
+    for r in results["rounds"]:
+        assert r["emails"] == 40 and r["webhooks"] == 40
+        assert r["queued_s"] > 0 and r["deliveries_per_s"] > 0
+    check = results["check"]
+    # Each owner's address got mail, each webhook job arrived once (two rounds: 80 each).
+    assert check["distinct_email_recipients"] == 40
+    assert check["distinct_webhook_deliveries"] == 80
+    assert check["jobs"] == {
+        "footage.notice:done": 80,
+        "notify.email:done": 80,
+        "notify.webhook:done": 80,
+        "feed.post_published:done": 2,
+    }
+    assert "goal queued < 1 s" in fanout.summary(results)
