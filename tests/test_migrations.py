@@ -78,6 +78,7 @@ REVISIONS = [
         },
         ("accountability_records", "ix_accountability_records_kind_agency_id_occurred_on"),
     ),
+    ("20261129_0006", "20261129_0005", set(), ("cameras", "ix_cameras_targeting")),
 ]
 
 

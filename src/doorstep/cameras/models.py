@@ -38,7 +38,18 @@ class EventKind(enum.StrEnum):
 
 class Camera(Base):
     __tablename__ = "cameras"
-    __table_args__ = (Index("ix_cameras_index_cell", "index_cell"),)
+    # Targeting reads all of these for the cells of an area: one index answers it alone.
+    __table_args__ = (
+        Index(
+            "ix_cameras_targeting",
+            "index_cell",
+            "accepts_requests",
+            "owner_id",
+            "exact_longitude",
+            "exact_latitude",
+            "id",
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     owner_id: Mapped[uuid.UUID] = mapped_column(

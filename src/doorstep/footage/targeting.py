@@ -25,6 +25,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
 import h3
 import shapely
@@ -33,11 +34,13 @@ from h3.api import basic_int as h3_int
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
-from sqlalchemy import Row, Select, and_, exists, or_, select
+from sqlalchemy import BigInteger, Row, Select, Uuid, and_, any_, bindparam, exists, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from doorstep import geo
 from doorstep.cameras.models import Camera, Clip, MotionEvent
+from doorstep.db import UTCDateTime
 from doorstep.errors import InvalidInput
 
 log = structlog.get_logger(__name__)
@@ -51,6 +54,7 @@ SAFETY_MARGIN_DEG = 1e-5
 # Cells per statement: well under SQLite's bound-parameter limit (32,766) and small enough
 # for PostgreSQL to plan quickly. A 50 km circle (~75,000 cells) takes 16 statements.
 CELLS_PER_QUERY = 5_000
+CAMERAS_PER_QUERY = 5_000
 # Policy keeps requests far smaller (half a square mile by default); this bound only stops
 # a mistake upstream from asking H3 for millions of cells and pinning a worker for minutes.
 # 10,000 km² is about 95,000 cells, a second or two of work; a 50 km circle fits.
@@ -160,23 +164,33 @@ def area_cells(area: BaseGeometry) -> tuple[set[int], set[int]]:
 # ---------------------------------------------------------------- query
 
 
-def candidate_cameras(
-    *,
-    cells: Iterable[int],
-    window_start: datetime,
-    window_end: datetime,
-    max_event_s: float,
-) -> Select[uuid.UUID, uuid.UUID, int, float, float]:
-    """Cameras in ``cells`` that accept requests and have live footage in the window.
+def _one_of(column: Any, name: str, item_type: Any, postgres: bool) -> Any:
+    """``column IN (the values of parameter name)``. On PostgreSQL, one array parameter
+    (``= ANY(:name)``): the SQL text stays the same whatever the count, so the driver
+    prepares it once and the server neither parses nor plans it again per request (an
+    ``IN`` list of 200 values cost more than the index scan it asks for). Elsewhere an
+    expanding ``IN``."""
+    if postgres:
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(item_type)))
+    return column.in_(bindparam(name, expanding=True))
 
-    Rows are ``(camera id, owner id, index cell, longitude, latitude)``. The statement is
-    shaped for the indexes: ``index_cell IN (...)`` uses ``ix_cameras_index_cell``, and the
-    lower bound on ``started_at`` (no event lasts longer than ``max_event_s``) lets
-    ``ix_motion_events_camera_id_started_at`` read only the events near the window rather
-    than a camera's whole history. An event counts if its footage still exists: kept on the
-    device (no clip), or a clip not deleted.
-    """
-    earliest_start = window_start - timedelta(seconds=max_event_s)
+
+def _cameras_in_cells_statement(
+    postgres: bool,
+) -> Select[uuid.UUID, uuid.UUID, int, float, float]:
+    return select(
+        Camera.id,
+        Camera.owner_id,
+        Camera.index_cell,
+        Camera.exact_longitude,
+        Camera.exact_latitude,
+    ).where(
+        _one_of(Camera.index_cell, "cells", BigInteger, postgres),
+        Camera.accepts_requests.is_(True),
+    )
+
+
+def _cameras_with_footage_statement(postgres: bool) -> Select[uuid.UUID]:
     live_footage = or_(
         and_(MotionEvent.clip_id.is_(None), MotionEvent.on_device.is_(True)),
         exists().where(Clip.id == MotionEvent.clip_id, Clip.deleted_at.is_(None)),
@@ -185,32 +199,75 @@ def candidate_cameras(
     # LIMIT 1 rather than EXISTS: PostgreSQL turns EXISTS into a semi-join and, on small
     # or freshly loaded tables, may read every event of the window instance-wide before
     # looking at cameras. This shape keeps the plan that scales on both databases: per
-    # candidate camera, one probe of (camera_id, started_at) that stops at the first hit.
+    # camera, one probe of (camera_id, started_at) that stops at the first hit.
     first_event = (
         select(MotionEvent.id)
         .where(
             MotionEvent.camera_id == Camera.id,
-            MotionEvent.started_at >= earliest_start,
-            MotionEvent.started_at < window_end,
+            MotionEvent.started_at >= bindparam("earliest_start", type_=UTCDateTime),
+            MotionEvent.started_at < bindparam("window_end", type_=UTCDateTime),
             # An event ending exactly at the start is outside the window, except an instant
             # one (a doorbell ring has ended_at == started_at) that happened at the start.
-            or_(MotionEvent.ended_at > window_start, MotionEvent.started_at == window_start),
+            or_(
+                MotionEvent.ended_at > bindparam("window_start", type_=UTCDateTime),
+                MotionEvent.started_at == bindparam("window_start", type_=UTCDateTime),
+            ),
             live_footage,
         )
         .limit(1)
         .correlate(Camera)
         .scalar_subquery()
     )
-    return select(
-        Camera.id,
-        Camera.owner_id,
-        Camera.index_cell,
-        Camera.exact_longitude,
-        Camera.exact_latitude,
-    ).where(
-        Camera.index_cell.in_(sorted(cells)),
-        Camera.accepts_requests.is_(True),
-        first_event.is_not(None),
+    return select(Camera.id).where(
+        _one_of(Camera.id, "camera_ids", Uuid, postgres), first_event.is_not(None)
+    )
+
+
+# Built once per dialect: building these expressions cost more per request than running them.
+_CAMERAS_IN_CELLS = {pg: _cameras_in_cells_statement(pg) for pg in (False, True)}
+_CAMERAS_WITH_FOOTAGE = {pg: _cameras_with_footage_statement(pg) for pg in (False, True)}
+
+
+def cameras_in_cells(*, cells: Iterable[int]) -> Select[uuid.UUID, uuid.UUID, int, float, float]:
+    """Cameras standing in ``cells`` that accept requests.
+
+    Rows are ``(camera id, owner id, index cell, longitude, latitude)``. Every column is in
+    ``ix_cameras_targeting``, which leads with ``index_cell``: PostgreSQL answers from the
+    index alone (an index-only scan), without visiting a scattered table row per camera.
+    """
+    return _CAMERAS_IN_CELLS[False].params(cells=sorted(cells))
+
+
+def _footage_params(
+    camera_ids: Iterable[uuid.UUID],
+    window_start: datetime,
+    window_end: datetime,
+    max_event_s: float,
+) -> dict[str, Any]:
+    return {
+        "camera_ids": sorted(camera_ids, key=_as_int),
+        "earliest_start": window_start - timedelta(seconds=max_event_s),
+        "window_start": window_start,
+        "window_end": window_end,
+    }
+
+
+def cameras_with_footage(
+    *,
+    camera_ids: Iterable[uuid.UUID],
+    window_start: datetime,
+    window_end: datetime,
+    max_event_s: float,
+) -> Select[uuid.UUID]:
+    """Of ``camera_ids``, the cameras with live footage in the window.
+
+    The lower bound on ``started_at`` (no event lasts longer than ``max_event_s``) lets
+    ``ix_motion_events_camera_id_started_at`` read only the events near the window rather
+    than a camera's whole history. An event counts if its footage still exists: kept on the
+    device (no clip), or a clip not deleted.
+    """
+    return _CAMERAS_WITH_FOOTAGE[False].params(
+        _footage_params(camera_ids, window_start, window_end, max_event_s)
     )
 
 
@@ -252,17 +309,20 @@ def target_owners(
     cells = sorted(interior | boundary)
     excluded = set(excluded_owner_ids)
 
+    # 1. The cameras in the cells that accept requests (one index-only scan).
+    # Core execution on the session's connection: the rows are plain tuples, no ORM work.
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
     rows: list[Row[uuid.UUID, uuid.UUID, int, float, float]] = []
     for i in range(0, len(cells), CELLS_PER_QUERY):
-        stmt = candidate_cameras(
-            cells=cells[i : i + CELLS_PER_QUERY],
-            window_start=window_start,
-            window_end=window_end,
-            max_event_s=max_event_s,
+        rows.extend(
+            connection.execute(
+                _CAMERAS_IN_CELLS[postgres], {"cells": cells[i : i + CELLS_PER_QUERY]}
+            )
         )
-        rows.extend(session.execute(stmt))
     rows = [row for row in rows if row[1] not in excluded]
 
+    # 2. Those really inside the area: only cameras in boundary cells need the exact check.
     to_check = [row for row in rows if row[2] not in interior]
     inside = {row[0] for row in rows if row[2] in interior}
     if to_check:
@@ -272,16 +332,24 @@ def target_owners(
         covered = shapely.covers(area, points)
         inside.update(row[0] for row, hit in zip(to_check, covered, strict=True) if hit)
 
+    # 3. Which of them saw something in the window: one event-index probe per camera
+    # inside, none for the cameras the cells reach beyond the area.
+    owner_of = {row[0]: row[1] for row in rows}
+    probe = sorted(inside, key=_as_int)
     cameras_by_owner: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    for camera_id, owner_id, *_ in rows:
-        if camera_id in inside:
-            cameras_by_owner[owner_id].append(camera_id)
+    for i in range(0, len(probe), CAMERAS_PER_QUERY):
+        params = _footage_params(
+            probe[i : i + CAMERAS_PER_QUERY], window_start, window_end, max_event_s
+        )
+        for camera_id in connection.execute(_CAMERAS_WITH_FOOTAGE[postgres], params).scalars():
+            cameras_by_owner[owner_of[camera_id]].append(camera_id)
     log.info(
         "footage.targeted",
         cells=len(cells),
         boundary_cells=len(boundary),
         candidates=len(rows),
         exact_checks=len(to_check),
+        probed=len(probe),
         owners=len(cameras_by_owner),
     )
     # Sorted by the ids' integers: the same order as comparing UUIDs, without a Python-level
