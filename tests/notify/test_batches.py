@@ -14,6 +14,7 @@ from tests.factories import make_person
 from tests.servers import HoldingMailbox, LocalHTTPReceiver
 
 from doorstep.accounts import service as account_service
+from doorstep.accounts.models import User
 from doorstep.notify import outbox
 from doorstep.notify import service as notify_service
 from doorstep.notify.models import JobStatus, Notification, OutboxJob, Webhook
@@ -231,3 +232,26 @@ def test_a_failing_batch_runs_its_jobs_one_by_one(runtime: Runtime) -> None:
     statuses = {j.payload["n"]: (j.status, j.attempts) for j in _jobs(runtime, BROKEN)}
     assert statuses[2] == (JobStatus.pending, 1)  # retried later, with backoff
     assert all(statuses[n] == (JobStatus.done, 0) for n in (0, 1, 3))
+
+
+def test_enqueue_each_writes_one_job_per_row_in_one_statement(runtime: Runtime) -> None:
+    people = [make_person(runtime) for _ in range(3)]
+    with runtime.db.transaction() as session:
+        outbox.enqueue_each(
+            session=session,
+            kind="test.each",
+            key="user_id",
+            ids=select(User.id).where(User.id.in_([p.user.id for p in people[:2]])),
+        )
+    jobs = _jobs(runtime, "test.each")
+    assert sorted(uuid.UUID(j.payload["user_id"]) for j in jobs) == sorted(
+        p.user.id for p in people[:2]
+    )
+    assert all(
+        j.status == JobStatus.pending and j.attempts == 0 and j.run_after.tzinfo is not None
+        for j in jobs
+    )
+    # They are due now: a worker claims them.
+    with runtime.db.transaction() as session:
+        claimed = outbox.claim_jobs(session=session, worker_id="w", limit=10, lease_s=60)
+    assert sorted(c.id for c in claimed) == sorted(j.id for j in jobs)

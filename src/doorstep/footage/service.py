@@ -495,10 +495,11 @@ def _activate(
     ]
     if rows:
         bulk_insert(session, Recipient, rows)
-        outbox.enqueue_many(
+        outbox.enqueue_each(
             session=session,
             kind=NOTICE_JOB,
-            payloads=[{"recipient_id": str(r["id"])} for r in rows],
+            key="recipient_id",
+            ids=select(Recipient.id).where(Recipient.request_id == request.id),
         )
     request.status = RequestStatus.active
     request.activated_at = now
