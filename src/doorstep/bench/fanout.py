@@ -52,6 +52,7 @@ from doorstep.accounts import service as account_service
 from doorstep.accounts.models import NotificationPreference, Role, User
 from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import AgencyMembership, AgencyType, MemberRole
+from doorstep.bench import output
 from doorstep.bench.ingest import _conninfo, _cpu_s, _drop, _free_port, _recreate
 from doorstep.bench.targeting import machine
 from doorstep.cameras.models import Camera, CameraKind, EventKind, MotionEvent
@@ -285,35 +286,17 @@ def _setup(runtime: Runtime, *, owners: int, webhook_url: str, seed: int) -> Sce
         )
 
     with runtime.db.transaction() as session:
-        applicant = account_service.create_user(
-            session=session,
-            actor=None,
-            email="chief@fanout.bench.invalid",
-            display_name="Chief",
-            password=uuid.uuid4().hex,
-        )
-        admin = account_service.create_user(
-            session=session,
-            actor=None,
-            email="admin@fanout.bench.invalid",
-            display_name="Admin",
-            password=uuid.uuid4().hex,
+        applicant, admin, officer, moderator = (
+            account_service.create_user(
+                session=session,
+                actor=None,
+                email=f"{name.lower()}@fanout.bench.invalid",
+                display_name=name,
+                password=uuid.uuid4().hex,
+            )
+            for name in ("Chief", "Admin", "Officer", "Moderator")
         )
         admin.role = Role.admin
-        officer = account_service.create_user(
-            session=session,
-            actor=None,
-            email="officer@fanout.bench.invalid",
-            display_name="Officer",
-            password=uuid.uuid4().hex,
-        )
-        moderator = account_service.create_user(
-            session=session,
-            actor=None,
-            email="moderator@fanout.bench.invalid",
-            display_name="Moderator",
-            password=uuid.uuid4().hex,
-        )
         moderator.role = Role.moderator
         # Two-factor sign-in is what the agency gate checks; its setup is tested elsewhere.
         applicant.totp_enabled = officer.totp_enabled = True
@@ -557,11 +540,7 @@ def run(
 
 
 def write_results(results: dict[str, Any], folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"fanout-{stamp}.json"
-    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    return path
+    return output.write_results("fanout", results, folder)
 
 
 def summary(results: dict[str, Any]) -> str:

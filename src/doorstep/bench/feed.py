@@ -10,7 +10,6 @@ loaded him before the feed runs), so connection checkout is not timed. Caches ar
 
 from __future__ import annotations
 
-import json
 import logging
 import statistics
 import sys
@@ -28,6 +27,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
 from doorstep.accounts.models import User
+from doorstep.bench import output
 from doorstep.bench.targeting import _percentiles, machine
 from doorstep.db import make_engine
 from doorstep.feed import areas
@@ -210,11 +210,7 @@ def _measure(
 
 
 def write_results(results: dict[str, Any], folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"feed-{stamp}.json"
-    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    return path
+    return output.write_results("feed", results, folder)
 
 
 def summary(results: dict[str, Any]) -> str:

@@ -103,10 +103,11 @@ from sqlalchemy.orm import Session
 from doorstep.accounts import service as account_service
 from doorstep.accounts.models import ApiToken, Role, User
 from doorstep.agencies.models import Agency, AgencyMembership, AgencyStatus, AgencyType, MemberRole
+from doorstep.bench import output
 from doorstep.bench.ingest import _cpu_s, _free_port, _machine_busy
-from doorstep.bench.requests import MAX_EVENT_S, random_requests
+from doorstep.bench.requests import MAX_EVENT_S, camera_homes_and_span, random_requests
 from doorstep.bench.targeting import machine
-from doorstep.cameras.models import Camera, MotionEvent
+from doorstep.cameras.models import Camera
 from doorstep.config import Settings
 from doorstep.feed.models import Home, Post, PostStatus
 from doorstep.footage import service as footage_service
@@ -454,17 +455,7 @@ def _fill_request_log(
             info["in_log"] = existing
             return info
         say(f"adding {missing:,} footage requests to the public log (bulk insert)")
-        span = session.execute(
-            select(func.min(MotionEvent.started_at), func.max(MotionEvent.started_at))
-        ).one()
-        homes = [
-            (float(lat), float(lon))
-            for lat, lon in session.execute(
-                select(Camera.exact_latitude, Camera.exact_longitude).order_by(Camera.id)
-            )
-        ]
-        if not homes or span[0] is None:
-            raise ValueError("the database has no cameras or events: run `bench generate` first")
+        homes, span = camera_homes_and_span(session)
         user = _bench_user(session)
         policy = policy_service.effective_policy(session=session)
         now = datetime.now(UTC)
@@ -1171,11 +1162,7 @@ def remove_log_data(url: str) -> dict[str, int]:
 
 
 def write_results(results: dict[str, Any], folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"http-{stamp}.json"
-    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    return path
+    return output.write_results("http", results, folder)
 
 
 def summary(results: dict[str, Any]) -> str:

@@ -19,7 +19,6 @@ without HTTP, so the cost of the HTTP layer and the cost of the unit of work sep
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import multiprocessing
 import os
@@ -43,6 +42,7 @@ from sqlalchemy.engine import make_url
 
 from doorstep import migrate
 from doorstep.accounts import service as account_service
+from doorstep.bench import output
 from doorstep.bench.targeting import _percentiles, machine
 from doorstep.cameras import service as camera_service
 from doorstep.cameras.models import CameraKind, EventKind, MotionEvent
@@ -524,11 +524,7 @@ def run(
 
 
 def write_results(results: dict[str, Any], folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"ingest-{stamp}.json"
-    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    return path
+    return output.write_results("ingest", results, folder)
 
 
 def summary(results: dict[str, Any]) -> str:

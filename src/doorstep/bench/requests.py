@@ -10,8 +10,11 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from shapely.geometry import Polygon
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from doorstep import geo
+from doorstep.cameras.models import Camera, MotionEvent
 
 METRES_PER_DEG_LAT = 111_320.0
 MAX_EVENT_S = 600.0  # target_owners' default (Settings.max_clip_duration_s)
@@ -75,3 +78,22 @@ def random_requests(
             )
         )
     return requests
+
+
+def camera_homes_and_span(
+    session: Session,
+) -> tuple[list[tuple[float, float]], tuple[datetime, datetime]]:
+    """Every camera's (lat, lon), in id order, and the events' (first, last) start; a
+    database without cameras or events is refused (``ValueError``)."""
+    first, last = session.execute(
+        select(func.min(MotionEvent.started_at), func.max(MotionEvent.started_at))
+    ).one()
+    homes = [
+        (float(lat), float(lon))
+        for lat, lon in session.execute(
+            select(Camera.exact_latitude, Camera.exact_longitude).order_by(Camera.id)
+        )
+    ]
+    if not homes or first is None or last is None:
+        raise ValueError("the database has no cameras or no events: run `bench generate` first")
+    return homes, (first, last)

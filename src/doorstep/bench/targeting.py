@@ -18,7 +18,6 @@ are compared. Where PostGIS is missing, the result says so and carries no ratio.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
@@ -37,8 +36,15 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
+from doorstep.bench import output
 from doorstep.bench.postgis import BASELINE_QUERY, postgis_owners, setup_postgis
-from doorstep.bench.requests import MAX_EVENT_S, OwnerList, TargetingRequest, random_requests
+from doorstep.bench.requests import (
+    MAX_EVENT_S,
+    OwnerList,
+    TargetingRequest,
+    camera_homes_and_span,
+    random_requests,
+)
 from doorstep.cameras.models import Camera, MotionEvent
 from doorstep.db import make_engine
 from doorstep.footage.targeting import (
@@ -230,22 +236,12 @@ def _measure(
             or 0
         )
         events = session.scalar(select(func.count()).select_from(MotionEvent)) or 0
-        span = session.execute(
-            select(func.min(MotionEvent.started_at), func.max(MotionEvent.started_at))
-        ).one()
-        homes = [
-            (float(lat), float(lon))
-            for lat, lon in session.execute(
-                select(Camera.exact_latitude, Camera.exact_longitude).order_by(Camera.id)
-            )
-        ]
+        homes, span = camera_homes_and_span(session)
         server = (
             session.scalar(text("SHOW server_version"))
             if engine.dialect.name == "postgresql"
             else session.scalar(text("SELECT sqlite_version()"))
         )
-    if not homes or span[0] is None:
-        raise ValueError("the database has no cameras or no events: run `bench generate` first")
     span_start, span_end = span
     results["database"] = {
         "dialect": engine.dialect.name,
@@ -358,11 +354,7 @@ def _measure(
 
 
 def write_results(results: dict[str, Any], folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"targeting-{stamp}.json"
-    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    return path
+    return output.write_results("targeting", results, folder)
 
 
 def summary(results: dict[str, Any]) -> str:
