@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from doorstep.db import bulk_insert
+from doorstep.db import COPY_FROM_ROWS, bulk_insert
 from doorstep.notify.models import JobStatus, OutboxJob
 from doorstep.runtime import Runtime
 
@@ -30,18 +30,19 @@ def _row(n: int, when: datetime) -> dict[str, object]:
     }
 
 
-def test_rows_read_back_as_the_orm_writes_them(runtime: Runtime) -> None:
+@pytest.mark.parametrize("count", [COPY_FROM_ROWS, 3])  # COPY on PostgreSQL, and INSERT
+def test_rows_read_back_as_the_orm_writes_them(runtime: Runtime, count: int) -> None:
     when = datetime(2026, 11, 29, 12, 0, tzinfo=UTC) + timedelta(microseconds=123_456)
     with runtime.db.transaction() as session:
-        bulk_insert(session, OutboxJob, [_row(n, when) for n in range(50)])
-        session.add(OutboxJob(**_row(50, when)))  # the ORM's own insert, to compare
+        bulk_insert(session, OutboxJob, [_row(n, when) for n in range(count)])
+        session.add(OutboxJob(**_row(count, when)))  # the ORM's own insert, to compare
     with runtime.db.transaction() as session:
         jobs = list(session.scalars(select(OutboxJob).order_by(OutboxJob.id)))
         statuses = session.execute(
             select(OutboxJob.__table__.c.status).order_by(OutboxJob.id)
         ).scalars()
         stored_status = set(statuses)
-    assert len(jobs) == 51
+    assert len(jobs) == count + 1
     for n, job in enumerate(jobs):
         assert job.payload == _row(n, when)["payload"]
         assert job.run_after == when and job.created_at == when
