@@ -25,7 +25,6 @@ through the services. The sinks and the workers are separate processes on this m
 from __future__ import annotations
 
 import json
-import logging
 import math
 import multiprocessing
 import os
@@ -43,7 +42,6 @@ from typing import Any
 
 import httpx
 import numpy as np
-import structlog
 from h3.api import basic_int as h3_int
 from sqlalchemy import func, insert, select
 
@@ -432,6 +430,7 @@ def _jobs_by_status(runtime: Runtime) -> dict[str, int]:
 # ---------------------------------------------------------------- the run
 
 
+@output.warnings_only
 def run(
     *,
     url: str,
@@ -444,7 +443,6 @@ def run(
     data_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Set up the scene, then ``rounds`` times: approve a request, wait for delivery."""
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     _recreate(url, DATABASE)
     database_url = _conninfo(url, DATABASE).replace("postgresql://", "postgresql+psycopg://", 1)
     upgrade(database_url)

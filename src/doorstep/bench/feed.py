@@ -10,7 +10,6 @@ loaded him before the feed runs), so connection checkout is not timed. Caches ar
 
 from __future__ import annotations
 
-import logging
 import statistics
 import sys
 import time
@@ -21,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import structlog
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
@@ -81,6 +79,7 @@ def _explain(engine: Engine, viewer_id: uuid.UUID, cursor: str | None, limit: in
         return [str(line) for line in plan]
 
 
+@output.warnings_only
 def run(
     *,
     url: str,
@@ -92,8 +91,6 @@ def run(
 ) -> dict[str, Any]:
     """Run the feed benchmark on the database at ``url``; returns the results."""
     say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
-    previous = structlog.get_config()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     engine = make_engine(url)
     try:
         return _measure(
@@ -107,7 +104,6 @@ def run(
         )
     finally:
         engine.dispose()
-        structlog.configure(**previous)
 
 
 def _measure(

@@ -916,6 +916,7 @@ def _after(servers: Servers, drain_cap_s: float) -> dict[str, Any]:
 # ---------------------------------------------------------------- the run
 
 
+@output.warnings_only
 def run(
     *,
     url: str,
@@ -943,8 +944,6 @@ def run(
         raise ValueError("wrk runs for whole seconds: duration_s >= 1")
     binary = wrk_binary()
     chosen = [ENDPOINTS[name] for name in endpoints]
-    previous = structlog.get_config()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     rng = np.random.default_rng(seed)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     data_dir = tempfile.mkdtemp(prefix="doorstep-bench-http-")
@@ -1128,7 +1127,6 @@ def run(
             say(f"revoked {revoked:,} API tokens")
         runtime.close()
         shutil.rmtree(data_dir, ignore_errors=True)
-        structlog.configure(**previous)
 
 
 def remove_log_data(url: str) -> dict[str, int]:

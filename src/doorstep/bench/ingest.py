@@ -363,6 +363,7 @@ def _bulk(url: str, rows: Sequence[tuple[BenchCamera, dict[str, Any]]]) -> dict[
 # ---------------------------------------------------------------- the run
 
 
+@output.warnings_only
 def run(
     *,
     url: str,
@@ -381,8 +382,6 @@ def run(
     say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
     if make_url(url).get_backend_name() != "postgresql":
         raise ValueError("the ingest benchmark needs PostgreSQL (it creates its own database)")
-    previous = structlog.get_config()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     ingest_url = make_url(url).set(database=database).render_as_string(hide_password=False)
     rng = np.random.default_rng(seed)
     results: dict[str, Any] = {
@@ -520,7 +519,6 @@ def run(
         if not keep:
             _drop(url, database)
             say(f"dropped {database}")
-        structlog.configure(**previous)
 
 
 def write_results(results: dict[str, Any], folder: Path) -> Path:

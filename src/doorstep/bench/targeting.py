@@ -18,7 +18,6 @@ are compared. Where PostGIS is missing, the result says so and carries no ratio.
 
 from __future__ import annotations
 
-import logging
 import os
 import platform
 import statistics
@@ -31,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import shapely
-import structlog
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
@@ -188,6 +186,7 @@ def machine() -> dict[str, Any]:
     }
 
 
+@output.warnings_only
 def run(
     *,
     url: str,
@@ -198,10 +197,6 @@ def run(
 ) -> dict[str, Any]:
     """Run the targeting benchmark on the database at ``url``; returns the results."""
     say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
-    # target_owners logs one line per call; at a thousand calls that is noise, not signal.
-    # The caller's logging set-up comes back afterwards.
-    previous = structlog.get_config()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     engine = make_engine(url)
     try:
         return _measure(
@@ -209,7 +204,6 @@ def run(
         )
     finally:
         engine.dispose()
-        structlog.configure(**previous)
 
 
 def _measure(

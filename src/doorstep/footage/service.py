@@ -488,7 +488,6 @@ def _activate(
             "reveal_identity": False,
             "reminders_sent": 0,
             "next_reminder_at": first_reminder,
-            "answered_at": None,
             "created_at": now,
         }
         for n, owner in zip(numbers, owners, strict=True)

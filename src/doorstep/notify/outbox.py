@@ -136,11 +136,7 @@ def enqueue_many(
                 "run_after": now,
                 "attempts": 0,
                 "max_attempts": max_attempts,
-                "locked_until": None,
-                "locked_by": None,
-                "last_error": None,
                 "created_at": now,
-                "done_at": None,
             }
             for payload in payloads
         ],

@@ -72,13 +72,17 @@ class Worker:
             batch = outbox.batch_handler_for(kind)
             if batch is not None and len(group) > 1:
                 self._run_batch(batch, group, deadline)
-                continue
-            for i, job in enumerate(group):
-                if time.monotonic() >= deadline:
-                    self._release(group[i:])
-                    break
-                self._run_job(job.id)
+            else:
+                self._run_one_by_one(group, deadline)
         return len(jobs)
+
+    def _run_one_by_one(self, jobs: list[outbox.ClaimedJob], deadline: float) -> None:
+        """Each job in its own transaction, until half the lease is gone; the rest go back."""
+        for i, job in enumerate(jobs):
+            if time.monotonic() >= deadline:
+                self._release(jobs[i:])
+                return
+            self._run_job(job.id)
 
     def _release(self, jobs: list[outbox.ClaimedJob]) -> None:
         with self.runtime.db.transaction() as session:
@@ -116,12 +120,9 @@ class Worker:
             # The batch as a whole failed (a database error, a bug): run its jobs one by
             # one, so each failure is recorded against its own job. Deliveries the batch
             # made before failing may be made again: delivery is at least once.
-            log.warning("outbox.batch_error", kind=jobs[0].kind, jobs=len(jobs), error=repr(exc))
-            for job in jobs:
-                if time.monotonic() >= deadline:
-                    self._release([job])
-                    continue
-                self._run_job(job.id)
+            kind = jobs[0].kind if jobs else None
+            log.warning("outbox.batch_error", kind=kind, jobs=len(jobs), error=repr(exc))
+            self._run_one_by_one(jobs, deadline)
 
     def _record_failure(self, session: Session, job_id: int, exc: Exception) -> None:
         from doorstep.notify.channels import PermanentDeliveryError
