@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from doorstep.accounts.deps import PageVisitor, SignInRequired
 from doorstep.errors import DoorstepError
+from doorstep.routing import BODY_UNFINISHED
 from doorstep.runtime import Runtime
 from doorstep.web import render as web_render
 
@@ -119,6 +120,8 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
         headers = {}
         if "retry_after_s" in exc.details:
             headers["Retry-After"] = str(exc.details["retry_after_s"])
+        if request.scope.get(BODY_UNFINISHED):
+            headers["Connection"] = "close"
         return JSONResponse(exc.as_body(), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = 5
     login_max_failures_per_address: int = 20
 
+    # Request bodies (issue 11): every body but a clip upload is at most this many bytes,
+    # counted while it streams in; a body that stops arriving is dropped after the idle time.
+    max_body_bytes: int = 1024 * 1024
+    body_idle_timeout_s: float = 30.0
+
     # Clip ingest limits
     max_clip_bytes: int = 100 * 1024 * 1024
     max_clip_duration_s: float = 600.0

@@ -159,7 +159,13 @@ def test_sign_in_refuses_to_redirect_elsewhere(
 ) -> None:
     person = make_person(runtime)
     page = client.get("/signin", params={"next": target}, headers=HTML)
-    assert 'name="next" value="/timeline"' in page.text
+    if "\n" in target:
+        # A control character in a query parameter is refused outright (the input rule);
+        # the form posted from a clean page must still not follow it.
+        assert page.status_code == 422 and "next: control character" in page.text
+        page = client.get("/signin", headers=HTML)
+    else:
+        assert 'name="next" value="/timeline"' in page.text
     r = client.post(
         "/signin",
         data={

@@ -21,8 +21,9 @@ from doorstep.accounts.schemas import (
 )
 from doorstep.errors import Unauthenticated
 from doorstep.http import ClientAddress, DbSession, RuntimeDep, SettingsDep
+from doorstep.routing import GuardedRoute
 
-router = APIRouter(prefix="/api/v1", tags=["accounts"])
+router = APIRouter(prefix="/api/v1", tags=["accounts"], route_class=GuardedRoute)
 
 
 @router.post("/users", response_model=UserRead, status_code=status.HTTP_201_CREATED)

@@ -20,10 +20,11 @@ from doorstep.accounts.schemas import UserCreate
 from doorstep.config import Settings
 from doorstep.errors import DoorstepError
 from doorstep.http import ClientAddress, DbSession, SettingsDep
+from doorstep.routing import GuardedRoute
 from doorstep.web.pages import show, text, validation_message
 from doorstep.web.render import CheckedForm, redirect
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 DEFAULT_LANDING = "/timeline"
 NOTICES = {

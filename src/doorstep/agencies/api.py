@@ -19,8 +19,9 @@ from doorstep.agencies.schemas import (
     MemberRead,
 )
 from doorstep.http import DbSession
+from doorstep.routing import GuardedRoute
 
-router = APIRouter(prefix="/api/v1", tags=["agencies"])
+router = APIRouter(prefix="/api/v1", tags=["agencies"], route_class=GuardedRoute)
 
 
 @router.post("/agencies", response_model=AgencyRead, status_code=status.HTTP_201_CREATED)

@@ -26,10 +26,11 @@ from doorstep.agencies.schemas import AgencyCreate, InvitationCreate
 from doorstep.errors import DoorstepError, Forbidden, InvalidInput
 from doorstep.footage import service as request_service
 from doorstep.http import DbSession
+from doorstep.routing import GuardedRoute
 from doorstep.web.pages import show, text, validation_message
 from doorstep.web.render import CheckedForm, redirect
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 TWO_FACTOR_REQUIRED = "two_factor_required"
 NOTICES = {

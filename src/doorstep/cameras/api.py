@@ -36,10 +36,11 @@ from doorstep.errors import InvalidInput, PayloadTooLarge
 from doorstep.http import DbSession, RuntimeDep
 from doorstep.media.streaming import media_response
 from doorstep.media.video import ClipLimits
+from doorstep.routing import GuardedRoute
 from doorstep.runtime import Runtime
 
 T = TypeVar("T")
-router = APIRouter(tags=["cameras"])
+router = APIRouter(tags=["cameras"], route_class=GuardedRoute)
 api = "/api/v1"
 # Room for the multipart envelope and the small form fields around the file.
 _MULTIPART_OVERHEAD = 64 * 1024

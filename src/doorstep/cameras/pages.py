@@ -24,10 +24,11 @@ from doorstep.cameras.models import CameraKind, EventKind
 from doorstep.cameras.schemas import CameraCreate, CameraRead, CameraUpdate, EventRead
 from doorstep.errors import DoorstepError, InvalidInput
 from doorstep.http import DbSession, RuntimeDep, SettingsDep
+from doorstep.routing import GuardedRoute
 from doorstep.web.pages import checkbox, day_bounds, show, text, validation_message
 from doorstep.web.render import CheckedForm, redirect
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 NOTICES = {
     "camera_saved": "Camera settings saved.",

@@ -38,8 +38,9 @@ from doorstep.feed.schemas import (
 )
 from doorstep.http import DbSession, RuntimeDep
 from doorstep.media.streaming import media_response
+from doorstep.routing import GuardedRoute
 
-router = APIRouter(tags=["feed"])
+router = APIRouter(tags=["feed"], route_class=GuardedRoute)
 api = "/api/v1"
 
 Categories = Annotated[list[Category] | None, Query(alias="category")]

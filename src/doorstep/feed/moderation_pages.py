@@ -19,10 +19,11 @@ from doorstep.feed import service as feed_service
 from doorstep.feed.alerts import CATEGORY_LABELS
 from doorstep.feed.models import Category
 from doorstep.http import DbSession
+from doorstep.routing import GuardedRoute
 from doorstep.web.pages import checkbox, show, text
 from doorstep.web.render import CheckedForm, redirect
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 NOTICES = {
     "hidden": "Hidden. The author was told why; the action is in the public audit log.",

@@ -33,10 +33,11 @@ from doorstep.feed.guardrails import APPEARANCE_LABELS, PersonalDataWarning
 from doorstep.feed.models import Category, ReportReason
 from doorstep.feed.schemas import HomeUpdate, PersonFields, PostCreate, PostUpdate, ReportCreate
 from doorstep.http import DbSession
+from doorstep.routing import GuardedRoute
 from doorstep.web.pages import checkbox, day_bounds, show, text, validation_message
 from doorstep.web.render import CheckedForm, redirect
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 router.include_router(moderation_pages.router)
 
 NOTICES = {

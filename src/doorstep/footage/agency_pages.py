@@ -35,11 +35,12 @@ from doorstep.footage.notice import render_notice
 from doorstep.footage.rules import MAX_MESSAGE_CHARS
 from doorstep.footage.schemas import CloseRequest, RequestCreate
 from doorstep.http import DbSession, RuntimeDep
+from doorstep.routing import GuardedRoute
 from doorstep.transparency import policy as policy_service
 from doorstep.web.pages import show, text, validation_message
 from doorstep.web.render import CheckedForm, redirect
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 NOTICES = {
     "drafted": "Draft saved. Check it, then submit it.",

@@ -38,8 +38,9 @@ from doorstep.footage.schemas import (
 from doorstep.http import DbSession, RuntimeDep
 from doorstep.media.streaming import media_response
 from doorstep.media.video import ClipLimits
+from doorstep.routing import GuardedRoute
 
-router = APIRouter(prefix="/api/v1", tags=["footage requests"])
+router = APIRouter(prefix="/api/v1", tags=["footage requests"], route_class=GuardedRoute)
 
 
 def request_view(session: Session, request: FootageRequest) -> RequestRead:

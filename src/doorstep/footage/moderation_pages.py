@@ -16,10 +16,11 @@ from doorstep.footage import service as request_service
 from doorstep.footage.agency_pages import notice_text, page_context
 from doorstep.footage.notice import render_notice
 from doorstep.http import DbSession
+from doorstep.routing import GuardedRoute
 from doorstep.web.pages import show, text
 from doorstep.web.render import CheckedForm, redirect
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 
 def _review_page(

@@ -23,10 +23,11 @@ from doorstep.footage.agency_pages import page_context
 from doorstep.footage.models import EvidenceStatus
 from doorstep.footage.notice import render_notice
 from doorstep.http import DbSession, RuntimeDep
+from doorstep.routing import GuardedRoute
 from doorstep.web.pages import checkbox, show, text
 from doorstep.web.render import CheckedForm, redirect
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 NOTICES = {
     "shared": "Shared. The agency sees only the clips you chose; you can withdraw a clip "

@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from doorstep.accounts.deps import CurrentUser
 from doorstep.http import DbSession
 from doorstep.notify import service as notify_service
+from doorstep.routing import GuardedRoute
 
-router = APIRouter(prefix="/api/v1", tags=["notifications"])
+router = APIRouter(prefix="/api/v1", tags=["notifications"], route_class=GuardedRoute)
 
 
 class NotificationRead(BaseModel):

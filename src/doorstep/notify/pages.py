@@ -16,10 +16,11 @@ from doorstep.errors import DoorstepError, Forbidden, InvalidInput, Unauthentica
 from doorstep.http import DbSession, SettingsDep
 from doorstep.notify import service as notify_service
 from doorstep.notify.channels.webpush import ensure_vapid_keys
+from doorstep.routing import GuardedRoute
 from doorstep.web.pages import checkbox, show
 from doorstep.web.render import STATIC_DIR, CheckedForm, redirect
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 NOTICES = {
     "saved": "Alert settings saved.",

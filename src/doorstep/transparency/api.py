@@ -14,6 +14,7 @@ from doorstep.accounts.deps import Admin
 from doorstep.agencies import service as agency_service
 from doorstep.errors import NotFound
 from doorstep.http import DbSession
+from doorstep.routing import GuardedRoute
 from doorstep.transparency import digests, figures, public, request_log, statements
 from doorstep.transparency import policy as policy_service
 from doorstep.transparency.policy import PolicySettings
@@ -28,7 +29,7 @@ from doorstep.transparency.schemas import (
     StatementUpdate,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["transparency"])
+router = APIRouter(prefix="/api/v1", tags=["transparency"], route_class=GuardedRoute)
 
 
 class PolicyChange(BaseModel):

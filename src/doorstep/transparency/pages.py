@@ -24,6 +24,7 @@ from doorstep.agencies.models import AgencyType
 from doorstep.errors import DoorstepError, InvalidInput, NotFound
 from doorstep.footage.models import IncidentType
 from doorstep.http import DbSession, RuntimeDep
+from doorstep.routing import GuardedRoute
 from doorstep.runtime import Runtime
 from doorstep.transparency import charts, digests, figures, public, request_log, statements
 from doorstep.transparency import policy as policy_service
@@ -31,7 +32,7 @@ from doorstep.transparency.policy import PolicySettings
 from doorstep.web.pages import show, text
 from doorstep.web.render import CheckedForm, redirect
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 PAGE_SIZE = 50
 STATUS_LABELS = {"verified": "Active", "suspended": "Suspended", "ended": "Ended"}

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from doorstep.accounts.deps import PageVisitor, Visitor
 from doorstep.errors import InvalidInput
 from doorstep.notify import service as notify_service
+from doorstep.routing import GuardedRoute
 from doorstep.web.render import redirect, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 
 def show(
