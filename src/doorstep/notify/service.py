@@ -150,12 +150,17 @@ def unread_count(*, session: Session, user_id: uuid.UUID) -> int:
 
 
 def mark_read(*, session: Session, user_id: uuid.UUID, notification_id: uuid.UUID | None) -> int:
-    """Mark one (or, with None, every) notification of this user read."""
+    """Mark one (or, with None, every) notification of this user read.
+
+    Another user's notification is "not found", exactly like one that does not
+    exist, so the answer never tells whether an id belongs to someone.
+    """
     stmt = update(Notification).where(
         Notification.user_id == user_id, Notification.read_at.is_(None)
     )
     if notification_id is not None:
-        if session.get(Notification, notification_id) is None:
+        note = session.get(Notification, notification_id)
+        if note is None or note.user_id != user_id:
             raise NotFound("No such notification.")
         stmt = stmt.where(Notification.id == notification_id)
     result = session.execute(stmt.values(read_at=utcnow()))
