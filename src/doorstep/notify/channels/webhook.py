@@ -67,6 +67,8 @@ SIGNATURE_PREFIX = "sha256="
 _RETRYABLE_CLIENT_ERRORS = frozenset({408, 429})
 # Enough of a refusing receiver's answer to explain itself in the job's error.
 _ERROR_EXCERPT_BYTES = 300
+# The most of an accepting answer read to keep its connection alive.
+_DRAIN_BYTES = 64 * 1024
 
 
 def sign_webhook_body(secret: str, body: bytes) -> str:
@@ -262,6 +264,7 @@ def close_webhook_clients() -> None:
 def _raise_for_answer(response: httpx.Response) -> None:
     status = response.status_code
     if 200 <= status < 300:
+        _drain(response)
         return
     text = f"webhook receiver answered {status}{_excerpt(response)}"
     if status in _RETRYABLE_CLIENT_ERRORS or status >= 500:
@@ -271,6 +274,19 @@ def _raise_for_answer(response: httpx.Response) -> None:
         location = response.headers.get("Location", "?")
         raise PermanentDeliveryError(f"{text}; redirects are not followed, use {location}")
     raise PermanentDeliveryError(text)
+
+
+def _drain(response: httpx.Response) -> None:
+    """Read a short answer to its end, so its connection goes back to the pool for the next
+    delivery (one left half-read is closed); a long one is dropped, connection and all."""
+    read = 0
+    try:
+        for chunk in response.iter_raw():
+            read += len(chunk)
+            if read > _DRAIN_BYTES:
+                return
+    except httpx.HTTPError:
+        pass  # accepted already: the answer's end does not matter
 
 
 def _excerpt(response: httpx.Response) -> str:
