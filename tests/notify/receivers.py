@@ -107,14 +107,14 @@ def receiver(
 
 
 @dataclass
-class TestCertificates:
+class ServerCertificates:
     """A CA and a server certificate it signed, as PEM files."""
 
     ca_file: Path
     server_context: ssl.SSLContext
 
 
-def make_certificates(folder: Path, *, dns_name: str, ip: str) -> TestCertificates:
+def make_certificates(folder: Path, *, dns_name: str, ip: str) -> ServerCertificates:
     """A fresh CA and a server certificate for ``dns_name`` and ``ip``, signed by it."""
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -161,4 +161,4 @@ def make_certificates(folder: Path, *, dns_name: str, ip: str) -> TestCertificat
     )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
-    return TestCertificates(ca_file=ca_file, server_context=context)
+    return ServerCertificates(ca_file=ca_file, server_context=context)
