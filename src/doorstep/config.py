@@ -7,10 +7,20 @@ directory under ``data_dir``. Production sets a PostgreSQL URL and an
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A host name in an allowlist: labels of letters, digits and hyphens.
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$",
+    re.I,
+)
 
 
 class Settings(BaseSettings):
@@ -78,6 +88,31 @@ class Settings(BaseSettings):
     worker_backoff_base_s: float = 5.0
     worker_backoff_max_s: float = 3600.0
     retention_sweep_s: float = 600.0
+
+    # Webhook targets (notify, issue 11 item 6). Residents choose webhook URLs and the
+    # worker posts to them from inside the network, so by default only https to public
+    # addresses is allowed. Plain http must be turned on; on-premises receivers are
+    # allowed by network (CIDR or single address) or by host name, comma-separated:
+    # DOORSTEP_WEBHOOK_ALLOWED_NETWORKS="10.0.5.0/24,hooks.lan".
+    webhook_allow_http: bool = False
+    webhook_allowed_networks: Annotated[list[str], NoDecode] = []
+
+    @field_validator("webhook_allowed_networks", mode="before")
+    @classmethod
+    def _split_allowlist(cls, value: Any) -> Any:
+        entries = value.split(",") if isinstance(value, str) else value
+        if not isinstance(entries, list | tuple):
+            return entries
+        cleaned = [str(e).strip() for e in entries if str(e).strip()]
+        for entry in cleaned:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                if "/" in entry or ":" in entry or not _HOST_NAME.match(entry):
+                    raise ValueError(
+                        f"{entry!r} is neither a network (10.0.0.0/8, 192.168.1.5) nor a host name"
+                    ) from None
+        return cleaned
 
     def resolved_database_url(self) -> str:
         if self.database_url:

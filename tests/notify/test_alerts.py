@@ -19,9 +19,10 @@ from doorstep.runtime import Runtime
 
 
 def test_push_and_webhook_delivered_by_worker(
-    client: TestClient, runtime: Runtime, tmp_path: Path, push_service: LocalHTTPReceiver,
-    subscriber: Subscriber,
+    client: TestClient, local_webhooks: Runtime, tmp_path: Path,
+    push_service: LocalHTTPReceiver, subscriber: Subscriber,
 ) -> None:
+    runtime = local_webhooks
     owner = make_person(runtime)
     client.patch("/api/v1/users/me/notification-preferences", headers=owner.headers,
                  json={"push": True, "email": False})
@@ -31,8 +32,10 @@ def test_push_and_webhook_delivered_by_worker(
             endpoint=f"{push_service.url}/push/abc", p256dh=subscriber.p256dh,
             auth=subscriber.auth,
         )
-    hook = client.post("/api/v1/webhooks", headers=owner.headers,
-                       json={"url": f"{push_service.url}/hook"}).json()
+    registered = client.post("/api/v1/webhooks", headers=owner.headers,
+                             json={"url": f"{push_service.url}/hook"})
+    assert registered.status_code == 201, registered.text
+    hook = registered.json()
     cam = make_camera(runtime, owner.user, name="Garage")
     assert upload_clip(client, cam, sample_clip(tmp_path), kind="vehicle").status_code == 201
 

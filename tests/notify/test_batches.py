@@ -88,15 +88,21 @@ def test_a_refused_recipient_fails_only_his_own_job(
 
 
 def test_webhooks_in_a_batch_each_get_their_own_outcome(
-    runtime: Runtime, push_service: LocalHTTPReceiver
+    local_webhooks: Runtime, push_service: LocalHTTPReceiver
 ) -> None:
+    runtime = local_webhooks
     people = [make_person(runtime) for _ in range(4)]
     with runtime.db.transaction() as session:
         for p in people:
             account_service.update_preferences(
                 session=session, user=session.merge(p.user), email=False
             )
-            notify_service.add_webhook(session=session, user_id=p.user.id, url=push_service.url)
+            notify_service.add_webhook(
+                session=session,
+                settings=runtime.settings,
+                user_id=p.user.id,
+                url=push_service.url,
+            )
     _alert_everyone(runtime, [p.user.id for p in people])
     with runtime.db.transaction() as session:
         # One owner removed his webhook before delivery, another's notification is gone.
@@ -114,7 +120,8 @@ def test_webhooks_in_a_batch_each_get_their_own_outcome(
     assert statuses == [("done", 0), ("done", 0), ("done", 0), ("failed", 1)]
 
 
-def test_alert_users_matches_alert_user_one_by_one(runtime: Runtime) -> None:
+def test_alert_users_matches_alert_user_one_by_one(local_webhooks: Runtime) -> None:
+    runtime = local_webhooks
     people = [make_person(runtime) for _ in range(4)]
     with runtime.db.transaction() as session:
         account_service.update_preferences(
@@ -127,10 +134,16 @@ def test_alert_users_matches_alert_user_one_by_one(runtime: Runtime) -> None:
             session=session, user=session.merge(people[2].user), in_app=False
         )
         notify_service.add_webhook(
-            session=session, user_id=people[3].user.id, url="https://x.example"
+            session=session,
+            settings=runtime.settings,
+            user_id=people[3].user.id,
+            url="https://127.0.0.1/x",
         )
         notify_service.add_webhook(
-            session=session, user_id=people[3].user.id, url="https://y.example"
+            session=session,
+            settings=runtime.settings,
+            user_id=people[3].user.id,
+            url="https://127.0.0.1/y",
         )
 
     def outcome(bulk: bool) -> list[Any]:

@@ -393,6 +393,9 @@ def _start_workers(
         "DOORSTEP_SMTP_PORT": str(sinks.smtp_port),
         "DOORSTEP_SMTP_STARTTLS": "false",
         "DOORSTEP_WORKER_POLL_S": "0.05",
+        # The webhook sink is plain http on 127.0.0.1, refused unless the operator allows it.
+        "DOORSTEP_WEBHOOK_ALLOW_HTTP": "true",
+        "DOORSTEP_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1",
     }
     # The workers log one line a job, as in production; to a file, so no pipe fills up.
     return [

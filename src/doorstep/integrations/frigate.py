@@ -276,6 +276,8 @@ class FrigateBridge:
         mqtt = self.config.mqtt
         delay = mqtt.reconnect_min_s
         while True:
+            # A fresh TLS context per connection: paho binds one to the client it is given.
+            tls = mqtt.tls_context()
             client = aiomqtt.Client(
                 mqtt.host,
                 mqtt.port,
@@ -284,6 +286,8 @@ class FrigateBridge:
                 identifier=mqtt.client_id,
                 clean_session=False,
                 keepalive=mqtt.keepalive_s,
+                tls_context=tls,
+                tls_insecure=mqtt.tls_insecure_hostname if tls is not None else None,
             )
             ack = _manual_ack(client)
             try:
@@ -291,7 +295,7 @@ class FrigateBridge:
                     for name in self.config.topics:
                         await client.subscribe(f"{mqtt.topic_prefix}/{name}", qos=1)
                     log.info("frigate_mqtt_connected", host=mqtt.host, port=mqtt.port,
-                             client_id=mqtt.client_id)
+                             client_id=mqtt.client_id, tls=mqtt.tls)
                     self.connected.set()
                     delay = mqtt.reconnect_min_s
                     async for message in client.messages:

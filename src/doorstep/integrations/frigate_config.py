@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 import tomllib
 import uuid
 from dataclasses import dataclass, field
@@ -55,6 +56,41 @@ class MqttSettings:
     keepalive_s: int = 60
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 60.0
+    # TLS to the broker: on with ``tls = true`` or when a certificate file is named.
+    # ``ca_file`` is the CA that signed the broker's certificate (the system's CAs
+    # without it); ``cert_file``/``key_file`` are the bridge's own, for brokers that
+    # require client certificates (mutual TLS).
+    tls: bool = False
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    # Skips the check that the broker's certificate names ``host`` (the CA is still
+    # checked): only for a broker reached by an address its certificate does not list.
+    tls_insecure_hostname: bool = False
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The TLS settings for the broker connection, or None for plain MQTT.
+
+        Raises BridgeConfigError naming a file that cannot be read or is not what it
+        should be, so a mistake shows at start, not as a failed handshake later.
+        """
+        if not self.tls:
+            return None
+        try:
+            context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        except (OSError, ssl.SSLError) as exc:
+            raise BridgeConfigError(f"mqtt.ca_file {self.ca_file}: {exc}") from exc
+        if self.cert_file is not None:
+            try:
+                context.load_cert_chain(
+                    str(self.cert_file), str(self.key_file) if self.key_file else None
+                )
+            except (OSError, ssl.SSLError) as exc:
+                raise BridgeConfigError(
+                    f"mqtt.cert_file {self.cert_file} / key_file {self.key_file}: {exc}"
+                ) from exc
+        context.check_hostname = not self.tls_insecure_hostname
+        return context
 
 
 @dataclass(frozen=True)
@@ -105,9 +141,7 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path = Path()) -> BridgeConfi
     cameras_raw = _table(raw, "cameras")
     if not cameras_raw:
         raise BridgeConfigError("add at least one [cameras.<frigate camera name>] table")
-    cameras = {
-        name: _camera(name, _table(cameras_raw, name), defaults) for name in cameras_raw
-    }
+    cameras = {name: _camera(name, _table(cameras_raw, name), defaults) for name in cameras_raw}
     state_dir = Path(_str(raw, "state_dir", "doorstep-bridge-state")).expanduser()
     return BridgeConfig(
         mode=mode,
@@ -115,17 +149,7 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path = Path()) -> BridgeConfi
         doorstep_url=_required(doorstep, "url", "doorstep").rstrip("/"),
         frigate_url=_str(frigate, "url", "http://127.0.0.1:5000").rstrip("/"),
         cameras=cameras,
-        mqtt=MqttSettings(
-            host=_str(mqtt, "host", "127.0.0.1"),
-            port=int(mqtt.get("port", 1883)),
-            username=mqtt.get("username") or None,
-            password=_secret(mqtt, "password", "mqtt"),
-            topic_prefix=_str(mqtt, "topic_prefix", "frigate").rstrip("/"),
-            client_id=_str(mqtt, "client_id", "doorstep-bridge"),
-            keepalive_s=int(mqtt.get("keepalive_s", 60)),
-            reconnect_min_s=float(mqtt.get("reconnect_min_s", 1.0)),
-            reconnect_max_s=float(mqtt.get("reconnect_max_s", 60.0)),
-        ),
+        mqtt=_mqtt(mqtt, base_dir),
         topics=topics,
         poll_uploads_s=float(doorstep.get("poll_uploads_s", 30.0)),
         request_timeout_s=float(doorstep.get("timeout_s", 60.0)),
@@ -137,6 +161,51 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path = Path()) -> BridgeConfi
         delivery_poll_s=float(delivery.get("poll_s", 5.0)),
         request_attempts=int(delivery.get("request_attempts", 3)),
     )
+
+
+def _mqtt(raw: dict[str, Any], base_dir: Path) -> MqttSettings:
+    files = {name: _path(raw, name, base_dir) for name in ("ca_file", "cert_file", "key_file")}
+    tls = raw.get("tls", any(files.values()))
+    if not isinstance(tls, bool):
+        raise BridgeConfigError("mqtt.tls must be true or false")
+    if not tls and any(files.values()):
+        raise BridgeConfigError("mqtt: certificate files are set but tls = false")
+    if files["key_file"] is not None and files["cert_file"] is None:
+        raise BridgeConfigError("mqtt.key_file needs mqtt.cert_file (the client certificate)")
+    insecure = raw.get("tls_insecure_hostname", False)
+    if not isinstance(insecure, bool):
+        raise BridgeConfigError("mqtt.tls_insecure_hostname must be true or false")
+    settings = MqttSettings(
+        host=_str(raw, "host", "127.0.0.1"),
+        port=int(raw.get("port", 8883 if tls else 1883)),
+        username=raw.get("username") or None,
+        password=_secret(raw, "password", "mqtt"),
+        topic_prefix=_str(raw, "topic_prefix", "frigate").rstrip("/"),
+        client_id=_str(raw, "client_id", "doorstep-bridge"),
+        keepalive_s=int(raw.get("keepalive_s", 60)),
+        reconnect_min_s=float(raw.get("reconnect_min_s", 1.0)),
+        reconnect_max_s=float(raw.get("reconnect_max_s", 60.0)),
+        tls=tls,
+        ca_file=files["ca_file"],
+        cert_file=files["cert_file"],
+        key_file=files["key_file"],
+        tls_insecure_hostname=insecure,
+    )
+    settings.tls_context()  # reads the files now: a wrong one is named at start
+    return settings
+
+
+def _path(raw: dict[str, Any], name: str, base_dir: Path) -> Path | None:
+    value = raw.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BridgeConfigError(f"mqtt.{name} must be a file path")
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else base_dir / path
+    if not path.is_file():
+        raise BridgeConfigError(f"mqtt.{name}: no such file {path}")
+    return path
 
 
 def _camera(name: str, raw: dict[str, Any], defaults: ReviewFilter) -> CameraLink:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from doorstep.accounts.deps import CurrentUser
-from doorstep.http import DbSession
+from doorstep.http import DbSession, SettingsDep
 from doorstep.notify import service as notify_service
 from doorstep.routing import GuardedRoute
 
@@ -59,8 +59,12 @@ def mark_read(notification_id: uuid.UUID, user: CurrentUser, session: DbSession)
 
 
 @router.post("/webhooks", response_model=WebhookIssued, status_code=status.HTTP_201_CREATED)
-def add_webhook(body: WebhookCreate, user: CurrentUser, session: DbSession) -> WebhookIssued:
-    hook = notify_service.add_webhook(session=session, user_id=user.id, url=body.url)
+def add_webhook(
+    body: WebhookCreate, user: CurrentUser, session: DbSession, settings: SettingsDep
+) -> WebhookIssued:
+    hook = notify_service.add_webhook(
+        session=session, settings=settings, user_id=user.id, url=body.url
+    )
     return WebhookIssued(id=hook.id, url=hook.url, created_at=hook.created_at, secret=hook.secret)
 
 

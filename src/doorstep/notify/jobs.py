@@ -21,6 +21,7 @@ from doorstep.notify.channels.email import (
 from doorstep.notify.channels.webhook import send_webhook
 from doorstep.notify.channels.webpush import SubscriptionGoneError, ensure_vapid_keys, send_push
 from doorstep.notify.models import Notification, Webhook
+from doorstep.notify.targets import TargetPolicy
 
 
 def _notification(session: Session, payload: dict[str, Any]) -> Notification:
@@ -122,10 +123,13 @@ def deliver_push(ctx: outbox.JobContext, payload: dict[str, Any]) -> None:
         account_service.remove_push_subscription(session=ctx.session, endpoint=sub.endpoint)
 
 
-def _send_hook(settings: Any, job_id: int, note: Notification, hook: Webhook) -> None:
+def _send_hook(
+    settings: Any, policy: TargetPolicy, job_id: int, note: Notification, hook: Webhook
+) -> None:
     send_webhook(
         url=hook.url,
         secret=hook.secret,
+        policy=policy,
         delivery_id=str(job_id),
         event=note.topic,
         payload={
@@ -144,7 +148,8 @@ def deliver_webhook(ctx: outbox.JobContext, payload: dict[str, Any]) -> None:
     hook = ctx.session.get(Webhook, uuid.UUID(payload["webhook_id"]))
     if hook is None:
         return
-    _send_hook(ctx.services.settings, ctx.job_id, note, hook)
+    settings = ctx.services.settings
+    _send_hook(settings, TargetPolicy.from_settings(settings), ctx.job_id, note, hook)
 
 
 @outbox.batch_handler(notify_service.WEBHOOK_JOB)
@@ -155,6 +160,8 @@ def deliver_webhooks(
     notes = _notes(ctx.session, jobs)
     hook_ids = {uuid.UUID(job.payload["webhook_id"]) for job in jobs}
     hooks = {h.id: h for h in ctx.session.scalars(select(Webhook).where(Webhook.id.in_(hook_ids)))}
+    settings = ctx.services.settings
+    policy = TargetPolicy.from_settings(settings)
     outcomes: dict[int, Exception | None] = {}
     for job in jobs:
         if ctx.out_of_time():
@@ -168,7 +175,7 @@ def deliver_webhooks(
             outcomes[job.id] = None  # removed since: nothing to deliver, as one by one
             continue
         try:
-            _send_hook(ctx.services.settings, job.id, note, hook)
+            _send_hook(settings, policy, job.id, note, hook)
             outcomes[job.id] = None
         except Exception as exc:  # recorded against this job; the others go on
             outcomes[job.id] = exc

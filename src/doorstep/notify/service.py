@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from doorstep.accounts import service as account_service
 from doorstep.accounts.models import PushSubscription, User
+from doorstep.config import Settings
 from doorstep.db import new_id, utcnow
-from doorstep.errors import InvalidInput, NotFound
-from doorstep.notify import outbox
+from doorstep.errors import NotFound
+from doorstep.notify import outbox, targets
 from doorstep.notify.models import Notification, Webhook
 
 EMAIL_JOB = "notify.email"
@@ -150,12 +151,17 @@ def unread_count(*, session: Session, user_id: uuid.UUID) -> int:
 
 
 def mark_read(*, session: Session, user_id: uuid.UUID, notification_id: uuid.UUID | None) -> int:
-    """Mark one (or, with None, every) notification of this user read."""
+    """Mark one (or, with None, every) notification of this user read.
+
+    Another user's notification is "not found", exactly like one that does not
+    exist, so the answer never tells whether an id belongs to someone.
+    """
     stmt = update(Notification).where(
         Notification.user_id == user_id, Notification.read_at.is_(None)
     )
     if notification_id is not None:
-        if session.get(Notification, notification_id) is None:
+        note = session.get(Notification, notification_id)
+        if note is None or note.user_id != user_id:
             raise NotFound("No such notification.")
         stmt = stmt.where(Notification.id == notification_id)
     result = session.execute(stmt.values(read_at=utcnow()))
@@ -170,10 +176,16 @@ def webhooks(*, session: Session, user_id: uuid.UUID) -> list[Webhook]:
     return list(session.scalars(select(Webhook).where(Webhook.user_id == user_id)))
 
 
-def add_webhook(*, session: Session, user_id: uuid.UUID, url: str) -> Webhook:
-    """Register an endpoint; the returned secret signs every delivery (HMAC-SHA256)."""
-    if not url.startswith(("https://", "http://")):
-        raise InvalidInput("A webhook URL starts with https:// or http://.", code="invalid_url")
+def add_webhook(*, session: Session, settings: Settings, user_id: uuid.UUID, url: str) -> Webhook:
+    """Register an endpoint; the returned secret signs every delivery (HMAC-SHA256).
+
+    Only a target the instance's policy allows is stored: https (unless plain http is
+    turned on) to a host that resolves, to public addresses or the operator's allowlist
+    only; anything else raises ``TargetRefused`` (400 ``webhook_target_refused``) with
+    the reason. Delivery checks again, since DNS may answer differently later.
+    """
+    url = url.strip()
+    targets.check_target(url, targets.TargetPolicy.from_settings(settings))
     hook = Webhook(user_id=user_id, url=url, secret=secrets.token_hex(24))
     session.add(hook)
     session.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import re
 import socket
@@ -21,8 +22,11 @@ from doorstep.notify.channels.webhook import (
     sign_webhook_body,
     verify_webhook_signature,
 )
+from doorstep.notify.targets import TargetPolicy
 
 SECRET = "whsec_0123456789abcdef"
+# The receivers here listen on 127.0.0.1 over plain http, which an operator must allow.
+LOCAL_RECEIVERS = TargetPolicy(allow_http=True, networks=(ipaddress.ip_network("127.0.0.1/32"),))
 PAYLOAD = {"request_id": "r_8f3k", "asked": 12, "note": "café ☕"}
 
 
@@ -83,6 +87,7 @@ def receiver() -> Iterator[LocalHTTPReceiver]:
 def deliver(url: str, **overrides: Any) -> None:
     arguments: dict[str, Any] = {
         "url": url,
+        "policy": LOCAL_RECEIVERS,
         "secret": SECRET,
         "event": "footage_request.activated",
         "payload": PAYLOAD,

@@ -18,6 +18,11 @@ signed), so a receiver that refuses old ``sent_at`` values also refuses
 replays. Deliveries are at least once: a receiver that must not act twice
 dedupes on ``X-Doorstep-Delivery``.
 
+Targets are checked by ``doorstep.notify.targets``: the address connected to is one the
+policy allows (public, or on the operator's allowlist), resolved once and used as is, so a
+name that resolves elsewhere between the check and the connection changes nothing. A
+refused target fails the delivery for good.
+
 The receiver answers 2xx to accept. 408, 429 and 5xx (and network trouble)
 mean "try again later"; any other answer, a redirect included (they are not
 followed), gives the delivery up.
@@ -27,23 +32,43 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
+import httpcore
 import httpx
+import structlog
 
 from doorstep.notify.channels import DeliveryError, PermanentDeliveryError, parse_retry_after
+from doorstep.notify.targets import (
+    TargetPolicy,
+    TargetRefused,
+    TargetUnresolvable,
+    check_url,
+    resolve_target,
+)
 
-__all__ = ["SIGNATURE_PREFIX", "send_webhook", "sign_webhook_body", "verify_webhook_signature"]
+__all__ = [
+    "SIGNATURE_PREFIX",
+    "close_webhook_clients",
+    "send_webhook",
+    "sign_webhook_body",
+    "verify_webhook_signature",
+]
+
+log = structlog.get_logger(__name__)
 
 SIGNATURE_PREFIX = "sha256="
 
 _RETRYABLE_CLIENT_ERRORS = frozenset({408, 429})
 # Enough of a refusing receiver's answer to explain itself in the job's error.
 _ERROR_EXCERPT_BYTES = 300
+# The most of an accepting answer read to keep its connection alive.
+_DRAIN_BYTES = 64 * 1024
 
 
 def sign_webhook_body(secret: str, body: bytes) -> str:
@@ -73,18 +98,25 @@ def send_webhook(
     secret: str,
     event: str,
     payload: dict[str, Any],
+    policy: TargetPolicy = TargetPolicy(),
     timeout_s: float = 10,
     delivery_id: str | None = None,
 ) -> None:
     """POST ``{"event", "data", "sent_at"}`` to ``url``, signed with ``secret``; return on 2xx.
 
-    Raises ``PermanentDeliveryError`` for a URL that is not http(s), a payload
+    Raises ``PermanentDeliveryError`` for a URL that is not http(s), a target the
+    ``policy`` refuses (scheme, or an address it resolves to: nothing is sent), a payload
     that is not JSON, a redirect or a 4xx other than 408/429; ``DeliveryError``
-    (with the receiver's Retry-After, if any) for 408, 429, 5xx, timeouts and
-    connection errors. ``timeout_s`` bounds each network step. ``delivery_id``,
-    when given, is sent as ``X-Doorstep-Delivery`` so receivers can dedupe retries.
+    (with the receiver's Retry-After, if any) for 408, 429, 5xx, timeouts, a host name
+    that does not resolve and connection errors. ``timeout_s`` bounds each network step.
+    ``delivery_id``, when given, is sent as ``X-Doorstep-Delivery`` so receivers can
+    dedupe retries. The default policy is the strictest: https to public addresses.
     """
-    _check_url(url)
+    try:
+        check_url(url, policy)
+    except TargetRefused as exc:
+        _log_refusal(url, exc)
+        raise PermanentDeliveryError(f"webhook URL refused: {exc.message}") from exc
     sent_at = datetime.now(UTC).replace(microsecond=0)
     try:
         body = json.dumps(
@@ -103,43 +135,136 @@ def send_webhook(
     if delivery_id is not None:
         headers["X-Doorstep-Delivery"] = delivery_id
     try:
-        with _client().stream(
+        with _client(policy).stream(
             "POST", url, content=body, headers=headers, timeout=timeout_s
         ) as response:
             _raise_for_answer(response)
+    except TargetUnresolvable as exc:  # DNS trouble may pass: try again later
+        raise DeliveryError(f"webhook receiver unreachable: {exc.message}") from exc
+    except TargetRefused as exc:
+        _log_refusal(url, exc)
+        raise PermanentDeliveryError(f"webhook target refused: {exc.message}") from exc
     except httpx.InvalidURL as exc:
         raise PermanentDeliveryError(f"invalid webhook URL: {exc}") from exc
     except httpx.HTTPError as exc:
         raise DeliveryError(f"webhook receiver unreachable: {exc!r}") from exc
 
 
-_shared: httpx.Client | None = None
+def _log_refusal(url: str, exc: TargetRefused) -> None:
+    log.warning("webhook.target_refused", url=url[:200], reason=exc.reason, error=exc.message)
+
+
+class _CheckedBackend(httpcore.NetworkBackend):
+    """Opens connections only to addresses the policy allows, and to no others.
+
+    httpcore asks the backend for a TCP stream to (host, port) and then does TLS with
+    the URL's host name (SNI and certificate check) and sends the URL's Host header;
+    this backend resolves the host once, checks every address and connects to the
+    checked address itself, so there is no second lookup for DNS rebinding to answer.
+    """
+
+    def __init__(self, policy: TargetPolicy) -> None:
+        self._policy = policy
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        addresses = resolve_target(host, port, self._policy)
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                stream = self._inner.connect_tcp(
+                    str(address),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc  # the next address of the answer may be up
+                continue
+            peer = stream.get_extra_info("socket").getpeername()[0]
+            if ipaddress.ip_address(str(peer).split("%", 1)[0]) != address:
+                stream.close()
+                raise TargetRefused(
+                    f"connected to {peer} instead of the checked {address}", reason="address"
+                )
+            return stream
+        assert last is not None  # resolve_target returns at least one address
+        raise last
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        raise TargetRefused("webhooks are not delivered to Unix sockets", reason="address")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _CheckedTransport(httpx.HTTPTransport):
+    """httpx's transport over a connection pool that uses ``_CheckedBackend``."""
+
+    def __init__(self, policy: TargetPolicy) -> None:
+        super().__init__(trust_env=False)
+        limits = httpx.Limits()  # httpx's defaults, as a plain client has
+        # httpx has no argument for the network backend; its transport only calls
+        # ``self._pool.handle_request``, so the pool is replaced with one that has it.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_CheckedBackend(policy),
+        )
+
+
+_shared: dict[TargetPolicy, httpx.Client] = {}
 _shared_lock = threading.Lock()
 
 
-def _client() -> httpx.Client:
-    """One client per process, shared by every delivery (httpx clients are thread-safe).
+def _client(policy: TargetPolicy) -> httpx.Client:
+    """One client per process and policy, shared by every delivery (httpx clients are
+    thread-safe); a process has one policy, tests may have a few.
 
     A client per call cost a fresh TLS context each time (about 10 ms of CPU, two thirds
     of a worker's time in the fan-out benchmark) and a new connection per delivery; the
-    shared one builds its context once and keeps connections to a receiver alive.
+    shared one builds its context once and keeps connections to a receiver alive. Its
+    connections were checked when opened, and a pooled one serves only the same origin.
+    No proxy from the environment is used: it would connect to the receiver unchecked.
     """
-    global _shared
     with _shared_lock:
-        if _shared is None:
-            _shared = httpx.Client(follow_redirects=False)
-        return _shared
+        client = _shared.get(policy)
+        if client is None:
+            client = httpx.Client(
+                follow_redirects=False, trust_env=False, transport=_CheckedTransport(policy)
+            )
+            _shared[policy] = client
+        return client
 
 
-def _check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise PermanentDeliveryError(f"webhook URL must be http(s) with a host: {url[:80]!r}")
+def close_webhook_clients() -> None:
+    """Close the shared clients (their kept-alive connections); the next delivery makes new ones."""
+    with _shared_lock:
+        clients = list(_shared.values())
+        _shared.clear()
+    for client in clients:
+        client.close()
 
 
 def _raise_for_answer(response: httpx.Response) -> None:
     status = response.status_code
     if 200 <= status < 300:
+        _drain(response)
         return
     text = f"webhook receiver answered {status}{_excerpt(response)}"
     if status in _RETRYABLE_CLIENT_ERRORS or status >= 500:
@@ -149,6 +274,19 @@ def _raise_for_answer(response: httpx.Response) -> None:
         location = response.headers.get("Location", "?")
         raise PermanentDeliveryError(f"{text}; redirects are not followed, use {location}")
     raise PermanentDeliveryError(text)
+
+
+def _drain(response: httpx.Response) -> None:
+    """Read a short answer to its end, so its connection goes back to the pool for the next
+    delivery (one left half-read is closed); a long one is dropped, connection and all."""
+    read = 0
+    try:
+        for chunk in response.iter_raw():
+            read += len(chunk)
+            if read > _DRAIN_BYTES:
+                return
+    except httpx.HTTPError:
+        pass  # accepted already: the answer's end does not matter
 
 
 def _excerpt(response: httpx.Response) -> str:
