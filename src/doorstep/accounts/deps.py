@@ -57,7 +57,7 @@ def api_credential(
 ) -> ApiCredential:
     token = _bearer(request)
     found = account_service.resolve_api_token(session=session, token=token) if token else None
-    if found is None:  # revoked between the two reads of this request
+    if found is None:  # api_user accepted it; refuse rather than assume, should it differ
         raise Unauthenticated("This API token is not valid or was revoked.", code="invalid_token")
     return ApiCredential(user=user, token=found[1])
 
