@@ -43,7 +43,7 @@ def test_recovery_codes_sign_in_once_and_other_sessions_end(
     r = client.post(
         "/account/tokens", data={"csrf_token": csrf_of(page.text), "name": "backup"}, headers=HTML
     )
-    assert r.status_code == 200
+    assert r.status_code == 200 and 'title="Issued with a second factor' in r.text
     with runtime.db.transaction() as session:
         row = session.scalars(select(ApiToken).where(ApiToken.name == "backup")).one()
         assert row.with_second_factor is True
