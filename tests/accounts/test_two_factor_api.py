@@ -113,10 +113,16 @@ def test_enrol_confirm_recovery_codes_and_disable(client: TestClient, runtime: R
     with runtime.db.transaction() as session:
         user = session.get_one(User, person.user.id)
         _row, legacy = account_service.create_api_token(session=session, user=user, name="old")
-    r = client.post(
-        "/api/v1/users/me/two-factor/disable", headers=_bearer(legacy), json={"password": PASSWORD}
-    )
-    assert r.status_code == 403 and r.json()["error"]["code"] == "second_factor_token_required"
+    for path, body in [
+        ("/api/v1/users/me/two-factor/disable", {"password": PASSWORD}),
+        ("/api/v1/users/me/two-factor/disable", {"code": fresh[0]}),
+        ("/api/v1/users/me/recovery-codes", {"code": "123456"}),
+    ]:
+        r = client.post(path, headers=_bearer(legacy), json=body)
+        assert r.status_code == 403, path
+        assert r.json()["error"]["code"] == "second_factor_token_required"
+    r = client.get("/api/v1/users/me/two-factor", headers=headers)
+    assert r.json()["enabled"] is True and r.json()["recovery_codes_left"] == 10
     r = client.post("/api/v1/users/me/two-factor/disable", headers=headers, json={})
     assert r.status_code == 400 and r.json()["error"]["code"] == "confirmation_required"
     r = client.post(

@@ -156,24 +156,30 @@ def confirm_two_factor(
 def disable_two_factor(
     body: TwoFactorDisable, credential: CurrentCredential, session: DbSession
 ) -> UserRead:
-    """Turn two-factor sign-in off, confirmed by a current code or the password (the
-    password only from a token that was itself issued with a second factor)."""
+    """Turn two-factor sign-in off, confirmed by a current code or the password, with a
+    token that was itself issued with a second factor."""
     account_service.disable_totp(
         session=session,
         user=credential.user,
         code=body.code,
         password=body.password,
-        password_accepted=credential.token.with_second_factor,
+        caller_proved_second_factor=credential.token.with_second_factor,
     )
     return UserRead.model_validate(credential.user)
 
 
 @router.post("/users/me/recovery-codes", response_model=RecoveryCodes)
 def regenerate_recovery_codes(
-    body: TwoFactorCode, user: CurrentUser, session: DbSession, response: Response
+    body: TwoFactorCode, credential: CurrentCredential, session: DbSession, response: Response
 ) -> RecoveryCodes:
-    """A new set of recovery codes for a current TOTP code; the old set stops working."""
-    codes = account_service.regenerate_recovery_codes(session=session, user=user, code=body.code)
+    """A new set of recovery codes for a current TOTP code, with a token issued with a
+    second factor; the old set stops working."""
+    codes = account_service.regenerate_recovery_codes(
+        session=session,
+        user=credential.user,
+        code=body.code,
+        caller_proved_second_factor=credential.token.with_second_factor,
+    )
     response.headers["Cache-Control"] = "no-store"
     return RecoveryCodes(recovery_codes=codes)
 

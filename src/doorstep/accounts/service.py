@@ -530,18 +530,20 @@ def disable_totp(
     user: User,
     code: str | None = None,
     password: str | None = None,
-    password_accepted: bool = True,
+    caller_proved_second_factor: bool = True,
 ) -> None:
     """Turn two-factor sign-in off, given a current code (TOTP or recovery) or the password.
 
-    The password alone is accepted only when the caller's own credential proved a second
-    factor (``password_accepted``): otherwise a stolen password plus an old password-only
-    token could remove the factor and enrol the thief's app. The user's tokens lose their
-    second-factor mark (the factor they proved is gone), so turning two-factor sign-in on
-    again revokes them. Audited.
+    Only a caller whose own credential proved a second factor may do it (a browser
+    session of a two-factor account always did; an API token only if issued with a code).
+    Otherwise an old password-only token could remove the factor, by the password or by
+    guessing codes here, where guesses are not throttled like sign-ins, and then enrol
+    the thief's app. The user's tokens lose their second-factor mark (the factor they
+    proved is gone), so turning two-factor sign-in on again revokes them. Audited.
     """
     if not user.totp_enabled:
         raise Conflict("Two-factor sign-in is off.", code="totp_not_enabled")
+    _require_second_factor_caller(caller_proved_second_factor)
     if code:
         if verify_second_factor(session=session, user=user, code=code) is None:
             raise InvalidInput(
@@ -550,12 +552,6 @@ def disable_totp(
                 code="invalid_totp_code",
             )
     elif password:
-        if not password_accepted:
-            raise Forbidden(
-                "This API token was issued without a two-factor code: send 'code' (from "
-                "your authenticator app or a recovery code) instead of the password.",
-                code="second_factor_token_required",
-            )
         if not verify_password(user.password_hash, password):
             raise InvalidInput("That password is not right.", code="invalid_password")
     else:
@@ -581,14 +577,28 @@ def disable_totp(
     session.flush()
 
 
-def regenerate_recovery_codes(*, session: Session, user: User, code: str) -> list[str]:
-    """A fresh set of recovery codes (the old ones stop working), for a current TOTP code.
+def _require_second_factor_caller(caller_proved_second_factor: bool) -> None:
+    if not caller_proved_second_factor:
+        raise Forbidden(
+            "This API token was issued without a two-factor code, so it cannot change "
+            "two-factor sign-in. Issue a new one: POST /api/v1/tokens with your email, "
+            "password and 'totp_code' (or 'recovery_code').",
+            code="second_factor_token_required",
+        )
+
+
+def regenerate_recovery_codes(
+    *, session: Session, user: User, code: str, caller_proved_second_factor: bool = True
+) -> list[str]:
+    """A fresh set of recovery codes (the old ones stop working), for a current TOTP code,
+    from a caller whose credential proved a second factor (see ``disable_totp``).
 
     A recovery code does not do here: spending one to mint ten would make a single
     leaked code worth a whole set. Returned once. Audited.
     """
     if not user.totp_enabled:
         raise Conflict("Two-factor sign-in is off.", code="totp_not_enabled")
+    _require_second_factor_caller(caller_proved_second_factor)
     if not verify_totp_code(session=session, user=user, code=code):
         raise InvalidInput(
             "That code is not right. Use the current code from your authenticator app.",
