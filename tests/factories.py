@@ -106,7 +106,11 @@ def upload_clip(
 
 
 def enable_totp(runtime: Runtime, person: Person) -> str:
-    """Turn on two-factor sign-in for a person; returns the TOTP secret."""
+    """Turn on two-factor sign-in for a person; returns the TOTP secret.
+
+    Turning it on revokes the person's password-only token, so ``person.token`` becomes
+    a new one issued with the second factor (as ``POST /api/v1/tokens`` with a code would).
+    """
     import pyotp
 
     with runtime.db.transaction() as session:
@@ -115,6 +119,9 @@ def enable_totp(runtime: Runtime, person: Person) -> str:
         secret: str = pyotp.parse_uri(uri).secret
         account_service.confirm_totp_setup(session=session, user=user,
                                            code=pyotp.TOTP(secret).now())
+        _row, person.token = account_service.create_api_token(
+            session=session, user=user, name="tests (two-factor)", with_second_factor=True
+        )
         person.user = user
     return secret
 

@@ -215,7 +215,10 @@ def _turn_on_two_factor(client: TestClient, runtime: Runtime) -> str:
         data={"csrf_token": csrf_of(page.text), "code": _codes_around_now(secret)[0]},
         follow_redirects=False,
     )
-    assert r.status_code == 303 and r.headers["location"] == "/account/2fa?notice=totp_on"
+    # The recovery codes are shown in the answer itself, once, and never cached.
+    assert r.status_code == 200 and "Two-factor sign-in is on" in r.text
+    assert r.headers["cache-control"] == "no-store"
+    assert len(re.findall(r"<li><code>[a-z2-7]{4}(?:-[a-z2-7]{4}){3}</code></li>", r.text)) == 10
     return secret
 
 

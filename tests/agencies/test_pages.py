@@ -147,7 +147,10 @@ def test_dashboard_invite_and_accept(client: TestClient, runtime: Runtime) -> No
     assert r.status_code == 400 and form_error(r.text).startswith("Email")
     assert 'value="nope"' in r.text
     r = client.post("/agency/invitations", data=form, follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/agency?notice=invited"
+    # The answer shows the link to copy, once (never cached), and the pending invitation.
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    assert 'value="https://testserver/agency/invitations/accept?token=dsi_' in r.text
+    assert "new.officer@example.org" in r.text and "Copy a fresh link" in r.text
     with runtime.db.transaction() as session:
         invitation = session.scalars(select(AgencyInvitation)).one()
         issued = agency_service.issue_invitation_token(session=session, invitation_id=invitation.id)

@@ -204,7 +204,7 @@ def test_official_posts_come_from_verified_members_with_two_factor(
     # Without two-factor sign-in no member acts for the agency.
     member = make_person(runtime)
     with runtime.db.transaction() as session:
-        invitation = agency_service.invite_member(
+        invitation, _link = agency_service.invite_member(
             session=session,
             actor=session.merge(officer.user),
             agency_id=agency.id,

@@ -1,21 +1,28 @@
-"""JSON routes for accounts: sign-up, API tokens, roles, preferences, push subscriptions."""
+"""JSON routes for accounts: sign-up, API tokens, two-factor sign-in and recovery codes,
+roles, preferences, push subscriptions."""
 
 from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from doorstep.accounts import service as account_service
-from doorstep.accounts.deps import Admin, CurrentUser
+from doorstep.accounts.deps import Admin, CurrentCredential, CurrentUser
 from doorstep.accounts.schemas import (
     NotificationPreferenceRead,
     NotificationPreferenceUpdate,
     PushSubscriptionCreate,
+    RecoveryCodes,
     RoleChange,
     TokenCreate,
     TokenIssued,
     TokenRead,
+    TwoFactorCode,
+    TwoFactorDisable,
+    TwoFactorEnabled,
+    TwoFactorEnrolment,
+    TwoFactorStatus,
     UserCreate,
     UserRead,
 )
@@ -47,7 +54,9 @@ def me(user: CurrentUser) -> UserRead:
 def issue_token(
     body: TokenCreate, runtime: RuntimeDep, settings: SettingsDep, ip: ClientAddress
 ) -> TokenIssued:
-    """Exchange email, password (and TOTP code when two-factor is on) for an API token."""
+    """Exchange email, password (and, when two-factor is on, a TOTP code or one unused
+    recovery code) for an API token. Only a token issued with a second factor acts for an
+    agency."""
     # Failed attempts are committed on their own so throttling counts them.
     with runtime.db.transaction() as session:
         check = account_service.check_credentials(
@@ -58,28 +67,29 @@ def issue_token(
             ip_address=ip,
         )
         user = check.user
-        if (
-            user is not None
-            and user.totp_enabled
-            and not account_service.verify_totp_code(
-                session=session, user=user, code=body.totp_code
+        second_factor_missing = False
+        if user is not None and user.totp_enabled:
+            method = account_service.verify_second_factor(
+                session=session, user=user, code=body.totp_code or body.recovery_code
             )
-        ):
-            account_service.record_failed_second_factor(session=session, user=user, ip_address=ip)
-            user = None
-            second_factor_missing = True
-        else:
-            second_factor_missing = False
+            if method is None:
+                account_service.record_failed_second_factor(
+                    session=session, user=user, ip_address=ip
+                )
+                user = None
+                second_factor_missing = True
     if check.failure is not None:
         raise check.failure
     if user is None:
         raise Unauthenticated(
-            "This account has two-factor sign-in: send a current 'totp_code'.",
+            "This account has two-factor sign-in: send a current 'totp_code' (or an unused "
+            "'recovery_code').",
             code="totp_required" if second_factor_missing else "invalid_credentials",
         )
     with runtime.db.transaction() as session:
+        user = session.merge(user)
         row, token = account_service.create_api_token(
-            session=session, user=session.merge(user), name=body.name
+            session=session, user=user, name=body.name, with_second_factor=user.totp_enabled
         )
         return TokenIssued(**TokenRead.model_validate(row).model_dump(), token=token)
 
@@ -103,6 +113,79 @@ def revoke_token(token_id: uuid.UUID, user: CurrentUser, session: DbSession) -> 
     return TokenRead.model_validate(
         account_service.revoke_api_token(session=session, user=user, token_id=token_id)
     )
+
+
+# ---------------------------------------------------------------- two-factor sign-in
+
+
+@router.get("/users/me/two-factor", response_model=TwoFactorStatus)
+def two_factor_status(user: CurrentUser, session: DbSession) -> TwoFactorStatus:
+    return TwoFactorStatus(
+        enabled=user.totp_enabled,
+        setup_in_progress=account_service.totp_secret_in_setup(user) is not None,
+        recovery_codes_left=account_service.recovery_codes_left(session=session, user=user),
+    )
+
+
+@router.post(
+    "/users/me/two-factor", response_model=TwoFactorEnrolment, status_code=status.HTTP_201_CREATED
+)
+def enrol_two_factor(
+    user: CurrentUser, session: DbSession, response: Response
+) -> TwoFactorEnrolment:
+    """Start (or restart) the setup: a new secret, not enforced until confirmed."""
+    uri = account_service.begin_totp_setup(session=session, user=user)
+    secret = account_service.totp_secret_in_setup(user)
+    assert secret is not None
+    response.headers["Cache-Control"] = "no-store"  # the shared secret is never cached
+    return TwoFactorEnrolment(secret=secret, otpauth_uri=uri)
+
+
+@router.post("/users/me/two-factor/confirm", response_model=TwoFactorEnabled)
+def confirm_two_factor(
+    body: TwoFactorCode, user: CurrentUser, session: DbSession, response: Response
+) -> TwoFactorEnabled:
+    """Turn two-factor sign-in on with a code from the app. Revokes every password-only
+    token of the account (the one making this call too, if it is one) and ends its
+    browser sessions; returns the recovery codes once."""
+    done = account_service.confirm_totp_setup(session=session, user=user, code=body.code)
+    response.headers["Cache-Control"] = "no-store"
+    return TwoFactorEnabled(recovery_codes=done.recovery_codes, revoked_tokens=done.revoked_tokens)
+
+
+@router.post("/users/me/two-factor/disable", response_model=UserRead)
+def disable_two_factor(
+    body: TwoFactorDisable, credential: CurrentCredential, session: DbSession
+) -> UserRead:
+    """Turn two-factor sign-in off, confirmed by a current code or the password, with a
+    token that was itself issued with a second factor."""
+    account_service.disable_totp(
+        session=session,
+        user=credential.user,
+        code=body.code,
+        password=body.password,
+        caller_proved_second_factor=credential.token.with_second_factor,
+    )
+    return UserRead.model_validate(credential.user)
+
+
+@router.post("/users/me/recovery-codes", response_model=RecoveryCodes)
+def regenerate_recovery_codes(
+    body: TwoFactorCode, credential: CurrentCredential, session: DbSession, response: Response
+) -> RecoveryCodes:
+    """A new set of recovery codes for a current TOTP code, with a token issued with a
+    second factor; the old set stops working."""
+    codes = account_service.regenerate_recovery_codes(
+        session=session,
+        user=credential.user,
+        code=body.code,
+        caller_proved_second_factor=credential.token.with_second_factor,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return RecoveryCodes(recovery_codes=codes)
+
+
+# ---------------------------------------------------------------- roles, preferences
 
 
 @router.put("/users/{user_id}/role", response_model=UserRead)

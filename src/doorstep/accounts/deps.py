@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from doorstep.accounts import service as account_service
-from doorstep.accounts.models import Role, User, WebSession
+from doorstep.accounts.models import ApiToken, Role, User, WebSession
 from doorstep.errors import Forbidden, Unauthenticated
 from doorstep.http import DbSession, SettingsDep
 
@@ -42,6 +42,27 @@ def api_admin(user: Annotated[User, Depends(api_user)]) -> User:
 
 CurrentUser = Annotated[User, Depends(api_user)]
 Admin = Annotated[User, Depends(api_admin)]
+
+
+@dataclass(frozen=True)
+class ApiCredential:
+    """The caller and the token he called with (for rules on what the token proved)."""
+
+    user: User
+    token: ApiToken
+
+
+def api_credential(
+    request: Request, session: DbSession, user: Annotated[User, Depends(api_user)]
+) -> ApiCredential:
+    token = _bearer(request)
+    found = account_service.resolve_api_token(session=session, token=token) if token else None
+    if found is None:  # api_user accepted it; refuse rather than assume, should it differ
+        raise Unauthenticated("This API token is not valid or was revoked.", code="invalid_token")
+    return ApiCredential(user=user, token=found[1])
+
+
+CurrentCredential = Annotated[ApiCredential, Depends(api_credential)]
 
 
 @dataclass

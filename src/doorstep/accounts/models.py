@@ -4,7 +4,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from doorstep.db import Base, JSONType, UTCDateTime, new_id, utcnow
@@ -67,6 +67,25 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Whether the token was issued against a second factor (a TOTP or recovery code, or
+    # a browser session of an account with two-factor sign-in). Only such tokens act for
+    # an agency; tokens from before this column existed count as password-only.
+    with_second_factor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for the authenticator app. Shown once; stored as a
+    SHA-256 hash (the codes are random, 80 bits, so a plain digest is enough)."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class SignInAttempt(Base):

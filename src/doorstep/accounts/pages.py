@@ -32,6 +32,11 @@ NOTICES = {
     "totp_on": "Two-factor sign-in is on. You will need a code from your app to sign in.",
     "totp_off": "Two-factor sign-in is off.",
 }
+TOTP_ON_WITH_CODES = (
+    "Two-factor sign-in is on. You will need a code from your app to sign in. "
+    "Your API tokens issued without a code were revoked and your other browser sessions "
+    "ended: issue new tokens now."
+)
 _SIGNUP_LABELS = {"email": "Email", "display_name": "Display name", "password": "Password"}
 # A path on this site: one leading slash, no scheme, no host, no backslash or control chars.
 _LOCAL_PATH = re.compile(r"^/(?![/\\])[^\\\s\x00-\x1f\x7f]*$")
@@ -283,10 +288,12 @@ def _totp_page(
     session: Session,
     *,
     uri: str | None = None,
+    recovery_codes: list[str] | None = None,
+    notice: str | None = None,
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    secret = user.totp_secret if not user.totp_enabled else None
+    secret = account_service.totp_secret_in_setup(user)
     if secret and uri is None:
         # The setup in progress: the same URI begin_totp_setup returned for this secret.
         uri = account_service.totp_provisioning_uri(user)
@@ -300,11 +307,14 @@ def _totp_page(
         status_code=status_code,
         secret=grouped,
         qr_svg=qr_svg,
+        recovery_codes=recovery_codes,
+        recovery_codes_left=account_service.recovery_codes_left(session=session, user=user),
         error=error,
-        notice=_notice(request),
+        notice=notice or _notice(request),
     )
-    if secret:
-        response.headers["Cache-Control"] = "no-store"  # the shared secret is never cached
+    if secret or recovery_codes:
+        # The shared secret and the recovery codes are shown once and never cached.
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -333,14 +343,26 @@ def totp_confirm(
 ) -> Response:
     try:
         with session.begin_nested():
-            account_service.confirm_totp_setup(
-                session=session, user=user, code=text(form.get("code"))
+            done = account_service.confirm_totp_setup(
+                session=session,
+                user=user,
+                code=text(form.get("code")),
+                # The code was just given in this session: it stays signed in.
+                keep_web_session_id=visitor.web_session.id if visitor.web_session else None,
             )
     except DoorstepError as exc:
         return _totp_page(
             request, visitor, user, session, error=exc.message, status_code=exc.status_code
         )
-    return redirect("/account/2fa?notice=totp_on")
+    # Shown here, once, rather than after a redirect: the plain codes are stored nowhere.
+    return _totp_page(
+        request,
+        visitor,
+        user,
+        session,
+        recovery_codes=done.recovery_codes,
+        notice=TOTP_ON_WITH_CODES,
+    )
 
 
 @router.post("/account/2fa/disable", response_class=HTMLResponse)
@@ -349,12 +371,35 @@ def totp_disable(
 ) -> Response:
     try:
         with session.begin_nested():
-            account_service.disable_totp(session=session, user=user, code=text(form.get("code")))
+            # A full session of a two-factor account proved the factor at sign-in (or
+            # when it was turned on), so the password alone confirms here.
+            account_service.disable_totp(
+                session=session,
+                user=user,
+                code=text(form.get("code")).strip() or None,
+                password=text(form.get("password")) or None,
+            )
     except DoorstepError as exc:
         return _totp_page(
             request, visitor, user, session, error=exc.message, status_code=exc.status_code
         )
     return redirect("/account/2fa?notice=totp_off")
+
+
+@router.post("/account/2fa/recovery-codes", response_class=HTMLResponse)
+def recovery_codes(
+    request: Request, visitor: Visitor, user: PageUser, form: CheckedForm, session: DbSession
+) -> Response:
+    try:
+        with session.begin_nested():
+            codes = account_service.regenerate_recovery_codes(
+                session=session, user=user, code=text(form.get("code"))
+            )
+    except DoorstepError as exc:
+        return _totp_page(
+            request, visitor, user, session, error=exc.message, status_code=exc.status_code
+        )
+    return _totp_page(request, visitor, user, session, recovery_codes=codes)
 
 
 # ---------------------------------------------------------------- API tokens
@@ -407,7 +452,11 @@ def create_token(
             status_code=400,
             error="Give the token a name of 1 to 80 characters, e.g. 'backup script'.",
         )
-    row, token = account_service.create_api_token(session=session, user=user, name=name)
+    # Every full session of a two-factor account proved the second factor (at sign-in, or
+    # when it was turned on: the other sessions ended then), so its tokens carry it.
+    row, token = account_service.create_api_token(
+        session=session, user=user, name=name, with_second_factor=user.totp_enabled
+    )
     return _tokens_page(request, visitor, user, session, issued=token, issued_name=row.name)
 
 

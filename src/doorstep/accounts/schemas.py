@@ -48,6 +48,9 @@ class TokenCreate(AccountBase):
     email: Email
     password: str
     totp_code: str | None = None
+    recovery_code: str | None = Field(
+        default=None, max_length=64, description="One unused recovery code, instead of totp_code."
+    )
     name: str = Field(default="script", min_length=1, max_length=80)
 
 
@@ -58,6 +61,9 @@ class TokenRead(AccountBase):
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    with_second_factor: bool = Field(
+        description="Issued with a second factor; only such tokens act for an agency."
+    )
 
 
 class TokenIssued(TokenRead):
@@ -91,3 +97,41 @@ class PushSubscriptionCreate(AccountBase):
     endpoint: str = Field(min_length=8, max_length=1000, pattern=r"^https://")
     p256dh: str = Field(min_length=16, max_length=200)
     auth: str = Field(min_length=8, max_length=100)
+
+
+class TwoFactorStatus(AccountBase):
+    enabled: bool
+    setup_in_progress: bool
+    recovery_codes_left: int
+
+
+class TwoFactorEnrolment(AccountBase):
+    """A setup in progress: add the secret to an authenticator app, then confirm a code."""
+
+    secret: str = Field(description="The shared secret (base32), for typing in.")
+    otpauth_uri: str = Field(description="The otpauth:// URI, for a QR code.")
+
+
+class TwoFactorCode(AccountBase):
+    code: str = Field(min_length=6, max_length=64)
+
+
+class TwoFactorEnabled(AccountBase):
+    recovery_codes: list[str] = Field(
+        description="Shown once: each works once instead of a TOTP code. Store them safely."
+    )
+    revoked_tokens: int = Field(
+        description="Password-only API tokens revoked now (this one too, if it was one): "
+        "issue new ones with 'totp_code'."
+    )
+
+
+class TwoFactorDisable(AccountBase):
+    """Confirm with a current code (TOTP or recovery) or the password."""
+
+    code: str | None = Field(default=None, max_length=64)
+    password: str | None = Field(default=None, max_length=200)
+
+
+class RecoveryCodes(AccountBase):
+    recovery_codes: list[str] = Field(description="Shown once; the previous set stops working.")

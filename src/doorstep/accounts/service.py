@@ -6,11 +6,13 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
 import pyotp
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from doorstep.accounts import recovery
 from doorstep.accounts.models import (
     ApiToken,
     NotificationPreference,
@@ -216,6 +218,20 @@ def verify_totp_code(*, session: Session, user: User, code: str | None) -> bool:
     return False
 
 
+def verify_second_factor(*, session: Session, user: User, code: str | None) -> str | None:
+    """Accept a current TOTP code or one unused recovery code (spent by this call).
+
+    Returns how the factor was given (``"totp"`` or ``"recovery_code"``), or None.
+    """
+    if not user.totp_enabled:
+        return None
+    if verify_totp_code(session=session, user=user, code=code):
+        return "totp"
+    if recovery.use_code(session=session, user=user, code=code):
+        return "recovery_code"
+    return None
+
+
 def start_web_session(
     *,
     session: Session,
@@ -253,19 +269,26 @@ def _audit_sign_in(*, session: Session, user: User, ip_address: str, method: str
 
 
 def complete_second_factor(
-    *, session: Session, settings: Settings, web_session: WebSession, user: User, code: str,
+    *,
+    session: Session,
+    settings: Settings,
+    web_session: WebSession,
+    user: User,
+    code: str,
     ip_address: str,
 ) -> bool:
-    """Turn a half-open session into a full one when the TOTP code is right.
+    """Turn a half-open session into a full one when the TOTP code (or an unused
+    recovery code) is right.
 
     Code guesses count as failed sign-ins and are throttled like passwords.
     """
     _check_throttle(session=session, settings=settings, email=user.email, ip_address=ip_address)
-    if not verify_totp_code(session=session, user=user, code=code):
+    method = verify_second_factor(session=session, user=user, code=code)
+    if method is None:
         record_failed_second_factor(session=session, user=user, ip_address=ip_address)
         return False
     web_session.awaiting_second_factor = False
-    _audit_sign_in(session=session, user=user, ip_address=ip_address, method="password+totp")
+    _audit_sign_in(session=session, user=user, ip_address=ip_address, method=f"password+{method}")
     session.flush()
     return True
 
@@ -290,10 +313,27 @@ def end_web_session(*, session: Session, token: str | None) -> None:
 # ---------------------------------------------------------------- API tokens
 
 
-def create_api_token(*, session: Session, user: User, name: str) -> tuple[ApiToken, str]:
-    """Issue a bearer token; the plain token is returned once and stored hashed. Audited."""
+def create_api_token(
+    *, session: Session, user: User, name: str, with_second_factor: bool = False
+) -> tuple[ApiToken, str]:
+    """Issue a bearer token; the plain token is returned once and stored hashed. Audited.
+
+    ``with_second_factor`` says the caller checked a second factor of a user who has
+    two-factor sign-in on; only such tokens act for an agency.
+    """
+    if with_second_factor and not user.totp_enabled:
+        raise InvalidInput(
+            "A token can only carry a second factor for an account with two-factor sign-in.",
+            code="totp_not_enabled",
+        )
     token = new_token(API_TOKEN_PREFIX)
-    row = ApiToken(user_id=user.id, name=name, token_hash=token_digest(token), prefix=token[:10])
+    row = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_hash=token_digest(token),
+        prefix=token[:10],
+        with_second_factor=with_second_factor,
+    )
     session.add(row)
     session.flush()
     audit.record(
@@ -302,7 +342,7 @@ def create_api_token(*, session: Session, user: User, name: str) -> tuple[ApiTok
         action="api_token.created",
         subject_type="api_token",
         subject_id=row.id,
-        details={"name": name},
+        details={"name": name, "with_second_factor": with_second_factor},
     )
     return row, token
 
@@ -360,6 +400,12 @@ def list_api_tokens(*, session: Session, user: User) -> list[ApiToken]:
 
 
 def user_for_api_token(*, session: Session, token: str) -> User | None:
+    found = resolve_api_token(session=session, token=token)
+    return found[0] if found else None
+
+
+def resolve_api_token(*, session: Session, token: str) -> tuple[User, ApiToken] | None:
+    """The active user and the live token row a bearer token stands for, or None."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
     if row is None or row.revoked_at is not None:
         return None
@@ -369,7 +415,33 @@ def user_for_api_token(*, session: Session, token: str) -> User | None:
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
         row.last_used_at = now
-    return user
+    return user, row
+
+
+def _revoke_password_only_tokens(*, session: Session, user: User) -> int:
+    """Revoke the user's live tokens that were issued without a second factor. Audited."""
+    rows = list(
+        session.scalars(
+            select(ApiToken).where(
+                ApiToken.user_id == user.id,
+                ApiToken.revoked_at.is_(None),
+                ApiToken.with_second_factor.is_(False),
+            )
+        )
+    )
+    now = utcnow()
+    for row in rows:
+        row.revoked_at = now
+        audit.record(
+            session=session,
+            actor=actor_of(user),
+            action="api_token.revoked",
+            subject_type="api_token",
+            subject_id=row.id,
+            details={"name": row.name, "reason": "two_factor_enabled"},
+        )
+    session.flush()
+    return len(rows)
 
 
 # ---------------------------------------------------------------- two-factor
@@ -385,6 +457,11 @@ def totp_provisioning_uri(user: User) -> str | None:
     return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
 
 
+def totp_secret_in_setup(user: User) -> str | None:
+    """The shared secret of a setup in progress (shown once more for typing in), or None."""
+    return user.totp_secret if not user.totp_enabled else None
+
+
 def begin_totp_setup(*, session: Session, user: User) -> str:
     """Store a fresh secret (not yet enforced) and return its provisioning URI."""
     if user.totp_enabled:
@@ -396,8 +473,30 @@ def begin_totp_setup(*, session: Session, user: User) -> str:
     return uri
 
 
-def confirm_totp_setup(*, session: Session, user: User, code: str) -> None:
-    """Turn two-factor sign-in on once the user proves the app works. Audited."""
+@dataclass
+class TwoFactorEnabled:
+    """What turning two-factor sign-in on did: the recovery codes (plain, shown once),
+    how many password-only API tokens were revoked and browser sessions ended."""
+
+    recovery_codes: list[str]
+    revoked_tokens: int
+    ended_sessions: int
+
+
+def confirm_totp_setup(
+    *, session: Session, user: User, code: str, keep_web_session_id: str | None = None
+) -> TwoFactorEnabled:
+    """Turn two-factor sign-in on once the user proves the app works. Audited.
+
+    Every credential that proved only the password stops working: the user's
+    password-only API tokens are revoked and his other browser sessions end (the one in
+    ``keep_web_session_id``, where the code was just given, stays). Revoking rather than
+    keeping them with fewer powers is deliberate: a password-only token of a two-factor
+    account would otherwise keep every power that rules check by the account alone
+    (official posts, tips, whatever comes next), and a stolen password would go on
+    working as if two-factor sign-in were off. Issuing a new token takes one request.
+    A fresh set of recovery codes is made and returned once.
+    """
     if user.totp_enabled:
         raise Conflict("Two-factor sign-in is already on.", code="totp_already_enabled")
     if not user.totp_secret:
@@ -407,32 +506,109 @@ def confirm_totp_setup(*, session: Session, user: User, code: str) -> None:
             "That code is not right. Check the clock of your phone.", code="invalid_totp_code"
         )
     user.totp_enabled = True
+    revoked = _revoke_password_only_tokens(session=session, user=user)
+    other_sessions = delete(WebSession).where(WebSession.user_id == user.id)
+    if keep_web_session_id is not None:
+        other_sessions = other_sessions.where(WebSession.id != keep_web_session_id)
+    ended = cast("CursorResult[Any]", session.execute(other_sessions)).rowcount or 0
     audit.record(
         session=session,
         actor=actor_of(user),
         action="user.totp_enabled",
         subject_type="user",
         subject_id=user.id,
+        details={"revoked_tokens": revoked, "ended_sessions": ended},
     )
+    codes = recovery.replace_codes(session=session, user=user)
     session.flush()
+    return TwoFactorEnabled(recovery_codes=codes, revoked_tokens=revoked, ended_sessions=ended)
 
 
-def disable_totp(*, session: Session, user: User, code: str) -> None:
+def disable_totp(
+    *,
+    session: Session,
+    user: User,
+    code: str | None = None,
+    password: str | None = None,
+    caller_proved_second_factor: bool = True,
+) -> None:
+    """Turn two-factor sign-in off, given a current code (TOTP or recovery) or the password.
+
+    Only a caller whose own credential proved a second factor may do it (a browser
+    session of a two-factor account always did; an API token only if issued with a code).
+    Otherwise an old password-only token could remove the factor, by the password or by
+    guessing codes here, where guesses are not throttled like sign-ins, and then enrol
+    the thief's app. The user's tokens lose their second-factor mark (the factor they
+    proved is gone), so turning two-factor sign-in on again revokes them. Audited.
+    """
     if not user.totp_enabled:
         raise Conflict("Two-factor sign-in is off.", code="totp_not_enabled")
-    if not verify_totp_code(session=session, user=user, code=code):
-        raise InvalidInput("That code is not right.", code="invalid_totp_code")
+    _require_second_factor_caller(caller_proved_second_factor)
+    if code:
+        if verify_second_factor(session=session, user=user, code=code) is None:
+            raise InvalidInput(
+                "That code is not right. Use the current code from your authenticator app "
+                "or an unused recovery code.",
+                code="invalid_totp_code",
+            )
+    elif password:
+        if not verify_password(user.password_hash, password):
+            raise InvalidInput("That password is not right.", code="invalid_password")
+    else:
+        raise InvalidInput(
+            "Give a current code from your authenticator app, a recovery code, or your password.",
+            code="confirmation_required",
+        )
     user.totp_enabled = False
     user.totp_secret = None
     user.totp_last_step = None
+    recovery.remove_codes(session=session, user=user)
+    session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id).values(with_second_factor=False)
+    )
     audit.record(
         session=session,
         actor=actor_of(user),
         action="user.totp_disabled",
         subject_type="user",
         subject_id=user.id,
+        details={"confirmed_by": "code" if code else "password"},
     )
     session.flush()
+
+
+def _require_second_factor_caller(caller_proved_second_factor: bool) -> None:
+    if not caller_proved_second_factor:
+        raise Forbidden(
+            "This API token was issued without a two-factor code, so it cannot change "
+            "two-factor sign-in. Issue a new one: POST /api/v1/tokens with your email, "
+            "password and 'totp_code' (or 'recovery_code').",
+            code="second_factor_token_required",
+        )
+
+
+def regenerate_recovery_codes(
+    *, session: Session, user: User, code: str, caller_proved_second_factor: bool = True
+) -> list[str]:
+    """A fresh set of recovery codes (the old ones stop working), for a current TOTP code,
+    from a caller whose credential proved a second factor (see ``disable_totp``).
+
+    A recovery code does not do here: spending one to mint ten would make a single
+    leaked code worth a whole set. Returned once. Audited.
+    """
+    if not user.totp_enabled:
+        raise Conflict("Two-factor sign-in is off.", code="totp_not_enabled")
+    _require_second_factor_caller(caller_proved_second_factor)
+    if not verify_totp_code(session=session, user=user, code=code):
+        raise InvalidInput(
+            "That code is not right. Use the current code from your authenticator app.",
+            code="invalid_totp_code",
+        )
+    return recovery.replace_codes(session=session, user=user)
+
+
+def recovery_codes_left(*, session: Session, user: User) -> int:
+    return recovery.unused_count(session=session, user=user) if user.totp_enabled else 0
 
 
 # ---------------------------------------------------------------- preferences

@@ -1,4 +1,8 @@
-"""JSON routes for agencies: apply, verify (admin), invite and manage members."""
+"""JSON routes for agencies: apply, verify (admin), invite and manage members.
+
+Routes that act for an agency take ``AgencyMember``: their token must have been issued
+with a second factor.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,20 @@ from fastapi import APIRouter, Response, status
 
 from doorstep.accounts.deps import CurrentUser
 from doorstep.agencies import service as agency_service
-from doorstep.agencies.models import AgencyStatus
+from doorstep.agencies.deps import AgencyMember
+from doorstep.agencies.models import AgencyInvitation, AgencyStatus
 from doorstep.agencies.schemas import (
     AgencyCreate,
     AgencyRead,
     AgencyStatusChange,
     InvitationAccept,
     InvitationCreate,
-    InvitationRead,
+    InvitationIssued,
+    InvitationState,
     MemberRead,
 )
-from doorstep.http import DbSession
+from doorstep.http import DbSession, SettingsDep
+from doorstep.notify.channels.email import email_configured
 from doorstep.routing import GuardedRoute
 
 router = APIRouter(prefix="/api/v1", tags=["agencies"], route_class=GuardedRoute)
@@ -56,18 +63,83 @@ def change_status(
     return AgencyRead.model_validate(agency)
 
 
+def _issued(invitation: AgencyInvitation, token: str, base_url: str) -> InvitationIssued:
+    return InvitationIssued(
+        **InvitationState.model_validate(invitation).model_dump(),
+        accept_url=agency_service.accept_url(base_url=base_url, token=token),
+    )
+
+
 @router.post(
     "/agencies/{agency_id}/invitations",
-    response_model=InvitationRead,
+    response_model=InvitationIssued,
     status_code=status.HTTP_201_CREATED,
 )
 def invite(
-    agency_id: uuid.UUID, body: InvitationCreate, user: CurrentUser, session: DbSession
-) -> InvitationRead:
-    invitation = agency_service.invite_member(
+    agency_id: uuid.UUID,
+    body: InvitationCreate,
+    user: AgencyMember,
+    session: DbSession,
+    settings: SettingsDep,
+    response: Response,
+) -> InvitationIssued:
+    """Invite by email; the response carries the link once, to hand over without email."""
+    invitation, token = agency_service.invite_member(
         session=session, actor=user, agency_id=agency_id, email=body.email, role=body.role
     )
-    return InvitationRead.model_validate(invitation)
+    response.headers["Cache-Control"] = "no-store"
+    return _issued(invitation, token, settings.base_url)
+
+
+@router.get("/agencies/{agency_id}/invitations", response_model=list[InvitationState])
+def list_invitations(
+    agency_id: uuid.UUID, user: AgencyMember, session: DbSession
+) -> list[InvitationState]:
+    """Pending invitations, each with where its email stands (and why it failed)."""
+    return [
+        InvitationState.model_validate(i)
+        for i in agency_service.list_invitations(session=session, actor=user, agency_id=agency_id)
+    ]
+
+
+@router.post(
+    "/agencies/{agency_id}/invitations/{invitation_id}/link", response_model=InvitationIssued
+)
+def issue_link(
+    agency_id: uuid.UUID,
+    invitation_id: uuid.UUID,
+    user: AgencyMember,
+    session: DbSession,
+    settings: SettingsDep,
+    response: Response,
+) -> InvitationIssued:
+    """A fresh link for a pending invitation, shown once; the previous copied link stops."""
+    invitation, token = agency_service.issue_invitation_link(
+        session=session, actor=user, agency_id=agency_id, invitation_id=invitation_id
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return _issued(invitation, token, settings.base_url)
+
+
+@router.post(
+    "/agencies/{agency_id}/invitations/{invitation_id}/resend", response_model=InvitationState
+)
+def resend(
+    agency_id: uuid.UUID,
+    invitation_id: uuid.UUID,
+    user: AgencyMember,
+    session: DbSession,
+    settings: SettingsDep,
+) -> InvitationState:
+    return InvitationState.model_validate(
+        agency_service.resend_invitation(
+            session=session,
+            actor=user,
+            agency_id=agency_id,
+            invitation_id=invitation_id,
+            email_available=email_configured(settings),
+        )
+    )
 
 
 @router.post("/agency-invitations/accept", response_model=MemberRead)
@@ -77,7 +149,7 @@ def accept(body: InvitationAccept, user: CurrentUser, session: DbSession) -> Mem
 
 
 @router.get("/agencies/{agency_id}/members", response_model=list[MemberRead])
-def list_members(agency_id: uuid.UUID, user: CurrentUser, session: DbSession) -> list[MemberRead]:
+def list_members(agency_id: uuid.UUID, user: AgencyMember, session: DbSession) -> list[MemberRead]:
     return [
         MemberRead(user_id=u.id, display_name=u.display_name, role=m.role)
         for m, u in agency_service.members(session=session, actor=user, agency_id=agency_id)
@@ -86,7 +158,7 @@ def list_members(agency_id: uuid.UUID, user: CurrentUser, session: DbSession) ->
 
 @router.delete("/agencies/{agency_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
 def remove_member(
-    agency_id: uuid.UUID, user_id: uuid.UUID, user: CurrentUser, session: DbSession
+    agency_id: uuid.UUID, user_id: uuid.UUID, user: AgencyMember, session: DbSession
 ) -> Response:
     agency_service.remove_member(session=session, actor=user, agency_id=agency_id, user_id=user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

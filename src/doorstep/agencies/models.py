@@ -32,6 +32,17 @@ class MemberRole(enum.StrEnum):
     agency_admin = "agency_admin"
 
 
+class InvitationEmailStatus(enum.StrEnum):
+    """Where the invitation email stands, for the agency admin's list of invitations."""
+
+    queued = "queued"
+    sent = "sent"
+    # The last attempt failed and another one is scheduled.
+    retrying = "retrying"
+    # No more attempts (no SMTP server, a refused address, or the retries ran out).
+    failed = "failed"
+
+
 class Agency(Base):
     __tablename__ = "agencies"
 
@@ -84,3 +95,12 @@ class AgencyInvitation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The link the agency admin copies (for instances without email): a second secret,
+    # so sending or resending the email never breaks a link already handed over.
+    link_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    # None for invitations from before the status was tracked.
+    email_status: Mapped[InvitationEmailStatus | None] = mapped_column(
+        str_enum(InvitationEmailStatus), default=InvitationEmailStatus.queued
+    )
+    email_error: Mapped[str | None] = mapped_column(Text, default=None)
+    email_attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

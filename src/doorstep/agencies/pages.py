@@ -25,18 +25,19 @@ from doorstep.agencies.models import AgencyStatus, AgencyType, MemberRole
 from doorstep.agencies.schemas import AgencyCreate, InvitationCreate
 from doorstep.errors import DoorstepError, Forbidden, InvalidInput
 from doorstep.footage import service as request_service
-from doorstep.http import DbSession
+from doorstep.http import DbSession, SettingsDep
+from doorstep.notify.channels.email import email_configured
 from doorstep.routing import GuardedRoute
 from doorstep.web.pages import show, text, validation_message
 from doorstep.web.render import CheckedForm, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
-TWO_FACTOR_REQUIRED = "two_factor_required"
+TWO_FACTOR_REQUIRED = agency_service.TWO_FACTOR_REQUIRED
 NOTICES = {
     "applied": "Your application was sent. An instance administrator will verify it; "
     "the public agency list shows its status.",
-    "invited": "The invitation was sent by email. It is valid for 14 days.",
+    "invitation_resent": "The invitation email was queued again; its status shows below.",
     "joined": "You joined the agency.",
     "member_removed": "The member was removed from the agency.",
     "status_changed": "The agency's status was changed. The change is public.",
@@ -156,6 +157,8 @@ def _dashboard(
     session: Session,
     *,
     invite: dict[str, str] | None = None,
+    issued_link: tuple[str, str] | None = None,
+    notice: str | None = None,
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -165,12 +168,13 @@ def _dashboard(
         "membership": None,
         "refusal": None,
         "members": [],
-        "requests": [],
+        "invitations": [],
+        "issued_link": issued_link,
         "role_labels": ROLE_LABELS,
         "member_roles": list(MemberRole),
         "invite": invite or {"email": "", "role": MemberRole.officer.value},
         "error": error,
-        "notice": _notice(request),
+        "notice": notice or _notice(request),
     }
     if found is not None:
         context["agency"], context["membership"] = found
@@ -186,13 +190,19 @@ def _dashboard(
                 context["members"] = agency_service.members(
                     session=session, actor=user, agency_id=agency.id
                 )
+                context["invitations"] = agency_service.list_invitations(
+                    session=session, actor=user, agency_id=agency.id
+                )
             context["requests"] = [
                 (r, request_service.request_counts(session=session, request_id=r.id))
                 for r in request_service.list_agency_requests(session=session, actor=user)
             ]
-    return show(
+    response = show(
         request, "agencies/dashboard.html", visitor, session, status_code=status_code, **context
     )
+    if issued_link:
+        response.headers["Cache-Control"] = "no-store"  # the link is shown once, never cached
+    return response
 
 
 @router.get("/agency", response_class=HTMLResponse)
@@ -202,7 +212,12 @@ def dashboard(request: Request, visitor: Visitor, user: PageUser, session: DbSes
 
 @router.post("/agency/invitations", response_class=HTMLResponse)
 def invite(
-    request: Request, visitor: Visitor, user: PageUser, form: CheckedForm, session: DbSession
+    request: Request,
+    visitor: Visitor,
+    user: PageUser,
+    form: CheckedForm,
+    session: DbSession,
+    settings: SettingsDep,
 ) -> Response:
     values = {"email": text(form.get("email")).strip(), "role": text(form.get("role"))}
     try:
@@ -220,7 +235,7 @@ def invite(
     try:
         with session.begin_nested():
             agency, _membership = agency_service.require_member(session=session, user=user)
-            agency_service.invite_member(
+            invitation, token = agency_service.invite_member(
                 session=session, actor=user, agency_id=agency.id, email=body.email, role=body.role
             )
     except DoorstepError as exc:
@@ -235,7 +250,93 @@ def invite(
             error=exc.message,
             status_code=exc.status_code,
         )
-    return redirect("/agency?notice=invited")
+    # Shown in this answer, once (only the link's hash is kept), rather than after a redirect.
+    notice = (
+        "The invitation is made and its email queued. You can also copy the link below "
+        "and send it yourself; it is shown only now."
+        if email_configured(settings)
+        else "The invitation is made. This instance cannot send email: copy the link below "
+        "and send it to the invitee yourself; it is shown only now."
+    )
+    return _dashboard(
+        request,
+        visitor,
+        user,
+        session,
+        issued_link=(
+            invitation.email,
+            agency_service.accept_url(base_url=settings.base_url, token=token),
+        ),
+        notice=notice,
+    )
+
+
+@router.post("/agency/invitations/{invitation_id}/link", response_class=HTMLResponse)
+def invitation_link(
+    invitation_id: uuid.UUID,
+    request: Request,
+    visitor: Visitor,
+    user: PageUser,
+    form: CheckedForm,
+    session: DbSession,
+    settings: SettingsDep,
+) -> Response:
+    try:
+        with session.begin_nested():
+            agency, _membership = agency_service.require_member(session=session, user=user)
+            invitation, token = agency_service.issue_invitation_link(
+                session=session, actor=user, agency_id=agency.id, invitation_id=invitation_id
+            )
+    except DoorstepError as exc:
+        if exc.code == TWO_FACTOR_REQUIRED:
+            return two_factor_page(request, visitor, session, exc)
+        if exc.status_code == 404:
+            raise
+        return _dashboard(
+            request, visitor, user, session, error=exc.message, status_code=exc.status_code
+        )
+    return _dashboard(
+        request,
+        visitor,
+        user,
+        session,
+        issued_link=(
+            invitation.email,
+            agency_service.accept_url(base_url=settings.base_url, token=token),
+        ),
+        notice="A fresh link is below, shown only now; the previous copied link no longer works.",
+    )
+
+
+@router.post("/agency/invitations/{invitation_id}/resend", response_class=HTMLResponse)
+def resend_invitation(
+    invitation_id: uuid.UUID,
+    request: Request,
+    visitor: Visitor,
+    user: PageUser,
+    form: CheckedForm,
+    session: DbSession,
+    settings: SettingsDep,
+) -> Response:
+    try:
+        with session.begin_nested():
+            agency, _membership = agency_service.require_member(session=session, user=user)
+            agency_service.resend_invitation(
+                session=session,
+                actor=user,
+                agency_id=agency.id,
+                invitation_id=invitation_id,
+                email_available=email_configured(settings),
+            )
+    except DoorstepError as exc:
+        if exc.code == TWO_FACTOR_REQUIRED:
+            return two_factor_page(request, visitor, session, exc)
+        if exc.status_code == 404:
+            raise
+        return _dashboard(
+            request, visitor, user, session, error=exc.message, status_code=exc.status_code
+        )
+    return redirect("/agency?notice=invitation_resent")
 
 
 @router.post("/agency/members/{user_id}/remove", response_class=HTMLResponse)

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from doorstep.accounts.schemas import Email
-from doorstep.agencies.models import AgencyStatus, AgencyType, MemberRole
+from doorstep.agencies.models import AgencyStatus, AgencyType, InvitationEmailStatus, MemberRole
 
 
 class AgencyBase(BaseModel):
@@ -58,6 +58,26 @@ class InvitationRead(AgencyBase):
     email: str
     role: MemberRole
     expires_at: datetime
+
+
+class InvitationState(InvitationRead):
+    """A pending invitation as its agency's admins see it, with where its email stands."""
+
+    created_at: datetime
+    email_status: InvitationEmailStatus | None = Field(
+        description="queued, sent, retrying or failed; null for invitations from before "
+        "the status was tracked."
+    )
+    email_error: str | None
+    email_attempted_at: datetime | None
+
+
+class InvitationIssued(InvitationState):
+    """An invitation with its link: shown once, for the admin to hand over himself."""
+
+    accept_url: str = Field(
+        description="Shown once. Only an account with the invited email address can use it."
+    )
 
 
 class InvitationAccept(AgencyBase):

@@ -10,7 +10,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from doorstep import geo
@@ -22,6 +22,7 @@ from doorstep.agencies.models import (
     AgencyMembership,
     AgencyStatus,
     AgencyType,
+    InvitationEmailStatus,
     MemberRole,
 )
 from doorstep.db import utcnow
@@ -32,6 +33,8 @@ from doorstep.transparency import audit
 
 INVITATION_JOB = "agencies.invitation_email"
 INVITATION_DAYS = 14
+INVITATION_TOKEN_PREFIX = "dsi"  # noqa: S105 (a label, not a secret)
+TWO_FACTOR_REQUIRED = "two_factor_required"
 _STATE = re.compile(r"^[A-Z]{2}$")
 
 # Which status an admin action moves an agency to, from which statuses.
@@ -195,7 +198,7 @@ def require_member(
         )
     if not user.totp_enabled:
         raise Forbidden(
-            "Agency members must turn on two-factor sign-in first.", code="two_factor_required"
+            "Agency members must turn on two-factor sign-in first.", code=TWO_FACTOR_REQUIRED
         )
     if roles is not None and membership.role not in roles:
         raise Forbidden(
@@ -207,20 +210,26 @@ def require_member(
 
 def invite_member(
     *, session: Session, actor: User, agency_id: uuid.UUID, email: str, role: MemberRole
-) -> AgencyInvitation:
-    """An agency admin invites someone by email; the email (with its link) goes via the outbox."""
+) -> tuple[AgencyInvitation, str]:
+    """An agency admin invites someone: the email (with its own link) goes via the outbox,
+    and the returned token makes the link the admin can copy and hand over himself (an
+    instance without email still works). The token is returned once; only its hash is kept.
+    """
     agency, _m = require_member(
         session=session, user=actor, roles={MemberRole.agency_admin}, agency_id=agency_id
     )
+    link_token = new_token(INVITATION_TOKEN_PREFIX)
     invitation = AgencyInvitation(
         agency_id=agency.id,
         email=normalize_email(email),
         role=role,
-        # Placeholder hash; the real token is made when the email is sent, so no
+        # Placeholder hash; the email's token is made when the email is sent, so no
         # usable secret ever sits in the outbox.
-        token_hash=token_digest(new_token("dsi")),
+        token_hash=token_digest(new_token(INVITATION_TOKEN_PREFIX)),
+        link_token_hash=token_digest(link_token),
         invited_by=actor.id,
         expires_at=utcnow() + timedelta(days=INVITATION_DAYS),
+        email_status=InvitationEmailStatus.queued,
     )
     session.add(invitation)
     session.flush()
@@ -236,7 +245,121 @@ def invite_member(
         is_public=True,
         details={"role": role.value},
     )
+    return invitation, link_token
+
+
+def accept_url(*, base_url: str, token: str) -> str:
+    """The page where the invitee accepts, with the token in the link."""
+    return f"{base_url.rstrip('/')}/agency/invitations/accept?token={token}"
+
+
+def list_invitations(
+    *, session: Session, actor: User, agency_id: uuid.UUID
+) -> list[AgencyInvitation]:
+    """The agency's pending invitations (not accepted), newest first, for its admins."""
+    require_member(
+        session=session, user=actor, roles={MemberRole.agency_admin}, agency_id=agency_id
+    )
+    return list(
+        session.scalars(
+            select(AgencyInvitation)
+            .where(AgencyInvitation.agency_id == agency_id, AgencyInvitation.accepted_at.is_(None))
+            .order_by(AgencyInvitation.created_at.desc())
+        )
+    )
+
+
+def _pending_invitation(
+    *, session: Session, actor: User, agency_id: uuid.UUID, invitation_id: uuid.UUID
+) -> AgencyInvitation:
+    require_member(
+        session=session, user=actor, roles={MemberRole.agency_admin}, agency_id=agency_id
+    )
+    invitation = session.get(AgencyInvitation, invitation_id, with_for_update=True)
+    if invitation is None or invitation.agency_id != agency_id:
+        raise NotFound("No such invitation.", code="invitation_not_found")
+    if invitation.accepted_at is not None:
+        raise Conflict("This invitation was accepted already.", code="invitation_accepted")
     return invitation
+
+
+def issue_invitation_link(
+    *, session: Session, actor: User, agency_id: uuid.UUID, invitation_id: uuid.UUID
+) -> tuple[AgencyInvitation, str]:
+    """A fresh link token for a pending invitation (the previous copied link stops
+    working; the emailed one does not), valid for another INVITATION_DAYS. Returned once.
+    Audited."""
+    invitation = _pending_invitation(
+        session=session, actor=actor, agency_id=agency_id, invitation_id=invitation_id
+    )
+    link_token = new_token(INVITATION_TOKEN_PREFIX)
+    invitation.link_token_hash = token_digest(link_token)
+    invitation.expires_at = utcnow() + timedelta(days=INVITATION_DAYS)
+    audit.record(
+        session=session,
+        actor=actor_of(actor),
+        action="agency.invitation_link_issued",
+        subject_type="agency",
+        subject_id=agency_id,
+        details={"invitation_id": str(invitation.id)},
+    )
+    session.flush()
+    return invitation, link_token
+
+
+def resend_invitation(
+    *,
+    session: Session,
+    actor: User,
+    agency_id: uuid.UUID,
+    invitation_id: uuid.UUID,
+    email_available: bool,
+) -> AgencyInvitation:
+    """Queue the invitation email again (with a new emailed token), valid for another
+    INVITATION_DAYS. Refused when the instance cannot send email: copying the link is the
+    way then. Audited."""
+    invitation = _pending_invitation(
+        session=session, actor=actor, agency_id=agency_id, invitation_id=invitation_id
+    )
+    if not email_available:
+        raise Conflict(
+            "This instance has no SMTP server configured, so it cannot send email. Copy the "
+            "invitation link and send it to the invitee yourself.",
+            code="email_not_configured",
+        )
+    invitation.expires_at = utcnow() + timedelta(days=INVITATION_DAYS)
+    invitation.email_status = InvitationEmailStatus.queued
+    invitation.email_error = None
+    outbox.enqueue(
+        session=session, kind=INVITATION_JOB, payload={"invitation_id": str(invitation.id)}
+    )
+    audit.record(
+        session=session,
+        actor=actor_of(actor),
+        action="agency.invitation_resent",
+        subject_type="agency",
+        subject_id=agency_id,
+        details={"invitation_id": str(invitation.id)},
+    )
+    session.flush()
+    return invitation
+
+
+def record_invitation_email(
+    *,
+    session: Session,
+    invitation_id: uuid.UUID,
+    status: InvitationEmailStatus,
+    error: str | None = None,
+) -> None:
+    """Record where the invitation email stands (sent, retrying, failed with why)."""
+    invitation = session.get(AgencyInvitation, invitation_id)
+    if invitation is None:
+        return
+    invitation.email_status = status
+    invitation.email_error = error[:2000] if error else None
+    invitation.email_attempted_at = utcnow()
+    session.flush()
 
 
 def issue_invitation_token(
@@ -246,16 +369,24 @@ def issue_invitation_token(
     invitation = session.get(AgencyInvitation, invitation_id)
     if invitation is None or invitation.accepted_at is not None:
         return None
-    token = new_token("dsi")
+    token = new_token(INVITATION_TOKEN_PREFIX)
     invitation.token_hash = token_digest(token)
     session.flush()
     return invitation, get_agency(session=session, agency_id=invitation.agency_id), token
 
 
 def accept_invitation(*, session: Session, user: User, token: str) -> AgencyMembership:
-    """Join the agency the invitation is for; only the invited email address may accept."""
+    """Join the agency the invitation is for; only the invited email address may accept.
+
+    The token is the emailed one or the copied link's.
+    """
+    digest = token_digest(token)
     invitation = session.scalar(
-        select(AgencyInvitation).where(AgencyInvitation.token_hash == token_digest(token))
+        select(AgencyInvitation)
+        .where(
+            or_(AgencyInvitation.token_hash == digest, AgencyInvitation.link_token_hash == digest)
+        )
+        .with_for_update()
     )
     if invitation is None or invitation.accepted_at is not None:
         raise NotFound("This invitation is not valid or was used.", code="invitation_invalid")

@@ -11,7 +11,8 @@ from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
-from doorstep.accounts.deps import AnyUser, CurrentUser, bearer_token
+from doorstep.accounts.deps import CurrentUser, bearer_token
+from doorstep.agencies.deps import AgencyMember, AnyAgencyMember
 from doorstep.cameras import service as camera_service
 from doorstep.cameras.api import camera_upload, spool_upload
 from doorstep.footage import answers as answer_service
@@ -57,7 +58,7 @@ def request_view(session: Session, request: FootageRequest) -> RequestRead:
 
 
 @router.post("/requests", response_model=RequestRead, status_code=status.HTTP_201_CREATED)
-def draft(body: RequestCreate, user: CurrentUser, session: DbSession) -> RequestRead:
+def draft(body: RequestCreate, user: AgencyMember, session: DbSession) -> RequestRead:
     request = request_service.draft_request(
         session=session,
         actor=user,
@@ -74,7 +75,7 @@ def draft(body: RequestCreate, user: CurrentUser, session: DbSession) -> Request
 
 
 @router.get("/requests", response_model=list[RequestRead])
-def list_requests(user: CurrentUser, session: DbSession) -> list[RequestRead]:
+def list_requests(user: AgencyMember, session: DbSession) -> list[RequestRead]:
     return [
         request_view(session, r)
         for r in request_service.list_agency_requests(session=session, actor=user)
@@ -82,7 +83,7 @@ def list_requests(user: CurrentUser, session: DbSession) -> list[RequestRead]:
 
 
 @router.get("/requests/{request_id}", response_model=RequestRead)
-def get_request(request_id: uuid.UUID, user: CurrentUser, session: DbSession) -> RequestRead:
+def get_request(request_id: uuid.UUID, user: AgencyMember, session: DbSession) -> RequestRead:
     return request_view(
         session,
         request_service.get_agency_request(session=session, actor=user, request_id=request_id),
@@ -90,14 +91,14 @@ def get_request(request_id: uuid.UUID, user: CurrentUser, session: DbSession) ->
 
 
 @router.post("/requests/{request_id}/submit", response_model=RequestRead)
-def submit(request_id: uuid.UUID, user: CurrentUser, session: DbSession) -> RequestRead:
+def submit(request_id: uuid.UUID, user: AgencyMember, session: DbSession) -> RequestRead:
     return request_view(
         session, request_service.submit_request(session=session, actor=user, request_id=request_id)
     )
 
 
 @router.post("/requests/{request_id}/approve", response_model=RequestRead)
-def approve(request_id: uuid.UUID, user: CurrentUser, session: DbSession) -> RequestRead:
+def approve(request_id: uuid.UUID, user: AgencyMember, session: DbSession) -> RequestRead:
     return request_view(
         session, request_service.approve_request(session=session, actor=user, request_id=request_id)
     )
@@ -105,7 +106,7 @@ def approve(request_id: uuid.UUID, user: CurrentUser, session: DbSession) -> Req
 
 @router.post("/requests/{request_id}/review", response_model=RequestRead)
 def review(
-    request_id: uuid.UUID, body: Review, user: CurrentUser, session: DbSession
+    request_id: uuid.UUID, body: Review, user: AgencyMember, session: DbSession
 ) -> RequestRead:
     return request_view(
         session,
@@ -116,7 +117,7 @@ def review(
 
 
 @router.get("/review-queue", response_model=list[RequestRead])
-def review_queue(user: CurrentUser, session: DbSession) -> list[RequestRead]:
+def review_queue(user: AgencyMember, session: DbSession) -> list[RequestRead]:
     return [
         request_view(session, r) for r in request_service.review_queue(session=session, actor=user)
     ]
@@ -124,7 +125,7 @@ def review_queue(user: CurrentUser, session: DbSession) -> list[RequestRead]:
 
 @router.post("/requests/{request_id}/close", response_model=RequestRead)
 def close(
-    request_id: uuid.UUID, body: CloseRequest, user: CurrentUser, session: DbSession
+    request_id: uuid.UUID, body: CloseRequest, user: AgencyMember, session: DbSession
 ) -> RequestRead:
     return request_view(
         session,
@@ -135,7 +136,7 @@ def close(
 
 
 @router.post("/requests/{request_id}/withdraw", response_model=RequestRead)
-def withdraw(request_id: uuid.UUID, user: CurrentUser, session: DbSession) -> RequestRead:
+def withdraw(request_id: uuid.UUID, user: AgencyMember, session: DbSession) -> RequestRead:
     return request_view(
         session,
         request_service.withdraw_request(session=session, actor=user, request_id=request_id),
@@ -144,7 +145,7 @@ def withdraw(request_id: uuid.UUID, user: CurrentUser, session: DbSession) -> Re
 
 @router.get("/requests/{request_id}/evidence", response_model=list[EvidenceRead])
 def list_evidence(
-    request_id: uuid.UUID, user: CurrentUser, session: DbSession
+    request_id: uuid.UUID, user: AgencyMember, session: DbSession
 ) -> list[EvidenceRead]:
     return [
         EvidenceRead(
@@ -164,7 +165,11 @@ def list_evidence(
 
 @router.get("/evidence/{evidence_id}/video")
 def evidence_video(
-    evidence_id: uuid.UUID, request: Request, user: AnyUser, session: DbSession, runtime: RuntimeDep
+    evidence_id: uuid.UUID,
+    request: Request,
+    user: AnyAgencyMember,
+    session: DbSession,
+    runtime: RuntimeDep,
 ) -> Response:
     """Stream one clip to its agency; the hash is checked on every read, each opening logged."""
     range_header = request.headers.get("range")
@@ -189,7 +194,7 @@ def evidence_video(
 
 @router.post("/requests/{request_id}/export")
 def export(
-    request_id: uuid.UUID, user: CurrentUser, session: DbSession, runtime: RuntimeDep
+    request_id: uuid.UUID, user: AgencyMember, session: DbSession, runtime: RuntimeDep
 ) -> FileResponse:
     """The evidence bundle (ZIP): clips, manifest.json with hashes, request, custody log."""
     path = evidence_service.export_bundle(
@@ -210,7 +215,7 @@ def _remove_export(path: Path) -> None:
 
 @router.post("/requests/{request_id}/hold")
 def hold(
-    request_id: uuid.UUID, body: HoldChange, user: CurrentUser, session: DbSession
+    request_id: uuid.UUID, body: HoldChange, user: AgencyMember, session: DbSession
 ) -> dict[str, int]:
     return {
         "items": evidence_service.set_hold(

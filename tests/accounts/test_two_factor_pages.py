@@ -1,0 +1,76 @@
+"""Two-factor pages: recovery codes shown once after turning it on and usable to sign in;
+turning it on ends the other browser sessions; page-made tokens carry the factor."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from tests.accounts.test_pages import _codes_around_now, _turn_on_two_factor, sign_in
+from tests.factories import make_person
+from tests.pages import HTML, csrf_of, form_error
+
+from doorstep.accounts.models import ApiToken
+from doorstep.runtime import Runtime
+
+CODE = re.compile(r"<li><code>([a-z2-7]{4}(?:-[a-z2-7]{4}){3})</code></li>")
+
+
+def _other_browser(client: TestClient) -> TestClient:
+    return TestClient(client.app, base_url="https://testserver")
+
+
+def test_recovery_codes_sign_in_once_and_other_sessions_end(
+    client: TestClient, runtime: Runtime
+) -> None:
+    person = make_person(runtime)
+    elsewhere = _other_browser(client)
+    sign_in(elsewhere, person.user.email)  # password only, before two-factor sign-in
+    assert elsewhere.get("/account", headers=HTML, follow_redirects=False).status_code == 200
+    sign_in(client, person.user.email)
+    # It also checks the answer shows ten recovery codes, uncached.
+    secret = _turn_on_two_factor(client, runtime)
+    page = client.get("/account", headers=HTML)
+    r = client.get("/account/2fa", headers=HTML)
+    assert r.status_code == 200 and "Recovery codes left: <strong>10</strong>" in r.text
+    assert not CODE.search(r.text)  # shown once: not on the page again
+    # The session opened with the password alone ended; this one stays.
+    r = elsewhere.get("/account", headers=HTML, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/signin")
+
+    # A token made on the page of a two-factor account carries the factor.
+    r = client.post(
+        "/account/tokens", data={"csrf_token": csrf_of(page.text), "name": "backup"}, headers=HTML
+    )
+    assert r.status_code == 200 and 'title="Issued with a second factor' in r.text
+    with runtime.db.transaction() as session:
+        row = session.scalars(select(ApiToken).where(ApiToken.name == "backup")).one()
+        assert row.with_second_factor is True
+
+    # New codes for a current TOTP code are shown once; then one signs in, once.
+    r = client.post(
+        "/account/2fa/recovery-codes",
+        data={"csrf_token": csrf_of(page.text), "code": _codes_around_now(secret)[1]},
+        headers=HTML,
+    )
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    codes = CODE.findall(r.text)
+    assert len(codes) == 10
+
+    def sign_in_with(code: str) -> object:
+        browser = _other_browser(client)
+        r = sign_in(browser, person.user.email)
+        assert r.headers["location"].startswith("/signin/2fa")  # type: ignore[attr-defined]
+        page = browser.get("/signin/2fa", headers=HTML)
+        return browser.post(
+            "/signin/2fa",
+            data={"csrf_token": csrf_of(page.text), "code": code, "next": "/account"},
+            headers=HTML,
+            follow_redirects=False,
+        )
+
+    r = sign_in_with(codes[0])
+    assert r.status_code == 303 and r.headers["location"] == "/account"  # type: ignore[attr-defined]
+    r = sign_in_with(codes[0])
+    assert r.status_code == 401 and "not right" in form_error(r.text)  # type: ignore[attr-defined]
