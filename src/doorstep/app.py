@@ -19,17 +19,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from doorstep.accounts.deps import PageVisitor, SignInRequired
 from doorstep.errors import DoorstepError
+from doorstep.headers import SecurityHeaders, media_origin, security_headers
 from doorstep.runtime import Runtime
 from doorstep.web import render as web_render
 
 log = structlog.get_logger(__name__)
-
-SECURITY_HEADERS = {
-    # No third-party origin is ever needed at run time, except the configured tile server.
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-}
 
 
 def _wants_html(request: Request) -> bool:
@@ -169,19 +163,16 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
             status_code=500,
         )
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response: Response = await call_next(request)
-        for key, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        return response
-
     from doorstep import routes
 
     limit = runtime.db.max_connections
     if limit is not None:
         app.add_middleware(ConnectionGate, limit=limit)
     routes.include_all(app)
+    app.add_middleware(
+        SecurityHeaders,
+        headers=security_headers(runtime.settings, media=media_origin(runtime.storage)),
+    )
     app.mount("/static", StaticFiles(directory=str(web_render.STATIC_DIR)), name="static")
     app.mount("/vendor/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")
     return app
