@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from doorstep import openapi as doorstep_openapi
 from doorstep.accounts.deps import PageVisitor, SignInRequired
 from doorstep.errors import DoorstepError
 from doorstep.headers import SecurityHeaders, media_origin, security_headers
@@ -93,7 +94,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
         title="doorstep",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # doorstep.openapi serves the docs page, under its own policy
         openapi_url="/api/v1/openapi.json",
         redoc_url=None,
     )
@@ -169,6 +170,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     if limit is not None:
         app.add_middleware(ConnectionGate, limit=limit)
     routes.include_all(app)
+    doorstep_openapi.install(app, runtime.settings)
     app.add_middleware(
         SecurityHeaders,
         headers=security_headers(runtime.settings, media=media_origin(runtime.storage)),
