@@ -219,7 +219,10 @@ def test_a_405_lists_every_method_the_path_supports(
     r = client.request(method, path)
     assert r.status_code == 405
     assert {m.strip() for m in r.headers["allow"].split(",")} == allowed
-    assert r.json()["error"]["code"] == "method_not_allowed"
+    assert r.json()["error"] == {
+        "code": "method_not_allowed",
+        "message": f"{method} is not allowed here; the Allow header lists what is.",
+    }
 
 
 # ---------------------------------------------------------------- OpenAPI

@@ -138,6 +138,8 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         message = str(exc.detail) if exc.detail else "Request failed."
+        if exc.status_code == 405:
+            message = f"{request.method} is not allowed here; the Allow header lists what is."
         if _wants_html(request):
             return web_render.render(
                 request,
