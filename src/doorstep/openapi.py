@@ -156,9 +156,10 @@ def _references(fn: Callable[..., Any]) -> tuple[frozenset[Callable[..., Any]], 
     the statuses of the domain errors it constructs or raises."""
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError):
+        namespace = {**fn.__globals__, **inspect.getclosurevars(fn).nonlocals}
+    except (OSError, TypeError, ValueError, SyntaxError):
+        # No source to read (a built or compiled function): nothing to add.
         return frozenset(), frozenset()
-    namespace = {**fn.__globals__, **inspect.getclosurevars(fn).nonlocals}
     functions: set[Callable[..., Any]] = set()
     statuses: set[int] = set()
     for node in ast.walk(tree):
@@ -168,7 +169,7 @@ def _references(fn: Callable[..., Any]) -> tuple[frozenset[Callable[..., Any]], 
                 statuses.add(raised.status_code)
         if isinstance(node, (ast.Name, ast.Attribute)) and isinstance(node.ctx, ast.Load):
             target = _resolve(node, namespace)
-            if isinstance(target, (classmethod, staticmethod)):
+            if inspect.ismethod(target):  # a classmethod, got from its class
                 target = target.__func__
             target = inspect.unwrap(target) if callable(target) else target
             if _is_doorstep_function(target):
