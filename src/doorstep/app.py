@@ -17,20 +17,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from doorstep import openapi as doorstep_openapi
 from doorstep.accounts.deps import PageVisitor, SignInRequired
 from doorstep.errors import DoorstepError
+from doorstep.headers import SecurityHeaders, media_origin, security_headers
 from doorstep.routing import BODY_UNFINISHED
 from doorstep.runtime import Runtime
 from doorstep.web import render as web_render
 
 log = structlog.get_logger(__name__)
-
-SECURITY_HEADERS = {
-    # No third-party origin is ever needed at run time, except the configured tile server.
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-}
 
 
 def _wants_html(request: Request) -> bool:
@@ -100,7 +95,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
         title="doorstep",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # doorstep.openapi serves the docs page, under its own policy
         openapi_url="/api/v1/openapi.json",
         redoc_url=None,
     )
@@ -146,6 +141,8 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         message = str(exc.detail) if exc.detail else "Request failed."
+        if exc.status_code == 405:
+            message = f"{request.method} is not allowed here; the Allow header lists what is."
         if _wants_html(request):
             return web_render.render(
                 request,
@@ -172,19 +169,17 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
             status_code=500,
         )
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response: Response = await call_next(request)
-        for key, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        return response
-
     from doorstep import routes
 
     limit = runtime.db.max_connections
     if limit is not None:
         app.add_middleware(ConnectionGate, limit=limit)
     routes.include_all(app)
+    doorstep_openapi.install(app, runtime.settings)
+    app.add_middleware(
+        SecurityHeaders,
+        headers=security_headers(runtime.settings, media=media_origin(runtime.storage)),
+    )
     app.mount("/static", StaticFiles(directory=str(web_render.STATIC_DIR)), name="static")
     app.mount("/vendor/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")
     return app

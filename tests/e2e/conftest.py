@@ -106,12 +106,35 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     setattr(item, f"report_{report.when}", report)
 
 
+# Runs in every document before its own scripts (Playwright injects it outside the page's
+# content security policy) and hands each violation the browser reports to the test.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  window.reportCspViolation(
+    event.effectiveDirective + " blocked " + (event.blockedURI || "inline") +
+    " at " + event.sourceFile + ":" + event.lineNumber
+  );
+});
+"""
+
+
 @pytest.fixture
-def page(browser: Browser, live_server: str, request: pytest.FixtureRequest) -> Iterator[Page]:
+def csp_violations() -> list[str]:
+    """What the browser refused under the content security policy during the test."""
+    return []
+
+
+@pytest.fixture
+def page(
+    browser: Browser, live_server: str, csp_violations: list[str], request: pytest.FixtureRequest
+) -> Iterator[Page]:
     """A fresh browser context on the live server; a screenshot lands in test-artifacts/
-    when the test fails. Uncaught script errors fail the test."""
+    when the test fails. Uncaught script errors and content security policy violations
+    fail the test."""
     context = browser.new_context(base_url=live_server, viewport={"width": 1100, "height": 900})
     context.set_default_timeout(10_000)
+    context.expose_function("reportCspViolation", lambda report: csp_violations.append(report))
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
     tab = context.new_page()
     script_errors: list[str] = []
     tab.on("pageerror", lambda exc: script_errors.append(str(exc)))
@@ -123,3 +146,4 @@ def page(browser: Browser, live_server: str, request: pytest.FixtureRequest) -> 
         tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     context.close()
     assert script_errors == [], f"uncaught script errors: {script_errors}"
+    assert csp_violations == [], f"content security policy violations: {csp_violations}"
