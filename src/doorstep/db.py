@@ -159,6 +159,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # ``Database.read_only()`` instead: a deferred BEGIN reads a WAL snapshot and
             # never takes the write lock, so it neither waits for writers nor holds them up;
             # query_only makes a write attempted there fail loudly rather than race.
+            # A request is a unit of work even when it is a GET (it may record a token's
+            # last use, log a view): it holds the lock for its own few milliseconds only,
+            # because no transaction holds it across slow work (decoding a clip, storage,
+            # the network), and nothing waits for it on the event loop.
             # query_only is set on every BEGIN, so a pooled connection never carries a
             # read-only flag into a unit of work.
             read_only = bool(conn.get_execution_options().get(READ_ONLY_OPTION))
