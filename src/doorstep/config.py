@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # A host name in an allowlist: labels of letters, digits and hyphens.
@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     min_clip_duration_s: float = 0.2
     max_clip_width: int = 3840
     max_clip_height: int = 2160
+
+    # Clip and event times (issue 11, ingest part): the oldest start a device may report,
+    # in days. Unset: each camera's retention, so nothing the retention sweep would delete
+    # at once is accepted. A value shorter than a camera's retention tightens it; a longer
+    # one cannot keep anything past the retention, so the shorter of the two applies.
+    max_clip_age_days: int | None = Field(default=None, ge=1)
 
     # Email (SMTP)
     smtp_host: str | None = None

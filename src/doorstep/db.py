@@ -144,15 +144,30 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
 
-        # pysqlite's own transaction handling defers BEGIN; take the write lock up front
-        # so concurrent writers queue on busy_timeout instead of failing on upgrade.
+        # pysqlite's own transaction handling defers BEGIN; we issue it ourselves (below).
         @event.listens_for(engine, "connect")
         def _no_autobegin(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None
 
         @event.listens_for(engine, "begin")
-        def _begin_immediate(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin(conn: Any) -> None:
+            # A unit of work takes the write lock up front (BEGIN IMMEDIATE): the app's
+            # check-then-write rules (a device_ref not yet seen, a share still pending) rely
+            # on SQLite running such units one at a time, and a deferred transaction that
+            # read first cannot take the lock later once another writer has committed (it
+            # fails at once, without waiting). Work known to only read opens
+            # ``Database.read_only()`` instead: a deferred BEGIN reads a WAL snapshot and
+            # never takes the write lock, so it neither waits for writers nor holds them up;
+            # query_only makes a write attempted there fail loudly rather than race.
+            # A request is a unit of work even when it is a GET (it may record a token's
+            # last use, log a view): it holds the lock for its own few milliseconds only,
+            # because no transaction holds it across slow work (decoding a clip, storage,
+            # the network), and nothing waits for it on the event loop.
+            # query_only is set on every BEGIN, so a pooled connection never carries a
+            # read-only flag into a unit of work.
+            read_only = bool(conn.get_execution_options().get(READ_ONLY_OPTION))
+            conn.exec_driver_sql(f"PRAGMA query_only={'ON' if read_only else 'OFF'}")
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -160,6 +175,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_size", POOL_SIZE)
         kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     return create_engine(url, **kwargs)
+
+
+# Execution option naming a read-only transaction (see ``Database.read_only``).
+READ_ONLY_OPTION = "doorstep_read_only"
 
 
 # Connections one process may hold (PostgreSQL): SQLAlchemy's defaults, named here because
@@ -192,6 +211,11 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        # The same pool; its transactions begin read-only (see ``read_only``).
+        options: dict[str, Any] = {READ_ONLY_OPTION: True}
+        if self.engine.dialect.name == "postgresql":
+            options["postgresql_readonly"] = True
+        self.read_engine = self.engine.execution_options(**options)
 
     @property
     def max_connections(self) -> int | None:
@@ -223,6 +247,27 @@ class Database:
             raise
         finally:
             session.info.pop(_UNDO_KEY, None)
+            session.close()
+
+    @contextmanager
+    def read_only(self) -> Iterator[Session]:
+        """A transaction that only reads: on SQLite it takes no write lock (a consistent
+        WAL snapshot; writers neither wait for it nor hold it up), on PostgreSQL it is a
+        READ ONLY transaction. A write attempted in it fails.
+
+        For short reads ahead of slow work (a device's token check before its upload is
+        read, the checks before a clip is probed), so that the write transaction that
+        follows holds the lock only for its inserts.
+        """
+        session = Session(self.read_engine, expire_on_commit=False)
+        try:
+            yield session
+            # Nothing was written; ending it by a commit keeps what was read usable after.
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
             session.close()
 
     def dispose(self) -> None:

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.factories import make_camera, make_person, sample_clip, upload_clip
+from tests.factories import (
+    CameraWithToken,
+    Person,
+    make_camera,
+    make_person,
+    sample_clip,
+    upload_clip,
+)
 
 from doorstep.cameras.models import Clip, MotionEvent
 from doorstep.db import utcnow
@@ -17,11 +24,20 @@ from doorstep.runtime import Runtime
 from doorstep.transparency.models import AuditRecord
 
 
+def _shorten_retention(client: TestClient, owner: Person, cam: CameraWithToken, days: int) -> None:
+    r = client.patch(
+        f"/api/v1/cameras/{cam.camera.id}", headers=owner.headers, json={"retention_days": days}
+    )
+    assert r.status_code == 200, r.text
+
+
 def test_worker_deletes_clips_past_retention(
     client: TestClient, runtime: Runtime, tmp_path: Path
 ) -> None:
     owner = make_person(runtime)
-    short = make_camera(runtime, owner.user, name="Short", retention_days=1)
+    # Devices cannot send what the retention would delete at once (clip_too_old), so the
+    # old clips arrive first and the owner shortens the retention afterwards.
+    short = make_camera(runtime, owner.user, name="Short", retention_days=30)
     long = make_camera(runtime, owner.user, name="Long", retention_days=30)
     clip_path = sample_clip(tmp_path)
     old_short = upload_clip(client, short, clip_path, started_at=utcnow() - timedelta(days=2))
@@ -33,6 +49,8 @@ def test_worker_deletes_clips_past_retention(
         json={"kind": "motion", "started_at": (utcnow() - timedelta(days=3)).isoformat()},
     )
     assert device.status_code == 201
+    assert [r.status_code for r in (old_short, new_short, old_long)] == [201] * 3
+    _shorten_retention(client, owner, short, days=1)
     ids = {
         name: r.json()["clip"]["id"]
         for name, r in [("old_short", old_short), ("new_short", new_short), ("old_long", old_long)]
@@ -106,10 +124,17 @@ def test_one_undeletable_file_does_not_stall_retention(
     client: TestClient, runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     owner = make_person(runtime)
-    cam = make_camera(runtime, owner.user, retention_days=1)
-    old = [upload_clip(client, cam, sample_clip(tmp_path, f"{i}.mp4", seed=i),
-                       started_at=utcnow() - timedelta(days=2)).json()["clip"]["id"]
-           for i in range(2)]
+    cam = make_camera(runtime, owner.user, retention_days=30)
+    old = [
+        upload_clip(
+            client,
+            cam,
+            sample_clip(tmp_path, f"{i}.mp4", seed=i),
+            started_at=utcnow() - timedelta(days=2),
+        ).json()["clip"]["id"]
+        for i in range(2)
+    ]
+    _shorten_retention(client, owner, cam, days=1)
     stuck, other = old
     real_delete = runtime.storage.delete
 

@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
@@ -34,6 +35,7 @@ from doorstep.cameras.schemas import (
 )
 from doorstep.errors import InvalidInput, PayloadTooLarge
 from doorstep.http import DbSession, RuntimeDep
+from doorstep.inputs import DeviceRef
 from doorstep.media.streaming import media_response
 from doorstep.media.video import ClipLimits
 from doorstep.routing import GuardedRoute
@@ -149,29 +151,60 @@ def _ingest(
     kind: EventKind,
     device_ref: str | None,
 ) -> tuple[EventRead, bool]:
+    """A clip upload in three steps, so that the (SQLite) write lock is held only for the
+    inserts, never while a clip decodes: the checks in a read-only transaction; the clip
+    probed, hashed, thumbnailed and stored outside any transaction; then one short write
+    transaction that checks again what may have changed meanwhile. Blocking."""
     limits = ClipLimits.from_settings(runtime.settings)
+    max_age_days = runtime.settings.max_clip_age_days
+    with runtime.db.read_only() as session:
+        camera = camera_service.authenticate_camera(
+            session=session, camera_id=camera_id, token=token
+        )
+        existing = camera_service.check_clip(
+            session=session,
+            camera=camera,
+            started_at=started_at,
+            device_ref=device_ref,
+            max_age_days=max_age_days,
+        )
+        if existing is not None:  # a retry: the event it made, without decoding it again
+            return camera_service.event_view(existing.event, camera, existing.clip), False
     path = spool_upload(upload, limits.max_bytes)
     try:
-        # A failed commit rolls back and removes the stored files (undo_on_rollback).
+        stored = camera_service.store_clip(
+            storage=runtime.storage, limits=limits, camera_id=camera_id, file_path=path
+        )
+    finally:
+        path.unlink(missing_ok=True)
+    try:
         with runtime.db.transaction() as session:
+            # Again: the token may have been revoked while the clip was decoding.
             camera = camera_service.authenticate_camera(
                 session=session, camera_id=camera_id, token=token
             )
-            result = camera_service.ingest_clip(
+            result = camera_service.record_clip(
                 session=session,
                 storage=runtime.storage,
-                limits=limits,
                 camera=camera,
-                file_path=path,
+                stored=stored,
                 started_at=started_at,
                 kind=kind,
                 device_ref=device_ref,
+                max_age_days=max_age_days,
             )
             view = camera_service.event_view(result.event, camera, result.clip)
-            created = result.created
-    finally:
-        path.unlink(missing_ok=True)
-    return view, created
+    except BaseException:
+        # Refused or failed before record_clip took the files in hand (the commit failing
+        # included): they are removed here, whatever step stopped it.
+        camera_service.discard_clip(storage=runtime.storage, stored=stored)
+        raise
+    return view, result.created
+
+
+def _authenticate_device(runtime: Runtime, camera_id: uuid.UUID, token: str | None) -> None:
+    with runtime.db.read_only() as session:
+        camera_service.authenticate_camera(session=session, camera_id=camera_id, token=token)
 
 
 @asynccontextmanager
@@ -182,8 +215,10 @@ async def camera_upload(
     an announced body over the clip limit is refused unread, and the form is closed
     (its spooled file removed) whatever happens."""
     token = bearer_token(request)
-    with runtime.db.transaction() as session:
-        camera_service.authenticate_camera(session=session, camera_id=camera_id, token=token)
+    # In a thread: a database call on the event loop stalls every request of the process
+    # while it waits (for SQLite's lock, up to the busy timeout). Read-only: a token check
+    # needs no write lock.
+    await run_in_threadpool(_authenticate_device, runtime, camera_id, token)
     limit = runtime.settings.max_clip_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + _MULTIPART_OVERHEAD:
@@ -202,10 +237,54 @@ async def camera_upload(
         await form.close()
 
 
+def multipart_body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """OpenAPI for a multipart/form-data request body that a route reads itself (FastAPI
+    describes only the bodies it parses)."""
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    }
+
+
+CLIP_FILE_FIELD: dict[str, Any] = {
+    "type": "string",
+    "format": "binary",
+    "description": "The clip: a complete H.264 MP4 or MOV file within the instance's limits "
+    "(DOORSTEP_MAX_CLIP_BYTES, _DURATION_S, _WIDTH, _HEIGHT).",
+}
+_DEVICE_REF = TypeAdapter(DeviceRef)
+_CLIP_UPLOAD_BODY = multipart_body(
+    {
+        "file": CLIP_FILE_FIELD,
+        "started_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "When the clip starts, with a time zone. Not in the future, and "
+            "not older than the camera's retention (DOORSTEP_MAX_CLIP_AGE_DAYS may shorten "
+            "it): older clips are refused with clip_too_old.",
+        },
+        "kind": {
+            "type": "string",
+            "enum": [k.value for k in EventKind],
+            "default": EventKind.motion.value,
+            "description": "What the camera saw.",
+        },
+        "device_ref": {
+            **_DEVICE_REF.json_schema(),
+            "description": "Optional: the device's own name for the clip. Sent again with "
+            "the same device_ref, the upload answers 200 with the event already recorded. "
+            "1 to 200 characters on one line, no leading or trailing spaces.",
+        },
+    },
+    ["file", "started_at"],
+)
+
+
 @router.post(
     f"{api}/cameras/{{camera_id}}/clips",
     response_model=EventRead,
     status_code=status.HTTP_201_CREATED,
+    openapi_extra=_CLIP_UPLOAD_BODY,
 )
 async def upload_clip(
     camera_id: uuid.UUID, request: Request, response: Response, runtime: RuntimeDep
@@ -217,20 +296,27 @@ async def upload_clip(
     async with camera_upload(request, runtime, camera_id) as (token, form, upload):
         started_at = _form_value(form.get("started_at"), datetime, "started_at")
         kind = _form_value(form.get("kind") or "motion", EventKind, "kind")
-        device_ref = form.get("device_ref")
+        device_ref = _device_ref_field(form.get("device_ref"))
         view, created = await run_in_threadpool(
-            _ingest,
-            runtime,
-            camera_id,
-            token,
-            upload,
-            started_at,
-            kind,
-            device_ref if isinstance(device_ref, str) and device_ref else None,
+            _ingest, runtime, camera_id, token, upload, started_at, kind, device_ref
         )
         if not created:
             response.status_code = status.HTTP_200_OK
         return view
+
+
+def _device_ref_field(raw: object) -> str | None:
+    """The form's device_ref, by the same rule (DeviceRef) and with the same 422 as the JSON
+    endpoints: one schema however a device sends it. Left out, it is None; sent empty, it
+    is refused like an empty JSON string."""
+    if raw is None:
+        return None
+    try:
+        return _DEVICE_REF.validate_python(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", "device_ref")} for error in exc.errors()]
+        ) from None
 
 
 def _form_value(raw: object, kind: type[T], name: str) -> T:
@@ -270,13 +356,7 @@ def report_event(
     camera = camera_service.authenticate_camera(
         session=session, camera_id=camera_id, token=bearer_token(request)
     )
-    existing = camera_service.find_device_event(
-        session=session, camera=camera, device_ref=body.device_ref
-    )
-    if existing is not None:
-        response.status_code = status.HTTP_200_OK
-        return camera_service.event_view(existing[0], camera, existing[1])
-    event = camera_service.record_device_event(
+    result = camera_service.report_device_event(
         session=session,
         camera=camera,
         kind=body.kind,
@@ -284,8 +364,11 @@ def report_event(
         ended_at=body.ended_at,
         device_ref=body.device_ref,
         max_duration_s=runtime.settings.max_clip_duration_s,
+        max_age_days=runtime.settings.max_clip_age_days,
     )
-    return camera_service.event_view(event, camera, None)
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return camera_service.event_view(result.event, camera, result.clip)
 
 
 @router.post(
@@ -315,6 +398,7 @@ def report_events(
             for e in body.events
         ],
         max_duration_s=runtime.settings.max_clip_duration_s,
+        max_age_days=runtime.settings.max_clip_age_days,
     )
     return EventBatchResult(created=result.created, duplicates=result.duplicates)
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from doorstep.cameras.models import CameraKind, EventKind
+from doorstep.inputs import DeviceRef
 
 
 class CameraBase(BaseModel):
@@ -73,10 +74,18 @@ class ClipRead(CameraBase):
 class EventCreate(CameraBase):
     """A local-first event: the clip stays on the device until the owner shares it."""
 
+    # A device_ref is taken as sent or refused (DeviceRef), never trimmed: the device
+    # looks its file up again by the reference it is given back (pending uploads).
+    model_config = ConfigDict(str_strip_whitespace=False)
+
     kind: EventKind
     started_at: datetime
     ended_at: datetime | None = None
-    device_ref: str | None = Field(default=None, max_length=200)
+    device_ref: DeviceRef | None = Field(
+        default=None,
+        description="The device's own name for the clip, to find it again and to make a "
+        "retry one event: 1 to 200 characters on one line, no leading or trailing spaces.",
+    )
 
     @field_validator("started_at", "ended_at")
     @classmethod

@@ -12,14 +12,16 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import h3
 import structlog
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Select, and_, delete, insert, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from doorstep import geo
@@ -29,8 +31,9 @@ from doorstep.cameras.models import Camera, CameraKind, Clip, EventKind, MotionE
 from doorstep.cameras.schemas import CameraRead, ClipRead, EventRead
 from doorstep.db import undo_on_rollback, utcnow
 from doorstep.errors import InvalidInput, NotFound, Unauthenticated
+from doorstep.inputs import DeviceRef
 from doorstep.media.storage import MediaStorage
-from doorstep.media.video import ClipLimits, make_thumbnail, probe_clip
+from doorstep.media.video import ClipLimits, VideoProbe, make_thumbnail, probe_clip
 from doorstep.notify import service as notify_service
 from doorstep.security import constant_time_equals, new_token, token_digest
 from doorstep.transparency import audit
@@ -245,6 +248,43 @@ def _check_start(started_at: datetime, now: datetime) -> None:
         raise InvalidInput("The start time is in the future.", code="start_in_future")
 
 
+def _check_age(
+    started_at: datetime, now: datetime, *, camera: Camera, max_age_days: int | None, what: str
+) -> None:
+    """Refuse what the retention sweep would delete at once: a start older than the
+    camera's retention, or than ``max_age_days`` (the instance's setting) when that is
+    shorter. A longer setting cannot keep a clip past its camera's retention, so the
+    shorter of the two applies."""
+    days, why = camera.retention_days, "this camera's retention"
+    if max_age_days is not None and max_age_days < days:
+        days, why = max_age_days, "this instance's limit"
+    if started_at < now - timedelta(days=days):
+        raise InvalidInput(
+            f"A {what} may start at most {days} days ago ({why}); this one started at "
+            f"{started_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC.",
+            code=f"{what}_too_old",
+            max_age_days=days,
+        )
+
+
+_DEVICE_REF = TypeAdapter(DeviceRef)
+
+
+def _check_device_ref(device_ref: str | None) -> None:
+    """The schemas refuse a bad device_ref with a 422 before a service runs; this is the
+    same rule for every other caller (the demo, scripts), so none can store an empty or
+    over-long reference that would break de-duplication."""
+    if device_ref is None:
+        return
+    try:
+        _DEVICE_REF.validate_python(device_ref)
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"]
+        raise InvalidInput(
+            f"This device_ref is not valid: {problem}.", code="invalid_device_ref"
+        ) from None
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -266,7 +306,7 @@ def find_device_event(
 ) -> tuple[MotionEvent, Clip | None] | None:
     """The event (and clip) this camera already sent under ``device_ref``: devices retry
     after a lost answer, and the same reference must not make a second event."""
-    if not device_ref:
+    if device_ref is None:
         return None
     event = session.scalar(
         select(MotionEvent).where(
@@ -276,6 +316,167 @@ def find_device_event(
     if event is None:
         return None
     return event, session.get(Clip, event.clip_id) if event.clip_id else None
+
+
+def _insert_event(
+    session: Session, camera: Camera, event: MotionEvent, *, clip: Clip | None = None
+) -> bool:
+    """Insert an event (and its clip); False when its device_ref was recorded meanwhile.
+
+    The caller looked the reference up first, which settles it on SQLite (one writer at a
+    time). On PostgreSQL two requests with the same reference can both find nothing; the
+    unique index refuses the second, and the savepoint lets its transaction carry on to
+    answer with the first one's event instead of a 500.
+    """
+    if event.device_ref is None:
+        if clip is not None:
+            session.add(clip)
+            session.flush()
+        session.add(event)
+        session.flush()
+        return True
+    try:
+        with session.begin_nested():
+            if clip is not None:
+                session.add(clip)
+                session.flush()
+            session.add(event)
+            session.flush()
+    except IntegrityError:
+        if find_device_event(session=session, camera=camera, device_ref=event.device_ref):
+            return False
+        raise
+    return True
+
+
+@dataclass(frozen=True)
+class StoredClip:
+    """A clip that passed every check, its file and thumbnail in storage, not yet recorded:
+    :func:`record_clip` records it, :func:`discard_clip` removes the files."""
+
+    id: uuid.UUID
+    camera_id: uuid.UUID
+    storage_key: str
+    thumbnail_key: str
+    sha256: str
+    size_bytes: int
+    probe: VideoProbe
+
+
+def store_clip(
+    *, storage: MediaStorage, limits: ClipLimits, camera_id: uuid.UUID, file_path: Path
+) -> StoredClip:
+    """Check a clip with PyAV (every frame decoded), hash it, make its thumbnail and store
+    both files. The slow part of an upload, so it touches no database: run it between
+    transactions, off the event loop. A refusal or a failure leaves nothing in storage."""
+    probe = probe_clip(file_path, limits)
+    thumbnail = make_thumbnail(file_path)
+    clip_id = uuid.uuid4()
+    stored = StoredClip(
+        id=clip_id,
+        camera_id=camera_id,
+        storage_key=f"clips/{camera_id}/{clip_id}.mp4",
+        thumbnail_key=f"thumbnails/{camera_id}/{clip_id}.jpg",
+        sha256=sha256_file(file_path),
+        size_bytes=file_path.stat().st_size,
+        probe=probe,
+    )
+    try:
+        storage.put_file(stored.storage_key, file_path, "video/mp4")
+        storage.put_bytes(stored.thumbnail_key, thumbnail, "image/jpeg")
+    except BaseException:
+        discard_clip(storage=storage, stored=stored)
+        raise
+    return stored
+
+
+def discard_clip(*, storage: MediaStorage, stored: StoredClip) -> None:
+    """Remove a stored clip's files (a clip that will not be recorded)."""
+    for key in (stored.storage_key, stored.thumbnail_key):
+        storage.delete(key)
+
+
+def check_clip(
+    *,
+    session: Session,
+    camera: Camera,
+    started_at: datetime,
+    device_ref: str | None,
+    max_age_days: int | None = None,
+) -> IngestedClip | None:
+    """The checks a clip passes before its file is looked at: a start time neither in the
+    future nor older than the camera keeps clips, a valid device_ref. Returns the event
+    already recorded under this device_ref (a retry, ``created`` False), else None.
+    Only reads: fit for a read-only transaction."""
+    now = utcnow()
+    _check_start(started_at, now)
+    _check_age(started_at, now, camera=camera, max_age_days=max_age_days, what="clip")
+    _check_device_ref(device_ref)
+    existing = find_device_event(session=session, camera=camera, device_ref=device_ref)
+    if existing is None:
+        return None
+    return IngestedClip(event=existing[0], clip=existing[1], created=False)
+
+
+def record_clip(
+    *,
+    session: Session,
+    storage: MediaStorage,
+    camera: Camera,
+    stored: StoredClip,
+    started_at: datetime,
+    kind: EventKind,
+    device_ref: str | None = None,
+    max_age_days: int | None = None,
+) -> IngestedClip:
+    """Record a stored clip with its event and alert the owner: only the checks of
+    :func:`check_clip` (again, for what changed meanwhile) and inserts, so the write
+    transaction stays short. The stored files are removed if the transaction rolls back
+    (the commit failing included), and at once if the device_ref turns out to be
+    recorded already (``created`` False, the earlier event returned)."""
+    undo_on_rollback(session, partial(discard_clip, storage=storage, stored=stored))
+    existing = check_clip(
+        session=session,
+        camera=camera,
+        started_at=started_at,
+        device_ref=device_ref,
+        max_age_days=max_age_days,
+    )
+    if existing is None:
+        probe = stored.probe
+        clip = Clip(
+            id=stored.id,
+            camera_id=camera.id,
+            owner_id=camera.owner_id,
+            started_at=started_at,
+            ended_at=started_at + timedelta(seconds=probe.duration_s),
+            sha256=stored.sha256,
+            size_bytes=stored.size_bytes,
+            duration_s=probe.duration_s,
+            width=probe.width,
+            height=probe.height,
+            codec=probe.codec,
+            storage_key=stored.storage_key,
+            thumbnail_key=stored.thumbnail_key,
+        )
+        event = MotionEvent(
+            camera_id=camera.id,
+            owner_id=camera.owner_id,
+            kind=kind,
+            started_at=started_at,
+            ended_at=clip.ended_at,
+            on_device=False,
+            device_ref=device_ref,
+            clip_id=clip.id,
+        )
+        if _insert_event(session, camera, event, clip=clip):
+            _alert_owner(session=session, camera=camera, event=event)
+            return IngestedClip(event=event, clip=clip)
+        found = find_device_event(session=session, camera=camera, device_ref=device_ref)
+        assert found is not None
+        existing = IngestedClip(event=found[0], clip=found[1], created=False)
+    discard_clip(storage=storage, stored=stored)
+    return existing
 
 
 def ingest_clip(
@@ -288,63 +489,52 @@ def ingest_clip(
     started_at: datetime,
     kind: EventKind,
     device_ref: str | None = None,
+    max_age_days: int | None = None,
 ) -> IngestedClip:
-    """Validate a clip with PyAV, store it and its thumbnail, record it and alert its owner.
+    """Validate a clip with PyAV, store it and its thumbnail, record it and alert its owner,
+    all in the caller's transaction (the demo, scripts).
 
     Every check runs before anything is stored, and the stored files are removed if the
-    transaction rolls back (the commit failing included): a refusal leaves nothing. A clip
-    sent again under the same ``device_ref`` returns the event already recorded
-    (``created`` False). Blocking: run it off the event loop.
+    transaction rolls back: a refusal leaves nothing. A clip sent again under the same
+    ``device_ref`` returns the event already recorded (``created`` False). Blocking, and
+    it holds the transaction while it decodes: the upload route instead runs
+    :func:`check_clip`, :func:`store_clip` and :func:`record_clip` in turn, with the slow
+    middle step outside any transaction.
     """
-    now = utcnow()
-    _check_start(started_at, now)
-    existing = find_device_event(session=session, camera=camera, device_ref=device_ref)
-    if existing is not None:
-        return IngestedClip(event=existing[0], clip=existing[1], created=False)
-    probe = probe_clip(file_path, limits)
-    thumbnail = make_thumbnail(file_path)
-    clip = Clip(
-        id=uuid.uuid4(),
-        camera_id=camera.id,
-        owner_id=camera.owner_id,
+    existing = check_clip(
+        session=session,
+        camera=camera,
         started_at=started_at,
-        ended_at=started_at + timedelta(seconds=probe.duration_s),
-        sha256=sha256_file(file_path),
-        size_bytes=file_path.stat().st_size,
-        duration_s=probe.duration_s,
-        width=probe.width,
-        height=probe.height,
-        codec=probe.codec,
-    )
-    clip.storage_key = f"clips/{camera.id}/{clip.id}.mp4"
-    clip.thumbnail_key = f"thumbnails/{camera.id}/{clip.id}.jpg"
-    storage.put_file(clip.storage_key, file_path, "video/mp4")
-    undo_on_rollback(session, partial(storage.delete, clip.storage_key))
-    storage.put_bytes(clip.thumbnail_key, thumbnail, "image/jpeg")
-    undo_on_rollback(session, partial(storage.delete, clip.thumbnail_key))
-    session.add(clip)
-    session.flush()
-    event = MotionEvent(
-        camera_id=camera.id,
-        owner_id=camera.owner_id,
-        kind=kind,
-        started_at=started_at,
-        ended_at=clip.ended_at,
-        on_device=False,
         device_ref=device_ref,
-        clip_id=clip.id,
+        max_age_days=max_age_days,
     )
-    session.add(event)
-    session.flush()
-    _alert_owner(session=session, camera=camera, event=event)
-    return IngestedClip(event=event, clip=clip)
+    if existing is not None:
+        return existing
+    stored = store_clip(storage=storage, limits=limits, camera_id=camera.id, file_path=file_path)
+    return record_clip(
+        session=session,
+        storage=storage,
+        camera=camera,
+        stored=stored,
+        started_at=started_at,
+        kind=kind,
+        device_ref=device_ref,
+        max_age_days=max_age_days,
+    )
 
 
 def _device_event_times(
-    started_at: datetime, ended_at: datetime | None, max_duration_s: float, now: datetime
+    started_at: datetime,
+    ended_at: datetime | None,
+    max_duration_s: float,
+    now: datetime,
+    *,
+    camera: Camera,
+    max_age_days: int | None,
 ) -> datetime:
     """Check a local-first event's times; returns its end (an instant ends when it starts)."""
     _check_start(started_at, now)
+    _check_age(started_at, now, camera=camera, max_age_days=max_age_days, what="event")
     ended_at = ended_at or started_at
     if ended_at < started_at:
         raise InvalidInput("The event ends before it starts.", code="invalid_window")
@@ -357,6 +547,52 @@ def _device_event_times(
     return ended_at
 
 
+@dataclass(frozen=True)
+class ReportedEvent:
+    event: MotionEvent
+    clip: Clip | None
+    # False when the device sent this device_ref before: the event already recorded.
+    created: bool
+
+
+def report_device_event(
+    *,
+    session: Session,
+    camera: Camera,
+    kind: EventKind,
+    started_at: datetime,
+    ended_at: datetime | None,
+    device_ref: str | None,
+    max_duration_s: float,
+    max_age_days: int | None = None,
+) -> ReportedEvent:
+    """Record a local-first event (its clip stays on the owner's device, "on device") and
+    alert the owner; or, when this camera already sent ``device_ref``, return that event
+    (``created`` False) — also when a concurrent request recorded it a moment ago."""
+    now = utcnow()
+    ended_at = _device_event_times(
+        started_at, ended_at, max_duration_s, now, camera=camera, max_age_days=max_age_days
+    )
+    _check_device_ref(device_ref)
+    existing = find_device_event(session=session, camera=camera, device_ref=device_ref)
+    if existing is None:
+        event = MotionEvent(
+            camera_id=camera.id,
+            owner_id=camera.owner_id,
+            kind=kind,
+            started_at=started_at,
+            ended_at=ended_at,
+            on_device=True,
+            device_ref=device_ref,
+        )
+        if _insert_event(session, camera, event):
+            _alert_owner(session=session, camera=camera, event=event)
+            return ReportedEvent(event=event, clip=None, created=True)
+        existing = find_device_event(session=session, camera=camera, device_ref=device_ref)
+        assert existing is not None
+    return ReportedEvent(event=existing[0], clip=existing[1], created=False)
+
+
 def record_device_event(
     *,
     session: Session,
@@ -366,22 +602,20 @@ def record_device_event(
     ended_at: datetime | None,
     device_ref: str | None,
     max_duration_s: float,
+    max_age_days: int | None = None,
 ) -> MotionEvent:
-    """Record a local-first event: its clip stays on the owner's device ("on device")."""
-    ended_at = _device_event_times(started_at, ended_at, max_duration_s, utcnow())
-    event = MotionEvent(
-        camera_id=camera.id,
-        owner_id=camera.owner_id,
+    """Record a local-first event: its clip stays on the owner's device ("on device").
+    A ``device_ref`` this camera already sent gives back the event recorded then."""
+    return report_device_event(
+        session=session,
+        camera=camera,
         kind=kind,
         started_at=started_at,
         ended_at=ended_at,
-        on_device=True,
         device_ref=device_ref,
-    )
-    session.add(event)
-    session.flush()
-    _alert_owner(session=session, camera=camera, event=event)
-    return event
+        max_duration_s=max_duration_s,
+        max_age_days=max_age_days,
+    ).event
 
 
 @dataclass(frozen=True)
@@ -398,25 +632,66 @@ class BatchResult:
     duplicates: int
 
 
+def _known_refs(session: Session, camera: Camera, refs: Sequence[str]) -> set[str]:
+    if not refs:
+        return set()
+    return set(
+        session.scalars(
+            select(MotionEvent.device_ref).where(
+                MotionEvent.camera_id == camera.id, MotionEvent.device_ref.in_(refs)
+            )
+        )
+    )
+
+
+def _fresh_rows(rows: Sequence[dict[str, Any]], known: set[str]) -> list[dict[str, Any]]:
+    """The rows to insert: none whose device_ref is known, one per device_ref in the batch."""
+    seen = set(known)
+    fresh: list[dict[str, Any]] = []
+    for row in rows:
+        ref = row["device_ref"]
+        if ref is not None:
+            if ref in seen:
+                continue
+            seen.add(ref)
+        fresh.append(row)
+    return fresh
+
+
+# A batch whose references keep colliding with concurrent requests gives up after this many
+# tries (each try loses only to a request that recorded one of its events meanwhile).
+_BATCH_TRIES = 3
+
+
 def record_device_events(
     *,
     session: Session,
     camera: Camera,
     events: Sequence[DeviceEventSpec],
     max_duration_s: float,
+    max_age_days: int | None = None,
 ) -> BatchResult:
     """Record many local-first events at once (a device catching up after an outage).
 
     All or nothing: one bad event refuses the batch and names it. Events whose
     ``device_ref`` this camera already sent, or that repeat one in the batch, are
-    skipped, so a retried batch records each event once. The owner gets one alert for
-    the batch (if any of its kinds interest him), not one per event.
+    skipped, so a retried batch records each event once (also when a concurrent request
+    records one of them meanwhile). The owner gets one alert for the batch (if any of its
+    kinds interest him), not one per event.
     """
     now = utcnow()
     rows: list[dict[str, Any]] = []
     for index, spec in enumerate(events):
         try:
-            ended_at = _device_event_times(spec.started_at, spec.ended_at, max_duration_s, now)
+            ended_at = _device_event_times(
+                spec.started_at,
+                spec.ended_at,
+                max_duration_s,
+                now,
+                camera=camera,
+                max_age_days=max_age_days,
+            )
+            _check_device_ref(spec.device_ref)
         except InvalidInput as exc:
             raise InvalidInput(f"Event {index}: {exc.message}", code=exc.code, index=index) from exc
         rows.append(
@@ -432,28 +707,21 @@ def record_device_events(
                 "created_at": now,
             }
         )
-    refs = [r["device_ref"] for r in rows if r["device_ref"]]
-    known = (
-        set(
-            session.scalars(
-                select(MotionEvent.device_ref).where(
-                    MotionEvent.camera_id == camera.id, MotionEvent.device_ref.in_(refs)
-                )
-            )
-        )
-        if refs
-        else set()
-    )
-    fresh: list[dict[str, Any]] = []
-    for row in rows:
-        ref = row["device_ref"]
-        if ref is not None and ref in known:
-            continue
-        if ref is not None:
-            known.add(ref)
-        fresh.append(row)
+    refs = sorted({r["device_ref"] for r in rows if r["device_ref"] is not None})
+    for attempt in range(_BATCH_TRIES):
+        fresh = _fresh_rows(rows, _known_refs(session, camera, refs))
+        if not fresh:
+            break
+        try:
+            # On PostgreSQL a concurrent request may record one of these references between
+            # the look-up and the insert; the savepoint lets the batch look again.
+            with session.begin_nested():
+                session.execute(insert(MotionEvent), fresh)
+            break
+        except IntegrityError:
+            if attempt == _BATCH_TRIES - 1:
+                raise
     if fresh:
-        session.execute(insert(MotionEvent), fresh)
         kinds = sorted({EventKind(r["kind"]).value for r in fresh})
         prefs_kinds = set(notify_service.alert_kinds(session=session, user_id=camera.owner_id))
         wanted = [k for k in kinds if k in prefs_kinds]

@@ -10,11 +10,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
+from starlette.datastructures import UploadFile
 
 from doorstep.accounts.deps import CurrentUser, bearer_token
 from doorstep.agencies.deps import AgencyMember, AnyAgencyMember
 from doorstep.cameras import service as camera_service
-from doorstep.cameras.api import camera_upload, spool_upload
+from doorstep.cameras.api import CLIP_FILE_FIELD, camera_upload, multipart_body, spool_upload
 from doorstep.footage import answers as answer_service
 from doorstep.footage import evidence as evidence_service
 from doorstep.footage import service as request_service
@@ -40,6 +41,7 @@ from doorstep.http import DbSession, RuntimeDep
 from doorstep.media.streaming import media_response
 from doorstep.media.video import ClipLimits
 from doorstep.routing import GuardedRoute
+from doorstep.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["footage requests"], route_class=GuardedRoute)
 
@@ -358,49 +360,76 @@ def unmute(agency_id: uuid.UUID, user: CurrentUser, session: DbSession) -> Respo
 
 @router.get("/cameras/{camera_id}/uploads", response_model=list[PendingUpload])
 def pending_uploads(
-    camera_id: uuid.UUID, request: Request, session: DbSession
+    camera_id: uuid.UUID, request: Request, runtime: RuntimeDep
 ) -> list[PendingUpload]:
     """What the owner shared from this device's local-first events, waiting for the file."""
-    camera = camera_service.authenticate_camera(
-        session=session, camera_id=camera_id, token=bearer_token(request)
-    )
-    return [
-        PendingUpload(
-            evidence_id=item.id,
-            event_id=event.id,
-            device_ref=event.device_ref,
-            started_at=event.started_at,
-            ended_at=event.ended_at,
+    # Devices poll this; read-only, it never waits for (or holds up) a writer on SQLite.
+    with runtime.db.read_only() as session:
+        camera = camera_service.authenticate_camera(
+            session=session, camera_id=camera_id, token=bearer_token(request)
         )
-        for item, event in evidence_service.pending_uploads(session=session, camera=camera)
-    ]
+        return [
+            PendingUpload(
+                evidence_id=item.id,
+                event_id=event.id,
+                device_ref=event.device_ref,
+                started_at=event.started_at,
+                ended_at=event.ended_at,
+            )
+            for item, event in evidence_service.pending_uploads(session=session, camera=camera)
+        ]
 
 
-@router.post("/cameras/{camera_id}/uploads/{evidence_id}", status_code=status.HTTP_201_CREATED)
+def _fulfil(
+    runtime: Runtime,
+    camera_id: uuid.UUID,
+    evidence_id: uuid.UUID,
+    token: str | None,
+    upload: UploadFile,
+) -> dict[str, str]:
+    """A device upload in three steps, so that the (SQLite) write lock is held only for the
+    update, never while the clip decodes: the checks in a read-only transaction; the clip
+    probed, hashed and stored outside any transaction; then one short write transaction
+    that locks the row and checks again that it is still pending. Blocking."""
+    limits = ClipLimits.from_settings(runtime.settings)
+    with runtime.db.read_only() as session:
+        camera = camera_service.authenticate_camera(
+            session=session, camera_id=camera_id, token=token
+        )
+        item = evidence_service.check_pending_upload(
+            session=session, camera=camera, evidence_id=evidence_id
+        )
+    path = spool_upload(upload, limits.max_bytes)
+    try:
+        stored = evidence_service.store_upload(
+            storage=runtime.storage, limits=limits, item=item, file_path=path
+        )
+    finally:
+        path.unlink(missing_ok=True)
+    try:
+        with runtime.db.transaction() as session:
+            camera = camera_service.authenticate_camera(
+                session=session, camera_id=camera_id, token=token
+            )
+            item = evidence_service.record_upload(
+                session=session, storage=runtime.storage, camera=camera, stored=stored
+            )
+            return {"evidence_id": str(item.id), "sha256": item.sha256 or ""}
+    except BaseException:
+        # Refused or failed (the commit included): the stored file goes, whatever step
+        # stopped it.
+        evidence_service.discard_upload(storage=runtime.storage, stored=stored)
+        raise
+
+
+@router.post(
+    "/cameras/{camera_id}/uploads/{evidence_id}",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=multipart_body({"file": CLIP_FILE_FIELD}, ["file"]),
+)
 async def fulfil_upload(
     camera_id: uuid.UUID, evidence_id: uuid.UUID, request: Request, runtime: RuntimeDep
 ) -> dict[str, str]:
     """The device sends a shared local-first clip (multipart field ``file``)."""
     async with camera_upload(request, runtime, camera_id) as (token, _form, upload):
-
-        def work() -> dict[str, str]:
-            limits = ClipLimits.from_settings(runtime.settings)
-            path = spool_upload(upload, limits.max_bytes)
-            try:
-                with runtime.db.transaction() as session:
-                    camera = camera_service.authenticate_camera(
-                        session=session, camera_id=camera_id, token=token
-                    )
-                    item = evidence_service.fulfil_upload(
-                        session=session,
-                        storage=runtime.storage,
-                        limits=limits,
-                        camera=camera,
-                        evidence_id=evidence_id,
-                        file_path=path,
-                    )
-                    return {"evidence_id": str(item.id), "sha256": item.sha256 or ""}
-            finally:
-                path.unlink(missing_ok=True)
-
-        return await run_in_threadpool(work)
+        return await run_in_threadpool(_fulfil, runtime, camera_id, evidence_id, token, upload)

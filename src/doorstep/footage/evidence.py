@@ -35,7 +35,7 @@ from doorstep.footage.models import (
     Recipient,
 )
 from doorstep.media.storage import MediaStorage
-from doorstep.media.video import ClipLimits, probe_clip
+from doorstep.media.video import ClipLimits, VideoProbe, probe_clip
 from doorstep.transparency import audit
 
 log = structlog.get_logger(__name__)
@@ -386,6 +386,94 @@ def pending_uploads(*, session: Session, camera: Camera) -> list[tuple[Evidence,
     return [(r[0], r[1]) for r in rows]
 
 
+def _not_pending() -> NotFound:
+    return NotFound("No pending upload with this id for this camera.", code="upload_not_pending")
+
+
+def check_pending_upload(*, session: Session, camera: Camera, evidence_id: uuid.UUID) -> Evidence:
+    """The shared item this device is asked to send, or 404 (another camera's, not shared,
+    withdrawn, already sent). Only reads: fit for a read-only transaction."""
+    for item, _event in pending_uploads(session=session, camera=camera):
+        if item.id == evidence_id:
+            return item
+    raise _not_pending()
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    """A device's clip that passed every check and is in storage, not yet recorded as
+    evidence: :func:`record_upload` records it, :func:`discard_upload` removes the file."""
+
+    evidence_id: uuid.UUID
+    storage_key: str
+    sha256: str
+    size_bytes: int
+    probe: VideoProbe
+
+
+def store_upload(
+    *, storage: MediaStorage, limits: ClipLimits, item: Evidence, file_path: Path
+) -> StoredUpload:
+    """Check the clip with PyAV, hash it and store it. The slow part of a device upload, so
+    it touches no database: run it between transactions, off the event loop. A refusal or
+    a failure leaves nothing in storage."""
+    probe = probe_clip(file_path, limits)
+    # A key of its own per attempt: a retry racing its original must not overwrite, or
+    # on losing delete, the file the other one recorded.
+    stored = StoredUpload(
+        evidence_id=item.id,
+        storage_key=f"evidence/{item.request_id}/{item.id}-{uuid.uuid4().hex[:12]}.mp4",
+        sha256=camera_service.sha256_file(file_path),
+        size_bytes=file_path.stat().st_size,
+        probe=probe,
+    )
+    try:
+        storage.put_file(stored.storage_key, file_path, "video/mp4")
+    except BaseException:
+        discard_upload(storage=storage, stored=stored)
+        raise
+    return stored
+
+
+def discard_upload(*, storage: MediaStorage, stored: StoredUpload) -> None:
+    """Remove a stored upload's file (one that will not be recorded)."""
+    storage.delete(stored.storage_key)
+
+
+def record_upload(
+    *, session: Session, storage: MediaStorage, camera: Camera, stored: StoredUpload
+) -> Evidence:
+    """Make a stored upload the evidence the owner shared: the row is locked and must still
+    be pending, so a share the owner withdrew meanwhile (or a retry that lost the race)
+    never becomes evidence; its file is then removed. Only the lock and the update run
+    here, so the write transaction stays short. Audited."""
+    undo_on_rollback(session, partial(discard_upload, storage=storage, stored=stored))
+    check_pending_upload(session=session, camera=camera, evidence_id=stored.evidence_id)
+    item = session.scalar(
+        select(Evidence)
+        .where(Evidence.id == stored.evidence_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if item is None or item.status != EvidenceStatus.pending_upload:
+        raise _not_pending()
+    probe = stored.probe
+    item.storage_key = stored.storage_key
+    item.sha256, item.size_bytes = stored.sha256, stored.size_bytes
+    item.duration_s, item.width, item.height = probe.duration_s, probe.width, probe.height
+    item.status, item.uploaded_at = EvidenceStatus.available, utcnow()
+    audit.record(
+        session=session,
+        actor=audit.Actor(id=camera.owner_id, label=f"camera:{camera.id}"),
+        action="evidence.uploaded",
+        subject_type="evidence",
+        subject_id=item.id,
+        details={"sha256": item.sha256},
+    )
+    session.flush()
+    return item
+
+
 def fulfil_upload(
     *,
     session: Session,
@@ -395,39 +483,13 @@ def fulfil_upload(
     evidence_id: uuid.UUID,
     file_path: Path,
 ) -> Evidence:
-    """The device sends the clip the owner shared; it becomes evidence like any other.
+    """The device sends the clip the owner shared; it becomes evidence like any other, all
+    in the caller's transaction.
 
     The clip is checked first; the row is then locked and must still be pending, so a
-    share the owner withdrew meanwhile never becomes evidence."""
-    if evidence_id not in {e.id for e, _event in pending_uploads(session=session, camera=camera)}:
-        raise NotFound("No pending upload with this id for this camera.", code="upload_not_pending")
-    probe = probe_clip(file_path, limits)
-    item = session.scalar(
-        select(Evidence)
-        .where(Evidence.id == evidence_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if item is None or item.status != EvidenceStatus.pending_upload:
-        raise NotFound("No pending upload with this id for this camera.", code="upload_not_pending")
-    item.storage_key = f"evidence/{item.request_id}/{item.id}.mp4"
-    storage.put_file(item.storage_key, file_path, "video/mp4")
-    undo_on_rollback(session, partial(storage.delete, item.storage_key))
-    try:
-        item.sha256 = camera_service.sha256_file(file_path)
-        item.size_bytes = file_path.stat().st_size
-        item.duration_s, item.width, item.height = probe.duration_s, probe.width, probe.height
-        item.status, item.uploaded_at = EvidenceStatus.available, utcnow()
-        audit.record(
-            session=session,
-            actor=audit.Actor(id=camera.owner_id, label=f"camera:{camera.id}"),
-            action="evidence.uploaded",
-            subject_type="evidence",
-            subject_id=item.id,
-            details={"sha256": item.sha256},
-        )
-        session.flush()
-    except BaseException:
-        storage.delete(item.storage_key)
-        raise
-    return item
+    share the owner withdrew meanwhile never becomes evidence. The upload route runs
+    :func:`check_pending_upload`, :func:`store_upload` and :func:`record_upload` in turn
+    instead, with the slow middle step outside any transaction."""
+    item = check_pending_upload(session=session, camera=camera, evidence_id=evidence_id)
+    stored = store_upload(storage=storage, limits=limits, item=item, file_path=file_path)
+    return record_upload(session=session, storage=storage, camera=camera, stored=stored)
