@@ -6,6 +6,18 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from doorstep.cameras.models import CameraKind, EventKind
+from doorstep.inputs import (
+    Flag,
+    Line,
+    Moment,
+    Number,
+    OptionalFlag,
+    OptionalLine,
+    OptionalMoment,
+    OptionalNumber,
+    OptionalWholeNumber,
+    WholeNumber,
+)
 
 
 class CameraBase(BaseModel):
@@ -13,21 +25,21 @@ class CameraBase(BaseModel):
 
 
 class CameraCreate(CameraBase):
-    name: str = Field(min_length=1, max_length=80)
+    name: Line = Field(min_length=1, max_length=80)
     kind: CameraKind
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
-    accepts_requests: bool = True
-    retention_days: int = Field(default=60, ge=1, le=365)
+    latitude: Number = Field(ge=-90, le=90)
+    longitude: Number = Field(ge=-180, le=180)
+    accepts_requests: Flag = True
+    retention_days: WholeNumber = Field(default=60, ge=1, le=365)
 
 
 class CameraUpdate(CameraBase):
-    name: str | None = Field(default=None, min_length=1, max_length=80)
+    name: OptionalLine = Field(default=None, min_length=1, max_length=80)
     kind: CameraKind | None = None
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
-    accepts_requests: bool | None = None
-    retention_days: int | None = Field(default=None, ge=1, le=365)
+    latitude: OptionalNumber = Field(default=None, ge=-90, le=90)
+    longitude: OptionalNumber = Field(default=None, ge=-180, le=180)
+    accepts_requests: OptionalFlag = None
+    retention_days: OptionalWholeNumber = Field(default=None, ge=1, le=365)
 
 
 class CameraRead(CameraBase):
@@ -74,8 +86,8 @@ class EventCreate(CameraBase):
     """A local-first event: the clip stays on the device until the owner shares it."""
 
     kind: EventKind
-    started_at: datetime
-    ended_at: datetime | None = None
+    started_at: Moment
+    ended_at: OptionalMoment = None
     device_ref: str | None = Field(default=None, max_length=200)
 
     @field_validator("started_at", "ended_at")
