@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
+from doorstep import paging
 from doorstep.accounts.deps import AnyUser, CurrentUser, bearer_token
 from doorstep.cameras import service as camera_service
 from doorstep.cameras.models import EventKind
@@ -330,7 +331,7 @@ def list_events(
     since: datetime | None = None,
     until: datetime | None = None,
     on_device: bool | None = None,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=paging.MAX_CURSOR_CHARS)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> EventPage:
     page = camera_service.timeline(

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from doorstep import paging
 from doorstep.accounts.deps import AnyUser, CurrentUser
 from doorstep.feed import comments as feed_comments
 from doorstep.feed import homes, moderation, tips
@@ -44,6 +45,7 @@ api = "/api/v1"
 
 Categories = Annotated[list[Category] | None, Query(alias="category")]
 PageLimit = Annotated[int, Query(ge=1, le=100)]
+PageCursor = Annotated[str | None, Query(max_length=paging.MAX_CURSOR_CHARS)]
 
 
 # ---------------------------------------------------------------- home
@@ -79,7 +81,7 @@ def read_feed(
     category: Categories = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    cursor: str | None = None,
+    cursor: PageCursor = None,
     limit: PageLimit = 30,
 ) -> FeedPage:
     """Posts within the caller's radius, newest first; follow ``next_cursor`` for older."""
@@ -105,7 +107,7 @@ def feed_map(
     category: Categories = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    cursor: str | None = None,
+    cursor: PageCursor = None,
     limit: PageLimit = 100,
 ) -> FeedMap:
     """The same posts as a GeoJSON FeatureCollection; each geometry is a coarse cell."""

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
+from doorstep import paging
 from doorstep.accounts.deps import Admin
 from doorstep.agencies import service as agency_service
 from doorstep.errors import NotFound
@@ -158,7 +159,7 @@ def public_request_log(
     sort: str = "activated",
     order: str = Query("desc", pattern="^(asc|desc)$"),
     agency_id: uuid.UUID | None = None,
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=paging.MAX_OFFSET),
     limit: int = Query(100, ge=1, le=500),
 ) -> RequestLogPage:
     """Public: every request that ever became active, with totals and coarse cells."""
