@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
@@ -185,6 +185,18 @@ def _json_time(value: Any) -> Any:
     return value
 
 
+def _utc_time(value: datetime) -> datetime:
+    # 0001-01-01T00:00+01:00 parses, but has no UTC equivalent to store or compare.
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise PydanticCustomError(
+                "datetime_range", "give a time between the years 1 and 9999 in UTC"
+            ) from None
+    return value
+
+
 # true or false, never 0, 1 or "yes".
 Flag = Annotated[bool, BeforeValidator(_json_bool)]
 # A finite number (or text holding one), never true, false, NaN or Infinity.
@@ -192,7 +204,7 @@ Number = Annotated[float, BeforeValidator(_json_number)]
 # A whole number (5, 5.0 or "5"), never true, false or 2.5.
 WholeNumber = Annotated[int, BeforeValidator(_json_integer)]
 # A date and time as ISO-8601 text, never a number of seconds.
-Moment = Annotated[datetime, BeforeValidator(_json_time)]
+Moment = Annotated[datetime, BeforeValidator(_json_time), AfterValidator(_utc_time)]
 
 
 # ---------------------------------------------------------------- optional fields
@@ -215,5 +227,9 @@ OptionalLine = Annotated[str | None, AfterValidator(_unless_none(_one_line))]
 OptionalText = Annotated[str | None, AfterValidator(_unless_none(_text))]
 OptionalFlag = Annotated[bool | None, BeforeValidator(_unless_none(_json_bool))]
 OptionalNumber = Annotated[float | None, BeforeValidator(_unless_none(_json_number))]
-OptionalMoment = Annotated[datetime | None, BeforeValidator(_unless_none(_json_time))]
+OptionalMoment = Annotated[
+    datetime | None,
+    BeforeValidator(_unless_none(_json_time)),
+    AfterValidator(_unless_none(_utc_time)),
+]
 OptionalWholeNumber = Annotated[int | None, BeforeValidator(_unless_none(_json_integer))]

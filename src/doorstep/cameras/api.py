@@ -35,6 +35,7 @@ from doorstep.cameras.schemas import (
 )
 from doorstep.errors import InvalidInput, PayloadTooLarge
 from doorstep.http import DbSession, RuntimeDep
+from doorstep.inputs import OptionalMoment
 from doorstep.media.streaming import media_response
 from doorstep.media.video import ClipLimits
 from doorstep.runtime import Runtime
@@ -328,8 +329,8 @@ def list_events(
     session: DbSession,
     camera_id: uuid.UUID | None = None,
     kind: Annotated[list[EventKind] | None, Query()] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: OptionalMoment = None,
+    until: OptionalMoment = None,
     on_device: bool | None = None,
     cursor: Annotated[str | None, Query(max_length=paging.MAX_CURSOR_CHARS)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -4,7 +4,6 @@ moderation, tips, and the clips shared in posts."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -38,6 +37,7 @@ from doorstep.feed.schemas import (
     TipSent,
 )
 from doorstep.http import DbSession, RuntimeDep
+from doorstep.inputs import OptionalMoment
 from doorstep.media.streaming import media_response
 
 router = APIRouter(tags=["feed"])
@@ -79,8 +79,8 @@ def read_feed(
     user: CurrentUser,
     session: DbSession,
     category: Categories = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: OptionalMoment = None,
+    until: OptionalMoment = None,
     cursor: PageCursor = None,
     limit: PageLimit = 30,
 ) -> FeedPage:
@@ -105,8 +105,8 @@ def feed_map(
     user: CurrentUser,
     session: DbSession,
     category: Categories = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: OptionalMoment = None,
+    until: OptionalMoment = None,
     cursor: PageCursor = None,
     limit: PageLimit = 100,
 ) -> FeedMap:
