@@ -116,3 +116,17 @@ def test_cursors_given_out_still_lead_to_the_next_page(
     ).json()
     assert [e["id"] for e in second["events"]] != [e["id"] for e in first["events"]]
     assert len(second["events"]) == 1
+
+
+def test_filter_days_at_the_end_of_the_calendar_are_a_400_page(
+    client: TestClient, runtime: Runtime
+) -> None:
+    person = make_person(runtime)
+    set_home(runtime, person)
+    sign_in(client, person.user.email)
+    for path in ("/timeline", "/feed"):
+        r = client.get(path, params={"to": "9999-12-31"}, headers=HTML)
+        assert r.status_code == 400, (path, r.status_code)
+        assert "leave it empty" in r.text
+        r = client.get(path, params={"from": "0001-01-01", "to": "9999-12-30"}, headers=HTML)
+        assert r.status_code == 200, (path, r.status_code)
