@@ -186,14 +186,18 @@ def _json_time(value: Any) -> Any:
 
 
 def _utc_time(value: datetime) -> datetime:
-    # 0001-01-01T00:00+01:00 parses, but has no UTC equivalent to store or compare.
-    if value.tzinfo is not None:
-        try:
-            value.astimezone(UTC)
-        except OverflowError:
-            raise PydanticCustomError(
-                "datetime_range", "give a time between the years 1 and 9999 in UTC"
-            ) from None
+    # Every stored time is aware UTC: a naive one cannot be compared with them, and
+    # 0001-01-01T00:00+01:00 parses but has no UTC equivalent.
+    if value.utcoffset() is None:
+        raise PydanticCustomError(
+            "timezone_aware", "give the time zone too (e.g. 2026-11-29T12:00:00Z or +01:00)"
+        )
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "datetime_range", "give a time between the years 1 and 9999 in UTC"
+        ) from None
     return value
 
 
@@ -203,7 +207,7 @@ Flag = Annotated[bool, BeforeValidator(_json_bool)]
 Number = Annotated[float, BeforeValidator(_json_number)]
 # A whole number (5, 5.0 or "5"), never true, false or 2.5.
 WholeNumber = Annotated[int, BeforeValidator(_json_integer)]
-# A date and time as ISO-8601 text, never a number of seconds.
+# A date and time as ISO-8601 text with its time zone, never a number of seconds.
 Moment = Annotated[datetime, BeforeValidator(_json_time), AfterValidator(_utc_time)]
 
 
