@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -62,41 +63,103 @@ def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
 
 
 def parse_area(geojson: dict[str, Any]) -> BaseGeometry:
-    """A GeoJSON Polygon or MultiPolygon, refused with a clear error when invalid."""
+    """A GeoJSON Polygon or MultiPolygon, refused with a clear error when invalid.
+
+    Each refusal says what is wrong and what a valid area looks like; the code is
+    ``invalid_geometry``, or ``crosses_antimeridian`` for an area that spans ±180°.
+    """
     kind = geojson.get("type") if isinstance(geojson, dict) else None
     if kind not in ("Polygon", "MultiPolygon"):
         raise InvalidInput(
             "The area must be a GeoJSON Polygon or MultiPolygon.", code="invalid_geometry"
         )
+    for ring in _rings(geojson):
+        _check_ring(ring)
     try:
-        for ring in _rings(geojson):
-            if len(ring) < 4 or list(ring[0]) != list(ring[-1]):
-                raise InvalidInput(
-                    "Each ring of the area must be closed (first point = last).",
-                    code="invalid_geometry",
-                )
-            for lng, lat, *_ in ring:
-                check_position(float(lat), float(lng))
         geom = shape(geojson)
-    except InvalidInput:
-        raise
     except Exception as exc:
         raise InvalidInput(
             f"The area is not valid GeoJSON: {exc}.", code="invalid_geometry"
         ) from exc
-    if geom.is_empty or not geom.is_valid:
+    if geom.is_empty:
+        raise InvalidInput(_EMPTY_AREA, code="invalid_geometry")
+    if not geom.is_valid:
         raise InvalidInput(
-            f"The area is not a valid shape: {explain_validity(geom)}.", code="invalid_geometry"
+            f"The area is not a valid shape: {explain_validity(geom)}. Draw an outline "
+            "that does not cross or touch itself.",
+            code="invalid_geometry",
         )
     return geom
 
 
-def _rings(geojson: dict[str, Any]) -> list[list[list[float]]]:
+_EMPTY_AREA = (
+    "The area has no points. Give at least one ring of four or more [longitude, latitude] "
+    "positions, the last repeating the first."
+)
+
+
+def _rings(geojson: dict[str, Any]) -> list[list[Any]]:
+    """Every ring of a Polygon's or MultiPolygon's coordinates, each checked to be a list."""
     coords = geojson.get("coordinates")
-    if not isinstance(coords, list):
-        raise InvalidInput("The area has no coordinates.", code="invalid_geometry")
+    if not isinstance(coords, list) or not coords:
+        raise InvalidInput(_EMPTY_AREA, code="invalid_geometry")
     polygons = coords if geojson["type"] == "MultiPolygon" else [coords]
-    return [ring for polygon in polygons for ring in polygon]
+    rings: list[list[Any]] = []
+    for polygon in polygons:
+        if not isinstance(polygon, list) or not polygon:
+            raise InvalidInput(_EMPTY_AREA, code="invalid_geometry")
+        for ring in polygon:
+            if not isinstance(ring, list):
+                raise InvalidInput(
+                    "Each ring of the area is a list of [longitude, latitude] positions.",
+                    code="invalid_geometry",
+                )
+            rings.append(ring)
+    return rings
+
+
+def _check_ring(ring: list[Any]) -> None:
+    if len(ring) < 4:
+        raise InvalidInput(
+            f"A ring of the area has {len(ring)} positions; each needs at least four, "
+            "the last repeating the first.",
+            code="invalid_geometry",
+        )
+    for position in ring:
+        if not (
+            isinstance(position, list)
+            and len(position) in (2, 3)
+            and all(isinstance(c, int | float) and not isinstance(c, bool) for c in position)
+        ):
+            raise InvalidInput(
+                "Each position of the area is [longitude, latitude] in numbers; "
+                f"{str(position)[:40]} is not.",
+                code="invalid_geometry",
+            )
+        # A whole number of hundreds of digits has no float: it is out of range anyway.
+        lng, lat = (float(c) if abs(c) <= 1e300 else math.inf for c in position[:2])
+        check_position(lat, lng)
+    if ring[0] != ring[-1]:
+        raise InvalidInput(
+            "Each ring of the area must be closed (first point = last).",
+            code="invalid_geometry",
+        )
+    _check_antimeridian(ring)
+
+
+def _check_antimeridian(ring: list[Any]) -> None:
+    """Refuse an outline with an edge over half the globe's width: that is an area drawn
+    across ±180° longitude, which GeoJSON reads as a band around the rest of the world."""
+    if any(abs(float(a[0]) - float(b[0])) > 180 for a, b in itertools.pairwise(ring)):
+        raise _crosses_antimeridian()
+
+
+def _crosses_antimeridian() -> InvalidInput:
+    return InvalidInput(
+        "The area crosses the antimeridian (longitude ±180°), which doorstep cannot "
+        "handle. Draw it on one side of that line, with a second request for the rest.",
+        code="crosses_antimeridian",
+    )
 
 
 def circle(latitude: float, longitude: float, radius_m: float, segments: int = 64) -> Polygon:
@@ -117,6 +180,9 @@ def circle(latitude: float, longitude: float, radius_m: float, segments: int = 6
             math.cos(d) - math.sin(lat1) * math.sin(lat2),
         )
         points.append((math.degrees(lng2), math.degrees(lat2)))
+    # A point past ±180° means the circle spans the antimeridian.
+    if any(abs(lng) > 180 for lng, _lat in points):
+        raise _crosses_antimeridian()
     return Polygon(points)
 
 
@@ -133,8 +199,10 @@ def to_local_metres(geom: BaseGeometry) -> BaseGeometry:
         cos_c = np.sin(lat0) * np.sin(lat) + np.cos(lat0) * np.cos(lat) * np.cos(lng - lng0)
         k = np.sqrt(2 / (1 + cos_c))
         x = EARTH_RADIUS_M * k * np.cos(lat) * np.sin(lng - lng0)
-        y = EARTH_RADIUS_M * k * (
-            np.cos(lat0) * np.sin(lat) - np.sin(lat0) * np.cos(lat) * np.cos(lng - lng0)
+        y = (
+            EARTH_RADIUS_M
+            * k
+            * (np.cos(lat0) * np.sin(lat) - np.sin(lat0) * np.cos(lat) * np.cos(lng - lng0))
         )
         return np.column_stack([x, y])
 

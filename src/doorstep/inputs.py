@@ -13,11 +13,14 @@ the Pydantic types below add the single-line rule to the fields that need it.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 # C0 controls and DEL, without tab, newline and carriage return: never allowed.
 _ALWAYS_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -94,3 +97,143 @@ def _device_ref(value: str) -> str:
 DeviceRef = Annotated[
     str, Field(min_length=1, max_length=DEVICE_REF_MAX), AfterValidator(_device_ref)
 ]
+
+
+# ---------------------------------------------------------------- strict JSON scalars
+#
+# A JSON body means what it says: ``false`` is not a longitude, ``0`` is not a boolean,
+# ``0.5`` is not a time. Pydantic's lax mode accepts all three, and ``strict=True`` cannot
+# be used instead: FastAPI validates the decoded body in Python mode, where strict mode
+# also refuses the ISO-8601 strings, UUID strings and enum values a JSON body carries.
+# So each scalar type refuses the wrong JSON kinds itself, before Pydantic converts.
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _json_bool(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise PydanticCustomError(
+            "bool_type", "give true or false, not {kind}", {"kind": _json_kind(value)}
+        )
+    return value
+
+
+def _json_number(value: Any) -> Any:
+    # Text holding a number passes: the pages validate HTML forms, which send only text,
+    # with these same schemas. NaN and Infinity pass nowhere, also not as text.
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value  # Pydantic refuses it, naming the field
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError(
+            "float_type", "give a number, not {kind}", {"kind": _json_kind(value)}
+        )
+    else:
+        try:
+            number = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            number = math.inf
+    if not math.isfinite(number):
+        raise PydanticCustomError(
+            "finite_number", "give a finite number; NaN and Infinity are not allowed"
+        )
+    return value
+
+
+def _json_integer(value: Any) -> Any:
+    # 5.0 is the whole number 5 as some JSON encoders write it; 5.5 is not. Text passes
+    # to Pydantic, which reads "5" and refuses the rest (forms send text).
+    if isinstance(value, str) or (isinstance(value, float) and value.is_integer()):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        kind = "a fraction" if isinstance(value, float) else _json_kind(value)
+        raise PydanticCustomError("int_type", "give a whole number, not {kind}", {"kind": kind})
+    return value
+
+
+# Digits only (with an optional sign and fraction): Pydantic would read such text as
+# seconds since 1970, which nobody who means a time sends.
+_NUMERIC_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)\s*")
+
+
+def _json_time(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or _NUMERIC_TEXT.fullmatch(value):
+        raise PydanticCustomError(
+            "datetime_type",
+            "give a date and time as ISO-8601 text with a time zone "
+            "(e.g. 2026-11-29T12:00:00Z), not {kind}",
+            {"kind": "a number" if isinstance(value, str) else _json_kind(value)},
+        )
+    return value
+
+
+def _utc_time(value: datetime) -> datetime:
+    # Every stored time is aware UTC: a naive one cannot be compared with them, and
+    # 0001-01-01T00:00+01:00 parses but has no UTC equivalent.
+    if value.utcoffset() is None:
+        raise PydanticCustomError(
+            "timezone_aware", "give the time zone too (e.g. 2026-11-29T12:00:00Z or +01:00)"
+        )
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "datetime_range", "give a time between the years 1 and 9999 in UTC"
+        ) from None
+    return value
+
+
+# true or false, never 0, 1 or "yes".
+Flag = Annotated[bool, BeforeValidator(_json_bool)]
+# A finite number (or text holding one), never true, false, NaN or Infinity.
+Number = Annotated[float, BeforeValidator(_json_number)]
+# A whole number (5, 5.0 or "5"), never true, false or 2.5.
+WholeNumber = Annotated[int, BeforeValidator(_json_integer)]
+# A date and time as ISO-8601 text with its time zone, never a number of seconds.
+Moment = Annotated[datetime, BeforeValidator(_json_time), AfterValidator(_utc_time)]
+
+
+# ---------------------------------------------------------------- optional fields
+#
+# Write ``note: OptionalLine = Field(default=None, max_length=...)``, not ``Line | None``: in a
+# union the validator sits below Pydantic's constraints, which then fall back to a generic
+# check ("Value should have at most 80 items after validation") and a JSON schema with
+# non-standard keys. At field level the constraints apply to the string first, as for a
+# required ``Line``, and the rule runs after them.
+
+
+def _unless_none(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def checked(value: Any) -> Any:
+        return value if value is None else check(value)
+
+    return checked
+
+
+OptionalLine = Annotated[str | None, AfterValidator(_unless_none(_one_line))]
+OptionalText = Annotated[str | None, AfterValidator(_unless_none(_text))]
+OptionalFlag = Annotated[bool | None, BeforeValidator(_unless_none(_json_bool))]
+OptionalNumber = Annotated[float | None, BeforeValidator(_unless_none(_json_number))]
+OptionalMoment = Annotated[
+    datetime | None,
+    BeforeValidator(_unless_none(_json_time)),
+    AfterValidator(_unless_none(_utc_time)),
+]
+OptionalWholeNumber = Annotated[int | None, BeforeValidator(_unless_none(_json_integer))]

@@ -21,6 +21,11 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
+# How every camera ingest token begins (cameras.service.CAMERA_TOKEN_PREFIX plus "_"),
+# spelled out so that the principal dependencies do not load the cameras domain.
+_CAMERA_TOKEN_START = "dsc_"  # noqa: S105 (a label, not a secret)
+
+
 def api_user(request: Request, session: DbSession) -> User:
     """API callers authenticate with a bearer API token."""
     token = _bearer(request)
@@ -30,6 +35,12 @@ def api_user(request: Request, session: DbSession) -> User:
         )
     user = account_service.user_for_api_token(session=session, token=token)
     if user is None:
+        if token.startswith(_CAMERA_TOKEN_START):
+            raise Unauthenticated(
+                "This is a camera's ingest token; it only sends that camera's clips and "
+                "events. User endpoints need a user API token (POST /api/v1/tokens).",
+                code="camera_token",
+            )
         raise Unauthenticated("This API token is not valid or was revoked.", code="invalid_token")
     return user
 

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from doorstep.accounts.models import Role
 from doorstep.cameras.models import EventKind
+from doorstep.inputs import Line, OptionalFlag, OptionalLine, Text
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
@@ -20,7 +21,7 @@ def _normalize_email(value: str) -> str:
     return value
 
 
-Email = Annotated[str, AfterValidator(_normalize_email)]
+Email = Annotated[Line, AfterValidator(_normalize_email)]
 
 
 class AccountBase(BaseModel):
@@ -29,8 +30,8 @@ class AccountBase(BaseModel):
 
 class UserCreate(AccountBase):
     email: Email
-    display_name: str = Field(min_length=1, max_length=80)
-    password: str = Field(min_length=10, max_length=200)
+    display_name: Line = Field(min_length=1, max_length=80)
+    password: Line = Field(min_length=10, max_length=200)
 
 
 class UserRead(AccountBase):
@@ -46,12 +47,14 @@ class TokenCreate(AccountBase):
     """Exchange credentials for an API token (scripts, devices)."""
 
     email: Email
-    password: str
-    totp_code: str | None = None
-    recovery_code: str | None = Field(
+    # Only compared with the stored hash: a password set before the one-line rule still
+    # signs in, so this is checked as free text (the route layer refuses NUL and C0).
+    password: Text
+    totp_code: OptionalLine = Field(default=None, max_length=100)
+    recovery_code: OptionalLine = Field(
         default=None, max_length=64, description="One unused recovery code, instead of totp_code."
     )
-    name: str = Field(default="script", min_length=1, max_length=80)
+    name: Line = Field(default="script", min_length=1, max_length=80)
 
 
 class TokenRead(AccountBase):
@@ -82,9 +85,9 @@ class NotificationPreferenceRead(AccountBase):
 
 
 class NotificationPreferenceUpdate(AccountBase):
-    in_app: bool | None = None
-    email: bool | None = None
-    push: bool | None = None
+    in_app: OptionalFlag = None
+    email: OptionalFlag = None
+    push: OptionalFlag = None
     event_kinds: list[EventKind] | None = None
 
     @field_validator("event_kinds")
@@ -94,9 +97,9 @@ class NotificationPreferenceUpdate(AccountBase):
 
 
 class PushSubscriptionCreate(AccountBase):
-    endpoint: str = Field(min_length=8, max_length=1000, pattern=r"^https://")
-    p256dh: str = Field(min_length=16, max_length=200)
-    auth: str = Field(min_length=8, max_length=100)
+    endpoint: Line = Field(min_length=8, max_length=1000, pattern=r"^https://")
+    p256dh: Line = Field(min_length=16, max_length=200)
+    auth: Line = Field(min_length=8, max_length=100)
 
 
 class TwoFactorStatus(AccountBase):

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from doorstep.accounts.schemas import Email
 from doorstep.agencies.models import AgencyStatus, AgencyType, InvitationEmailStatus, MemberRole
+from doorstep.inputs import Line, OptionalText
 
 
 class AgencyBase(BaseModel):
@@ -15,13 +16,13 @@ class AgencyBase(BaseModel):
 
 
 class AgencyCreate(AgencyBase):
-    name: str = Field(min_length=3, max_length=200)
+    name: Line = Field(min_length=3, max_length=200)
     agency_type: AgencyType
-    city: str = Field(min_length=1, max_length=120)
-    state: str = Field(min_length=2, max_length=2)
+    city: Line = Field(min_length=1, max_length=120)
+    state: Line = Field(min_length=2, max_length=2)
     jurisdiction: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon")
     contact_email: Email
-    website: str = Field(min_length=8, max_length=500)
+    website: Line = Field(min_length=8, max_length=500)
 
 
 class AgencyRead(AgencyBase):
@@ -44,8 +45,8 @@ class AgencyRead(AgencyBase):
 
 
 class AgencyStatusChange(AgencyBase):
-    action: str = Field(pattern="^(verify|reject|suspend|reinstate|end)$")
-    reason: str | None = Field(default=None, max_length=2000)
+    action: Line = Field(pattern="^(verify|reject|suspend|reinstate|end)$")
+    reason: OptionalText = Field(default=None, max_length=2000)
 
 
 class InvitationCreate(AgencyBase):
@@ -81,7 +82,7 @@ class InvitationIssued(InvitationState):
 
 
 class InvitationAccept(AgencyBase):
-    token: str = Field(min_length=10, max_length=200)
+    token: Line = Field(min_length=10, max_length=200)
 
 
 class MemberRead(AgencyBase):

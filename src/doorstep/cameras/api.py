@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
+from doorstep import paging
 from doorstep.accounts.deps import AnyUser, CurrentUser, bearer_token
 from doorstep.cameras import service as camera_service
 from doorstep.cameras.models import EventKind
@@ -35,7 +36,7 @@ from doorstep.cameras.schemas import (
 )
 from doorstep.errors import InvalidInput, PayloadTooLarge
 from doorstep.http import DbSession, RuntimeDep
-from doorstep.inputs import DeviceRef
+from doorstep.inputs import DeviceRef, OptionalMoment
 from doorstep.media.streaming import media_response
 from doorstep.media.video import ClipLimits
 from doorstep.routing import GuardedRoute
@@ -412,10 +413,10 @@ def list_events(
     session: DbSession,
     camera_id: uuid.UUID | None = None,
     kind: Annotated[list[EventKind] | None, Query()] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: OptionalMoment = None,
+    until: OptionalMoment = None,
     on_device: bool | None = None,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=paging.MAX_CURSOR_CHARS)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> EventPage:
     page = camera_service.timeline(

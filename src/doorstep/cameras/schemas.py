@@ -6,7 +6,19 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from doorstep.cameras.models import CameraKind, EventKind
-from doorstep.inputs import DeviceRef
+from doorstep.inputs import (
+    DeviceRef,
+    Flag,
+    Line,
+    Moment,
+    Number,
+    OptionalFlag,
+    OptionalLine,
+    OptionalMoment,
+    OptionalNumber,
+    OptionalWholeNumber,
+    WholeNumber,
+)
 
 
 class CameraBase(BaseModel):
@@ -14,21 +26,21 @@ class CameraBase(BaseModel):
 
 
 class CameraCreate(CameraBase):
-    name: str = Field(min_length=1, max_length=80)
+    name: Line = Field(min_length=1, max_length=80)
     kind: CameraKind
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
-    accepts_requests: bool = True
-    retention_days: int = Field(default=60, ge=1, le=365)
+    latitude: Number = Field(ge=-90, le=90)
+    longitude: Number = Field(ge=-180, le=180)
+    accepts_requests: Flag = True
+    retention_days: WholeNumber = Field(default=60, ge=1, le=365)
 
 
 class CameraUpdate(CameraBase):
-    name: str | None = Field(default=None, min_length=1, max_length=80)
+    name: OptionalLine = Field(default=None, min_length=1, max_length=80)
     kind: CameraKind | None = None
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
-    accepts_requests: bool | None = None
-    retention_days: int | None = Field(default=None, ge=1, le=365)
+    latitude: OptionalNumber = Field(default=None, ge=-90, le=90)
+    longitude: OptionalNumber = Field(default=None, ge=-180, le=180)
+    accepts_requests: OptionalFlag = None
+    retention_days: OptionalWholeNumber = Field(default=None, ge=1, le=365)
 
 
 class CameraRead(CameraBase):
@@ -79,8 +91,8 @@ class EventCreate(CameraBase):
     model_config = ConfigDict(str_strip_whitespace=False)
 
     kind: EventKind
-    started_at: datetime
-    ended_at: datetime | None = None
+    started_at: Moment
+    ended_at: OptionalMoment = None
     device_ref: DeviceRef | None = Field(
         default=None,
         description="The device's own name for the clip, to find it again and to make a "

@@ -6,9 +6,7 @@ Privacy: a camera's exact position leaves this module only through
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +22,7 @@ from sqlalchemy import Select, and_, delete, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from doorstep import geo
+from doorstep import geo, paging
 from doorstep.accounts.models import User
 from doorstep.accounts.service import actor_of
 from doorstep.cameras.models import Camera, CameraKind, Clip, EventKind, MotionEvent
@@ -772,17 +770,7 @@ def readable_clips(*, actor: User) -> Select[Clip]:
 
 
 def _encode_cursor(event: MotionEvent) -> str:
-    raw = json.dumps([event.started_at.isoformat(), str(event.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, event_id = json.loads(raw)
-        return datetime.fromisoformat(at), uuid.UUID(event_id)
-    except (ValueError, TypeError) as exc:
-        raise InvalidInput("This page cursor is not valid.", code="invalid_cursor") from exc
+    return paging.encode_cursor(event.started_at, event.id)
 
 
 @dataclass
@@ -817,7 +805,7 @@ def timeline(
     if on_device is not None:
         stmt = stmt.where(MotionEvent.on_device.is_(on_device))
     if cursor:
-        at, event_id = _decode_cursor(cursor)
+        at, event_id = paging.decode_cursor(cursor)
         stmt = stmt.where(
             or_(
                 MotionEvent.started_at < at,

@@ -4,11 +4,11 @@ moderation, tips, and the clips shared in posts."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from doorstep import paging
 from doorstep.accounts.deps import AnyUser, CurrentUser
 from doorstep.feed import comments as feed_comments
 from doorstep.feed import homes, moderation, tips
@@ -37,6 +37,7 @@ from doorstep.feed.schemas import (
     TipSent,
 )
 from doorstep.http import DbSession, RuntimeDep
+from doorstep.inputs import OptionalMoment
 from doorstep.media.streaming import media_response
 from doorstep.routing import GuardedRoute
 
@@ -45,6 +46,7 @@ api = "/api/v1"
 
 Categories = Annotated[list[Category] | None, Query(alias="category")]
 PageLimit = Annotated[int, Query(ge=1, le=100)]
+PageCursor = Annotated[str | None, Query(max_length=paging.MAX_CURSOR_CHARS)]
 
 
 # ---------------------------------------------------------------- home
@@ -78,9 +80,9 @@ def read_feed(
     user: CurrentUser,
     session: DbSession,
     category: Categories = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    cursor: str | None = None,
+    since: OptionalMoment = None,
+    until: OptionalMoment = None,
+    cursor: PageCursor = None,
     limit: PageLimit = 30,
 ) -> FeedPage:
     """Posts within the caller's radius, newest first; follow ``next_cursor`` for older."""
@@ -104,9 +106,9 @@ def feed_map(
     user: CurrentUser,
     session: DbSession,
     category: Categories = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    cursor: str | None = None,
+    since: OptionalMoment = None,
+    until: OptionalMoment = None,
+    cursor: PageCursor = None,
     limit: PageLimit = 100,
 ) -> FeedMap:
     """The same posts as a GeoJSON FeatureCollection; each geometry is a coarse cell."""

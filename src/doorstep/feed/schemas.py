@@ -10,6 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from doorstep.feed.areas import DEFAULT_RADIUS_MI, MAX_RADIUS_MI, MIN_RADIUS_MI
 from doorstep.feed.models import Category, PostStatus, ReportReason
+from doorstep.inputs import (
+    Flag,
+    Line,
+    Number,
+    OptionalLine,
+    OptionalNumber,
+    OptionalText,
+    Text,
+)
 
 
 class FeedBase(BaseModel):
@@ -20,9 +29,9 @@ class FeedBase(BaseModel):
 
 
 class HomeUpdate(FeedBase):
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
-    radius_mi: float = Field(default=DEFAULT_RADIUS_MI, ge=MIN_RADIUS_MI, le=MAX_RADIUS_MI)
+    latitude: Number = Field(ge=-90, le=90)
+    longitude: Number = Field(ge=-180, le=180)
+    radius_mi: Number = Field(default=DEFAULT_RADIUS_MI, ge=MIN_RADIUS_MI, le=MAX_RADIUS_MI)
     alert_categories: list[Category] = Field(default_factory=list)
 
 
@@ -40,7 +49,10 @@ class HomeRead(FeedBase):
 
 
 class PersonFields(FeedBase):
-    """What the person did (asked first), then at least two details beyond race."""
+    """What the person did (asked first), then at least two details beyond race.
+
+    Also the shape a stored description is read back in, so it takes what was stored
+    before the text rule; what a client sends is checked by ``PersonCreate``."""
 
     behavior: str = Field(default="", max_length=1000)
     clothing: str | None = Field(default=None, max_length=300)
@@ -51,28 +63,40 @@ class PersonFields(FeedBase):
     other: str | None = Field(default=None, max_length=300)
 
 
+class PersonCreate(PersonFields):
+    """A description as a client sends it: what he did is free text, each detail one line."""
+
+    behavior: Text = Field(default="", max_length=1000)
+    clothing: OptionalLine = Field(default=None, max_length=300)
+    hair: OptionalLine = Field(default=None, max_length=300)
+    build: OptionalLine = Field(default=None, max_length=300)
+    shoes: OptionalLine = Field(default=None, max_length=300)
+    distinguishing_features: OptionalLine = Field(default=None, max_length=300)
+    other: OptionalLine = Field(default=None, max_length=300)
+
+
 class PostCreate(FeedBase):
     category: Category
-    title: str = Field(min_length=3, max_length=120)
-    body: str = Field(min_length=1, max_length=5000)
-    person: PersonFields | None = None
+    title: Line = Field(min_length=3, max_length=120)
+    body: Text = Field(min_length=1, max_length=5000)
+    person: PersonCreate | None = None
     clip_id: uuid.UUID | None = None
     # Where it happened; the post keeps only its coarse cell. Defaults to the author's home.
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
+    latitude: OptionalNumber = Field(default=None, ge=-90, le=90)
+    longitude: OptionalNumber = Field(default=None, ge=-180, le=180)
     # Post for the agency the author is a verified member of.
-    official: bool = False
-    confirm_personal_data: bool = False
+    official: Flag = False
+    confirm_personal_data: Flag = False
 
 
 class PostUpdate(FeedBase):
     category: Category | None = None
-    title: str | None = Field(default=None, min_length=3, max_length=120)
-    body: str | None = Field(default=None, min_length=1, max_length=5000)
-    person: PersonFields | None = None
-    remove_person: bool = False
-    remove_clip: bool = False
-    confirm_personal_data: bool = False
+    title: OptionalLine = Field(default=None, min_length=3, max_length=120)
+    body: OptionalText = Field(default=None, min_length=1, max_length=5000)
+    person: PersonCreate | None = None
+    remove_person: Flag = False
+    remove_clip: Flag = False
+    confirm_personal_data: Flag = False
 
 
 class PostClip(FeedBase):
@@ -131,7 +155,7 @@ class FeedMap(BaseModel):
 
 
 class CommentCreate(FeedBase):
-    body: str = Field(min_length=1, max_length=2000)
+    body: Text = Field(min_length=1, max_length=2000)
 
 
 class CommentUpdate(CommentCreate):
@@ -155,7 +179,7 @@ class CommentRead(FeedBase):
 
 class ReportCreate(FeedBase):
     reason: ReportReason
-    note: str | None = Field(default=None, max_length=1000)
+    note: OptionalText = Field(default=None, max_length=1000)
 
 
 class ReportRead(FeedBase):
@@ -167,11 +191,11 @@ class ReportRead(FeedBase):
 
 
 class ModerationReason(FeedBase):
-    reason: str = Field(min_length=3, max_length=1000)
+    reason: Text = Field(min_length=3, max_length=1000)
 
 
 class ApprovalNote(FeedBase):
-    reason: str | None = Field(default=None, max_length=1000)
+    reason: OptionalText = Field(default=None, max_length=1000)
 
 
 class QueueItem(FeedBase):
@@ -195,16 +219,16 @@ class FeedSettingsRead(FeedBase):
 
 
 class FeedSettingsUpdate(FeedBase):
-    hold_new_posts: bool
+    hold_new_posts: Flag
 
 
 # ---------------------------------------------------------------- tips
 
 
 class TipCreate(FeedBase):
-    body: str = Field(min_length=3, max_length=5000)
+    body: Text = Field(min_length=3, max_length=5000)
     post_id: uuid.UUID | None = None
-    anonymous: bool = False
+    anonymous: Flag = False
 
 
 class TipSent(FeedBase):

@@ -9,8 +9,6 @@ in ``feed.comments``, moderation in ``feed.moderation``, alerts in
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from doorstep import geo
+from doorstep import geo, paging
 from doorstep.accounts import service as account_service
 from doorstep.accounts.models import Role, User
 from doorstep.accounts.service import actor_of
@@ -109,20 +107,7 @@ def get_own_post(*, session: Session, author: User, post_id: uuid.UUID) -> Post:
 
 def _encode_cursor(post: Post) -> str:
     assert post.published_at is not None
-    raw = json.dumps([post.published_at.isoformat(), str(post.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, post_id = json.loads(raw)
-        parsed = datetime.fromisoformat(at)
-        if parsed.tzinfo is None:
-            raise ValueError("naive cursor time")
-        return parsed, uuid.UUID(post_id)
-    except (ValueError, TypeError) as exc:
-        raise InvalidInput("This page cursor is not valid.", code="invalid_cursor") from exc
+    return paging.encode_cursor(post.published_at, post.id)
 
 
 def feed_statement(
@@ -146,7 +131,7 @@ def feed_statement(
     if until is not None:
         stmt = stmt.where(Post.published_at < until)
     if cursor:
-        at, post_id = _decode_cursor(cursor)
+        at, post_id = paging.decode_cursor(cursor)
         stmt = stmt.where(
             or_(Post.published_at < at, and_(Post.published_at == at, Post.id < post_id))
         )

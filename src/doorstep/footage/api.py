@@ -16,6 +16,7 @@ from doorstep.accounts.deps import CurrentUser, bearer_token
 from doorstep.agencies.deps import AgencyMember, AnyAgencyMember
 from doorstep.cameras import service as camera_service
 from doorstep.cameras.api import CLIP_FILE_FIELD, camera_upload, multipart_body, spool_upload
+from doorstep.errors import Forbidden
 from doorstep.footage import answers as answer_service
 from doorstep.footage import evidence as evidence_service
 from doorstep.footage import service as request_service
@@ -78,10 +79,20 @@ def draft(body: RequestCreate, user: AgencyMember, session: DbSession) -> Reques
 
 @router.get("/requests", response_model=list[RequestRead])
 def list_requests(user: AgencyMember, session: DbSession) -> list[RequestRead]:
-    return [
-        request_view(session, r)
-        for r in request_service.list_agency_requests(session=session, actor=user)
-    ]
+    """The requests of the caller's agency. Requests sent to a camera owner are in his
+    inbox, ``GET /api/v1/inbox/requests``."""
+    try:
+        requests = request_service.list_agency_requests(session=session, actor=user)
+    except Forbidden as exc:
+        if exc.code != "not_agency_member":
+            raise
+        # A resident who calls this wants the requests sent to him: say where they are.
+        raise Forbidden(
+            "This list is for agency members: it shows the requests an agency sent. "
+            "Requests sent to you about your cameras are at GET /api/v1/inbox/requests.",
+            code="not_agency_member",
+        ) from exc
+    return [request_view(session, r) for r in requests]
 
 
 @router.get("/requests/{request_id}", response_model=RequestRead)

@@ -7,6 +7,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from doorstep.footage.models import IncidentType, RecipientStatus, RequestStatus
+from doorstep.inputs import (
+    Flag,
+    Line,
+    Moment,
+    Number,
+    OptionalFlag,
+    OptionalLine,
+    OptionalText,
+    Text,
+)
 
 
 class FootageBase(BaseModel):
@@ -14,20 +24,20 @@ class FootageBase(BaseModel):
 
 
 class Circle(FootageBase):
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
-    radius_m: float = Field(gt=0, le=50_000)
+    latitude: Number = Field(ge=-90, le=90)
+    longitude: Number = Field(ge=-180, le=180)
+    radius_m: Number = Field(gt=0, le=50_000)
 
 
 class RequestCreate(FootageBase):
     area: dict[str, Any] | None = Field(default=None, description="GeoJSON Polygon")
     circle: Circle | None = None
-    window_start: datetime
-    window_end: datetime
-    case_number: str | None = Field(default=None, max_length=60)
+    window_start: Moment
+    window_end: Moment
+    case_number: OptionalLine = Field(default=None, max_length=60)
     incident_type: IncidentType
-    message: str = Field(max_length=5000)
-    investigator_contact: str = Field(min_length=1, max_length=300)
+    message: Text = Field(max_length=5000)
+    investigator_contact: Line = Field(min_length=1, max_length=300)
 
 
 class RequestCounts(FootageBase):
@@ -63,12 +73,12 @@ class RequestRead(FootageBase):
 
 
 class Review(FootageBase):
-    approve: bool
-    note: str | None = Field(default=None, max_length=2000)
+    approve: Flag
+    note: OptionalText = Field(default=None, max_length=2000)
 
 
 class CloseRequest(FootageBase):
-    reason: str = Field(default="resolved", pattern="^(resolved|no_longer_needed)$")
+    reason: Line = Field(default="resolved", pattern="^(resolved|no_longer_needed)$")
 
 
 class EvidenceRead(FootageBase):
@@ -84,7 +94,7 @@ class EvidenceRead(FootageBase):
 
 
 class HoldChange(FootageBase):
-    held: bool
+    held: Flag
 
 
 class OwnerEvent(FootageBase):
@@ -117,7 +127,7 @@ class OwnerRequestRead(FootageBase):
 
 class ShareBody(FootageBase):
     event_ids: list[uuid.UUID] = Field(min_length=1, max_length=200)
-    reveal_identity: bool = False
+    reveal_identity: Flag = False
 
 
 class SharedEvidenceRead(FootageBase):
@@ -133,8 +143,8 @@ class SharedEvidenceRead(FootageBase):
 
 
 class RequestSettings(FootageBase):
-    opted_out: bool | None = None
-    reminders: bool | None = None
+    opted_out: OptionalFlag = None
+    reminders: OptionalFlag = None
 
 
 class RequestSettingsRead(FootageBase):

@@ -72,7 +72,13 @@ class Area:
 
 def parse_request_area(*, area: dict[str, Any] | None, circle: dict[str, Any] | None) -> Area:
     """A drawn polygon (GeoJSON) or a circle {latitude, longitude, radius_m}."""
-    if (area is None) == (circle is None):
+    if area is None and circle is None:
+        raise InvalidInput(
+            "Give the area the request covers: a GeoJSON polygon in 'area', or a circle "
+            "{latitude, longitude, radius_m} in 'circle'.",
+            code="area_required",
+        )
+    if area is not None and circle is not None:
         raise InvalidInput(
             "Give the area as a GeoJSON polygon or as a circle, not both.", code="invalid_geometry"
         )

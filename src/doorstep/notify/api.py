@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from doorstep.accounts.deps import CurrentUser
 from doorstep.http import DbSession, SettingsDep
+from doorstep.inputs import Line
 from doorstep.notify import service as notify_service
 from doorstep.routing import GuardedRoute
 
@@ -28,7 +29,7 @@ class NotificationRead(BaseModel):
 
 
 class WebhookCreate(BaseModel):
-    url: str = Field(min_length=8, max_length=1000)
+    url: Line = Field(min_length=8, max_length=1000)
 
 
 class WebhookRead(BaseModel):

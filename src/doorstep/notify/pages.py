@@ -14,6 +14,7 @@ from doorstep.accounts.schemas import PushSubscriptionCreate
 from doorstep.cameras.models import EventKind
 from doorstep.errors import DoorstepError, Forbidden, InvalidInput, Unauthenticated
 from doorstep.http import DbSession, SettingsDep
+from doorstep.inputs import Line
 from doorstep.notify import service as notify_service
 from doorstep.notify.channels.webpush import ensure_vapid_keys
 from doorstep.routing import GuardedRoute
@@ -103,14 +104,14 @@ def update_preferences(
 
 
 class _PushKeys(BaseModel):
-    p256dh: str
-    auth: str
+    p256dh: Line
+    auth: Line
 
 
 class BrowserPushSubscription(BaseModel):
     """What ``PushSubscription.toJSON()`` gives in the browser."""
 
-    endpoint: str
+    endpoint: Line
     keys: _PushKeys
 
 

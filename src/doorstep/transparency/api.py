@@ -8,12 +8,15 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
+from doorstep import paging
 from doorstep.accounts.deps import Admin
 from doorstep.agencies import service as agency_service
 from doorstep.errors import NotFound
 from doorstep.http import DbSession
+from doorstep.inputs import Flag, Line, Number, Text, WholeNumber
 from doorstep.routing import GuardedRoute
 from doorstep.transparency import digests, figures, public, request_log, statements
 from doorstep.transparency import policy as policy_service
@@ -32,9 +35,39 @@ from doorstep.transparency.schemas import (
 router = APIRouter(prefix="/api/v1", tags=["transparency"], route_class=GuardedRoute)
 
 
+# The JSON kind each policy setting takes, by its type in PolicySettings: the policy model
+# itself stays lax, as it also reads the settings stored before this rule.
+_SETTING_KINDS: dict[Any, TypeAdapter[Any]] = {
+    bool: TypeAdapter(Flag),
+    int: TypeAdapter(WholeNumber),
+    float: TypeAdapter(Number),
+    list[int]: TypeAdapter(list[WholeNumber]),
+    list[str]: TypeAdapter(list[Line]),
+}
+
+
 class PolicyChange(BaseModel):
     changes: dict[str, Any] = Field(description="Settings to set; null removes an override.")
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Text = Field(min_length=1, max_length=2000)
+
+    @field_validator("changes")
+    @classmethod
+    def _json_kinds(cls, changes: dict[str, Any]) -> dict[str, Any]:
+        """``0`` is not a boolean here either; unknown settings are the service's to refuse."""
+        for key, value in changes.items():
+            field = PolicySettings.model_fields.get(key)
+            kind = _SETTING_KINDS.get(field.annotation) if field is not None else None
+            if value is None or kind is None:
+                continue
+            try:
+                kind.validate_python(value)
+            except ValidationError as exc:
+                raise PydanticCustomError(
+                    "policy_setting_type",
+                    "{setting}: {problem}",
+                    {"setting": key, "problem": exc.errors()[0]["msg"]},
+                ) from exc
+        return changes
 
 
 class PolicyVersionRead(BaseModel):
@@ -127,7 +160,7 @@ def public_request_log(
     sort: str = "activated",
     order: str = Query("desc", pattern="^(asc|desc)$"),
     agency_id: uuid.UUID | None = None,
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=paging.MAX_OFFSET),
     limit: int = Query(100, ge=1, le=500),
 ) -> RequestLogPage:
     """Public: every request that ever became active, with totals and coarse cells."""

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
+from doorstep import paging
 from doorstep.accounts.deps import PageAdmin, PageVisitor, Visitor
 from doorstep.agencies.models import AgencyType
 from doorstep.errors import DoorstepError, InvalidInput, NotFound
@@ -35,6 +36,8 @@ from doorstep.web.render import CheckedForm, redirect
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 PAGE_SIZE = 50
+# The last page an offset within paging.MAX_OFFSET can reach.
+MAX_PAGE = paging.MAX_OFFSET // PAGE_SIZE + 1
 STATUS_LABELS = {"verified": "Active", "suspended": "Suspended", "ended": "Ended"}
 TYPE_LABELS = {t.value: t.value.replace("_", " ").capitalize() for t in AgencyType}
 INCIDENT_LABELS = {t.value: t.value.replace("_", " ").capitalize() for t in IncidentType}
@@ -264,12 +267,28 @@ def _log_params(request: Request) -> tuple[str, bool, int, uuid.UUID | None]:
     if sort not in request_log.SORT_KEYS:
         raise InvalidInput("Sort by one of the table's columns.", code="invalid_sort")
     descending = params.get("order", "desc") != "asc"
+    page_text = params.get("page", "1")
+    # Checked as text, so that no number of thousands of digits is ever converted.
+    if not (page_text.isdigit() and len(page_text) <= len(str(MAX_PAGE))):
+        raise _page_refused()
+    page = max(int(page_text), 1)
+    if page > MAX_PAGE:
+        raise _page_refused()
     try:
-        page = max(int(params.get("page", "1")), 1)
         agency = uuid.UUID(params["agency"]) if params.get("agency") else None
     except ValueError as exc:
-        raise InvalidInput("This page or agency is not valid.", code="invalid_query") from exc
+        raise InvalidInput(
+            "The agency filter is not an agency id; choose the agency from its page.",
+            code="invalid_query",
+        ) from exc
     return sort, descending, page, agency
+
+
+def _page_refused() -> InvalidInput:
+    return InvalidInput(
+        f"There is no such page: pages are numbered 1 to {MAX_PAGE} at most.",
+        code="invalid_page",
+    )
 
 
 @router.get("/transparency/requests", response_class=HTMLResponse)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from doorstep.agencies.models import AgencyStatus, AgencyType
 from doorstep.footage.models import IncidentType, RequestStatus
+from doorstep.inputs import Line, Text
 
 
 class PublicBase(BaseModel):
@@ -77,9 +78,10 @@ class StatementRead(PublicBase):
 
 
 class StatementUpdate(PublicBase):
-    acceptable_use: str = Field(max_length=20_000)
-    prohibited_uses: list[str] = Field(default_factory=list, max_length=100)
-    reason: str = Field(min_length=1, max_length=2000)
+    acceptable_use: Text = Field(max_length=20_000)
+    # Each prohibited use is one item of a list: one line.
+    prohibited_uses: list[Line] = Field(default_factory=list, max_length=100)
+    reason: Text = Field(min_length=1, max_length=2000)
 
 
 class AccountabilityFigure(PublicBase):

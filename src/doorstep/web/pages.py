@@ -63,6 +63,11 @@ def day_bounds(date_from: str, date_to: str) -> tuple[datetime | None, datetime 
 
     first, last = day(date_from, "From"), day(date_to, "To")
     since = datetime.combine(first, time.min, UTC) if first else None
+    if last == date.max:  # the day after it, where the filter would end, does not exist
+        raise InvalidInput(
+            "To is the last date there is; leave it empty to include every later day.",
+            code="invalid_date",
+        )
     until = datetime.combine(last + timedelta(days=1), time.min, UTC) if last else None
     return since, until
 
