@@ -56,9 +56,9 @@ _ALTERNATIVES = re.compile(r"^\^\(([a-z_]+)(\|[a-z_]+)*\)\$$")
 def instance(schema: dict[str, Any], name: str = "") -> Any:
     """The smallest value the schema accepts (required properties only); ``name`` is the
     property's, for strings whose format the schema does not declare (an email)."""
-    name, schema = _resolve(schema)
-    if name in _BY_SCHEMA:
-        return _BY_SCHEMA[name]()
+    component, schema = _resolve(schema)
+    if component in _BY_SCHEMA:
+        return _BY_SCHEMA[component]()
     if "enum" in schema:
         return schema["enum"][0]
     if "const" in schema:

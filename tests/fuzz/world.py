@@ -116,13 +116,6 @@ def build_world(runtime: Runtime, client: TestClient, tmp_path: Path) -> World:
             json={"body": "I saw the boards this morning."},
         )
     )
-    webhook = _created(
-        client.post(
-            "/api/v1/webhooks",
-            headers=stranger.headers,
-            json={"url": "https://hooks.example.org/doorstep"},
-        )
-    )
     tokens = client.get("/api/v1/tokens", headers=stranger.headers).json()
 
     # The other agency's request reaches the stranger, who shares his clip: evidence.
@@ -145,6 +138,14 @@ def build_world(runtime: Runtime, client: TestClient, tmp_path: Path) -> World:
             f"/api/v1/inbox/requests/{request['id']}/share",
             headers=stranger.headers,
             json={"event_ids": [clip_event["id"]]},
+        )
+    )
+    # Added after the drain: its deliveries would only retry against a host that is not there.
+    webhook = _created(
+        client.post(
+            "/api/v1/webhooks",
+            headers=stranger.headers,
+            json={"url": "https://hooks.example.org/doorstep"},
         )
     )
     with runtime.db.transaction() as session:

@@ -1,0 +1,62 @@
+"""Schemathesis over the whole OpenAPI document, on SQLite and PostgreSQL, as each kind
+of principal: anonymous, a resident, an officer with two-factor sign-in, a moderator, an
+admin, and a camera's token on the device endpoints.
+
+A call fails the test on a 5xx, on a body that does not match the documented schema and
+on a status the operation does not document. Generation is derandomized (the same cases
+every run) and shrinking is off, so a run costs a fixed number of calls:
+DOORSTEP_FUZZ_EXAMPLES per operation and principal (default 3). The fuller run, with
+stateful links and totals, is bench/fuzz.py."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, settings
+from schemathesis import Case
+
+from tests.fuzz.calls import CHECKS, aim
+from tests.fuzz.document import openapi_document
+from tests.fuzz.world import DEVICE_PATHS, PEOPLE, World
+
+pytestmark = pytest.mark.fuzz
+
+EXAMPLES = int(os.environ.get("DOORSTEP_FUZZ_EXAMPLES", "3"))
+BUDGET = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
+
+SCHEMA = schemathesis.openapi.from_dict(openapi_document())
+DEVICE_SCHEMA = schemathesis.openapi.from_dict(openapi_document()).include(
+    func=lambda ctx: ctx.operation.path in DEVICE_PATHS
+)
+
+
+def _call_and_validate(case: Case, world: World, principal: str) -> None:
+    aim(case, world, principal)
+    case.call_and_validate(
+        app=world.client.app,
+        base_url="https://testserver",
+        headers=dict(world.headers[principal]),
+        checks=CHECKS,
+    )
+
+
+@pytest.mark.parametrize("principal", PEOPLE)
+@SCHEMA.parametrize()
+@BUDGET
+def test_every_operation_as_every_person(case: Case, world: World, principal: str) -> None:
+    _call_and_validate(case, world, principal)
+
+
+@DEVICE_SCHEMA.parametrize()
+@BUDGET
+def test_device_endpoints_with_a_camera_token(case: Case, world: World) -> None:
+    _call_and_validate(case, world, "camera")
