@@ -1,6 +1,7 @@
 """Kill test: `kill -9` a worker in the middle of a 10,000-owner fan-out; nothing is lost.
 
-    .venv/bin/python bench/kill_test.py --db postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
+    .venv/bin/python bench/kill_test.py \\
+        --db postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
         [--owners 10000] [--kill-at 0.3] [--lease 5]
 
 Builds the fan-out benchmark's scene (doorstep.bench.fanout: owners with a camera, an

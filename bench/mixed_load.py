@@ -231,7 +231,7 @@ def _phase(
         thread.join(180)
     # Requests in flight at the stop count too: a phase lasts until the last one answered.
     elapsed = time.perf_counter() - started
-    result = {"seconds": round(elapsed, 2), "reads": reads.summary()}
+    result: dict[str, Any] = {"seconds": round(elapsed, 2), "reads": reads.summary()}
     result["reads"]["per_s"] = round(result["reads"]["requests"] / elapsed, 1)
     if uploads:
         result["uploads"] = sent.summary()
@@ -346,8 +346,7 @@ def summary(results: dict[str, Any]) -> str:
             f"p50 {idle['p50_ms']} ms p99 {idle['p99_ms']} ms",
             f"reads under upload: {loaded['requests']:>6} ({loaded['per_s']}/s) "
             f"p50 {loaded['p50_ms']} ms p99 {loaded['p99_ms']} ms",
-            f"uploads: {uploads['requests']} ({uploads['statuses']}), "
-            f"p50 {uploads['p50_ms']} ms",
+            f"uploads: {uploads['requests']} ({uploads['statuses']}), p50 {uploads['p50_ms']} ms",
             f"p99 ratio {results['p99_ratio']} (goal <= {GOAL_RATIO:.0f}x: "
             f"{'met' if goals['p99_within_3x'] else 'NOT met'}); 5xx {results['server_errors']}, "
             f"unhandled in log {results['server_unhandled_errors']} "

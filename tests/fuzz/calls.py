@@ -43,7 +43,7 @@ def _is_uuid(value: object) -> bool:
     return True
 
 
-def aim(case: Case, world: World, principal: str) -> None:
+def aim(case: Case[Any], world: World, principal: str) -> None:
     """Point a well-formed id at a real object: the camera principal's own camera, or for
     a person the stranger's object of that kind (so moderators and admins reach their real
     powers, and everyone else the ownership checks). Malformed ids stay as generated."""
@@ -64,7 +64,7 @@ class Outcome:
     body: Any
 
 
-def call(case: Case, world: World, principal: str, *, aim_ids: bool = True) -> Outcome:
+def call(case: Case[Any], world: World, principal: str, *, aim_ids: bool = True) -> Outcome:
     """Make the call in process and check it; failures as check names (CHECK_NAMES)."""
     if aim_ids:
         aim(case, world, principal)

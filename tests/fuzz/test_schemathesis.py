@@ -11,6 +11,7 @@ stateful links and totals, is bench/fuzz.py."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 import schemathesis
@@ -39,7 +40,7 @@ DEVICE_SCHEMA = schemathesis.openapi.from_dict(openapi_document()).include(
 )
 
 
-def _call_and_validate(case: Case, world: World, principals: tuple[str, ...]) -> None:
+def _call_and_validate(case: Case[Any], world: World, principals: tuple[str, ...]) -> None:
     """The same case as each principal in turn; every principal's failure is reported."""
     failed: list[str] = []
     for principal in principals:
@@ -61,11 +62,11 @@ def _call_and_validate(case: Case, world: World, principals: tuple[str, ...]) ->
 # generation is the costly part, and the ids are the same for all of them).
 @SCHEMA.parametrize()
 @BUDGET
-def test_every_operation_as_every_person(case: Case, world: World) -> None:
+def test_every_operation_as_every_person(case: Case[Any], world: World) -> None:
     _call_and_validate(case, world, PEOPLE)
 
 
 @DEVICE_SCHEMA.parametrize()
 @BUDGET
-def test_device_endpoints_with_a_camera_token(case: Case, world: World) -> None:
+def test_device_endpoints_with_a_camera_token(case: Case[Any], world: World) -> None:
     _call_and_validate(case, world, ("camera",))

@@ -61,10 +61,9 @@ class World:
     people: dict[str, Person] = field(default_factory=dict)
 
 
-def _created(response: Any) -> dict[str, Any]:
+def _created(response: Any) -> Any:
     assert response.status_code in (200, 201), response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return response.json()
 
 
 def _event(client: TestClient, cam: CameraWithToken, hours_ago: float, ref: str) -> str:
@@ -99,9 +98,7 @@ def build_world(runtime: Runtime, client: TestClient, tmp_path: Path) -> World:
     other_agency = make_agency(runtime, name="Other Police Department", lat=LAT, lng=LNG)
     other_officer = make_officer(runtime, other_agency)
     cam = make_camera(runtime, stranger.user, latitude=LAT + 0.0005, longitude=LNG)
-    clip = upload_clip(
-        client, cam, sample_clip(tmp_path), started_at=utcnow() - timedelta(hours=2)
-    )
+    clip = upload_clip(client, cam, sample_clip(tmp_path), started_at=utcnow() - timedelta(hours=2))
     assert clip.status_code == 201, clip.text
     clip_event = clip.json()
     device_event = _event(client, cam, 2.5, "sd:/0001.mp4")
@@ -120,9 +117,7 @@ def build_world(runtime: Runtime, client: TestClient, tmp_path: Path) -> World:
 
     # The other agency's request reaches the stranger, who shares his clip: evidence.
     request = _created(
-        client.post(
-            "/api/v1/requests", headers=other_officer.headers, json=request_body(LAT, LNG)
-        )
+        client.post("/api/v1/requests", headers=other_officer.headers, json=request_body(LAT, LNG))
     )
     _created(client.post(f"/api/v1/requests/{request['id']}/submit", headers=other_officer.headers))
     _created(
