@@ -4,9 +4,9 @@ admin, and a camera's token on the device endpoints.
 
 A call fails the test on a 5xx, on a body that does not match the documented schema and
 on a status the operation does not document. Generation is derandomized (the same cases
-every run), only the generate phase runs (no explicit examples, no shrinking), so a run costs a fixed number of calls:
-DOORSTEP_FUZZ_EXAMPLES per operation and principal (default 2). The fuller run, with
-stateful links and totals, is bench/fuzz.py."""
+every run) and only the generate phase runs (no explicit examples, no shrinking), so a
+run costs a fixed number of calls: DOORSTEP_FUZZ_EXAMPLES per operation and principal
+(default 2). The fuller run, with stateful links and totals, is bench/fuzz.py."""
 
 from __future__ import annotations
 
