@@ -1,0 +1,394 @@
+"""Kill test: `kill -9` a worker in the middle of a 10,000-owner fan-out; nothing is lost.
+
+    .venv/bin/python bench/kill_test.py \\
+        --db postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
+        [--owners 10000] [--kill-at 0.3] [--lease 5]
+
+Builds the fan-out benchmark's scene (doorstep.bench.fanout: owners with a camera, an
+event, email on and a webhook, inside one request's area) in a database of its own
+(doorstep_bench_kill_<random>, dropped at the end), with a local SMTP sink and a local
+webhook sink that count every arrival by recipient and by ``X-Doorstep-Delivery``. One
+`doorstep worker` process starts; a moderator approves the request (one notice job per
+owner); when the sink holds --kill-at of the webhooks, the worker gets SIGKILL. A second
+worker starts and finishes: the dead worker's leased jobs come back when their lease
+(--lease seconds) runs out.
+
+The requirement: 0 notices lost (every owner has his in-app notice, an email and a
+webhook delivery key), and every duplicate prevented by the idempotency key: a webhook
+that arrives twice carries a key the receiver has seen (so it drops it), no webhook comes
+without a key, and no email or in-app notice is doubled (they carry no key a receiver
+could dedupe on). Prints the figures and writes bench/results/kill-<UTC timestamp>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from doorstep.bench import fanout, output
+from doorstep.bench.ingest import _conninfo, _drop, _free_port, _recreate
+from doorstep.bench.targeting import machine
+from doorstep.config import Settings
+from doorstep.migrate import upgrade
+from doorstep.notify.models import JobStatus, Notification, OutboxJob
+from doorstep.runtime import Runtime
+
+
+def _sink_main(smtp_port: int, http_port: int, delay_s: float) -> None:
+    """SMTP and webhook receivers counting each arrival by its recipient / delivery key."""
+    import asyncio
+
+    import uvicorn
+    from aiosmtpd.controller import Controller
+
+    lock = threading.Lock()
+    emails: dict[str, int] = {}
+    keys: dict[str, int] = {}
+    state = {"unkeyed": 0, "last": 0.0}
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            with lock:
+                for to in envelope.rcpt_tos:
+                    emails[to] = emails.get(to, 0) + 1
+                state["last"] = time.time()
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        more = True
+        while more:
+            message = await receive()
+            more = message.get("more_body", False)
+        if scope["path"] == "/stats":
+            with lock:
+                body = json.dumps(
+                    {
+                        "emails": sum(emails.values()),
+                        "email_recipients": len(emails),
+                        "doubled_emails": sum(n - 1 for n in emails.values()),
+                        "webhooks": sum(keys.values()) + int(state["unkeyed"]),
+                        "webhook_keys": len(keys),
+                        "repeated_keys": sum(1 for n in keys.values() if n > 1),
+                        "repeat_arrivals": sum(n - 1 for n in keys.values()),
+                        "unkeyed": state["unkeyed"],
+                        "last": state["last"],
+                    }
+                ).encode()
+            status = 200
+        else:
+            # A slow receiver, so the kill lands while deliveries are in flight.
+            if delay_s:
+                await asyncio.sleep(delay_s)
+            key = dict(scope["headers"]).get(b"x-doorstep-delivery", b"").decode()
+            with lock:
+                if key:
+                    keys[key] = keys.get(key, 0) + 1
+                else:
+                    state["unkeyed"] += 1
+                state["last"] = time.time()
+            body, status = b"", 204
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=http_port, log_level="warning", access_log=False, lifespan="off"
+    )
+    asyncio.run(uvicorn.Server(config).serve())
+
+
+class Sinks:
+    def __init__(self, delay_s: float) -> None:
+        self.smtp_port = _free_port()
+        self.http_port = _free_port()
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=_sink_main, args=(self.smtp_port, self.http_port, delay_s), daemon=True
+        )
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/hook"
+
+    def start(self) -> None:
+        self.process.start()
+        until = time.monotonic() + 30
+        while time.monotonic() < until:
+            try:
+                self.stats()
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("the sinks did not start")
+
+    def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = httpx.get(
+            f"http://127.0.0.1:{self.http_port}/stats", timeout=5.0
+        ).json()
+        return result
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.join(10)
+
+
+def _start_worker(
+    name: str, database_url: str, folder: Path, sinks: Sinks, lease_s: int
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DOORSTEP_DATABASE_URL": database_url,
+        "DOORSTEP_DATA_DIR": str(folder),
+        "DOORSTEP_SMTP_HOST": "127.0.0.1",
+        "DOORSTEP_SMTP_PORT": str(sinks.smtp_port),
+        "DOORSTEP_SMTP_STARTTLS": "false",
+        "DOORSTEP_WORKER_POLL_S": "0.05",
+        "DOORSTEP_WORKER_LEASE_S": str(lease_s),
+        "DOORSTEP_WORKER_BACKOFF_BASE_S": "0.1",
+        "DOORSTEP_WORKER_BACKOFF_MAX_S": "1",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "doorstep", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(folder / f"worker-{name}.log").open("ab"),
+    )
+
+
+def _jobs(runtime: Runtime) -> dict[str, int]:
+    with runtime.db.transaction() as session:
+        rows = session.execute(
+            select(OutboxJob.kind, OutboxJob.status, func.count()).group_by(
+                OutboxJob.kind, OutboxJob.status
+            )
+        ).all()
+    return {f"{kind}:{status.value}": n for kind, status, n in rows}
+
+
+def _leased(runtime: Runtime) -> int:
+    with runtime.db.transaction() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(OutboxJob)
+                .where(OutboxJob.status == JobStatus.pending, OutboxJob.locked_by.is_not(None))
+            )
+            or 0
+        )
+
+
+def _notices(runtime: Runtime) -> dict[str, int]:
+    with runtime.db.transaction() as session:
+        rows = session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.topic == "footage_request")
+        )
+        users = session.scalar(
+            select(func.count(func.distinct(Notification.user_id))).where(
+                Notification.topic == "footage_request"
+            )
+        )
+    return {"rows": int(rows or 0), "owners": int(users or 0)}
+
+
+def _wait(
+    runtime: Runtime, sinks: Sinks, owners: int, timeout_s: float
+) -> tuple[dict[str, Any], bool]:
+    """Until every owner's email and webhook key arrived and no job is left pending."""
+    until = time.monotonic() + timeout_s
+    while True:
+        stats = sinks.stats()
+        jobs = _jobs(runtime)
+        pending = sum(n for k, n in jobs.items() if k.endswith(":pending"))
+        if stats["webhook_keys"] >= owners and stats["email_recipients"] >= owners and not pending:
+            return stats, True
+        if time.monotonic() > until:
+            return stats, False
+        time.sleep(0.1)
+
+
+@output.warnings_only
+def run(
+    *,
+    url: str,
+    owners: int = 10_000,
+    kill_at: float = 0.3,
+    lease_s: int = 5,
+    sink_delay_s: float = 0.0,
+    seed: int = 7,
+    timeout_s: float = 900.0,
+    data_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Approve one request to ``owners``; SIGKILL the worker at ``kill_at`` of the
+    webhooks; a second worker finishes. Returns the counts at the kill and at the end."""
+    database = f"doorstep_bench_kill_{uuid.uuid4().hex[:8]}"
+    _recreate(url, database)
+    database_url = _conninfo(url, database).replace("postgresql://", "postgresql+psycopg://", 1)
+    folder = data_dir or Path(tempfile.mkdtemp(prefix="doorstep-bench-kill-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    sinks = Sinks(sink_delay_s)
+    runtime: Runtime | None = None
+    workers: list[subprocess.Popen[bytes]] = []
+    results: dict[str, Any] = {
+        "benchmark": "kill",
+        "started_at": datetime.now(UTC).isoformat(),
+        "machine": machine(),
+        "database": "postgresql",
+        "owners": owners,
+        "kill_at": kill_at,
+        "lease_s": lease_s,
+    }
+    try:
+        upgrade(database_url)
+        runtime = Runtime(Settings(database_url=database_url, data_dir=folder))
+        sinks.start()
+        scene = fanout._setup(runtime, owners=owners, webhook_url=sinks.webhook_url, seed=seed)
+        workers.append(_start_worker("first", database_url, folder, sinks, lease_s))
+        request_id = fanout._pending_review(runtime, scene, 0)
+        fanout._activate(runtime, scene, request_id)
+        clock = time.perf_counter()
+
+        threshold = max(1, int(owners * kill_at))
+        until = time.monotonic() + timeout_s
+        while sinks.stats()["webhooks"] < threshold:
+            if time.monotonic() > until or workers[0].poll() is not None:
+                raise RuntimeError("the first worker never reached the kill point")
+            time.sleep(0.005)
+        os.kill(workers[0].pid, signal.SIGKILL)
+        workers[0].wait(30)
+        at_kill = sinks.stats()
+        results["at_kill"] = {
+            "seconds_after_approval": round(time.perf_counter() - clock, 2),
+            "webhook_keys": at_kill["webhook_keys"],
+            "email_recipients": at_kill["email_recipients"],
+            "jobs_leased_to_the_dead_worker": _leased(runtime),
+            "jobs": _jobs(runtime),
+        }
+
+        workers.append(_start_worker("second", database_url, folder, sinks, lease_s))
+        final, finished = _wait(runtime, sinks, owners, timeout_s)
+        notices = _notices(runtime)
+        results["finished"] = finished
+        results["seconds_to_finish"] = round(time.perf_counter() - clock, 2)
+        results["sinks"] = final
+        results["notices"] = notices
+        results["jobs"] = _jobs(runtime)
+        lost = {
+            "in_app": owners - notices["owners"],
+            "email": owners - final["email_recipients"],
+            "webhook": owners - final["webhook_keys"],
+        }
+        unprotected = {
+            "webhooks_without_key": final["unkeyed"],
+            "doubled_emails": final["doubled_emails"],
+            "doubled_in_app": notices["rows"] - notices["owners"],
+        }
+        results["lost"] = lost
+        results["duplicates"] = {
+            # arrivals whose key the receiver had seen: it drops them
+            "webhooks_deduplicated_by_key": final["repeat_arrivals"],
+            "keys_seen_more_than_once": final["repeated_keys"],
+            **unprotected,
+        }
+        failed = sum(n for k, n in results["jobs"].items() if k.endswith(":failed"))
+        results["ok"] = (
+            finished
+            and not any(lost.values())
+            and not any(unprotected.values())
+            and failed == 0
+            and 0 < at_kill["webhook_keys"] < owners
+        )
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.terminate()
+                try:
+                    worker.wait(15)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+        sinks.stop()
+        if runtime is not None:
+            runtime.db.dispose()
+        _drop(url, database)
+    return results
+
+
+def write_results(results: dict[str, Any], folder: Path) -> Path:
+    return output.write_results("kill", results, folder)
+
+
+def summary(results: dict[str, Any]) -> str:
+    k, lost, dup = results["at_kill"], results["lost"], results["duplicates"]
+    return "\n".join(
+        [
+            f"kill -9 at {k['webhook_keys']:,} of {results['owners']:,} webhooks "
+            f"({k['jobs_leased_to_the_dead_worker']} jobs leased to the dead worker); "
+            f"a second worker finished in {results['seconds_to_finish']:.1f} s "
+            f"after the approval",
+            f"lost: in-app {lost['in_app']}, email {lost['email']}, webhook {lost['webhook']}",
+            f"webhooks delivered again with a known key (receiver drops them): "
+            f"{dup['webhooks_deduplicated_by_key']}; without a key: "
+            f"{dup['webhooks_without_key']}; doubled emails: {dup['doubled_emails']}; "
+            f"doubled in-app notices: {dup['doubled_in_app']}",
+            f"jobs: {results['jobs']}",
+            f"requirement (0 lost, every duplicate keyed): {'met' if results['ok'] else 'NOT met'}",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("DOORSTEP_BENCH_DB"),
+        help="SQLAlchemy URL of any database on the PostgreSQL server (or DOORSTEP_BENCH_DB)",
+    )
+    parser.add_argument("--owners", type=int, default=10_000)
+    parser.add_argument("--kill-at", type=float, default=0.3, help="fraction of webhooks")
+    parser.add_argument("--lease", type=int, default=5, help="worker lease, seconds")
+    parser.add_argument("--sink-delay", type=float, default=0.0, help="webhook answer delay, s")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    if not args.db:
+        parser.error("--db URL is required (or set DOORSTEP_BENCH_DB)")
+    results = run(
+        url=args.db,
+        owners=args.owners,
+        kill_at=args.kill_at,
+        lease_s=args.lease,
+        sink_delay_s=args.sink_delay,
+        seed=args.seed,
+    )
+    path = write_results(results, args.out)
+    print(summary(results))
+    print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""A populated instance for the adversarial suite: every kind of principal, and a second
+resident and a second agency whose objects nobody else may touch.
+
+Everything is made through the services (tests/factories.py) or through the API with the
+owner's own token, so the objects are the ones production would hold."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from doorstep.accounts.models import Role
+from doorstep.db import utcnow
+from doorstep.feed import service as feed_service
+from doorstep.notify.models import Notification
+from doorstep.notify.worker import Worker
+from doorstep.runtime import Runtime
+from tests.factories import (
+    CameraWithToken,
+    Person,
+    make_agency,
+    make_camera,
+    make_officer,
+    make_person,
+    request_body,
+    sample_clip,
+    upload_clip,
+)
+from tests.feed.helpers import make_post, set_home
+
+# Philadelphia; the stranger's camera stands inside the other agency's request area.
+LAT, LNG = 39.9526, -75.1652
+
+# The principals the API is exercised as. "camera" is a device's ingest token, sent only to
+# the device endpoints (DEVICE_PATHS); the others call every operation.
+PEOPLE = ("anonymous", "resident", "officer", "moderator", "admin")
+DEVICE_PATHS = (
+    "/api/v1/cameras/{camera_id}/clips",
+    "/api/v1/cameras/{camera_id}/events",
+    "/api/v1/cameras/{camera_id}/events/batch",
+    "/api/v1/cameras/{camera_id}/uploads",
+    "/api/v1/cameras/{camera_id}/uploads/{evidence_id}",
+)
+
+
+@dataclass
+class World:
+    runtime: Runtime
+    client: TestClient
+    headers: dict[str, dict[str, str]]
+    # The resident's own camera, the one the "camera" principal's token belongs to.
+    own_camera_id: uuid.UUID
+    # Path parameter name -> an id of an object owned by the stranger or the other agency.
+    foreign: dict[str, str] = field(default_factory=dict)
+    people: dict[str, Person] = field(default_factory=dict)
+
+
+def _created(response: Any) -> Any:
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def _event(client: TestClient, cam: CameraWithToken, hours_ago: float, ref: str) -> str:
+    start = utcnow() - timedelta(hours=hours_ago)
+    body = {
+        "kind": "motion",
+        "started_at": start.isoformat(),
+        "ended_at": (start + timedelta(seconds=30)).isoformat(),
+        "device_ref": ref,
+    }
+    return str(
+        _created(
+            client.post(f"/api/v1/cameras/{cam.camera.id}/events", headers=cam.headers, json=body)
+        )["id"]
+    )
+
+
+def build_world(runtime: Runtime, client: TestClient, tmp_path: Path) -> World:
+    """The principals, each with something of his own, and a stranger's full set of objects."""
+    resident = make_person(runtime)
+    set_home(runtime, resident)
+    own_camera = make_camera(runtime, resident.user, latitude=LAT + 0.03, longitude=LNG)
+    _event(client, own_camera, 2.0, "own:1")
+    moderator = make_person(runtime, role=Role.moderator)
+    admin = make_person(runtime, role=Role.admin)
+    agency = make_agency(runtime, name="Own Police Department", lat=LAT, lng=LNG)
+    officer = make_officer(runtime, agency)
+
+    # The stranger: a resident and an agency none of the principals belongs to.
+    stranger = make_person(runtime)
+    set_home(runtime, stranger)
+    other_agency = make_agency(runtime, name="Other Police Department", lat=LAT, lng=LNG)
+    other_officer = make_officer(runtime, other_agency)
+    cam = make_camera(runtime, stranger.user, latitude=LAT + 0.0005, longitude=LNG)
+    clip = upload_clip(client, cam, sample_clip(tmp_path), started_at=utcnow() - timedelta(hours=2))
+    assert clip.status_code == 201, clip.text
+    clip_event = clip.json()
+    device_event = _event(client, cam, 2.5, "sd:/0001.mp4")
+
+    post = make_post(runtime, stranger)
+    with runtime.db.transaction() as session:
+        feed_service.mark_published(session=session, post=session.merge(post))
+    comment = _created(
+        client.post(
+            f"/api/v1/posts/{post.id}/comments",
+            headers=stranger.headers,
+            json={"body": "I saw the boards this morning."},
+        )
+    )
+    tokens = client.get("/api/v1/tokens", headers=stranger.headers).json()
+
+    # The other agency's request reaches the stranger, who shares his clip: evidence.
+    request = _created(
+        client.post("/api/v1/requests", headers=other_officer.headers, json=request_body(LAT, LNG))
+    )
+    _created(client.post(f"/api/v1/requests/{request['id']}/submit", headers=other_officer.headers))
+    _created(
+        client.post(
+            f"/api/v1/requests/{request['id']}/review",
+            headers=moderator.headers,
+            json={"approve": True, "note": "Meets the guidelines"},
+        )
+    )
+    Worker(runtime, periodic=[]).drain()
+    shared = _created(
+        client.post(
+            f"/api/v1/inbox/requests/{request['id']}/share",
+            headers=stranger.headers,
+            json={"event_ids": [clip_event["id"]]},
+        )
+    )
+    # Added after the drain: its deliveries would only retry against a host that is not there.
+    webhook = _created(
+        client.post(
+            "/api/v1/webhooks",
+            headers=stranger.headers,
+            json={"url": "https://hooks.example.org/doorstep"},
+        )
+    )
+    with runtime.db.transaction() as session:
+        notification = session.scalars(
+            select(Notification.id).where(Notification.user_id == stranger.user.id)
+        ).first()
+    assert notification is not None
+
+    foreign = {
+        "user_id": str(stranger.user.id),
+        "token_id": str(tokens[0]["id"]),
+        "agency_id": str(other_agency.id),
+        "camera_id": str(cam.camera.id),
+        "event_id": device_event,
+        "clip_id": str(clip_event["clip"]["id"]),
+        "post_id": str(post.id),
+        "comment_id": str(comment["id"]),
+        "request_id": str(request["id"]),
+        "evidence_id": str(shared[0]["id"]),
+        "notification_id": str(notification),
+        "webhook_id": str(webhook["id"]),
+    }
+    people = {
+        "resident": resident,
+        "officer": officer,
+        "moderator": moderator,
+        "admin": admin,
+        "stranger": stranger,
+    }
+    headers = {name: p.headers for name, p in people.items()}
+    headers["anonymous"] = {}
+    headers["camera"] = own_camera.headers
+    return World(
+        runtime=runtime,
+        client=client,
+        headers=headers,
+        own_camera_id=own_camera.camera.id,
+        foreign=foreign,
+        people=people,
+    )
