@@ -77,6 +77,17 @@ def test_password_only_token_of_a_two_factor_member_is_refused(
         ("GET", "/api/v1/requests", None),
         ("POST", "/api/v1/requests", request_body(LAT, LNG)),
         ("GET", "/api/v1/review-queue", None),
+        ("GET", f"/api/v1/agencies/{agency.id}/tips", None),
+        (
+            "POST",
+            "/api/v1/posts",
+            {
+                "category": "safety",
+                "title": "Road closed on Main Street",
+                "body": "Main Street is closed between 1st and 3rd until 6 pm.",
+                "official": True,
+            },
+        ),
     ]:
         r = client.request(method, path, headers=headers, json=body)
         assert r.status_code == 403, (path, r.text)

@@ -22,7 +22,7 @@ _BY_SCHEMA: dict[str, Any] = {
     "RequestCreate": lambda: request_body(LAT, LNG),
     "EventCreate": lambda: _event(),
     "EventBatch": lambda: {"events": [_event()]},
-    "WebhookCreate": lambda: {"url": "https://hooks.example.org/doorstep"},
+    "WebhookCreate": lambda: {"url": "https://192.0.2.10/doorstep"},
     "PostCreate": lambda: {
         "category": "safety",
         "title": "Fence knocked over",

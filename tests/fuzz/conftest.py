@@ -48,7 +48,9 @@ def world_db(
 @pytest.fixture(scope="module")
 def world(world_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp_path = tmp_path_factory.mktemp("fuzz-world")
-    runtime = Runtime(make_settings(tmp_path, world_db))
+    # Webhooks point at TEST-NET-1 (never reached: no worker runs here), allowlisted as an
+    # operator would allow an on-premises receiver; this machine resolves no public name.
+    runtime = Runtime(make_settings(tmp_path, world_db, webhook_allowed_networks=["192.0.2.0/24"]))
     try:
         with TestClient(create_app(runtime), base_url="https://testserver") as client:
             yield build_world(runtime, client, tmp_path / "clips")

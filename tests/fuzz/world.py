@@ -16,6 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from doorstep.accounts.models import Role
+from doorstep.agencies import service as agency_service
+from doorstep.agencies.models import MemberRole
 from doorstep.db import utcnow
 from doorstep.feed import service as feed_service
 from doorstep.notify.models import Notification
@@ -95,7 +97,18 @@ def build_world(runtime: Runtime, client: TestClient, tmp_path: Path) -> World:
     # The stranger: a resident and an agency none of the principals belongs to.
     stranger = make_person(runtime)
     set_home(runtime, stranger)
-    other_agency = make_agency(runtime, name="Other Police Department", lat=LAT, lng=LNG)
+    other_admin = make_person(runtime)
+    other_agency = make_agency(
+        runtime, applicant=other_admin, name="Other Police Department", lat=LAT, lng=LNG
+    )
+    with runtime.db.transaction() as session:
+        invitation, _link = agency_service.invite_member(
+            session=session,
+            actor=session.merge(other_admin.user),
+            agency_id=other_agency.id,
+            email="new.officer@other.example.org",
+            role=MemberRole.officer,
+        )
     other_officer = make_officer(runtime, other_agency)
     cam = make_camera(runtime, stranger.user, latitude=LAT + 0.0005, longitude=LNG)
     clip = upload_clip(client, cam, sample_clip(tmp_path), started_at=utcnow() - timedelta(hours=2))
@@ -140,7 +153,7 @@ def build_world(runtime: Runtime, client: TestClient, tmp_path: Path) -> World:
         client.post(
             "/api/v1/webhooks",
             headers=stranger.headers,
-            json={"url": "https://hooks.example.org/doorstep"},
+            json={"url": "https://192.0.2.10/doorstep"},
         )
     )
     with runtime.db.transaction() as session:
@@ -162,6 +175,7 @@ def build_world(runtime: Runtime, client: TestClient, tmp_path: Path) -> World:
         "evidence_id": str(shared[0]["id"]),
         "notification_id": str(notification),
         "webhook_id": str(webhook["id"]),
+        "invitation_id": str(invitation.id),
     }
     people = {
         "resident": resident,

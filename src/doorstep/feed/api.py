@@ -9,7 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from doorstep import paging
-from doorstep.accounts.deps import AnyUser, CurrentUser
+from doorstep.accounts.deps import AnyUser, CurrentCredential, CurrentUser
+from doorstep.agencies.deps import AgencyMember, api_agency_member
 from doorstep.feed import comments as feed_comments
 from doorstep.feed import homes, moderation, tips
 from doorstep.feed import service as feed_service
@@ -131,10 +132,12 @@ def feed_map(
 
 
 @router.post(f"{api}/posts", response_model=PostRead, status_code=status.HTTP_201_CREATED)
-def create_post(body: PostCreate, user: CurrentUser, session: DbSession) -> PostRead:
+def create_post(body: PostCreate, credential: CurrentCredential, session: DbSession) -> PostRead:
     """Post to the feed. Refused with ``behavior_required`` or ``description_too_thin`` by
     the guardrails, and with ``personal_data_warning`` (listing what was found) unless
-    ``confirm_personal_data`` is true."""
+    ``confirm_personal_data`` is true. An official post speaks for an agency: it needs a
+    token issued with a second factor, as every agency action does."""
+    user = api_agency_member(session, credential) if body.official else credential.user
     post = feed_service.create_post(
         session=session,
         author=user,
@@ -405,7 +408,7 @@ def send_tip(
 
 
 @router.get(f"{api}/agencies/{{agency_id}}/tips", response_model=list[TipRead])
-def agency_tips(agency_id: uuid.UUID, user: CurrentUser, session: DbSession) -> list[TipRead]:
+def agency_tips(agency_id: uuid.UUID, user: AgencyMember, session: DbSession) -> list[TipRead]:
     """The agency's tips, for its verified members with two-factor sign-in."""
     return tips.agency_tips(session=session, actor=user, agency_id=agency_id)
 
