@@ -235,7 +235,8 @@ def run(
     runtime: Runtime | None = None
     try:
         upgrade(url)
-        runtime = Runtime(make_settings(folder, url))
+        # The world's webhook points at TEST-NET-1, allowlisted as on-premises (never reached).
+        runtime = Runtime(make_settings(folder, url, webhook_allowed_networks=["192.0.2.0/24"]))
         clock = time.perf_counter()
         with TestClient(create_app(runtime), base_url="https://testserver") as client:
             world = build_world(runtime, client, folder / "clips")

@@ -170,6 +170,9 @@ def _start_worker(
         "DOORSTEP_WORKER_LEASE_S": str(lease_s),
         "DOORSTEP_WORKER_BACKOFF_BASE_S": "0.1",
         "DOORSTEP_WORKER_BACKOFF_MAX_S": "1",
+        # The webhook sink is plain http on 127.0.0.1, refused unless the operator allows it.
+        "DOORSTEP_WEBHOOK_ALLOW_HTTP": "true",
+        "DOORSTEP_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1",
     }
     return subprocess.Popen(
         [sys.executable, "-m", "doorstep", "worker"],
