@@ -37,6 +37,7 @@ from doorstep.accounts import deps as account_deps
 from doorstep.cameras import service as camera_service
 from doorstep.config import Settings
 from doorstep.errors import DoorstepError
+from doorstep.routing import GuardedRoute
 from doorstep.web import render as web_render
 
 ERROR_SCHEMA = "Error"
@@ -305,7 +306,6 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-    @app.get(DOCS_PATH, include_in_schema=False, response_class=HTMLResponse)
     def api_docs(request: Request) -> HTMLResponse:
         response = web_render.templates.TemplateResponse(
             request, "api_docs.html", {"openapi_url": app.openapi_url, "title": app.title}
@@ -317,3 +317,12 @@ def install(app: FastAPI, settings: Settings) -> None:
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
         )
         return response
+
+    # Guarded like every route (doorstep.routing): the text rule on its query string.
+    app.router.add_api_route(
+        DOCS_PATH,
+        api_docs,
+        include_in_schema=False,
+        response_class=HTMLResponse,
+        route_class_override=GuardedRoute,
+    )
