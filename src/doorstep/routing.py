@@ -119,22 +119,24 @@ def _check_parameters(request: Request) -> None:
 def _authenticate_early(request: Request, principal: str) -> None:
     """Check the caller's credentials in a transaction of their own (blocking: run it in
     the threadpool). Raises the same errors the route's own dependency would."""
-    from doorstep.accounts.deps import api_user
+    from doorstep.accounts.deps import api_user, bearer_token
     from doorstep.cameras import service as camera_service
 
     runtime = request.app.state.runtime
-    with runtime.db.transaction() as session:
-        if principal == "user":
+    if principal == "user":
+        # A write transaction: a token's use is recorded (last_used_at).
+        with runtime.db.transaction() as session:
             api_user(request, session)
-            return
-        try:
-            camera_id = uuid.UUID(str(request.path_params.get("camera_id", "")))
-        except ValueError:
-            return  # the route's own validation answers 422 for a malformed id
-        authorization = request.headers.get("authorization", "")
-        scheme, _, value = authorization.partition(" ")
-        token = value.strip() if scheme.lower() == "bearer" and value.strip() else None
-        camera_service.authenticate_camera(session=session, camera_id=camera_id, token=token)
+        return
+    try:
+        camera_id = uuid.UUID(str(request.path_params.get("camera_id", "")))
+    except ValueError:
+        return  # the route's own validation answers 422 for a malformed id
+    # Checking a camera's token writes nothing: no SQLite write lock for it.
+    with runtime.db.read_only() as session:
+        camera_service.authenticate_camera(
+            session=session, camera_id=camera_id, token=bearer_token(request)
+        )
 
 
 def _too_large(limit: int, *, clip_bytes: int | None) -> PayloadTooLarge:
