@@ -195,8 +195,8 @@ def users_set_role(email: str, role: Role) -> None:
     """Change a user's role from the server's shell (audited as the system)."""
     from sqlalchemy import select
 
+    from doorstep import audit
     from doorstep.accounts.models import User
-    from doorstep.transparency import audit
 
     runtime = _runtime()
     with runtime.db.transaction() as session:
@@ -208,7 +208,7 @@ def users_set_role(email: str, role: Role) -> None:
         audit.record(
             session=session,
             actor=audit.Actor.system("cli"),
-            action="user.role_changed",
+            action=audit.AuditAction.USER_ROLE_CHANGED,
             subject_type="user",
             subject_id=user.id,
             details={"from": previous.value, "to": role.value},
@@ -219,7 +219,7 @@ def users_set_role(email: str, role: Role) -> None:
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Walk the hash chain; name the first record that was changed, removed or reordered."""
-    from doorstep.transparency.audit import verify_chain
+    from doorstep.audit import verify_chain
 
     runtime = _runtime()
     with runtime.db.transaction() as session:

@@ -2,6 +2,7 @@
 
 from doorstep.accounts import models as accounts_models
 from doorstep.agencies import models as agencies_models
+from doorstep.audit import models as audit_models
 from doorstep.cameras import models as cameras_models
 from doorstep.db import Base
 from doorstep.feed import models as feed_models
@@ -13,6 +14,7 @@ __all__ = [
     "Base",
     "accounts_models",
     "agencies_models",
+    "audit_models",
     "cameras_models",
     "feed_models",
     "footage_models",

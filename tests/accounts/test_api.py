@@ -6,8 +6,8 @@ from sqlalchemy import select
 from tests.factories import PASSWORD, make_person
 
 from doorstep.accounts.models import Role, User
+from doorstep.audit import AuditRecord
 from doorstep.runtime import Runtime
-from doorstep.transparency.models import AuditRecord
 
 
 def _audit_actions(runtime: Runtime) -> list[str]:

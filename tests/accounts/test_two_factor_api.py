@@ -12,8 +12,8 @@ from tests.factories import PASSWORD, make_person
 
 from doorstep.accounts import service as account_service
 from doorstep.accounts.models import RecoveryCode, User
+from doorstep.audit import AuditRecord
 from doorstep.runtime import Runtime
-from doorstep.transparency.models import AuditRecord
 
 
 def _bearer(token: str) -> dict[str, str]:

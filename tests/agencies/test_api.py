@@ -13,10 +13,10 @@ from tests.servers import HoldingMailbox
 
 from doorstep.accounts.models import Role
 from doorstep.agencies.models import AgencyInvitation
+from doorstep.audit import AuditRecord
 from doorstep.notify.models import OutboxJob
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
-from doorstep.transparency.models import AuditRecord
 
 
 def _application(**over: object) -> dict[str, object]:

@@ -18,8 +18,8 @@ from tests.factories import PASSWORD, enable_totp, make_agency, make_person, req
 from doorstep.accounts import service as account_service
 from doorstep.accounts.models import User
 from doorstep.agencies.models import AgencyInvitation
+from doorstep.audit import AuditRecord
 from doorstep.runtime import Runtime
-from doorstep.transparency.models import AuditRecord
 
 LAT, LNG = 39.9526, -75.1652
 

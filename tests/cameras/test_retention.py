@@ -17,11 +17,11 @@ from tests.factories import (
     upload_clip,
 )
 
+from doorstep.audit import AuditRecord
 from doorstep.cameras.models import Clip, MotionEvent
 from doorstep.db import utcnow
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
-from doorstep.transparency.models import AuditRecord
 
 
 def _shorten_retention(client: TestClient, owner: Person, cam: CameraWithToken, days: int) -> None:

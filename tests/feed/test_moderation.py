@@ -8,12 +8,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from doorstep import audit
 from doorstep.accounts.models import Role
+from doorstep.audit import AuditRecord
 from doorstep.feed.models import Category
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
-from doorstep.transparency import audit
-from doorstep.transparency.models import AuditRecord
 from tests.factories import Person, make_person
 from tests.feed.helpers import feed_ids, make_post, notifications, set_home, sign_in
 from tests.pages import HTML, csrf_of, form_error

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from doorstep import geo
 from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import MemberRole
+from doorstep.audit import AuditRecord
 from doorstep.feed.models import Comment, Post
 from doorstep.runtime import Runtime
-from doorstep.transparency.models import AuditRecord
 from tests.factories import (
     Person,
     enable_totp,

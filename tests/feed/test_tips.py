@@ -8,10 +8,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from doorstep.audit import AuditRecord
 from doorstep.feed.models import Tip
 from doorstep.notify.models import OutboxJob
 from doorstep.runtime import Runtime
-from doorstep.transparency.models import AuditRecord
 from tests.factories import Person, make_agency, make_person
 from tests.feed.helpers import notifications, set_home, sign_in
 from tests.pages import HTML

@@ -24,6 +24,7 @@ from tests.factories import (
 )
 
 from doorstep.accounts.models import Role
+from doorstep.audit import AuditRecord
 from doorstep.db import utcnow
 from doorstep.footage.evidence import verify_bundle
 from doorstep.footage.models import Evidence
@@ -31,16 +32,22 @@ from doorstep.footage.notice import NO_CONSEQUENCE, VOLUNTARY, WHAT_AGENCY_RECEI
 from doorstep.notify.models import Notification
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
-from doorstep.transparency.models import AuditRecord
 
 LAT, LNG = 39.9526, -75.1652
 
 
 def _event_at(client: TestClient, cam: Any, hours_ago: float, **extra: Any) -> dict[str, Any]:
     start = utcnow() - timedelta(hours=hours_ago)
-    r = client.post(f"/api/v1/cameras/{cam.camera.id}/events", headers=cam.headers,
-                    json={"kind": "motion", "started_at": start.isoformat(),
-                          "ended_at": (start + timedelta(seconds=30)).isoformat(), **extra})
+    r = client.post(
+        f"/api/v1/cameras/{cam.camera.id}/events",
+        headers=cam.headers,
+        json={
+            "kind": "motion",
+            "started_at": start.isoformat(),
+            "ended_at": (start + timedelta(seconds=30)).isoformat(),
+            **extra,
+        },
+    )
     assert r.status_code == 201, r.text
     return dict(r.json())
 
@@ -63,15 +70,16 @@ def test_full_flow_draft_to_verified_bundle(
     bob_event = _event_at(client, cam_b, 2.0, device_ref="sd:/0042.mp4")["id"]
     carol = make_person(runtime)  # opted out of all requests
     _event_at(client, make_camera(runtime, carol.user, latitude=LAT, longitude=LNG), 2.0)
-    client.put("/api/v1/users/me/request-settings", headers=carol.headers,
-               json={"opted_out": True})
+    client.put("/api/v1/users/me/request-settings", headers=carol.headers, json={"opted_out": True})
     dave = make_person(runtime)  # muted this agency
     _event_at(client, make_camera(runtime, dave.user, latitude=LAT, longitude=LNG + 0.001), 2.0)
-    assert client.put(f"/api/v1/agencies/{agency.id}/mute",
-                      headers=dave.headers).status_code == 204
+    assert client.put(f"/api/v1/agencies/{agency.id}/mute", headers=dave.headers).status_code == 204
     erin = make_person(runtime)  # does not accept requests
-    _event_at(client, make_camera(runtime, erin.user, latitude=LAT, longitude=LNG,
-                                  accepts_requests=False), 2.0)
+    _event_at(
+        client,
+        make_camera(runtime, erin.user, latitude=LAT, longitude=LNG, accepts_requests=False),
+        2.0,
+    )
     frank = make_person(runtime)  # outside the area
     _event_at(client, make_camera(runtime, frank.user, latitude=LAT + 0.02, longitude=LNG), 2.0)
     gina = make_person(runtime)  # events only outside the window
@@ -85,20 +93,33 @@ def test_full_flow_draft_to_verified_bundle(
     assert r.json()["status"] == "pending_review"
     queue = client.get("/api/v1/review-queue", headers=moderator.headers).json()
     assert [q["id"] for q in queue] == [request_id]
-    r = client.post(f"/api/v1/requests/{request_id}/review", headers=moderator.headers,
-                    json={"approve": True, "note": "Meets the guidelines"})
+    r = client.post(
+        f"/api/v1/requests/{request_id}/review",
+        headers=moderator.headers,
+        json={"approve": True, "note": "Meets the guidelines"},
+    )
     assert r.status_code == 200 and r.json()["status"] == "active"
     assert r.json()["counts"] == {"asked": 2, "shared": 0, "declined": 0, "no_answer": 2}
     # the agency's view carries no owner or camera identity
     agency_view = client.get(f"/api/v1/requests/{request_id}", headers=officer.headers).text
-    for secret in (alice.user.id, bob.user.id, cam_a.camera.id, cam_b.camera.id,
-                   alice.user.email, f"{LAT + 0.0005:.4f}"):
+    for secret in (
+        alice.user.id,
+        bob.user.id,
+        cam_a.camera.id,
+        cam_b.camera.id,
+        alice.user.email,
+        f"{LAT + 0.0005:.4f}",
+    ):
         assert str(secret) not in agency_view
 
     Worker(runtime, periodic=[]).drain()
     with runtime.db.transaction() as session:
-        notes = {n.user_id: n for n in session.scalars(
-            select(Notification).where(Notification.topic == "footage_request"))}
+        notes = {
+            n.user_id: n
+            for n in session.scalars(
+                select(Notification).where(Notification.topic == "footage_request")
+            )
+        }
     assert set(notes) == {alice.user.id, bob.user.id}
     body = notes[alice.user.id].body
     assert VOLUNTARY in body and NO_CONSEQUENCE in body and WHAT_AGENCY_RECEIVES in body
@@ -107,28 +128,37 @@ def test_full_flow_draft_to_verified_bundle(
     # Alice sees her own clip and shares it.
     mine = client.get(f"/api/v1/inbox/requests/{request_id}", headers=alice.headers).json()
     assert [e["id"] for e in mine["my_events"]] == [alice_event]
-    r = client.post(f"/api/v1/inbox/requests/{request_id}/share", headers=alice.headers,
-                    json={"event_ids": [alice_event]})
+    r = client.post(
+        f"/api/v1/inbox/requests/{request_id}/share",
+        headers=alice.headers,
+        json={"event_ids": [alice_event]},
+    )
     assert r.status_code == 200, r.text
     # Bob shares his on-device event: the device uploads it.
-    r = client.post(f"/api/v1/inbox/requests/{request_id}/share", headers=bob.headers,
-                    json={"event_ids": [bob_event], "reveal_identity": True})
+    r = client.post(
+        f"/api/v1/inbox/requests/{request_id}/share",
+        headers=bob.headers,
+        json={"event_ids": [bob_event], "reveal_identity": True},
+    )
     assert r.json()[0]["status"] == "pending_upload"
-    uploads = client.get(f"/api/v1/cameras/{cam_b.camera.id}/uploads",
-                         headers=cam_b.headers).json()
+    uploads = client.get(f"/api/v1/cameras/{cam_b.camera.id}/uploads", headers=cam_b.headers).json()
     assert [u["device_ref"] for u in uploads] == ["sd:/0042.mp4"]
-    assert client.get(f"/api/v1/cameras/{cam_b.camera.id}/uploads",
-                      headers=bob.headers).status_code == 401
+    assert (
+        client.get(f"/api/v1/cameras/{cam_b.camera.id}/uploads", headers=bob.headers).status_code
+        == 401
+    )
     bob_clip = sample_clip(tmp_path, "bob.mp4", seed=5)
     with bob_clip.open("rb") as fh:
-        r = client.post(f"/api/v1/cameras/{cam_b.camera.id}/uploads/{uploads[0]['evidence_id']}",
-                        headers=cam_b.headers, files={"file": ("bob.mp4", fh, "video/mp4")})
+        r = client.post(
+            f"/api/v1/cameras/{cam_b.camera.id}/uploads/{uploads[0]['evidence_id']}",
+            headers=cam_b.headers,
+            files={"file": ("bob.mp4", fh, "video/mp4")},
+        )
     assert r.status_code == 201, r.text
 
     counts = client.get(f"/api/v1/requests/{request_id}", headers=officer.headers).json()
     assert counts["counts"] == {"asked": 2, "shared": 2, "declined": 0, "no_answer": 0}
-    evidence = client.get(f"/api/v1/requests/{request_id}/evidence",
-                          headers=officer.headers).json()
+    evidence = client.get(f"/api/v1/requests/{request_id}/evidence", headers=officer.headers).json()
     names = {e["shared_by"] for e in evidence}
     # Alice stays a pseudonym; Bob chose to show his name and contact.
     bob_label = f"{bob.user.display_name} <{bob.user.email}>"
@@ -140,8 +170,10 @@ def test_full_flow_draft_to_verified_bundle(
     assert video.status_code == 200 and video.content == clip_path.read_bytes()
     # opened: Alice can no longer withdraw
     shared = client.get("/api/v1/shared", headers=alice.headers).json()
-    assert client.post(f"/api/v1/shared/{shared[0]['id']}/withdraw",
-                       headers=alice.headers).status_code == 409
+    assert (
+        client.post(f"/api/v1/shared/{shared[0]['id']}/withdraw", headers=alice.headers).status_code
+        == 409
+    )
 
     # Export and verify the bundle, in process and with the CLI.
     r = client.post(f"/api/v1/requests/{request_id}/export", headers=officer.headers)
@@ -149,15 +181,20 @@ def test_full_flow_draft_to_verified_bundle(
     bundle = tmp_path / "bundle.zip"
     bundle.write_bytes(r.content)
     assert verify_bundle(bundle).ok
-    cli = subprocess.run([sys.executable, "-m", "doorstep", "evidence", "verify", str(bundle)],
-                         capture_output=True, text=True, check=False)
+    cli = subprocess.run(
+        [sys.executable, "-m", "doorstep", "evidence", "verify", str(bundle)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert cli.returncode == 0 and "ok: 2 clips" in cli.stdout
     with zipfile.ZipFile(bundle) as zf:
         manifest = json.loads(zf.read("manifest.json"))
         custody = json.loads(zf.read("custody.json"))
         request_doc = json.loads(zf.read("request.json"))
     assert {f["sha256"] for f in manifest["files"]} >= {
-        __import__("hashlib").sha256(clip_path.read_bytes()).hexdigest()}
+        __import__("hashlib").sha256(clip_path.read_bytes()).hexdigest()
+    }
     assert request_doc["counts"]["shared"] == 2 and request_doc["case_number"] == "2026-001234"
     assert all(any(e["event"] == "exported" for e in log) for log in custody.values())
     tampered = tmp_path / "tampered.zip"
@@ -169,8 +206,12 @@ def test_full_flow_draft_to_verified_bundle(
             dst.writestr(name, data)
     check = verify_bundle(tampered)
     assert not check.ok and any("SHA-256" in p for p in check.problems)
-    cli = subprocess.run([sys.executable, "-m", "doorstep", "evidence", "verify", str(tampered)],
-                         capture_output=True, text=True, check=False)
+    cli = subprocess.run(
+        [sys.executable, "-m", "doorstep", "evidence", "verify", str(tampered)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert cli.returncode == 1 and "FAIL" in cli.stderr
 
     # The owners see every access of the agency.
@@ -178,14 +219,26 @@ def test_full_flow_draft_to_verified_bundle(
     assert [a["action"] for a in history[0]["accesses"]] == ["viewed", "exported"]
     with runtime.db.transaction() as session:
         public = list(session.scalars(select(AuditRecord.action).where(AuditRecord.is_public)))
-    for action in ("request.drafted", "request.submitted", "request.review_approved",
-                   "request.activated", "evidence.viewed", "evidence.exported"):
+    for action in (
+        "request.drafted",
+        "request.submitted",
+        "request.review_approved",
+        "request.activated",
+        "evidence.viewed",
+        "evidence.exported",
+    ):
         assert action in public
 
     r = client.post(f"/api/v1/requests/{request_id}/close", headers=officer.headers, json={})
     assert r.json()["status"] == "closed" and r.json()["close_reason"] == "resolved"
-    assert client.post(f"/api/v1/inbox/requests/{request_id}/share", headers=alice.headers,
-                       json={"event_ids": [alice_event]}).status_code == 409
+    assert (
+        client.post(
+            f"/api/v1/inbox/requests/{request_id}/share",
+            headers=alice.headers,
+            json={"event_ids": [alice_event]},
+        ).status_code
+        == 409
+    )
 
 
 def test_modified_evidence_file_is_refused(
@@ -196,14 +249,23 @@ def test_modified_evidence_file_is_refused(
     runtime_policy(client, runtime, moderator_review=False)
     owner = make_person(runtime)
     cam = make_camera(runtime, owner.user, latitude=LAT, longitude=LNG)
-    event = upload_clip(client, cam, sample_clip(tmp_path),
-                        started_at=utcnow() - timedelta(hours=2)).json()["id"]
-    request_id = client.post("/api/v1/requests", headers=officer.headers,
-                             json=request_body(LAT, LNG)).json()["id"]
-    assert client.post(f"/api/v1/requests/{request_id}/submit",
-                       headers=officer.headers).json()["status"] == "active"
-    client.post(f"/api/v1/inbox/requests/{request_id}/share", headers=owner.headers,
-                json={"event_ids": [event]})
+    event = upload_clip(
+        client, cam, sample_clip(tmp_path), started_at=utcnow() - timedelta(hours=2)
+    ).json()["id"]
+    request_id = client.post(
+        "/api/v1/requests", headers=officer.headers, json=request_body(LAT, LNG)
+    ).json()["id"]
+    assert (
+        client.post(f"/api/v1/requests/{request_id}/submit", headers=officer.headers).json()[
+            "status"
+        ]
+        == "active"
+    )
+    client.post(
+        f"/api/v1/inbox/requests/{request_id}/share",
+        headers=owner.headers,
+        json={"event_ids": [event]},
+    )
     with runtime.db.transaction() as session:
         item = session.scalars(select(Evidence)).one()
     data = runtime.storage.read_bytes(item.storage_key)
@@ -216,10 +278,10 @@ def test_modified_evidence_file_is_refused(
 
 def runtime_policy(client: TestClient, runtime: Runtime, **changes: Any) -> None:
     admin = make_person(runtime, role=Role.admin)
-    r = client.patch("/api/v1/policy", headers=admin.headers,
-                     json={"changes": changes, "reason": "test setup"})
+    r = client.patch(
+        "/api/v1/policy", headers=admin.headers, json={"changes": changes, "reason": "test setup"}
+    )
     assert r.status_code == 200, r.text
-
 
 
 def test_active_request_is_published_in_the_feed(
@@ -229,11 +291,15 @@ def test_active_request_is_published_in_the_feed(
     officer = make_officer(runtime, agency)
     runtime_policy(client, runtime, moderator_review=False)
     neighbor = make_person(runtime)  # no camera at all
-    r = client.put("/api/v1/feed/home", headers=neighbor.headers,
-                   json={"latitude": LAT + 0.001, "longitude": LNG, "radius_mi": 1.0})
+    r = client.put(
+        "/api/v1/feed/home",
+        headers=neighbor.headers,
+        json={"latitude": LAT + 0.001, "longitude": LNG, "radius_mi": 1.0},
+    )
     assert r.status_code == 200, r.text
-    request_id = client.post("/api/v1/requests", headers=officer.headers,
-                             json=request_body(LAT, LNG)).json()["id"]
+    request_id = client.post(
+        "/api/v1/requests", headers=officer.headers, json=request_body(LAT, LNG)
+    ).json()["id"]
     assert client.get("/api/v1/feed", headers=neighbor.headers).json()["posts"] == []
     client.post(f"/api/v1/requests/{request_id}/submit", headers=officer.headers)
     [post] = client.get("/api/v1/feed", headers=neighbor.headers).json()["posts"]
@@ -254,13 +320,18 @@ def test_every_reader_of_evidence_is_logged_and_request_posts_are_fixed(
     runtime_policy(client, runtime, moderator_review=False)
     owner = make_person(runtime)
     cam = make_camera(runtime, owner.user, latitude=LAT, longitude=LNG)
-    event = upload_clip(client, cam, sample_clip(tmp_path),
-                        started_at=utcnow() - timedelta(hours=2)).json()["id"]
-    request_id = client.post("/api/v1/requests", headers=officer.headers,
-                             json=request_body(LAT, LNG)).json()["id"]
+    event = upload_clip(
+        client, cam, sample_clip(tmp_path), started_at=utcnow() - timedelta(hours=2)
+    ).json()["id"]
+    request_id = client.post(
+        "/api/v1/requests", headers=officer.headers, json=request_body(LAT, LNG)
+    ).json()["id"]
     client.post(f"/api/v1/requests/{request_id}/submit", headers=officer.headers)
-    client.post(f"/api/v1/inbox/requests/{request_id}/share", headers=owner.headers,
-                json={"event_ids": [event]})
+    client.post(
+        f"/api/v1/inbox/requests/{request_id}/share",
+        headers=owner.headers,
+        json={"event_ids": [event]},
+    )
     [item] = client.get(f"/api/v1/requests/{request_id}/evidence", headers=officer.headers).json()
     assert client.get(item["video_url"], headers=officer.headers).status_code == 200
     # A colleague reading the whole file with a suffix range is a view of his own.
@@ -271,16 +342,21 @@ def test_every_reader_of_evidence_is_logged_and_request_posts_are_fixed(
     [shared] = client.get("/api/v1/shared", headers=owner.headers).json()
     assert [a["action"] for a in shared["accesses"]] == ["viewed", "viewed"]
     with runtime.db.transaction() as session:
-        readers = set(session.scalars(select(AuditRecord.actor_id).where(
-            AuditRecord.action == "evidence.viewed")))
+        readers = set(
+            session.scalars(
+                select(AuditRecord.actor_id).where(AuditRecord.action == "evidence.viewed")
+            )
+        )
     assert readers == {officer.user.id, colleague.user.id}
     # The request's feed post carries the fixed notice: its author cannot change it.
     with runtime.db.transaction() as session:
         from doorstep.feed.models import Post
 
-        post_id = session.scalars(select(Post.id).where(
-            Post.footage_request_id == __import__("uuid").UUID(request_id))).one()
-    r = client.patch(f"/api/v1/posts/{post_id}", headers=officer.headers,
-                     json={"body": "Please share."})
+        post_id = session.scalars(
+            select(Post.id).where(Post.footage_request_id == __import__("uuid").UUID(request_id))
+        ).one()
+    r = client.patch(
+        f"/api/v1/posts/{post_id}", headers=officer.headers, json={"body": "Please share."}
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "footage_request_post"
     assert client.delete(f"/api/v1/posts/{post_id}", headers=officer.headers).status_code == 409

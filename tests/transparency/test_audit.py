@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select, update
 
+from doorstep import audit
+from doorstep.audit import AuditRecord
 from doorstep.runtime import Runtime
-from doorstep.transparency import audit
-from doorstep.transparency.models import AuditRecord
 
 
 def _append(runtime: Runtime, n: int) -> None:
@@ -15,7 +15,7 @@ def _append(runtime: Runtime, n: int) -> None:
             audit.record(
                 session=session,
                 actor=audit.Actor.system(),
-                action="test.action",
+                action=audit.AuditAction.POLICY_CHANGED,
                 subject_type="thing",
                 subject_id=str(i),
                 details={"i": i, "x": [1, 2]},

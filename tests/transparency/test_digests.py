@@ -16,10 +16,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select
 from typer.testing import CliRunner
 
+from doorstep import audit
+from doorstep.audit import AuditRecord
 from doorstep.runtime import Runtime
-from doorstep.transparency import audit, digests
+from doorstep.transparency import digests
 from doorstep.transparency.cli import app as transparency_cli
-from doorstep.transparency.models import AuditDailyHead, AuditRecord
+from doorstep.transparency.models import AuditDailyHead
 
 
 def _append(runtime: Runtime, n: int, *, start: int = 0) -> None:
@@ -29,7 +31,9 @@ def _append(runtime: Runtime, n: int, *, start: int = 0) -> None:
             audit.record(
                 session=session,
                 actor=audit.Actor.system("tests"),
-                action="test.public" if i % 2 == 0 else "test.private",
+                action=audit.AuditAction.POLICY_CHANGED
+                if i % 2 == 0
+                else audit.AuditAction.SESSION_SIGNED_IN,
                 subject_type="thing",
                 subject_id=str(i),
                 details={"i": i, "ratio": i / 3, "name": "Zoë's café", "nested": {"b": [1, "x"]}},
@@ -61,9 +65,9 @@ def test_public_download_verifies_and_hides_private_records(
     assert private and all(
         set(p) == {"seq", "at", "is_public", "prev_hash", "hash"} for p in private
     )
-    assert "test.private" not in "".join(lines)
+    assert "session.signed_in" not in "".join(lines)
     public = json.loads(lines[1])
-    assert public["details"]["name"] == "Zoë's café" and public["action"] == "test.public"
+    assert public["details"]["name"] == "Zoë's café" and public["action"] == "policy.changed"
 
 
 @pytest.mark.parametrize(
@@ -134,7 +138,7 @@ def test_verify_download_command(client: TestClient, runtime: Runtime, tmp_path:
 
 def _on_day(monkeypatch: pytest.MonkeyPatch, day: date) -> None:
     moment = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=12)
-    monkeypatch.setattr(audit, "utcnow", lambda: moment)
+    monkeypatch.setattr(audit.chain, "utcnow", lambda: moment)
 
 
 def test_daily_heads_are_published_once_per_finished_day(

@@ -7,8 +7,8 @@ from sqlalchemy import select
 from tests.factories import make_agency, make_person
 
 from doorstep.accounts.models import Role
+from doorstep.audit import AuditRecord
 from doorstep.runtime import Runtime
-from doorstep.transparency.models import AuditRecord
 
 
 def test_defaults_are_public(client: TestClient) -> None:

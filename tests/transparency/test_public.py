@@ -24,11 +24,11 @@ from tests.transparency.portal import (
     set_policy,
 )
 
+from doorstep import audit
 from doorstep.accounts.models import Role
+from doorstep.audit import AuditRecord
 from doorstep.footage.models import FootageRequest
 from doorstep.runtime import Runtime
-from doorstep.transparency import audit
-from doorstep.transparency.models import AuditRecord
 
 PUBLIC_PAGES = (
     "/transparency",
@@ -191,7 +191,7 @@ def test_agency_page_figures(client: TestClient, runtime: Runtime, tmp_path: Pat
         audit.record(
             session=session,
             actor=audit.Actor.system(),
-            action="feed.official_post",
+            action=audit.AuditAction.FEED_OFFICIAL_POST,
             subject_type="feed_post",
             subject_id="p1",
             is_public=True,

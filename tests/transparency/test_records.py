@@ -14,11 +14,12 @@ from sqlalchemy import func, select
 from tests.transparency.portal import make_public_agency
 from typer.testing import CliRunner
 
+from doorstep.audit import AuditRecord
 from doorstep.db import utcnow
 from doorstep.runtime import Runtime
 from doorstep.transparency import cli as transparency_cli
 from doorstep.transparency import records
-from doorstep.transparency.models import AccountabilityRecord, AuditRecord
+from doorstep.transparency.models import AccountabilityRecord
 
 
 @pytest.mark.parametrize(

@@ -12,11 +12,11 @@ import secrets
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from doorstep import audit
 from doorstep.accounts.models import RecoveryCode, User
+from doorstep.audit import Actor
 from doorstep.db import utcnow
 from doorstep.security import token_digest
-from doorstep.transparency import audit
-from doorstep.transparency.audit import Actor
 
 CODES_PER_SET = 10
 # Lower-case base32 (no 0, 1, 8, 9 to mistake for letters): 16 characters, 80 bits.
@@ -53,7 +53,7 @@ def replace_codes(*, session: Session, user: User) -> list[str]:
     audit.record(
         session=session,
         actor=_actor(user),
-        action="user.recovery_codes_generated",
+        action=audit.AuditAction.USER_RECOVERY_CODES_GENERATED,
         subject_type="user",
         subject_id=user.id,
         details={"count": len(codes)},
@@ -89,7 +89,7 @@ def use_code(*, session: Session, user: User, code: str | None) -> bool:
     audit.record(
         session=session,
         actor=_actor(user),
-        action="user.recovery_code_used",
+        action=audit.AuditAction.USER_RECOVERY_CODE_USED,
         subject_type="user",
         subject_id=user.id,
         details={"left": unused_count(session=session, user=user)},

@@ -12,6 +12,7 @@ import pyotp
 from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from doorstep import audit
 from doorstep.accounts import recovery
 from doorstep.accounts.models import (
     ApiToken,
@@ -22,6 +23,7 @@ from doorstep.accounts.models import (
     User,
     WebSession,
 )
+from doorstep.audit import Actor
 from doorstep.cameras.models import EventKind
 from doorstep.config import Settings
 from doorstep.db import utcnow
@@ -40,8 +42,6 @@ from doorstep.security import (
     token_digest,
     verify_password,
 )
-from doorstep.transparency import audit
-from doorstep.transparency.audit import Actor
 
 API_TOKEN_PREFIX = "dsk"  # noqa: S105 (a label, not a secret)
 SESSION_TOKEN_PREFIX = "dss"  # noqa: S105
@@ -90,7 +90,7 @@ def create_user(
         audit.record(
             session=session,
             actor=actor or Actor.system(),
-            action="user.role_changed",
+            action=audit.AuditAction.USER_ROLE_CHANGED,
             subject_type="user",
             subject_id=user.id,
             details={"from": None, "to": role.value},
@@ -118,7 +118,7 @@ def change_role(*, session: Session, actor: User, user_id: uuid.UUID, role: Role
     audit.record(
         session=session,
         actor=actor_of(actor),
-        action="user.role_changed",
+        action=audit.AuditAction.USER_ROLE_CHANGED,
         subject_type="user",
         subject_id=user.id,
         details={"from": previous.value, "to": role.value},
@@ -261,7 +261,7 @@ def _audit_sign_in(*, session: Session, user: User, ip_address: str, method: str
     audit.record(
         session=session,
         actor=actor_of(user),
-        action="session.signed_in",
+        action=audit.AuditAction.SESSION_SIGNED_IN,
         subject_type="user",
         subject_id=user.id,
         details={"method": method, "ip_address": ip_address},
@@ -339,7 +339,7 @@ def create_api_token(
     audit.record(
         session=session,
         actor=actor_of(user),
-        action="api_token.created",
+        action=audit.AuditAction.API_TOKEN_CREATED,
         subject_type="api_token",
         subject_id=row.id,
         details={"name": name, "with_second_factor": with_second_factor},
@@ -366,7 +366,7 @@ def rotate_api_token(*, session: Session, user: User, token_id: uuid.UUID) -> tu
     audit.record(
         session=session,
         actor=actor_of(user),
-        action="api_token.rotated",
+        action=audit.AuditAction.API_TOKEN_ROTATED,
         subject_type="api_token",
         subject_id=row.id,
         details={"name": row.name},
@@ -382,7 +382,7 @@ def revoke_api_token(*, session: Session, user: User, token_id: uuid.UUID) -> Ap
         audit.record(
             session=session,
             actor=actor_of(user),
-            action="api_token.revoked",
+            action=audit.AuditAction.API_TOKEN_REVOKED,
             subject_type="api_token",
             subject_id=row.id,
             details={"name": row.name},
@@ -435,7 +435,7 @@ def _revoke_password_only_tokens(*, session: Session, user: User) -> int:
         audit.record(
             session=session,
             actor=actor_of(user),
-            action="api_token.revoked",
+            action=audit.AuditAction.API_TOKEN_REVOKED,
             subject_type="api_token",
             subject_id=row.id,
             details={"name": row.name, "reason": "two_factor_enabled"},
@@ -514,7 +514,7 @@ def confirm_totp_setup(
     audit.record(
         session=session,
         actor=actor_of(user),
-        action="user.totp_enabled",
+        action=audit.AuditAction.USER_TOTP_ENABLED,
         subject_type="user",
         subject_id=user.id,
         details={"revoked_tokens": revoked, "ended_sessions": ended},
@@ -569,7 +569,7 @@ def disable_totp(
     audit.record(
         session=session,
         actor=actor_of(user),
-        action="user.totp_disabled",
+        action=audit.AuditAction.USER_TOTP_DISABLED,
         subject_type="user",
         subject_id=user.id,
         details={"confirmed_by": "code" if code else "password"},

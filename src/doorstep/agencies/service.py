@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from doorstep import geo
+from doorstep import audit, geo
 from doorstep.accounts.models import Role, User
 from doorstep.accounts.service import actor_of, normalize_email
 from doorstep.agencies.models import (
@@ -29,7 +29,6 @@ from doorstep.db import utcnow
 from doorstep.errors import Conflict, Forbidden, InvalidInput, NotFound
 from doorstep.notify import outbox
 from doorstep.security import new_token, token_digest
-from doorstep.transparency import audit
 
 INVITATION_JOB = "agencies.invitation_email"
 INVITATION_DAYS = 14
@@ -89,7 +88,7 @@ def apply_for_agency(
     audit.record(
         session=session,
         actor=actor_of(applicant),
-        action="agency.applied",
+        action=audit.AuditAction.AGENCY_APPLIED,
         subject_type="agency",
         subject_id=agency.id,
         is_public=True,
@@ -151,7 +150,7 @@ def change_status(
     audit.record(
         session=session,
         actor=actor_of(actor),
-        action=f"agency.{action}",
+        action=audit.AGENCY_STATUS_ACTIONS[action],
         subject_type="agency",
         subject_id=agency.id,
         is_public=True,
@@ -239,7 +238,7 @@ def invite_member(
     audit.record(
         session=session,
         actor=actor_of(actor),
-        action="agency.member_invited",
+        action=audit.AuditAction.AGENCY_MEMBER_INVITED,
         subject_type="agency",
         subject_id=agency.id,
         is_public=True,
@@ -298,7 +297,7 @@ def issue_invitation_link(
     audit.record(
         session=session,
         actor=actor_of(actor),
-        action="agency.invitation_link_issued",
+        action=audit.AuditAction.AGENCY_INVITATION_LINK_ISSUED,
         subject_type="agency",
         subject_id=agency_id,
         details={"invitation_id": str(invitation.id)},
@@ -336,7 +335,7 @@ def resend_invitation(
     audit.record(
         session=session,
         actor=actor_of(actor),
-        action="agency.invitation_resent",
+        action=audit.AuditAction.AGENCY_INVITATION_RESENT,
         subject_type="agency",
         subject_id=agency_id,
         details={"invitation_id": str(invitation.id)},
@@ -407,7 +406,7 @@ def accept_invitation(*, session: Session, user: User, token: str) -> AgencyMemb
     audit.record(
         session=session,
         actor=actor_of(user),
-        action="agency.member_joined",
+        action=audit.AuditAction.AGENCY_MEMBER_JOINED,
         subject_type="agency",
         subject_id=invitation.agency_id,
         is_public=True,
@@ -452,7 +451,7 @@ def remove_member(
     audit.record(
         session=session,
         actor=actor_of(actor),
-        action="agency.member_removed",
+        action=audit.AuditAction.AGENCY_MEMBER_REMOVED,
         subject_type="agency",
         subject_id=agency_id,
         is_public=True,

@@ -22,9 +22,10 @@ from sqlalchemy import Select, and_, delete, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from doorstep import geo, paging
+from doorstep import audit, geo, paging
 from doorstep.accounts.models import User
 from doorstep.accounts.service import actor_of
+from doorstep.audit import Actor
 from doorstep.cameras.models import Camera, CameraKind, Clip, EventKind, MotionEvent
 from doorstep.cameras.schemas import CameraRead, ClipRead, EventRead
 from doorstep.db import undo_on_rollback, utcnow
@@ -34,8 +35,6 @@ from doorstep.media.storage import MediaStorage
 from doorstep.media.video import ClipLimits, VideoProbe, make_thumbnail, probe_clip
 from doorstep.notify import service as notify_service
 from doorstep.security import constant_time_equals, new_token, token_digest
-from doorstep.transparency import audit
-from doorstep.transparency.audit import Actor
 
 log = structlog.get_logger(__name__)
 
@@ -86,7 +85,7 @@ def register_camera(
     audit.record(
         session=session,
         actor=actor_of(owner),
-        action="camera.registered",
+        action=audit.AuditAction.CAMERA_REGISTERED,
         subject_type="camera",
         subject_id=camera.id,
     )
@@ -158,7 +157,7 @@ def rotate_camera_token(
     audit.record(
         session=session,
         actor=actor_of(owner),
-        action="camera.token_rotated",
+        action=audit.AuditAction.CAMERA_TOKEN_ROTATED,
         subject_type="camera",
         subject_id=camera.id,
     )
@@ -173,7 +172,7 @@ def revoke_camera_token(*, session: Session, owner: User, camera_id: uuid.UUID) 
     audit.record(
         session=session,
         actor=actor_of(owner),
-        action="camera.token_revoked",
+        action=audit.AuditAction.CAMERA_TOKEN_REVOKED,
         subject_type="camera",
         subject_id=camera.id,
     )
@@ -209,7 +208,7 @@ def delete_camera(
     audit.record(
         session=session,
         actor=actor_of(owner),
-        action="camera.deleted",
+        action=audit.AuditAction.CAMERA_DELETED,
         subject_type="camera",
         subject_id=camera.id,
         details={"clips": len(clips)},
@@ -890,7 +889,7 @@ def delete_clip(
     audit.record(
         session=session,
         actor=actor_of(owner),
-        action="clip.deleted",
+        action=audit.AuditAction.CLIP_DELETED,
         subject_type="clip",
         subject_id=clip.id,
         details={"sha256": clip.sha256, "reason": "owner"},
@@ -949,7 +948,7 @@ def sweep_retention(*, session: Session, storage: MediaStorage, batch: int = 500
         audit.record(
             session=session,
             actor=Actor.system("retention"),
-            action="clip.retention_deleted",
+            action=audit.AuditAction.CLIP_RETENTION_DELETED,
             subject_type="instance",
             subject_id="clips",
             details={"clips": erased},

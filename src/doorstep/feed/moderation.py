@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
+from doorstep import audit
 from doorstep.accounts.models import Role, User
 from doorstep.accounts.service import actor_of
 from doorstep.db import utcnow
@@ -24,7 +25,6 @@ from doorstep.feed import service as feed_service
 from doorstep.feed.models import Comment, FeedSettings, Post, PostStatus, Report, ReportReason
 from doorstep.feed.schemas import QueueItem
 from doorstep.notify import service as notify_service
-from doorstep.transparency import audit
 
 QUEUE_LIMIT = 200
 
@@ -53,7 +53,7 @@ def _tell_author(session: Session, user_id: uuid.UUID, title: str, body: str, li
 def _record(
     session: Session,
     actor: User,
-    action: str,
+    action: audit.AuditAction,
     subject_type: str,
     subject_id: uuid.UUID | str,
     **details: object,
@@ -232,7 +232,7 @@ def hide_post(*, session: Session, actor: User, post_id: uuid.UUID, reason: str)
     _record(
         session,
         actor,
-        "feed.post_hidden",
+        audit.AuditAction.FEED_POST_HIDDEN,
         "feed_post",
         post.id,
         reason=text,
@@ -262,7 +262,7 @@ def restore_post(*, session: Session, actor: User, post_id: uuid.UUID, reason: s
     _record(
         session,
         actor,
-        "feed.post_restored",
+        audit.AuditAction.FEED_POST_RESTORED,
         "feed_post",
         post.id,
         reason=text,
@@ -291,7 +291,7 @@ def hide_comment(*, session: Session, actor: User, comment_id: uuid.UUID, reason
     _record(
         session,
         actor,
-        "feed.comment_hidden",
+        audit.AuditAction.FEED_COMMENT_HIDDEN,
         "feed_comment",
         comment.id,
         reason=text,
@@ -321,7 +321,7 @@ def restore_comment(
     _record(
         session,
         actor,
-        "feed.comment_restored",
+        audit.AuditAction.FEED_COMMENT_RESTORED,
         "feed_comment",
         comment.id,
         reason=text,
@@ -359,7 +359,7 @@ def dismiss_reports(
     _record(
         session,
         actor,
-        "feed.reports_dismissed",
+        audit.AuditAction.FEED_REPORTS_DISMISSED,
         subject_type,
         subject_id,
         reason=text,
@@ -399,7 +399,7 @@ def approve_post(
     _record(
         session,
         actor,
-        "feed.post_approved",
+        audit.AuditAction.FEED_POST_APPROVED,
         "feed_post",
         post.id,
         reason=text,
@@ -428,7 +428,7 @@ def reject_post(*, session: Session, actor: User, post_id: uuid.UUID, reason: st
     _record(
         session,
         actor,
-        "feed.post_rejected",
+        audit.AuditAction.FEED_POST_REJECTED,
         "feed_post",
         post.id,
         reason=text,
@@ -463,7 +463,7 @@ def change_settings(*, session: Session, actor: User, hold_new_posts: bool) -> F
     _record(
         session,
         actor,
-        "feed.settings_changed",
+        audit.AuditAction.FEED_SETTINGS_CHANGED,
         "feed_settings",
         "instance",
         hold_new_posts={"from": previous, "to": hold_new_posts},

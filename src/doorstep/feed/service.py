@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from doorstep import geo, paging
+from doorstep import audit, geo, paging
 from doorstep.accounts import service as account_service
 from doorstep.accounts.models import Role, User
 from doorstep.accounts.service import actor_of
@@ -37,7 +37,6 @@ from doorstep.feed.schemas import (
     PostRead,
 )
 from doorstep.notify import outbox
-from doorstep.transparency import audit
 
 POST_PUBLISHED_JOB = "feed.post_published"
 SETTINGS_ROW_ID = 1
@@ -278,7 +277,7 @@ def create_post(
         audit.record(
             session=session,
             actor=actor_of(author),
-            action="feed.official_post",
+            action=audit.AuditAction.FEED_OFFICIAL_POST,
             subject_type="feed_post",
             subject_id=post.id,
             is_public=True,
@@ -383,6 +382,12 @@ def delete_post(*, session: Session, author: User, post_id: uuid.UUID) -> None:
     session.flush()
 
 
+_OFFICIAL_CHANGES = {
+    "edited": audit.AuditAction.FEED_OFFICIAL_POST_EDITED,
+    "deleted": audit.AuditAction.FEED_OFFICIAL_POST_DELETED,
+}
+
+
 def _check_official_change(*, session: Session, author: User, post: Post, action: str) -> None:
     if post.agency_id is None:
         return
@@ -396,7 +401,7 @@ def _check_official_change(*, session: Session, author: User, post: Post, action
     audit.record(
         session=session,
         actor=actor_of(author),
-        action=f"feed.official_post_{action}",
+        action=_OFFICIAL_CHANGES[action],
         subject_type="feed_post",
         subject_id=post.id,
         is_public=True,

@@ -15,6 +15,7 @@ from functools import partial
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from doorstep import audit
 from doorstep.accounts.models import User
 from doorstep.accounts.service import actor_of
 from doorstep.agencies import service as agency_service
@@ -35,7 +36,6 @@ from doorstep.footage.models import (
     RequestStatus,
 )
 from doorstep.media.storage import MediaStorage
-from doorstep.transparency import audit
 from doorstep.transparency import policy as policy_service
 
 
@@ -167,7 +167,7 @@ def share(
     audit.record(
         session=session,
         actor=actor_of(owner),
-        action="evidence.shared",
+        action=audit.AuditAction.EVIDENCE_SHARED,
         subject_type="footage_request",
         subject_id=found.request.id,
         details={
@@ -219,7 +219,7 @@ def withdraw_share(
     audit.record(
         session=session,
         actor=actor_of(owner),
-        action="evidence.withdrawn",
+        action=audit.AuditAction.EVIDENCE_WITHDRAWN,
         subject_type="evidence",
         subject_id=item.id,
         details={"request_id": str(item.request_id)},
@@ -253,7 +253,9 @@ def update_request_settings(
         audit.record(
             session=session,
             actor=actor_of(owner),
-            action="requests.opted_out" if opted_out else "requests.opted_in",
+            action=audit.AuditAction.REQUESTS_OPTED_OUT
+            if opted_out
+            else audit.AuditAction.REQUESTS_OPTED_IN,
             subject_type="user",
             subject_id=owner.id,
         )

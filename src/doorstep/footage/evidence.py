@@ -20,6 +20,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from doorstep import audit
 from doorstep.accounts.models import User
 from doorstep.accounts.service import actor_of
 from doorstep.cameras import service as camera_service
@@ -36,7 +37,6 @@ from doorstep.footage.models import (
 )
 from doorstep.media.storage import MediaStorage
 from doorstep.media.video import ClipLimits, VideoProbe, probe_clip
-from doorstep.transparency import audit
 
 log = structlog.get_logger(__name__)
 
@@ -104,6 +104,13 @@ def verify_stored(storage: MediaStorage, item: Evidence) -> None:
         )
 
 
+# Evidence access rows name the access ("viewed", "exported"); the audit log names the action.
+_ACCESS_ACTIONS = {
+    "viewed": audit.AuditAction.EVIDENCE_VIEWED,
+    "exported": audit.AuditAction.EVIDENCE_EXPORTED,
+}
+
+
 def _log_access(
     session: Session, actor: User, item: Evidence, request: FootageRequest, action: str
 ) -> None:
@@ -117,7 +124,7 @@ def _log_access(
     audit.record(
         session=session,
         actor=actor_of(actor),
-        action=f"evidence.{action}",
+        action=_ACCESS_ACTIONS[action],
         subject_type="evidence",
         subject_id=item.id,
         is_public=True,
@@ -170,7 +177,7 @@ def set_hold(*, session: Session, actor: User, request_id: uuid.UUID, held: bool
     audit.record(
         session=session,
         actor=actor_of(actor),
-        action="evidence.held" if held else "evidence.released",
+        action=audit.AuditAction.EVIDENCE_HELD if held else audit.AuditAction.EVIDENCE_RELEASED,
         subject_type="footage_request",
         subject_id=request.id,
         is_public=True,
@@ -362,7 +369,7 @@ def sweep_evidence_retention(*, session: Session, storage: MediaStorage, batch: 
         audit.record(
             session=session,
             actor=audit.Actor.system("retention"),
-            action="evidence.retention_deleted",
+            action=audit.AuditAction.EVIDENCE_RETENTION_DELETED,
             subject_type="instance",
             subject_id="evidence",
             is_public=True,
@@ -465,7 +472,7 @@ def record_upload(
     audit.record(
         session=session,
         actor=audit.Actor(id=camera.owner_id, label=f"camera:{camera.id}"),
-        action="evidence.uploaded",
+        action=audit.AuditAction.EVIDENCE_UPLOADED,
         subject_type="evidence",
         subject_id=item.id,
         details={"sha256": item.sha256},

@@ -20,7 +20,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from doorstep import geo
+from doorstep import audit, geo
 from doorstep.accounts.models import Role, User
 from doorstep.accounts.service import actor_of
 from doorstep.agencies import service as agency_service
@@ -40,7 +40,6 @@ from doorstep.footage.models import (
 from doorstep.footage.notice import render_notice
 from doorstep.footage.targeting import target_owners
 from doorstep.notify import outbox
-from doorstep.transparency import audit
 from doorstep.transparency import policy as policy_service
 from doorstep.transparency.policy import PolicySettings
 
@@ -261,7 +260,11 @@ def _check_policy(
 
 
 def _audit(
-    session: Session, actor: User, action: str, request: FootageRequest, **details: Any
+    session: Session,
+    actor: User,
+    action: audit.AuditAction,
+    request: FootageRequest,
+    **details: Any,
 ) -> None:
     audit.record(
         session=session,
@@ -321,7 +324,9 @@ def draft_request(
     )
     session.add(request)
     session.flush()
-    _audit(session, actor, "request.drafted", request, area_sq_mi=round(area_sq_mi, 4))
+    _audit(
+        session, actor, audit.AuditAction.REQUEST_DRAFTED, request, area_sq_mi=round(area_sq_mi, 4)
+    )
     return request
 
 
@@ -374,7 +379,7 @@ def submit_request(*, session: Session, actor: User, request_id: uuid.UUID) -> F
         exclude_request=request.id,
     )
     request.submitted_at = utcnow()
-    _audit(session, actor, "request.submitted", request)
+    _audit(session, actor, audit.AuditAction.REQUEST_SUBMITTED, request)
     if policy.supervisor_approval:
         request.status = RequestStatus.pending_approval
     else:
@@ -403,7 +408,7 @@ def approve_request(*, session: Session, actor: User, request_id: uuid.UUID) -> 
             "A request is approved by someone other than its author.", code="self_approval"
         )
     request.approved_by, request.approved_at = actor.id, utcnow()
-    _audit(session, actor, "request.approved", request)
+    _audit(session, actor, audit.AuditAction.REQUEST_APPROVED, request)
     policy = policy_service.effective_policy(session=session, agency_id=request.agency_id)
     _after_approval(session=session, actor=actor, request=request, policy=policy)
     session.flush()
@@ -444,12 +449,24 @@ def review_request(
     request.reviewed_by, request.reviewed_at = actor.id, utcnow()
     request.review_note = note.strip() if note else None
     if approve:
-        _audit(session, actor, "request.review_approved", request, note=request.review_note)
+        _audit(
+            session,
+            actor,
+            audit.AuditAction.REQUEST_REVIEW_APPROVED,
+            request,
+            note=request.review_note,
+        )
         policy = policy_service.effective_policy(session=session, agency_id=request.agency_id)
         _activate(session=session, actor=actor, request=request, policy=policy)
     else:
         request.status = RequestStatus.rejected
-        _audit(session, actor, "request.review_rejected", request, note=request.review_note)
+        _audit(
+            session,
+            actor,
+            audit.AuditAction.REQUEST_REVIEW_REJECTED,
+            request,
+            note=request.review_note,
+        )
     session.flush()
     return request
 
@@ -511,7 +528,7 @@ def _activate(
     _publish_to_feed(session=session, request=request, area=area)
     request.closes_at = now + timedelta(days=policy.request_open_days)
     request.asked_count = len(rows)
-    _audit(session, actor, "request.activated", request, owners_asked=len(rows))
+    _audit(session, actor, audit.AuditAction.REQUEST_ACTIVATED, request, owners_asked=len(rows))
     session.flush()
 
 
@@ -544,7 +561,7 @@ def close_request(
     if request.status != RequestStatus.active:
         raise Conflict("Only an active request can be closed.", code="not_active")
     request.status, request.closed_at, request.close_reason = RequestStatus.closed, utcnow(), reason
-    _audit(session, actor, "request.closed", request, reason=reason)
+    _audit(session, actor, audit.AuditAction.REQUEST_CLOSED, request, reason=reason)
     session.flush()
     return request
 
@@ -564,7 +581,7 @@ def withdraw_request(*, session: Session, actor: User, request_id: uuid.UUID) ->
         utcnow(),
         "withdrawn",
     )
-    _audit(session, actor, "request.withdrawn", request)
+    _audit(session, actor, audit.AuditAction.REQUEST_WITHDRAWN, request)
     session.flush()
     return request
 
@@ -588,7 +605,7 @@ def close_expired_requests(*, session: Session) -> int:
         audit.record(
             session=session,
             actor=audit.Actor.system("scheduler"),
-            action="request.closed",
+            action=audit.AuditAction.REQUEST_CLOSED,
             subject_type="footage_request",
             subject_id=request.id,
             is_public=True,

@@ -21,11 +21,11 @@ import structlog
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from doorstep.audit import GENESIS_HASH as GENESIS_HASH
+from doorstep.audit import AuditRecord, record_hash
 from doorstep.db import Database, utcnow
 from doorstep.runtime import Runtime
-from doorstep.transparency.audit import GENESIS_HASH as GENESIS_HASH
-from doorstep.transparency.audit import record_hash
-from doorstep.transparency.models import AuditDailyHead, AuditRecord
+from doorstep.transparency.models import AuditDailyHead
 
 log = structlog.get_logger(__name__)
 

@@ -18,13 +18,14 @@ from sqlalchemy.orm import Session
 
 from doorstep import geo
 from doorstep.agencies.models import Agency
+from doorstep.audit import AuditAction, AuditRecord
 from doorstep.cameras.models import Camera
 from doorstep.db import utcnow
 from doorstep.errors import DoorstepError
 from doorstep.footage.models import Evidence, EvidenceAccess, FootageRequest
 from doorstep.transparency import policy as policy_service
 from doorstep.transparency import public, request_log
-from doorstep.transparency.models import AccountabilityAnalysis, AuditRecord
+from doorstep.transparency.models import AccountabilityAnalysis
 from doorstep.transparency.request_log import RequestFilter
 from doorstep.transparency.schemas import (
     AccountabilityFigure,
@@ -34,7 +35,6 @@ from doorstep.transparency.schemas import (
 )
 from doorstep.transparency.statements import statement_view
 
-OFFICIAL_POST_ACTION = "feed.official_post"
 _IN_CHUNK = 2000
 
 
@@ -79,7 +79,7 @@ def official_posts(*, session: Session, agency_id: uuid.UUID) -> int:
             select(func.count())
             .select_from(AuditRecord)
             .where(
-                AuditRecord.action == OFFICIAL_POST_ACTION,
+                AuditRecord.action == AuditAction.FEED_OFFICIAL_POST,
                 AuditRecord.details["agency_id"].as_string() == str(agency_id),
             )
         )

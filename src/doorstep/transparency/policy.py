@@ -9,11 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from doorstep import audit
 from doorstep.accounts.models import Role, User
 from doorstep.accounts.service import actor_of
 from doorstep.db import utcnow
 from doorstep.errors import Forbidden, InvalidInput
-from doorstep.transparency import audit
 from doorstep.transparency.models import PolicyRecord, PolicyVersion
 
 DEFAULT_REFUSED_PURPOSES = [
@@ -177,7 +177,7 @@ def change_policy(
     audit.record(
         session=session,
         actor=actor_of(actor),
-        action="policy.changed",
+        action=audit.AuditAction.POLICY_CHANGED,
         subject_type="agency_policy" if agency_id else "policy",
         subject_id=str(agency_id) if agency_id else "instance",
         details={"changes": changes, "reason": reason.strip()},

@@ -16,14 +16,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from doorstep.agencies.models import Agency, AgencyStatus
+from doorstep.audit import AuditAction, AuditRecord
 from doorstep.errors import InvalidInput
-from doorstep.transparency.models import AuditRecord
 from doorstep.transparency.schemas import MonthCount, PublicAgency
 
 # Statuses an agency that took part can have; "verified" is shown as "active".
 PUBLIC_STATUSES = (AgencyStatus.verified, AgencyStatus.suspended, AgencyStatus.ended)
-_STATUS_ACTIONS = {"agency.verify": True, "agency.reinstate": True,
-                   "agency.suspend": False, "agency.end": False}  # fmt: skip
+# Whether each status action starts (True) or stops (False) an agency's active period.
+_STATUS_ACTIONS = {
+    AuditAction.AGENCY_VERIFIED: True,
+    AuditAction.AGENCY_REINSTATED: True,
+    AuditAction.AGENCY_SUSPENDED: False,
+    AuditAction.AGENCY_ENDED: False,
+}
 
 
 def public_agency(agency: Agency) -> PublicAgency:
@@ -128,7 +133,7 @@ def participation_periods(
         if subject_id not in by_id:
             continue
         periods = spans.setdefault(by_id[subject_id].id, [])
-        starts = _STATUS_ACTIONS[action]
+        starts = _STATUS_ACTIONS[AuditAction(action)]
         if starts and (not periods or periods[-1][1] is not None):
             periods.append([at, None])
         elif not starts and periods and periods[-1][1] is None:

@@ -20,10 +20,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from doorstep import audit
 from doorstep.agencies.models import Agency
 from doorstep.db import utcnow
 from doorstep.errors import InvalidInput
-from doorstep.transparency import audit
 from doorstep.transparency.models import (
     AccountabilityAnalysis,
     AccountabilityImport,
@@ -246,7 +246,7 @@ def import_records(
     audit.record(
         session=session,
         actor=audit.Actor.system("cli"),
-        action="accountability.imported",
+        action=audit.AuditAction.ACCOUNTABILITY_IMPORTED,
         subject_type="accountability_import",
         subject_id=batch.id,
         is_public=True,
@@ -339,7 +339,7 @@ def analyze(
     audit.record(
         session=session,
         actor=audit.Actor.system("cli"),
-        action="accountability.analyzed",
+        action=audit.AuditAction.ACCOUNTABILITY_ANALYZED,
         subject_type="accountability_analysis",
         subject_id=analysis.id,
         is_public=True,

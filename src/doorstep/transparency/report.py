@@ -17,14 +17,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from doorstep.agencies.models import Agency
+from doorstep.audit import GENESIS_HASH, AuditRecord, verify_chain
 from doorstep.db import utcnow
 from doorstep.footage.models import Evidence, EvidenceAccess, FootageRequest
 from doorstep.transparency import public, request_log
-from doorstep.transparency.audit import GENESIS_HASH, verify_chain
 from doorstep.transparency.models import (
     AccountabilityAnalysis,
     AuditDailyHead,
-    AuditRecord,
     PolicyVersion,
 )
 from doorstep.transparency.request_log import RequestFilter

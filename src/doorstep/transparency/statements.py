@@ -7,12 +7,12 @@ import uuid
 
 from sqlalchemy.orm import Session
 
+from doorstep import audit
 from doorstep.accounts.models import Role, User
 from doorstep.accounts.service import actor_of
 from doorstep.agencies import service as agency_service
 from doorstep.db import utcnow
 from doorstep.errors import Forbidden, InvalidInput
-from doorstep.transparency import audit
 from doorstep.transparency import policy as policy_service
 from doorstep.transparency.models import AgencyStatement
 from doorstep.transparency.schemas import StatementRead
@@ -70,7 +70,7 @@ def set_statement(
     audit.record(
         session=session,
         actor=actor_of(actor),
-        action="agency.statement_changed",
+        action=audit.AuditAction.AGENCY_STATEMENT_CHANGED,
         subject_type="agency",
         subject_id=agency_id,
         is_public=True,

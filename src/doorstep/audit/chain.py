@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from doorstep.audit.actions import AuditAction
+from doorstep.audit.models import AuditRecord
 from doorstep.db import utcnow
-from doorstep.transparency.models import AuditRecord
 
 GENESIS_HASH = "0" * 64
 # Arbitrary constant naming the PostgreSQL advisory lock that serializes appends.
@@ -86,7 +87,7 @@ def record(
     *,
     session: Session,
     actor: Actor,
-    action: str,
+    action: AuditAction,
     subject_type: str,
     subject_id: str | uuid.UUID,
     details: dict[str, Any] | None = None,
@@ -110,7 +111,7 @@ def record(
         at=utcnow(),
         actor_id=actor.id,
         actor_label=actor.label,
-        action=action,
+        action=action.value,
         subject_type=subject_type,
         subject_id=str(subject_id),
         details=clean_details,
