@@ -196,6 +196,53 @@ def undo_on_rollback(session: Session, undo: Callable[[], None]) -> None:
     session.info.setdefault(_UNDO_KEY, []).append(undo)
 
 
+_AFTER_COMMIT_KEY = "doorstep.after_commit"
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` (deleting a stored file) once this transaction has committed.
+
+    A file removed before the commit would be lost if the transaction then rolled
+    back, leaving a row that points at nothing. Registered inside a savepoint that
+    rolls back, the action is dropped with the savepoint's other work. A failing
+    action is logged, not raised: the change it follows is already committed.
+    """
+    session.info.setdefault(_AFTER_COMMIT_KEY, []).append(
+        (session.get_nested_transaction(), action)
+    )
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back_actions(session: Session, previous_transaction: Any) -> None:
+    """A savepoint that rolls back takes its after-commit actions with it; a rollback of
+    the whole transaction takes them all."""
+    pending = session.info.get(_AFTER_COMMIT_KEY)
+    if not pending:
+        return
+    if not previous_transaction.nested:
+        session.info.pop(_AFTER_COMMIT_KEY, None)
+        return
+
+    def inside_rolled_back(savepoint: Any) -> bool:
+        while savepoint is not None:
+            if savepoint is previous_transaction:
+                return True
+            savepoint = savepoint.parent
+        return False
+
+    session.info[_AFTER_COMMIT_KEY] = [
+        (savepoint, action) for savepoint, action in pending if not inside_rolled_back(savepoint)
+    ]
+
+
+def _run_after_commit(session: Session) -> None:
+    for _savepoint, action in session.info.pop(_AFTER_COMMIT_KEY, []):
+        try:
+            action()
+        except Exception as exc:  # the change is committed; a leftover file is logged
+            log.warning("db.after_commit_failed", error=repr(exc))
+
+
 def _run_undo(session: Session) -> None:
     for undo in reversed(session.info.pop(_UNDO_KEY, [])):
         try:
@@ -235,7 +282,8 @@ class Database:
         """One unit of work: commits on success, rolls back on any error.
 
         On rollback (the commit itself failing included), the undo steps registered
-        with :func:`undo_on_rollback` run, so files written for the work go too.
+        with :func:`undo_on_rollback` run, so files written for the work go too. After
+        the commit, the actions registered with :func:`after_commit` run.
         """
         session = self.sessionmaker()
         try:
@@ -245,8 +293,12 @@ class Database:
             session.rollback()
             _run_undo(session)
             raise
+        else:
+            session.info.pop(_UNDO_KEY, None)
+            _run_after_commit(session)
         finally:
             session.info.pop(_UNDO_KEY, None)
+            session.info.pop(_AFTER_COMMIT_KEY, None)
             session.close()
 
     @contextmanager
