@@ -10,14 +10,23 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.factories import make_agency, make_camera, make_officer, make_person, sample_clip
-from tests.footage.test_privacy import LAT, LNG, _active_request
+from tests.factories import (
+    make_agency,
+    make_camera,
+    make_officer,
+    make_person,
+    sample_clip,
+    send_request,
+    set_policy,
+)
 
 from doorstep.db import utcnow
 from doorstep.footage import answers as answer_service
 from doorstep.footage import evidence as evidence_service
 from doorstep.footage.models import Evidence, EvidenceStatus
 from doorstep.runtime import Runtime
+
+LAT, LNG = 39.9526, -75.1652
 
 
 def test_share_withdrawn_while_the_clip_decodes_never_becomes_evidence(
@@ -35,7 +44,8 @@ def test_share_withdrawn_while_the_clip_decodes_never_becomes_evidence(
             "device_ref": "sd:/7.mp4",
         },
     ).json()
-    request_id = _active_request(client, runtime, officer)
+    set_policy(runtime, moderator_review=False)
+    request_id, _ = send_request(client, officer, lat=LAT, lng=LNG)
     r = client.post(
         f"/api/v1/inbox/requests/{request_id}/share",
         headers=owner.headers,
