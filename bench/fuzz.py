@@ -1,6 +1,6 @@
 """Fuller fuzzing: schemathesis over every operation, as every principal, plus stateful links.
 
-    .venv/bin/python bench/fuzz.py --db sqlite|postgres [--examples 100] [--principals ...]
+    .venv/bin/python -m bench.fuzz --db sqlite|postgres [--examples 100] [--principals ...]
 
 Builds the populated instance the test suite fuzzes (tests/fuzz/world.py: anonymous, a
 resident, an officer with two-factor sign-in, a moderator, an admin, a camera token, and a
@@ -50,10 +50,9 @@ from tests.fuzz.calls import call  # noqa: E402
 from tests.fuzz.document import openapi_document  # noqa: E402
 from tests.fuzz.world import DEVICE_PATHS, PEOPLE, World, build_world  # noqa: E402
 
+from bench import databases, output  # noqa: E402
+from bench.machine import machine  # noqa: E402
 from doorstep.app import create_app  # noqa: E402
-from doorstep.bench import output  # noqa: E402
-from doorstep.bench.ingest import _conninfo, _drop, _recreate  # noqa: E402
-from doorstep.bench.targeting import machine  # noqa: E402
 from doorstep.migrate import upgrade  # noqa: E402
 from doorstep.runtime import Runtime  # noqa: E402
 
@@ -220,8 +219,8 @@ def run(
     if db == "sqlite":
         url = f"sqlite:///{folder / 'doorstep.db'}"
     else:
-        _recreate(pg_url, database)
-        url = _conninfo(pg_url, database).replace("postgresql://", "postgresql+psycopg://", 1)
+        databases.recreate(pg_url, database)
+        url = databases.database_url(pg_url, database)
     results: dict[str, Any] = {
         "benchmark": "fuzz",
         "started_at": datetime.now(UTC).isoformat(),
@@ -263,7 +262,7 @@ def run(
         if runtime is not None:
             runtime.close()
         if db != "sqlite":
-            _drop(pg_url, database)
+            databases.drop(pg_url, database)
         shutil.rmtree(folder, ignore_errors=True)
     return results
 

@@ -1,10 +1,10 @@
 """Kill test: `kill -9` a worker in the middle of a 10,000-owner fan-out; nothing is lost.
 
-    .venv/bin/python bench/kill_test.py \\
+    .venv/bin/python -m bench.kill_test \\
         --db postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
         [--owners 10000] [--kill-at 0.3] [--lease 5]
 
-Builds the fan-out benchmark's scene (doorstep.bench.fanout: owners with a camera, an
+Builds the fan-out benchmark's scene (bench.fanout: owners with a camera, an
 event, email on and a webhook, inside one request's area) in a database of its own
 (doorstep_bench_kill_<random>, dropped at the end), with a local SMTP sink and a local
 webhook sink that count every arrival by recipient and by ``X-Doorstep-Delivery``. One
@@ -40,9 +40,8 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from doorstep.bench import fanout, output
-from doorstep.bench.ingest import _conninfo, _drop, _free_port, _recreate
-from doorstep.bench.targeting import machine
+from bench import databases, fanout, output
+from bench.machine import free_port, machine
 from doorstep.config import Settings
 from doorstep.migrate import upgrade
 from doorstep.notify.models import JobStatus, Notification, OutboxJob
@@ -124,8 +123,8 @@ def _sink_main(smtp_port: int, http_port: int, delay_s: float) -> None:
 
 class Sinks:
     def __init__(self, delay_s: float) -> None:
-        self.smtp_port = _free_port()
-        self.http_port = _free_port()
+        self.smtp_port = free_port()
+        self.http_port = free_port()
         self.process = multiprocessing.get_context("spawn").Process(
             target=_sink_main, args=(self.smtp_port, self.http_port, delay_s), daemon=True
         )
@@ -250,8 +249,8 @@ def run(
     """Approve one request to ``owners``; SIGKILL the worker at ``kill_at`` of the
     webhooks; a second worker finishes. Returns the counts at the kill and at the end."""
     database = f"doorstep_bench_kill_{uuid.uuid4().hex[:8]}"
-    _recreate(url, database)
-    database_url = _conninfo(url, database).replace("postgresql://", "postgresql+psycopg://", 1)
+    databases.recreate(url, database)
+    database_url = databases.database_url(url, database)
     folder = data_dir or Path(tempfile.mkdtemp(prefix="doorstep-bench-kill-"))
     folder.mkdir(parents=True, exist_ok=True)
     sinks = Sinks(sink_delay_s)
@@ -337,7 +336,7 @@ def run(
         sinks.stop()
         if runtime is not None:
             runtime.db.dispose()
-        _drop(url, database)
+        databases.drop(url, database)
     return results
 
 

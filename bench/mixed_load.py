@@ -1,12 +1,12 @@
 """Mixed load: residents' reads while cameras upload real clips, through a real uvicorn server.
 
-    .venv/bin/python bench/mixed_load.py --db sqlite|postgres [--readers 8] [--uploaders 4] \\
+    .venv/bin/python -m bench.mixed_load --db sqlite|postgres [--readers 8] [--uploaders 4] \\
         [--duration 30] [--pg-url URL]
 
 Makes a fresh database (a SQLite file, or doorstep_bench_mixed_<random> on the server of
 --pg-url, dropped at the end), residents with an API token, a home, a camera and a
 timeline of events, published posts in their feed, and camera owners whose devices
-upload. The app runs in a separate uvicorn process (doorstep.bench.http.Servers). Each
+upload. The app runs in a separate uvicorn process (bench.servers.Servers). Each
 reader is a thread polling GET /api/v1/users/me, the timeline (GET /api/v1/events) and the
 feed (GET /api/v1/feed) in turn, one request at a time, for --duration seconds idle, then
 for --duration seconds while each uploader thread sends PyAV-made MP4s to
@@ -36,11 +36,10 @@ from typing import Any
 import httpx
 import numpy as np
 
+from bench import databases, output
+from bench.machine import machine
+from bench.servers import Servers
 from doorstep.accounts import service as account_service
-from doorstep.bench import output
-from doorstep.bench.http import Servers
-from doorstep.bench.ingest import _conninfo, _drop, _recreate
-from doorstep.bench.targeting import machine
 from doorstep.cameras import service as camera_service
 from doorstep.cameras.models import CameraKind, EventKind
 from doorstep.config import Settings
@@ -271,10 +270,8 @@ def run(
     if db == "sqlite":
         database_url = f"sqlite:///{folder / 'doorstep.db'}"
     else:
-        _recreate(pg_url, database)
-        database_url = _conninfo(pg_url, database).replace(
-            "postgresql://", "postgresql+psycopg://", 1
-        )
+        databases.recreate(pg_url, database)
+        database_url = databases.database_url(pg_url, database)
     results: dict[str, Any] = {
         "benchmark": "mixed",
         "started_at": datetime.now(UTC).isoformat(),
@@ -324,7 +321,7 @@ def run(
         if runtime is not None:
             runtime.close()
         if db != "sqlite":
-            _drop(pg_url, database)
+            databases.drop(pg_url, database)
         if data_dir is None:
             shutil.rmtree(folder, ignore_errors=True)
     return results

@@ -1,12 +1,12 @@
-"""``doorstep bench generate``: fill a database with a synthetic country.
+"""``python -m bench generate``: fill a database with a synthetic country.
 
 Owners (users) live in homes placed along the streets of real towns
-(:mod:`doorstep.bench.country`); each has a camera at home, some a second one a few
+(:mod:`bench.country`); each has a camera at home, some a second one a few
 metres away; cameras record motion events over the last ``days`` days with a daily
 rhythm and a busy/quiet spread between cameras; residents publish feed posts in their
 home's coarse cell. Every owner also gets a feed home, as a resident would.
 
-Rows are written with the database's bulk path (:mod:`doorstep.bench.load`), events in
+Rows are written with the database's bulk path (:mod:`bench.load`), events in
 time order, day by day, as a live instance would have appended them. The same seed on
 an empty database gives the same rows (ids included); to add more data to a database,
 use another seed.
@@ -27,9 +27,9 @@ from typing import TextIO
 import numpy as np
 from h3.api import basic_int as h3_int
 
+from bench import country
+from bench.load import BulkLoader, Row, open_loader
 from doorstep import geo
-from doorstep.bench import country
-from doorstep.bench.load import BulkLoader, Row, open_loader
 from doorstep.cameras.models import CameraKind, EventKind
 from doorstep.feed.models import Category
 from doorstep.migrate import upgrade

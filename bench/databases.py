@@ -1,0 +1,33 @@
+"""The benchmarks' own PostgreSQL databases: made fresh on a server, dropped at the end."""
+
+from __future__ import annotations
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+
+def conninfo(url: str, database: str | None = None) -> str:
+    """A libpq URL for ``url`` (any SQLAlchemy URL on the server), or for ``database``
+    on the same server."""
+    parsed = make_url(url).set(drivername="postgresql")
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+def database_url(url: str, database: str) -> str:
+    """The SQLAlchemy URL (psycopg driver) of ``database`` on the server of ``url``."""
+    return conninfo(url, database).replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def recreate(url: str, database: str) -> None:
+    """Drop ``database`` on the server of ``url`` if it is there, and create it empty."""
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{database}"')
+
+
+def drop(url: str, database: str) -> None:
+    """Drop ``database`` on the server of ``url``, closing its connections."""
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
