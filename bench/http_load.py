@@ -11,82 +11,43 @@ ceiling, and runs wrk on each endpoint at each level of connections. Writes
 bench/results/http-<UTC timestamp>.json and prints a table. Method and numbers:
 BENCHMARKS.md.
 
-HTTP load benchmark: requests per second and latency of the resident's feed and of the
-public request log under wrk, against a bare FastAPI endpoint on the same server.
+The server (:mod:`bench.servers`) is :func:`doorstep.app.create_app` served by uvicorn
+on 127.0.0.1 in ``workers`` processes (one by default) sharing one port, with two bare
+endpoints added to the same app as the ceiling. The endpoints measured (each with the
+same levels of connections):
 
-The server is :func:`doorstep.app.create_app` served by uvicorn on 127.0.0.1, in
-``workers`` separate processes (``spawn``; one by default) that share the port with
-``SO_REUSEPORT``. Each process adds two bare endpoints to the same app, the ceiling:
-
-- ``GET /bench/bare``: ``async def`` returning ``{"ok": true}``;
-- ``GET /bench/bare-sync``: the same as a plain ``def``, so it runs in the threadpool
-  like every doorstep route.
-
-Both go through everything the app puts in front of a route: uvicorn (uvloop,
-httptools), Starlette's error middleware, the app's security-headers middleware (a
-``BaseHTTPMiddleware``), FastAPI's exception middleware and routing, and the JSON
-response. They bypass the rest of a doorstep request: the database session and its
-transaction (pool checkout, ``BEGIN``, ``COMMIT``), authentication (the token's hash
-lookup and the user), the service's queries, the pydantic response model and, for pages,
-the Jinja template.
-
-The endpoints measured (each with the same levels of connections):
-
-- ``bare`` and ``bare-sync``: above.
+- ``bare`` and ``bare-sync``: ``GET /bench/bare`` (``async def``) and
+  ``GET /bench/bare-sync`` (a plain ``def``, through the threadpool like every doorstep
+  route), returning ``{"ok": true}``.
 - ``feed``: ``GET /api/v1/feed`` (first page, 30 posts) with ``Authorization: Bearer``
   of a random resident on every request, drawn from ``residents`` residents with a feed
-  home. Generated residents cannot sign in, so the benchmark issues them API tokens with
-  :func:`doorstep.accounts.service.create_api_token` (audited, like any token) and revokes
-  them at the end with :func:`~doorstep.accounts.service.revoke_api_token`. Every token
-  is used once before the timed runs (this checks each answers 200), so the token's
+  home, each given an API token for the run (:mod:`bench.viewers`). Every token is used
+  once before the timed runs (this checks each answers 200), so the token's
   ``last_used_at`` write of its first use is not timed; later it is written at most every
   5 minutes per token, as in production.
 - ``log-html``: the public request log page ``/transparency/requests``, signed out.
 - ``log-json``: its machine form ``/api/v1/transparency/requests`` (100 a page).
 
 Both log endpoints rotate through the first page, pages 2 to 5 and the first page sorted
-by ``asked`` and by ``shared`` (:data:`LOG_HTML_PATHS`, :data:`LOG_JSON_PATHS`).
+by ``asked`` and by ``shared`` (:data:`LOG_HTML_PATHS`, :data:`LOG_JSON_PATHS`). The log
+is filled to ``log_requests`` requests first (:mod:`bench.request_log`); the feed and
+targeting benchmarks read none of its tables.
 
-The generator creates no footage requests. When the log holds fewer than
-``log_requests`` requests, the benchmark adds the missing ones by bulk insert (ORM
-``insert`` of rows matching :class:`~doorstep.footage.models.FootageRequest`,
-:class:`~doorstep.footage.models.Recipient` and
-:class:`~doorstep.agencies.models.Agency`): areas of 0.1 to 0.5 sq mi around random
-cameras and windows of 1 to 12 h inside the events' span (as in the targeting
-benchmark), checked by :func:`~doorstep.footage.service.parse_request_area`, public cells
-from :func:`~doorstep.footage.service.public_cells` at the policy's resolution, and the
-owners asked from :func:`~doorstep.footage.targeting.target_owners` (the activation's
-own targeting); about 30% shared and 30% declined. The activation's side effects are not
-written: no audit records, no feed post, no notice jobs. All of it is marked: the user
-``http-bench@bench.invalid`` (agency member) applied for the agencies ("Bench HTTP police
-department ..."; state ``ZZ``) and drafted the requests (case numbers ``BENCH-HTTP-...``),
-so the rows stay in the database for the next run and the feed and targeting benchmarks,
-which read neither table, are unaffected.
-
-The load: wrk (``wrk -t2``, fewer threads than connections never) with a Lua script
-written at run time. It pre-formats one request per (path, token), picks one at random
-per request, counts every response's status and empty bodies per thread, and prints
-one JSON line from ``done`` (latency percentiles, requests, bytes, socket errors). Each
-endpoint gets a warm-up at the middle level, then the levels run in turn, all endpoints
-at one level before the next level. CPU seconds of the server processes, of wrk and of
-the rest of the machine (mostly PostgreSQL) come from ``/proc``, as in the ingest
-benchmark.
-
-Between runs the benchmark waits until the requests wrk left behind are done: the
-workers idle and a ``def`` route answering (threads blocked on the database pool use no
-CPU). A server that does not get there within ``drain_cap_s`` is restarted, so the next
-run starts clean; the result says so. The workers log to files (structlog filtered to
-warnings, as in the ingest benchmark, otherwise the app's own renderer), and each run
-records the unhandled errors (500s) logged during and after it, wrk's view included or
-not (a request wrk gave up on is not in its counts).
+The load (:mod:`bench.wrk`): wrk (``wrk -t2``, fewer threads than connections never)
+with a Lua script written at run time. Each endpoint gets a warm-up at the middle level,
+then the levels run in turn, all endpoints at one level before the next level. Between
+runs the benchmark waits until the requests wrk left behind are done: the workers idle
+and a ``def`` route answering (threads blocked on the database pool use no CPU). A
+server that does not get there within ``drain_cap_s`` is restarted, so the next run
+starts clean; the result says so. Each run records the unhandled errors (500s) logged
+during and after it, wrk's view included or not (a request wrk gave up on is not in its
+counts). The results and the table: :mod:`bench.http_report`.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -98,16 +59,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from bench import output
-from bench.http_report import load_tool_facts, server_facts, summary, write_results
+from bench.http_endpoints import ENDPOINTS, check_once
+from bench.http_report import endpoint_facts, load_tool_facts, server_facts, summary, write_results
 from bench.machine import machine
-from bench.request_log import CASE_PREFIX, fill_request_log, remove_log_data
-from bench.servers import BARE_PATH, BARE_SYNC_PATH, Servers
+from bench.request_log import fill_request_log, remove_log_data
+from bench.servers import Servers
 from bench.viewers import TOKEN_NAME, issue_tokens, pick_residents, revoke_tokens
 from bench.wrk import (
     Endpoint,
@@ -132,96 +93,6 @@ __all__ = [
     "summary",
     "write_results",
 ]
-
-FEED_PATH = "/api/v1/feed"
-
-LOG_HTML_PATHS = (
-    "/transparency/requests",
-    "/transparency/requests?page=2",
-    "/transparency/requests?page=3",
-    "/transparency/requests?page=4",
-    "/transparency/requests?page=5",
-    "/transparency/requests?sort=asked",
-    "/transparency/requests?sort=shared",
-)
-
-LOG_JSON_PATHS = (
-    "/api/v1/transparency/requests",
-    "/api/v1/transparency/requests?offset=100",
-    "/api/v1/transparency/requests?offset=200",
-    "/api/v1/transparency/requests?offset=300",
-    "/api/v1/transparency/requests?offset=400",
-    "/api/v1/transparency/requests?sort=asked",
-    "/api/v1/transparency/requests?sort=shared",
-)
-
-HTML = "text/html,application/xhtml+xml"
-
-JSON = "application/json"
-
-
-ENDPOINTS: dict[str, Endpoint] = {
-    e.name: e
-    for e in (
-        Endpoint("bare", "bare (async def)", (BARE_PATH,), JSON),
-        Endpoint("bare-sync", "bare (def)", (BARE_SYNC_PATH,), JSON),
-        Endpoint("feed", "feed API", (FEED_PATH,), JSON, authenticated=True),
-        Endpoint("log-html", "log page", LOG_HTML_PATHS, HTML),
-        Endpoint("log-json", "log API", LOG_JSON_PATHS, JSON),
-    )
-}
-
-
-# ---------------------------------------------------------------- checks before the load
-
-
-async def _touch(
-    base: str, tokens: Sequence[str], log_paths: Sequence[tuple[str, str]]
-) -> dict[str, Any]:
-    """Use every token once (feed, first page) and open every log path once."""
-    statuses: dict[str, int] = {}
-    posts: list[int] = []
-    log: dict[str, Any] = {}
-    queue = list(tokens)
-    async with httpx.AsyncClient(base_url=base, timeout=60.0) as client:
-
-        async def worker() -> None:
-            while queue:
-                token = queue.pop()
-                response = await client.get(
-                    FEED_PATH, headers={"Authorization": f"Bearer {token}", "Accept": JSON}
-                )
-                key = str(response.status_code)
-                statuses[key] = statuses.get(key, 0) + 1
-                if response.status_code == 200:
-                    posts.append(len(response.json()["posts"]))
-
-        await asyncio.gather(*(worker() for _ in range(4)))
-        for path, accept in log_paths:
-            response = await client.get(path, headers={"Accept": accept})
-            entry: dict[str, Any] = {"status": response.status_code, "bytes": len(response.content)}
-            if accept == JSON and response.status_code == 200:
-                body = response.json()
-                entry |= {"total": body["total"], "rows": len(body["requests"])}
-            elif response.status_code == 200:
-                entry["case_number_mentions"] = len(re.findall(CASE_PREFIX, response.text))
-            log[path] = entry
-    return {
-        "feed": {
-            "tokens": len(tokens),
-            "statuses": statuses,
-            "posts_per_page": (
-                {
-                    "p50": float(np.percentile(posts, 50)),
-                    "min": int(min(posts)),
-                    "max": int(max(posts)),
-                }
-                if posts
-                else None
-            ),
-        },
-        "log": log,
-    }
 
 
 @dataclass(frozen=True)
@@ -264,6 +135,25 @@ def _database_facts(runtime: Runtime, url: str) -> dict[str, Any]:
         }
 
 
+def _begin(
+    runtime: Runtime, url: str, residents: int, rng: np.random.Generator, say: Callable[[str], None]
+) -> tuple[dict[str, Any], list[uuid.UUID]]:
+    """The results' header (machine, database) and the residents whose feed is read."""
+    results: dict[str, Any] = {
+        "benchmark": "http",
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "database": _database_facts(runtime, url),
+    }
+    with runtime.db.transaction() as session:
+        viewers = pick_residents(session, rng, residents)
+    say(
+        f"{results['database']['residents_with_home']:,} residents,"
+        f" {results['database']['published_posts']:,} posts"
+    )
+    return results, viewers
+
+
 def _issue(
     runtime: Runtime, viewers: Sequence[uuid.UUID], stamp: str, say: Callable[[str], None]
 ) -> tuple[list[str], dict[str, Any]]:
@@ -277,22 +167,6 @@ def _issue(
         "name": f"{TOKEN_NAME} {stamp}",
         "seconds": round(time.perf_counter() - started, 2),
     }
-
-
-def _check_once(
-    servers: Servers, tokens: Sequence[str], chosen: Sequence[Endpoint]
-) -> dict[str, Any]:
-    """Every token and every log page once, before anything is timed."""
-    started = time.perf_counter()
-    checks = asyncio.run(
-        _touch(
-            servers.base,
-            tokens,
-            [(p, e.accept) for e in chosen if e.name.startswith("log") for p in e.paths],
-        )
-    )
-    checks["seconds"] = round(time.perf_counter() - started, 2)
-    return checks
 
 
 def _warm_up(
@@ -420,18 +294,7 @@ def run(
     servers: Servers | None = None
     issued = False
     try:
-        results: dict[str, Any] = {
-            "benchmark": "http",
-            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": machine(),
-            "database": _database_facts(runtime, url),
-        }
-        with runtime.db.transaction() as session:
-            viewers = pick_residents(session, rng, residents)
-        say(
-            f"{results['database']['residents_with_home']:,} residents,"
-            f" {results['database']['published_posts']:,} posts"
-        )
+        results, viewers = _begin(runtime, url, residents, rng, say)
         setup: dict[str, Any] = {}
         if any(e.name.startswith("log") for e in chosen):
             setup["request_log"] = fill_request_log(runtime, log_requests, rng, say)
@@ -443,20 +306,12 @@ def run(
         say(f"starting {workers} uvicorn worker(s)")
         servers = Servers(url, data_dir, workers)
         say("checking every token and log page once")
-        setup["checks"] = _check_once(servers, tokens, chosen)
+        setup["checks"] = check_once(servers, tokens, chosen)
         results["setup"] = setup
         results["load_tool"] = load_tool_facts(
             wrk_version(load.binary), threads, duration_s, warmup_s, timeout_s, drain_cap_s
         )
-        results["endpoints"] = {
-            e.name: {
-                "label": e.label,
-                "paths": list(e.paths),
-                "accept": e.accept,
-                "auth": f"Bearer, {len(tokens)} residents" if e.authenticated else "none",
-            }
-            for e in chosen
-        }
+        results["endpoints"] = endpoint_facts(chosen, len(tokens))
         results["levels"] = _load_levels(servers, load, chosen, tokens, connections, say)
         results["all_ok"] = _all_ok(results["levels"])
         return results

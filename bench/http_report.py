@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bench import output
 from bench.servers import BARE_PATH, BARE_SYNC_PATH, uvicorn_setup
+from bench.wrk import Endpoint
 from doorstep.runtime import Runtime
 
 ANYIO_THREADPOOL_TOKENS = 40  # anyio's default, the threadpool of every ``def`` route
@@ -39,6 +41,19 @@ def server_facts(runtime: Runtime, workers: int) -> dict[str, Any]:
                 " queries, pydantic response models, Jinja templates"
             ),
         },
+    }
+
+
+def endpoint_facts(chosen: Sequence[Endpoint], tokens: int) -> dict[str, Any]:
+    """Each endpoint's label, paths, ``Accept`` header and authentication."""
+    return {
+        e.name: {
+            "label": e.label,
+            "paths": list(e.paths),
+            "accept": e.accept,
+            "auth": f"Bearer, {tokens} residents" if e.authenticated else "none",
+        }
+        for e in chosen
     }
 
 

@@ -3,9 +3,17 @@ separate processes (``spawn``) that share one port with ``SO_REUSEPORT``.
 
 Each process adds two bare endpoints to the same app, the ceiling a benchmark compares
 against: ``GET /bench/bare`` (``async def``) and ``GET /bench/bare-sync`` (a plain ``def``,
-so it runs in the threadpool like every doorstep route). The workers log to files
-(structlog filtered to warnings) that the benchmark reads for unhandled errors; a server
-can wait until it is idle again (:meth:`Servers.drain`) and be restarted.
+so it runs in the threadpool like every doorstep route). Both go through everything the
+app puts in front of a route: uvicorn (uvloop, httptools), Starlette's error middleware,
+the app's security-headers middleware (a ``BaseHTTPMiddleware``), FastAPI's exception
+middleware and routing, and the JSON response. They bypass the rest of a doorstep
+request: the database session and its transaction (pool checkout, ``BEGIN``,
+``COMMIT``), authentication (the token's hash lookup and the user), the service's
+queries, the pydantic response model and, for pages, the Jinja template.
+
+The workers log to files (structlog filtered to warnings) that the benchmark reads for
+unhandled errors; a server can wait until it is idle again (:meth:`Servers.drain`) and
+be restarted.
 """
 
 from __future__ import annotations
