@@ -11,18 +11,11 @@ seconds. Then the same rows go in with one COPY. Writes
 bench/results/ingest-<UTC timestamp>.json and prints a summary. Method and numbers:
 BENCHMARKS.md.
 
-Ingest benchmark: local-first motion events per second through the HTTP API, against
-the raw bulk insert (COPY) of the same rows in the same run.
-
-The generated cameras' ingest tokens are stored hashed, so this benchmark makes its own:
-it creates a fresh PostgreSQL database (``doorstep_bench_ingest`` on the server of
-``--db``), migrates it, registers a few hundred cameras with
-:func:`doorstep.cameras.service.register_camera` (keeping their tokens), and serves
-:func:`doorstep.app.create_app` with uvicorn in a separate process on 127.0.0.1. The load
-comes from httpx (asyncio) in this process: ``POST /api/v1/cameras/{id}/events`` with the
-camera's token, one event per request (the API has no batch endpoint), with N concurrent
-clients, each level bounded in events and seconds. Then the same rows go in with one
-``COPY``. The database is dropped at the end.
+The generated cameras' ingest tokens are stored hashed, so this benchmark makes its own
+cameras with :func:`doorstep.cameras.service.register_camera` (keeping their tokens) in
+its fresh database, and serves :func:`doorstep.app.create_app` on 127.0.0.1. The load
+(:mod:`bench.event_senders`) comes from httpx (asyncio) in this process, with the
+camera's token; the baselines are in :mod:`bench.ingest_baselines`.
 
 Besides the rate it records where the CPU went (server process, this process, the rest
 of the machine, which is mostly PostgreSQL) and the same service calls run in-process
@@ -41,24 +34,24 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
-import psycopg
 import structlog
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bench import databases, output
+from bench.event_senders import BenchCamera, send_batches, send_events
+from bench.ingest_baselines import bulk_copy, in_process_events
 from bench.machine import cpu_s, free_port, machine, machine_busy
 from doorstep import migrate
 from doorstep.accounts import service as account_service
 from doorstep.cameras import service as camera_service
-from doorstep.cameras.models import CameraKind, EventKind, MotionEvent
+from doorstep.cameras.models import CameraKind, MotionEvent
 from doorstep.config import Settings
 from doorstep.notify.models import Notification
 from doorstep.runtime import Runtime
@@ -66,14 +59,6 @@ from doorstep.runtime import Runtime
 __all__ = ["run", "summary", "write_results"]
 
 DATABASE = "doorstep_bench_ingest"
-KINDS = ("motion", "person", "vehicle", "package", "ding", "other")
-
-
-@dataclass(frozen=True)
-class BenchCamera:
-    id: str
-    owner_id: str
-    token: str
 
 
 # ---------------------------------------------------------------- the database
@@ -135,208 +120,206 @@ def _wait_ready(base: str, deadline_s: float = 30.0) -> None:
     raise RuntimeError("the uvicorn server did not start")
 
 
-# ---------------------------------------------------------------- the load
-
-
-def _event(rng: np.random.Generator, now: datetime, n: int, prefix: str) -> dict[str, Any]:
-    started = now - timedelta(seconds=float(rng.uniform(60, 3600)))
-    kind = KINDS[int(rng.integers(len(KINDS)))]
-    ended = started if kind == "ding" else started + timedelta(seconds=float(rng.uniform(4, 60)))
-    return {
-        "kind": kind,
-        "started_at": started.isoformat(),
-        "ended_at": ended.isoformat(),
-        "device_ref": f"{prefix}-{n}",
-    }
-
-
-async def _load(
-    *,
-    base: str,
-    cameras: Sequence[BenchCamera],
-    concurrency: int,
-    max_events: int,
-    max_s: float,
-    rng: np.random.Generator,
-    prefix: str,
-) -> dict[str, Any]:
-    now = datetime.now(UTC)
-    plan = [
-        (cameras[int(rng.integers(len(cameras)))], _event(rng, now, n, prefix))
-        for n in range(max_events)
-    ]
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    sent: list[tuple[BenchCamera, dict[str, Any]]] = []
-    next_index = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30.0) as client:
-        started = time.perf_counter()
-        deadline = started + max_s
-
-        async def worker() -> None:
-            nonlocal next_index
-            while next_index < len(plan) and time.perf_counter() < deadline:
-                camera, body = plan[next_index]
-                next_index += 1
-                t0 = time.perf_counter()
-                response = await client.post(
-                    f"/api/v1/cameras/{camera.id}/events",
-                    json=body,
-                    headers={"Authorization": f"Bearer {camera.token}"},
-                )
-                latencies.append(time.perf_counter() - t0)
-                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-                if response.status_code == 201:
-                    sent.append((camera, body))
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    created = statuses.get(201, 0)
-    return {
-        "concurrency": concurrency,
-        "requests": len(latencies),
-        "statuses": {str(k): v for k, v in sorted(statuses.items())},
-        "created": created,
-        "seconds": round(elapsed, 3),
-        "events_per_s": round(created / elapsed, 1),
-        "latency": output.percentiles(latencies),
-        "_rows": sent,
-    }
-
-
-async def _load_batched(
-    *,
-    base: str,
-    cameras: Sequence[BenchCamera],
-    concurrency: int,
-    batch_size: int,
-    max_events: int,
-    max_s: float,
-    rng: np.random.Generator,
-    prefix: str,
-) -> dict[str, Any]:
-    """The batch endpoint: each request carries ``batch_size`` events of one camera."""
-    now = datetime.now(UTC)
-    plan = [
-        (
-            cameras[int(rng.integers(len(cameras)))],
-            [_event(rng, now, b * batch_size + n, prefix) for n in range(batch_size)],
-        )
-        for b in range(max(1, max_events // batch_size))
-    ]
-    latencies: list[float] = []
-    created = 0
-    next_index = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60.0) as client:
-        started = time.perf_counter()
-        deadline = started + max_s
-
-        async def worker() -> None:
-            nonlocal next_index, created
-            while next_index < len(plan) and time.perf_counter() < deadline:
-                camera, events = plan[next_index]
-                next_index += 1
-                t0 = time.perf_counter()
-                response = await client.post(
-                    f"/api/v1/cameras/{camera.id}/events/batch",
-                    json={"events": events},
-                    headers={"Authorization": f"Bearer {camera.token}"},
-                )
-                latencies.append(time.perf_counter() - t0)
-                if response.status_code == 201:
-                    created += int(response.json()["created"])
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return {
-        "concurrency": concurrency,
-        "batch_size": batch_size,
-        "requests": len(latencies),
-        "created": created,
-        "seconds": round(elapsed, 3),
-        "events_per_s": round(created / elapsed, 1),
-        "request_latency": output.percentiles(latencies),
-    }
-
-
-def _in_process(
-    runtime: Runtime, cameras: Sequence[BenchCamera], count: int, rng: np.random.Generator
-) -> dict[str, Any]:
-    """The route's service calls, one transaction per event, without HTTP (serial)."""
-    now = datetime.now(UTC)
-    started = time.perf_counter()
-    for n in range(count):
-        camera_ref = cameras[int(rng.integers(len(cameras)))]
-        body = _event(rng, now, n, "inproc")
-        with runtime.db.transaction() as session:
-            camera = camera_service.authenticate_camera(
-                session=session, camera_id=uuid.UUID(camera_ref.id), token=camera_ref.token
-            )
-            camera_service.find_device_event(
-                session=session, camera=camera, device_ref=body["device_ref"]
-            )
-            event = camera_service.record_device_event(
-                session=session,
-                camera=camera,
-                kind=EventKind(body["kind"]),
-                started_at=datetime.fromisoformat(body["started_at"]),
-                ended_at=datetime.fromisoformat(body["ended_at"]),
-                device_ref=body["device_ref"],
-                max_duration_s=runtime.settings.max_clip_duration_s,
-            )
-            camera_service.event_view(event, camera, None)
-    elapsed = time.perf_counter() - started
-    return {
-        "events": count,
-        "seconds": round(elapsed, 3),
-        "events_per_s": round(count / elapsed, 1),
-    }
-
-
-def _bulk(url: str, rows: Sequence[tuple[BenchCamera, dict[str, Any]]]) -> dict[str, Any]:
-    """The same rows with one COPY (other device refs), foreign keys and indexes in place."""
-    now = datetime.now(UTC).isoformat()
-    lines = "".join(
-        "\t".join(
-            (
-                str(uuid.uuid4()),
-                camera.id,
-                camera.owner_id,
-                body["kind"],
-                body["started_at"],
-                body["ended_at"],
-                "t",
-                "bulk-" + body["device_ref"],
-                r"\N",
-                now,
-            )
-        )
-        + "\n"
-        for camera, body in rows
-    )
-    columns = (
-        "id, camera_id, owner_id, kind, started_at, ended_at,"
-        " on_device, device_ref, clip_id, created_at"
-    )
-    with psycopg.connect(url) as conn:
-        started = time.perf_counter()
-        with (
-            conn.cursor() as cursor,
-            cursor.copy(f"COPY motion_events ({columns}) FROM STDIN") as copy,
-        ):
-            copy.write(lines)
-        conn.commit()
-        elapsed = time.perf_counter() - started
-    return {
-        "rows": len(rows),
-        "seconds": round(elapsed, 3),
-        "rows_per_s": round(len(rows) / elapsed, 1),
-    }
-
-
 # ---------------------------------------------------------------- the run
+
+
+def _start_server(
+    ingest_url: str, data_dir: str
+) -> tuple[multiprocessing.process.BaseProcess, int]:
+    """The app under uvicorn in a separate process, answering; and its port."""
+    port = free_port()
+    server = multiprocessing.get_context("spawn").Process(
+        target=_serve, args=(ingest_url, data_dir, port), daemon=True
+    )
+    server.start()
+    _wait_ready(f"http://127.0.0.1:{port}")
+    return server, port
+
+
+def _timed_level(
+    *, base: str, server_pid: int, cameras: Sequence[BenchCamera], level: int, **load: Any
+) -> dict[str, Any]:
+    """One level of concurrent clients, with where the CPU went meanwhile."""
+    server_cpu, client_cpu, busy = cpu_s(server_pid), time.process_time(), machine_busy()
+    result = asyncio.run(
+        send_events(base=base, cameras=cameras, concurrency=level, prefix=f"c{level}", **load)
+    )
+    busy_after = machine_busy()
+    cores = os.cpu_count() or 1
+    wall = result["seconds"]
+    server_s = cpu_s(server_pid) - server_cpu
+    client_s = time.process_time() - client_cpu
+    machine_s = (busy_after[0] - busy[0]) / (busy_after[1] - busy[1]) * cores * wall
+    result["cpu_s"] = {
+        "server_process": round(server_s, 2),
+        "load_client": round(client_s, 2),
+        "rest_mostly_postgresql": round(max(0.0, machine_s - server_s - client_s), 2),
+        "machine_busy_share": round((busy_after[0] - busy[0]) / (busy_after[1] - busy[1]), 3),
+    }
+    return result
+
+
+def _http_levels(
+    *,
+    base: str,
+    server_pid: int,
+    cameras: Sequence[BenchCamera],
+    concurrency: Sequence[int],
+    max_events: int,
+    max_s: float,
+    rng: np.random.Generator,
+    say: Callable[[str], None],
+) -> tuple[list[dict[str, Any]], list[tuple[BenchCamera, dict[str, Any]]]]:
+    """Every level of concurrency in turn; the levels' results and the rows they made."""
+    levels: list[dict[str, Any]] = []
+    rows: list[tuple[BenchCamera, dict[str, Any]]] = []
+    for level in concurrency:
+        say(
+            f"HTTP load: {level} concurrent clients"
+            f" (at most {max_events:,} events or {max_s:.0f} s)"
+        )
+        result = _timed_level(
+            base=base,
+            server_pid=server_pid,
+            cameras=cameras,
+            level=level,
+            max_events=max_events,
+            max_s=max_s,
+            rng=rng,
+        )
+        rows.extend(result.pop("_rows"))
+        levels.append(result)
+        say(f"  {result['events_per_s']:,} events/s, p99 {result['latency']['p99_ms']} ms")
+    return levels, rows
+
+
+def _over_http(
+    *,
+    base: str,
+    server_pid: int,
+    cameras: Sequence[BenchCamera],
+    results: dict[str, Any],
+    concurrency: Sequence[int],
+    max_events: int,
+    max_s: float,
+    rng: np.random.Generator,
+    say: Callable[[str], None],
+) -> tuple[dict[str, Any], list[tuple[BenchCamera, dict[str, Any]]]]:
+    """A warm-up, every level of single events, then the batch endpoint (into ``results``);
+    the warm-up's result and the rows the levels made."""
+    # warm-up: connections, the route's first calls
+    warm = asyncio.run(
+        send_events(
+            base=base,
+            cameras=cameras,
+            concurrency=4,
+            max_events=200,
+            max_s=10.0,
+            rng=rng,
+            prefix="warm",
+        )
+    )
+    results["http"], rows = _http_levels(
+        base=base,
+        server_pid=server_pid,
+        cameras=cameras,
+        concurrency=concurrency,
+        max_events=max_events,
+        max_s=max_s,
+        rng=rng,
+        say=say,
+    )
+    say("HTTP, batch endpoint: 4 clients, 200 events a request")
+    results["batched"] = asyncio.run(
+        send_batches(
+            base=base,
+            cameras=cameras,
+            concurrency=4,
+            batch_size=200,
+            max_events=max_events * 4,
+            max_s=max_s,
+            rng=rng,
+            prefix="batch",
+        )
+    )
+    say(f"  {results['batched']['events_per_s']:,} events/s")
+    return warm, rows
+
+
+def _conclusions(results: dict[str, Any]) -> dict[str, Any]:
+    """The best HTTP level, COPY against HTTP, and the goals met."""
+    levels, batched, bulk = results["http"], results["batched"], results["bulk_copy"]
+    best = max(levels, key=lambda level: level["events_per_s"])
+    return {
+        "best_http": {"concurrency": best["concurrency"], "events_per_s": best["events_per_s"]},
+        "ratio_bulk_to_batched": round(bulk["rows_per_s"] / max(batched["events_per_s"], 0.1), 1),
+        "ratio_bulk_to_http": round(bulk["rows_per_s"] / best["events_per_s"], 1),
+        "goals": {
+            "at_least_5000_events_per_s_single": best["events_per_s"] >= 5_000,
+            "at_least_5000_events_per_s_batched": batched["events_per_s"] >= 5_000,
+        },
+    }
+
+
+def _check(runtime: Runtime, expected_events: int) -> dict[str, Any]:
+    with runtime.db.transaction() as session:
+        return {
+            "motion_events": session.scalar(select(func.count()).select_from(MotionEvent)),
+            "notifications": session.scalar(select(func.count()).select_from(Notification)),
+            "expected_events": expected_events,
+        }
+
+
+def _measure(
+    *,
+    runtime: Runtime,
+    ingest_url: str,
+    data_dir: str,
+    results: dict[str, Any],
+    url: str,
+    database: str,
+    concurrency: Sequence[int],
+    max_events: int,
+    max_s: float,
+    owners: int,
+    cameras: int,
+    in_process: int,
+    rng: np.random.Generator,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    say(f"registering {cameras} cameras for {owners} owners")
+    bench_cameras = _register(runtime, owners, cameras, rng)
+    server, port = _start_server(ingest_url, data_dir)
+    try:
+        assert server.pid is not None
+        results["database"] = {
+            "dialect": "postgresql",
+            "url": make_url(ingest_url).render_as_string(hide_password=True),
+            "owners": owners,
+            "cameras": cameras,
+        }
+        results["server"] = {"uvicorn_workers": 1, "process": "separate (spawn)", "port": port}
+        warm, rows = _over_http(
+            base=f"http://127.0.0.1:{port}",
+            server_pid=server.pid,
+            cameras=bench_cameras,
+            results=results,
+            concurrency=concurrency,
+            max_events=max_events,
+            max_s=max_s,
+            rng=rng,
+            say=say,
+        )
+    finally:
+        server.terminate()
+        server.join(10)
+    say(f"in-process (no HTTP): {in_process:,} events, serial")
+    results["in_process"] = in_process_events(runtime, bench_cameras, in_process, rng)
+    say(f"bulk COPY of the same {len(rows):,} rows")
+    results["bulk_copy"] = bulk_copy(databases.conninfo(url, database), rows)
+    expected = warm["created"] + len(rows) * 2 + in_process + results["batched"]["created"]
+    results["check"] = _check(runtime, expected)
+    return results | _conclusions(results)
 
 
 @output.warnings_only
@@ -367,129 +350,28 @@ def run(
     }
     say(f"creating and migrating {database}")
     databases.recreate(url, database)
-    server: multiprocessing.process.BaseProcess | None = None
     runtime: Runtime | None = None
     try:
         migrate.upgrade(ingest_url)
         data_dir = tempfile.mkdtemp(prefix="doorstep-bench-ingest-")
         runtime = Runtime(Settings(database_url=ingest_url, data_dir=Path(data_dir)))
-        say(f"registering {cameras} cameras for {owners} owners")
-        bench_cameras = _register(runtime, owners, cameras, rng)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = multiprocessing.get_context("spawn").Process(
-            target=_serve, args=(ingest_url, data_dir, port), daemon=True
+        return _measure(
+            runtime=runtime,
+            ingest_url=ingest_url,
+            data_dir=data_dir,
+            results=results,
+            url=url,
+            database=database,
+            concurrency=concurrency,
+            max_events=max_events,
+            max_s=max_s,
+            owners=owners,
+            cameras=cameras,
+            in_process=in_process,
+            rng=rng,
+            say=say,
         )
-        server.start()
-        _wait_ready(base)
-        assert server.pid is not None
-        results["database"] = {
-            "dialect": "postgresql",
-            "url": make_url(ingest_url).render_as_string(hide_password=True),
-            "owners": owners,
-            "cameras": cameras,
-        }
-        results["server"] = {"uvicorn_workers": 1, "process": "separate (spawn)", "port": port}
-        # warm-up: connections, the route's first calls
-        warm = asyncio.run(
-            _load(
-                base=base,
-                cameras=bench_cameras,
-                concurrency=4,
-                max_events=200,
-                max_s=10.0,
-                rng=rng,
-                prefix="warm",
-            )
-        )
-        levels: list[dict[str, Any]] = []
-        rows: list[tuple[BenchCamera, dict[str, Any]]] = []
-        for level in concurrency:
-            say(
-                f"HTTP load: {level} concurrent clients"
-                f" (at most {max_events:,} events or {max_s:.0f} s)"
-            )
-            server_cpu, client_cpu, busy = cpu_s(server.pid), time.process_time(), machine_busy()
-            result = asyncio.run(
-                _load(
-                    base=base,
-                    cameras=bench_cameras,
-                    concurrency=level,
-                    max_events=max_events,
-                    max_s=max_s,
-                    rng=rng,
-                    prefix=f"c{level}",
-                )
-            )
-            busy_after = machine_busy()
-            cores = os.cpu_count() or 1
-            wall = result["seconds"]
-            server_s = cpu_s(server.pid) - server_cpu
-            client_s = time.process_time() - client_cpu
-            machine_s = (busy_after[0] - busy[0]) / (busy_after[1] - busy[1]) * cores * wall
-            result["cpu_s"] = {
-                "server_process": round(server_s, 2),
-                "load_client": round(client_s, 2),
-                "rest_mostly_postgresql": round(max(0.0, machine_s - server_s - client_s), 2),
-                "machine_busy_share": round(
-                    (busy_after[0] - busy[0]) / (busy_after[1] - busy[1]), 3
-                ),
-            }
-            rows.extend(result.pop("_rows"))
-            levels.append(result)
-            say(f"  {result['events_per_s']:,} events/s, p99 {result['latency']['p99_ms']} ms")
-        results["http"] = levels
-        say("HTTP, batch endpoint: 4 clients, 200 events a request")
-        batched = asyncio.run(
-            _load_batched(
-                base=base,
-                cameras=bench_cameras,
-                concurrency=4,
-                batch_size=200,
-                max_events=max_events * 4,
-                max_s=max_s,
-                rng=rng,
-                prefix="batch",
-            )
-        )
-        say(f"  {batched['events_per_s']:,} events/s")
-        results["batched"] = batched
-        server.terminate()
-        server.join(10)
-        server = None
-        say(f"in-process (no HTTP): {in_process:,} events, serial")
-        results["in_process"] = _in_process(runtime, bench_cameras, in_process, rng)
-        say(f"bulk COPY of the same {len(rows):,} rows")
-        results["bulk_copy"] = _bulk(databases.conninfo(url, database), rows)
-        with runtime.db.transaction() as session:
-            results["check"] = {
-                "motion_events": session.scalar(select(func.count()).select_from(MotionEvent)),
-                "notifications": session.scalar(select(func.count()).select_from(Notification)),
-                "expected_events": warm["created"]
-                + len(rows) * 2
-                + in_process
-                + batched["created"],
-            }
-        best = max(levels, key=lambda level: level["events_per_s"])
-        results["best_http"] = {
-            "concurrency": best["concurrency"],
-            "events_per_s": best["events_per_s"],
-        }
-        results["ratio_bulk_to_batched"] = round(
-            results["bulk_copy"]["rows_per_s"] / max(batched["events_per_s"], 0.1), 1
-        )
-        results["ratio_bulk_to_http"] = round(
-            results["bulk_copy"]["rows_per_s"] / best["events_per_s"], 1
-        )
-        results["goals"] = {
-            "at_least_5000_events_per_s_single": best["events_per_s"] >= 5_000,
-            "at_least_5000_events_per_s_batched": batched["events_per_s"] >= 5_000,
-        }
-        return results
     finally:
-        if server is not None:
-            server.terminate()
-            server.join(10)
         if runtime is not None:
             runtime.close()
         if not keep:
