@@ -26,7 +26,8 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -118,22 +119,8 @@ def run(
         engine.dispose()
 
 
-def _measure(
-    *,
-    engine: Engine,
-    url: str,
-    residents: int,
-    seed: int,
-    warmup: int,
-    limit: int,
-    say: Callable[[str], None],
-) -> dict[str, Any]:
-    rng = np.random.default_rng(seed)
-    results: dict[str, Any] = {
-        "benchmark": "feed",
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-    }
+def _database_facts(engine: Engine, url: str) -> tuple[dict[str, Any], list[uuid.UUID]]:
+    """What the database holds, and the residents with a feed home."""
     with Session(engine) as session:
         posts = session.scalar(select(func.count()).select_from(Post)) or 0
         published = (
@@ -150,7 +137,7 @@ def _measure(
         )
     if not homes or not published:
         raise ValueError("the database has no homes or no posts: run `bench generate` first")
-    results["database"] = {
+    facts = {
         "dialect": engine.dialect.name,
         "server_version": server,
         "url": make_url(url).render_as_string(hide_password=True),
@@ -158,6 +145,87 @@ def _measure(
         "published_posts": published,
         "residents_with_home": len(homes),
     }
+    return facts, homes
+
+
+@dataclass
+class _Pages:
+    """Seconds and posts of every first and later page timed; the residents without a
+    later page; one resident (and cursor) whose later page the plans explain."""
+
+    first_s: list[float] = field(default_factory=list)
+    later_s: list[float] = field(default_factory=list)
+    first_posts: list[int] = field(default_factory=list)
+    later_posts: list[int] = field(default_factory=list)
+    short: int = 0
+    median_cursor: tuple[uuid.UUID, str | None] | None = None
+
+
+def _time_pages(
+    engine: Engine, viewers: Sequence[uuid.UUID], limit: int, say: Callable[[str], None]
+) -> _Pages:
+    pages = _Pages()
+    for i, viewer_id in enumerate(viewers):
+        f_s, f_n, l_s, l_n, cursor = _resident_pages(engine, viewer_id, limit)
+        pages.first_s.append(f_s)
+        pages.first_posts.append(f_n)
+        if l_s is None:
+            pages.short += 1
+        else:
+            pages.later_s.append(l_s)
+            pages.later_posts.append(l_n)
+            if pages.median_cursor is None:
+                pages.median_cursor = (viewer_id, cursor)
+        if (i + 1) % 200 == 0:
+            say(f"  {i + 1:,}/{len(viewers):,}")
+    return pages
+
+
+def _resident_facts(
+    pages: _Pages, *, residents: int, warmup: int, seed: int, limit: int
+) -> dict[str, Any]:
+    return {
+        "count": residents,
+        "warmup": warmup,
+        "seed": seed,
+        "page_size": limit,
+        "later_page": PAGES_FOLLOWED + 1,
+        "first_page_posts": {
+            "p50": statistics.median(pages.first_posts),
+            "min": min(pages.first_posts),
+            "max": max(pages.first_posts),
+        },
+        "with_later_page": len(pages.later_s),
+        "without_later_page": pages.short,
+        "later_page_posts": (
+            {"p50": statistics.median(pages.later_posts), "min": min(pages.later_posts)}
+            if pages.later_posts
+            else None
+        ),
+    }
+
+
+def _measure(
+    *,
+    engine: Engine,
+    url: str,
+    residents: int,
+    seed: int,
+    warmup: int,
+    limit: int,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    results: dict[str, Any] = {
+        "benchmark": "feed",
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+    }
+    results["database"], homes = _database_facts(engine, url)
+    published, server = (
+        results["database"]["published_posts"],
+        results["database"]["server_version"],
+    )
     say(f"{published:,} published posts, {len(homes):,} residents ({engine.dialect.name} {server})")
 
     picks = rng.choice(len(homes), size=warmup + residents, replace=False)
@@ -165,54 +233,20 @@ def _measure(
     for viewer_id in viewers[:warmup]:
         _resident_pages(engine, viewer_id, limit)
 
-    first_s: list[float] = []
-    later_s: list[float] = []
-    first_posts: list[int] = []
-    later_posts: list[int] = []
-    short: int = 0
-    median_cursor: tuple[uuid.UUID, str | None] | None = None
     say(f"timing {residents:,} residents (first page, then page {PAGES_FOLLOWED + 1})")
-    for i, viewer_id in enumerate(viewers[warmup:]):
-        f_s, f_n, l_s, l_n, cursor = _resident_pages(engine, viewer_id, limit)
-        first_s.append(f_s)
-        first_posts.append(f_n)
-        if l_s is None:
-            short += 1
-        else:
-            later_s.append(l_s)
-            later_posts.append(l_n)
-            if median_cursor is None:
-                median_cursor = (viewer_id, cursor)
-        if (i + 1) % 200 == 0:
-            say(f"  {i + 1:,}/{residents:,}")
-
-    results["residents"] = {
-        "count": residents,
-        "warmup": warmup,
-        "seed": seed,
-        "page_size": limit,
-        "later_page": PAGES_FOLLOWED + 1,
-        "first_page_posts": {
-            "p50": statistics.median(first_posts),
-            "min": min(first_posts),
-            "max": max(first_posts),
-        },
-        "with_later_page": len(later_s),
-        "without_later_page": short,
-        "later_page_posts": (
-            {"p50": statistics.median(later_posts), "min": min(later_posts)}
-            if later_posts
-            else None
-        ),
-    }
-    results["first_page"] = output.percentiles(first_s)
-    results["later_page"] = output.percentiles(later_s) if later_s else None
+    pages = _time_pages(engine, viewers[warmup:], limit, say)
+    results["residents"] = _resident_facts(
+        pages, residents=residents, warmup=warmup, seed=seed, limit=limit
+    )
+    results["first_page"] = output.percentiles(pages.first_s)
+    results["later_page"] = output.percentiles(pages.later_s) if pages.later_s else None
     worst = max(results["first_page"]["p99_ms"], (results["later_page"] or {}).get("p99_ms", 0.0))
     results["goals"] = {"p99_under_20ms": worst < 20.0}
-    if engine.dialect.name == "postgresql" and median_cursor is not None:
+    if engine.dialect.name == "postgresql" and pages.median_cursor is not None:
+        viewer_id, cursor = pages.median_cursor
         results["plans"] = {
-            "first_page": _explain(engine, median_cursor[0], None, limit),
-            "later_page": _explain(engine, median_cursor[0], median_cursor[1], limit),
+            "first_page": _explain(engine, viewer_id, None, limit),
+            "later_page": _explain(engine, viewer_id, cursor, limit),
         }
     return results
 

@@ -35,7 +35,8 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -172,21 +173,10 @@ def run(
         engine.dispose()
 
 
-def _measure(
-    *,
-    engine: Engine,
-    url: str,
-    requests: int,
-    seed: int,
-    warmup: int,
-    say: Callable[[str], None],
-) -> dict[str, Any]:
-    rng = np.random.default_rng(seed)
-    results: dict[str, Any] = {
-        "benchmark": "targeting",
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-    }
+def _database_facts(
+    engine: Engine, url: str
+) -> tuple[dict[str, Any], list[tuple[float, float]], tuple[datetime, datetime]]:
+    """What the database holds, its camera homes and the events' span."""
     with Session(engine) as session:
         cameras = session.scalar(select(func.count()).select_from(Camera)) or 0
         accepting = (
@@ -202,17 +192,137 @@ def _measure(
             if engine.dialect.name == "postgresql"
             else session.scalar(text("SELECT sqlite_version()"))
         )
-    span_start, span_end = span
-    results["database"] = {
+    facts = {
         "dialect": engine.dialect.name,
         "server_version": server,
         "url": make_url(url).render_as_string(hide_password=True),
         "cameras": cameras,
         "cameras_accepting_requests": accepting,
         "motion_events": events,
-        "events_from": span_start.isoformat(timespec="seconds"),
-        "events_until": span_end.isoformat(timespec="seconds"),
+        "events_from": span[0].isoformat(timespec="seconds"),
+        "events_until": span[1].isoformat(timespec="seconds"),
     }
+    return facts, homes, span
+
+
+@dataclass
+class _Timings:
+    """Seconds per request of each contestant and of the area's cells, the owners found,
+    and the requests where the two disagreed."""
+
+    h3_s: list[float] = field(default_factory=list)
+    postgis_s: list[float] = field(default_factory=list)
+    cells_s: list[float] = field(default_factory=list)
+    owners_found: list[int] = field(default_factory=list)
+    mismatches: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _mismatch(
+    i: int, request: TargetingRequest, h3: OwnerList, postgis: OwnerList
+) -> dict[str, Any]:
+    h3_set = {o for o, _ in h3}
+    pg_set = {o for o, _ in postgis}
+    return {
+        "request": i,
+        "shape": request.shape,
+        "only_h3": len(h3_set - pg_set),
+        "only_postgis": len(pg_set - h3_set),
+        "same_owners_other_cameras": h3_set == pg_set,
+    }
+
+
+def _time_requests(
+    engine: Engine,
+    measured: Sequence[TargetingRequest],
+    baseline: bool,
+    say: Callable[[str], None],
+) -> _Timings:
+    """Both contestants on every request, in alternating order; their answers compared."""
+    timings = _Timings()
+    for i, request in enumerate(measured):
+        started = time.perf_counter()
+        area_cells(request.area)
+        timings.cells_s.append(time.perf_counter() - started)
+        order = [h3_owners, postgis_owners] if baseline else [h3_owners]
+        if i % 2:
+            order.reverse()
+        answers: dict[str, OwnerList] = {}
+        for answer in order:
+            elapsed, owners = _timed(engine, answer, request)
+            (timings.h3_s if answer is h3_owners else timings.postgis_s).append(elapsed)
+            answers["h3" if answer is h3_owners else "postgis"] = owners
+        timings.owners_found.append(len(answers["h3"]))
+        if "postgis" in answers and answers["postgis"] != answers["h3"]:
+            timings.mismatches.append(_mismatch(i, request, answers["h3"], answers["postgis"]))
+        if (i + 1) % 200 == 0:
+            say(f"  {i + 1:,}/{len(measured):,}")
+    return timings
+
+
+def _request_facts(
+    measured: Sequence[TargetingRequest], warmup: int, seed: int, owners_found: Sequence[int]
+) -> dict[str, Any]:
+    """The requests timed: shapes, areas, windows, owners found."""
+    requests = len(measured)
+    areas = [r.area_sq_mi for r in measured]
+    hours = [(r.window_end - r.window_start).total_seconds() / 3600 for r in measured]
+    return {
+        "count": requests,
+        "warmup": warmup,
+        "seed": seed,
+        "circles": sum(r.shape == "circle" for r in measured),
+        "squares": sum(r.shape == "square" for r in measured),
+        "area_sq_mi": [round(min(areas), 3), round(max(areas), 3)],
+        "window_h": [round(min(hours), 2), round(max(hours), 2)],
+        "owners_per_request": {
+            "p50": statistics.median(owners_found),
+            "p99": float(np.percentile(owners_found, 99)),
+            "max": max(owners_found),
+            "none_share": round(sum(n == 0 for n in owners_found) / requests, 3),
+        },
+    }
+
+
+def _compare(results: dict[str, Any], timings: _Timings, baseline: bool) -> None:
+    """Into ``results``: both contestants' percentiles, their ratio, their agreement."""
+    results["h3"] = output.percentiles(timings.h3_s) | {
+        "area_cells_p50_ms": output.percentiles(timings.cells_s)["p50_ms"]
+    }
+    if not baseline:
+        results["ratio_h3_to_postgis"] = None
+        results["agreement"] = None
+        return
+    results["postgis"] |= output.percentiles(timings.postgis_s)
+    results["ratio_h3_to_postgis"] = {
+        key: round(results["h3"][f"{key}_ms"] / results["postgis"][f"{key}_ms"], 2)
+        for key in ("p50", "p90", "p99")
+    }
+    compared = len(timings.owners_found)
+    results["agreement"] = {
+        "compared": compared,
+        "identical": compared - len(timings.mismatches),
+        "mismatches": timings.mismatches[:20],
+    }
+
+
+def _measure(
+    *,
+    engine: Engine,
+    url: str,
+    requests: int,
+    seed: int,
+    warmup: int,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    results: dict[str, Any] = {
+        "benchmark": "targeting",
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+    }
+    results["database"], homes, (span_start, span_end) = _database_facts(engine, url)
+    cameras, events = results["database"]["cameras"], results["database"]["motion_events"]
+    server = results["database"]["server_version"]
     say(f"{cameras:,} cameras, {events:,} events ({engine.dialect.name} {server})")
 
     say("setting up the PostGIS baseline")
@@ -230,74 +340,10 @@ def _measure(
         if baseline["available"]:
             _timed(engine, postgis_owners, request)
 
-    h3_s: list[float] = []
-    postgis_s: list[float] = []
-    cells_s: list[float] = []
-    owners_found: list[int] = []
-    mismatches: list[dict[str, Any]] = []
     say(f"timing {requests:,} requests")
-    for i, request in enumerate(measured):
-        started = time.perf_counter()
-        area_cells(request.area)
-        cells_s.append(time.perf_counter() - started)
-        order = [h3_owners, postgis_owners] if baseline["available"] else [h3_owners]
-        if i % 2:
-            order.reverse()
-        answers: dict[str, OwnerList] = {}
-        for answer in order:
-            elapsed, owners = _timed(engine, answer, request)
-            (h3_s if answer is h3_owners else postgis_s).append(elapsed)
-            answers["h3" if answer is h3_owners else "postgis"] = owners
-        owners_found.append(len(answers["h3"]))
-        if "postgis" in answers and answers["postgis"] != answers["h3"]:
-            h3_set = {o for o, _ in answers["h3"]}
-            pg_set = {o for o, _ in answers["postgis"]}
-            mismatches.append(
-                {
-                    "request": i,
-                    "shape": request.shape,
-                    "only_h3": len(h3_set - pg_set),
-                    "only_postgis": len(pg_set - h3_set),
-                    "same_owners_other_cameras": h3_set == pg_set,
-                }
-            )
-        if (i + 1) % 200 == 0:
-            say(f"  {i + 1:,}/{requests:,}")
-
-    areas = [r.area_sq_mi for r in measured]
-    hours = [(r.window_end - r.window_start).total_seconds() / 3600 for r in measured]
-    results["requests"] = {
-        "count": requests,
-        "warmup": warmup,
-        "seed": seed,
-        "circles": sum(r.shape == "circle" for r in measured),
-        "squares": sum(r.shape == "square" for r in measured),
-        "area_sq_mi": [round(min(areas), 3), round(max(areas), 3)],
-        "window_h": [round(min(hours), 2), round(max(hours), 2)],
-        "owners_per_request": {
-            "p50": statistics.median(owners_found),
-            "p99": float(np.percentile(owners_found, 99)),
-            "max": max(owners_found),
-            "none_share": round(sum(n == 0 for n in owners_found) / requests, 3),
-        },
-    }
-    results["h3"] = output.percentiles(h3_s) | {
-        "area_cells_p50_ms": output.percentiles(cells_s)["p50_ms"]
-    }
-    if baseline["available"]:
-        results["postgis"] |= output.percentiles(postgis_s)
-        results["ratio_h3_to_postgis"] = {
-            key: round(results["h3"][f"{key}_ms"] / results["postgis"][f"{key}_ms"], 2)
-            for key in ("p50", "p90", "p99")
-        }
-        results["agreement"] = {
-            "compared": requests,
-            "identical": requests - len(mismatches),
-            "mismatches": mismatches[:20],
-        }
-    else:
-        results["ratio_h3_to_postgis"] = None
-        results["agreement"] = None
+    timings = _time_requests(engine, measured, baseline["available"], say)
+    results["requests"] = _request_facts(measured, warmup, seed, timings.owners_found)
+    _compare(results, timings, baseline["available"])
     results["goals"] = {
         "p99_under_20ms": results["h3"]["p99_ms"] < 20.0,
         "no_slower_than_postgis_p99": (
