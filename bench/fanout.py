@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import multiprocessing
 import os
 import statistics
@@ -46,44 +45,27 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
-from h3.api import basic_int as h3_int
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from bench import databases, output
+from bench.fanout_scene import Scene, activate, pending_review, setup_scene
 from bench.machine import cpu_s, free_port, machine
-from doorstep import geo
-from doorstep.accounts import service as account_service
-from doorstep.accounts.models import NotificationPreference, Role, User
-from doorstep.agencies import service as agency_service
-from doorstep.agencies.models import AgencyMembership, AgencyType, MemberRole
-from doorstep.cameras.models import Camera, CameraKind, EventKind, MotionEvent
 from doorstep.config import Settings
-from doorstep.db import utcnow
 from doorstep.footage import service as request_service
-from doorstep.footage.models import FootageRequest, IncidentType, Recipient
+from doorstep.footage.models import FootageRequest, Recipient
 from doorstep.migrate import upgrade
-from doorstep.notify.models import OutboxJob, Webhook
+from doorstep.notify.models import OutboxJob
 from doorstep.runtime import Runtime
-from doorstep.security import hash_password
 
 __all__ = ["run", "summary", "write_results"]
 
 DATABASE = "doorstep_bench_fanout"
-# Philadelphia's centre; any place works, the jurisdiction is drawn around it.
-CENTRE = (39.9526, -75.1652)
-# The request's area: a square of 1,120 m a side, 0.484 sq mi (the default policy allows
-# 0.5). The owners' cameras stand inside it, 20 m clear of its edge.
-HALF_SIDE_M = 560.0
-CAMERAS_HALF_SIDE_M = 540.0
-METRES_PER_DEG_LAT = 111_320.0
 
 
 # ---------------------------------------------------------------- the sinks
@@ -185,198 +167,6 @@ class Sinks:
         self.process.join(10)
 
 
-# ---------------------------------------------------------------- the data
-
-
-@dataclass
-class Scene:
-    officer_id: uuid.UUID
-    moderator_id: uuid.UUID
-    area: dict[str, Any]
-    window_start: datetime
-    window_end: datetime
-
-
-def _square(half_side_m: float) -> dict[str, Any]:
-    lat, lng = CENTRE
-    dlat = half_side_m / METRES_PER_DEG_LAT
-    dlng = half_side_m / (METRES_PER_DEG_LAT * math.cos(math.radians(lat)))
-    ring = [
-        [lng - dlng, lat - dlat],
-        [lng + dlng, lat - dlat],
-        [lng + dlng, lat + dlat],
-        [lng - dlng, lat + dlat],
-        [lng - dlng, lat - dlat],
-    ]
-    return {"type": "Polygon", "coordinates": [ring]}
-
-
-def _setup(runtime: Runtime, *, owners: int, webhook_url: str, seed: int) -> Scene:
-    rng = np.random.default_rng(seed)
-    now = utcnow()
-    event_at = now - timedelta(hours=2)
-    lat, lng = CENTRE
-    dlat = CAMERAS_HALF_SIDE_M / METRES_PER_DEG_LAT
-    dlng = CAMERAS_HALF_SIDE_M / (METRES_PER_DEG_LAT * math.cos(math.radians(lat)))
-    lats = (lat + rng.uniform(-dlat, dlat, owners)).tolist()
-    lngs = (lng + rng.uniform(-dlng, dlng, owners)).tolist()
-    # One argon2 hash for all (argon2 is slow by design); nobody signs in as an owner.
-    password_hash = hash_password(uuid.uuid4().hex)
-    ids = [uuid.uuid4() for _ in range(owners)]
-    camera_ids = [uuid.uuid4() for _ in range(owners)]
-    with runtime.db.transaction() as session:
-        session.execute(
-            insert(User),
-            [
-                {
-                    "id": ids[i],
-                    "email": f"owner-{i}@fanout.bench.invalid",
-                    "display_name": f"Owner {i}",
-                    "password_hash": password_hash,
-                    "role": Role.resident,
-                }
-                for i in range(owners)
-            ],
-        )
-        session.execute(
-            insert(NotificationPreference),
-            [
-                {
-                    "user_id": user_id,
-                    "in_app": True,
-                    "email": True,
-                    "push": False,
-                    "event_kinds": [k.value for k in EventKind],
-                }
-                for user_id in ids
-            ],
-        )
-        session.execute(
-            insert(Webhook),
-            [
-                {"user_id": user_id, "url": webhook_url, "secret": uuid.uuid4().hex}
-                for user_id in ids
-            ],
-        )
-        cells = [
-            h3_int.latlng_to_cell(a, b, geo.INDEX_RESOLUTION)
-            for a, b in zip(lats, lngs, strict=True)
-        ]
-        session.execute(
-            insert(Camera),
-            [
-                {
-                    "id": camera_ids[i],
-                    "owner_id": ids[i],
-                    "name": "Front door",
-                    "kind": CameraKind.doorbell,
-                    "exact_latitude": lats[i],
-                    "exact_longitude": lngs[i],
-                    "index_cell": cells[i],
-                    "coarse_cell": h3_int.cell_to_parent(cells[i], geo.COARSE_RESOLUTION),
-                    "accepts_requests": True,
-                }
-                for i in range(owners)
-            ],
-        )
-        session.execute(
-            insert(MotionEvent),
-            [
-                {
-                    "camera_id": camera_ids[i],
-                    "owner_id": ids[i],
-                    "kind": EventKind.person,
-                    "started_at": event_at,
-                    "ended_at": event_at + timedelta(seconds=30),
-                    "on_device": True,
-                }
-                for i in range(owners)
-            ],
-        )
-
-    with runtime.db.transaction() as session:
-        applicant, admin, officer, moderator = (
-            account_service.create_user(
-                session=session,
-                actor=None,
-                email=f"{name.lower()}@fanout.bench.invalid",
-                display_name=name,
-                password=uuid.uuid4().hex,
-            )
-            for name in ("Chief", "Admin", "Officer", "Moderator")
-        )
-        admin.role = Role.admin
-        moderator.role = Role.moderator
-        # Two-factor sign-in is what the agency gate checks; its setup is tested elsewhere.
-        applicant.totp_enabled = officer.totp_enabled = True
-        session.flush()
-        agency = agency_service.apply_for_agency(
-            session=session,
-            applicant=applicant,
-            name="Fan-out Police Department",
-            agency_type=AgencyType.police,
-            city="Philadelphia",
-            state="PA",
-            jurisdiction=_square(5_000.0),
-            contact_email="records@fanout.bench.invalid",
-            website="https://fanout.bench.invalid",
-        )
-        agency_service.change_status(
-            session=session, actor=admin, agency_id=agency.id, action="verify", reason=None
-        )
-        officer.role = Role.agency_member
-        session.add(
-            AgencyMembership(agency_id=agency.id, user_id=officer.id, role=MemberRole.officer)
-        )
-        scene = Scene(
-            officer_id=officer.id,
-            moderator_id=moderator.id,
-            area=_square(HALF_SIDE_M),
-            window_start=now - timedelta(hours=3),
-            window_end=now - timedelta(hours=1),
-        )
-    return scene
-
-
-def _pending_review(runtime: Runtime, scene: Scene, case: int) -> uuid.UUID:
-    with runtime.db.transaction() as session:
-        officer = session.get(User, scene.officer_id)
-        assert officer is not None
-        request = request_service.draft_request(
-            session=session,
-            actor=officer,
-            area=scene.area,
-            circle=None,
-            window_start=scene.window_start,
-            window_end=scene.window_end,
-            case_number=f"2026-FAN-{case:04d}",
-            incident_type=IncidentType.burglary,
-            message="A house on this block was broken into in the afternoon. Footage of "
-            "people walking by may help the investigation.",
-            investigator_contact="Det. Rivera, (555) 010-0000",
-        )
-        request_service.submit_request(session=session, actor=officer, request_id=request.id)
-        return request.id
-
-
-def _activate(runtime: Runtime, scene: Scene, request_id: uuid.UUID) -> dict[str, float]:
-    """Approve the request; the clock stops when the notices are committed."""
-    started = time.perf_counter()
-    with runtime.db.transaction() as session:
-        moderator = session.get(User, scene.moderator_id)
-        assert moderator is not None
-        request_service.review_request(
-            session=session, actor=moderator, request_id=request_id, approve=True, note=None
-        )
-        in_transaction = time.perf_counter()
-    committed = time.perf_counter()
-    return {
-        "queued_s": committed - started,
-        "commit_s": committed - in_transaction,
-        "committed_at": time.time(),
-    }
-
-
 def _targeting_only(runtime: Runtime, scene: Scene) -> float:
     """The targeting part alone, read-only, for the breakdown."""
     from doorstep.footage.targeting import target_owners
@@ -444,6 +234,80 @@ def _jobs_by_status(runtime: Runtime) -> dict[str, int]:
 # ---------------------------------------------------------------- the run
 
 
+def _round(
+    runtime: Runtime,
+    scene: Scene,
+    sinks: Sinks,
+    processes: Sequence[subprocess.Popen[bytes]],
+    round_no: int,
+    owners: int,
+    timeout_s: float,
+) -> dict[str, Any]:
+    """One request approved and delivered: the queueing and delivery figures."""
+    request_id = pending_review(runtime, scene, round_no)
+    before = sinks.stats()
+    cpu_before = [cpu_s(p.pid) for p in processes]
+    sink_cpu_before = cpu_s(sinks.process.pid or 0)
+    timing = activate(runtime, scene, request_id)
+    with runtime.db.transaction() as session:
+        asked = session.scalar(
+            select(func.count()).select_from(Recipient).where(Recipient.request_id == request_id)
+        )
+        request = session.get(FootageRequest, request_id)
+        assert request is not None and request.asked_count == asked
+    stats = _wait_delivered(
+        sinks, before["emails"] + owners, before["webhooks"] + owners, timeout_s
+    )
+    delivery_s = stats["last"] - timing["committed_at"]
+    deliveries = (stats["emails"] - before["emails"]) + (stats["webhooks"] - before["webhooks"])
+    return {
+        "owners_asked": asked,
+        "queued_s": round(timing["queued_s"], 4),
+        "commit_s": round(timing["commit_s"], 4),
+        "delivery_s": round(delivery_s, 3),
+        "emails": stats["emails"] - before["emails"],
+        "webhooks": stats["webhooks"] - before["webhooks"],
+        "deliveries_per_s": round(deliveries / delivery_s, 1),
+        "owners_notified_per_s": round(asked / delivery_s, 1) if asked else 0.0,
+        "worker_cpu_s": [
+            round(cpu_s(p.pid) - b, 2) for p, b in zip(processes, cpu_before, strict=True)
+        ],
+        "sink_cpu_s": round(cpu_s(sinks.process.pid or 0) - sink_cpu_before, 2),
+    }
+
+
+def _conclusions(
+    runtime: Runtime, sinks: Sinks, rounds: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """What arrived in all, the jobs' states, the rounds' medians and the goals met."""
+    final = sinks.stats()
+    queued = [r["queued_s"] for r in rounds]
+    rates = [r["deliveries_per_s"] for r in rounds]
+    return {
+        "check": {
+            "distinct_email_recipients": final["distinct_recipients"],
+            "distinct_webhook_deliveries": final["distinct_deliveries"],
+            "jobs": _jobs_by_status(runtime),
+        },
+        "queued": {"median_s": statistics.median(queued), "max_s": max(queued)},
+        "delivery": {"median_per_s": statistics.median(rates), "min_per_s": min(rates)},
+        "goals": {
+            "queued_under_1s": max(queued) < 1.0,
+            "delivery_at_least_1000_per_s": min(rates) >= 1000.0,
+        },
+    }
+
+
+def _stop_workers(processes: Sequence[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 @output.warnings_only
 def run(
     *,
@@ -478,72 +342,19 @@ def run(
     }
     try:
         clock = time.perf_counter()
-        scene = _setup(runtime, owners=owners, webhook_url=sinks.webhook_url, seed=seed)
+        scene = setup_scene(runtime, owners=owners, webhook_url=sinks.webhook_url, seed=seed)
         results["setup_s"] = round(time.perf_counter() - clock, 2)
         processes = _start_workers(workers, database_url, folder, sinks)
         time.sleep(2.0)  # the workers import and start polling
         for round_no in range(rounds):
-            request_id = _pending_review(runtime, scene, round_no)
-            before = sinks.stats()
-            cpu_before = [cpu_s(p.pid) for p in processes]
-            sink_cpu_before = cpu_s(sinks.process.pid or 0)
-            timing = _activate(runtime, scene, request_id)
-            with runtime.db.transaction() as session:
-                asked = session.scalar(
-                    select(func.count())
-                    .select_from(Recipient)
-                    .where(Recipient.request_id == request_id)
-                )
-                request = session.get(FootageRequest, request_id)
-                assert request is not None and request.asked_count == asked
-            stats = _wait_delivered(
-                sinks, before["emails"] + owners, before["webhooks"] + owners, timeout_s
-            )
-            delivery_s = stats["last"] - timing["committed_at"]
-            deliveries = (stats["emails"] - before["emails"]) + (
-                stats["webhooks"] - before["webhooks"]
-            )
             results["rounds"].append(
-                {
-                    "owners_asked": asked,
-                    "queued_s": round(timing["queued_s"], 4),
-                    "commit_s": round(timing["commit_s"], 4),
-                    "delivery_s": round(delivery_s, 3),
-                    "emails": stats["emails"] - before["emails"],
-                    "webhooks": stats["webhooks"] - before["webhooks"],
-                    "deliveries_per_s": round(deliveries / delivery_s, 1),
-                    "owners_notified_per_s": round(asked / delivery_s, 1) if asked else 0.0,
-                    "worker_cpu_s": [
-                        round(cpu_s(p.pid) - b, 2)
-                        for p, b in zip(processes, cpu_before, strict=True)
-                    ],
-                    "sink_cpu_s": round(cpu_s(sinks.process.pid or 0) - sink_cpu_before, 2),
-                }
+                _round(runtime, scene, sinks, processes, round_no, owners, timeout_s)
             )
             print(f"round {round_no + 1}: {results['rounds'][-1]}", file=sys.stderr)
         results["targeting_only_s"] = round(_targeting_only(runtime, scene), 4)
-        final = sinks.stats()
-        results["check"] = {
-            "distinct_email_recipients": final["distinct_recipients"],
-            "distinct_webhook_deliveries": final["distinct_deliveries"],
-            "jobs": _jobs_by_status(runtime),
-        }
-        queued = [r["queued_s"] for r in results["rounds"]]
-        rates = [r["deliveries_per_s"] for r in results["rounds"]]
-        results["queued"] = {"median_s": statistics.median(queued), "max_s": max(queued)}
-        results["delivery"] = {"median_per_s": statistics.median(rates), "min_per_s": min(rates)}
-        results["goals"] = {
-            "queued_under_1s": max(queued) < 1.0,
-            "delivery_at_least_1000_per_s": min(rates) >= 1000.0,
-        }
+        results |= _conclusions(runtime, sinks, results["rounds"])
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        _stop_workers(processes)
         sinks.stop()
         runtime.db.dispose()
         if not keep:

@@ -40,7 +40,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from bench import databases, fanout, output
+from bench import databases, fanout_scene, output
 from bench.machine import free_port, machine
 from doorstep.config import Settings
 from doorstep.migrate import upgrade
@@ -269,10 +269,12 @@ def run(
         upgrade(database_url)
         runtime = Runtime(Settings(database_url=database_url, data_dir=folder))
         sinks.start()
-        scene = fanout._setup(runtime, owners=owners, webhook_url=sinks.webhook_url, seed=seed)
+        scene = fanout_scene.setup_scene(
+            runtime, owners=owners, webhook_url=sinks.webhook_url, seed=seed
+        )
         workers.append(_start_worker("first", database_url, folder, sinks, lease_s))
-        request_id = fanout._pending_review(runtime, scene, 0)
-        fanout._activate(runtime, scene, request_id)
+        request_id = fanout_scene.pending_review(runtime, scene, 0)
+        fanout_scene.activate(runtime, scene, request_id)
         clock = time.perf_counter()
 
         threshold = max(1, int(owners * kill_at))

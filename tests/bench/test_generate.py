@@ -11,7 +11,8 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from bench import country
-from bench.generate import GenerateOptions, Progress, generate
+from bench.generate import GenerateOptions, generate
+from bench.progress import Progress
 from doorstep.accounts.models import User
 from doorstep.cameras.models import Camera, MotionEvent
 from doorstep.db import Database

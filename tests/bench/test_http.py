@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bench import http_load as bench
-from bench.generate import GenerateOptions, Progress, generate
+from bench.generate import GenerateOptions, generate
+from bench.progress import Progress
 from doorstep.accounts.models import ApiToken
 from doorstep.db import Database
 from doorstep.footage.models import FootageRequest, Recipient

@@ -17,7 +17,8 @@ from shapely.geometry import Point
 from sqlalchemy import select
 
 from bench import targeting as bench
-from bench.generate import GenerateOptions, Progress, generate
+from bench.generate import GenerateOptions, generate
+from bench.progress import Progress
 from doorstep.cameras.models import Camera, MotionEvent
 from doorstep.db import Database
 
