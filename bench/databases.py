@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import psycopg
 from sqlalchemy.engine import make_url
 
@@ -31,3 +35,18 @@ def drop(url: str, database: str) -> None:
     """Drop ``database`` on the server of ``url``, closing its connections."""
     with psycopg.connect(conninfo(url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@contextmanager
+def scratch_database(kind: str, *, folder: Path, pg_url: str, name: str) -> Iterator[str]:
+    """A fresh database for one run, as a SQLAlchemy URL: the SQLite file
+    ``folder/doorstep.db`` when ``kind`` is ``sqlite``, else database ``name`` made on the
+    PostgreSQL server of ``pg_url`` and dropped when the block ends."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'doorstep.db'}"
+        return
+    recreate(pg_url, name)
+    try:
+        yield database_url(pg_url, name)
+    finally:
+        drop(pg_url, name)

@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,48 @@ from doorstep.notify.models import JobStatus, Notification, OutboxJob
 from doorstep.runtime import Runtime
 
 
+class _Arrivals:
+    """Every arrival at the sinks, by email recipient and by webhook delivery key."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.emails: dict[str, int] = {}
+        self.keys: dict[str, int] = {}
+        self.unkeyed = 0
+        self.last = 0.0
+
+    def email(self, recipients: list[str]) -> None:
+        with self.lock:
+            for to in recipients:
+                self.emails[to] = self.emails.get(to, 0) + 1
+            self.last = time.time()
+
+    def webhook(self, key: str) -> None:
+        with self.lock:
+            if key:
+                self.keys[key] = self.keys.get(key, 0) + 1
+            else:
+                self.unkeyed += 1
+            self.last = time.time()
+
+    def stats(self) -> bytes:
+        with self.lock:
+            emails, keys = self.emails, self.keys
+            return json.dumps(
+                {
+                    "emails": sum(emails.values()),
+                    "email_recipients": len(emails),
+                    "doubled_emails": sum(n - 1 for n in emails.values()),
+                    "webhooks": sum(keys.values()) + self.unkeyed,
+                    "webhook_keys": len(keys),
+                    "repeated_keys": sum(1 for n in keys.values() if n > 1),
+                    "repeat_arrivals": sum(n - 1 for n in keys.values()),
+                    "unkeyed": self.unkeyed,
+                    "last": self.last,
+                }
+            ).encode()
+
+
 def _sink_main(smtp_port: int, http_port: int, delay_s: float) -> None:
     """SMTP and webhook receivers counting each arrival by its recipient / delivery key."""
     import asyncio
@@ -55,17 +98,11 @@ def _sink_main(smtp_port: int, http_port: int, delay_s: float) -> None:
     import uvicorn
     from aiosmtpd.controller import Controller
 
-    lock = threading.Lock()
-    emails: dict[str, int] = {}
-    keys: dict[str, int] = {}
-    state = {"unkeyed": 0, "last": 0.0}
+    arrivals = _Arrivals()
 
     class Handler:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            with lock:
-                for to in envelope.rcpt_tos:
-                    emails[to] = emails.get(to, 0) + 1
-                state["last"] = time.time()
+            arrivals.email(envelope.rcpt_tos)
             return "250 OK"
 
     controller = Controller(Handler(), hostname="127.0.0.1", port=smtp_port)
@@ -79,32 +116,12 @@ def _sink_main(smtp_port: int, http_port: int, delay_s: float) -> None:
             message = await receive()
             more = message.get("more_body", False)
         if scope["path"] == "/stats":
-            with lock:
-                body = json.dumps(
-                    {
-                        "emails": sum(emails.values()),
-                        "email_recipients": len(emails),
-                        "doubled_emails": sum(n - 1 for n in emails.values()),
-                        "webhooks": sum(keys.values()) + int(state["unkeyed"]),
-                        "webhook_keys": len(keys),
-                        "repeated_keys": sum(1 for n in keys.values() if n > 1),
-                        "repeat_arrivals": sum(n - 1 for n in keys.values()),
-                        "unkeyed": state["unkeyed"],
-                        "last": state["last"],
-                    }
-                ).encode()
-            status = 200
+            body, status = arrivals.stats(), 200
         else:
             # A slow receiver, so the kill lands while deliveries are in flight.
             if delay_s:
                 await asyncio.sleep(delay_s)
-            key = dict(scope["headers"]).get(b"x-doorstep-delivery", b"").decode()
-            with lock:
-                if key:
-                    keys[key] = keys.get(key, 0) + 1
-                else:
-                    state["unkeyed"] += 1
-                state["last"] = time.time()
+            arrivals.webhook(dict(scope["headers"]).get(b"x-doorstep-delivery", b"").decode())
             body, status = b"", 204
         await send(
             {
@@ -234,6 +251,77 @@ def _wait(
         time.sleep(0.1)
 
 
+def _kill_at(
+    runtime: Runtime,
+    sinks: Sinks,
+    worker: subprocess.Popen[bytes],
+    owners: int,
+    kill_at: float,
+    timeout_s: float,
+    clock: float,
+) -> dict[str, Any]:
+    """SIGKILL ``worker`` once the sink holds ``kill_at`` of the webhooks; what had
+    arrived then, and the jobs it held."""
+    threshold = max(1, int(owners * kill_at))
+    until = time.monotonic() + timeout_s
+    while sinks.stats()["webhooks"] < threshold:
+        if time.monotonic() > until or worker.poll() is not None:
+            raise RuntimeError("the first worker never reached the kill point")
+        time.sleep(0.005)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(30)
+    at_kill = sinks.stats()
+    return {
+        "seconds_after_approval": round(time.perf_counter() - clock, 2),
+        "webhook_keys": at_kill["webhook_keys"],
+        "email_recipients": at_kill["email_recipients"],
+        "jobs_leased_to_the_dead_worker": _leased(runtime),
+        "jobs": _jobs(runtime),
+    }
+
+
+def _verdict(results: dict[str, Any], owners: int) -> dict[str, Any]:
+    """What was lost, what came twice (and whether a key protects it), and the requirement."""
+    final, notices = results["sinks"], results["notices"]
+    lost = {
+        "in_app": owners - notices["owners"],
+        "email": owners - final["email_recipients"],
+        "webhook": owners - final["webhook_keys"],
+    }
+    unprotected = {
+        "webhooks_without_key": final["unkeyed"],
+        "doubled_emails": final["doubled_emails"],
+        "doubled_in_app": notices["rows"] - notices["owners"],
+    }
+    failed = sum(n for k, n in results["jobs"].items() if k.endswith(":failed"))
+    return {
+        "lost": lost,
+        "duplicates": {
+            # arrivals whose key the receiver had seen: it drops them
+            "webhooks_deduplicated_by_key": final["repeat_arrivals"],
+            "keys_seen_more_than_once": final["repeated_keys"],
+            **unprotected,
+        },
+        "ok": (
+            results["finished"]
+            and not any(lost.values())
+            and not any(unprotected.values())
+            and failed == 0
+            and 0 < results["at_kill"]["webhook_keys"] < owners
+        ),
+    }
+
+
+def _stop_workers(workers: Sequence[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            worker.terminate()
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
 @output.warnings_only
 def run(
     *,
@@ -276,24 +364,7 @@ def run(
         request_id = fanout_scene.pending_review(runtime, scene, 0)
         fanout_scene.activate(runtime, scene, request_id)
         clock = time.perf_counter()
-
-        threshold = max(1, int(owners * kill_at))
-        until = time.monotonic() + timeout_s
-        while sinks.stats()["webhooks"] < threshold:
-            if time.monotonic() > until or workers[0].poll() is not None:
-                raise RuntimeError("the first worker never reached the kill point")
-            time.sleep(0.005)
-        os.kill(workers[0].pid, signal.SIGKILL)
-        workers[0].wait(30)
-        at_kill = sinks.stats()
-        results["at_kill"] = {
-            "seconds_after_approval": round(time.perf_counter() - clock, 2),
-            "webhook_keys": at_kill["webhook_keys"],
-            "email_recipients": at_kill["email_recipients"],
-            "jobs_leased_to_the_dead_worker": _leased(runtime),
-            "jobs": _jobs(runtime),
-        }
-
+        results["at_kill"] = _kill_at(runtime, sinks, workers[0], owners, kill_at, timeout_s, clock)
         workers.append(_start_worker("second", database_url, folder, sinks, lease_s))
         final, finished = _wait(runtime, sinks, owners, timeout_s)
         notices = _notices(runtime)
@@ -302,39 +373,9 @@ def run(
         results["sinks"] = final
         results["notices"] = notices
         results["jobs"] = _jobs(runtime)
-        lost = {
-            "in_app": owners - notices["owners"],
-            "email": owners - final["email_recipients"],
-            "webhook": owners - final["webhook_keys"],
-        }
-        unprotected = {
-            "webhooks_without_key": final["unkeyed"],
-            "doubled_emails": final["doubled_emails"],
-            "doubled_in_app": notices["rows"] - notices["owners"],
-        }
-        results["lost"] = lost
-        results["duplicates"] = {
-            # arrivals whose key the receiver had seen: it drops them
-            "webhooks_deduplicated_by_key": final["repeat_arrivals"],
-            "keys_seen_more_than_once": final["repeated_keys"],
-            **unprotected,
-        }
-        failed = sum(n for k, n in results["jobs"].items() if k.endswith(":failed"))
-        results["ok"] = (
-            finished
-            and not any(lost.values())
-            and not any(unprotected.values())
-            and failed == 0
-            and 0 < at_kill["webhook_keys"] < owners
-        )
+        results |= _verdict(results, owners)
     finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.terminate()
-                try:
-                    worker.wait(15)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
+        _stop_workers(workers)
         sinks.stop()
         if runtime is not None:
             runtime.db.dispose()

@@ -251,6 +251,36 @@ def _error_lines(log: str) -> list[str]:
     return found
 
 
+def _measure(
+    servers: Servers, scene: Scene, clips: list[Path], duration_s: float
+) -> dict[str, Any]:
+    """The reads idle, then under uploads; their p99 ratio, every 5xx, and the goals."""
+    httpx.get(f"{servers.base}/api/v1/users/me", timeout=30.0)  # warm the app up
+    idle = _phase(servers.base, scene, clips, duration_s=duration_s, uploads=False)
+    loaded = _phase(servers.base, scene, clips, duration_s=duration_s, uploads=True)
+    log = servers.read_log()
+    p99_idle, p99_load = idle["reads"]["p99_ms"], loaded["reads"]["p99_ms"]
+    ratio = round(p99_load / p99_idle, 2) if p99_idle and p99_load else None
+    unhandled = log.count("Traceback")
+    server_errors = (
+        idle["reads"]["server_errors"]
+        + loaded["reads"]["server_errors"]
+        + loaded["uploads"]["server_errors"]
+    )
+    return {
+        "idle": idle,
+        "under_upload": loaded,
+        "p99_ratio": ratio,
+        "server_unhandled_errors": unhandled,
+        "server_error_samples": _error_lines(log),
+        "server_errors": server_errors,
+        "goals": {
+            "p99_within_3x": ratio is not None and ratio <= GOAL_RATIO,
+            "no_5xx": server_errors == 0 and unhandled == 0,
+        },
+    }
+
+
 @output.warnings_only
 def run(
     *,
@@ -266,12 +296,6 @@ def run(
     """Set up, start uvicorn, measure reads idle and under uploads; returns the figures."""
     folder = data_dir or Path(tempfile.mkdtemp(prefix="doorstep-bench-mixed-"))
     folder.mkdir(parents=True, exist_ok=True)
-    database = f"doorstep_bench_mixed_{uuid.uuid4().hex[:8]}"
-    if db == "sqlite":
-        database_url = f"sqlite:///{folder / 'doorstep.db'}"
-    else:
-        databases.recreate(pg_url, database)
-        database_url = databases.database_url(pg_url, database)
     results: dict[str, Any] = {
         "benchmark": "mixed",
         "started_at": datetime.now(UTC).isoformat(),
@@ -283,45 +307,31 @@ def run(
         "reads": list(READS),
         "clip": {"seconds": clip_seconds, "size": "320x240", "fps": 10, "codec": "h264 (PyAV)"},
     }
+    database = f"doorstep_bench_mixed_{uuid.uuid4().hex[:8]}"
     servers: Servers | None = None
     runtime: Runtime | None = None
     try:
-        upgrade(database_url)
-        runtime = Runtime(Settings(database_url=database_url, data_dir=folder))
-        scene = _setup(runtime, readers=readers, uploaders=uploaders, seed=seed)
-        runtime.db.dispose()
-        clips = [
-            write_sample_clip(folder / f"clip-{n}.mp4", seconds=clip_seconds, seed=n)
-            for n in range(8)
-        ]
-        results["clip"]["bytes"] = clips[0].stat().st_size
-        servers = Servers(database_url, str(folder), workers=1)
-        httpx.get(f"{servers.base}/api/v1/users/me", timeout=30.0)  # warm the app up
-        idle = _phase(servers.base, scene, clips, duration_s=duration_s, uploads=False)
-        loaded = _phase(servers.base, scene, clips, duration_s=duration_s, uploads=True)
-        log = servers.read_log()
-        results["idle"], results["under_upload"] = idle, loaded
-        p99_idle, p99_load = idle["reads"]["p99_ms"], loaded["reads"]["p99_ms"]
-        results["p99_ratio"] = round(p99_load / p99_idle, 2) if p99_idle and p99_load else None
-        results["server_unhandled_errors"] = log.count("Traceback")
-        results["server_error_samples"] = _error_lines(log)
-        results["server_errors"] = (
-            idle["reads"]["server_errors"]
-            + loaded["reads"]["server_errors"]
-            + loaded["uploads"]["server_errors"]
-        )
-        results["goals"] = {
-            "p99_within_3x": results["p99_ratio"] is not None
-            and results["p99_ratio"] <= GOAL_RATIO,
-            "no_5xx": results["server_errors"] == 0 and results["server_unhandled_errors"] == 0,
-        }
+        with databases.scratch_database(
+            db, folder=folder, pg_url=pg_url, name=database
+        ) as database_url:
+            try:
+                upgrade(database_url)
+                runtime = Runtime(Settings(database_url=database_url, data_dir=folder))
+                scene = _setup(runtime, readers=readers, uploaders=uploaders, seed=seed)
+                runtime.db.dispose()
+                clips = [
+                    write_sample_clip(folder / f"clip-{n}.mp4", seconds=clip_seconds, seed=n)
+                    for n in range(8)
+                ]
+                results["clip"]["bytes"] = clips[0].stat().st_size
+                servers = Servers(database_url, str(folder), workers=1)
+                results |= _measure(servers, scene, clips, duration_s)
+            finally:
+                if servers is not None:
+                    servers.stop()
+                if runtime is not None:
+                    runtime.close()
     finally:
-        if servers is not None:
-            servers.stop()
-        if runtime is not None:
-            runtime.close()
-        if db != "sqlite":
-            databases.drop(pg_url, database)
         if data_dir is None:
             shutil.rmtree(folder, ignore_errors=True)
     return results
