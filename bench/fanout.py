@@ -9,8 +9,6 @@ a local webhook sink, and two `doorstep worker` processes. Times the approval th
 every notice, then the delivery of one email and one webhook per owner. Writes
 bench/results/fanout-<UTC timestamp>.json. Method and numbers: BENCHMARKS.md.
 
-Fan-out benchmark: one footage request that reaches 10,000 owners.
-
 Two figures, both on PostgreSQL with the product's own code paths:
 
 - **Queueing.** A moderator approves a request whose area holds 10,000 owners' cameras
@@ -36,26 +34,23 @@ through the services. The sinks and the workers are separate processes on this m
 from __future__ import annotations
 
 import argparse
-import json
-import multiprocessing
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import func, select
 
 from bench import databases, output
 from bench.fanout_scene import Scene, activate, pending_review, setup_scene
-from bench.machine import cpu_s, free_port, machine
+from bench.machine import cpu_s, machine
+from bench.sinks import Deliveries, Sinks
 from doorstep.config import Settings
 from doorstep.footage import service as request_service
 from doorstep.footage.models import FootageRequest, Recipient
@@ -66,105 +61,6 @@ from doorstep.runtime import Runtime
 __all__ = ["run", "summary", "write_results"]
 
 DATABASE = "doorstep_bench_fanout"
-
-
-# ---------------------------------------------------------------- the sinks
-
-
-def _sink_main(smtp_port: int, http_port: int) -> None:
-    """A local SMTP server and a local webhook receiver, counting what arrives."""
-    import asyncio
-
-    import uvicorn
-    from aiosmtpd.controller import Controller
-
-    lock = threading.Lock()
-    state: dict[str, Any] = {"emails": 0, "webhooks": 0, "last": 0.0}
-    recipients: set[str] = set()
-    deliveries: set[str] = set()
-
-    class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            with lock:
-                state["emails"] += 1
-                recipients.update(envelope.rcpt_tos)
-                state["last"] = time.time()
-            return "250 OK"
-
-    controller = Controller(Handler(), hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        more = True
-        while more:
-            message = await receive()
-            more = message.get("more_body", False)
-        if scope["path"] == "/stats":
-            with lock:
-                body = json.dumps(
-                    {
-                        **state,
-                        "distinct_recipients": len(recipients),
-                        "distinct_deliveries": len(deliveries),
-                    }
-                ).encode()
-            status = 200
-        else:
-            headers = dict(scope["headers"])
-            with lock:
-                state["webhooks"] += 1
-                deliveries.add(headers.get(b"x-doorstep-delivery", b"").decode())
-                state["last"] = time.time()
-            body, status = b"", 204
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=http_port, log_level="warning", access_log=False, lifespan="off"
-    )
-    asyncio.run(uvicorn.Server(config).serve())
-
-
-class Sinks:
-    def __init__(self) -> None:
-        self.smtp_port = free_port()
-        self.http_port = free_port()
-        context = multiprocessing.get_context("spawn")
-        self.process = context.Process(
-            target=_sink_main, args=(self.smtp_port, self.http_port), daemon=True
-        )
-
-    @property
-    def webhook_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}/hook"
-
-    def start(self) -> None:
-        self.process.start()
-        until = time.monotonic() + 30
-        while time.monotonic() < until:
-            try:
-                self.stats()
-                return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("the sinks did not start")
-
-    def stats(self) -> dict[str, Any]:
-        answer = httpx.get(f"http://127.0.0.1:{self.http_port}/stats", timeout=5.0)
-        result: dict[str, Any] = answer.json()
-        return result
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.join(10)
 
 
 def _targeting_only(runtime: Runtime, scene: Scene) -> float:
@@ -327,7 +223,7 @@ def run(
     folder = data_dir or Path(tempfile.mkdtemp(prefix="doorstep-bench-fanout-"))
     folder.mkdir(parents=True, exist_ok=True)
     runtime = Runtime(Settings(database_url=database_url, data_dir=folder))
-    sinks = Sinks()
+    sinks = Sinks(Deliveries)
     sinks.start()
     processes: list[subprocess.Popen[bytes]] = []
     results: dict[str, Any] = {

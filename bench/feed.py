@@ -8,8 +8,6 @@ page, then follows next_cursor three times and times the fourth page. Writes
 bench/results/feed-<UTC timestamp>.json and prints p50/p99 of both. Method and numbers:
 BENCHMARKS.md.
 
-Feed benchmark: the first page and a later page of ``feed`` for random residents.
-
 For random residents with a feed home it times :func:`doorstep.feed.service.feed` as the
 product runs it (the home lookup, the coarse cells within the radius, the one keyset
 query), first for the first page, then following ``next_cursor`` three times and timing

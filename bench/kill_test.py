@@ -23,14 +23,11 @@ could dedupe on). Prints the figures and writes bench/results/kill-<UTC timestam
 from __future__ import annotations
 
 import argparse
-import json
-import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -38,138 +35,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import func, select
 
 from bench import databases, fanout_scene, output
-from bench.machine import free_port, machine
+from bench.machine import machine
+from bench.sinks import KeyedArrivals, Sinks
 from doorstep.config import Settings
 from doorstep.migrate import upgrade
 from doorstep.notify.models import JobStatus, Notification, OutboxJob
 from doorstep.runtime import Runtime
-
-
-class _Arrivals:
-    """Every arrival at the sinks, by email recipient and by webhook delivery key."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.emails: dict[str, int] = {}
-        self.keys: dict[str, int] = {}
-        self.unkeyed = 0
-        self.last = 0.0
-
-    def email(self, recipients: list[str]) -> None:
-        with self.lock:
-            for to in recipients:
-                self.emails[to] = self.emails.get(to, 0) + 1
-            self.last = time.time()
-
-    def webhook(self, key: str) -> None:
-        with self.lock:
-            if key:
-                self.keys[key] = self.keys.get(key, 0) + 1
-            else:
-                self.unkeyed += 1
-            self.last = time.time()
-
-    def stats(self) -> bytes:
-        with self.lock:
-            emails, keys = self.emails, self.keys
-            return json.dumps(
-                {
-                    "emails": sum(emails.values()),
-                    "email_recipients": len(emails),
-                    "doubled_emails": sum(n - 1 for n in emails.values()),
-                    "webhooks": sum(keys.values()) + self.unkeyed,
-                    "webhook_keys": len(keys),
-                    "repeated_keys": sum(1 for n in keys.values() if n > 1),
-                    "repeat_arrivals": sum(n - 1 for n in keys.values()),
-                    "unkeyed": self.unkeyed,
-                    "last": self.last,
-                }
-            ).encode()
-
-
-def _sink_main(smtp_port: int, http_port: int, delay_s: float) -> None:
-    """SMTP and webhook receivers counting each arrival by its recipient / delivery key."""
-    import asyncio
-
-    import uvicorn
-    from aiosmtpd.controller import Controller
-
-    arrivals = _Arrivals()
-
-    class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            arrivals.email(envelope.rcpt_tos)
-            return "250 OK"
-
-    controller = Controller(Handler(), hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        more = True
-        while more:
-            message = await receive()
-            more = message.get("more_body", False)
-        if scope["path"] == "/stats":
-            body, status = arrivals.stats(), 200
-        else:
-            # A slow receiver, so the kill lands while deliveries are in flight.
-            if delay_s:
-                await asyncio.sleep(delay_s)
-            arrivals.webhook(dict(scope["headers"]).get(b"x-doorstep-delivery", b"").decode())
-            body, status = b"", 204
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=http_port, log_level="warning", access_log=False, lifespan="off"
-    )
-    asyncio.run(uvicorn.Server(config).serve())
-
-
-class Sinks:
-    def __init__(self, delay_s: float) -> None:
-        self.smtp_port = free_port()
-        self.http_port = free_port()
-        self.process = multiprocessing.get_context("spawn").Process(
-            target=_sink_main, args=(self.smtp_port, self.http_port, delay_s), daemon=True
-        )
-
-    @property
-    def webhook_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}/hook"
-
-    def start(self) -> None:
-        self.process.start()
-        until = time.monotonic() + 30
-        while time.monotonic() < until:
-            try:
-                self.stats()
-                return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("the sinks did not start")
-
-    def stats(self) -> dict[str, Any]:
-        result: dict[str, Any] = httpx.get(
-            f"http://127.0.0.1:{self.http_port}/stats", timeout=5.0
-        ).json()
-        return result
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.join(10)
 
 
 def _start_worker(
@@ -341,7 +215,7 @@ def run(
     database_url = databases.database_url(url, database)
     folder = data_dir or Path(tempfile.mkdtemp(prefix="doorstep-bench-kill-"))
     folder.mkdir(parents=True, exist_ok=True)
-    sinks = Sinks(sink_delay_s)
+    sinks = Sinks(KeyedArrivals, sink_delay_s)
     runtime: Runtime | None = None
     workers: list[subprocess.Popen[bytes]] = []
     results: dict[str, Any] = {

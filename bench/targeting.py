@@ -10,8 +10,6 @@ the same run, and checks both give the same owners. Writes
 bench/results/targeting-<UTC timestamp>.json and prints a summary. Method and numbers:
 BENCHMARKS.md. Without PostGIS on the server the baseline is reported as missing.
 
-Targeting benchmark: ``target_owners`` against a PostGIS baseline on the same data.
-
 For random requests (circles and squares of 0.1 to 0.5 square miles around random
 camera homes, windows of 1 to 12 hours inside the data's event span) it times the path
 from an activated request's input (area, window) to the list of owners to notify:
