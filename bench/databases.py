@@ -7,7 +7,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 
 def conninfo(url: str, database: str | None = None) -> str:
@@ -50,3 +52,11 @@ def scratch_database(kind: str, *, folder: Path, pg_url: str, name: str) -> Iter
         yield database_url(pg_url, name)
     finally:
         drop(pg_url, name)
+
+
+def server_version(session: Session) -> str | None:
+    """The version of the database server ``session`` talks to (PostgreSQL or SQLite)."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    query = "SHOW server_version" if postgresql else "SELECT sqlite_version()"
+    version: str | None = session.scalar(text(query))
+    return version

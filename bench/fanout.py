@@ -82,18 +82,7 @@ def _targeting_only(runtime: Runtime, scene: Scene) -> float:
 def _start_workers(
     count: int, database_url: str, data_dir: Path, sinks: Sinks
 ) -> list[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ,
-        "DOORSTEP_DATABASE_URL": database_url,
-        "DOORSTEP_DATA_DIR": str(data_dir),
-        "DOORSTEP_SMTP_HOST": "127.0.0.1",
-        "DOORSTEP_SMTP_PORT": str(sinks.smtp_port),
-        "DOORSTEP_SMTP_STARTTLS": "false",
-        "DOORSTEP_WORKER_POLL_S": "0.05",
-        # The webhook sink is plain http on 127.0.0.1, refused unless the operator allows it.
-        "DOORSTEP_WEBHOOK_ALLOW_HTTP": "true",
-        "DOORSTEP_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1",
-    }
+    env = sinks.worker_env(database_url, data_dir)
     # The workers log one line a job, as in production; to a file, so no pipe fills up.
     return [
         subprocess.Popen(

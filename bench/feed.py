@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
-from bench import output
+from bench import databases, output
 from bench.machine import machine
 from doorstep.accounts.models import User
 from doorstep.db import make_engine
@@ -128,11 +128,7 @@ def _database_facts(engine: Engine, url: str) -> tuple[dict[str, Any], list[uuid
             or 0
         )
         homes = list(session.scalars(select(Home.user_id).order_by(Home.user_id)))
-        server = (
-            session.scalar(text("SHOW server_version"))
-            if engine.dialect.name == "postgresql"
-            else session.scalar(text("SELECT sqlite_version()"))
-        )
+        server = databases.server_version(session)
     if not homes or not published:
         raise ValueError("the database has no homes or no posts: run `bench generate` first")
     facts = {

@@ -50,19 +50,10 @@ def _start_worker(
     name: str, database_url: str, folder: Path, sinks: Sinks, lease_s: int
 ) -> subprocess.Popen[bytes]:
     env = {
-        **os.environ,
-        "DOORSTEP_DATABASE_URL": database_url,
-        "DOORSTEP_DATA_DIR": str(folder),
-        "DOORSTEP_SMTP_HOST": "127.0.0.1",
-        "DOORSTEP_SMTP_PORT": str(sinks.smtp_port),
-        "DOORSTEP_SMTP_STARTTLS": "false",
-        "DOORSTEP_WORKER_POLL_S": "0.05",
+        **sinks.worker_env(database_url, folder),
         "DOORSTEP_WORKER_LEASE_S": str(lease_s),
         "DOORSTEP_WORKER_BACKOFF_BASE_S": "0.1",
         "DOORSTEP_WORKER_BACKOFF_MAX_S": "1",
-        # The webhook sink is plain http on 127.0.0.1, refused unless the operator allows it.
-        "DOORSTEP_WEBHOOK_ALLOW_HTTP": "true",
-        "DOORSTEP_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1",
     }
     return subprocess.Popen(
         [sys.executable, "-m", "doorstep", "worker"],

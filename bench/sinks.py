@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -157,6 +159,23 @@ class Sinks:
     @property
     def webhook_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}/hook"
+
+    def worker_env(self, database_url: str, data_dir: Path) -> dict[str, str]:
+        """The environment of a ``doorstep worker`` on ``database_url`` that sends its
+        emails and webhooks here (and polls the outbox every 50 ms)."""
+        return {
+            **os.environ,
+            "DOORSTEP_DATABASE_URL": database_url,
+            "DOORSTEP_DATA_DIR": str(data_dir),
+            "DOORSTEP_SMTP_HOST": "127.0.0.1",
+            "DOORSTEP_SMTP_PORT": str(self.smtp_port),
+            "DOORSTEP_SMTP_STARTTLS": "false",
+            "DOORSTEP_WORKER_POLL_S": "0.05",
+            # The webhook sink is plain http on 127.0.0.1, refused unless the operator
+            # allows it.
+            "DOORSTEP_WEBHOOK_ALLOW_HTTP": "true",
+            "DOORSTEP_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1",
+        }
 
     def start(self) -> None:
         self.process.start()

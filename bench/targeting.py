@@ -45,7 +45,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
-from bench import output
+from bench import databases, output
 from bench.machine import machine
 from bench.postgis import BASELINE_QUERY, postgis_owners, setup_postgis
 from bench.requests import (
@@ -185,11 +185,7 @@ def _database_facts(
         )
         events = session.scalar(select(func.count()).select_from(MotionEvent)) or 0
         homes, span = camera_homes_and_span(session)
-        server = (
-            session.scalar(text("SHOW server_version"))
-            if engine.dialect.name == "postgresql"
-            else session.scalar(text("SELECT sqlite_version()"))
-        )
+        server = databases.server_version(session)
     facts = {
         "dialect": engine.dialect.name,
         "server_version": server,
