@@ -306,12 +306,13 @@ def submit_sign_in(
 ) -> Response:
     """Post the sign-in form once, as typed; the answer is returned unchecked."""
     page = client.get(f"/signin?next={next}" if next else "/signin", headers=HTML)
-    return client.post(
+    answer: Response = client.post(
         "/signin",
         data={"csrf_token": csrf_of(page.text), "email": email, "password": password, "next": next},
         headers=HTML,
         follow_redirects=False,
     )
+    return answer
 
 
 def _email_of(who: Person | str) -> str:
