@@ -24,8 +24,7 @@ from doorstep.db import utcnow
 from doorstep.errors import DoorstepError
 from doorstep.footage.models import Evidence, EvidenceAccess, FootageRequest
 from doorstep.transparency import policy as policy_service
-from doorstep.transparency import public, request_log
-from doorstep.transparency.models import AccountabilityAnalysis
+from doorstep.transparency import public, records, request_log
 from doorstep.transparency.request_log import RequestFilter
 from doorstep.transparency.schemas import (
     AccountabilityFigure,
@@ -126,11 +125,7 @@ def monthly_counts(
 
 def accountability_figures(*, session: Session, agency_id: uuid.UUID) -> list[AccountabilityFigure]:
     """The latest analysis of each dataset kind, as it applies to this agency."""
-    latest: dict[str, AccountabilityAnalysis] = {}
-    for row in session.scalars(
-        select(AccountabilityAnalysis).order_by(AccountabilityAnalysis.computed_at.desc())
-    ):
-        latest.setdefault(row.kind, row)
+    latest = records.latest_analyses(session=session)
     figures = []
     for kind in sorted(latest):
         row = latest[kind]

@@ -291,6 +291,16 @@ def rematch(*, session: Session, kind: str) -> int:
     return found
 
 
+def latest_analyses(*, session: Session) -> dict[str, AccountabilityAnalysis]:
+    """The newest analysis of each dataset kind, by kind."""
+    latest: dict[str, AccountabilityAnalysis] = {}
+    for row in session.scalars(
+        select(AccountabilityAnalysis).order_by(AccountabilityAnalysis.computed_at.desc())
+    ):
+        latest.setdefault(row.kind, row)
+    return latest
+
+
 def years_before(day: date, years: int) -> date:
     try:
         return day.replace(year=day.year - years)
