@@ -294,13 +294,8 @@ def _refuse_location(container: InputContainer) -> None:
         )
 
 
-def probe_clip(path: Path, limits: ClipLimits) -> VideoProbe:
-    """Accept a complete, decodable H.264 MP4/MOV clip within ``limits``, or raise.
-
-    Raises UnsupportedMedia (not_a_video, unsupported_codec), PayloadTooLarge
-    (clip_too_large) or InvalidInput (truncated_video, corrupt_video, clip_too_long,
-    clip_too_short, resolution_too_large). The size is checked before FFmpeg opens it.
-    """
+def _check_size(path: Path, limits: ClipLimits) -> int:
+    """The file's size in bytes, refused when empty or over the limit."""
     size = path.stat().st_size
     if size == 0:
         raise UnsupportedMedia("The file is empty; upload an MP4 or MOV clip.", code="not_a_video")
@@ -312,20 +307,66 @@ def probe_clip(path: Path, limits: ClipLimits) -> VideoProbe:
             size_bytes=size,
             max_bytes=limits.max_bytes,
         )
-    _check_boxes(path, size)
+    return size
+
+
+def _check_codec(stream: VideoStream) -> str:
+    codec = stream.codec_context.name
+    if codec != ACCEPTED_CODEC:
+        long_name = stream.codec.long_name if stream.codec else codec
+        raise UnsupportedMedia(
+            f"The clip's video is encoded as {long_name} ({codec}); only H.264 is "
+            "accepted. Re-encode it, e.g. ffmpeg -i in.mp4 -c:v libx264 out.mp4.",
+            code="unsupported_codec",
+            codec=codec,
+        )
+    return codec
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """What the clip's index says, to hold the decoded frames against."""
+
+    duration_s: float | None
+    frames: int
+    frame_interval_s: float
+
+
+def _check_decoded(decoded: _Decoded, declared: _Declared) -> float:
+    """The decoded length in seconds, when every frame is there, intact and decodable."""
+    decoded_s = decoded.end_s - (decoded.start_s or 0.0)
+    if declared.frames and decoded.packets < declared.frames:
+        raise _truncated(f"only {decoded.packets} of its {declared.frames} frames are in the file")
+    if decoded.partial_packet:
+        raise _truncated(f"its last frame is cut off after {decoded_s:.1f} s")
+    if decoded.failed_at_s is not None:
+        raise _corrupt(f"a frame near {decoded.failed_at_s:.1f} s could not be decoded")
+    if decoded.frames == 0:
+        raise _corrupt("it holds no picture that can be decoded")
+    declared_s = declared.duration_s
+    if (
+        declared_s is not None
+        and decoded_s < declared_s - 0.05 * declared_s - 2 * declared.frame_interval_s
+    ):
+        raise _truncated(f"it stops after {decoded_s:.1f} s of a declared {declared_s:.1f} s")
+    if decoded.damaged > DAMAGED_FRAME_SHARE * decoded.frames:
+        raise _corrupt(f"{decoded.damaged} of its {decoded.frames} frames are garbled")
+    return decoded_s
+
+
+def probe_clip(path: Path, limits: ClipLimits) -> VideoProbe:
+    """Accept a complete, decodable H.264 MP4/MOV clip within ``limits``, or raise.
+
+    Raises UnsupportedMedia (not_a_video, unsupported_codec), PayloadTooLarge
+    (clip_too_large) or InvalidInput (truncated_video, corrupt_video, clip_too_long,
+    clip_too_short, resolution_too_large). The size is checked before FFmpeg opens it.
+    """
+    _check_boxes(path, _check_size(path, limits))
     try:
         with _open(path) as container:
             stream = _video_stream(container)
             _refuse_location(container)
-            codec = stream.codec_context.name
-            if codec != ACCEPTED_CODEC:
-                long_name = stream.codec.long_name if stream.codec else codec
-                raise UnsupportedMedia(
-                    f"The clip's video is encoded as {long_name} ({codec}); only H.264 is "
-                    "accepted. Re-encode it, e.g. ffmpeg -i in.mp4 -c:v libx264 out.mp4.",
-                    code="unsupported_codec",
-                    codec=codec,
-                )
+            codec = _check_codec(stream)
             width = stream.codec_context.width
             height = stream.codec_context.height
             _check_resolution(width, height, limits)
@@ -338,20 +379,8 @@ def probe_clip(path: Path, limits: ClipLimits) -> VideoProbe:
             interval_s = _frame_interval_s(stream)
     except _READ_ERRORS as exc:
         raise _corrupt(f"it could not be read ({_reason(exc)})") from None
-
-    decoded_s = decoded.end_s - (decoded.start_s or 0.0)
-    if declared_frames and decoded.packets < declared_frames:
-        raise _truncated(f"only {decoded.packets} of its {declared_frames} frames are in the file")
-    if decoded.partial_packet:
-        raise _truncated(f"its last frame is cut off after {decoded_s:.1f} s")
-    if decoded.failed_at_s is not None:
-        raise _corrupt(f"a frame near {decoded.failed_at_s:.1f} s could not be decoded")
-    if decoded.frames == 0:
-        raise _corrupt("it holds no picture that can be decoded")
-    if declared_s is not None and decoded_s < declared_s - 0.05 * declared_s - 2 * interval_s:
-        raise _truncated(f"it stops after {decoded_s:.1f} s of a declared {declared_s:.1f} s")
-    if decoded.damaged > DAMAGED_FRAME_SHARE * decoded.frames:
-        raise _corrupt(f"{decoded.damaged} of its {decoded.frames} frames are garbled")
+    declared = _Declared(declared_s, declared_frames, interval_s)
+    decoded_s = _check_decoded(decoded, declared)
     duration_s = declared_s if declared_s is not None else decoded_s
     _check_duration(duration_s, limits)
     return VideoProbe(
