@@ -1,8 +1,11 @@
 """The figures of one agency's public page: requests, answers, evidence use, official
 posts, policy, the cameras in its jurisdiction (a count) and accountability figures.
 
-Counts of other domains' rows are read here in bulk and read-only; nothing but totals
-leaves this module.
+A read model: it counts other domains' rows directly, read-only, because these are
+per-agency totals over whole tables that no service offers: the cameras table (cameras
+accepting requests whose coarse cell lies in the jurisdiction, never a position or an
+owner), the footage tables (evidence shared with the agency, its views and exports) and
+the public audit log (official posts). Nothing but totals leaves this module.
 """
 
 from __future__ import annotations
