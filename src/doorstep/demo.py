@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 import random
 import tempfile
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyotp
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from doorstep.accounts import service as account_service
 from doorstep.accounts.models import Role, User
@@ -38,6 +40,7 @@ ACCOUNTS = {
     "moderator": ("moderator@example.org", "Mo Moderator", Role.moderator),
     "admin": ("admin@example.org", "Ada Admin", Role.admin),
 }
+CLIP_KINDS = [EventKind.motion, EventKind.person, EventKind.package, EventKind.vehicle]
 
 
 def _offset(lat: float, lng: float, north_m: float, east_m: float) -> tuple[float, float]:
@@ -58,6 +61,103 @@ def homes() -> list[tuple[str, float, float]]:
     return out
 
 
+def _demo_user(session: Session, email: str, name: str, role: Role = Role.resident) -> User:
+    user = account_service.create_user(
+        session=session,
+        actor=None,
+        email=email,
+        display_name=name,
+        password=DEMO_PASSWORD,
+        role=role,
+    )
+    # The demo has no mail server; in-app alerts only.
+    account_service.update_preferences(session=session, user=user, email=False)
+    return user
+
+
+def _create_people(runtime: Runtime) -> tuple[dict[str, User], list[User]]:
+    """The demo accounts by role, and the camera owners: the resident, then 11 neighbors."""
+    with runtime.db.transaction() as session:
+        people = {
+            role: _demo_user(session, email, name, user_role)
+            for role, (email, name, user_role) in ACCOUNTS.items()
+        }
+    owners = [people["resident"]]
+    with runtime.db.transaction() as session:
+        for n in range(1, 12):
+            owners.append(_demo_user(session, f"neighbor{n}@example.org", f"Neighbor {n}"))
+    return people, owners
+
+
+def _sample_clips(folder: Path, seed: int) -> list[Path]:
+    return [
+        write_sample_clip(
+            folder / f"sample{i}.mp4",
+            seconds=3.0,
+            width=480,
+            height=270,
+            fps=12,
+            motion=(0.6, 2.4),
+            seed=seed + i,
+        )
+        for i in range(4)
+    ]
+
+
+@dataclass(frozen=True)
+class _Seeding:
+    """What every demo camera is seeded from; the random draws follow a fixed order."""
+
+    runtime: Runtime
+    rng: random.Random
+    limits: ClipLimits
+    samples: list[Path]
+    now: datetime
+    clips_per_camera: int
+
+
+def _seed_camera(
+    seeding: _Seeding, owner: User, o: int, k: int, kind: CameraKind, home: tuple[str, float, float]
+) -> None:
+    """Owner number ``o``'s camera number ``k`` at ``home``, with its clips and one event
+    kept on the device."""
+    runtime, rng = seeding.runtime, seeding.rng
+    address, lat, lng = home
+    with runtime.db.transaction() as session:
+        camera, _token = camera_service.register_camera(
+            session=session,
+            owner=session.merge(owner),
+            name=f"{address} {'front door' if k == 0 else 'driveway'}",
+            kind=kind,
+            latitude=lat + 0.00004 * k,
+            longitude=lng + 0.00003 * k,
+            accepts_requests=o == 0 or rng.random() > 0.15,
+            retention_days=rng.choice([30, 60, 90]),
+        )
+    for c in range(seeding.clips_per_camera if o < 6 else 1):
+        started = seeding.now - timedelta(hours=rng.uniform(1, 24 * 6))
+        with runtime.db.transaction() as session:
+            camera_service.ingest_clip(
+                session=session,
+                storage=runtime.storage,
+                limits=seeding.limits,
+                camera=session.merge(camera),
+                file_path=seeding.samples[(o + c) % 4],
+                started_at=started,
+                kind=rng.choice(CLIP_KINDS),
+            )
+    with runtime.db.transaction() as session:
+        camera_service.record_device_event(
+            session=session,
+            camera=session.merge(camera),
+            kind=EventKind.motion,
+            started_at=seeding.now - timedelta(hours=rng.uniform(1, 48)),
+            ended_at=None,
+            device_ref=f"sd:/DCIM/{o:03d}{k}.mp4",
+            max_duration_s=runtime.settings.max_clip_duration_s,
+        )
+
+
 def seed_demo(runtime: Runtime, *, clips_per_camera: int = 3, seed: int = 7) -> dict[str, str]:
     """Create the demo once (idempotent); returns role -> email of the demo accounts."""
     emails = {role: spec[0] for role, spec in ACCOUNTS.items()}
@@ -66,96 +166,19 @@ def seed_demo(runtime: Runtime, *, clips_per_camera: int = 3, seed: int = 7) -> 
             return emails
     rng = random.Random(seed)
     limits = ClipLimits.from_settings(runtime.settings)
-    people: dict[str, User] = {}
-    with runtime.db.transaction() as session:
-        for role, (email, name, user_role) in ACCOUNTS.items():
-            user = account_service.create_user(
-                session=session,
-                actor=None,
-                email=email,
-                display_name=name,
-                password=DEMO_PASSWORD,
-                role=user_role,
-            )
-            # The demo has no mail server; in-app alerts only.
-            account_service.update_preferences(session=session, user=user, email=False)
-            people[role] = user
-    owners = [people["resident"]]
-    with runtime.db.transaction() as session:
-        for n in range(1, 12):
-            neighbor = account_service.create_user(
-                session=session,
-                actor=None,
-                email=f"neighbor{n}@example.org",
-                display_name=f"Neighbor {n}",
-                password=DEMO_PASSWORD,
-            )
-            account_service.update_preferences(session=session, user=neighbor, email=False)
-            owners.append(neighbor)
+    people, owners = _create_people(runtime)
     all_homes = homes()
     rng.shuffle(all_homes)
     with tempfile.TemporaryDirectory(prefix="doorstep-demo-") as tmp:
-        samples = [
-            write_sample_clip(
-                Path(tmp) / f"sample{i}.mp4",
-                seconds=3.0,
-                width=480,
-                height=270,
-                fps=12,
-                motion=(0.6, 2.4),
-                seed=seed + i,
-            )
-            for i in range(4)
-        ]
-        now = utcnow()
-        home_iter = iter(all_homes)
-        for o, owner in enumerate(owners):
+        seeding = _Seeding(
+            runtime, rng, limits, _sample_clips(Path(tmp), seed), utcnow(), clips_per_camera
+        )
+        for o, (owner, home) in enumerate(zip(owners, all_homes, strict=False)):
             kinds = (
                 [CameraKind.doorbell, CameraKind.floodlight] if o == 0 else [CameraKind.doorbell]
             )
-            address, lat, lng = next(home_iter)
             for k, kind in enumerate(kinds):
-                with runtime.db.transaction() as session:
-                    owner_row = session.merge(owner)
-                    camera, _token = camera_service.register_camera(
-                        session=session,
-                        owner=owner_row,
-                        name=f"{address} {'front door' if k == 0 else 'driveway'}",
-                        kind=kind,
-                        latitude=lat + 0.00004 * k,
-                        longitude=lng + 0.00003 * k,
-                        accepts_requests=o == 0 or rng.random() > 0.15,
-                        retention_days=rng.choice([30, 60, 90]),
-                    )
-                for c in range(clips_per_camera if o < 6 else 1):
-                    started = now - timedelta(hours=rng.uniform(1, 24 * 6))
-                    with runtime.db.transaction() as session:
-                        camera_service.ingest_clip(
-                            session=session,
-                            storage=runtime.storage,
-                            limits=limits,
-                            camera=session.merge(camera),
-                            file_path=samples[(o + c) % 4],
-                            started_at=started,
-                            kind=rng.choice(
-                                [
-                                    EventKind.motion,
-                                    EventKind.person,
-                                    EventKind.package,
-                                    EventKind.vehicle,
-                                ]
-                            ),
-                        )
-                with runtime.db.transaction() as session:
-                    camera_service.record_device_event(
-                        session=session,
-                        camera=session.merge(camera),
-                        kind=EventKind.motion,
-                        started_at=now - timedelta(hours=rng.uniform(1, 48)),
-                        ended_at=None,
-                        device_ref=f"sd:/DCIM/{o:03d}{k}.mp4",
-                        max_duration_s=runtime.settings.max_clip_duration_s,
-                    )
+                _seed_camera(seeding, owner, o, k, kind, home)
     _seed_agency_and_request(runtime, people)
     return emails
 

@@ -1,8 +1,8 @@
 """Clip probing and thumbnails, with PyAV (``write_sample_clip`` lives in ``samples``).
 
 Everything here blocks (it decodes video); async callers run it in a thread.
-Uploaded clips are untrusted: ``probe_clip`` sniffs the container itself before FFmpeg
-sees the file, opens it with the MOV/MP4 demuxer only, and decodes every frame, so a
+Uploaded clips are untrusted: ``probe_clip`` walks the container's boxes (``boxes``)
+before FFmpeg sees the file, opens it with the MOV/MP4 demuxer only, and decodes every frame, so a
 clip it accepts is complete, H.264 and within limits. No PyAV exception leaves this
 module; refusals are ``doorstep.errors`` subclasses with stable codes.
 """
@@ -21,6 +21,7 @@ from av.video.stream import VideoStream
 
 from doorstep.config import Settings
 from doorstep.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
+from doorstep.media.boxes import check_boxes, corrupt, truncated
 from doorstep.media.samples import write_sample_clip
 
 __all__ = [
@@ -35,27 +36,9 @@ ACCEPTED_CODEC = "h264"
 # Cameras on lossy links record the odd concealed glitch; more than this share is damage.
 DAMAGED_FRAME_SHARE = 0.05
 
-# First box of an ISO BMFF (MP4) or QuickTime (MOV) file.
-_FIRST_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"})
-_MAX_TOP_LEVEL_BOXES = 10_000
 # What PyAV raises on hostile input: FFmpeg errors, and plain ValueError/RuntimeError from
 # its own checks (av.FFmpegError subclasses several of these too).
 _READ_ERRORS = (av.FFmpegError, ValueError, RuntimeError)
-
-# Magic numbers of files people upload by mistake, to say what the file looks like.
-_KNOWN_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"RIFF", "a WAV or AVI file"),
-    (b"ID3", "an MP3 audio file"),
-    (b"\xff\xfb", "an MP3 audio file"),
-    (b"OggS", "an Ogg file"),
-    (b"fLaC", "a FLAC audio file"),
-    (b"\x1a\x45\xdf\xa3", "a Matroska or WebM file"),
-    (b"%PDF", "a PDF document"),
-    (b"PK\x03\x04", "a ZIP archive"),
-)
 
 
 @dataclass(frozen=True)
@@ -101,77 +84,10 @@ def _megabytes(n: int) -> str:
     return f"{n / 1_000_000:.1f} MB"
 
 
-def _not_a_video(reason: str) -> UnsupportedMedia:
-    return UnsupportedMedia(
-        f"This file is not a video we can accept: {reason}. Upload an MP4 or MOV clip.",
-        code="not_a_video",
-    )
-
-
-def _truncated(reason: str) -> InvalidInput:
-    return InvalidInput(
-        f"The clip is incomplete: {reason}. The upload was probably cut short; send it again.",
-        code="truncated_video",
-    )
-
-
-def _corrupt(reason: str) -> InvalidInput:
-    return InvalidInput(f"The clip is damaged: {reason}.", code="corrupt_video")
-
-
 def _reason(exc: Exception) -> str:
     if isinstance(exc, av.FFmpegError) and exc.strerror:
         return exc.strerror.lower()
     return "invalid data"
-
-
-def _describe(header: bytes) -> str:
-    for magic, what in _KNOWN_MAGIC:
-        if header.startswith(magic):
-            return f"it looks like {what}"
-    if header and all(32 <= b < 127 or b in b"\t\r\n" for b in header):
-        return "it looks like a text file"
-    return "it is not an MP4 or MOV file"
-
-
-def _check_boxes(path: Path, size: int) -> None:
-    """Walk the top-level MP4/MOV boxes: the right kind of file, complete, with an index."""
-    seen: set[bytes] = set()
-    offset = 0
-    with path.open("rb") as handle:
-        header = handle.read(16)
-        if len(header) < 8 or header[4:8] not in _FIRST_BOXES:
-            raise _not_a_video(_describe(header))
-        for _ in range(_MAX_TOP_LEVEL_BOXES):
-            if offset >= size:
-                break
-            handle.seek(offset)
-            head = handle.read(16)
-            if len(head) < 8:
-                raise _truncated("the file ends inside a box header")
-            box_size = int.from_bytes(head[0:4], "big")
-            box_type = head[4:8]
-            header_len = 8
-            if box_size == 1:
-                if len(head) < 16:
-                    raise _truncated("the file ends inside a box header")
-                box_size = int.from_bytes(head[8:16], "big")
-                header_len = 16
-            elif box_size == 0:
-                box_size = size - offset
-            if box_size < header_len:
-                raise _corrupt(f"a box at byte {offset} has an impossible size")
-            if offset + box_size > size:
-                what = (
-                    "the video data"
-                    if box_type == b"mdat"
-                    else f"the '{box_type.decode('latin-1')}' box"
-                )
-                raise _truncated(f"{what} runs past the end of the file")
-            seen.add(box_type)
-            offset += box_size
-    if b"moov" not in seen:
-        raise _truncated("its index (the 'moov' box) is missing")
 
 
 def _open(path: Path) -> InputContainer:
@@ -179,7 +95,7 @@ def _open(path: Path) -> InputContainer:
         # Only the MOV/MP4 demuxer: nothing else in FFmpeg gets to parse uploads.
         return av.open(str(path), mode="r", format="mov", metadata_errors="replace")
     except _READ_ERRORS as exc:
-        raise _corrupt(f"its index could not be read ({_reason(exc)})") from None
+        raise corrupt(f"its index could not be read ({_reason(exc)})") from None
 
 
 def _video_stream(container: InputContainer) -> VideoStream:
@@ -207,7 +123,7 @@ def _declared_duration_s(container: InputContainer, stream: VideoStream) -> floa
 
 def _check_resolution(width: int, height: int, limits: ClipLimits) -> None:
     if width <= 0 or height <= 0:
-        raise _corrupt("its video track declares no picture size")
+        raise corrupt("its video track declares no picture size")
     if width > limits.max_width or height > limits.max_height:
         raise InvalidInput(
             f"The clip is {width}x{height} pixels; the largest accepted is "
@@ -294,13 +210,8 @@ def _refuse_location(container: InputContainer) -> None:
         )
 
 
-def probe_clip(path: Path, limits: ClipLimits) -> VideoProbe:
-    """Accept a complete, decodable H.264 MP4/MOV clip within ``limits``, or raise.
-
-    Raises UnsupportedMedia (not_a_video, unsupported_codec), PayloadTooLarge
-    (clip_too_large) or InvalidInput (truncated_video, corrupt_video, clip_too_long,
-    clip_too_short, resolution_too_large). The size is checked before FFmpeg opens it.
-    """
+def _check_size(path: Path, limits: ClipLimits) -> int:
+    """The file's size in bytes, refused when empty or over the limit."""
     size = path.stat().st_size
     if size == 0:
         raise UnsupportedMedia("The file is empty; upload an MP4 or MOV clip.", code="not_a_video")
@@ -312,20 +223,66 @@ def probe_clip(path: Path, limits: ClipLimits) -> VideoProbe:
             size_bytes=size,
             max_bytes=limits.max_bytes,
         )
-    _check_boxes(path, size)
+    return size
+
+
+def _check_codec(stream: VideoStream) -> str:
+    codec = stream.codec_context.name
+    if codec != ACCEPTED_CODEC:
+        long_name = stream.codec.long_name if stream.codec else codec
+        raise UnsupportedMedia(
+            f"The clip's video is encoded as {long_name} ({codec}); only H.264 is "
+            "accepted. Re-encode it, e.g. ffmpeg -i in.mp4 -c:v libx264 out.mp4.",
+            code="unsupported_codec",
+            codec=codec,
+        )
+    return codec
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """What the clip's index says, to hold the decoded frames against."""
+
+    duration_s: float | None
+    frames: int
+    frame_interval_s: float
+
+
+def _check_decoded(decoded: _Decoded, declared: _Declared) -> float:
+    """The decoded length in seconds, when every frame is there, intact and decodable."""
+    decoded_s = decoded.end_s - (decoded.start_s or 0.0)
+    if declared.frames and decoded.packets < declared.frames:
+        raise truncated(f"only {decoded.packets} of its {declared.frames} frames are in the file")
+    if decoded.partial_packet:
+        raise truncated(f"its last frame is cut off after {decoded_s:.1f} s")
+    if decoded.failed_at_s is not None:
+        raise corrupt(f"a frame near {decoded.failed_at_s:.1f} s could not be decoded")
+    if decoded.frames == 0:
+        raise corrupt("it holds no picture that can be decoded")
+    declared_s = declared.duration_s
+    if (
+        declared_s is not None
+        and decoded_s < declared_s - 0.05 * declared_s - 2 * declared.frame_interval_s
+    ):
+        raise truncated(f"it stops after {decoded_s:.1f} s of a declared {declared_s:.1f} s")
+    if decoded.damaged > DAMAGED_FRAME_SHARE * decoded.frames:
+        raise corrupt(f"{decoded.damaged} of its {decoded.frames} frames are garbled")
+    return decoded_s
+
+
+def probe_clip(path: Path, limits: ClipLimits) -> VideoProbe:
+    """Accept a complete, decodable H.264 MP4/MOV clip within ``limits``, or raise.
+
+    Raises UnsupportedMedia (not_a_video, unsupported_codec), PayloadTooLarge
+    (clip_too_large) or InvalidInput (truncated_video, corrupt_video, clip_too_long,
+    clip_too_short, resolution_too_large). The size is checked before FFmpeg opens it.
+    """
+    check_boxes(path, _check_size(path, limits))
     try:
         with _open(path) as container:
             stream = _video_stream(container)
             _refuse_location(container)
-            codec = stream.codec_context.name
-            if codec != ACCEPTED_CODEC:
-                long_name = stream.codec.long_name if stream.codec else codec
-                raise UnsupportedMedia(
-                    f"The clip's video is encoded as {long_name} ({codec}); only H.264 is "
-                    "accepted. Re-encode it, e.g. ffmpeg -i in.mp4 -c:v libx264 out.mp4.",
-                    code="unsupported_codec",
-                    codec=codec,
-                )
+            codec = _check_codec(stream)
             width = stream.codec_context.width
             height = stream.codec_context.height
             _check_resolution(width, height, limits)
@@ -337,21 +294,9 @@ def probe_clip(path: Path, limits: ClipLimits) -> VideoProbe:
             decoded = _decode_all(container, stream, limits)
             interval_s = _frame_interval_s(stream)
     except _READ_ERRORS as exc:
-        raise _corrupt(f"it could not be read ({_reason(exc)})") from None
-
-    decoded_s = decoded.end_s - (decoded.start_s or 0.0)
-    if declared_frames and decoded.packets < declared_frames:
-        raise _truncated(f"only {decoded.packets} of its {declared_frames} frames are in the file")
-    if decoded.partial_packet:
-        raise _truncated(f"its last frame is cut off after {decoded_s:.1f} s")
-    if decoded.failed_at_s is not None:
-        raise _corrupt(f"a frame near {decoded.failed_at_s:.1f} s could not be decoded")
-    if decoded.frames == 0:
-        raise _corrupt("it holds no picture that can be decoded")
-    if declared_s is not None and decoded_s < declared_s - 0.05 * declared_s - 2 * interval_s:
-        raise _truncated(f"it stops after {decoded_s:.1f} s of a declared {declared_s:.1f} s")
-    if decoded.damaged > DAMAGED_FRAME_SHARE * decoded.frames:
-        raise _corrupt(f"{decoded.damaged} of its {decoded.frames} frames are garbled")
+        raise corrupt(f"it could not be read ({_reason(exc)})") from None
+    declared = _Declared(declared_s, declared_frames, interval_s)
+    decoded_s = _check_decoded(decoded, declared)
     duration_s = declared_s if declared_s is not None else decoded_s
     _check_duration(duration_s, limits)
     return VideoProbe(
@@ -374,7 +319,7 @@ def _middle_frame(container: InputContainer, stream: VideoStream) -> av.VideoFra
         if frame.pts is not None and frame.pts >= target:
             break
     if chosen is None:
-        raise _corrupt("no picture could be decoded for a thumbnail")
+        raise corrupt("no picture could be decoded for a thumbnail")
     return chosen
 
 
@@ -400,7 +345,7 @@ def make_thumbnail(path: Path, *, max_width: int = 320) -> bytes:
     """
     if max_width < 2:
         raise ValueError("max_width must be at least 2 pixels")
-    _check_boxes(path, path.stat().st_size)
+    check_boxes(path, path.stat().st_size)
     try:
         with _open(path) as container:
             stream = _video_stream(container)
@@ -413,4 +358,4 @@ def make_thumbnail(path: Path, *, max_width: int = 320) -> bytes:
             width, height = max(2, width - width % 2), max(2, height - height % 2)
             return _encode_jpeg(frame, width, height)
     except _READ_ERRORS as exc:
-        raise _corrupt(f"no thumbnail could be made ({_reason(exc)})") from None
+        raise corrupt(f"no thumbnail could be made ({_reason(exc)})") from None

@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -78,6 +78,90 @@ def _day_end(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time.min, UTC)
 
 
+def _holds_heads_lock(session: Session) -> bool:
+    """On PostgreSQL, whether this transaction got the publication lock (another worker
+    publishing at the same time gives way); SQLite serializes writers itself."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(
+        session.execute(
+            text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _HEADS_LOCK_KEY}
+        ).scalar()
+    )
+
+
+@dataclass
+class _HeadWalk:
+    """Where publication stands: the last verified record and the first day not published."""
+
+    seq: int
+    head_hash: str
+    day: date
+    published: list[AuditDailyHead] = field(default_factory=list)
+
+    def publish_until(self, session: Session, before: date) -> None:
+        """Publish the current head for every day before ``before`` (none while empty)."""
+        while self.day < before:
+            if self.seq > 0:
+                head = AuditDailyHead(day=self.day, seq=self.seq, head_hash=self.head_hash)
+                session.add(head)
+                self.published.append(head)
+            self.day += timedelta(days=1)
+
+
+def _resume(session: Session, today: date) -> _HeadWalk | None:
+    """Where to go on from: after the last published head, or from the first record's day;
+    None when there is nothing to publish or the last published head left the chain."""
+    last = session.scalars(
+        select(AuditDailyHead).order_by(AuditDailyHead.day.desc()).limit(1)
+    ).first()
+    if last is not None:
+        if last.day >= today - timedelta(days=1):
+            return None
+        anchor = session.get(AuditRecord, last.seq)
+        if anchor is None or anchor.hash != last.head_hash:
+            log.error("audit.chain_broken", seq=last.seq, problem="published head changed")
+            return None
+        return _HeadWalk(last.seq, last.head_hash, last.day + timedelta(days=1))
+    first = session.execute(
+        select(AuditRecord.seq, AuditRecord.at).order_by(AuditRecord.seq).limit(1)
+    ).first()
+    if first is None or first[1] >= datetime.combine(today, time.min, UTC):
+        return None
+    return _HeadWalk(0, GENESIS_HASH, first[1].date())
+
+
+def _verify_and_publish(session: Session, walk: _HeadWalk, today_start: datetime) -> bool:
+    """Verify the records written before today after ``walk``'s head, batch by batch,
+    publishing each day's head as a later day's record closes it; False at the first
+    broken link or hash."""
+    while True:
+        rows = list(
+            session.scalars(
+                select(AuditRecord)
+                .where(AuditRecord.seq > walk.seq, AuditRecord.at < today_start)
+                .order_by(AuditRecord.seq)
+                .limit(_BATCH)
+            )
+        )
+        if not rows:
+            return True
+        for row in rows:
+            if (
+                row.seq != walk.seq + 1
+                or row.prev_hash != walk.head_hash
+                or record_hash(row) != row.hash
+            ):
+                log.error("audit.chain_broken", seq=walk.seq + 1, problem="link or hash mismatch")
+                return False
+            # A record written on a later day closes every day before it.
+            walk.publish_until(session, row.at.date())
+            walk.seq, walk.head_hash = row.seq, row.hash
+        session.flush()  # the heads added so far; then let the batch's records go
+        for row in rows:
+            session.expunge(row)
+
+
 def publish_daily_heads(*, session: Session, today: date | None = None) -> list[AuditDailyHead]:
     """Publish the head of every complete UTC day not yet published.
 
@@ -86,71 +170,16 @@ def publish_daily_heads(*, session: Session, today: date | None = None) -> list[
     the last published head must still be in the chain. When a check fails nothing
     past the last good day is published and ``audit.chain_broken`` is logged.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        locked = session.execute(
-            text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _HEADS_LOCK_KEY}
-        ).scalar()
-        if not locked:
-            return []
+    if not _holds_heads_lock(session):
+        return []
     today = today or utcnow().date()
-    today_start = datetime.combine(today, time.min, UTC)
-    last = session.scalars(
-        select(AuditDailyHead).order_by(AuditDailyHead.day.desc()).limit(1)
-    ).first()
-    if last is not None:
-        if last.day >= today - timedelta(days=1):
-            return []
-        anchor = session.get(AuditRecord, last.seq)
-        if anchor is None or anchor.hash != last.head_hash:
-            log.error("audit.chain_broken", seq=last.seq, problem="published head changed")
-            return []
-        seq, head_hash, day = last.seq, last.head_hash, last.day + timedelta(days=1)
-    else:
-        first = session.execute(
-            select(AuditRecord.seq, AuditRecord.at).order_by(AuditRecord.seq).limit(1)
-        ).first()
-        if first is None or first[1] >= today_start:
-            return []
-        seq, head_hash, day = 0, GENESIS_HASH, first[1].date()
-
-    published: list[AuditDailyHead] = []
-
-    def publish_until(before: date) -> None:
-        nonlocal day
-        while day < before:
-            if seq > 0:
-                head = AuditDailyHead(day=day, seq=seq, head_hash=head_hash)
-                session.add(head)
-                published.append(head)
-            day += timedelta(days=1)
-
-    broken = False
-    while not broken:
-        rows = list(
-            session.scalars(
-                select(AuditRecord)
-                .where(AuditRecord.seq > seq, AuditRecord.at < today_start)
-                .order_by(AuditRecord.seq)
-                .limit(_BATCH)
-            )
-        )
-        if not rows:
-            break
-        for row in rows:
-            if row.seq != seq + 1 or row.prev_hash != head_hash or record_hash(row) != row.hash:
-                log.error("audit.chain_broken", seq=seq + 1, problem="link or hash mismatch")
-                broken = True
-                break
-            # A record written on a later day closes every day before it.
-            publish_until(row.at.date())
-            seq, head_hash = row.seq, row.hash
-        session.flush()  # the heads added so far; then let the batch's records go
-        for row in rows:
-            session.expunge(row)
-    if not broken:
-        publish_until(today)
+    walk = _resume(session, today)
+    if walk is None:
+        return []
+    if _verify_and_publish(session, walk, datetime.combine(today, time.min, UTC)):
+        walk.publish_until(session, today)
     session.flush()
-    return published
+    return walk.published
 
 
 def publish_daily_head(runtime: Runtime) -> int:
@@ -253,6 +282,70 @@ def content_hash(line: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@dataclass
+class _DownloadWalk:
+    """How far a download has been checked: the record expected next and the last hash."""
+
+    published_heads: dict[int, str]
+    expected_seq: int = 1
+    prev_hash: str = GENESIS_HASH
+    count: int = 0
+    public: int = 0
+
+    def broken(self, seq: int, problem: str) -> DownloadCheck:
+        return DownloadCheck(
+            False, self.count, self.public, self.expected_seq - 1, self.prev_hash, seq, problem
+        )
+
+    def step(self, line: dict[str, Any], number: int) -> DownloadCheck | None:
+        """Check the record on line ``number`` and go past it; the failure, if any."""
+        seq = line.get("seq")
+        if not isinstance(seq, int):
+            return self.broken(self.expected_seq, f"line {number} has no record number")
+        if seq != self.expected_seq:
+            where = "missing" if seq > self.expected_seq else "out of order"
+            return self.broken(
+                min(seq, self.expected_seq),
+                f"record {self.expected_seq} is {where} (line {number} holds record {seq})",
+            )
+        record_hash_ = str(line.get("hash", ""))
+        if line.get("prev_hash") != self.prev_hash:
+            return self.broken(
+                seq,
+                f"record {seq} does not follow record {seq - 1} (removed, reordered or replaced)",
+            )
+        if not _HEX64.match(record_hash_):
+            return self.broken(seq, f"record {seq} has no valid hash")
+        if line.get("is_public") is True:
+            if content_hash(line) != record_hash_:
+                return self.broken(seq, f"record {seq} was changed after it was written")
+            self.public += 1
+        if seq in self.published_heads and self.published_heads[seq] != record_hash_:
+            return self.broken(seq, f"record {seq} does not match the published head for it")
+        self.prev_hash, self.expected_seq = record_hash_, self.expected_seq + 1
+        self.count += 1
+        return None
+
+    def finish(self, header: dict[str, Any] | None) -> DownloadCheck:
+        """The result once every line is read: the file must reach the head it names and
+        every published head given."""
+        last_seq = self.expected_seq - 1
+        if header is not None:
+            head_seq, head_hash = int(header.get("head_seq", 0)), str(header.get("head_hash", ""))
+            if head_seq > last_seq:
+                return self.broken(
+                    last_seq + 1, f"records {last_seq + 1} to {head_seq} are missing"
+                )
+            if head_seq == last_seq and head_hash != self.prev_hash:
+                return self.broken(last_seq, f"record {last_seq} is not the head the file names")
+        beyond = sorted(s for s in self.published_heads if s > last_seq)
+        if beyond:
+            return self.broken(
+                last_seq + 1, f"the log ends before published head record {beyond[0]}"
+            )
+        return DownloadCheck(True, self.count, self.public, last_seq, self.prev_hash)
+
+
 def verify_public_log(
     lines: Iterable[str], *, published_heads: dict[int, str] | None = None
 ) -> DownloadCheck:
@@ -263,58 +356,21 @@ def verify_public_log(
     must be the head the file names; each published head given must be in the chain.
     The first problem found is named by its record.
     """
-    published_heads = published_heads or {}
-    expected_seq, prev_hash, count, public = 1, GENESIS_HASH, 0, 0
+    walk = _DownloadWalk(published_heads or {})
     header: dict[str, Any] | None = None
-
-    def broken(seq: int, problem: str) -> DownloadCheck:
-        return DownloadCheck(False, count, public, expected_seq - 1, prev_hash, seq, problem)
-
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
             line = json.loads(raw)
         except json.JSONDecodeError:
-            return broken(expected_seq, f"line {number} is not valid JSON")
+            return walk.broken(walk.expected_seq, f"line {number} is not valid JSON")
         if not isinstance(line, dict):
-            return broken(expected_seq, f"line {number} is not a JSON object")
-        if "format" in line and header is None and count == 0:
+            return walk.broken(walk.expected_seq, f"line {number} is not a JSON object")
+        if "format" in line and header is None and walk.count == 0:
             header = line
             continue
-        seq = line.get("seq")
-        if not isinstance(seq, int):
-            return broken(expected_seq, f"line {number} has no record number")
-        if seq != expected_seq:
-            where = "missing" if seq > expected_seq else "out of order"
-            return broken(
-                min(seq, expected_seq),
-                f"record {expected_seq} is {where} (line {number} holds record {seq})",
-            )
-        record_hash_ = str(line.get("hash", ""))
-        if line.get("prev_hash") != prev_hash:
-            return broken(
-                seq,
-                f"record {seq} does not follow record {seq - 1} (removed, reordered or replaced)",
-            )
-        if not _HEX64.match(record_hash_):
-            return broken(seq, f"record {seq} has no valid hash")
-        if line.get("is_public") is True:
-            if content_hash(line) != record_hash_:
-                return broken(seq, f"record {seq} was changed after it was written")
-            public += 1
-        if seq in published_heads and published_heads[seq] != record_hash_:
-            return broken(seq, f"record {seq} does not match the published head for it")
-        prev_hash, expected_seq, count = record_hash_, expected_seq + 1, count + 1
-
-    last_seq = expected_seq - 1
-    if header is not None:
-        head_seq, head_hash = int(header.get("head_seq", 0)), str(header.get("head_hash", ""))
-        if head_seq > last_seq:
-            return broken(last_seq + 1, f"records {last_seq + 1} to {head_seq} are missing")
-        if head_seq == last_seq and head_hash != prev_hash:
-            return broken(last_seq, f"record {last_seq} is not the head the file names")
-    beyond = sorted(s for s in published_heads if s > last_seq)
-    if beyond:
-        return broken(last_seq + 1, f"the log ends before published head record {beyond[0]}")
-    return DownloadCheck(True, count, public, last_seq, prev_hash)
+        problem = walk.step(line, number)
+        if problem is not None:
+            return problem
+    return walk.finish(header)

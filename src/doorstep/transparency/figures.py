@@ -1,8 +1,11 @@
 """The figures of one agency's public page: requests, answers, evidence use, official
 posts, policy, the cameras in its jurisdiction (a count) and accountability figures.
 
-Counts of other domains' rows are read here in bulk and read-only; nothing but totals
-leaves this module.
+A read model: it counts other domains' rows directly, read-only, because these are
+per-agency totals over whole tables that no service offers: the cameras table (cameras
+accepting requests whose coarse cell lies in the jurisdiction, never a position or an
+owner), the footage tables (evidence shared with the agency, its views and exports) and
+the public audit log (official posts). Nothing but totals leaves this module.
 """
 
 from __future__ import annotations
@@ -24,8 +27,7 @@ from doorstep.db import utcnow
 from doorstep.errors import DoorstepError
 from doorstep.footage.models import Evidence, EvidenceAccess, FootageRequest
 from doorstep.transparency import policy as policy_service
-from doorstep.transparency import public, request_log
-from doorstep.transparency.models import AccountabilityAnalysis
+from doorstep.transparency import public, records, request_log
 from doorstep.transparency.request_log import RequestFilter
 from doorstep.transparency.schemas import (
     AccountabilityFigure,
@@ -126,11 +128,7 @@ def monthly_counts(
 
 def accountability_figures(*, session: Session, agency_id: uuid.UUID) -> list[AccountabilityFigure]:
     """The latest analysis of each dataset kind, as it applies to this agency."""
-    latest: dict[str, AccountabilityAnalysis] = {}
-    for row in session.scalars(
-        select(AccountabilityAnalysis).order_by(AccountabilityAnalysis.computed_at.desc())
-    ):
-        latest.setdefault(row.kind, row)
+    latest = records.latest_analyses(session=session)
     figures = []
     for kind in sorted(latest):
         row = latest[kind]

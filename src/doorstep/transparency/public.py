@@ -1,8 +1,11 @@
 """Public participation: every agency that ever took part, its periods of taking part
 (from its public status changes), agencies active per month, the map's GeoJSON.
 
-Reads the agencies' table directly (read-only, public columns only): the portal needs
-filters and bulk reads the agencies service does not offer.
+A read model: it selects from the agencies' table directly (read-only, public columns
+only) because the portal lists every agency that ever took part, filtered by state and
+status and in bulk, which the agencies service does not offer; periods of taking part
+come from the agencies' public status changes in the audit log. One agency is looked up
+through the agencies service.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import Agency, AgencyStatus
 from doorstep.audit import AuditAction, AuditRecord
-from doorstep.errors import InvalidInput
+from doorstep.errors import InvalidInput, NotFound
 from doorstep.transparency.schemas import MonthCount, PublicAgency
 
 # Statuses an agency that took part can have; "verified" is shown as "active".
@@ -64,8 +68,12 @@ def participating_agencies(
 
 
 def get_participating_agency(*, session: Session, agency_id: uuid.UUID) -> Agency | None:
-    agency = session.get(Agency, agency_id)
-    return agency if agency is not None and agency.verified_at is not None else None
+    """The agency if it ever took part (was verified at least once), else None."""
+    try:
+        agency = agency_service.get_agency(session=session, agency_id=agency_id)
+    except NotFound:
+        return None
+    return agency if agency.verified_at is not None else None
 
 
 def agency_states(*, session: Session) -> list[str]:

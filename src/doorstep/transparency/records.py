@@ -4,6 +4,8 @@ many participating agencies appear in them.
 
 Matching is by normalized name and state only, never fuzzy: a row that matches no
 agency, or more than one, is kept for review with the reason, never dropped.
+Agencies come from the agencies service and the portal's participating agencies; no
+other domain's table is read here.
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from doorstep import audit
-from doorstep.agencies.models import Agency
+from doorstep.agencies import service as agency_service
 from doorstep.db import utcnow
 from doorstep.errors import InvalidInput
+from doorstep.transparency import public
 from doorstep.transparency.models import (
     AccountabilityAnalysis,
     AccountabilityImport,
@@ -142,8 +146,8 @@ class ImportResult:
 
 def _agency_index(session: Session) -> dict[tuple[str, str], list[uuid.UUID]]:
     index: dict[tuple[str, str], list[uuid.UUID]] = {}
-    for agency_id, name, state in session.execute(select(Agency.id, Agency.name, Agency.state)):
-        index.setdefault((normalize_name(name), state.upper()), []).append(agency_id)
+    for agency in agency_service.list_agencies(session=session):
+        index.setdefault((normalize_name(agency.name), agency.state.upper()), []).append(agency.id)
     return index
 
 
@@ -174,6 +178,65 @@ def check_kind(kind: str) -> str:
     return kind
 
 
+def _check_columns(row: dict[str, str], columns: Columns) -> None:
+    missing = [c for c in (columns.agency, columns.state, columns.date) if c not in row]
+    if columns.id:
+        missing += [columns.id] if columns.id not in row else []
+    if missing:
+        raise InvalidInput(
+            f"The file has no column {missing[0]!r}.", code="missing_column", column=missing[0]
+        )
+
+
+def _read_row(
+    row: dict[str, str], number: int, columns: Columns, *, kind: str, import_id: uuid.UUID
+) -> AccountabilityRecord:
+    """One dataset row as a record (not matched yet), identified by the dataset's id, or
+    by its content and line number without one."""
+    _check_columns(row, columns)
+    name = (row[columns.agency] or "").strip()
+    state_text = (row[columns.state] or "").strip()
+    day_text = (row[columns.date] or "").strip()
+    external_id = (row[columns.id] or "").strip() if columns.id else None
+    if external_id:
+        fingerprint = hashlib.sha256(f"id\0{external_id}".encode()).hexdigest()
+    else:
+        fingerprint = hashlib.sha256(
+            f"row\0{name}\0{state_text}\0{day_text}\0{number}".encode()
+        ).hexdigest()
+    return AccountabilityRecord(
+        import_id=import_id,
+        kind=kind,
+        external_id=external_id or None,
+        fingerprint=fingerprint,
+        row_number=number,
+        agency_name=name[:300],
+        state_text=state_text[:60],
+        state=normalize_state(state_text),
+        occurred_on=parse_day(day_text),
+    )
+
+
+def _record_public(
+    session: Session,
+    *,
+    action: audit.AuditAction,
+    subject_type: str,
+    subject_id: uuid.UUID,
+    details: dict[str, Any],
+) -> None:
+    """Audit a dataset load or analysis: public, by the command line."""
+    audit.record(
+        session=session,
+        actor=audit.Actor.system("cli"),
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        is_public=True,
+        details=details,
+    )
+
+
 def import_records(
     *,
     session: Session,
@@ -201,38 +264,11 @@ def import_records(
     )
     for number, row in enumerate(rows, start=2):  # line 1 is the header
         result.rows_read += 1
-        missing = [c for c in (columns.agency, columns.state, columns.date) if c not in row]
-        if columns.id:
-            missing += [columns.id] if columns.id not in row else []
-        if missing:
-            raise InvalidInput(
-                f"The file has no column {missing[0]!r}.", code="missing_column", column=missing[0]
-            )
-        name = (row[columns.agency] or "").strip()
-        state_text = (row[columns.state] or "").strip()
-        day_text = (row[columns.date] or "").strip()
-        external_id = (row[columns.id] or "").strip() if columns.id else None
-        if external_id:
-            fingerprint = hashlib.sha256(f"id\0{external_id}".encode()).hexdigest()
-        else:
-            fingerprint = hashlib.sha256(
-                f"row\0{name}\0{state_text}\0{day_text}\0{number}".encode()
-            ).hexdigest()
-        if fingerprint in seen:
+        record = _read_row(row, number, columns, kind=kind, import_id=batch.id)
+        if record.fingerprint in seen:
             result.rows_already_loaded += 1
             continue
-        seen.add(fingerprint)
-        record = AccountabilityRecord(
-            import_id=batch.id,
-            kind=kind,
-            external_id=external_id or None,
-            fingerprint=fingerprint,
-            row_number=number,
-            agency_name=name[:300],
-            state_text=state_text[:60],
-            state=normalize_state(state_text),
-            occurred_on=parse_day(day_text),
-        )
+        seen.add(record.fingerprint)
         _match(record, index)
         session.add(record)
         result.rows_added += 1
@@ -243,13 +279,11 @@ def import_records(
     batch.rows_read, batch.rows_added = result.rows_read, result.rows_added
     batch.rows_matched, batch.rows_for_review = result.rows_matched, len(result.for_review)
     batch.rows_already_loaded = result.rows_already_loaded
-    audit.record(
-        session=session,
-        actor=audit.Actor.system("cli"),
+    _record_public(
+        session,
         action=audit.AuditAction.ACCOUNTABILITY_IMPORTED,
         subject_type="accountability_import",
         subject_id=batch.id,
-        is_public=True,
         details={
             "kind": kind,
             "source": Path(source).name,
@@ -291,6 +325,16 @@ def rematch(*, session: Session, kind: str) -> int:
     return found
 
 
+def latest_analyses(*, session: Session) -> dict[str, AccountabilityAnalysis]:
+    """The newest analysis of each dataset kind, by kind."""
+    latest: dict[str, AccountabilityAnalysis] = {}
+    for row in session.scalars(
+        select(AccountabilityAnalysis).order_by(AccountabilityAnalysis.computed_at.desc())
+    ):
+        latest.setdefault(row.kind, row)
+    return latest
+
+
 def years_before(day: date, years: int) -> date:
     try:
         return day.replace(year=day.year - years)
@@ -310,7 +354,7 @@ def analyze(
     today = today or utcnow().date()
     start = years_before(today, since_years)
     rematch(session=session, kind=kind)
-    participating = set(session.scalars(select(Agency.id).where(Agency.verified_at.is_not(None))))
+    participating = {a.id for a in public.participating_agencies(session=session)}
     per_agency = {str(a): 0 for a in participating}
     total = 0
     for agency_id in session.scalars(
@@ -336,13 +380,11 @@ def analyze(
         per_agency=per_agency,
     )
     session.add(analysis)
-    audit.record(
-        session=session,
-        actor=audit.Actor.system("cli"),
+    _record_public(
+        session,
         action=audit.AuditAction.ACCOUNTABILITY_ANALYZED,
         subject_type="accountability_analysis",
         subject_id=analysis.id,
-        is_public=True,
         details={
             "kind": kind,
             "since_years": since_years,

@@ -2,8 +2,9 @@
 agency, case number, incident type, window, dates, owners' answers as totals and its
 area as coarse H3 cells, never finer than the public resolution of the policy.
 
-Read in bulk from the footage tables (read-only): one query per page, recipients reduced
-to totals in SQL; nothing of a camera or an owner is ever selected.
+A read model: it reads the footage tables (requests, recipients) and the agencies' names
+directly, read-only, for speed: one query per page, recipients reduced to totals in SQL,
+which no service offers; nothing of a camera or an owner is ever selected.
 """
 
 from __future__ import annotations
