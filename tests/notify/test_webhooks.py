@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 from tests.factories import make_person
 from tests.notify.receivers import receiver
 
+from doorstep.jobs import job_registry
 from doorstep.notify import service as notify_service
+from doorstep.notify.channels.webhook import WEBHOOK_JOB
 from doorstep.notify.models import JobStatus, OutboxJob, Webhook
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
@@ -114,13 +116,11 @@ def test_a_target_refused_at_delivery_fails_its_job_for_good(
                 session=session, user_id=owner.user.id, topic="t", title="Hello", body="Body"
             )
 
-        Worker(runtime, periodic=[]).drain()
+        Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
 
     assert internal.arrivals == []
     with runtime.db.transaction() as session:
-        [job] = session.scalars(
-            select(OutboxJob).where(OutboxJob.kind == notify_service.WEBHOOK_JOB)
-        ).all()
+        [job] = session.scalars(select(OutboxJob).where(OutboxJob.kind == WEBHOOK_JOB)).all()
         assert job.status == JobStatus.failed
         assert job.attempts == 1
         assert "resolves to 127.0.0.1, a loopback address" in (job.last_error or "")
