@@ -16,6 +16,11 @@ from doorstep.notify.models import JobStatus, OutboxJob
 
 log = structlog.get_logger(__name__)
 
+# The longest a receiver's Retry-After may delay a retry: a day. Beyond that the hint is
+# more likely a mistake (or a date far off) than a plan, and a date past year 9999 would
+# not even be stored.
+RETRY_AFTER_CAP_S = 86_400.0
+
 
 class PermanentJobError(Exception):
     """Raised by a handler when retrying cannot help; the job is marked failed at once."""
@@ -190,9 +195,21 @@ def mark_many_done(*, session: Session, job_ids: list[int]) -> None:
 
 
 def mark_failed_attempt(
-    *, session: Session, job_id: int, error: str, permanent: bool, base_s: float, max_s: float
+    *,
+    session: Session,
+    job_id: int,
+    error: str,
+    permanent: bool,
+    base_s: float,
+    max_s: float,
+    retry_after_s: float | None = None,
 ) -> JobStatus:
-    """Record a failed attempt; schedule a retry with backoff, or give up."""
+    """Record a failed attempt; schedule a retry with backoff, or give up.
+
+    ``retry_after_s`` is the receiver's own hint (an HTTP ``Retry-After``): the retry
+    is then not due before it, even where the backoff is shorter. The hint is capped at
+    ``RETRY_AFTER_CAP_S``, so a receiver cannot park a job for years.
+    """
     job = session.get(OutboxJob, job_id)
     if job is None:
         return JobStatus.failed
@@ -204,9 +221,10 @@ def mark_failed_attempt(
         job.status = JobStatus.failed
         log.warning("outbox.job_failed", job_id=job_id, kind=job.kind, error=error[:200])
     else:
-        job.run_after = utcnow() + timedelta(
-            seconds=backoff_s(job.attempts, base_s=base_s, max_s=max_s)
-        )
+        delay_s = backoff_s(job.attempts, base_s=base_s, max_s=max_s)
+        if retry_after_s is not None:
+            delay_s = max(delay_s, min(retry_after_s, RETRY_AFTER_CAP_S))
+        job.run_after = utcnow() + timedelta(seconds=delay_s)
     session.flush()
     return job.status
 

@@ -17,7 +17,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from doorstep.notify import outbox
-from doorstep.notify.channels import PermanentDeliveryError
+from doorstep.notify.channels import DeliveryError, PermanentDeliveryError
 from doorstep.notify.handlers import BatchContext, BatchHandler, JobContext, JobRegistry
 from doorstep.notify.models import OutboxJob
 from doorstep.runtime import Runtime
@@ -114,8 +114,17 @@ class Worker:
             self._run_one_by_one(jobs, deadline)
 
     def _record_failure(self, session: Session, job_id: int, exc: Exception) -> None:
+        """Count the failed attempt: give up at once when retrying cannot help, else retry
+        after the backoff, and never before the receiver's ``Retry-After``."""
         permanent = isinstance(exc, outbox.PermanentJobError | PermanentDeliveryError)
-        log.warning("outbox.job_error", job_id=job_id, error=repr(exc), permanent=permanent)
+        retry_after_s = exc.retry_after_s if isinstance(exc, DeliveryError) else None
+        log.warning(
+            "outbox.job_error",
+            job_id=job_id,
+            error=repr(exc),
+            permanent=permanent,
+            retry_after_s=retry_after_s,
+        )
         outbox.mark_failed_attempt(
             session=session,
             job_id=job_id,
@@ -123,6 +132,7 @@ class Worker:
             permanent=permanent,
             base_s=self.settings.worker_backoff_base_s,
             max_s=self.settings.worker_backoff_max_s,
+            retry_after_s=retry_after_s,
         )
 
     def _run_job(self, job_id: int) -> None:
