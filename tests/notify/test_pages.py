@@ -20,6 +20,7 @@ SUBSCRIPTION = {
 }
 
 
+
 def sign_in(client: TestClient, email: str) -> str:
     page = client.get("/signin", headers=HTML)
     r = client.post(
