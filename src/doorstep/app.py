@@ -81,9 +81,10 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
         ensure_vapid_keys(runtime.settings)
         worker: tuple[threading.Thread, threading.Event] | None = None
         if run_worker:
+            from doorstep.jobs import job_registry
             from doorstep.notify.worker import start_in_thread
 
-            worker = start_in_thread(runtime)
+            worker = start_in_thread(runtime, job_registry(runtime.settings))
         try:
             yield
         finally:

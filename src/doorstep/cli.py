@@ -94,11 +94,12 @@ def worker(
     """Deliver outbox jobs (alerts, email, push) and run retention sweeps."""
     import signal
 
+    from doorstep.jobs import job_registry
     from doorstep.notify.worker import Worker
 
     _configure_logging()
     runtime = _runtime()
-    w = Worker(runtime)
+    w = Worker(runtime, job_registry(runtime.settings))
     if once:
         w.run_periodic(force=True)
         typer.echo(f"{w.drain()} jobs attempted")

@@ -1,18 +1,48 @@
-"""Every outbox handler and periodic task, imported once by the worker."""
+"""The product's job registry: every outbox job kind with its handler, and every periodic
+task. The entry points that run a worker (``doorstep worker``, the in-process worker)
+build it here and hand it to ``notify.worker.Worker``, which imports no domain."""
 
 from __future__ import annotations
 
 from doorstep.agencies import jobs as agency_jobs
+from doorstep.agencies import service as agency_service
 from doorstep.cameras import service as camera_service
 from doorstep.config import Settings
+from doorstep.feed import alerts as feed_alerts
 from doorstep.feed import jobs as feed_jobs
+from doorstep.feed import service as feed_service
 from doorstep.footage import jobs as footage_jobs
-from doorstep.notify import jobs as notify_jobs
-from doorstep.notify.worker import PeriodicTask
+from doorstep.footage import service as footage_service
+from doorstep.notify.channels.registry import CHANNELS
+from doorstep.notify.handlers import JobRegistry
 from doorstep.runtime import Runtime
 from doorstep.transparency import digests as transparency_digests
 
-__all__ = ["agency_jobs", "feed_jobs", "footage_jobs", "notify_jobs", "periodic_tasks"]
+__all__ = ["job_registry"]
+
+
+def job_registry(settings: Settings, *, periodic: bool = True) -> JobRegistry:
+    """Every job kind and, unless ``periodic`` is False (tests that drain the outbox
+    alone), every periodic task at the interval ``settings`` give it."""
+    jobs = JobRegistry()
+    for channel in CHANNELS:
+        jobs.add(channel.kind, channel.deliver)
+        if channel.deliver_many is not None:
+            jobs.add_batch(channel.kind, channel.deliver_many)
+    jobs.add(agency_service.INVITATION_JOB, agency_jobs.send_invitation)
+    jobs.add(feed_service.POST_PUBLISHED_JOB, feed_jobs.fan_out_post)
+    jobs.add(feed_alerts.DIGEST_JOB, feed_jobs.send_digest)
+    jobs.add(footage_service.NOTICE_JOB, footage_jobs.deliver_notice)
+    jobs.add_batch(footage_service.NOTICE_JOB, footage_jobs.deliver_notices)
+    jobs.add(footage_jobs.REMINDER_JOB, footage_jobs.deliver_reminder)
+    jobs.add_batch(footage_jobs.REMINDER_JOB, footage_jobs.deliver_reminders)
+    if periodic:
+        jobs.every("retention", settings.retention_sweep_s, _sweep_retention)
+        jobs.every("evidence_retention", settings.retention_sweep_s, footage_jobs.sweep_evidence)
+        jobs.every("close_requests", 300, footage_jobs.close_expired)
+        jobs.every("reminders", 300, footage_jobs.queue_reminders)
+        jobs.every("audit_daily_head", 3600, transparency_digests.publish_daily_head)
+    return jobs
 
 
 def _sweep_retention(runtime: Runtime) -> int:
@@ -23,13 +53,3 @@ def _sweep_retention(runtime: Runtime) -> int:
         total += n
         if n == 0:
             return total
-
-
-def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
-    return [
-        PeriodicTask("retention", settings.retention_sweep_s, _sweep_retention),
-        PeriodicTask("evidence_retention", settings.retention_sweep_s, footage_jobs.sweep_evidence),
-        PeriodicTask("close_requests", 300, footage_jobs.close_expired),
-        PeriodicTask("reminders", 300, footage_jobs.queue_reminders),
-        PeriodicTask("audit_daily_head", 3600, transparency_digests.publish_daily_head),
-    ]

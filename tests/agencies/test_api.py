@@ -14,6 +14,7 @@ from tests.servers import HoldingMailbox
 from doorstep.accounts.models import Role
 from doorstep.agencies.models import AgencyInvitation
 from doorstep.audit import AuditRecord
+from doorstep.jobs import job_registry
 from doorstep.notify.models import OutboxJob
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
@@ -104,7 +105,7 @@ def test_invitation_by_email_then_two_factor_required(
     with runtime.db.transaction() as session:
         [job] = session.scalars(select(OutboxJob)).all()
         assert "token" not in str(job.payload)
-    Worker(runtime, periodic=[]).drain()
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
     [raw] = box.messages
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert message["To"] == "officer.jones@example.org"

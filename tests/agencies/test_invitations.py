@@ -16,6 +16,7 @@ from tests.factories import HTML, browser, make_agency, make_person, sign_in
 from tests.servers import HoldingMailbox, free_port
 
 from doorstep.agencies.models import AgencyInvitation, AgencyMembership
+from doorstep.jobs import job_registry
 from doorstep.notify.models import JobStatus, OutboxJob
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
@@ -67,7 +68,7 @@ def test_without_smtp_the_admin_copies_the_link_and_sees_why(
     url = issued["accept_url"]
     assert url.startswith("https://testserver/agency/invitations/accept?token=dsi_")
 
-    Worker(runtime, periodic=[]).drain()
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
     listed = _listed(client, agency, chief.headers)
     assert listed["email_status"] == "failed" and "accept_url" not in listed
     assert (
@@ -118,7 +119,7 @@ def test_sent_by_smtp_and_both_links_work(
     chief = make_person(runtime)
     agency = make_agency(runtime, applicant=chief)
     issued = _invite(client, agency, chief.headers)
-    Worker(runtime, periodic=[]).drain()
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
     listed = _listed(client, agency, chief.headers)
     assert listed["email_status"] == "sent" and listed["email_error"] is None
     assert listed["email_attempted_at"] is not None
@@ -132,7 +133,7 @@ def test_sent_by_smtp_and_both_links_work(
         f"/api/v1/agencies/{agency.id}/invitations/{issued['id']}/resend", headers=chief.headers
     )
     assert r.status_code == 200 and r.json()["email_status"] == "queued"
-    Worker(runtime, periodic=[]).drain()
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
     assert len(box.messages) == 2
     assert _listed(client, agency, chief.headers)["email_status"] == "sent"
     invitee = make_person(runtime, email=INVITEE)
@@ -158,7 +159,7 @@ def test_refused_address_fails_at_once(
     chief = make_person(runtime)
     agency = make_agency(runtime, applicant=chief)
     _invite(client, agency, chief.headers)
-    Worker(runtime, periodic=[]).drain()
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
     listed = _listed(client, agency, chief.headers)
     assert listed["email_status"] == "failed" and "550" in listed["email_error"]
     assert len(_jobs(runtime)) == 1 and box.messages == []
@@ -171,7 +172,7 @@ def test_unreachable_smtp_is_retried_then_given_up(client: TestClient, runtime: 
     chief = make_person(runtime)
     agency = make_agency(runtime, applicant=chief)
     _invite(client, agency, chief.headers)
-    worker = Worker(runtime, periodic=[])
+    worker = Worker(runtime, job_registry(runtime.settings, periodic=False))
     worker.run_once()
     listed = _listed(client, agency, chief.headers)
     assert listed["email_status"] == "retrying"

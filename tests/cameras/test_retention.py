@@ -20,6 +20,7 @@ from tests.factories import (
 from doorstep.audit import AuditRecord
 from doorstep.cameras.models import Clip, MotionEvent
 from doorstep.db import utcnow
+from doorstep.jobs import job_registry
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
 
@@ -58,7 +59,7 @@ def test_worker_deletes_clips_past_retention(
     keys_before = set(runtime.storage.keys())
     assert len(keys_before) == 6  # three clips, three thumbnails
 
-    Worker(runtime).run_periodic(force=True)
+    Worker(runtime, job_registry(runtime.settings)).run_periodic(force=True)
 
     with runtime.db.transaction() as session:
         clips = {str(c.id): c for c in session.scalars(select(Clip))}
@@ -144,10 +145,10 @@ def test_one_undeletable_file_does_not_stall_retention(
         real_delete(key)
 
     monkeypatch.setattr(runtime.storage, "delete", flaky_delete)
-    Worker(runtime).run_periodic(force=True)
+    Worker(runtime, job_registry(runtime.settings)).run_periodic(force=True)
     keys = runtime.storage.keys()
     assert not any(other in k for k in keys), "the other clip is deleted all the same"
     assert any(stuck in k for k in keys)
     monkeypatch.setattr(runtime.storage, "delete", real_delete)
-    Worker(runtime).run_periodic(force=True)
+    Worker(runtime, job_registry(runtime.settings)).run_periodic(force=True)
     assert not any(stuck in k for k in runtime.storage.keys(prefix="clips/")), "retried"

@@ -16,6 +16,7 @@ from doorstep.config import Settings
 from doorstep.db import utcnow
 from doorstep.feed import alerts
 from doorstep.feed.models import Category, Home
+from doorstep.jobs import job_registry
 from doorstep.notify.models import OutboxJob
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
@@ -52,7 +53,7 @@ def test_a_burst_sends_one_alert_and_one_digest(
     runtime: Runtime, mailbox: tuple[HoldingMailbox, int]
 ) -> None:
     box, _port = mailbox
-    worker = Worker(runtime, periodic=[])
+    worker = Worker(runtime, job_registry(runtime.settings, periodic=False))
     author = make_person(runtime)
     set_home(runtime, author, alerts=list(Category))
     resident = make_person(runtime)
@@ -132,7 +133,7 @@ def test_a_burst_sends_one_alert_and_one_digest(
 
 
 def test_an_alert_after_a_quiet_interval_goes_out_at_once(runtime: Runtime) -> None:
-    worker = Worker(runtime, periodic=[])
+    worker = Worker(runtime, job_registry(runtime.settings, periodic=False))
     author = make_person(runtime)
     set_home(runtime, author)
     resident = make_person(runtime)
@@ -154,7 +155,7 @@ def test_an_alert_after_a_quiet_interval_goes_out_at_once(runtime: Runtime) -> N
 
 
 def test_a_lost_digest_is_queued_again(runtime: Runtime) -> None:
-    worker = Worker(runtime, periodic=[])
+    worker = Worker(runtime, job_registry(runtime.settings, periodic=False))
     author = make_person(runtime)
     set_home(runtime, author)
     resident = make_person(runtime)

@@ -12,6 +12,7 @@ from doorstep import audit
 from doorstep.accounts.models import Role
 from doorstep.audit import AuditRecord
 from doorstep.feed.models import Category
+from doorstep.jobs import job_registry
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
 from tests.factories import (
@@ -223,7 +224,7 @@ def test_hold_new_posts_for_review(client: TestClient, runtime: Runtime) -> None
     pending = client.get("/api/v1/moderation/pending", headers=moderator.headers).json()
     assert [p["id"] for p in pending] == [str(older.id), held_id]  # oldest first
 
-    Worker(runtime, periodic=[]).drain()
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
     assert notifications(runtime, neighbor) == []  # no alert for a held post
 
     r = client.post(f"/api/v1/posts/{held_id}/approve", headers=moderator.headers, json={})
@@ -241,7 +242,7 @@ def test_hold_new_posts_for_review(client: TestClient, runtime: Runtime) -> None
     assert client.get(f"/api/v1/posts/{older.id}", headers=neighbor.headers).status_code == 404
     rejected = client.get(f"/api/v1/posts/{older.id}", headers=author.headers).json()
     assert rejected["status_reason"] == "Duplicate of another post."
-    Worker(runtime, periodic=[]).drain()
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
     assert [n.topic for n in notifications(runtime, neighbor)] == ["feed_post"]
     assert sorted(n.title for n in notifications(runtime, author)) == [
         "Your post is published",

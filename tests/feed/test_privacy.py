@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from doorstep import geo
 from doorstep.accounts.models import Role
 from doorstep.feed.models import Category
+from doorstep.jobs import job_registry
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
 from doorstep.web import render
@@ -97,7 +98,7 @@ def test_no_feed_response_carries_a_home_place_or_camera_position(
         headers=commenter.headers,
         json={"reason": "other", "note": "check"},
     )
-    Worker(runtime, periodic=[]).drain()  # the area alerts
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()  # the area alerts
 
     for viewer in viewers:
         paths = [

@@ -29,6 +29,7 @@ from doorstep.db import utcnow
 from doorstep.footage.evidence import verify_bundle
 from doorstep.footage.models import Evidence
 from doorstep.footage.notice import NO_CONSEQUENCE, VOLUNTARY, WHAT_AGENCY_RECEIVES
+from doorstep.jobs import job_registry
 from doorstep.notify.models import Notification
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
@@ -112,7 +113,7 @@ def test_full_flow_draft_to_verified_bundle(
     ):
         assert str(secret) not in agency_view
 
-    Worker(runtime, periodic=[]).drain()
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
     with runtime.db.transaction() as session:
         notes = {
             n.user_id: n

@@ -20,6 +20,7 @@ from tests.factories import (
 from doorstep.accounts.models import Role
 from doorstep.db import utcnow
 from doorstep.footage.models import Evidence, EvidenceStatus, FootageRequest, Recipient
+from doorstep.jobs import job_registry
 from doorstep.notify.models import Notification
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
@@ -43,7 +44,7 @@ def _setup(client: TestClient, runtime: Runtime, tmp_path: Path, owners: int = 2
     request_id = client.post("/api/v1/requests", headers=officer.headers,
                              json=request_body(LAT, LNG)).json()["id"]
     client.post(f"/api/v1/requests/{request_id}/submit", headers=officer.headers)
-    Worker(runtime, periodic=[]).drain()
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
     return officer, people, request_id
 
 
@@ -75,7 +76,7 @@ def test_reminders_after_one_and_three_days_unless_answered_or_off(
     client.put("/api/v1/users/me/request-settings", headers=quiet.headers,
                json={"reminders": False})
     client.post(f"/api/v1/inbox/requests/{_request_id}/decline", headers=answered.headers)
-    worker = Worker(runtime)
+    worker = Worker(runtime, job_registry(runtime.settings))
     _advance(runtime, 1.01)
     worker.run_periodic(force=True)
     worker.drain()
@@ -96,7 +97,7 @@ def test_reminders_after_one_and_three_days_unless_answered_or_off(
 def test_request_closes_after_seven_days(client: TestClient, runtime: Runtime,
                                          tmp_path: Path) -> None:
     officer, _people, request_id = _setup(client, runtime, tmp_path, owners=1)
-    worker = Worker(runtime)
+    worker = Worker(runtime, job_registry(runtime.settings))
     _advance(runtime, 6.9)
     worker.run_periodic(force=True)
     assert client.get(f"/api/v1/requests/{request_id}",
@@ -118,7 +119,7 @@ def test_evidence_deleted_after_retention_unless_held(client: TestClient, runtim
     with runtime.db.transaction() as session:
         session.execute(update(Evidence).values(delete_after=utcnow() - timedelta(days=1)))
         key = session.scalars(select(Evidence.storage_key)).one()
-    worker = Worker(runtime)
+    worker = Worker(runtime, job_registry(runtime.settings))
     worker.run_periodic(force=True)
     assert key in list(runtime.storage.keys()), "held evidence is kept past the retention"
     client.post(f"/api/v1/requests/{request_id}/hold", headers=officer.headers,

@@ -20,6 +20,7 @@ from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import MemberRole
 from doorstep.db import utcnow
 from doorstep.feed import service as feed_service
+from doorstep.jobs import job_registry
 from doorstep.notify.models import Notification
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
@@ -141,7 +142,7 @@ def build_world(runtime: Runtime, client: TestClient, tmp_path: Path) -> World:
             json={"approve": True, "note": "Meets the guidelines"},
         )
     )
-    Worker(runtime, periodic=[]).drain()
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
     shared = _created(
         client.post(
             f"/api/v1/inbox/requests/{request['id']}/share",

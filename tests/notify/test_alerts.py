@@ -12,6 +12,7 @@ from tests.servers import LocalHTTPReceiver, Subscriber
 
 from doorstep.accounts import service as account_service
 from doorstep.accounts.models import PushSubscription
+from doorstep.jobs import job_registry
 from doorstep.notify.channels.webhook import verify_webhook_signature
 from doorstep.notify.models import JobStatus, Notification, OutboxJob
 from doorstep.notify.worker import Worker
@@ -19,42 +20,55 @@ from doorstep.runtime import Runtime
 
 
 def test_push_and_webhook_delivered_by_worker(
-    client: TestClient, local_webhooks: Runtime, tmp_path: Path,
-    push_service: LocalHTTPReceiver, subscriber: Subscriber,
+    client: TestClient,
+    local_webhooks: Runtime,
+    tmp_path: Path,
+    push_service: LocalHTTPReceiver,
+    subscriber: Subscriber,
 ) -> None:
     runtime = local_webhooks
     owner = make_person(runtime)
-    client.patch("/api/v1/users/me/notification-preferences", headers=owner.headers,
-                 json={"push": True, "email": False})
+    client.patch(
+        "/api/v1/users/me/notification-preferences",
+        headers=owner.headers,
+        json={"push": True, "email": False},
+    )
     with runtime.db.transaction() as session:
         account_service.add_push_subscription(
-            session=session, user=session.merge(owner.user),
-            endpoint=f"{push_service.url}/push/abc", p256dh=subscriber.p256dh,
+            session=session,
+            user=session.merge(owner.user),
+            endpoint=f"{push_service.url}/push/abc",
+            p256dh=subscriber.p256dh,
             auth=subscriber.auth,
         )
-    registered = client.post("/api/v1/webhooks", headers=owner.headers,
-                             json={"url": f"{push_service.url}/hook"})
+    registered = client.post(
+        "/api/v1/webhooks", headers=owner.headers, json={"url": f"{push_service.url}/hook"}
+    )
     assert registered.status_code == 201, registered.text
     hook = registered.json()
     cam = make_camera(runtime, owner.user, name="Garage")
     assert upload_clip(client, cam, sample_clip(tmp_path), kind="vehicle").status_code == 201
 
-    Worker(runtime, periodic=[]).drain()
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
 
     by_path = {r.path: r for r in push_service.received}
     assert set(by_path) == {"/push/abc", "/hook"}
     pushed = subscriber.decrypt(by_path["/push/abc"].body)
     assert pushed["title"] == "Vehicle at Garage" and pushed["url"].startswith("/events/")
     hook_req = by_path["/hook"]
-    assert verify_webhook_signature(hook["secret"], hook_req.body,
-                                    hook_req.headers["x-doorstep-signature"])
+    assert verify_webhook_signature(
+        hook["secret"], hook_req.body, hook_req.headers["x-doorstep-signature"]
+    )
     assert json.loads(hook_req.body)["data"]["title"] == "Vehicle at Garage"
     with runtime.db.transaction() as session:
         assert {j.status for j in session.scalars(select(OutboxJob))} == {JobStatus.done}
 
 
 def test_gone_push_subscription_is_forgotten(
-    client: TestClient, runtime: Runtime, tmp_path: Path, push_service: LocalHTTPReceiver,
+    client: TestClient,
+    runtime: Runtime,
+    tmp_path: Path,
+    push_service: LocalHTTPReceiver,
     subscriber: Subscriber,
 ) -> None:
     push_service.status = 410
@@ -63,11 +77,14 @@ def test_gone_push_subscription_is_forgotten(
         user = session.merge(owner.user)
         account_service.update_preferences(session=session, user=user, push=True, email=False)
         account_service.add_push_subscription(
-            session=session, user=user, endpoint=f"{push_service.url}/gone",
-            p256dh=subscriber.p256dh, auth=subscriber.auth,
+            session=session,
+            user=user,
+            endpoint=f"{push_service.url}/gone",
+            p256dh=subscriber.p256dh,
+            auth=subscriber.auth,
         )
     upload_clip(client, make_camera(runtime, owner.user), sample_clip(tmp_path))
-    Worker(runtime, periodic=[]).drain()
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
     with runtime.db.transaction() as session:
         assert session.scalars(select(PushSubscription)).all() == []
         assert {j.status for j in session.scalars(select(OutboxJob))} == {JobStatus.done}
@@ -77,8 +94,11 @@ def test_muted_kinds_and_channels_send_nothing(
     client: TestClient, runtime: Runtime, tmp_path: Path
 ) -> None:
     owner = make_person(runtime)
-    client.patch("/api/v1/users/me/notification-preferences", headers=owner.headers,
-                 json={"event_kinds": ["person"], "email": False, "in_app": True})
+    client.patch(
+        "/api/v1/users/me/notification-preferences",
+        headers=owner.headers,
+        json={"event_kinds": ["person"], "email": False, "in_app": True},
+    )
     cam = make_camera(runtime, owner.user)
     upload_clip(client, cam, sample_clip(tmp_path), kind="motion")
     with runtime.db.transaction() as session:
@@ -92,8 +112,10 @@ def test_muted_kinds_and_channels_send_nothing(
     assert [n["title"] for n in inbox] == ["Person at Front door"]
     r = client.post(f"/api/v1/notifications/{inbox[0]['id']}/read", headers=owner.headers)
     assert r.status_code == 204
-    assert client.get("/api/v1/notifications", headers=owner.headers,
-                      params={"unread": True}).json() == []
+    assert (
+        client.get("/api/v1/notifications", headers=owner.headers, params={"unread": True}).json()
+        == []
+    )
 
 
 def test_unexpected_error_is_json_without_trace(runtime: Runtime) -> None:
@@ -108,6 +130,7 @@ def test_unexpected_error_is_json_without_trace(runtime: Runtime) -> None:
     with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as c:
         r = c.get("/api/v1/boom")
     assert r.status_code == 500
-    assert r.json() == {"error": {"code": "internal_error",
-                                  "message": "Something went wrong on our side."}}
+    assert r.json() == {
+        "error": {"code": "internal_error", "message": "Something went wrong on our side."}
+    }
     assert "secret internals" not in r.text and "Traceback" not in r.text

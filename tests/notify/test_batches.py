@@ -15,8 +15,12 @@ from tests.servers import HoldingMailbox, LocalHTTPReceiver
 
 from doorstep.accounts import service as account_service
 from doorstep.accounts.models import User
+from doorstep.jobs import job_registry
 from doorstep.notify import outbox
 from doorstep.notify import service as notify_service
+from doorstep.notify.channels.email import EMAIL_JOB
+from doorstep.notify.channels.webhook import WEBHOOK_JOB
+from doorstep.notify.handlers import BatchContext, JobContext
 from doorstep.notify.models import JobStatus, Notification, OutboxJob, Webhook
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
@@ -50,13 +54,13 @@ def test_a_batch_of_emails_shares_one_smtp_session(
     box, _port = mailbox
     people = [make_person(mail_runtime) for _ in range(8)]
     _alert_everyone(mail_runtime, [p.user.id for p in people])
-    Worker(mail_runtime, periodic=[]).drain()
+    Worker(mail_runtime, job_registry(mail_runtime.settings, periodic=False)).drain()
 
     assert len(box.messages) == 8
     assert len(set(box.peers)) == 1, "one connection for the whole batch"
     sent_to = sorted(message_from_bytes(m)["To"] for m in box.messages)
     assert sent_to == sorted(p.user.email for p in people)
-    assert {j.status for j in _jobs(mail_runtime, notify_service.EMAIL_JOB)} == {JobStatus.done}
+    assert {j.status for j in _jobs(mail_runtime, EMAIL_JOB)} == {JobStatus.done}
 
 
 def test_a_refused_recipient_fails_only_his_own_job(
@@ -66,7 +70,7 @@ def test_a_refused_recipient_fails_only_his_own_job(
     people = [make_person(mail_runtime) for _ in range(5)]
     box.refuse = {people[2].user.email}
     _alert_everyone(mail_runtime, [p.user.id for p in people])
-    Worker(mail_runtime, periodic=[]).drain()
+    Worker(mail_runtime, job_registry(mail_runtime.settings, periodic=False)).drain()
 
     assert len(box.messages) == 4 and len(set(box.peers)) == 1
     with mail_runtime.db.transaction() as session:
@@ -77,9 +81,7 @@ def test_a_refused_recipient_fails_only_his_own_job(
                     Notification, uuid.UUID(job.payload["notification_id"])
                 ).user_id,  # type: ignore[union-attr]
             ).email: (job.status, job.attempts, job.last_error)
-            for job in session.scalars(
-                select(OutboxJob).where(OutboxJob.kind == notify_service.EMAIL_JOB)
-            )
+            for job in session.scalars(select(OutboxJob).where(OutboxJob.kind == EMAIL_JOB))
         }
     refused = outcome.pop(people[2].user.email)
     assert refused[0] == JobStatus.failed and refused[1] == 1  # 5xx: permanent, at once
@@ -108,14 +110,12 @@ def test_webhooks_in_a_batch_each_get_their_own_outcome(
         # One owner removed his webhook before delivery, another's notification is gone.
         session.execute(delete(Webhook).where(Webhook.user_id == people[0].user.id))
         session.execute(delete(Notification).where(Notification.user_id == people[1].user.id))
-    Worker(runtime, periodic=[]).drain()
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
 
     assert len(push_service.received) == 2
     titles = sorted(r.body.decode() for r in push_service.received)
     assert all('"title":"Alert' in t for t in titles)
-    statuses = sorted(
-        (j.status.value, j.attempts) for j in _jobs(runtime, notify_service.WEBHOOK_JOB)
-    )
+    statuses = sorted((j.status.value, j.attempts) for j in _jobs(runtime, WEBHOOK_JOB))
     # removed webhook: nothing to deliver (done); missing notification: failed for good.
     assert statuses == [("done", 0), ("done", 0), ("done", 0), ("failed", 1)]
 
@@ -181,8 +181,8 @@ def test_alert_users_matches_alert_user_one_by_one(local_webhooks: Runtime) -> N
     shape, kinds = bulk
     assert shape[1] is None  # muted "vehicle" alerts
     assert shape[2] == (people[2].user.id, False)  # not in his inbox, still emailed
-    assert (notify_service.EMAIL_JOB, people[0].user.id) not in kinds
-    assert kinds.count((notify_service.WEBHOOK_JOB, people[3].user.id)) == 2
+    assert (EMAIL_JOB, people[0].user.id) not in kinds
+    assert kinds.count((WEBHOOK_JOB, people[3].user.id)) == 2
 
 
 SLOW = "test.slow"
@@ -193,10 +193,7 @@ def test_a_batch_stops_before_its_lease_runs_out(runtime: Runtime) -> None:
     runtime.settings.worker_lease_s = 1  # work stops starting after half of it
     handled: list[int] = []
 
-    @outbox.batch_handler(SLOW)
-    def slow(
-        ctx: outbox.BatchContext, jobs: list[outbox.ClaimedJob]
-    ) -> dict[int, Exception | None]:
+    def slow(ctx: BatchContext, jobs: list[outbox.ClaimedJob]) -> dict[int, Exception | None]:
         outcomes: Outcomes = {}
         for job in jobs:
             if ctx.out_of_time():
@@ -208,7 +205,9 @@ def test_a_batch_stops_before_its_lease_runs_out(runtime: Runtime) -> None:
 
     with runtime.db.transaction() as session:
         outbox.enqueue_many(session=session, kind=SLOW, payloads=[{}] * 12)
-    assert Worker(runtime, periodic=[]).run_once() == 12
+    registry = job_registry(runtime.settings, periodic=False)
+    registry.add_batch(SLOW, slow)
+    assert Worker(runtime, registry).run_once() == 12
 
     jobs = _jobs(runtime, SLOW)
     done = [j for j in jobs if j.status == JobStatus.done]
@@ -225,21 +224,20 @@ BROKEN = "test.broken_batch"
 def test_a_failing_batch_runs_its_jobs_one_by_one(runtime: Runtime) -> None:
     singles: list[dict[str, Any]] = []
 
-    @outbox.batch_handler(BROKEN)
-    def broken(
-        ctx: outbox.BatchContext, jobs: list[outbox.ClaimedJob]
-    ) -> dict[int, Exception | None]:
+    def broken(ctx: BatchContext, jobs: list[outbox.ClaimedJob]) -> dict[int, Exception | None]:
         raise RuntimeError("bug in the batch path")
 
-    @outbox.handler(BROKEN)
-    def single(ctx: outbox.JobContext, payload: dict[str, Any]) -> None:
+    def single(ctx: JobContext, payload: dict[str, Any]) -> None:
         if payload["n"] == 2:
             raise RuntimeError("this one fails")
         singles.append(payload)
 
     with runtime.db.transaction() as session:
         outbox.enqueue_many(session=session, kind=BROKEN, payloads=[{"n": n} for n in range(4)])
-    Worker(runtime, periodic=[]).run_once()
+    registry = job_registry(runtime.settings, periodic=False)
+    registry.add_batch(BROKEN, broken)
+    registry.add(BROKEN, single)
+    Worker(runtime, registry).run_once()
 
     assert sorted(p["n"] for p in singles) == [0, 1, 3]
     statuses = {j.payload["n"]: (j.status, j.attempts) for j in _jobs(runtime, BROKEN)}

@@ -18,7 +18,9 @@ from tests.factories import make_camera, make_person, sample_clip, upload_clip
 from tests.servers import HoldingMailbox
 
 from doorstep.config import Settings
+from doorstep.jobs import job_registry
 from doorstep.notify import outbox
+from doorstep.notify.handlers import JobContext
 from doorstep.notify.models import JobStatus, OutboxJob
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
@@ -122,20 +124,21 @@ def test_rolled_back_cause_sends_nothing(runtime: Runtime) -> None:
 def test_failures_retry_with_backoff_then_give_up(runtime: Runtime) -> None:
     calls: list[int] = []
 
-    @outbox.handler("test.flaky")
-    def flaky(ctx: outbox.JobContext, payload: dict[str, object]) -> None:
+    def flaky(ctx: JobContext, payload: dict[str, object]) -> None:
         calls.append(ctx.attempt)
         if ctx.attempt < 3:
             raise ConnectionError("receiver down")
 
-    @outbox.handler("test.broken")
-    def broken(ctx: outbox.JobContext, payload: dict[str, object]) -> None:
+    def broken(ctx: JobContext, payload: dict[str, object]) -> None:
         raise ConnectionError("always down")
 
+    jobs = job_registry(runtime.settings, periodic=False)
+    jobs.add("test.flaky", flaky)
+    jobs.add("test.broken", broken)
     with runtime.db.transaction() as session:
         outbox.enqueue(session=session, kind="test.flaky", payload={})
         outbox.enqueue(session=session, kind="test.broken", payload={}, max_attempts=3)
-    worker = Worker(runtime, periodic=[])
+    worker = Worker(runtime, jobs)
     worker.drain()
     flaky_job, broken_job = _jobs(runtime)
     assert calls == [1, 2, 3]
@@ -154,13 +157,14 @@ def test_retry_waits_for_backoff(runtime: Runtime) -> None:
     runtime.settings.worker_backoff_base_s = 60.0
     runtime.settings.worker_backoff_max_s = 600.0
 
-    @outbox.handler("test.down")
-    def down(ctx: outbox.JobContext, payload: dict[str, object]) -> None:
+    def down(ctx: JobContext, payload: dict[str, object]) -> None:
         raise ConnectionError("down")
 
+    jobs = job_registry(runtime.settings, periodic=False)
+    jobs.add("test.down", down)
     with runtime.db.transaction() as session:
         outbox.enqueue(session=session, kind="test.down", payload={})
-    worker = Worker(runtime, periodic=[])
+    worker = Worker(runtime, jobs)
     assert worker.run_once() == 1
     assert worker.run_once() == 0, "a failed job is not due again before its backoff"
     [job] = _jobs(runtime)
@@ -170,7 +174,7 @@ def test_retry_waits_for_backoff(runtime: Runtime) -> None:
 def test_unknown_kind_fails_permanently(runtime: Runtime) -> None:
     with runtime.db.transaction() as session:
         outbox.enqueue(session=session, kind="test.nobody", payload={})
-    Worker(runtime, periodic=[]).drain()
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
     [job] = _jobs(runtime)
     assert job.status == JobStatus.failed and job.attempts == 1
 
@@ -179,10 +183,40 @@ def test_two_workers_never_take_the_same_job(runtime: Runtime) -> None:
     with runtime.db.transaction() as session:
         for _ in range(30):
             outbox.enqueue(session=session, kind="test.noop", payload={})
-    a, b = Worker(runtime, periodic=[]), Worker(runtime, periodic=[])
+    a, b = (
+        Worker(runtime, job_registry(runtime.settings, periodic=False)),
+        Worker(runtime, job_registry(runtime.settings, periodic=False)),
+    )
     with runtime.db.transaction() as session:
         first = outbox.claim_jobs(session=session, worker_id=a.worker_id, limit=20, lease_s=60)
     with runtime.db.transaction() as session:
         second = outbox.claim_jobs(session=session, worker_id=b.worker_id, limit=20, lease_s=60)
     assert len(first) == 20 and len(second) == 10
     assert not {job.id for job in first} & {job.id for job in second}
+
+
+def test_a_kind_has_one_handler(runtime: Runtime) -> None:
+    jobs = job_registry(runtime.settings, periodic=False)
+
+    def noop(ctx: JobContext, payload: dict[str, object]) -> None:
+        pass
+
+    jobs.add("test.once", noop)
+    with pytest.raises(ValueError, match="already has a handler"):
+        jobs.add("test.once", noop)
+    assert jobs.handler_for("test.once") is noop and jobs.periodic == []
+    assert len(job_registry(runtime.settings).periodic) == 5
+
+
+def test_the_worker_imports_no_domain() -> None:
+    # The registry is passed in; importing the worker must not load a domain's handlers.
+    code = (
+        "import sys, doorstep.notify.worker; "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('doorstep.'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    domains = ("accounts", "agencies", "cameras", "feed", "footage", "transparency", "jobs")
+    assert not [m for m in loaded if m.split(".")[1] in domains]
+    assert "doorstep.notify.worker" in loaded

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,11 @@ from sqlalchemy import func, select
 from tests.factories import make_person
 from tests.notify.receivers import receiver
 
+from doorstep.db import utcnow
+from doorstep.jobs import job_registry
+from doorstep.notify import outbox
 from doorstep.notify import service as notify_service
+from doorstep.notify.channels.webhook import WEBHOOK_JOB
 from doorstep.notify.models import JobStatus, OutboxJob, Webhook
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
@@ -114,13 +119,73 @@ def test_a_target_refused_at_delivery_fails_its_job_for_good(
                 session=session, user_id=owner.user.id, topic="t", title="Hello", body="Body"
             )
 
-        Worker(runtime, periodic=[]).drain()
+        Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
 
     assert internal.arrivals == []
     with runtime.db.transaction() as session:
-        [job] = session.scalars(
-            select(OutboxJob).where(OutboxJob.kind == notify_service.WEBHOOK_JOB)
-        ).all()
+        [job] = session.scalars(select(OutboxJob).where(OutboxJob.kind == WEBHOOK_JOB)).all()
         assert job.status == JobStatus.failed
         assert job.attempts == 1
         assert "resolves to 127.0.0.1, a loopback address" in (job.last_error or "")
+
+
+@pytest.mark.parametrize("endpoints", [1, 3], ids=["one_by_one", "batch"])
+def test_a_busy_receivers_retry_after_is_the_least_wait(
+    local_webhooks: Runtime, endpoints: int
+) -> None:
+    # The backoff alone would retry within seconds; the receiver asked for an hour.
+    runtime = local_webhooks
+    runtime.settings.worker_backoff_base_s = 1.0
+    runtime.settings.worker_backoff_max_s = 10.0
+    with receiver("127.0.0.1") as busy:
+        busy.status = 503
+        busy.reply_headers = {"Retry-After": "3600"}
+        owner = make_person(runtime)
+        with runtime.db.transaction() as session:
+            for n in range(endpoints):
+                notify_service.add_webhook(
+                    session=session,
+                    settings=runtime.settings,
+                    user_id=owner.user.id,
+                    url=busy.url(path=f"/hook/{n}"),
+                )
+            notify_service.alert_user(
+                session=session, user_id=owner.user.id, topic="t", title="Hello", body="Body"
+            )
+        before = utcnow()
+
+        Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
+
+    assert len(busy.arrivals) == endpoints
+    with runtime.db.transaction() as session:
+        jobs = session.scalars(select(OutboxJob).where(OutboxJob.kind == WEBHOOK_JOB)).all()
+        assert len(jobs) == endpoints
+        for job in jobs:
+            assert job.status == JobStatus.pending and job.attempts == 1
+            assert "503" in (job.last_error or "")
+            assert job.run_after >= before + timedelta(seconds=3600)
+
+
+def test_a_retry_after_past_the_cap_waits_one_day(local_webhooks: Runtime) -> None:
+    runtime = local_webhooks
+    with receiver("127.0.0.1") as busy:
+        busy.status = 429
+        busy.reply_headers = {"Retry-After": str(10**12)}  # past year 9999 if honoured
+        owner = make_person(runtime)
+        with runtime.db.transaction() as session:
+            notify_service.add_webhook(
+                session=session, settings=runtime.settings, user_id=owner.user.id, url=busy.url()
+            )
+            notify_service.alert_user(
+                session=session, user_id=owner.user.id, topic="t", title="Hello", body="Body"
+            )
+        before = utcnow()
+
+        Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
+
+    with runtime.db.transaction() as session:
+        [job] = session.scalars(select(OutboxJob).where(OutboxJob.kind == WEBHOOK_JOB)).all()
+        assert job.status == JobStatus.pending and job.attempts == 1
+        wait = job.run_after - before
+        assert timedelta(seconds=outbox.RETRY_AFTER_CAP_S) <= wait
+        assert wait < timedelta(seconds=outbox.RETRY_AFTER_CAP_S + 60)

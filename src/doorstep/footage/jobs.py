@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from doorstep.agencies.models import Agency
+from doorstep.agencies import service as agency_service
 from doorstep.db import utcnow
 from doorstep.footage import evidence as evidence_service
 from doorstep.footage import service as request_service
@@ -24,6 +24,7 @@ from doorstep.footage.models import (
 from doorstep.footage.notice import Notice, render_notice
 from doorstep.notify import outbox
 from doorstep.notify import service as notify_service
+from doorstep.notify.handlers import BatchContext, JobContext
 from doorstep.runtime import Runtime
 from doorstep.transparency import policy as policy_service
 
@@ -33,19 +34,19 @@ REMINDER_JOB = "footage.reminder"
 def _deliver(session: Session, recipient_ids: list[uuid.UUID], *, reminder: bool) -> None:
     """The fixed notice (or its reminder) to each recipient, on his channels, in bulk."""
     rows = session.execute(
-        select(Recipient, FootageRequest, Agency)
+        select(Recipient, FootageRequest)
         .join(FootageRequest, FootageRequest.id == Recipient.request_id)
-        .join(Agency, Agency.id == FootageRequest.agency_id)
         .where(Recipient.id.in_(recipient_ids))
     ).all()
     notices: dict[uuid.UUID, Notice] = {}
     alerts: list[notify_service.Alert] = []
-    for recipient, request, agency in rows:
+    for recipient, request in rows:
         if request.status != RequestStatus.active:
             continue  # closed before delivery: nothing to ask any more
         if reminder and recipient.status != RecipientStatus.pending:
             continue
         if request.id not in notices:  # one text per request: render it once
+            agency = agency_service.get_agency(session=session, agency_id=request.agency_id)
             notices[request.id] = render_notice(request=request, agency=agency, reminder=reminder)
         notice = notices[request.id]
         alerts.append(
@@ -61,7 +62,7 @@ def _deliver(session: Session, recipient_ids: list[uuid.UUID], *, reminder: bool
 
 
 def _deliver_batch(
-    ctx: outbox.BatchContext, jobs: list[outbox.ClaimedJob], *, reminder: bool
+    ctx: BatchContext, jobs: list[outbox.ClaimedJob], *, reminder: bool
 ) -> dict[int, Exception | None]:
     # All or nothing: an error fails the batch, and the worker runs its jobs one by one.
     _deliver(
@@ -70,27 +71,23 @@ def _deliver_batch(
     return {job.id: None for job in jobs}
 
 
-@outbox.handler(request_service.NOTICE_JOB)
-def deliver_notice(ctx: outbox.JobContext, payload: dict[str, Any]) -> None:
+def deliver_notice(ctx: JobContext, payload: dict[str, Any]) -> None:
     """The fixed notice, on the owner's channels (in-app, email, push, webhook)."""
     _deliver(ctx.session, [uuid.UUID(payload["recipient_id"])], reminder=False)
 
 
-@outbox.batch_handler(request_service.NOTICE_JOB)
 def deliver_notices(
-    ctx: outbox.BatchContext, jobs: list[outbox.ClaimedJob]
+    ctx: BatchContext, jobs: list[outbox.ClaimedJob]
 ) -> dict[int, Exception | None]:
     return _deliver_batch(ctx, jobs, reminder=False)
 
 
-@outbox.handler(REMINDER_JOB)
-def deliver_reminder(ctx: outbox.JobContext, payload: dict[str, Any]) -> None:
+def deliver_reminder(ctx: JobContext, payload: dict[str, Any]) -> None:
     _deliver(ctx.session, [uuid.UUID(payload["recipient_id"])], reminder=True)
 
 
-@outbox.batch_handler(REMINDER_JOB)
 def deliver_reminders(
-    ctx: outbox.BatchContext, jobs: list[outbox.ClaimedJob]
+    ctx: BatchContext, jobs: list[outbox.ClaimedJob]
 ) -> dict[int, Exception | None]:
     return _deliver_batch(ctx, jobs, reminder=True)
 

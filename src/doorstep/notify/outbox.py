@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,27 +16,14 @@ from doorstep.notify.models import JobStatus, OutboxJob
 
 log = structlog.get_logger(__name__)
 
-JobHandler = Callable[["JobContext", dict[str, Any]], None]
-# A batch handler gets many claimed jobs of one kind and answers, for each job it
-# attempted, None (done) or the exception that failed it; a job it did not attempt (its
-# time ran out) is left out of the answer and goes back to the queue untouched.
-BatchHandler = Callable[["BatchContext", list["ClaimedJob"]], dict[int, Exception | None]]
-_HANDLERS: dict[str, JobHandler] = {}
-_BATCH_HANDLERS: dict[str, BatchHandler] = {}
+# The longest a receiver's Retry-After may delay a retry: a day. Beyond that the hint is
+# more likely a mistake (or a date far off) than a plan, and a date past year 9999 would
+# not even be stored.
+RETRY_AFTER_CAP_S = 86_400.0
 
 
 class PermanentJobError(Exception):
     """Raised by a handler when retrying cannot help; the job is marked failed at once."""
-
-
-@dataclass
-class JobContext:
-    """What a handler gets: its own session (one transaction per job) and the app's services."""
-
-    session: Session
-    job_id: int
-    attempt: int
-    services: Any  # doorstep.runtime.Runtime; typed loosely to keep domains independent
 
 
 @dataclass(frozen=True)
@@ -49,50 +34,6 @@ class ClaimedJob:
     kind: str
     payload: dict[str, Any]
     attempts: int
-
-
-@dataclass
-class BatchContext:
-    """What a batch handler gets: one session for the whole batch, the app's services, and
-    the monotonic time after which it must not start another delivery (the lease is
-    running out; what is left goes back to the queue)."""
-
-    session: Session
-    services: Any
-    deadline: float
-
-    def out_of_time(self) -> bool:
-        return time.monotonic() >= self.deadline
-
-
-def handler(kind: str) -> Callable[[JobHandler], JobHandler]:
-    """Register the function that runs jobs of ``kind``."""
-
-    def register(fn: JobHandler) -> JobHandler:
-        _HANDLERS[kind] = fn
-        return fn
-
-    return register
-
-
-def handler_for(kind: str) -> JobHandler | None:
-    return _HANDLERS.get(kind)
-
-
-def batch_handler(kind: str) -> Callable[[BatchHandler], BatchHandler]:
-    """Register the function that runs many jobs of ``kind`` at once (one transaction, bulk
-    reads, one connection to the outside). The single-job handler stays the fallback: a
-    batch that raises is run again one job at a time."""
-
-    def register(fn: BatchHandler) -> BatchHandler:
-        _BATCH_HANDLERS[kind] = fn
-        return fn
-
-    return register
-
-
-def batch_handler_for(kind: str) -> BatchHandler | None:
-    return _BATCH_HANDLERS.get(kind)
 
 
 def enqueue(
@@ -174,9 +115,7 @@ def enqueue_each(
     )
 
 
-def claim_jobs(
-    *, session: Session, worker_id: str, limit: int, lease_s: int
-) -> list[ClaimedJob]:
+def claim_jobs(*, session: Session, worker_id: str, limit: int, lease_s: int) -> list[ClaimedJob]:
     """Lease up to ``limit`` due jobs to this worker.
 
     PostgreSQL uses ``FOR UPDATE SKIP LOCKED`` so concurrent workers never take the
@@ -195,8 +134,10 @@ def claim_jobs(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    jobs = [ClaimedJob(id, kind, dict(payload), attempts) for id, kind, payload, attempts in
-            session.execute(stmt)]
+    jobs = [
+        ClaimedJob(id, kind, dict(payload), attempts)
+        for id, kind, payload, attempts in session.execute(stmt)
+    ]
     if jobs:
         session.execute(
             update(OutboxJob)
@@ -254,9 +195,21 @@ def mark_many_done(*, session: Session, job_ids: list[int]) -> None:
 
 
 def mark_failed_attempt(
-    *, session: Session, job_id: int, error: str, permanent: bool, base_s: float, max_s: float
+    *,
+    session: Session,
+    job_id: int,
+    error: str,
+    permanent: bool,
+    base_s: float,
+    max_s: float,
+    retry_after_s: float | None = None,
 ) -> JobStatus:
-    """Record a failed attempt; schedule a retry with backoff, or give up."""
+    """Record a failed attempt; schedule a retry with backoff, or give up.
+
+    ``retry_after_s`` is the receiver's own hint (an HTTP ``Retry-After``): the retry
+    is then not due before it, even where the backoff is shorter. The hint is capped at
+    ``RETRY_AFTER_CAP_S``, so a receiver cannot park a job for years.
+    """
     job = session.get(OutboxJob, job_id)
     if job is None:
         return JobStatus.failed
@@ -268,16 +221,15 @@ def mark_failed_attempt(
         job.status = JobStatus.failed
         log.warning("outbox.job_failed", job_id=job_id, kind=job.kind, error=error[:200])
     else:
-        job.run_after = utcnow() + timedelta(
-            seconds=backoff_s(job.attempts, base_s=base_s, max_s=max_s)
-        )
+        delay_s = backoff_s(job.attempts, base_s=base_s, max_s=max_s)
+        if retry_after_s is not None:
+            delay_s = max(delay_s, min(retry_after_s, RETRY_AFTER_CAP_S))
+        job.run_after = utcnow() + timedelta(seconds=delay_s)
     session.flush()
     return job.status
 
 
 def pending_count(*, session: Session) -> int:
-    from sqlalchemy import func
-
     return (
         session.scalar(
             select(func.count()).select_from(OutboxJob).where(OutboxJob.status == JobStatus.pending)

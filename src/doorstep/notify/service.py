@@ -1,10 +1,14 @@
-"""Alerts: one call records the in-app notification and queues every other channel."""
+"""Alerts: one call records the in-app notification and queues every other channel.
+
+``alert_users`` reads the users it alerts from the accounts table in one query (a read
+model, for speed: one footage request alerts thousands of owners at once); their
+preferences come from ``accounts.service``.
+"""
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,16 +18,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from doorstep.accounts import service as account_service
-from doorstep.accounts.models import PushSubscription, User
+from doorstep.accounts.models import User
 from doorstep.config import Settings
 from doorstep.db import new_id, utcnow
 from doorstep.errors import NotFound
 from doorstep.notify import outbox, targets
+from doorstep.notify.channels.registry import CHANNELS
 from doorstep.notify.models import Notification, Webhook
-
-EMAIL_JOB = "notify.email"
-PUSH_JOB = "notify.push"
-WEBHOOK_JOB = "notify.webhook"
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,10 @@ def alert_user(
 def alert_users(*, session: Session, alerts: Sequence[Alert]) -> list[Notification | None]:
     """``alert_user`` for many alerts at once, with a fixed number of statements.
 
-    The users, their preferences (defaults written for those who have none), push
-    subscriptions and webhooks are read in one query each; the notifications and each
-    channel's jobs are inserted in bulk. The answer lines up with ``alerts``.
+    The users, their preferences (defaults written for those who have none) and each
+    channel's addresses (``Channel.addresses``) are read in a fixed number of queries;
+    the notifications and each channel's jobs are inserted in bulk. The answer lines up
+    with ``alerts``.
     """
     if not alerts:
         return []
@@ -73,19 +75,12 @@ def alert_users(*, session: Session, alerts: Sequence[Alert]) -> list[Notificati
     if missing:
         raise NotFound("No such user.")
     prefs = account_service.preferences_of(session=session, users=list(users.values()))
-    push_to: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    wants_push = [uid for uid in user_ids if prefs[uid].push]
-    if wants_push:
-        for sub in session.scalars(
-            select(PushSubscription).where(PushSubscription.user_id.in_(wants_push))
-        ):
-            push_to[sub.user_id].append(sub.id)
-    hooks: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    for hook in session.scalars(select(Webhook).where(Webhook.user_id.in_(user_ids))):
-        hooks[hook.user_id].append(hook.id)
-
+    reach = [
+        (channel.kind, channel.addresses(session=session, preferences=prefs))
+        for channel in CHANNELS
+    ]
     notes: list[Notification | None] = []
-    jobs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    jobs: dict[str, list[dict[str, Any]]] = {kind: [] for kind, _ in reach}
     for alert in alerts:
         pref = prefs[alert.user_id]
         if alert.event_kind is not None and alert.event_kind not in pref.event_kinds:
@@ -102,10 +97,8 @@ def alert_users(*, session: Session, alerts: Sequence[Alert]) -> list[Notificati
         )
         notes.append(note)
         ref = {"notification_id": str(note.id)}
-        if pref.email:
-            jobs[EMAIL_JOB].append(ref)
-        jobs[PUSH_JOB].extend({**ref, "subscription_id": str(s)} for s in push_to[alert.user_id])
-        jobs[WEBHOOK_JOB].extend({**ref, "webhook_id": str(h)} for h in hooks[alert.user_id])
+        for kind, addresses in reach:
+            jobs[kind].extend({**ref, **part} for part in addresses.get(alert.user_id, ()))
     session.add_all([note for note in notes if note is not None])
     session.flush()
     for kind, payloads in jobs.items():

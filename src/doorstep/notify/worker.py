@@ -1,7 +1,9 @@
 """The worker: drains the outbox and runs periodic sweeps.
 
 Runs as ``doorstep worker`` (production, any number of processes) or as a thread
-inside ``doorstep demo``/``serve --with-worker`` (embedded default).
+inside ``doorstep demo``/``serve --with-worker`` (embedded default). It knows no domain:
+it runs the job kinds and periodic tasks of the ``JobRegistry`` it is given
+(``doorstep.jobs.job_registry`` builds the product's).
 """
 
 from __future__ import annotations
@@ -10,43 +12,28 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import structlog
 from sqlalchemy.orm import Session
 
 from doorstep.notify import outbox
+from doorstep.notify.channels import DeliveryError, PermanentDeliveryError
+from doorstep.notify.handlers import BatchContext, BatchHandler, JobContext, JobRegistry
 from doorstep.notify.models import OutboxJob
 from doorstep.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
 
-@dataclass
-class PeriodicTask:
-    name: str
-    every_s: float
-    run: Callable[[Runtime], int]
-    next_at: float = 0.0
-
-
 class Worker:
     def __init__(
-        self,
-        runtime: Runtime,
-        *,
-        worker_id: str | None = None,
-        periodic: list[PeriodicTask] | None = None,
+        self, runtime: Runtime, jobs: JobRegistry, *, worker_id: str | None = None
     ) -> None:
-        import doorstep.jobs
-
         self.runtime = runtime
         self.settings = runtime.settings
+        self.jobs = jobs
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self.periodic = (
-            periodic if periodic is not None else doorstep.jobs.periodic_tasks(runtime.settings)
-        )
+        self.periodic = jobs.periodic
 
     def run_once(self) -> int:
         """Claim one batch and run it; returns how many jobs were claimed.
@@ -69,7 +56,7 @@ class Worker:
         for job in jobs:
             by_kind.setdefault(job.kind, []).append(job)
         for kind, group in by_kind.items():
-            batch = outbox.batch_handler_for(kind)
+            batch = self.jobs.batch_handler_for(kind)
             if batch is not None and len(group) > 1:
                 self._run_batch(batch, group, deadline)
             else:
@@ -90,9 +77,7 @@ class Worker:
                 session=session, job_ids=[job.id for job in jobs], worker_id=self.worker_id
             )
 
-    def _run_batch(
-        self, run: outbox.BatchHandler, jobs: list[outbox.ClaimedJob], deadline: float
-    ) -> None:
+    def _run_batch(self, run: BatchHandler, jobs: list[outbox.ClaimedJob], deadline: float) -> None:
         if time.monotonic() >= deadline:
             self._release(jobs)
             return
@@ -102,7 +87,7 @@ class Worker:
                     session=session, job_ids=[job.id for job in jobs], worker_id=self.worker_id
                 )
                 jobs = [job for job in jobs if job.id in held]  # others: lease lost
-                ctx = outbox.BatchContext(session=session, services=self.runtime, deadline=deadline)
+                ctx = BatchContext(session=session, services=self.runtime, deadline=deadline)
                 outcomes = run(ctx, jobs) if jobs else {}
                 done = [job_id for job_id, error in outcomes.items() if error is None]
                 outbox.mark_many_done(session=session, job_ids=done)
@@ -114,8 +99,12 @@ class Worker:
                     job_ids=[job.id for job in jobs if job.id not in outcomes],
                     worker_id=self.worker_id,
                 )
-            log.info("outbox.batch_done", kind=jobs[0].kind if jobs else None, done=len(done),
-                     failed=len(outcomes) - len(done))
+            log.info(
+                "outbox.batch_done",
+                kind=jobs[0].kind if jobs else None,
+                done=len(done),
+                failed=len(outcomes) - len(done),
+            )
         except Exception as exc:
             # The batch as a whole failed (a database error, a bug): run its jobs one by
             # one, so each failure is recorded against its own job. Deliveries the batch
@@ -125,10 +114,17 @@ class Worker:
             self._run_one_by_one(jobs, deadline)
 
     def _record_failure(self, session: Session, job_id: int, exc: Exception) -> None:
-        from doorstep.notify.channels import PermanentDeliveryError
-
+        """Count the failed attempt: give up at once when retrying cannot help, else retry
+        after the backoff, and never before the receiver's ``Retry-After``."""
         permanent = isinstance(exc, outbox.PermanentJobError | PermanentDeliveryError)
-        log.warning("outbox.job_error", job_id=job_id, error=repr(exc), permanent=permanent)
+        retry_after_s = exc.retry_after_s if isinstance(exc, DeliveryError) else None
+        log.warning(
+            "outbox.job_error",
+            job_id=job_id,
+            error=repr(exc),
+            permanent=permanent,
+            retry_after_s=retry_after_s,
+        )
         outbox.mark_failed_attempt(
             session=session,
             job_id=job_id,
@@ -136,6 +132,7 @@ class Worker:
             permanent=permanent,
             base_s=self.settings.worker_backoff_base_s,
             max_s=self.settings.worker_backoff_max_s,
+            retry_after_s=retry_after_s,
         )
 
     def _run_job(self, job_id: int) -> None:
@@ -145,10 +142,10 @@ class Worker:
                 job = session.get(OutboxJob, job_id)
                 if job is None or job.locked_by != self.worker_id:
                     return  # lease lost to another worker
-                run = outbox.handler_for(job.kind)
+                run = self.jobs.handler_for(job.kind)
                 if run is None:
                     raise outbox.PermanentJobError(f"no handler for job kind {job.kind!r}")
-                ctx = outbox.JobContext(
+                ctx = JobContext(
                     session=session, job_id=job_id, attempt=job.attempts + 1, services=self.runtime
                 )
                 run(ctx, dict(job.payload))
@@ -194,10 +191,12 @@ class Worker:
         log.info("worker.stopped", worker_id=self.worker_id)
 
 
-def start_in_thread(runtime: Runtime) -> tuple[threading.Thread, threading.Event]:
+def start_in_thread(
+    runtime: Runtime, jobs: JobRegistry
+) -> tuple[threading.Thread, threading.Event]:
     """The embedded default: a worker thread inside the web process."""
     stop = threading.Event()
-    worker = Worker(runtime)
+    worker = Worker(runtime, jobs)
     thread = threading.Thread(
         target=worker.run_forever, args=(stop,), name="doorstep-worker", daemon=True
     )

@@ -1,11 +1,17 @@
 """Delivery channels: email (SMTP), Web Push and signed webhooks.
 
-Each channel is a plain synchronous function that the outbox worker calls
-from a job handler in a worker thread. Returning means delivered. A raised
-exception tells the worker what to do next:
+A channel is one module under this package with a class that satisfies ``Channel``,
+one line in ``registry.CHANNELS``, and, where users turn it on and off, a flag in their
+notification preferences (``accounts``) that the channel's ``addresses`` reads. The
+alert service fans out to every registered channel and the worker runs each channel's
+jobs; neither names a channel.
+
+A channel's delivery is synchronous; the worker calls it in a worker thread. Returning
+means delivered. A raised exception tells the worker what to do next:
 
 - ``DeliveryError``: transient (network down, server busy, 4xx SMTP answer,
-  5xx HTTP answer); retry later with backoff.
+  5xx HTTP answer); retry later with backoff, and not before the receiver's
+  ``Retry-After`` when it gave one.
 - ``PermanentDeliveryError``: retrying cannot help (push subscription gone,
   recipient address rejected, webhook answered a 4xx); give the job up.
 
@@ -16,10 +22,31 @@ attempts.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
-__all__ = ["DeliveryError", "PermanentDeliveryError", "parse_retry_after"]
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from doorstep.notify.handlers import BatchHandler, JobContext
+from doorstep.notify.models import Notification
+from doorstep.notify.outbox import ClaimedJob, PermanentJobError
+
+if TYPE_CHECKING:
+    from doorstep.accounts.models import NotificationPreference
+
+__all__ = [
+    "Channel",
+    "DeliveryError",
+    "PermanentDeliveryError",
+    "absolute_url",
+    "notification_of",
+    "notifications_of",
+    "parse_retry_after",
+]
 
 
 class DeliveryError(Exception):
@@ -57,3 +84,60 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         when = when.replace(tzinfo=UTC)
     now = now or datetime.now(UTC)
     return max(0.0, (when - now).total_seconds())
+
+
+class Channel(Protocol):
+    """One way an alert leaves the instance besides the inbox."""
+
+    @property
+    def kind(self) -> str:
+        """The outbox job kind of one delivery on this channel, as ``notify.email``."""
+        ...
+
+    def addresses(
+        self, *, session: Session, preferences: Mapping[uuid.UUID, NotificationPreference]
+    ) -> Mapping[uuid.UUID, list[dict[str, str]]]:
+        """Where to reach each user of ``preferences`` on this channel: for each user it
+        reaches, one payload part per delivery (``{}`` when the user himself is the address,
+        the id of his subscription or endpoint otherwise); a user left out gets nothing.
+        Reads with a fixed number of queries, however many users there are."""
+        ...
+
+    def deliver(self, ctx: JobContext, payload: dict[str, Any]) -> None:
+        """Deliver one job (its payload holds ``notification_id`` and the address part), or
+        raise: ``DeliveryError`` to retry, ``PermanentDeliveryError`` or
+        ``PermanentJobError`` to give up."""
+        ...
+
+    @property
+    def deliver_many(self) -> BatchHandler | None:
+        """Deliver many jobs at once (bulk reads, one connection), each with its own
+        outcome; or None when the channel has no batch, and its jobs run one by one."""
+        ...
+
+
+def notification_of(session: Session, payload: Mapping[str, Any]) -> Notification:
+    """The notification a delivery job is for; ``PermanentJobError`` when it is gone (its
+    user, and with him his notifications, were deleted meanwhile)."""
+    note = session.get(Notification, uuid.UUID(payload["notification_id"]))
+    if note is None:
+        raise PermanentJobError("notification no longer exists")
+    return note
+
+
+def notifications_of(session: Session, jobs: list[ClaimedJob]) -> dict[int, Notification]:
+    """Each job's notification, read in one query (jobs whose notification is gone are left
+    out)."""
+    wanted = {job.id: uuid.UUID(job.payload["notification_id"]) for job in jobs}
+    found = {
+        note.id: note
+        for note in session.scalars(
+            select(Notification).where(Notification.id.in_(set(wanted.values())))
+        )
+    }
+    return {job_id: found[n] for job_id, n in wanted.items() if n in found}
+
+
+def absolute_url(base_url: str, link: str | None) -> str:
+    """``link`` (a path on this instance) as a full URL; the instance's own without one."""
+    return f"{base_url.rstrip('/')}{link}" if link else base_url

@@ -1,32 +1,58 @@
-"""Email over SMTP: one recipient per message, one session for many messages.
+"""Email over SMTP: one recipient per message, one session for many messages; and the
+alert channel that sends them (``EmailChannel``).
 
 Blocking (``smtplib``); the worker calls it from a worker thread. SMTP answers
 map onto the channel errors: a 5xx refusal of the recipient or of the message
 itself is permanent, everything else (4xx answers, connection trouble, bad
 credentials, a server that is not configured yet) is worth retrying.
+
+A batch of alert emails reads its recipients' addresses from the accounts table in one
+query (a read model, for speed: a request's notices reach thousands of owners); one
+email alone asks ``accounts.service``.
 """
 
 from __future__ import annotations
 
 import smtplib
 import ssl
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from doorstep.accounts import service as account_service
+from doorstep.accounts.models import NotificationPreference, User
 from doorstep.config import Settings
-from doorstep.notify.channels import DeliveryError, PermanentDeliveryError
+from doorstep.notify.channels import (
+    DeliveryError,
+    PermanentDeliveryError,
+    absolute_url,
+    notification_of,
+    notifications_of,
+)
+from doorstep.notify.handlers import BatchContext, JobContext
+from doorstep.notify.models import Notification
+from doorstep.notify.outbox import ClaimedJob, PermanentJobError
 
 __all__ = [
+    "EMAIL_JOB",
+    "EmailChannel",
     "EmailMessageSpec",
     "SmtpConnection",
     "build_email",
     "email_configured",
     "send_email",
 ]
+
+EMAIL_JOB = "notify.email"
 
 # RFC 8314: port 465 speaks TLS from the first byte ("implicit TLS"); a plain
 # SMTP client would hang there until the timeout, so it gets SMTP_SSL.
@@ -217,3 +243,65 @@ def _close_quietly(client: smtplib.SMTP) -> None:
         client.quit()
     except (smtplib.SMTPException, OSError):
         client.close()
+
+
+class EmailChannel:
+    """Alerts by email to the account's address, for users whose ``email`` preference is on."""
+
+    kind = EMAIL_JOB
+
+    def addresses(
+        self, *, session: Session, preferences: Mapping[uuid.UUID, NotificationPreference]
+    ) -> dict[uuid.UUID, list[dict[str, str]]]:
+        """The account's own address: one delivery per user who wants email."""
+        return {user_id: [{}] for user_id, pref in preferences.items() if pref.email}
+
+    def deliver(self, ctx: JobContext, payload: dict[str, Any]) -> None:
+        settings = ctx.services.settings
+        if not email_configured(settings):
+            raise PermanentJobError("email is not configured on this instance")
+        note = notification_of(ctx.session, payload)
+        user = account_service.get_user(session=ctx.session, user_id=note.user_id)
+        send_email(settings, _alert_email(settings, note, user.email))
+
+    def deliver_many(
+        self, ctx: BatchContext, jobs: list[ClaimedJob]
+    ) -> dict[int, Exception | None]:
+        """Many alert emails over one SMTP session, read with one query."""
+        settings = ctx.services.settings
+        if not email_configured(settings):
+            error = PermanentJobError("email is not configured on this instance")
+            return {job.id: error for job in jobs}
+        notes = notifications_of(ctx.session, jobs)
+        user_ids = {note.user_id for note in notes.values()}
+        addresses = {
+            user_id: email
+            for user_id, email in ctx.session.execute(
+                select(User.id, User.email).where(User.id.in_(user_ids))
+            )
+        }
+        outcomes: dict[int, Exception | None] = {}
+        with SmtpConnection(settings) as connection:
+            for job in jobs:
+                if ctx.out_of_time():
+                    break
+                note = notes.get(job.id)
+                if note is None:
+                    outcomes[job.id] = PermanentJobError("notification no longer exists")
+                    continue
+                try:
+                    connection.send(_alert_email(settings, note, addresses[note.user_id]))
+                    outcomes[job.id] = None
+                except Exception as exc:  # recorded against this job; the others go on
+                    outcomes[job.id] = exc
+        return outcomes
+
+
+def _alert_email(settings: Settings, note: Notification, address: str) -> EmailMessageSpec:
+    url = absolute_url(settings.base_url, note.link)
+    return EmailMessageSpec(
+        to=address,
+        subject=f"[{settings.instance_name}] {note.title}",
+        text=f"{note.body}\n\nOpen: {url}\n\nChange which alerts you get: "
+        f"{absolute_url(settings.base_url, '/account/notifications')}\n",
+    )

@@ -24,8 +24,10 @@ name that resolves elsewhere between the check and the connection changes nothin
 refused target fails the delivery for good.
 
 The receiver answers 2xx to accept. 408, 429 and 5xx (and network trouble)
-mean "try again later"; any other answer, a redirect included (they are not
-followed), gives the delivery up.
+mean "try again later", not before its ``Retry-After`` when it sends one; any other
+answer, a redirect included (they are not followed), gives the delivery up.
+
+``WebhookChannel`` posts a user's alerts to each endpoint he registered.
 """
 
 from __future__ import annotations
@@ -35,15 +37,31 @@ import hmac
 import ipaddress
 import json
 import threading
-from collections.abc import Iterable
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import httpcore
 import httpx
 import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from doorstep.notify.channels import DeliveryError, PermanentDeliveryError, parse_retry_after
+from doorstep.accounts.models import NotificationPreference
+from doorstep.config import Settings
+from doorstep.notify.channels import (
+    DeliveryError,
+    PermanentDeliveryError,
+    absolute_url,
+    notification_of,
+    notifications_of,
+    parse_retry_after,
+)
+from doorstep.notify.handlers import BatchContext, JobContext
+from doorstep.notify.models import Notification, Webhook
+from doorstep.notify.outbox import ClaimedJob, PermanentJobError
 from doorstep.notify.targets import (
     TargetPolicy,
     TargetRefused,
@@ -54,6 +72,8 @@ from doorstep.notify.targets import (
 
 __all__ = [
     "SIGNATURE_PREFIX",
+    "WEBHOOK_JOB",
+    "WebhookChannel",
     "close_webhook_clients",
     "send_webhook",
     "sign_webhook_body",
@@ -63,6 +83,7 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 SIGNATURE_PREFIX = "sha256="
+WEBHOOK_JOB = "notify.webhook"
 
 _RETRYABLE_CLIENT_ERRORS = frozenset({408, 429})
 # Enough of a refusing receiver's answer to explain itself in the job's error.
@@ -301,3 +322,79 @@ def _excerpt(response: httpx.Response) -> str:
         pass
     text = collected[:_ERROR_EXCERPT_BYTES].decode("utf-8", errors="replace").strip()
     return f": {text}" if text else ""
+
+
+class WebhookChannel:
+    """Alerts as signed JSON to every endpoint a user registered (registering one is his
+    choice: there is no preference to turn it off)."""
+
+    kind = WEBHOOK_JOB
+
+    def addresses(
+        self, *, session: Session, preferences: Mapping[uuid.UUID, NotificationPreference]
+    ) -> dict[uuid.UUID, list[dict[str, str]]]:
+        """One delivery per registered endpoint of each user."""
+        found: dict[uuid.UUID, list[dict[str, str]]] = defaultdict(list)
+        for hook_id, user_id in session.execute(
+            select(Webhook.id, Webhook.user_id).where(Webhook.user_id.in_(list(preferences)))
+        ):
+            found[user_id].append({"webhook_id": str(hook_id)})
+        return found
+
+    def deliver(self, ctx: JobContext, payload: dict[str, Any]) -> None:
+        note = notification_of(ctx.session, payload)
+        hook = ctx.session.get(Webhook, uuid.UUID(payload["webhook_id"]))
+        if hook is None:
+            return  # removed since: nothing to deliver
+        settings = ctx.services.settings
+        _post_alert(settings, TargetPolicy.from_settings(settings), ctx.job_id, note, hook)
+
+    def deliver_many(
+        self, ctx: BatchContext, jobs: list[ClaimedJob]
+    ) -> dict[int, Exception | None]:
+        """Many webhook deliveries, read with one query, over the shared keep-alive client."""
+        notes = notifications_of(ctx.session, jobs)
+        hook_ids = {uuid.UUID(job.payload["webhook_id"]) for job in jobs}
+        hooks = {
+            h.id: h for h in ctx.session.scalars(select(Webhook).where(Webhook.id.in_(hook_ids)))
+        }
+        settings = ctx.services.settings
+        policy = TargetPolicy.from_settings(settings)
+        outcomes: dict[int, Exception | None] = {}
+        for job in jobs:
+            if ctx.out_of_time():
+                break
+            note = notes.get(job.id)
+            hook = hooks.get(uuid.UUID(job.payload["webhook_id"]))
+            if note is None:
+                outcomes[job.id] = PermanentJobError("notification no longer exists")
+                continue
+            if hook is None:
+                outcomes[job.id] = None  # removed since: nothing to deliver, as one by one
+                continue
+            try:
+                _post_alert(settings, policy, job.id, note, hook)
+                outcomes[job.id] = None
+            except Exception as exc:  # recorded against this job; the others go on
+                outcomes[job.id] = exc
+        return outcomes
+
+
+def _post_alert(
+    settings: Settings, policy: TargetPolicy, job_id: int, note: Notification, hook: Webhook
+) -> None:
+    """One alert to one endpoint; the job's id is the delivery id, the same on each retry."""
+    send_webhook(
+        url=hook.url,
+        secret=hook.secret,
+        policy=policy,
+        delivery_id=str(job_id),
+        event=note.topic,
+        payload={
+            "notification_id": str(note.id),
+            "title": note.title,
+            "body": note.body,
+            "link": absolute_url(settings.base_url, note.link),
+            "created_at": note.created_at.isoformat(),
+        },
+    )

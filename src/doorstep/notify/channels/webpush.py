@@ -5,6 +5,10 @@ under ``data_dir`` unless set). Its public half is the application server key
 browsers need in ``pushManager.subscribe({applicationServerKey})``; changing
 the key invalidates every existing subscription, so it is generated once and
 then only read.
+
+``PushChannel`` sends alerts to the browsers a user subscribed. It reads the
+subscriptions from the accounts table: a whole fan-out's in one query (a read model, for
+speed), and one delivery's by its id (``accounts.service`` has no lookup by id yet).
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ import binascii
 import json
 import os
 import secrets
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,17 +29,31 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02, VapidException
 from pywebpush import WebPushException, webpush
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from doorstep.accounts import service as account_service
+from doorstep.accounts.models import NotificationPreference, PushSubscription
 from doorstep.config import Settings
-from doorstep.notify.channels import DeliveryError, PermanentDeliveryError, parse_retry_after
+from doorstep.notify.channels import (
+    DeliveryError,
+    PermanentDeliveryError,
+    notification_of,
+    parse_retry_after,
+)
+from doorstep.notify.handlers import JobContext
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",
+    "PUSH_JOB",
+    "PushChannel",
     "SubscriptionGoneError",
     "VapidKeys",
     "ensure_vapid_keys",
     "send_push",
 ]
+
+PUSH_JOB = "notify.push"
 
 # RFC 8291 section 4: push services must accept 4096 octets of encrypted body,
 # which leaves 3993 octets of plaintext after the aes128gcm header, tag and padding.
@@ -126,6 +147,50 @@ def send_push(
     except OSError as exc:
         # requests' exceptions (connection refused, timeouts, TLS) subclass OSError.
         raise DeliveryError(f"push service unreachable: {exc!r}") from exc
+
+
+class PushChannel:
+    """Alerts by Web Push to every browser a user subscribed, for users whose ``push``
+    preference is on."""
+
+    kind = PUSH_JOB
+    # Each subscription has its own push service and its own key: nothing for a batch to share.
+    deliver_many = None
+
+    def addresses(
+        self, *, session: Session, preferences: Mapping[uuid.UUID, NotificationPreference]
+    ) -> dict[uuid.UUID, list[dict[str, str]]]:
+        """One delivery per subscribed browser of each user who wants push."""
+        wanting = [user_id for user_id, pref in preferences.items() if pref.push]
+        found: dict[uuid.UUID, list[dict[str, str]]] = defaultdict(list)
+        if wanting:
+            for subscription_id, user_id in session.execute(
+                select(PushSubscription.id, PushSubscription.user_id).where(
+                    PushSubscription.user_id.in_(wanting)
+                )
+            ):
+                found[user_id].append({"subscription_id": str(subscription_id)})
+        return found
+
+    def deliver(self, ctx: JobContext, payload: dict[str, Any]) -> None:
+        """Push to one browser; a subscription the browser dropped is forgotten, and the
+        job is finished."""
+        settings = ctx.services.settings
+        note = notification_of(ctx.session, payload)
+        sub = ctx.session.get(PushSubscription, uuid.UUID(payload["subscription_id"]))
+        if sub is None:
+            return  # unsubscribed since: nothing to deliver
+        try:
+            send_push(
+                settings,
+                ensure_vapid_keys(settings),
+                endpoint=sub.endpoint,
+                p256dh=sub.p256dh,
+                auth=sub.auth,
+                payload={"title": note.title, "body": note.body[:1000], "url": note.link or "/"},
+            )
+        except SubscriptionGoneError:
+            account_service.remove_push_subscription(session=ctx.session, endpoint=sub.endpoint)
 
 
 def _create_key_file(path: Path) -> None:
