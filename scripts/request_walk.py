@@ -38,6 +38,7 @@ from tests.factories import (
 from doorstep.app import create_app
 from doorstep.config import Settings
 from doorstep.db import utcnow
+from doorstep.jobs import job_registry
 from doorstep.migrate import upgrade
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
@@ -86,7 +87,7 @@ def main() -> None:
     clip = sample_clip(folder)
     upload_clip(client, camera, clip, started_at=utcnow() - timedelta(hours=2))
     set_policy(runtime, moderator_review=False)
-    worker = Worker(runtime)
+    worker = Worker(runtime, job_registry(settings, periodic=False))
     worker.drain()  # the upload's own jobs, before the walk
 
     steps: dict[str, set[str]] = defaultdict(set)
