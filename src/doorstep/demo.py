@@ -15,7 +15,10 @@ from doorstep.accounts import service as account_service
 from doorstep.accounts.models import Role, User
 from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import AgencyType
-from doorstep.cameras import service as camera_service
+from doorstep.cameras import clips as camera_clips
+from doorstep.cameras import events as camera_events
+from doorstep.cameras import inbox as camera_inbox
+from doorstep.cameras import registry as camera_registry
 from doorstep.cameras.models import CameraKind, EventKind
 from doorstep.db import utcnow
 from doorstep.footage import service as request_service
@@ -117,7 +120,7 @@ def seed_demo(runtime: Runtime, *, clips_per_camera: int = 3, seed: int = 7) -> 
             for k, kind in enumerate(kinds):
                 with runtime.db.transaction() as session:
                     owner_row = session.merge(owner)
-                    camera, _token = camera_service.register_camera(
+                    camera, _token = camera_registry.register_camera(
                         session=session,
                         owner=owner_row,
                         name=f"{address} {'front door' if k == 0 else 'driveway'}",
@@ -130,7 +133,7 @@ def seed_demo(runtime: Runtime, *, clips_per_camera: int = 3, seed: int = 7) -> 
                 for c in range(clips_per_camera if o < 6 else 1):
                     started = now - timedelta(hours=rng.uniform(1, 24 * 6))
                     with runtime.db.transaction() as session:
-                        camera_service.ingest_clip(
+                        camera_clips.ingest_clip(
                             session=session,
                             storage=runtime.storage,
                             limits=limits,
@@ -147,7 +150,7 @@ def seed_demo(runtime: Runtime, *, clips_per_camera: int = 3, seed: int = 7) -> 
                             ),
                         )
                 with runtime.db.transaction() as session:
-                    camera_service.record_device_event(
+                    camera_events.record_device_event(
                         session=session,
                         camera=session.merge(camera),
                         kind=EventKind.motion,
@@ -197,7 +200,7 @@ def _seed_agency_and_request(runtime: Runtime, people: dict[str, User]) -> None:
         )
     with runtime.db.transaction() as session:
         resident = session.get_one(User, people["resident"].id)
-        page = camera_service.timeline(session=session, owner=resident, on_device=False, limit=1)
+        page = camera_inbox.timeline(session=session, owner=resident, on_device=False, limit=1)
         if not page.rows:
             return
         event, camera, _clip = page.rows[0]

@@ -4,7 +4,7 @@ the raw bulk insert (COPY) of the same rows in the same run.
 The generated cameras' ingest tokens are stored hashed, so this benchmark makes its own:
 it creates a fresh PostgreSQL database (``doorstep_bench_ingest`` on the server of
 ``--db``), migrates it, registers a few hundred cameras with
-:func:`doorstep.cameras.service.register_camera` (keeping their tokens), and serves
+:func:`doorstep.cameras.registry.register_camera` (keeping their tokens), and serves
 :func:`doorstep.app.create_app` with uvicorn in a separate process on 127.0.0.1. The load
 comes from httpx (asyncio) in this process: ``POST /api/v1/cameras/{id}/events`` with the
 camera's token, one event per request (the API has no batch endpoint), with N concurrent
@@ -44,7 +44,10 @@ from doorstep import migrate
 from doorstep.accounts import service as account_service
 from doorstep.bench import output
 from doorstep.bench.targeting import _percentiles, machine
-from doorstep.cameras import service as camera_service
+from doorstep.cameras import device_input as camera_device_input
+from doorstep.cameras import events as camera_events
+from doorstep.cameras import inbox as camera_inbox
+from doorstep.cameras import registry as camera_registry
 from doorstep.cameras.models import CameraKind, EventKind, MotionEvent
 from doorstep.config import Settings
 from doorstep.notify.models import Notification
@@ -101,7 +104,7 @@ def _register(
         ]
         for i in range(cameras):
             owner = users[i % owners]
-            camera, token = camera_service.register_camera(
+            camera, token = camera_registry.register_camera(
                 session=session,
                 owner=owner,
                 name=f"Camera {i}",
@@ -295,13 +298,13 @@ def _in_process(
         camera_ref = cameras[int(rng.integers(len(cameras)))]
         body = _event(rng, now, n, "inproc")
         with runtime.db.transaction() as session:
-            camera = camera_service.authenticate_camera(
+            camera = camera_registry.authenticate_camera(
                 session=session, camera_id=uuid.UUID(camera_ref.id), token=camera_ref.token
             )
-            camera_service.find_device_event(
+            camera_device_input.find_device_event(
                 session=session, camera=camera, device_ref=body["device_ref"]
             )
-            event = camera_service.record_device_event(
+            event = camera_events.record_device_event(
                 session=session,
                 camera=camera,
                 kind=EventKind(body["kind"]),
@@ -310,7 +313,7 @@ def _in_process(
                 device_ref=body["device_ref"],
                 max_duration_s=runtime.settings.max_clip_duration_s,
             )
-            camera_service.event_view(event, camera, None)
+            camera_inbox.event_view(event, camera, None)
     elapsed = time.perf_counter() - started
     return {
         "events": count,
