@@ -50,7 +50,7 @@ from bench.ingest_baselines import bulk_copy, in_process_events
 from bench.machine import cpu_s, free_port, machine, machine_busy
 from doorstep import migrate
 from doorstep.accounts import service as account_service
-from doorstep.cameras import service as camera_service
+from doorstep.cameras import registry as camera_registry
 from doorstep.cameras.models import CameraKind, MotionEvent
 from doorstep.config import Settings
 from doorstep.notify.models import Notification
@@ -81,7 +81,7 @@ def _register(
         ]
         for i in range(cameras):
             owner = users[i % owners]
-            camera, token = camera_service.register_camera(
+            camera, token = camera_registry.register_camera(
                 session=session,
                 owner=owner,
                 name=f"Camera {i}",

@@ -14,7 +14,10 @@ import numpy as np
 import psycopg
 
 from bench.event_senders import BenchCamera, random_event
-from doorstep.cameras import service as camera_service
+from doorstep.cameras import device_input as camera_device_input
+from doorstep.cameras import events as camera_events
+from doorstep.cameras import inbox as camera_inbox
+from doorstep.cameras import registry as camera_registry
 from doorstep.cameras.models import EventKind
 from doorstep.runtime import Runtime
 
@@ -29,13 +32,13 @@ def in_process_events(
         camera_ref = cameras[int(rng.integers(len(cameras)))]
         body = random_event(rng, now, n, "inproc")
         with runtime.db.transaction() as session:
-            camera = camera_service.authenticate_camera(
+            camera = camera_registry.authenticate_camera(
                 session=session, camera_id=uuid.UUID(camera_ref.id), token=camera_ref.token
             )
-            camera_service.find_device_event(
+            camera_device_input.find_device_event(
                 session=session, camera=camera, device_ref=body["device_ref"]
             )
-            event = camera_service.record_device_event(
+            event = camera_events.record_device_event(
                 session=session,
                 camera=camera,
                 kind=EventKind(body["kind"]),
@@ -44,7 +47,7 @@ def in_process_events(
                 device_ref=body["device_ref"],
                 max_duration_s=runtime.settings.max_clip_duration_s,
             )
-            camera_service.event_view(event, camera, None)
+            camera_inbox.event_view(event, camera, None)
     elapsed = time.perf_counter() - started
     return {
         "events": count,

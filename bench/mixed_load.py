@@ -40,7 +40,8 @@ from bench import databases, output
 from bench.machine import machine
 from bench.servers import Servers
 from doorstep.accounts import service as account_service
-from doorstep.cameras import service as camera_service
+from doorstep.cameras import events as camera_events
+from doorstep.cameras import registry as camera_registry
 from doorstep.cameras.models import CameraKind, EventKind
 from doorstep.config import Settings
 from doorstep.db import utcnow
@@ -87,7 +88,7 @@ def _setup(runtime: Runtime, *, readers: int, uploaders: int, seed: int) -> Scen
                 password=uuid.uuid4().hex,
             )
             here = (lat + rng.uniform(-0.005, 0.005), lng + rng.uniform(-0.005, 0.005))
-            camera, camera_token = camera_service.register_camera(
+            camera, camera_token = camera_registry.register_camera(
                 session=session,
                 owner=user,
                 name="Front door",
@@ -102,11 +103,11 @@ def _setup(runtime: Runtime, *, readers: int, uploaders: int, seed: int) -> Scen
             tokens.append(token)
             homes.set_home(session=session, owner=user, latitude=here[0], longitude=here[1])
             # A timeline worth paging: 200 events over the last days.
-            camera_service.record_device_events(
+            camera_events.record_device_events(
                 session=session,
                 camera=camera,
                 events=[
-                    camera_service.DeviceEventSpec(
+                    camera_events.DeviceEventSpec(
                         kind=EventKind.motion,
                         started_at=now - timedelta(minutes=30 * (n + 1)),
                         ended_at=now - timedelta(minutes=30 * (n + 1)) + timedelta(seconds=20),

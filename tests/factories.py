@@ -22,7 +22,7 @@ from sqlalchemy import select
 from doorstep import geo
 from doorstep.accounts import service as account_service
 from doorstep.accounts.models import Role, User
-from doorstep.cameras import service as camera_service
+from doorstep.cameras import registry as camera_registry
 from doorstep.cameras.models import Camera, CameraKind
 from doorstep.db import utcnow
 from doorstep.feed import homes
@@ -88,7 +88,7 @@ def make_camera(
     **kwargs: Any,
 ) -> CameraWithToken:
     with runtime.db.transaction() as session:
-        camera, token = camera_service.register_camera(
+        camera, token = camera_registry.register_camera(
             session=session,
             owner=owner,
             name=kwargs.pop("name", "Front door"),

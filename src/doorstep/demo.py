@@ -17,7 +17,10 @@ from doorstep.accounts import service as account_service
 from doorstep.accounts.models import Role, User
 from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import AgencyType
-from doorstep.cameras import service as camera_service
+from doorstep.cameras import clips as camera_clips
+from doorstep.cameras import events as camera_events
+from doorstep.cameras import inbox as camera_inbox
+from doorstep.cameras import registry as camera_registry
 from doorstep.cameras.models import CameraKind, EventKind
 from doorstep.db import utcnow
 from doorstep.footage import service as request_service
@@ -124,7 +127,7 @@ def _seed_camera(
     runtime, rng = seeding.runtime, seeding.rng
     address, lat, lng = home
     with runtime.db.transaction() as session:
-        camera, _token = camera_service.register_camera(
+        camera, _token = camera_registry.register_camera(
             session=session,
             owner=session.merge(owner),
             name=f"{address} {'front door' if k == 0 else 'driveway'}",
@@ -137,7 +140,7 @@ def _seed_camera(
     for c in range(seeding.clips_per_camera if o < 6 else 1):
         started = seeding.now - timedelta(hours=rng.uniform(1, 24 * 6))
         with runtime.db.transaction() as session:
-            camera_service.ingest_clip(
+            camera_clips.ingest_clip(
                 session=session,
                 storage=runtime.storage,
                 limits=seeding.limits,
@@ -147,7 +150,7 @@ def _seed_camera(
                 kind=rng.choice(CLIP_KINDS),
             )
     with runtime.db.transaction() as session:
-        camera_service.record_device_event(
+        camera_events.record_device_event(
             session=session,
             camera=session.merge(camera),
             kind=EventKind.motion,
@@ -220,7 +223,7 @@ def _seed_agency_and_request(runtime: Runtime, people: dict[str, User]) -> None:
         )
     with runtime.db.transaction() as session:
         resident = session.get_one(User, people["resident"].id)
-        page = camera_service.timeline(session=session, owner=resident, on_device=False, limit=1)
+        page = camera_inbox.timeline(session=session, owner=resident, on_device=False, limit=1)
         if not page.rows:
             return
         event, camera, _clip = page.rows[0]

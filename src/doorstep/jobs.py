@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from doorstep.agencies import jobs as agency_jobs
 from doorstep.agencies import service as agency_service
-from doorstep.cameras import service as camera_service
+from doorstep.cameras import deletion as camera_deletion
 from doorstep.config import Settings
 from doorstep.feed import alerts as feed_alerts
 from doorstep.feed import jobs as feed_jobs
@@ -49,7 +49,7 @@ def _sweep_retention(runtime: Runtime) -> int:
     total = 0
     while True:
         with runtime.db.transaction() as session:
-            n = camera_service.sweep_retention(session=session, storage=runtime.storage)
+            n = camera_deletion.sweep_retention(session=session, storage=runtime.storage)
         total += n
         if n == 0:
             return total

@@ -34,7 +34,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 
 from doorstep.accounts import deps as account_deps
-from doorstep.cameras import service as camera_service
+from doorstep.cameras import registry as camera_registry
 from doorstep.config import Settings
 from doorstep.errors import DoorstepError
 from doorstep.routing import GuardedRoute
@@ -54,7 +54,7 @@ CAMERA_SCHEME = "cameraToken"
 PRINCIPALS: dict[Callable[..., Any], str] = {
     account_deps.api_user: USER_SCHEME,
     account_deps.page_visitor: SESSION_SCHEME,
-    camera_service.authenticate_camera: CAMERA_SCHEME,
+    camera_registry.authenticate_camera: CAMERA_SCHEME,
 }
 
 DESCRIPTIONS = {
@@ -140,7 +140,7 @@ def _is_error_class(obj: object) -> TypeGuard[type[DoorstepError]]:
 
 
 def _resolve(node: ast.expr, namespace: dict[str, Any]) -> object:
-    """The object a name or dotted name (``camera_service.get_own_camera``) refers to in
+    """The object a name or dotted name (``camera_registry.get_own_camera``) refers to in
     ``namespace``; None for anything else (``self.x``, ``session.get``)."""
     if isinstance(node, ast.Name):
         return namespace.get(node.id)

@@ -120,7 +120,7 @@ def _authenticate_early(request: Request, principal: str) -> None:
     """Check the caller's credentials in a transaction of their own (blocking: run it in
     the threadpool). Raises the same errors the route's own dependency would."""
     from doorstep.accounts.deps import api_user, bearer_token
-    from doorstep.cameras import service as camera_service
+    from doorstep.cameras import registry as camera_registry
 
     runtime = request.app.state.runtime
     if principal == "user":
@@ -134,7 +134,7 @@ def _authenticate_early(request: Request, principal: str) -> None:
         return  # the route's own validation answers 422 for a malformed id
     # Checking a camera's token writes nothing: no SQLite write lock for it.
     with runtime.db.read_only() as session:
-        camera_service.authenticate_camera(
+        camera_registry.authenticate_camera(
             session=session, camera_id=camera_id, token=bearer_token(request)
         )
 

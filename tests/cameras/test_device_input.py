@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from tests.factories import CameraWithToken, make_camera, make_person, sample_clip, upload_clip
 
-from doorstep.cameras import service as camera_service
+from doorstep.cameras import clips as camera_clips
+from doorstep.cameras import events as camera_events
 from doorstep.cameras.models import Camera, Clip, EventKind, MotionEvent
 from doorstep.db import utcnow
 from doorstep.errors import InvalidInput
@@ -138,12 +139,12 @@ def test_service_refuses_an_empty_device_ref_and_repeats_are_one_event(
     cam = make_camera(runtime, make_person(runtime).user).camera
     start = utcnow() - timedelta(minutes=10)
 
-    def spec(ref: str | None) -> camera_service.DeviceEventSpec:
-        return camera_service.DeviceEventSpec(EventKind.motion, start, None, ref)
+    def spec(ref: str | None) -> camera_events.DeviceEventSpec:
+        return camera_events.DeviceEventSpec(EventKind.motion, start, None, ref)
 
     for bad in ("", " x", "y" * 201):
         with pytest.raises(InvalidInput) as refused, runtime.db.transaction() as session:
-            camera_service.record_device_event(
+            camera_events.record_device_event(
                 session=session,
                 camera=session.get_one(Camera, cam.id),
                 kind=EventKind.motion,
@@ -154,7 +155,7 @@ def test_service_refuses_an_empty_device_ref_and_repeats_are_one_event(
             )
         assert refused.value.code == "invalid_device_ref"
         with pytest.raises(InvalidInput) as refused, runtime.db.transaction() as session:
-            camera_service.record_device_events(
+            camera_events.record_device_events(
                 session=session,
                 camera=session.get_one(Camera, cam.id),
                 events=[spec("ok"), spec(bad)],
@@ -165,14 +166,14 @@ def test_service_refuses_an_empty_device_ref_and_repeats_are_one_event(
 
     with runtime.db.transaction() as session:
         camera = session.get_one(Camera, cam.id)
-        result = camera_service.record_device_events(
+        result = camera_events.record_device_events(
             session=session,
             camera=camera,
             events=[spec("a"), spec("a"), spec(None), spec(None), spec("b")],
             max_duration_s=600,
         )
         assert (result.created, result.duplicates) == (4, 1)
-        first = camera_service.report_device_event(
+        first = camera_events.report_device_event(
             session=session,
             camera=camera,
             kind=EventKind.motion,
@@ -183,7 +184,7 @@ def test_service_refuses_an_empty_device_ref_and_repeats_are_one_event(
         )
         assert first.created is False
     with runtime.db.transaction() as session:
-        again = camera_service.record_device_events(
+        again = camera_events.record_device_events(
             session=session,
             camera=session.get_one(Camera, cam.id),
             events=[spec("a"), spec("b"), spec("c")],
@@ -275,7 +276,7 @@ def test_events_older_than_retention_refused_single_and_batch(
 def test_ingest_clip_service_applies_the_age_rule(runtime: Runtime, tmp_path: Path) -> None:
     cam = make_camera(runtime, make_person(runtime).user).camera
     with pytest.raises(InvalidInput) as refused, runtime.db.transaction() as session:
-        camera_service.ingest_clip(
+        camera_clips.ingest_clip(
             session=session,
             storage=runtime.storage,
             limits=ClipLimits.from_settings(runtime.settings),

@@ -205,14 +205,14 @@ def test_failed_commit_leaves_no_file(
     client: TestClient, runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """If the database refuses the transaction after the files were stored, they are removed."""
-    from doorstep.cameras import service as camera_service
+    from doorstep.cameras import clips as camera_clips
 
     cam = make_camera(runtime, make_person(runtime).user)
 
     def explode(**_kwargs: object) -> None:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(camera_service, "_alert_owner", explode)
+    monkeypatch.setattr(camera_clips, "alert_owner", explode)
     with pytest.raises(RuntimeError):
         upload_clip(client, cam, sample_clip(tmp_path))
     assert _counts(runtime) == (0, 0, [])
@@ -256,8 +256,7 @@ def test_sample_clip_is_deterministic(tmp_path: Path) -> None:
     assert a.read_bytes() == b.read_bytes()
 
 
-def test_same_device_ref_is_one_event(client: TestClient, runtime: Runtime,
-                                      tmp_path: Path) -> None:
+def test_same_device_ref_is_one_event(client: TestClient, runtime: Runtime, tmp_path: Path) -> None:
     """A device that retries after a lost answer gets the event it already made."""
     owner = make_person(runtime)
     cam = make_camera(runtime, owner.user)
@@ -268,9 +267,13 @@ def test_same_device_ref_is_one_event(client: TestClient, runtime: Runtime,
     def send(camera):  # type: ignore[no-untyped-def]
         with path.open("rb") as fh:
             return client.post(
-                f"/api/v1/cameras/{camera.camera.id}/clips", headers=camera.headers,
-                data={"started_at": started.isoformat(), "kind": "motion",
-                      "device_ref": "sd:/0007.mp4"},
+                f"/api/v1/cameras/{camera.camera.id}/clips",
+                headers=camera.headers,
+                data={
+                    "started_at": started.isoformat(),
+                    "kind": "motion",
+                    "device_ref": "sd:/0007.mp4",
+                },
                 files={"file": (path.name, fh, "video/mp4")},
             )
 
@@ -287,8 +290,9 @@ def test_same_device_ref_is_one_event(client: TestClient, runtime: Runtime,
     assert _counts(runtime)[1] == 3
 
 
-def test_clip_with_a_location_tag_refused(client: TestClient, runtime: Runtime,
-                                          tmp_path: Path) -> None:
+def test_clip_with_a_location_tag_refused(
+    client: TestClient, runtime: Runtime, tmp_path: Path
+) -> None:
     """A location tag in the file would carry the camera's exact position to whoever the
     clip is shared with (an agency, the feed)."""
     import av
@@ -316,12 +320,19 @@ def test_event_batch_all_or_nothing_deduplicated_one_alert(
     url = f"/api/v1/cameras/{cam.camera.id}/events/batch"
 
     def ev(i: int, **over: object) -> dict[str, object]:
-        return {"kind": "motion", "device_ref": f"e{i}",
-                "started_at": (start + timedelta(seconds=i)).isoformat(), **over}
+        return {
+            "kind": "motion",
+            "device_ref": f"e{i}",
+            "started_at": (start + timedelta(seconds=i)).isoformat(),
+            **over,
+        }
 
     # One bad event refuses the whole batch and names it.
-    bad = client.post(url, headers=cam.headers, json={"events": [
-        ev(0), ev(1, started_at=(utcnow() + timedelta(hours=1)).isoformat())]})
+    bad = client.post(
+        url,
+        headers=cam.headers,
+        json={"events": [ev(0), ev(1, started_at=(utcnow() + timedelta(hours=1)).isoformat())]},
+    )
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "start_in_future"
     assert "Event 1" in bad.json()["error"]["message"]
     assert _counts(runtime)[1] == 0

@@ -15,7 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from tests.factories import make_camera, make_person, sample_clip, upload_clip
 
-from doorstep.cameras import service as camera_service
+from doorstep.cameras import clips as camera_clips
+from doorstep.cameras import events as camera_events
+from doorstep.cameras import registry as camera_registry
 from doorstep.cameras.models import Camera, Clip, EventKind, MotionEvent
 from doorstep.db import utcnow
 from doorstep.media.video import ClipLimits
@@ -40,18 +42,18 @@ def test_token_revoked_while_the_clip_decodes_is_refused_and_leaves_nothing(
     again, and the files go when it refuses."""
     owner = make_person(runtime)
     cam = make_camera(runtime, owner.user)
-    store_clip = camera_service.store_clip
+    store_clip = camera_clips.store_clip
 
-    def store_then_revoke(**kwargs: Any) -> camera_service.StoredClip:
+    def store_then_revoke(**kwargs: Any) -> camera_clips.StoredClip:
         stored = store_clip(**kwargs)
         assert len(runtime.storage.keys()) == 2  # the clip and its thumbnail, not recorded
         with runtime.db.transaction() as session:  # the owner, meanwhile
-            camera_service.revoke_camera_token(
+            camera_registry.revoke_camera_token(
                 session=session, owner=owner.user, camera_id=cam.camera.id
             )
         return stored
 
-    monkeypatch.setattr(camera_service, "store_clip", store_then_revoke)
+    monkeypatch.setattr(camera_clips, "store_clip", store_then_revoke)
     r = upload_clip(client, cam, sample_clip(tmp_path))
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_camera_token"
     assert _counts(runtime) == (0, 0, [])
@@ -70,7 +72,7 @@ def test_a_retry_that_loses_the_race_gets_the_first_event_and_its_files_go(
     for _ in range(2):
         with runtime.db.read_only() as session:
             assert (
-                camera_service.check_clip(
+                camera_clips.check_clip(
                     session=session,
                     camera=session.get_one(Camera, cam.id),
                     started_at=started,
@@ -79,14 +81,14 @@ def test_a_retry_that_loses_the_race_gets_the_first_event_and_its_files_go(
                 is None
             )
         stored.append(
-            camera_service.store_clip(
+            camera_clips.store_clip(
                 storage=runtime.storage, limits=limits, camera_id=cam.id, file_path=clip
             )
         )
     results = []
     for item in stored:
         with runtime.db.transaction() as session:
-            result = camera_service.record_clip(
+            result = camera_clips.record_clip(
                 session=session,
                 storage=runtime.storage,
                 camera=session.get_one(Camera, cam.id),
@@ -168,7 +170,7 @@ def test_concurrent_sends_of_one_device_ref_make_one_event(runtime: Runtime) -> 
     started = utcnow() - timedelta(minutes=2)
 
     def send(session: Any) -> MotionEvent:
-        return camera_service.record_device_event(
+        return camera_events.record_device_event(
             session=session,
             camera=session.get_one(Camera, cam.id),
             kind=EventKind.ding,
@@ -189,13 +191,13 @@ def test_concurrent_batches_sharing_references_record_each_once(runtime: Runtime
     cam = make_camera(runtime, make_person(runtime).user).camera
     started = utcnow() - timedelta(minutes=30)
 
-    def batch(refs: list[str]) -> Callable[[Any], camera_service.BatchResult]:
-        def send(session: Any) -> camera_service.BatchResult:
-            return camera_service.record_device_events(
+    def batch(refs: list[str]) -> Callable[[Any], camera_events.BatchResult]:
+        def send(session: Any) -> camera_events.BatchResult:
+            return camera_events.record_device_events(
                 session=session,
                 camera=session.get_one(Camera, cam.id),
                 events=[
-                    camera_service.DeviceEventSpec(
+                    camera_events.DeviceEventSpec(
                         EventKind.motion, started + timedelta(seconds=i), None, ref
                     )
                     for i, ref in enumerate(refs)

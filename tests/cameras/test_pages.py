@@ -25,10 +25,6 @@ from doorstep.runtime import Runtime
 LAT, LNG = 39.951234567, -75.163456789
 
 
-
-
-
-
 def kinds_listed(html: str) -> list[str]:
     return re.findall(r'class="event-kind">(\w+)<', html)
 

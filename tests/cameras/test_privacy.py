@@ -102,5 +102,13 @@ def test_openapi_has_position_only_in_owner_schemas(client: TestClient) -> None:
     )
     # The camera and home schemas are the owner's own view or his input; Circle is a
     # request's drawn area; PostCreate is the author's input (stored only as a coarse cell).
-    assert with_position == ["CameraCreate", "CameraIssued", "CameraRead", "CameraUpdate",
-                             "Circle", "HomeRead", "HomeUpdate", "PostCreate"]
+    assert with_position == [
+        "CameraCreate",
+        "CameraIssued",
+        "CameraRead",
+        "CameraUpdate",
+        "Circle",
+        "HomeRead",
+        "HomeUpdate",
+        "PostCreate",
+    ]

@@ -24,8 +24,13 @@ def test_ingest_serve_and_delete_on_s3(
 ) -> None:
     bucket = f"doorstep-{uuid.uuid4().hex[:10]}"
     settings = make_settings(
-        tmp_path, database_url, media_url=f"s3://{bucket}/city", s3_endpoint_url=s3_server,
-        s3_region=S3_REGION, s3_access_key_id=S3_KEY_ID, s3_secret_access_key=S3_SECRET,
+        tmp_path,
+        database_url,
+        media_url=f"s3://{bucket}/city",
+        s3_endpoint_url=s3_server,
+        s3_region=S3_REGION,
+        s3_access_key_id=S3_KEY_ID,
+        s3_secret_access_key=S3_SECRET,
     )
     runtime = Runtime(settings)
     assert isinstance(runtime.storage, S3Storage)
@@ -39,8 +44,12 @@ def test_ingest_serve_and_delete_on_s3(
         clip = r.json()["clip"]
         listed = s3_client.list_objects_v2(Bucket=bucket, Prefix="city/")
         keys = sorted(o["Key"] for o in listed.get("Contents", []))
-        assert keys == sorted([f"city/clips/{cam.camera.id}/{clip['id']}.mp4",
-                               f"city/thumbnails/{cam.camera.id}/{clip['id']}.jpg"])
+        assert keys == sorted(
+            [
+                f"city/clips/{cam.camera.id}/{clip['id']}.mp4",
+                f"city/thumbnails/{cam.camera.id}/{clip['id']}.jpg",
+            ]
+        )
         video = client.get(clip["video_url"], headers=owner.headers, follow_redirects=False)
         assert video.status_code == 307
         signed = video.headers["location"]
@@ -48,10 +57,15 @@ def test_ingest_serve_and_delete_on_s3(
         assert httpx.get(signed).content == path.read_bytes()
         # a stranger gets no signed URL at all
         stranger = make_person(runtime)
-        assert client.get(clip["video_url"], headers=stranger.headers,
-                          follow_redirects=False).status_code == 404
-        assert client.delete(f"/api/v1/clips/{clip['id']}",
-                             headers=owner.headers).status_code == 204
+        assert (
+            client.get(
+                clip["video_url"], headers=stranger.headers, follow_redirects=False
+            ).status_code
+            == 404
+        )
+        assert (
+            client.delete(f"/api/v1/clips/{clip['id']}", headers=owner.headers).status_code == 204
+        )
         listed = s3_client.list_objects_v2(Bucket=bucket, Prefix="city/")
         assert listed.get("KeyCount", 0) == 0
         # a refused upload leaves no object either

@@ -18,7 +18,7 @@ from tests.factories import (
 )
 
 from doorstep.accounts.models import User
-from doorstep.cameras import service as camera_service
+from doorstep.cameras import registry as camera_registry
 from doorstep.runtime import Runtime
 
 pytestmark = pytest.mark.browser
@@ -78,8 +78,8 @@ def test_add_a_camera_by_clicking_the_map(page: Page, runtime: Runtime) -> None:
     with runtime.db.transaction() as session:
         user = session.get(User, person.user.id)
         assert user is not None
-        [camera] = camera_service.list_cameras(session=session, owner=user)
-        view = camera_service.owner_view(camera)
+        [camera] = camera_registry.list_cameras(session=session, owner=user)
+        view = camera_registry.owner_view(camera)
     assert (round(view.latitude, 6), round(view.longitude, 6)) == clicked
     assert view.kind.value == "floodlight"
 

@@ -18,7 +18,10 @@ from shapely.geometry import Point, Polygon, box
 from tests.factories import make_camera, make_person, sample_clip
 
 from doorstep import geo
-from doorstep.cameras import service as camera_service
+from doorstep.cameras import clips as camera_clips
+from doorstep.cameras import deletion as camera_deletion
+from doorstep.cameras import events as camera_events
+from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras.models import Camera, Clip, EventKind
 from doorstep.db import utcnow
 from doorstep.errors import InvalidInput
@@ -92,7 +95,7 @@ def build_scene(runtime: Runtime, tmp_path: Path, centre: tuple[float, float]) -
 
     def device_event(cam: Camera, started: datetime, ended: datetime | None) -> None:
         with runtime.db.transaction() as session:
-            camera_service.record_device_event(
+            camera_events.record_device_event(
                 session=session,
                 camera=session.get_one(Camera, cam.id),
                 kind=EventKind.motion,
@@ -148,7 +151,7 @@ def build_scene(runtime: Runtime, tmp_path: Path, centre: tuple[float, float]) -
     deleted = camera(alice.id, lat0 - half_lat / 5, lng0 + half_lng / 2)
     with runtime.db.transaction() as session:
         for cam in (stored, deleted):
-            camera_service.ingest_clip(
+            camera_clips.ingest_clip(
                 session=session,
                 storage=runtime.storage,
                 limits=limits,
@@ -160,9 +163,9 @@ def build_scene(runtime: Runtime, tmp_path: Path, centre: tuple[float, float]) -
     expect(stored)
     with runtime.db.transaction() as session:
         clip = session.scalars(
-            camera_service.readable_clips(actor=alice).where(Clip.camera_id == deleted.id)
+            camera_inbox.readable_clips(actor=alice).where(Clip.camera_id == deleted.id)
         ).one()
-        camera_service.delete_clip(
+        camera_deletion.delete_clip(
             session=session, storage=runtime.storage, owner=alice, clip_id=clip.id
         )
 
@@ -229,7 +232,7 @@ def test_circle_area_and_big_cell_sets(runtime: Runtime) -> None:
     start = utcnow() - timedelta(hours=3)
     with runtime.db.transaction() as session:
         for cam in (near, far):
-            camera_service.record_device_event(
+            camera_events.record_device_event(
                 session=session,
                 camera=session.get_one(Camera, cam.id),
                 kind=EventKind.ding,

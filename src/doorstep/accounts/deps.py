@@ -21,7 +21,7 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
-# How every camera ingest token begins (cameras.service.CAMERA_TOKEN_PREFIX plus "_"),
+# How every camera ingest token begins (cameras.registry.CAMERA_TOKEN_PREFIX plus "_"),
 # spelled out so that the principal dependencies do not load the cameras domain.
 _CAMERA_TOKEN_START = "dsc_"  # noqa: S105 (a label, not a secret)
 

@@ -1,7 +1,7 @@
 """HTML routes for the owner's cameras, his timeline of events, and one event with its clip.
 
 Privacy: the exact position is put into pages only here, on the owner's own camera
-pages, through ``camera_service.owner_view``.
+pages, through ``camera_registry.owner_view``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from starlette.datastructures import FormData
 
 from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
 from doorstep.accounts.models import User
-from doorstep.cameras import service as camera_service
+from doorstep.cameras import deletion as camera_deletion
+from doorstep.cameras import inbox as camera_inbox
+from doorstep.cameras import registry as camera_registry
 from doorstep.cameras.models import CameraKind, EventKind
 from doorstep.cameras.schemas import CameraCreate, CameraRead, CameraUpdate, EventRead
 from doorstep.errors import DoorstepError, InvalidInput
@@ -127,8 +129,8 @@ def _token_page(
 @router.get("/cameras", response_class=HTMLResponse)
 def cameras(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
     views = [
-        camera_service.owner_view(c)
-        for c in camera_service.list_cameras(session=session, owner=user)
+        camera_registry.owner_view(c)
+        for c in camera_registry.list_cameras(session=session, owner=user)
     ]
     return show(
         request, "cameras/list.html", visitor, session, cameras=views, notice=_notice(request)
@@ -163,7 +165,7 @@ def add_camera(
     try:
         body: CameraCreate = _parse_camera(values, CameraCreate)
         with session.begin_nested():
-            camera, token = camera_service.register_camera(
+            camera, token = camera_registry.register_camera(
                 session=session,
                 owner=user,
                 name=body.name,
@@ -183,7 +185,7 @@ def add_camera(
             status_code=exc.status_code,
             error=exc.message,
         )
-    view = camera_service.owner_view(camera)
+    view = camera_registry.owner_view(camera)
     return _token_page(request, visitor, session, settings.base_url, view, token, is_new=True)
 
 
@@ -212,8 +214,8 @@ def _camera_page(
 
 def _own_camera(session: Session, user: User, camera_id: uuid.UUID) -> CameraRead:
     """The owner's view of his camera; someone else's camera is a 404 like a missing one."""
-    return camera_service.owner_view(
-        camera_service.get_own_camera(session=session, owner=user, camera_id=camera_id)
+    return camera_registry.owner_view(
+        camera_registry.get_own_camera(session=session, owner=user, camera_id=camera_id)
     )
 
 
@@ -239,7 +241,7 @@ def update_camera(
         body: CameraUpdate = _parse_camera(values, CameraUpdate)
         # A savepoint: a refusal half-way leaves none of the form's changes behind.
         with session.begin_nested():
-            camera_service.update_camera(
+            camera_registry.update_camera(
                 session=session, owner=user, camera_id=camera_id, **body.model_dump()
             )
     except DoorstepError as exc:
@@ -265,10 +267,10 @@ def rotate_camera_token(
     session: DbSession,
     settings: SettingsDep,
 ) -> Response:
-    camera, token = camera_service.rotate_camera_token(
+    camera, token = camera_registry.rotate_camera_token(
         session=session, owner=user, camera_id=camera_id
     )
-    view = camera_service.owner_view(camera)
+    view = camera_registry.owner_view(camera)
     return _token_page(request, visitor, session, settings.base_url, view, token, is_new=False)
 
 
@@ -276,7 +278,7 @@ def rotate_camera_token(
 def revoke_camera_token(
     camera_id: uuid.UUID, user: PageUser, form: CheckedForm, session: DbSession
 ) -> Response:
-    camera_service.revoke_camera_token(session=session, owner=user, camera_id=camera_id)
+    camera_registry.revoke_camera_token(session=session, owner=user, camera_id=camera_id)
     return redirect(f"/cameras/{camera_id}?notice=token_revoked")
 
 
@@ -301,7 +303,7 @@ def delete_camera(
     session: DbSession,
     runtime: RuntimeDep,
 ) -> Response:
-    camera_service.delete_camera(
+    camera_registry.delete_camera(
         session=session, storage=runtime.storage, owner=user, camera_id=camera_id
     )
     return redirect("/cameras?notice=camera_deleted")
@@ -361,9 +363,9 @@ def timeline(request: Request, visitor: Visitor, user: PageUser, session: DbSess
     older: str | None = None
     error: str | None = None
     status_code = 200
-    own_cameras = camera_service.list_cameras(session=session, owner=user)
+    own_cameras = camera_registry.list_cameras(session=session, owner=user)
     try:
-        page = camera_service.timeline(
+        page = camera_inbox.timeline(
             session=session,
             owner=user,
             camera_id=filters.camera_id(),
@@ -376,7 +378,7 @@ def timeline(request: Request, visitor: Visitor, user: PageUser, session: DbSess
     except DoorstepError as exc:
         error, status_code = exc.message, exc.status_code
     else:
-        events = [camera_service.event_view(*row) for row in page.rows]
+        events = [camera_inbox.event_view(*row) for row in page.rows]
         if page.next_cursor:
             older = f"/timeline?{filters.query(cursor=page.next_cursor)}"
     return show(
@@ -399,8 +401,8 @@ def timeline(request: Request, visitor: Visitor, user: PageUser, session: DbSess
 def event_page(
     event_id: uuid.UUID, request: Request, visitor: Visitor, user: PageUser, session: DbSession
 ) -> Response:
-    event = camera_service.event_view(
-        *camera_service.get_own_event(session=session, owner=user, event_id=event_id)
+    event = camera_inbox.event_view(
+        *camera_inbox.get_own_event(session=session, owner=user, event_id=event_id)
     )
     return show(request, "cameras/event.html", visitor, session, event=event)
 
@@ -413,7 +415,7 @@ def delete_event(
     session: DbSession,
     runtime: RuntimeDep,
 ) -> Response:
-    camera_service.delete_event(
+    camera_deletion.delete_event(
         session=session, storage=runtime.storage, owner=user, event_id=event_id
     )
     return redirect("/timeline?notice=event_deleted")

@@ -23,7 +23,7 @@ from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
 from doorstep.accounts.models import User
 from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import AgencyStatus
-from doorstep.cameras import service as camera_service
+from doorstep.cameras import inbox as camera_inbox
 from doorstep.errors import DoorstepError, Forbidden, InvalidInput
 from doorstep.feed import areas, homes, moderation, moderation_pages, tips
 from doorstep.feed import comments as feed_comments
@@ -320,8 +320,8 @@ def _parse_post(values: dict[str, Any]) -> PostCreate:
 
 
 def _own_clips(session: Session, user: User) -> list[Any]:
-    page = camera_service.timeline(session=session, owner=user, limit=30)
-    events = [camera_service.event_view(*row) for row in page.rows]
+    page = camera_inbox.timeline(session=session, owner=user, limit=30)
+    events = [camera_inbox.event_view(*row) for row in page.rows]
     return [e for e in events if e.clip is not None]
 
 

@@ -22,7 +22,7 @@ from doorstep.accounts import service as account_service
 from doorstep.accounts.models import Role, User
 from doorstep.accounts.service import actor_of
 from doorstep.agencies import service as agency_service
-from doorstep.cameras import service as camera_service
+from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras.models import Clip
 from doorstep.db import utcnow
 from doorstep.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -199,7 +199,7 @@ def _post_location(
 
 def _check_clip(*, session: Session, author: User, clip_id: uuid.UUID) -> Clip:
     try:
-        return camera_service.get_own_clip(session=session, owner=author, clip_id=clip_id)
+        return camera_inbox.get_own_clip(session=session, owner=author, clip_id=clip_id)
     except NotFound as exc:
         raise NotFound("You can only share a clip of your own.", code="clip_not_found") from exc
 
@@ -419,7 +419,7 @@ def live_clip(*, session: Session, post: Post) -> Clip | None:
         return None
     author = account_service.get_user(session=session, user_id=post.author_id)
     try:
-        return camera_service.get_own_clip(session=session, owner=author, clip_id=post.clip_id)
+        return camera_inbox.get_own_clip(session=session, owner=author, clip_id=post.clip_id)
     except NotFound:
         return None
 
@@ -433,7 +433,7 @@ def post_clip_key(
     clip = live_clip(session=session, post=post)
     if clip is None:
         raise NotFound("This post has no clip.", code="clip_not_found")
-    return post, camera_service.clip_file_key(clip, thumbnail=thumbnail)
+    return post, camera_inbox.clip_file_key(clip, thumbnail=thumbnail)
 
 
 # ---------------------------------------------------------------- views

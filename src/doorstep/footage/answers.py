@@ -20,7 +20,7 @@ from doorstep.accounts.models import User
 from doorstep.accounts.service import actor_of
 from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import Agency
-from doorstep.cameras import service as camera_service
+from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras.models import Camera, Clip, MotionEvent
 from doorstep.db import undo_on_rollback, utcnow
 from doorstep.errors import Conflict, InvalidInput, NotFound
@@ -76,7 +76,7 @@ def events_in_window(
     """The owner's own events in the request's window, from the cameras it asked about."""
     camera_ids = [uuid.UUID(c) for c in found.recipient.camera_ids]
     stmt = (
-        camera_service.readable_events(actor=owner)
+        camera_inbox.readable_events(actor=owner)
         .where(
             MotionEvent.camera_id.in_(camera_ids),
             MotionEvent.started_at < found.request.window_end,

@@ -14,8 +14,8 @@ from starlette.datastructures import UploadFile
 
 from doorstep.accounts.deps import CurrentUser, bearer_token
 from doorstep.agencies.deps import AgencyMember, AnyAgencyMember
-from doorstep.cameras import service as camera_service
-from doorstep.cameras.api import CLIP_FILE_FIELD, camera_upload, multipart_body, spool_upload
+from doorstep.cameras import registry as camera_registry
+from doorstep.cameras.uploads import CLIP_FILE_FIELD, camera_upload, multipart_body, spool_upload
 from doorstep.errors import Forbidden
 from doorstep.footage import answers as answer_service
 from doorstep.footage import evidence as evidence_service
@@ -376,7 +376,7 @@ def pending_uploads(
     """What the owner shared from this device's local-first events, waiting for the file."""
     # Devices poll this; read-only, it never waits for (or holds up) a writer on SQLite.
     with runtime.db.read_only() as session:
-        camera = camera_service.authenticate_camera(
+        camera = camera_registry.authenticate_camera(
             session=session, camera_id=camera_id, token=bearer_token(request)
         )
         return [
@@ -404,7 +404,7 @@ def _fulfil(
     that locks the row and checks again that it is still pending. Blocking."""
     limits = ClipLimits.from_settings(runtime.settings)
     with runtime.db.read_only() as session:
-        camera = camera_service.authenticate_camera(
+        camera = camera_registry.authenticate_camera(
             session=session, camera_id=camera_id, token=token
         )
         item = evidence_service.check_pending_upload(
@@ -419,7 +419,7 @@ def _fulfil(
         path.unlink(missing_ok=True)
     try:
         with runtime.db.transaction() as session:
-            camera = camera_service.authenticate_camera(
+            camera = camera_registry.authenticate_camera(
                 session=session, camera_id=camera_id, token=token
             )
             item = evidence_service.record_upload(

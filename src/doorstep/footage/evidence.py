@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from doorstep import audit
 from doorstep.accounts.models import User
 from doorstep.accounts.service import actor_of
-from doorstep.cameras import service as camera_service
+from doorstep.cameras import clips as camera_clips
 from doorstep.cameras.models import Camera, MotionEvent
 from doorstep.db import undo_on_rollback, utcnow
 from doorstep.errors import Conflict, DoorstepError, NotFound
@@ -430,7 +430,7 @@ def store_upload(
     stored = StoredUpload(
         evidence_id=item.id,
         storage_key=f"evidence/{item.request_id}/{item.id}-{uuid.uuid4().hex[:12]}.mp4",
-        sha256=camera_service.sha256_file(file_path),
+        sha256=camera_clips.sha256_file(file_path),
         size_bytes=file_path.stat().st_size,
         probe=probe,
     )

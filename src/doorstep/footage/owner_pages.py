@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
 from doorstep.accounts.models import User
-from doorstep.cameras import service as camera_service
+from doorstep.cameras import inbox as camera_inbox
 from doorstep.errors import DoorstepError, InvalidInput
 from doorstep.footage import answers as answer_service
 from doorstep.footage.agency_pages import page_context
@@ -111,7 +111,7 @@ def _answer_page(
 ) -> Response:
     found = answer_service.get_owner_request(session=session, owner=user, request_id=request_id)
     events = [
-        camera_service.event_view(*row)
+        camera_inbox.event_view(*row)
         for row in answer_service.events_in_window(session=session, owner=user, found=found)
     ]
     shared = {
