@@ -163,7 +163,7 @@ def _issue(
     tokens = issue_tokens(runtime, viewers, stamp)
     return tokens, {
         "residents": len(tokens),
-        "issued_with": "doorstep.accounts.service.create_api_token (audited)",
+        "issued_with": "doorstep.accounts.api_tokens.create_api_token (audited)",
         "name": f"{TOKEN_NAME} {stamp}",
         "seconds": round(time.perf_counter() - started, 2),
     }

@@ -39,6 +39,7 @@ import numpy as np
 from bench import databases, output
 from bench.machine import machine
 from bench.servers import Servers
+from doorstep.accounts import api_tokens
 from doorstep.accounts import service as account_service
 from doorstep.cameras import events as camera_events
 from doorstep.cameras import registry as camera_registry
@@ -99,7 +100,7 @@ def _setup(runtime: Runtime, *, readers: int, uploaders: int, seed: int) -> Scen
             if i >= readers:
                 devices.append(Device(camera_id=camera.id, token=camera_token))
                 continue
-            _row, token = account_service.create_api_token(session=session, user=user, name="mixed")
+            _row, token = api_tokens.create_api_token(session=session, user=user, name="mixed")
             tokens.append(token)
             homes.set_home(session=session, owner=user, latitude=here[0], longitude=here[1])
             # A timeline worth paging: 200 events over the last days.

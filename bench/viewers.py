@@ -12,7 +12,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from doorstep.accounts import service as account_service
+from doorstep.accounts import api_tokens
 from doorstep.accounts.models import ApiToken, User
 from doorstep.feed.models import Home
 from doorstep.runtime import Runtime
@@ -34,7 +34,7 @@ def issue_tokens(runtime: Runtime, residents: Sequence[uuid.UUID], stamp: str) -
     with runtime.db.transaction() as session:
         for user_id in residents:
             user = session.get_one(User, user_id)
-            _row, token = account_service.create_api_token(
+            _row, token = api_tokens.create_api_token(
                 session=session, user=user, name=f"{TOKEN_NAME} {stamp}"
             )
             if not re.fullmatch(r"[A-Za-z0-9_\-]+", token):
@@ -53,7 +53,7 @@ def revoke_tokens(runtime: Runtime, stamp: str) -> int:
             )
         )
         for row in rows:
-            account_service.revoke_api_token(
+            api_tokens.revoke_api_token(
                 session=session, user=session.get_one(User, row.user_id), token_id=row.id
             )
     return len(rows)

@@ -20,6 +20,7 @@ from httpx import Response
 from sqlalchemy import select
 
 from doorstep import geo
+from doorstep.accounts import api_tokens, two_factor
 from doorstep.accounts import service as account_service
 from doorstep.accounts.models import Role, User
 from doorstep.cameras import registry as camera_registry
@@ -65,7 +66,7 @@ def make_person(
             password=PASSWORD,
             role=role,
         )
-        _row, token = account_service.create_api_token(session=session, user=user, name="tests")
+        _row, token = api_tokens.create_api_token(session=session, user=user, name="tests")
     return Person(user=user, token=token)
 
 
@@ -132,12 +133,10 @@ def enable_totp(runtime: Runtime, person: Person) -> str:
     """
     with runtime.db.transaction() as session:
         user = session.merge(person.user)
-        uri = account_service.begin_totp_setup(session=session, user=user)
+        uri = two_factor.begin_totp_setup(session=session, user=user)
         secret: str = pyotp.parse_uri(uri).secret
-        account_service.confirm_totp_setup(
-            session=session, user=user, code=pyotp.TOTP(secret).now()
-        )
-        _row, person.token = account_service.create_api_token(
+        two_factor.confirm_totp_setup(session=session, user=user, code=pyotp.TOTP(secret).now())
+        _row, person.token = api_tokens.create_api_token(
             session=session, user=user, name="tests (two-factor)", with_second_factor=True
         )
         person.user = user

@@ -192,25 +192,17 @@ def users_create(
 @users_app.command("set-role")
 def users_set_role(email: str, role: Role) -> None:
     """Change a user's role from the server's shell (audited as the system)."""
-    from sqlalchemy import select
-
     from doorstep import audit
-    from doorstep.accounts.models import User
+    from doorstep.accounts import service as account_service
 
     runtime = _runtime()
     with runtime.db.transaction() as session:
-        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        user = account_service.find_user_by_email(session=session, email=email)
         if user is None:
             typer.echo(f"error: no user {email}", err=True)
             raise typer.Exit(2)
-        previous, user.role = user.role, role
-        audit.record(
-            session=session,
-            actor=audit.Actor.system("cli"),
-            action=audit.AuditAction.USER_ROLE_CHANGED,
-            subject_type="user",
-            subject_id=user.id,
-            details={"from": previous.value, "to": role.value},
+        previous = account_service.assign_role(
+            session=session, actor=audit.Actor.system("cli"), user=user, role=role
         )
     typer.echo(f"{email}: {previous.value} -> {role.value}")
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from doorstep.accounts import service as account_service
+from doorstep.accounts import two_factor
 from doorstep.accounts.models import Role, User
 from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import AgencyType
@@ -217,8 +218,8 @@ def _seed_agency_and_request(runtime: Runtime, people: dict[str, User]) -> None:
             action="verify",
             reason=None,
         )
-        uri = account_service.begin_totp_setup(session=session, user=officer)
-        account_service.confirm_totp_setup(
+        uri = two_factor.begin_totp_setup(session=session, user=officer)
+        two_factor.confirm_totp_setup(
             session=session, user=officer, code=pyotp.TOTP(pyotp.parse_uri(uri).secret).now()
         )
     with runtime.db.transaction() as session:

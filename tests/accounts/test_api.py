@@ -91,16 +91,14 @@ def test_token_rotation_and_revocation(client: TestClient, runtime: Runtime) -> 
 
 
 def test_totp_required_for_token_when_enabled(client: TestClient, runtime: Runtime) -> None:
-    from doorstep.accounts import service as account_service
+    from doorstep.accounts import two_factor
 
     person = make_person(runtime)
     with runtime.db.transaction() as session:
         user = session.merge(person.user)
-        uri = account_service.begin_totp_setup(session=session, user=user)
+        uri = two_factor.begin_totp_setup(session=session, user=user)
         secret = pyotp.parse_uri(uri).secret
-        account_service.confirm_totp_setup(
-            session=session, user=user, code=pyotp.TOTP(secret).now()
-        )
+        two_factor.confirm_totp_setup(session=session, user=user, code=pyotp.TOTP(secret).now())
     r = client.post("/api/v1/tokens", json={"email": person.user.email, "password": PASSWORD})
     assert r.status_code == 401 and r.json()["error"]["code"] == "totp_required"
     # the code used to confirm cannot be replayed; the next time step is accepted

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.factories import PASSWORD, make_person
 
-from doorstep.accounts import service as account_service
+from doorstep.accounts import api_tokens
 from doorstep.accounts.models import RecoveryCode, User
 from doorstep.audit import AuditRecord
 from doorstep.runtime import Runtime
@@ -112,7 +112,7 @@ def test_enrol_confirm_recovery_codes_and_disable(client: TestClient, runtime: R
     # Disabling with the password needs a token that proved a second factor.
     with runtime.db.transaction() as session:
         user = session.get_one(User, person.user.id)
-        _row, legacy = account_service.create_api_token(session=session, user=user, name="old")
+        _row, legacy = api_tokens.create_api_token(session=session, user=user, name="old")
     for path, body in [
         ("/api/v1/users/me/two-factor/disable", {"password": PASSWORD}),
         ("/api/v1/users/me/two-factor/disable", {"code": fresh[0]}),

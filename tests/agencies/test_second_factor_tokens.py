@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from tests.factories import PASSWORD, enable_totp, make_agency, make_person, request_body
 
-from doorstep.accounts import service as account_service
+from doorstep.accounts import api_tokens
 from doorstep.accounts.models import User
 from doorstep.agencies.models import AgencyInvitation
 from doorstep.audit import AuditRecord
@@ -64,7 +64,7 @@ def test_password_only_token_of_a_two_factor_member_is_refused(
     # What every token from before the migration is: password-only, still live.
     with runtime.db.transaction() as session:
         user = session.get_one(User, chief.user.id)
-        _row, legacy = account_service.create_api_token(session=session, user=user, name="old")
+        _row, legacy = api_tokens.create_api_token(session=session, user=user, name="old")
     headers = {"Authorization": f"Bearer {legacy}"}
     for method, path, body in [
         ("GET", f"/api/v1/agencies/{agency.id}/members", None),

@@ -7,6 +7,7 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
+from doorstep.accounts import api_tokens, sign_in, two_factor
 from doorstep.accounts import service as account_service
 from doorstep.accounts.deps import Admin, CurrentCredential, CurrentUser
 from doorstep.accounts.schemas import (
@@ -59,7 +60,7 @@ def issue_token(
     agency."""
     # Failed attempts are committed on their own so throttling counts them.
     with runtime.db.transaction() as session:
-        check = account_service.check_credentials(
+        check = sign_in.check_credentials(
             session=session,
             settings=settings,
             email=body.email,
@@ -69,13 +70,11 @@ def issue_token(
         user = check.user
         second_factor_missing = False
         if user is not None and user.totp_enabled:
-            method = account_service.verify_second_factor(
+            method = two_factor.verify_second_factor(
                 session=session, user=user, code=body.totp_code or body.recovery_code
             )
             if method is None:
-                account_service.record_failed_second_factor(
-                    session=session, user=user, ip_address=ip
-                )
+                sign_in.record_failed_second_factor(session=session, user=user, ip_address=ip)
                 user = None
                 second_factor_missing = True
     if check.failure is not None:
@@ -88,7 +87,7 @@ def issue_token(
         )
     with runtime.db.transaction() as session:
         user = session.merge(user)
-        row, token = account_service.create_api_token(
+        row, token = api_tokens.create_api_token(
             session=session, user=user, name=body.name, with_second_factor=user.totp_enabled
         )
         return TokenIssued(**TokenRead.model_validate(row).model_dump(), token=token)
@@ -97,21 +96,20 @@ def issue_token(
 @router.get("/tokens", response_model=list[TokenRead])
 def list_tokens(user: CurrentUser, session: DbSession) -> list[TokenRead]:
     return [
-        TokenRead.model_validate(t)
-        for t in account_service.list_api_tokens(session=session, user=user)
+        TokenRead.model_validate(t) for t in api_tokens.list_api_tokens(session=session, user=user)
     ]
 
 
 @router.post("/tokens/{token_id}/rotate", response_model=TokenIssued)
 def rotate_token(token_id: uuid.UUID, user: CurrentUser, session: DbSession) -> TokenIssued:
-    row, token = account_service.rotate_api_token(session=session, user=user, token_id=token_id)
+    row, token = api_tokens.rotate_api_token(session=session, user=user, token_id=token_id)
     return TokenIssued(**TokenRead.model_validate(row).model_dump(), token=token)
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenRead)
 def revoke_token(token_id: uuid.UUID, user: CurrentUser, session: DbSession) -> TokenRead:
     return TokenRead.model_validate(
-        account_service.revoke_api_token(session=session, user=user, token_id=token_id)
+        api_tokens.revoke_api_token(session=session, user=user, token_id=token_id)
     )
 
 
@@ -122,8 +120,8 @@ def revoke_token(token_id: uuid.UUID, user: CurrentUser, session: DbSession) -> 
 def two_factor_status(user: CurrentUser, session: DbSession) -> TwoFactorStatus:
     return TwoFactorStatus(
         enabled=user.totp_enabled,
-        setup_in_progress=account_service.totp_secret_in_setup(user) is not None,
-        recovery_codes_left=account_service.recovery_codes_left(session=session, user=user),
+        setup_in_progress=two_factor.totp_secret_in_setup(user) is not None,
+        recovery_codes_left=two_factor.recovery_codes_left(session=session, user=user),
     )
 
 
@@ -134,8 +132,8 @@ def enrol_two_factor(
     user: CurrentUser, session: DbSession, response: Response
 ) -> TwoFactorEnrolment:
     """Start (or restart) the setup: a new secret, not enforced until confirmed."""
-    uri = account_service.begin_totp_setup(session=session, user=user)
-    secret = account_service.totp_secret_in_setup(user)
+    uri = two_factor.begin_totp_setup(session=session, user=user)
+    secret = two_factor.totp_secret_in_setup(user)
     assert secret is not None
     response.headers["Cache-Control"] = "no-store"  # the shared secret is never cached
     return TwoFactorEnrolment(secret=secret, otpauth_uri=uri)
@@ -148,7 +146,7 @@ def confirm_two_factor(
     """Turn two-factor sign-in on with a code from the app. Revokes every password-only
     token of the account (the one making this call too, if it is one) and ends its
     browser sessions; returns the recovery codes once."""
-    done = account_service.confirm_totp_setup(session=session, user=user, code=body.code)
+    done = two_factor.confirm_totp_setup(session=session, user=user, code=body.code)
     response.headers["Cache-Control"] = "no-store"
     return TwoFactorEnabled(recovery_codes=done.recovery_codes, revoked_tokens=done.revoked_tokens)
 
@@ -159,7 +157,7 @@ def disable_two_factor(
 ) -> UserRead:
     """Turn two-factor sign-in off, confirmed by a current code or the password, with a
     token that was itself issued with a second factor."""
-    account_service.disable_totp(
+    two_factor.disable_totp(
         session=session,
         user=credential.user,
         code=body.code,
@@ -175,7 +173,7 @@ def regenerate_recovery_codes(
 ) -> RecoveryCodes:
     """A new set of recovery codes for a current TOTP code, with a token issued with a
     second factor; the old set stops working."""
-    codes = account_service.regenerate_recovery_codes(
+    codes = two_factor.regenerate_recovery_codes(
         session=session,
         user=credential.user,
         code=body.code,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from doorstep.accounts import service as account_service
+from doorstep.accounts import api_tokens, sign_in
 from doorstep.accounts.models import ApiToken, Role, User, WebSession
 from doorstep.errors import Forbidden, Unauthenticated
 from doorstep.http import DbSession, SettingsDep
@@ -33,7 +33,7 @@ def api_user(request: Request, session: DbSession) -> User:
         raise Unauthenticated(
             "Send an API token as 'Authorization: Bearer <token>'.", code="token_required"
         )
-    user = account_service.user_for_api_token(session=session, token=token)
+    user = api_tokens.user_for_api_token(session=session, token=token)
     if user is None:
         if token.startswith(_CAMERA_TOKEN_START):
             raise Unauthenticated(
@@ -67,7 +67,7 @@ def api_credential(
     request: Request, session: DbSession, user: Annotated[User, Depends(api_user)]
 ) -> ApiCredential:
     token = _bearer(request)
-    found = account_service.resolve_api_token(session=session, token=token) if token else None
+    found = api_tokens.resolve_api_token(session=session, token=token) if token else None
     if found is None:  # api_user accepted it; refuse rather than assume, should it differ
         raise Unauthenticated("This API token is not valid or was revoked.", code="invalid_token")
     return ApiCredential(user=user, token=found[1])
@@ -96,7 +96,7 @@ class SignInRequired(Exception):
 
 
 def page_visitor(request: Request, session: DbSession, settings: SettingsDep) -> PageVisitor:
-    found = account_service.resolve_web_session(
+    found = sign_in.resolve_web_session(
         session=session, token=request.cookies.get(settings.cookie_name)
     )
     if found is None:

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from doorstep.accounts import api_tokens, sign_in, two_factor
 from doorstep.accounts import service as account_service
 from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
 from doorstep.accounts.models import User
@@ -111,7 +112,7 @@ def signup(
                 display_name=body.display_name,
                 password=body.password,
             )
-            token, _ = account_service.start_web_session(
+            token, _ = sign_in.start_web_session(
                 session=session,
                 settings=settings,
                 user=user,
@@ -171,7 +172,7 @@ def signin(
         return response
 
     try:
-        check = account_service.check_credentials(
+        check = sign_in.check_credentials(
             session=session,
             settings=settings,
             email=email,
@@ -183,9 +184,9 @@ def signin(
     if check.failure is not None or check.user is None:
         # Returned, not raised: the request's transaction commits the failed attempt,
         # so throttling counts it.
-        return refuse(check.failure or account_service.SignInFailed("Wrong email or password."))
+        return refuse(check.failure or sign_in.SignInFailed("Wrong email or password."))
     user = check.user
-    token, _ = account_service.start_web_session(
+    token, _ = sign_in.start_web_session(
         session=session,
         settings=settings,
         user=user,
@@ -231,7 +232,7 @@ def second_factor(
         401,
     )
     try:
-        completed = account_service.complete_second_factor(
+        completed = sign_in.complete_second_factor(
             session=session,
             settings=settings,
             web_session=visitor.web_session,
@@ -259,9 +260,7 @@ def second_factor(
 def signout(
     request: Request, form: CheckedForm, session: DbSession, settings: SettingsDep
 ) -> Response:
-    account_service.end_web_session(
-        session=session, token=request.cookies.get(settings.cookie_name)
-    )
+    sign_in.end_web_session(session=session, token=request.cookies.get(settings.cookie_name))
     response = redirect("/signin")
     response.delete_cookie(
         settings.cookie_name,
@@ -293,10 +292,10 @@ def _totp_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    secret = account_service.totp_secret_in_setup(user)
+    secret = two_factor.totp_secret_in_setup(user)
     if secret and uri is None:
         # The setup in progress: the same URI begin_totp_setup returned for this secret.
-        uri = account_service.totp_provisioning_uri(user)
+        uri = two_factor.totp_provisioning_uri(user)
     qr_svg = segno.make(uri, error="m").svg_inline(border=2, omitsize=True) if uri else None
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)) if secret else None
     response = show(
@@ -308,7 +307,7 @@ def _totp_page(
         secret=grouped,
         qr_svg=qr_svg,
         recovery_codes=recovery_codes,
-        recovery_codes_left=account_service.recovery_codes_left(session=session, user=user),
+        recovery_codes_left=two_factor.recovery_codes_left(session=session, user=user),
         error=error,
         notice=notice or _notice(request),
     )
@@ -329,7 +328,7 @@ def totp_setup(
 ) -> Response:
     try:
         with session.begin_nested():
-            uri = account_service.begin_totp_setup(session=session, user=user)
+            uri = two_factor.begin_totp_setup(session=session, user=user)
     except DoorstepError as exc:
         return _totp_page(
             request, visitor, user, session, error=exc.message, status_code=exc.status_code
@@ -343,7 +342,7 @@ def totp_confirm(
 ) -> Response:
     try:
         with session.begin_nested():
-            done = account_service.confirm_totp_setup(
+            done = two_factor.confirm_totp_setup(
                 session=session,
                 user=user,
                 code=text(form.get("code")),
@@ -373,7 +372,7 @@ def totp_disable(
         with session.begin_nested():
             # A full session of a two-factor account proved the factor at sign-in (or
             # when it was turned on), so the password alone confirms here.
-            account_service.disable_totp(
+            two_factor.disable_totp(
                 session=session,
                 user=user,
                 code=text(form.get("code")).strip() or None,
@@ -392,7 +391,7 @@ def recovery_codes(
 ) -> Response:
     try:
         with session.begin_nested():
-            codes = account_service.regenerate_recovery_codes(
+            codes = two_factor.regenerate_recovery_codes(
                 session=session, user=user, code=text(form.get("code"))
             )
     except DoorstepError as exc:
@@ -422,7 +421,7 @@ def _tokens_page(
         visitor,
         session,
         status_code=status_code,
-        tokens=account_service.list_api_tokens(session=session, user=user),
+        tokens=api_tokens.list_api_tokens(session=session, user=user),
         issued=issued,
         issued_name=issued_name,
         error=error,
@@ -454,7 +453,7 @@ def create_token(
         )
     # Every full session of a two-factor account proved the second factor (at sign-in, or
     # when it was turned on: the other sessions ended then), so its tokens carry it.
-    row, token = account_service.create_api_token(
+    row, token = api_tokens.create_api_token(
         session=session, user=user, name=name, with_second_factor=user.totp_enabled
     )
     return _tokens_page(request, visitor, user, session, issued=token, issued_name=row.name)
@@ -471,9 +470,7 @@ def rotate_token(
 ) -> Response:
     try:
         with session.begin_nested():
-            row, token = account_service.rotate_api_token(
-                session=session, user=user, token_id=token_id
-            )
+            row, token = api_tokens.rotate_api_token(session=session, user=user, token_id=token_id)
     except DoorstepError as exc:
         if exc.status_code == 404:
             raise
@@ -487,5 +484,5 @@ def rotate_token(
 def revoke_token(
     token_id: uuid.UUID, user: PageUser, form: CheckedForm, session: DbSession
 ) -> Response:
-    account_service.revoke_api_token(session=session, user=user, token_id=token_id)
+    api_tokens.revoke_api_token(session=session, user=user, token_id=token_id)
     return redirect("/account/tokens?notice=token_revoked")

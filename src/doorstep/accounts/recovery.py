@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from doorstep import audit
 from doorstep.accounts.models import RecoveryCode, User
-from doorstep.audit import Actor
+from doorstep.accounts.service import record_account_action
 from doorstep.db import utcnow
 from doorstep.security import token_digest
 
@@ -22,10 +22,6 @@ CODES_PER_SET = 10
 # Lower-case base32 (no 0, 1, 8, 9 to mistake for letters): 16 characters, 80 bits.
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 _LENGTH = 16
-
-
-def _actor(user: User) -> Actor:
-    return Actor(id=user.id, label=f"user:{user.id}")
 
 
 def normalize_code(code: str) -> str:
@@ -50,12 +46,10 @@ def replace_codes(*, session: Session, user: User) -> list[str]:
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     codes = [_new_code() for _ in range(CODES_PER_SET)]
     session.add_all(RecoveryCode(user_id=user.id, code_hash=_digest(code)) for code in codes)
-    audit.record(
+    record_account_action(
         session=session,
-        actor=_actor(user),
+        user=user,
         action=audit.AuditAction.USER_RECOVERY_CODES_GENERATED,
-        subject_type="user",
-        subject_id=user.id,
         details={"count": len(codes)},
     )
     session.flush()
@@ -86,12 +80,10 @@ def use_code(*, session: Session, user: User, code: str | None) -> bool:
         return False
     row.used_at = utcnow()
     session.flush()
-    audit.record(
+    record_account_action(
         session=session,
-        actor=_actor(user),
+        user=user,
         action=audit.AuditAction.USER_RECOVERY_CODE_USED,
-        subject_type="user",
-        subject_id=user.id,
         details={"left": unused_count(session=session, user=user)},
     )
     session.flush()

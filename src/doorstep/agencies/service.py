@@ -1,12 +1,14 @@
 """Agencies: every rule about applying, verification, status and membership.
 
-Every agency status change and membership change is an audited, public action.
+Every agency status change and membership change is an audited, public action. The
+member's account role follows his membership through the accounts service.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from doorstep import audit, geo
+from doorstep.accounts import service as account_service
 from doorstep.accounts.models import Role, User
 from doorstep.accounts.service import actor_of, normalize_email
 from doorstep.agencies.models import (
@@ -44,6 +47,27 @@ _TRANSITIONS: dict[str, tuple[AgencyStatus, set[AgencyStatus]]] = {
     "reinstate": (AgencyStatus.verified, {AgencyStatus.suspended}),
     "end": (AgencyStatus.ended, {AgencyStatus.verified, AgencyStatus.suspended}),
 }
+
+
+def _record(
+    session: Session,
+    actor: User,
+    action: audit.AuditAction,
+    agency_id: uuid.UUID,
+    details: Mapping[str, object],
+    *,
+    is_public: bool = True,
+) -> None:
+    """Append the agency action to the audit log (public unless said otherwise)."""
+    audit.record(
+        session=session,
+        actor=actor_of(actor),
+        action=action,
+        subject_type="agency",
+        subject_id=agency_id,
+        is_public=is_public,
+        details=dict(details),
+    )
 
 
 def available_actions(status: AgencyStatus) -> list[str]:
@@ -85,15 +109,8 @@ def apply_for_agency(
     session.add(
         AgencyMembership(agency_id=agency.id, user_id=applicant.id, role=MemberRole.agency_admin)
     )
-    audit.record(
-        session=session,
-        actor=actor_of(applicant),
-        action=audit.AuditAction.AGENCY_APPLIED,
-        subject_type="agency",
-        subject_id=agency.id,
-        is_public=True,
-        details={"name": agency.name, "state": state, "type": agency_type.value},
-    )
+    details = {"name": agency.name, "state": state, "type": agency_type.value}
+    _record(session, applicant, audit.AuditAction.AGENCY_APPLIED, agency.id, details)
     session.flush()
     return agency
 
@@ -140,30 +157,17 @@ def change_status(
         for membership in session.scalars(
             select(AgencyMembership).where(AgencyMembership.agency_id == agency.id)
         ):
-            _grant_member_role(session, membership.user_id)
+            account_service.grant_agency_member_role(session=session, user_id=membership.user_id)
     elif action == "suspend":
         agency.suspended_at = now
     elif action == "reinstate":
         agency.suspended_at = None
     elif action == "end":
         agency.ended_at = now
-    audit.record(
-        session=session,
-        actor=actor_of(actor),
-        action=audit.AGENCY_STATUS_ACTIONS[action],
-        subject_type="agency",
-        subject_id=agency.id,
-        is_public=True,
-        details={"from": previous.value, "to": target.value, "reason": reason},
-    )
+    details = {"from": previous.value, "to": target.value, "reason": reason}
+    _record(session, actor, audit.AGENCY_STATUS_ACTIONS[action], agency.id, details)
     session.flush()
     return agency
-
-
-def _grant_member_role(session: Session, user_id: uuid.UUID) -> None:
-    user = session.get(User, user_id)
-    if user is not None and user.role == Role.resident:
-        user.role = Role.agency_member
 
 
 def membership_of(*, session: Session, user: User) -> tuple[Agency, AgencyMembership] | None:
@@ -232,19 +236,25 @@ def invite_member(
     )
     session.add(invitation)
     session.flush()
+    _queue_invitation_email(session, invitation)
+    _record(
+        session, actor, audit.AuditAction.AGENCY_MEMBER_INVITED, agency.id, {"role": role.value}
+    )
+    return invitation, link_token
+
+
+def _record_invitation(
+    session: Session, actor: User, action: audit.AuditAction, invitation: AgencyInvitation
+) -> None:
+    """Audit a change of a pending invitation (these records are not public)."""
+    details = {"invitation_id": str(invitation.id)}
+    _record(session, actor, action, invitation.agency_id, details, is_public=False)
+
+
+def _queue_invitation_email(session: Session, invitation: AgencyInvitation) -> None:
     outbox.enqueue(
         session=session, kind=INVITATION_JOB, payload={"invitation_id": str(invitation.id)}
     )
-    audit.record(
-        session=session,
-        actor=actor_of(actor),
-        action=audit.AuditAction.AGENCY_MEMBER_INVITED,
-        subject_type="agency",
-        subject_id=agency.id,
-        is_public=True,
-        details={"role": role.value},
-    )
-    return invitation, link_token
 
 
 def accept_url(*, base_url: str, token: str) -> str:
@@ -294,14 +304,7 @@ def issue_invitation_link(
     link_token = new_token(INVITATION_TOKEN_PREFIX)
     invitation.link_token_hash = token_digest(link_token)
     invitation.expires_at = utcnow() + timedelta(days=INVITATION_DAYS)
-    audit.record(
-        session=session,
-        actor=actor_of(actor),
-        action=audit.AuditAction.AGENCY_INVITATION_LINK_ISSUED,
-        subject_type="agency",
-        subject_id=agency_id,
-        details={"invitation_id": str(invitation.id)},
-    )
+    _record_invitation(session, actor, audit.AuditAction.AGENCY_INVITATION_LINK_ISSUED, invitation)
     session.flush()
     return invitation, link_token
 
@@ -329,17 +332,8 @@ def resend_invitation(
     invitation.expires_at = utcnow() + timedelta(days=INVITATION_DAYS)
     invitation.email_status = InvitationEmailStatus.queued
     invitation.email_error = None
-    outbox.enqueue(
-        session=session, kind=INVITATION_JOB, payload={"invitation_id": str(invitation.id)}
-    )
-    audit.record(
-        session=session,
-        actor=actor_of(actor),
-        action=audit.AuditAction.AGENCY_INVITATION_RESENT,
-        subject_type="agency",
-        subject_id=agency_id,
-        details={"invitation_id": str(invitation.id)},
-    )
+    _queue_invitation_email(session, invitation)
+    _record_invitation(session, actor, audit.AuditAction.AGENCY_INVITATION_RESENT, invitation)
     session.flush()
     return invitation
 
@@ -402,16 +396,9 @@ def accept_invitation(*, session: Session, user: User, token: str) -> AgencyMemb
     )
     session.add(membership)
     invitation.accepted_at = utcnow()
-    _grant_member_role(session, user.id)
-    audit.record(
-        session=session,
-        actor=actor_of(user),
-        action=audit.AuditAction.AGENCY_MEMBER_JOINED,
-        subject_type="agency",
-        subject_id=invitation.agency_id,
-        is_public=True,
-        details={"role": invitation.role.value},
-    )
+    account_service.grant_agency_member_role(session=session, user_id=user.id)
+    details = {"role": invitation.role.value}
+    _record(session, user, audit.AuditAction.AGENCY_MEMBER_JOINED, invitation.agency_id, details)
     session.flush()
     return membership
 
@@ -419,14 +406,16 @@ def accept_invitation(*, session: Session, user: User, token: str) -> AgencyMemb
 def members(
     *, session: Session, actor: User, agency_id: uuid.UUID
 ) -> list[tuple[AgencyMembership, User]]:
+    """The agency's members with their accounts, by display name, for its members."""
     require_member(session=session, user=actor, agency_id=agency_id)
-    rows = session.execute(
-        select(AgencyMembership, User)
-        .join(User, User.id == AgencyMembership.user_id)
-        .where(AgencyMembership.agency_id == agency_id)
-        .order_by(User.display_name)
-    ).all()
-    return [(r[0], r[1]) for r in rows]
+    memberships = {
+        m.user_id: m
+        for m in session.scalars(
+            select(AgencyMembership).where(AgencyMembership.agency_id == agency_id)
+        )
+    }
+    users = account_service.list_users(session=session, user_ids=memberships.keys())
+    return [(memberships[user.id], user) for user in users]
 
 
 def remove_member(
@@ -445,16 +434,7 @@ def remove_member(
     if membership is None:
         raise NotFound("No such member.")
     session.delete(membership)
-    user = session.get(User, user_id)
-    if user is not None and user.role == Role.agency_member:
-        user.role = Role.resident
-    audit.record(
-        session=session,
-        actor=actor_of(actor),
-        action=audit.AuditAction.AGENCY_MEMBER_REMOVED,
-        subject_type="agency",
-        subject_id=agency_id,
-        is_public=True,
-        details={"role": membership.role.value},
-    )
+    account_service.withdraw_agency_member_role(session=session, user_id=user_id)
+    details = {"role": membership.role.value}
+    _record(session, actor, audit.AuditAction.AGENCY_MEMBER_REMOVED, agency_id, details)
     session.flush()

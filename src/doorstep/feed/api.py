@@ -12,7 +12,9 @@ from doorstep import paging
 from doorstep.accounts.deps import AnyUser, CurrentCredential, CurrentUser
 from doorstep.agencies.deps import AgencyMember, api_agency_member
 from doorstep.feed import comments as feed_comments
+from doorstep.feed import display as feed_display
 from doorstep.feed import homes, moderation, tips
+from doorstep.feed import reports as feed_reports
 from doorstep.feed import service as feed_service
 from doorstep.feed.models import Category, Post
 from doorstep.feed.schemas import (
@@ -97,7 +99,7 @@ def read_feed(
         limit=limit,
     )
     return FeedPage(
-        posts=feed_service.post_views(session=session, viewer=user, posts=page.posts),
+        posts=feed_display.post_views(session=session, viewer=user, posts=page.posts),
         next_cursor=page.next_cursor,
     )
 
@@ -123,7 +125,7 @@ def feed_map(
         limit=limit,
     )
     return FeedMap(
-        features=feed_service.map_features(session=session, viewer=user, posts=page.posts),
+        features=feed_display.map_features(session=session, viewer=user, posts=page.posts),
         next_cursor=page.next_cursor,
     )
 
@@ -151,13 +153,13 @@ def create_post(body: PostCreate, credential: CurrentCredential, session: DbSess
         official=body.official,
         confirm_personal_data=body.confirm_personal_data,
     )
-    return feed_service.post_view(session=session, viewer=user, post=post)
+    return feed_display.post_view(session=session, viewer=user, post=post)
 
 
 @router.get(f"{api}/users/me/posts", response_model=list[PostRead])
 def my_posts(user: CurrentUser, session: DbSession) -> list[PostRead]:
     """The caller's own posts in every state (held, published, rejected, hidden)."""
-    return feed_service.post_views(
+    return feed_display.post_views(
         session=session, viewer=user, posts=feed_service.own_posts(session=session, author=user)
     )
 
@@ -165,7 +167,7 @@ def my_posts(user: CurrentUser, session: DbSession) -> list[PostRead]:
 @router.get(f"{api}/posts/{{post_id}}", response_model=PostRead)
 def get_post(post_id: uuid.UUID, user: CurrentUser, session: DbSession) -> PostRead:
     post = feed_service.get_post(session=session, actor=user, post_id=post_id)
-    return feed_service.post_view(session=session, viewer=user, post=post)
+    return feed_display.post_view(session=session, viewer=user, post=post)
 
 
 @router.patch(f"{api}/posts/{{post_id}}", response_model=PostRead)
@@ -173,7 +175,7 @@ def update_post(
     post_id: uuid.UUID, body: PostUpdate, user: CurrentUser, session: DbSession
 ) -> PostRead:
     post = feed_service.update_post(session=session, author=user, post_id=post_id, **dict(body))
-    return feed_service.post_view(session=session, viewer=user, post=post)
+    return feed_display.post_view(session=session, viewer=user, post=post)
 
 
 @router.delete(f"{api}/posts/{{post_id}}", status_code=status.HTTP_204_NO_CONTENT)
@@ -236,7 +238,7 @@ def report_post(
     post_id: uuid.UUID, body: ReportCreate, user: CurrentUser, session: DbSession
 ) -> ReportRead:
     return ReportRead.model_validate(
-        moderation.report(
+        feed_reports.report(
             session=session, reporter=user, post_id=post_id, reason=body.reason, note=body.note
         )
     )
@@ -252,7 +254,7 @@ def report_comment(
 ) -> ReportRead:
     comment = feed_comments.get_comment(session=session, actor=user, comment_id=comment_id)
     return ReportRead.model_validate(
-        moderation.report(
+        feed_reports.report(
             session=session,
             reporter=user,
             post_id=comment.post_id,
@@ -270,15 +272,15 @@ def report_comment(
 def moderation_queue(user: CurrentUser, session: DbSession) -> list[QueueItem]:
     """Reported posts and comments, those reported for profiling first."""
     return [
-        moderation.queue_item(entry)
-        for entry in moderation.moderation_queue(session=session, actor=user)
+        feed_reports.queue_item(entry)
+        for entry in feed_reports.moderation_queue(session=session, actor=user)
     ]
 
 
 @router.get(f"{api}/moderation/pending", response_model=list[PostRead])
 def pending_posts(user: CurrentUser, session: DbSession) -> list[PostRead]:
     """Posts held for review, oldest first."""
-    return feed_service.post_views(
+    return feed_display.post_views(
         session=session,
         viewer=user,
         posts=moderation.pending_posts(session=session, actor=user),
@@ -301,7 +303,7 @@ def change_settings(
 
 
 def _moderated(session: DbSession, user: CurrentUser, post: Post) -> PostRead:
-    return feed_service.post_view(session=session, viewer=user, post=post)
+    return feed_display.post_view(session=session, viewer=user, post=post)
 
 
 @router.post(f"{api}/posts/{{post_id}}/hide", response_model=PostRead)
@@ -421,7 +423,7 @@ def post_clip_video(
     post_id: uuid.UUID, request: Request, user: AnyUser, session: DbSession, runtime: RuntimeDep
 ) -> Response:
     """A post's clip, for anyone who may read the post, while its owner keeps it shared."""
-    post, key = feed_service.post_clip_key(
+    post, key = feed_display.post_clip_key(
         session=session, viewer=user, post_id=post_id, thumbnail=False
     )
     return media_response(
@@ -437,7 +439,7 @@ def post_clip_video(
 def post_clip_thumbnail(
     post_id: uuid.UUID, user: AnyUser, session: DbSession, runtime: RuntimeDep
 ) -> Response:
-    _post, key = feed_service.post_clip_key(
+    _post, key = feed_display.post_clip_key(
         session=session, viewer=user, post_id=post_id, thumbnail=True
     )
     return media_response(runtime.storage, key, content_type="image/jpeg", range_header=None)

@@ -1,5 +1,6 @@
-"""Reports and moderation: the queue (profiling first), hide and restore, review of held
-posts, and the instance's "hold new posts" option.
+"""Moderation: hide and restore posts and comments, dismiss reports, review of held posts,
+and the instance's "hold new posts" option. Filing reports and their queue are in
+``feed.reports``.
 
 Every moderation action is a public audit record written in the same transaction,
 and the author of the post or comment is told, with the moderator's reason.
@@ -8,11 +9,8 @@ and the author of the post or comment is told, with the moderator's reason.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session
 
 from doorstep import audit
@@ -22,8 +20,7 @@ from doorstep.db import utcnow
 from doorstep.errors import Conflict, Forbidden, InvalidInput
 from doorstep.feed import comments as feed_comments
 from doorstep.feed import service as feed_service
-from doorstep.feed.models import Comment, FeedSettings, Post, PostStatus, Report, ReportReason
-from doorstep.feed.schemas import QueueItem
+from doorstep.feed.models import Comment, FeedSettings, Post, PostStatus, Report
 from doorstep.notify import service as notify_service
 
 QUEUE_LIMIT = 200
@@ -42,12 +39,6 @@ def _reason(reason: str | None, *, required: bool = True) -> str | None:
             code="reason_required",
         )
     return text or None
-
-
-def _tell_author(session: Session, user_id: uuid.UUID, title: str, body: str, link: str) -> None:
-    notify_service.alert_user(
-        session=session, user_id=user_id, topic="feed_moderation", title=title, body=body, link=link
-    )
 
 
 def _record(
@@ -69,133 +60,64 @@ def _record(
     )
 
 
-# ---------------------------------------------------------------- reports
-
-
-def report(
-    *,
+def _audit_and_tell(
     session: Session,
-    reporter: User,
-    post_id: uuid.UUID,
-    comment_id: uuid.UUID | None = None,
-    reason: ReportReason,
-    note: str | None = None,
-) -> Report:
-    """Anyone signed in reports a post or comment he can read, once per item while open.
-    His own posts and comments he edits or deletes instead."""
-    if comment_id is not None:
-        comment = feed_comments.get_comment(session=session, actor=reporter, comment_id=comment_id)
-        if comment.post_id != post_id:
-            raise InvalidInput("This comment belongs to another post.", code="wrong_post")
-        own = comment.author_id == reporter.id
+    actor: User,
+    action: audit.AuditAction,
+    subject: Post | Comment,
+    text: str | None,
+    *,
+    title: str,
+    body: str,
+    **details: object,
+) -> None:
+    """Write the public audit record of a moderator's action on a post or comment (with
+    the reason) and tell its author, in the same transaction."""
+    if isinstance(subject, Post):
+        subject_type, post_id = "feed_post", subject.id
+        details["category"] = subject.category.value
     else:
-        post = feed_service.get_post(session=session, actor=reporter, post_id=post_id)
-        own = post.author_id == reporter.id
-    if own:
-        raise InvalidInput("Edit or delete your own words instead.", code="own_content")
-    open_already = session.scalar(
-        select(Report.id).where(
-            Report.post_id == post_id,
-            Report.comment_id.is_(None) if comment_id is None else Report.comment_id == comment_id,
-            Report.reporter_id == reporter.id,
-            Report.resolved_at.is_(None),
-        )
+        subject_type, post_id = "feed_comment", subject.post_id
+        details["post_id"] = str(subject.post_id)
+    _record(session, actor, action, subject_type, subject.id, reason=text, **details)
+    notify_service.alert_user(
+        session=session,
+        user_id=subject.author_id,
+        topic="feed_moderation",
+        title=title,
+        body=body,
+        link=f"/posts/{post_id}",
     )
-    if open_already is not None:
-        raise Conflict(
-            "You already reported this; a moderator will look at it.", code="already_reported"
-        )
-    row = Report(
-        post_id=post_id,
-        comment_id=comment_id,
-        reporter_id=reporter.id,
-        reason=reason,
-        note=(note or "").strip() or None,
-    )
-    session.add(row)
     session.flush()
-    return row
 
 
-@dataclass
-class QueueEntry:
-    post: Post
-    comment: Comment | None
-    report_count: int
-    reasons: dict[str, int]
-    notes: list[str]
-    has_profiling_report: bool
-    first_reported_at: datetime
-
-
-def moderation_queue(
-    *, session: Session, actor: User, limit: int = QUEUE_LIMIT
-) -> list[QueueEntry]:
-    """Reported posts and comments with open reports: those reported for profiling first,
-    then the longest waiting. Reporters are not named."""
+def _post_in(
+    session: Session,
+    actor: User,
+    post_id: uuid.UUID,
+    reason: str | None,
+    status: PostStatus,
+    refusal: str,
+    *,
+    reason_required: bool = True,
+) -> tuple[Post, str | None]:
+    """The post a moderator acts on, with his reason: refused unless he is a moderator,
+    wrote the reason (where required) and the post is in ``status``."""
     require_moderator(actor)
-    profiling = func.max(case((Report.reason == ReportReason.profiling, 1), else_=0))
-    first_at = func.min(Report.created_at)
-    subjects = session.execute(
-        select(Report.post_id, Report.comment_id, profiling, first_at, func.count())
-        .where(Report.resolved_at.is_(None))
-        .group_by(Report.post_id, Report.comment_id)
-        .order_by(profiling.desc(), first_at, Report.post_id)
-        .limit(limit)
-    ).all()
-    entries = []
-    for post_id, comment_id, has_profiling, first, count in subjects:
-        post = session.get(Post, post_id)
-        comment = session.get(Comment, comment_id) if comment_id is not None else None
-        if post is None:
-            continue
-        reasons: dict[str, int] = defaultdict(int)
-        notes = []
-        for reason, note in session.execute(
-            select(Report.reason, Report.note).where(
-                Report.post_id == post_id,
-                Report.comment_id.is_(None)
-                if comment_id is None
-                else Report.comment_id == comment_id,
-                Report.resolved_at.is_(None),
-            )
-        ):
-            reasons[reason.value] += 1
-            if note:
-                notes.append(note)
-        entries.append(
-            QueueEntry(
-                post=post,
-                comment=comment,
-                report_count=int(count),
-                reasons=dict(reasons),
-                notes=notes,
-                has_profiling_report=bool(has_profiling),
-                first_reported_at=first,
-            )
-        )
-    return entries
+    text = _reason(reason, required=reason_required)
+    post = feed_service.get_post(session=session, actor=actor, post_id=post_id)
+    if post.status != status:
+        raise Conflict(refusal.format(status=post.status.value), code="invalid_transition")
+    return post, text
 
 
-def queue_item(entry: QueueEntry) -> QueueItem:
-    """A queue entry as moderators see it: the item, the reasons and notes, no reporters."""
-    post, comment = entry.post, entry.comment
-    text = comment.body if comment is not None else post.body
-    return QueueItem(
-        subject_type="comment" if comment is not None else "post",
-        post_id=post.id,
-        comment_id=comment.id if comment is not None else None,
-        title=post.title,
-        excerpt=text[:300],
-        category=post.category,
-        status=("hidden" if comment.is_hidden else "visible")
-        if comment is not None
-        else post.status.value,
-        report_count=entry.report_count,
-        reasons=entry.reasons,
-        notes=entry.notes,
-        has_profiling_report=entry.has_profiling_report,
-        first_reported_at=entry.first_reported_at,
+def open_reports_on(post_id: uuid.UUID, comment_id: uuid.UUID | None) -> ColumnElement[bool]:
+    """The filter of the open reports on one item: the post itself when ``comment_id`` is
+    None (not its comments), else that comment."""
+    return and_(
+        Report.post_id == post_id,
+        Report.comment_id.is_(None) if comment_id is None else Report.comment_id == comment_id,
+        Report.resolved_at.is_(None),
     )
 
 
@@ -204,11 +126,7 @@ def _resolve_reports(
 ) -> int:
     result = session.execute(
         update(Report)
-        .where(
-            Report.post_id == post_id,
-            Report.comment_id.is_(None) if comment_id is None else Report.comment_id == comment_id,
-            Report.resolved_at.is_(None),
-        )
+        .where(open_reports_on(post_id, comment_id))
         .values(resolved_at=utcnow(), resolution=resolution)
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -220,62 +138,45 @@ def _resolve_reports(
 def hide_post(*, session: Session, actor: User, post_id: uuid.UUID, reason: str) -> Post:
     """A moderator hides a published post with a written reason: open reports on it are
     resolved, the author is told why, and the action is publicly audited."""
-    require_moderator(actor)
-    text = _reason(reason)
-    post = feed_service.get_post(session=session, actor=actor, post_id=post_id)
-    if post.status != PostStatus.published:
-        raise Conflict(
-            f"A post that is {post.status.value} cannot be hidden.", code="invalid_transition"
-        )
+    post, text = _post_in(
+        session,
+        actor,
+        post_id,
+        reason,
+        PostStatus.published,
+        "A post that is {status} cannot be hidden.",
+    )
     post.status, post.status_reason = PostStatus.hidden, text
     resolved = _resolve_reports(session, post.id, None, "hidden")
-    _record(
+    _audit_and_tell(
         session,
         actor,
         audit.AuditAction.FEED_POST_HIDDEN,
-        "feed_post",
-        post.id,
-        reason=text,
+        post,
+        text,
+        title="A moderator hid your post",
+        body=f"Your post “{post.title}” was hidden. Reason: {text}",
         reports=resolved,
-        category=post.category.value,
     )
-    _tell_author(
-        session,
-        post.author_id,
-        "A moderator hid your post",
-        f"Your post “{post.title}” was hidden. Reason: {text}",
-        f"/posts/{post.id}",
-    )
-    session.flush()
     return post
 
 
 def restore_post(*, session: Session, actor: User, post_id: uuid.UUID, reason: str) -> Post:
     """A moderator restores a hidden post (it returns to its place in the feed). Audited;
     the author is told."""
-    require_moderator(actor)
-    text = _reason(reason)
-    post = feed_service.get_post(session=session, actor=actor, post_id=post_id)
-    if post.status != PostStatus.hidden:
-        raise Conflict("Only a hidden post can be restored.", code="invalid_transition")
+    post, text = _post_in(
+        session, actor, post_id, reason, PostStatus.hidden, "Only a hidden post can be restored."
+    )
     post.status, post.status_reason = PostStatus.published, None
-    _record(
+    _audit_and_tell(
         session,
         actor,
         audit.AuditAction.FEED_POST_RESTORED,
-        "feed_post",
-        post.id,
-        reason=text,
-        category=post.category.value,
+        post,
+        text,
+        title="Your post is visible again",
+        body=f"A moderator restored your post “{post.title}”. Reason: {text}",
     )
-    _tell_author(
-        session,
-        post.author_id,
-        "Your post is visible again",
-        f"A moderator restored your post “{post.title}”. Reason: {text}",
-        f"/posts/{post.id}",
-    )
-    session.flush()
     return post
 
 
@@ -288,24 +189,16 @@ def hide_comment(*, session: Session, actor: User, comment_id: uuid.UUID, reason
         raise Conflict("This comment is already hidden.", code="invalid_transition")
     comment.is_hidden, comment.hidden_reason = True, text
     resolved = _resolve_reports(session, comment.post_id, comment.id, "hidden")
-    _record(
+    _audit_and_tell(
         session,
         actor,
         audit.AuditAction.FEED_COMMENT_HIDDEN,
-        "feed_comment",
-        comment.id,
-        reason=text,
+        comment,
+        text,
+        title="A moderator hid your comment",
+        body=f"Your comment was hidden. Reason: {text}",
         reports=resolved,
-        post_id=str(comment.post_id),
     )
-    _tell_author(
-        session,
-        comment.author_id,
-        "A moderator hid your comment",
-        f"Your comment was hidden. Reason: {text}",
-        f"/posts/{comment.post_id}",
-    )
-    session.flush()
     return comment
 
 
@@ -318,23 +211,15 @@ def restore_comment(
     if not comment.is_hidden:
         raise Conflict("This comment is not hidden.", code="invalid_transition")
     comment.is_hidden, comment.hidden_reason = False, None
-    _record(
+    _audit_and_tell(
         session,
         actor,
         audit.AuditAction.FEED_COMMENT_RESTORED,
-        "feed_comment",
-        comment.id,
-        reason=text,
-        post_id=str(comment.post_id),
+        comment,
+        text,
+        title="Your comment is visible again",
+        body=f"A moderator restored your comment. Reason: {text}",
     )
-    _tell_author(
-        session,
-        comment.author_id,
-        "Your comment is visible again",
-        f"A moderator restored your comment. Reason: {text}",
-        f"/posts/{comment.post_id}",
-    )
-    session.flush()
     return comment
 
 
@@ -390,58 +275,49 @@ def approve_post(
 ) -> Post:
     """A moderator publishes a held post (it enters the feed now and its alerts go out).
     Audited; the author is told."""
-    require_moderator(actor)
-    text = _reason(reason, required=False)
-    post = feed_service.get_post(session=session, actor=actor, post_id=post_id)
-    if post.status != PostStatus.pending:
-        raise Conflict("Only a post awaiting review can be approved.", code="invalid_transition")
+    post, text = _post_in(
+        session,
+        actor,
+        post_id,
+        reason,
+        PostStatus.pending,
+        "Only a post awaiting review can be approved.",
+        reason_required=False,
+    )
     feed_service.mark_published(session=session, post=post)
-    _record(
+    _audit_and_tell(
         session,
         actor,
         audit.AuditAction.FEED_POST_APPROVED,
-        "feed_post",
-        post.id,
-        reason=text,
-        category=post.category.value,
+        post,
+        text,
+        title="Your post is published",
+        body=f"A moderator approved your post “{post.title}”.",
     )
-    _tell_author(
-        session,
-        post.author_id,
-        "Your post is published",
-        f"A moderator approved your post “{post.title}”.",
-        f"/posts/{post.id}",
-    )
-    session.flush()
     return post
 
 
 def reject_post(*, session: Session, actor: User, post_id: uuid.UUID, reason: str) -> Post:
     """A moderator refuses a held post with a written reason; only its author still sees it.
     Audited; the author is told why."""
-    require_moderator(actor)
-    text = _reason(reason)
-    post = feed_service.get_post(session=session, actor=actor, post_id=post_id)
-    if post.status != PostStatus.pending:
-        raise Conflict("Only a post awaiting review can be rejected.", code="invalid_transition")
+    post, text = _post_in(
+        session,
+        actor,
+        post_id,
+        reason,
+        PostStatus.pending,
+        "Only a post awaiting review can be rejected.",
+    )
     post.status, post.status_reason = PostStatus.rejected, text
-    _record(
+    _audit_and_tell(
         session,
         actor,
         audit.AuditAction.FEED_POST_REJECTED,
-        "feed_post",
-        post.id,
-        reason=text,
-        category=post.category.value,
+        post,
+        text,
+        title="Your post was not published",
+        body=f"A moderator did not publish your post “{post.title}”. Reason: {text}",
     )
-    _tell_author(
-        session,
-        post.author_id,
-        "Your post was not published",
-        f"A moderator did not publish your post “{post.title}”. Reason: {text}",
-        f"/posts/{post.id}",
-    )
-    session.flush()
     return post
 
 

@@ -14,7 +14,9 @@ from doorstep.accounts.models import Role, User
 from doorstep.agencies import service as agency_service
 from doorstep.errors import DoorstepError, Forbidden, NotFound
 from doorstep.feed import comments as feed_comments
+from doorstep.feed import display as feed_display
 from doorstep.feed import moderation, tips
+from doorstep.feed import reports as feed_reports
 from doorstep.feed import service as feed_service
 from doorstep.feed.alerts import CATEGORY_LABELS
 from doorstep.feed.models import Category
@@ -54,10 +56,10 @@ def _moderation_page(
     error: str | None = None,
 ) -> Response:
     queue = [
-        moderation.queue_item(entry)
-        for entry in moderation.moderation_queue(session=session, actor=user)
+        feed_reports.queue_item(entry)
+        for entry in feed_reports.moderation_queue(session=session, actor=user)
     ]
-    pending = feed_service.post_views(
+    pending = feed_display.post_views(
         session=session, viewer=user, posts=moderation.pending_posts(session=session, actor=user)
     )
     return show(

@@ -25,8 +25,10 @@ from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import AgencyStatus
 from doorstep.cameras import inbox as camera_inbox
 from doorstep.errors import DoorstepError, Forbidden, InvalidInput
-from doorstep.feed import areas, homes, moderation, moderation_pages, tips
+from doorstep.feed import areas, homes, moderation_pages, tips
 from doorstep.feed import comments as feed_comments
+from doorstep.feed import display as feed_display
+from doorstep.feed import reports as feed_reports
 from doorstep.feed import service as feed_service
 from doorstep.feed.alerts import CATEGORY_LABELS
 from doorstep.feed.guardrails import APPEARANCE_LABELS, PersonalDataWarning
@@ -142,9 +144,9 @@ def _feed_page(
     except DoorstepError as exc:
         error, status_code = exc.message, exc.status_code
     else:
-        posts = feed_service.post_views(session=session, viewer=user, posts=page.posts)
+        posts = feed_display.post_views(session=session, viewer=user, posts=page.posts)
         if as_map:
-            features = feed_service.map_features(session=session, viewer=user, posts=page.posts)
+            features = feed_display.map_features(session=session, viewer=user, posts=page.posts)
         if page.next_cursor:
             path = "/feed/map" if as_map else "/feed"
             older = f"{path}?{filters.query(cursor=page.next_cursor)}"
@@ -177,7 +179,7 @@ def feed_map(request: Request, visitor: Visitor, user: PageUser, session: DbSess
 
 @router.get("/feed/mine", response_class=HTMLResponse)
 def my_posts(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
-    posts = feed_service.post_views(
+    posts = feed_display.post_views(
         session=session, viewer=user, posts=feed_service.own_posts(session=session, author=user)
     )
     return show(
@@ -534,7 +536,7 @@ def _post_page(
     report_error: str | None = None,
 ) -> Response:
     post = feed_service.get_post(session=session, actor=user, post_id=post_id)
-    view = feed_service.post_view(session=session, viewer=user, post=post)
+    view = feed_display.post_view(session=session, viewer=user, post=post)
     comments = feed_comments.comment_views(
         session=session,
         viewer=user,
@@ -673,7 +675,7 @@ def report_post(
     try:
         body = _report_body(form)
         with session.begin_nested():
-            moderation.report(
+            feed_reports.report(
                 session=session,
                 reporter=user,
                 post_id=post_id,

@@ -1,9 +1,10 @@
-"""Neighbors: posts, the geo-local feed, and clips shared in posts.
+"""Neighbors: posts and the geo-local feed.
 
 Privacy: a post keeps no position, only its coarse cell, which is all any view
 shows; the feed reads the viewer's own home (``feed.homes``) to find the cells
-within his radius. Posts are read through :func:`readable_posts`. Comments live
-in ``feed.comments``, moderation in ``feed.moderation``, alerts in
+within his radius. Posts are read through :func:`readable_posts`. What a viewer
+sees of a post, and the clip shared in it, is made in ``feed.display``. Comments
+live in ``feed.comments``, moderation in ``feed.moderation``, alerts in
 ``feed.alerts``, tips in ``feed.tips``.
 """
 
@@ -14,11 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from doorstep import audit, geo, paging
-from doorstep.accounts import service as account_service
 from doorstep.accounts.models import Role, User
 from doorstep.accounts.service import actor_of
 from doorstep.agencies import service as agency_service
@@ -29,12 +29,9 @@ from doorstep.errors import Conflict, Forbidden, InvalidInput, NotFound
 from doorstep.feed import areas, guardrails
 from doorstep.feed.guardrails import PersonDescription
 from doorstep.feed.homes import HomeRequired, get_home, require_home
-from doorstep.feed.models import Category, Comment, FeedSettings, Post, PostStatus
+from doorstep.feed.models import Category, FeedSettings, Post, PostStatus
 from doorstep.feed.schemas import (
-    AgencyRef,
     PersonFields,
-    PostClip,
-    PostRead,
 )
 from doorstep.notify import outbox
 
@@ -213,6 +210,55 @@ def mark_published(*, session: Session, post: Post) -> None:
     outbox.enqueue(session=session, kind=POST_PUBLISHED_JOB, payload={"post_id": str(post.id)})
 
 
+def _check_guardrails(
+    category: Category,
+    title: str,
+    body: str,
+    description: PersonDescription | None,
+    confirm_personal_data: bool,
+) -> None:
+    """The posting guardrails a new or edited post passes: behaviour first (a person
+    described by more than race), personal data only when confirmed."""
+    guardrails.check_person_rules(category=category, title=title, body=body, person=description)
+    guardrails.check_personal_data(
+        texts=[title, body, *(description.as_dict().values() if description else [])],
+        confirmed=confirm_personal_data,
+    )
+
+
+def _official_agency(
+    session: Session, author: User, latitude: float | None, longitude: float | None
+) -> uuid.UUID:
+    """The agency an official post speaks for: the author's verified agency (two-factor
+    sign-in included); a place given lies inside its jurisdiction."""
+    agency, _membership = agency_service.require_member(session=session, user=author)
+    if (
+        latitude is not None
+        and longitude is not None
+        and not geo.contains_point(geo.parse_area(agency.jurisdiction), latitude, longitude)
+    ):
+        raise InvalidInput(
+            "An official post's place lies inside the agency's jurisdiction.",
+            code="outside_jurisdiction",
+        )
+    return agency.id
+
+
+def _record_official(
+    session: Session, author: User, action: audit.AuditAction, post: Post, **details: object
+) -> None:
+    """Audit an agency's action on its official post (public)."""
+    audit.record(
+        session=session,
+        actor=actor_of(author),
+        action=action,
+        subject_type="feed_post",
+        subject_id=post.id,
+        is_public=True,
+        details={"agency_id": str(post.agency_id), **details},
+    )
+
+
 def create_post(
     *,
     session: Session,
@@ -239,24 +285,8 @@ def create_post(
     """
     title, body = title.strip(), body.strip()
     description = PersonDescription.from_mapping(person.model_dump() if person else None)
-    guardrails.check_person_rules(category=category, title=title, body=body, person=description)
-    guardrails.check_personal_data(
-        texts=[title, body, *(description.as_dict().values() if description else [])],
-        confirmed=confirm_personal_data,
-    )
-    agency_id: uuid.UUID | None = None
-    if official:
-        agency, _membership = agency_service.require_member(session=session, user=author)
-        agency_id = agency.id
-        if (
-            latitude is not None
-            and longitude is not None
-            and not geo.contains_point(geo.parse_area(agency.jurisdiction), latitude, longitude)
-        ):
-            raise InvalidInput(
-                "An official post's place lies inside the agency's jurisdiction.",
-                code="outside_jurisdiction",
-            )
+    _check_guardrails(category, title, body, description, confirm_personal_data)
+    agency_id = _official_agency(session, author, latitude, longitude) if official else None
     cell = _post_location(session=session, author=author, latitude=latitude, longitude=longitude)
     if clip_id is not None:
         _check_clip(session=session, author=author, clip_id=clip_id)
@@ -274,15 +304,8 @@ def create_post(
     session.add(post)
     session.flush()
     if official:
-        audit.record(
-            session=session,
-            actor=actor_of(author),
-            action=audit.AuditAction.FEED_OFFICIAL_POST,
-            subject_type="feed_post",
-            subject_id=post.id,
-            is_public=True,
-            details={"agency_id": str(agency_id), "category": category.value, "title": title},
-        )
+        action = audit.AuditAction.FEED_OFFICIAL_POST
+        _record_official(session, author, action, post, category=category.value, title=title)
     if current_settings(session=session).hold_new_posts and not official:
         post.status_reason = "Held for review: a moderator publishes it soon."
         session.flush()
@@ -350,13 +373,7 @@ def update_post(
         description = PersonDescription.from_mapping(person.model_dump())
     else:
         description = PersonDescription.from_mapping(post.person)
-    guardrails.check_person_rules(
-        category=new_category, title=new_title, body=new_body, person=description
-    )
-    guardrails.check_personal_data(
-        texts=[new_title, new_body, *(description.as_dict().values() if description else [])],
-        confirmed=confirm_personal_data,
-    )
+    _check_guardrails(new_category, new_title, new_body, description, confirm_personal_data)
     post.category, post.title, post.body = new_category, new_title, new_body
     post.person = description.as_dict() if description else None
     if remove_clip:
@@ -398,141 +415,4 @@ def _check_official_change(*, session: Session, author: User, post: Post, action
             code="footage_request_post",
         )
     agency_service.require_member(session=session, user=author, agency_id=post.agency_id)
-    audit.record(
-        session=session,
-        actor=actor_of(author),
-        action=_OFFICIAL_CHANGES[action],
-        subject_type="feed_post",
-        subject_id=post.id,
-        is_public=True,
-        details={"agency_id": str(post.agency_id)},
-    )
-
-
-# ---------------------------------------------------------------- clips in posts
-
-
-def live_clip(*, session: Session, post: Post) -> Clip | None:
-    """The post's clip while its owner still keeps it; None once he deleted it (or it aged
-    out): deleting a clip removes it from the post."""
-    if post.clip_id is None:
-        return None
-    author = account_service.get_user(session=session, user_id=post.author_id)
-    try:
-        return camera_inbox.get_own_clip(session=session, owner=author, clip_id=post.clip_id)
-    except NotFound:
-        return None
-
-
-def post_clip_key(
-    *, session: Session, viewer: User, post_id: uuid.UUID, thumbnail: bool
-) -> tuple[Post, str]:
-    """The storage key of a post's clip (or thumbnail), for a viewer who may read the post.
-    404 when the post is not his to read or the clip is no longer shared in it."""
-    post = get_post(session=session, actor=viewer, post_id=post_id)
-    clip = live_clip(session=session, post=post)
-    if clip is None:
-        raise NotFound("This post has no clip.", code="clip_not_found")
-    return post, camera_inbox.clip_file_key(clip, thumbnail=thumbnail)
-
-
-# ---------------------------------------------------------------- views
-
-
-def _author_name(session: Session, post: Post, agencies: dict[uuid.UUID, str]) -> str:
-    if post.agency_id is not None and post.agency_id in agencies:
-        return agencies[post.agency_id]
-    return account_service.get_user(session=session, user_id=post.author_id).display_name
-
-
-def post_views(*, session: Session, viewer: User, posts: Sequence[Post]) -> list[PostRead]:
-    """What a viewer sees of posts: the coarse cell, never a position; the reason a post is
-    held, rejected or hidden only for its author and moderators."""
-    if not posts:
-        return []
-    ids = [p.id for p in posts]
-    counts: dict[uuid.UUID, int] = {
-        post_id: count
-        for post_id, count in session.execute(
-            select(Comment.post_id, func.count())
-            .where(Comment.post_id.in_(ids), Comment.is_hidden.is_(False))
-            .group_by(Comment.post_id)
-        )
-    }
-    agencies = {
-        agency_id: agency_service.get_agency(session=session, agency_id=agency_id).name
-        for agency_id in {p.agency_id for p in posts if p.agency_id is not None}
-    }
-    # The authors in one query, kept referenced: the name and clip lookups below then find
-    # them in the session instead of running one query per post (31 of them a page).
-    authors = list(session.scalars(select(User).where(User.id.in_({p.author_id for p in posts}))))
-    views = []
-    for post in posts:
-        clip = live_clip(session=session, post=post)
-        sees_reason = post.author_id == viewer.id or is_moderator(viewer)
-        views.append(
-            PostRead(
-                id=post.id,
-                category=post.category,
-                title=post.title,
-                body=post.body,
-                person=PersonFields.model_validate(post.person) if post.person else None,
-                coarse_cell=areas.cell_label(post.coarse_cell),
-                official=post.agency_id is not None,
-                footage_request_id=post.footage_request_id,
-                agency=AgencyRef(id=post.agency_id, name=agencies[post.agency_id])
-                if post.agency_id is not None
-                else None,
-                author_name=_author_name(session, post, agencies),
-                is_mine=post.author_id == viewer.id,
-                status=post.status,
-                status_reason=post.status_reason if sees_reason else None,
-                created_at=post.created_at,
-                published_at=post.published_at,
-                edited_at=post.edited_at,
-                clip=PostClip(
-                    started_at=clip.started_at,
-                    duration_s=clip.duration_s,
-                    width=clip.width,
-                    height=clip.height,
-                    video_url=f"/media/posts/{post.id}/clip.mp4",
-                    thumbnail_url=f"/media/posts/{post.id}/clip.jpg",
-                )
-                if clip is not None
-                else None,
-                comment_count=counts.get(post.id, 0),
-            )
-        )
-    del authors
-    return views
-
-
-def post_view(*, session: Session, viewer: User, post: Post) -> PostRead:
-    return post_views(session=session, viewer=viewer, posts=[post])[0]
-
-
-def map_features(
-    *, session: Session, viewer: User, posts: Sequence[Post]
-) -> list[dict[str, object]]:
-    """The posts as GeoJSON features: each one's geometry is its coarse cell, nothing finer."""
-    features: list[dict[str, object]] = []
-    for view, post in zip(
-        post_views(session=session, viewer=viewer, posts=posts), posts, strict=True
-    ):
-        features.append(
-            {
-                "type": "Feature",
-                "id": str(view.id),
-                "geometry": geo.cell_geojson(post.coarse_cell),
-                "properties": {
-                    "title": view.title,
-                    "category": view.category.value,
-                    "official": view.official,
-                    "author_name": view.author_name,
-                    "published_at": view.published_at.isoformat() if view.published_at else None,
-                    "cell": view.coarse_cell,
-                    "url": f"/posts/{view.id}",
-                },
-            }
-        )
-    return features
+    _record_official(session, author, _OFFICIAL_CHANGES[action], post)

@@ -1,0 +1,154 @@
+"""API tokens: bearer tokens for scripts and devices, issued, rotated and revoked by their
+owner. The plain token is shown once; only its SHA-256 is stored. Every change is audited.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from doorstep import audit
+from doorstep.accounts.models import ApiToken, User
+from doorstep.accounts.service import actor_of
+from doorstep.db import utcnow
+from doorstep.errors import Conflict, InvalidInput, NotFound
+from doorstep.security import new_token, token_digest
+
+API_TOKEN_PREFIX = "dsk"  # noqa: S105 (a label, not a secret)
+
+
+def _audit_token(
+    session: Session, user: User, action: audit.AuditAction, row: ApiToken, **details: object
+) -> None:
+    audit.record(
+        session=session,
+        actor=actor_of(user),
+        action=action,
+        subject_type="api_token",
+        subject_id=row.id,
+        details=details,
+    )
+
+
+def create_api_token(
+    *, session: Session, user: User, name: str, with_second_factor: bool = False
+) -> tuple[ApiToken, str]:
+    """Issue a bearer token; the plain token is returned once and stored hashed. Audited.
+
+    ``with_second_factor`` says the caller checked a second factor of a user who has
+    two-factor sign-in on; only such tokens act for an agency.
+    """
+    if with_second_factor and not user.totp_enabled:
+        raise InvalidInput(
+            "A token can only carry a second factor for an account with two-factor sign-in.",
+            code="totp_not_enabled",
+        )
+    token = new_token(API_TOKEN_PREFIX)
+    row = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_hash=token_digest(token),
+        prefix=token[:10],
+        with_second_factor=with_second_factor,
+    )
+    session.add(row)
+    session.flush()
+    details = {"name": name, "with_second_factor": with_second_factor}
+    _audit_token(session, user, audit.AuditAction.API_TOKEN_CREATED, row, **details)
+    return row, token
+
+
+def _own_token(*, session: Session, user: User, token_id: uuid.UUID) -> ApiToken:
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound("No such token.")
+    return row
+
+
+def rotate_api_token(*, session: Session, user: User, token_id: uuid.UUID) -> tuple[ApiToken, str]:
+    """Replace a token's secret: the old one stops working at once. Audited."""
+    row = _own_token(session=session, user=user, token_id=token_id)
+    if row.revoked_at is not None:
+        raise Conflict("This token was revoked.", code="token_revoked")
+    token = new_token(API_TOKEN_PREFIX)
+    row.token_hash = token_digest(token)
+    row.prefix = token[:10]
+    row.created_at = utcnow()
+    _audit_token(session, user, audit.AuditAction.API_TOKEN_ROTATED, row, name=row.name)
+    session.flush()
+    return row, token
+
+
+def revoke_api_token(*, session: Session, user: User, token_id: uuid.UUID) -> ApiToken:
+    """Revoke one of the user's tokens (at once; revoking twice changes nothing). Audited."""
+    row = _own_token(session=session, user=user, token_id=token_id)
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        _audit_token(session, user, audit.AuditAction.API_TOKEN_REVOKED, row, name=row.name)
+    session.flush()
+    return row
+
+
+def list_api_tokens(*, session: Session, user: User) -> list[ApiToken]:
+    return list(
+        session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at)
+        )
+    )
+
+
+def user_for_api_token(*, session: Session, token: str) -> User | None:
+    found = resolve_api_token(session=session, token=token)
+    return found[0] if found else None
+
+
+def resolve_api_token(*, session: Session, token: str) -> tuple[User, ApiToken] | None:
+    """The active user and the live token row a bearer token stands for, or None."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+    if row is None or row.revoked_at is not None:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
+        row.last_used_at = now
+    return user, row
+
+
+def revoke_password_only_tokens(*, session: Session, user: User) -> int:
+    """Revoke the user's live tokens that were issued without a second factor (two-factor
+    sign-in was just turned on); returns how many. Audited, one record each."""
+    rows = list(
+        session.scalars(
+            select(ApiToken).where(
+                ApiToken.user_id == user.id,
+                ApiToken.revoked_at.is_(None),
+                ApiToken.with_second_factor.is_(False),
+            )
+        )
+    )
+    now = utcnow()
+    for row in rows:
+        row.revoked_at = now
+        _audit_token(
+            session,
+            user,
+            audit.AuditAction.API_TOKEN_REVOKED,
+            row,
+            name=row.name,
+            reason="two_factor_enabled",
+        )
+    session.flush()
+    return len(rows)
+
+
+def drop_second_factor_marks(*, session: Session, user: User) -> None:
+    """Clear the second-factor mark of every token of the user (two-factor sign-in was
+    turned off, so the factor they proved is gone)."""
+    session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id).values(with_second_factor=False)
+    )
