@@ -36,6 +36,7 @@ from tests.factories import (
 from doorstep.accounts.models import Role, User
 from doorstep.db import utcnow
 from doorstep.footage import answers as answer_service
+from doorstep.footage import policy as policy_service
 from doorstep.footage import service as request_service
 from doorstep.footage.models import (
     Evidence,
@@ -47,7 +48,6 @@ from doorstep.footage.models import (
 )
 from doorstep.footage.notice import VOLUNTARY
 from doorstep.runtime import Runtime
-from doorstep.transparency import policy as policy_service
 
 pytestmark = pytest.mark.browser
 

@@ -36,6 +36,7 @@ from tests.pages import HTML, csrf_of, form_error
 from doorstep.accounts.models import Role, User
 from doorstep.db import utcnow
 from doorstep.footage import answers as answer_service
+from doorstep.footage import policy as policy_service
 from doorstep.footage import service as request_service
 from doorstep.footage.evidence import verify_bundle
 from doorstep.footage.models import (
@@ -47,14 +48,11 @@ from doorstep.footage.models import (
 )
 from doorstep.footage.notice import NO_CONSEQUENCE, VOLUNTARY, WHAT_AGENCY_RECEIVES
 from doorstep.runtime import Runtime
-from doorstep.transparency import policy as policy_service
 
 LAT, LNG = 39.9526, -75.1652
 # Cameras inside the requested area, at positions no page but the owner's may show.
 ALICE_AT = (39.95312345, -75.16387654)
 BOB_AT = (39.95187654, -75.16612345)
-
-
 
 
 def browser(client: TestClient) -> TestClient:

@@ -110,6 +110,7 @@ from doorstep.bench.targeting import machine
 from doorstep.cameras.models import Camera
 from doorstep.config import Settings
 from doorstep.feed.models import Home, Post, PostStatus
+from doorstep.footage import policy as policy_service
 from doorstep.footage import service as footage_service
 from doorstep.footage.models import (
     FootageRequest,
@@ -120,7 +121,6 @@ from doorstep.footage.models import (
 )
 from doorstep.footage.targeting import target_owners
 from doorstep.runtime import Runtime
-from doorstep.transparency import policy as policy_service
 
 __all__ = [
     "BARE_PATH",

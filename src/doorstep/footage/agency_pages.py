@@ -29,6 +29,7 @@ from doorstep.accounts.models import User
 from doorstep.agencies import service as agency_service
 from doorstep.errors import DoorstepError, InvalidInput, NotFound
 from doorstep.footage import evidence as evidence_service
+from doorstep.footage import policy as policy_service
 from doorstep.footage import service as request_service
 from doorstep.footage.models import IncidentType, RequestStatus
 from doorstep.footage.notice import render_notice
@@ -36,7 +37,6 @@ from doorstep.footage.rules import MAX_MESSAGE_CHARS
 from doorstep.footage.schemas import CloseRequest, RequestCreate
 from doorstep.http import DbSession, RuntimeDep
 from doorstep.routing import GuardedRoute
-from doorstep.transparency import policy as policy_service
 from doorstep.web.pages import show, text, validation_message
 from doorstep.web.render import CheckedForm, redirect
 

@@ -24,6 +24,7 @@ from doorstep.cameras import service as camera_service
 from doorstep.cameras.models import Camera, Clip, MotionEvent
 from doorstep.db import undo_on_rollback, utcnow
 from doorstep.errors import Conflict, InvalidInput, NotFound
+from doorstep.footage import policy as policy_service
 from doorstep.footage.models import (
     AgencyMute,
     Evidence,
@@ -36,7 +37,6 @@ from doorstep.footage.models import (
     RequestStatus,
 )
 from doorstep.media.storage import MediaStorage
-from doorstep.transparency import policy as policy_service
 
 
 @dataclass

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from doorstep.agencies.models import Agency
 from doorstep.db import utcnow
 from doorstep.footage import evidence as evidence_service
+from doorstep.footage import policy as policy_service
 from doorstep.footage import service as request_service
 from doorstep.footage.models import (
     FootageRequest,
@@ -25,7 +26,6 @@ from doorstep.footage.notice import Notice, render_notice
 from doorstep.notify import outbox
 from doorstep.notify import service as notify_service
 from doorstep.runtime import Runtime
-from doorstep.transparency import policy as policy_service
 
 REMINDER_JOB = "footage.reminder"
 

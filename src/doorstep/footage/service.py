@@ -28,6 +28,7 @@ from doorstep.agencies.models import Agency, MemberRole
 from doorstep.db import bulk_insert, utcnow
 from doorstep.errors import Conflict, Forbidden, InvalidInput, NotFound
 from doorstep.feed import service as feed_service
+from doorstep.footage import policy as policy_service
 from doorstep.footage import rules
 from doorstep.footage.models import (
     AgencyMute,
@@ -38,10 +39,9 @@ from doorstep.footage.models import (
     RequestStatus,
 )
 from doorstep.footage.notice import render_notice
+from doorstep.footage.policy import PolicySettings
 from doorstep.footage.targeting import target_owners
 from doorstep.notify import outbox
-from doorstep.transparency import policy as policy_service
-from doorstep.transparency.policy import PolicySettings
 
 NOTICE_JOB = "footage.notice"
 DRAFTERS = {MemberRole.officer, MemberRole.supervisor, MemberRole.agency_admin}

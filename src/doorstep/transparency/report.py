@@ -19,13 +19,9 @@ from sqlalchemy.orm import Session
 from doorstep.agencies.models import Agency
 from doorstep.audit import GENESIS_HASH, AuditRecord, verify_chain
 from doorstep.db import utcnow
-from doorstep.footage.models import Evidence, EvidenceAccess, FootageRequest
+from doorstep.footage.models import Evidence, EvidenceAccess, FootageRequest, PolicyVersion
 from doorstep.transparency import public, request_log
-from doorstep.transparency.models import (
-    AccountabilityAnalysis,
-    AuditDailyHead,
-    PolicyVersion,
-)
+from doorstep.transparency.models import AccountabilityAnalysis, AuditDailyHead
 from doorstep.transparency.request_log import RequestFilter
 from doorstep.transparency.schemas import PublicRequest
 
