@@ -56,6 +56,7 @@ from doorstep.bench.targeting import machine
 from doorstep.cameras.models import Camera, CameraKind, EventKind, MotionEvent
 from doorstep.config import Settings
 from doorstep.db import utcnow
+from doorstep.footage import area as request_area
 from doorstep.footage import service as request_service
 from doorstep.footage.models import FootageRequest, IncidentType, Recipient
 from doorstep.migrate import upgrade
@@ -370,7 +371,7 @@ def _targeting_only(runtime: Runtime, scene: Scene) -> float:
     """The targeting part alone, read-only, for the breakdown."""
     from doorstep.footage.targeting import target_owners
 
-    area = request_service.parse_request_area(area=scene.area, circle=None).geometry
+    area = request_area.parse_request_area(area=scene.area, circle=None).geometry
     with runtime.db.transaction() as session:
         started = time.perf_counter()
         target_owners(

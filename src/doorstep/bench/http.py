@@ -40,8 +40,8 @@ The generator creates no footage requests. When the log holds fewer than
 :class:`~doorstep.footage.models.Recipient` and
 :class:`~doorstep.agencies.models.Agency`): areas of 0.1 to 0.5 sq mi around random
 cameras and windows of 1 to 12 h inside the events' span (as in the targeting
-benchmark), checked by :func:`~doorstep.footage.service.parse_request_area`, public cells
-from :func:`~doorstep.footage.service.public_cells` at the policy's resolution, and the
+benchmark), checked by :func:`~doorstep.footage.area.parse_request_area`, public cells
+from :func:`~doorstep.footage.area.public_cells` at the policy's resolution, and the
 owners asked from :func:`~doorstep.footage.targeting.target_owners` (the activation's
 own targeting); about 30% shared and 30% declined. The activation's side effects are not
 written: no audit records, no feed post, no notice jobs. All of it is marked: the user
@@ -110,8 +110,8 @@ from doorstep.bench.targeting import machine
 from doorstep.cameras.models import Camera
 from doorstep.config import Settings
 from doorstep.feed.models import Home, Post, PostStatus
+from doorstep.footage import area as request_area
 from doorstep.footage import policy as policy_service
-from doorstep.footage import service as footage_service
 from doorstep.footage.models import (
     FootageRequest,
     IncidentType,
@@ -440,8 +440,8 @@ def _fill_request_log(
             "created": max(missing, 0),
             "method": (
                 "bulk insert (ORM insert of footage_requests, footage_recipients, agencies,"
-                " agency_memberships rows); areas via footage.service.parse_request_area,"
-                " public cells via footage.service.public_cells, owners asked via"
+                " agency_memberships rows); areas via footage.area.parse_request_area,"
+                " public cells via footage.area.public_cells, owners asked via"
                 " footage.targeting.target_owners; no audit records, feed posts or notice jobs"
             ),
             "marked_by": {
@@ -508,7 +508,7 @@ def _fill_request_log(
                         "verified_at": joined + timedelta(days=1),
                     }
                 )
-            area = footage_service.parse_request_area(
+            area = request_area.parse_request_area(
                 area={
                     "type": "Polygon",
                     "coordinates": [
@@ -544,7 +544,7 @@ def _fill_request_log(
                     "area": area.geojson,
                     "circle": None,
                     "area_sq_mi": planned.area_sq_mi,
-                    "public_cells": footage_service.public_cells(
+                    "public_cells": request_area.public_cells(
                         area.geometry, policy.public_h3_resolution
                     ),
                     "window_start": planned.window_start,

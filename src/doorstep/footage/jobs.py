@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from doorstep.agencies.models import Agency
 from doorstep.db import utcnow
 from doorstep.footage import evidence as evidence_service
+from doorstep.footage import lifecycle
 from doorstep.footage import policy as policy_service
 from doorstep.footage import service as request_service
 from doorstep.footage.models import (
@@ -70,13 +71,13 @@ def _deliver_batch(
     return {job.id: None for job in jobs}
 
 
-@outbox.handler(request_service.NOTICE_JOB)
+@outbox.handler(lifecycle.NOTICE_JOB)
 def deliver_notice(ctx: outbox.JobContext, payload: dict[str, Any]) -> None:
     """The fixed notice, on the owner's channels (in-app, email, push, webhook)."""
     _deliver(ctx.session, [uuid.UUID(payload["recipient_id"])], reminder=False)
 
 
-@outbox.batch_handler(request_service.NOTICE_JOB)
+@outbox.batch_handler(lifecycle.NOTICE_JOB)
 def deliver_notices(
     ctx: outbox.BatchContext, jobs: list[outbox.ClaimedJob]
 ) -> dict[int, Exception | None]:
