@@ -146,8 +146,18 @@ _GATES: dict[RequestStatus, tuple[Callable[[PolicySettings], bool], RequestStatu
     RequestStatus.pending_review: (lambda p: p.moderator_review, RequestStatus.active),
 }
 
-# Entering ``active`` (the activation) audits this and queues one NOTICE_JOB per owner.
-ACTIVATION_AUDITED = audit.AuditAction.REQUEST_ACTIVATED
+
+@dataclass(frozen=True)
+class Entry:
+    """What entering a status does besides the record of the action that led there."""
+
+    audited: audit.AuditAction
+    queued: str  # one job of this kind per owner asked, in the same transaction
+
+
+ON_ENTRY: dict[RequestStatus, Entry] = {
+    RequestStatus.active: Entry(audit.AuditAction.REQUEST_ACTIVATED, NOTICE_JOB),
+}
 
 
 def authorize(*, session: Session, actor: User, action: Action) -> None:
@@ -189,16 +199,15 @@ def advance(
     _audit(session, actor, transition.audited, request, **details)
     status = transition.target
     if status in _GATES or status == RequestStatus.active:
-        in_force = policy or policy_service.effective_policy(
+        policy = policy or policy_service.effective_policy(
             session=session, agency_id=request.agency_id
         )
-        while status in _GATES and not _GATES[status][0](in_force):
+        while status in _GATES and not _GATES[status][0](policy):
             status = _GATES[status][1]
-        if status == RequestStatus.active:
-            _activate(session=session, actor=actor, request=request, policy=in_force)
-            session.flush()
-            return
     request.status = status
+    if status == RequestStatus.active:
+        assert policy is not None  # read above: only that branch leads here
+        _activate(session=session, actor=actor, request=request, policy=policy)
     session.flush()
 
 
@@ -241,6 +250,7 @@ def _activate(
 ) -> None:
     """Target owners and write one recipient row and one notice job per owner, in this
     transaction: the notices exist if and only if the activation commits."""
+    entry = ON_ENTRY[RequestStatus.active]
     now = utcnow()
     area = parse_request_area(area=request.area, circle=None).geometry
     owners = target_owners(
@@ -273,16 +283,15 @@ def _activate(
         bulk_insert(session, Recipient, rows)
         outbox.enqueue_each(
             session=session,
-            kind=NOTICE_JOB,
+            kind=entry.queued,
             key="recipient_id",
             ids=select(Recipient.id).where(Recipient.request_id == request.id),
         )
-    request.status = RequestStatus.active
     request.activated_at = now
     _publish_to_feed(session=session, request=request, area=area)
     request.closes_at = now + timedelta(days=policy.request_open_days)
     request.asked_count = len(rows)
-    _audit(session, actor, ACTIVATION_AUDITED, request, owners_asked=len(rows))
+    _audit(session, actor, entry.audited, request, owners_asked=len(rows))
 
 
 def _publish_to_feed(*, session: Session, request: FootageRequest, area: BaseGeometry) -> None:
