@@ -1,6 +1,6 @@
 """Fuller fuzzing: schemathesis over every operation, as every principal, plus stateful links.
 
-    .venv/bin/python bench/fuzz.py --db sqlite|postgres [--examples 100] [--principals ...]
+    .venv/bin/python -m bench.fuzz --db sqlite|postgres [--examples 100] [--principals ...]
 
 Builds the populated instance the test suite fuzzes (tests/fuzz/world.py: anonymous, a
 resident, an officer with two-factor sign-in, a moderator, an admin, a camera token, and a
@@ -50,10 +50,9 @@ from tests.fuzz.calls import call  # noqa: E402
 from tests.fuzz.document import openapi_document  # noqa: E402
 from tests.fuzz.world import DEVICE_PATHS, PEOPLE, World, build_world  # noqa: E402
 
+from bench import databases, output  # noqa: E402
+from bench.machine import machine  # noqa: E402
 from doorstep.app import create_app  # noqa: E402
-from doorstep.bench import output  # noqa: E402
-from doorstep.bench.ingest import _conninfo, _drop, _recreate  # noqa: E402
-from doorstep.bench.targeting import machine  # noqa: E402
 from doorstep.migrate import upgrade  # noqa: E402
 from doorstep.runtime import Runtime  # noqa: E402
 
@@ -217,55 +216,72 @@ def run(
 ) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="doorstep-bench-fuzz-"))
     database = f"doorstep_bench_fuzz_{uuid.uuid4().hex[:8]}"
-    if db == "sqlite":
-        url = f"sqlite:///{folder / 'doorstep.db'}"
-    else:
-        _recreate(pg_url, database)
-        url = _conninfo(pg_url, database).replace("postgresql://", "postgresql+psycopg://", 1)
-    results: dict[str, Any] = {
-        "benchmark": "fuzz",
-        "started_at": datetime.now(UTC).isoformat(),
-        "machine": machine(),
-        "database": db,
-        "examples_per_operation": examples,
-        "seed": run_seed,
-        "schemathesis": importlib.metadata.version("schemathesis"),
-        "principals": {},
-    }
-    runtime: Runtime | None = None
     try:
-        upgrade(url)
-        # The world's webhook points at TEST-NET-1, allowlisted as on-premises (never reached).
-        runtime = Runtime(make_settings(folder, url, webhook_allowed_networks=["192.0.2.0/24"]))
-        clock = time.perf_counter()
-        with TestClient(create_app(runtime), base_url="https://testserver") as client:
-            world = build_world(runtime, client, folder / "clips")
-            for principal in principals:
-                started = time.perf_counter()
-                found = fuzz_principal(
-                    world, principal, examples=examples, run_seed=run_seed, stateful=stateful
+        with databases.scratch_database(db, folder=folder, pg_url=pg_url, name=database) as url:
+            upgrade(url)
+            # The world's webhook points at TEST-NET-1, allowlisted as on-premises (never reached).
+            runtime = Runtime(make_settings(folder, url, webhook_allowed_networks=["192.0.2.0/24"]))
+            try:
+                results: dict[str, Any] = {
+                    "benchmark": "fuzz",
+                    "started_at": datetime.now(UTC).isoformat(),
+                    "machine": machine(),
+                    "database": db,
+                    "examples_per_operation": examples,
+                    "seed": run_seed,
+                    "schemathesis": importlib.metadata.version("schemathesis"),
+                }
+                return results | _fuzz_all(
+                    runtime,
+                    folder,
+                    db,
+                    principals,
+                    examples=examples,
+                    run_seed=run_seed,
+                    stateful=stateful,
                 )
-                found["seconds"] = round(time.perf_counter() - started, 1)
-                results["principals"][principal] = found
-                print(
-                    f"{db} {principal}: {found['calls']} calls, "
-                    f"{found['server_errors']} 5xx, {found['schema_mismatches']} schema "
-                    f"mismatches, {found['undocumented_statuses']} undocumented statuses",
-                    file=sys.stderr,
-                )
-        results["seconds"] = round(time.perf_counter() - clock, 1)
-        every = results["principals"].values()
-        results["totals"] = {
-            key: sum(p[key] for p in every)
-            for key in ("calls", "server_errors", "schema_mismatches", "undocumented_statuses")
-        }
+            finally:
+                runtime.close()
     finally:
-        if runtime is not None:
-            runtime.close()
-        if db != "sqlite":
-            _drop(pg_url, database)
         shutil.rmtree(folder, ignore_errors=True)
-    return results
+
+
+def _fuzz_all(
+    runtime: Runtime,
+    folder: Path,
+    db: str,
+    principals: tuple[str, ...],
+    *,
+    examples: int,
+    run_seed: int,
+    stateful: bool,
+) -> dict[str, Any]:
+    """Every principal in turn against one app and world; per principal and in total."""
+    found_by: dict[str, Any] = {}
+    clock = time.perf_counter()
+    with TestClient(create_app(runtime), base_url="https://testserver") as client:
+        world = build_world(runtime, client, folder / "clips")
+        for principal in principals:
+            started = time.perf_counter()
+            found = fuzz_principal(
+                world, principal, examples=examples, run_seed=run_seed, stateful=stateful
+            )
+            found["seconds"] = round(time.perf_counter() - started, 1)
+            found_by[principal] = found
+            print(
+                f"{db} {principal}: {found['calls']} calls, "
+                f"{found['server_errors']} 5xx, {found['schema_mismatches']} schema "
+                f"mismatches, {found['undocumented_statuses']} undocumented statuses",
+                file=sys.stderr,
+            )
+    return {
+        "principals": found_by,
+        "seconds": round(time.perf_counter() - clock, 1),
+        "totals": {
+            key: sum(p[key] for p in found_by.values())
+            for key in ("calls", "server_errors", "schema_mismatches", "undocumented_statuses")
+        },
+    }
 
 
 def summary(results: dict[str, Any]) -> str:

@@ -1,6 +1,6 @@
 """Ingest at scale: motion events per second through the HTTP API, against a bulk COPY.
 
-    .venv/bin/python bench/ingest.py --db URL [--concurrency 1,8,32] [--max-events 6000]
+    .venv/bin/python -m bench.ingest --db URL [--concurrency 1,8,32] [--max-events 6000]
 
 URL is any database on the PostgreSQL server; the benchmark creates (and at the end
 drops) its own database doorstep_bench_ingest there, registers its own cameras (their
@@ -10,15 +10,401 @@ no batch endpoint) with N concurrent httpx clients, each level bounded in events
 seconds. Then the same rows go in with one COPY. Writes
 bench/results/ingest-<UTC timestamp>.json and prints a summary. Method and numbers:
 BENCHMARKS.md.
+
+The generated cameras' ingest tokens are stored hashed, so this benchmark makes its own
+cameras with :func:`doorstep.cameras.service.register_camera` (keeping their tokens) in
+its fresh database, and serves :func:`doorstep.app.create_app` on 127.0.0.1. The load
+(:mod:`bench.event_senders`) comes from httpx (asyncio) in this process, with the
+camera's token; the baselines are in :mod:`bench.ingest_baselines`.
+
+Besides the rate it records where the CPU went (server process, this process, the rest
+of the machine, which is mostly PostgreSQL) and the same service calls run in-process
+without HTTP, so the cost of the HTTP layer and the cost of the unit of work separate.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import multiprocessing
 import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from doorstep.bench import ingest
+import httpx
+import numpy as np
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from bench import databases, output
+from bench.event_senders import BenchCamera, send_batches, send_events
+from bench.ingest_baselines import bulk_copy, in_process_events
+from bench.machine import cpu_s, free_port, machine, machine_busy
+from doorstep import migrate
+from doorstep.accounts import service as account_service
+from doorstep.cameras import service as camera_service
+from doorstep.cameras.models import CameraKind, MotionEvent
+from doorstep.config import Settings
+from doorstep.notify.models import Notification
+from doorstep.runtime import Runtime
+
+__all__ = ["run", "summary", "write_results"]
+
+DATABASE = "doorstep_bench_ingest"
+
+
+# ---------------------------------------------------------------- the database
+
+
+def _register(
+    runtime: Runtime, owners: int, cameras: int, rng: np.random.Generator
+) -> list[BenchCamera]:
+    made: list[BenchCamera] = []
+    with runtime.db.transaction() as session:
+        users = [
+            account_service.create_user(
+                session=session,
+                actor=None,
+                email=f"ingest-{i}@bench.invalid",
+                display_name=f"Ingest owner {i}",
+                password=uuid.uuid4().hex,
+            )
+            for i in range(owners)
+        ]
+        for i in range(cameras):
+            owner = users[i % owners]
+            camera, token = camera_service.register_camera(
+                session=session,
+                owner=owner,
+                name=f"Camera {i}",
+                kind=CameraKind.doorbell if i % 2 else CameraKind.floodlight,
+                latitude=38.9 + float(rng.uniform(-0.05, 0.05)),
+                longitude=-77.03 + float(rng.uniform(-0.05, 0.05)),
+            )
+            made.append(BenchCamera(str(camera.id), str(owner.id), token))
+    return made
+
+
+# ---------------------------------------------------------------- the server
+
+
+def _serve(database_url: str, data_dir: str, port: int) -> None:
+    import uvicorn
+
+    from doorstep.app import create_app
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    runtime = Runtime(Settings(database_url=database_url, data_dir=Path(data_dir)))
+    config = uvicorn.Config(
+        create_app(runtime), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
+    uvicorn.Server(config).run()
+
+
+def _wait_ready(base: str, deadline_s: float = 30.0) -> None:
+    until = time.monotonic() + deadline_s
+    while time.monotonic() < until:
+        try:
+            httpx.get(f"{base}/api/v1/openapi.json", timeout=2.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError("the uvicorn server did not start")
+
+
+# ---------------------------------------------------------------- the run
+
+
+def _start_server(
+    ingest_url: str, data_dir: str
+) -> tuple[multiprocessing.process.BaseProcess, int]:
+    """The app under uvicorn in a separate process, answering; and its port."""
+    port = free_port()
+    server = multiprocessing.get_context("spawn").Process(
+        target=_serve, args=(ingest_url, data_dir, port), daemon=True
+    )
+    server.start()
+    _wait_ready(f"http://127.0.0.1:{port}")
+    return server, port
+
+
+def _timed_level(
+    *, base: str, server_pid: int, cameras: Sequence[BenchCamera], level: int, **load: Any
+) -> dict[str, Any]:
+    """One level of concurrent clients, with where the CPU went meanwhile."""
+    server_cpu, client_cpu, busy = cpu_s(server_pid), time.process_time(), machine_busy()
+    result = asyncio.run(
+        send_events(base=base, cameras=cameras, concurrency=level, prefix=f"c{level}", **load)
+    )
+    busy_after = machine_busy()
+    cores = os.cpu_count() or 1
+    wall = result["seconds"]
+    server_s = cpu_s(server_pid) - server_cpu
+    client_s = time.process_time() - client_cpu
+    machine_s = (busy_after[0] - busy[0]) / (busy_after[1] - busy[1]) * cores * wall
+    result["cpu_s"] = {
+        "server_process": round(server_s, 2),
+        "load_client": round(client_s, 2),
+        "rest_mostly_postgresql": round(max(0.0, machine_s - server_s - client_s), 2),
+        "machine_busy_share": round((busy_after[0] - busy[0]) / (busy_after[1] - busy[1]), 3),
+    }
+    return result
+
+
+def _http_levels(
+    *,
+    base: str,
+    server_pid: int,
+    cameras: Sequence[BenchCamera],
+    concurrency: Sequence[int],
+    max_events: int,
+    max_s: float,
+    rng: np.random.Generator,
+    say: Callable[[str], None],
+) -> tuple[list[dict[str, Any]], list[tuple[BenchCamera, dict[str, Any]]]]:
+    """Every level of concurrency in turn; the levels' results and the rows they made."""
+    levels: list[dict[str, Any]] = []
+    rows: list[tuple[BenchCamera, dict[str, Any]]] = []
+    for level in concurrency:
+        say(
+            f"HTTP load: {level} concurrent clients"
+            f" (at most {max_events:,} events or {max_s:.0f} s)"
+        )
+        result = _timed_level(
+            base=base,
+            server_pid=server_pid,
+            cameras=cameras,
+            level=level,
+            max_events=max_events,
+            max_s=max_s,
+            rng=rng,
+        )
+        rows.extend(result.pop("_rows"))
+        levels.append(result)
+        say(f"  {result['events_per_s']:,} events/s, p99 {result['latency']['p99_ms']} ms")
+    return levels, rows
+
+
+def _over_http(
+    *,
+    base: str,
+    server_pid: int,
+    cameras: Sequence[BenchCamera],
+    results: dict[str, Any],
+    concurrency: Sequence[int],
+    max_events: int,
+    max_s: float,
+    rng: np.random.Generator,
+    say: Callable[[str], None],
+) -> tuple[dict[str, Any], list[tuple[BenchCamera, dict[str, Any]]]]:
+    """A warm-up, every level of single events, then the batch endpoint (into ``results``);
+    the warm-up's result and the rows the levels made."""
+    # warm-up: connections, the route's first calls
+    warm = asyncio.run(
+        send_events(
+            base=base,
+            cameras=cameras,
+            concurrency=4,
+            max_events=200,
+            max_s=10.0,
+            rng=rng,
+            prefix="warm",
+        )
+    )
+    results["http"], rows = _http_levels(
+        base=base,
+        server_pid=server_pid,
+        cameras=cameras,
+        concurrency=concurrency,
+        max_events=max_events,
+        max_s=max_s,
+        rng=rng,
+        say=say,
+    )
+    say("HTTP, batch endpoint: 4 clients, 200 events a request")
+    results["batched"] = asyncio.run(
+        send_batches(
+            base=base,
+            cameras=cameras,
+            concurrency=4,
+            batch_size=200,
+            max_events=max_events * 4,
+            max_s=max_s,
+            rng=rng,
+            prefix="batch",
+        )
+    )
+    say(f"  {results['batched']['events_per_s']:,} events/s")
+    return warm, rows
+
+
+def _conclusions(results: dict[str, Any]) -> dict[str, Any]:
+    """The best HTTP level, COPY against HTTP, and the goals met."""
+    levels, batched, bulk = results["http"], results["batched"], results["bulk_copy"]
+    best = max(levels, key=lambda level: level["events_per_s"])
+    return {
+        "best_http": {"concurrency": best["concurrency"], "events_per_s": best["events_per_s"]},
+        "ratio_bulk_to_batched": round(bulk["rows_per_s"] / max(batched["events_per_s"], 0.1), 1),
+        "ratio_bulk_to_http": round(bulk["rows_per_s"] / best["events_per_s"], 1),
+        "goals": {
+            "at_least_5000_events_per_s_single": best["events_per_s"] >= 5_000,
+            "at_least_5000_events_per_s_batched": batched["events_per_s"] >= 5_000,
+        },
+    }
+
+
+def _check(runtime: Runtime, expected_events: int) -> dict[str, Any]:
+    with runtime.db.transaction() as session:
+        return {
+            "motion_events": session.scalar(select(func.count()).select_from(MotionEvent)),
+            "notifications": session.scalar(select(func.count()).select_from(Notification)),
+            "expected_events": expected_events,
+        }
+
+
+def _measure(
+    *,
+    runtime: Runtime,
+    ingest_url: str,
+    data_dir: str,
+    results: dict[str, Any],
+    url: str,
+    database: str,
+    concurrency: Sequence[int],
+    max_events: int,
+    max_s: float,
+    owners: int,
+    cameras: int,
+    in_process: int,
+    rng: np.random.Generator,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    say(f"registering {cameras} cameras for {owners} owners")
+    bench_cameras = _register(runtime, owners, cameras, rng)
+    server, port = _start_server(ingest_url, data_dir)
+    try:
+        assert server.pid is not None
+        results["database"] = {
+            "dialect": "postgresql",
+            "url": make_url(ingest_url).render_as_string(hide_password=True),
+            "owners": owners,
+            "cameras": cameras,
+        }
+        results["server"] = {"uvicorn_workers": 1, "process": "separate (spawn)", "port": port}
+        warm, rows = _over_http(
+            base=f"http://127.0.0.1:{port}",
+            server_pid=server.pid,
+            cameras=bench_cameras,
+            results=results,
+            concurrency=concurrency,
+            max_events=max_events,
+            max_s=max_s,
+            rng=rng,
+            say=say,
+        )
+    finally:
+        server.terminate()
+        server.join(10)
+    say(f"in-process (no HTTP): {in_process:,} events, serial")
+    results["in_process"] = in_process_events(runtime, bench_cameras, in_process, rng)
+    say(f"bulk COPY of the same {len(rows):,} rows")
+    results["bulk_copy"] = bulk_copy(databases.conninfo(url, database), rows)
+    expected = warm["created"] + len(rows) * 2 + in_process + results["batched"]["created"]
+    results["check"] = _check(runtime, expected)
+    return results | _conclusions(results)
+
+
+@output.warnings_only
+def run(
+    *,
+    url: str,
+    concurrency: Sequence[int] = (1, 8, 32),
+    max_events: int = 6_000,
+    max_s: float = 20.0,
+    owners: int = 20,
+    cameras: int = 300,
+    in_process: int = 1_000,
+    seed: int = 7,
+    database: str = DATABASE,
+    keep: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run the ingest benchmark on a fresh database on the server of ``url``."""
+    say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
+    if make_url(url).get_backend_name() != "postgresql":
+        raise ValueError("the ingest benchmark needs PostgreSQL (it creates its own database)")
+    ingest_url = make_url(url).set(database=database).render_as_string(hide_password=False)
+    rng = np.random.default_rng(seed)
+    results: dict[str, Any] = {
+        "benchmark": "ingest",
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+    }
+    say(f"creating and migrating {database}")
+    databases.recreate(url, database)
+    runtime: Runtime | None = None
+    try:
+        migrate.upgrade(ingest_url)
+        data_dir = tempfile.mkdtemp(prefix="doorstep-bench-ingest-")
+        runtime = Runtime(Settings(database_url=ingest_url, data_dir=Path(data_dir)))
+        return _measure(
+            runtime=runtime,
+            ingest_url=ingest_url,
+            data_dir=data_dir,
+            results=results,
+            url=url,
+            database=database,
+            concurrency=concurrency,
+            max_events=max_events,
+            max_s=max_s,
+            owners=owners,
+            cameras=cameras,
+            in_process=in_process,
+            rng=rng,
+            say=say,
+        )
+    finally:
+        if runtime is not None:
+            runtime.close()
+        if not keep:
+            databases.drop(url, database)
+            say(f"dropped {database}")
+
+
+def write_results(results: dict[str, Any], folder: Path) -> Path:
+    return output.write_results("ingest", results, folder)
+
+
+def summary(results: dict[str, Any]) -> str:
+    lines = [
+        f"HTTP, {level['concurrency']:>2} clients: {level['events_per_s']:>8,} events/s,"
+        f" p50 {level['latency']['p50_ms']} ms, p99 {level['latency']['p99_ms']} ms"
+        for level in results["http"]
+    ]
+    lines.append(
+        f"in-process, no HTTP: {results['in_process']['events_per_s']:,} events/s (serial)"
+    )
+    lines.append(f"bulk COPY:           {results['bulk_copy']['rows_per_s']:,} rows/s")
+    batched = results["batched"]
+    lines.append(
+        f"HTTP batch endpoint: {batched['events_per_s']:,} events/s"
+        f" ({batched['concurrency']} clients x {batched['batch_size']} events a request)"
+    )
+    lines.append(f"bulk / best HTTP:    {results['ratio_bulk_to_http']}x")
+    lines.append(f"bulk / batched HTTP: {results['ratio_bulk_to_batched']}x")
+    goals = results["goals"]
+    for name, label in (("single", "single-event requests"), ("batched", "batch endpoint")):
+        met = goals[f"at_least_5000_events_per_s_{name}"]
+        lines.append(f"goal >= 5,000 events/s, {label}: {'met' if met else 'NOT met'}")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -40,7 +426,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.db:
         parser.error("--db URL is required (or set DOORSTEP_BENCH_DB)")
-    results = ingest.run(
+    results = run(
         url=args.db,
         concurrency=[int(c) for c in args.concurrency.split(",")],
         max_events=args.max_events,
@@ -51,8 +437,8 @@ def main() -> None:
         seed=args.seed,
         keep=args.keep,
     )
-    path = ingest.write_results(results, args.out)
-    print(ingest.summary(results))
+    path = write_results(results, args.out)
+    print(summary(results))
     print(f"results: {path}")
 
 

@@ -1,10 +1,10 @@
 """Kill test: `kill -9` a worker in the middle of a 10,000-owner fan-out; nothing is lost.
 
-    .venv/bin/python bench/kill_test.py \\
+    .venv/bin/python -m bench.kill_test \\
         --db postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
         [--owners 10000] [--kill-at 0.3] [--lease 5]
 
-Builds the fan-out benchmark's scene (doorstep.bench.fanout: owners with a camera, an
+Builds the fan-out benchmark's scene (bench.fanout: owners with a camera, an
 event, email on and a webhook, inside one request's area) in a database of its own
 (doorstep_bench_kill_<random>, dropped at the end), with a local SMTP sink and a local
 webhook sink that count every arrival by recipient and by ``X-Doorstep-Delivery``. One
@@ -23,156 +23,37 @@ could dedupe on). Prints the figures and writes bench/results/kill-<UTC timestam
 from __future__ import annotations
 
 import argparse
-import json
-import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import func, select
 
-from doorstep.bench import fanout, output
-from doorstep.bench.ingest import _conninfo, _drop, _free_port, _recreate
-from doorstep.bench.targeting import machine
+from bench import databases, fanout_scene, output
+from bench.machine import machine
+from bench.sinks import KeyedArrivals, Sinks
 from doorstep.config import Settings
 from doorstep.migrate import upgrade
 from doorstep.notify.models import JobStatus, Notification, OutboxJob
 from doorstep.runtime import Runtime
 
 
-def _sink_main(smtp_port: int, http_port: int, delay_s: float) -> None:
-    """SMTP and webhook receivers counting each arrival by its recipient / delivery key."""
-    import asyncio
-
-    import uvicorn
-    from aiosmtpd.controller import Controller
-
-    lock = threading.Lock()
-    emails: dict[str, int] = {}
-    keys: dict[str, int] = {}
-    state = {"unkeyed": 0, "last": 0.0}
-
-    class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            with lock:
-                for to in envelope.rcpt_tos:
-                    emails[to] = emails.get(to, 0) + 1
-                state["last"] = time.time()
-            return "250 OK"
-
-    controller = Controller(Handler(), hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        more = True
-        while more:
-            message = await receive()
-            more = message.get("more_body", False)
-        if scope["path"] == "/stats":
-            with lock:
-                body = json.dumps(
-                    {
-                        "emails": sum(emails.values()),
-                        "email_recipients": len(emails),
-                        "doubled_emails": sum(n - 1 for n in emails.values()),
-                        "webhooks": sum(keys.values()) + int(state["unkeyed"]),
-                        "webhook_keys": len(keys),
-                        "repeated_keys": sum(1 for n in keys.values() if n > 1),
-                        "repeat_arrivals": sum(n - 1 for n in keys.values()),
-                        "unkeyed": state["unkeyed"],
-                        "last": state["last"],
-                    }
-                ).encode()
-            status = 200
-        else:
-            # A slow receiver, so the kill lands while deliveries are in flight.
-            if delay_s:
-                await asyncio.sleep(delay_s)
-            key = dict(scope["headers"]).get(b"x-doorstep-delivery", b"").decode()
-            with lock:
-                if key:
-                    keys[key] = keys.get(key, 0) + 1
-                else:
-                    state["unkeyed"] += 1
-                state["last"] = time.time()
-            body, status = b"", 204
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=http_port, log_level="warning", access_log=False, lifespan="off"
-    )
-    asyncio.run(uvicorn.Server(config).serve())
-
-
-class Sinks:
-    def __init__(self, delay_s: float) -> None:
-        self.smtp_port = _free_port()
-        self.http_port = _free_port()
-        self.process = multiprocessing.get_context("spawn").Process(
-            target=_sink_main, args=(self.smtp_port, self.http_port, delay_s), daemon=True
-        )
-
-    @property
-    def webhook_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}/hook"
-
-    def start(self) -> None:
-        self.process.start()
-        until = time.monotonic() + 30
-        while time.monotonic() < until:
-            try:
-                self.stats()
-                return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("the sinks did not start")
-
-    def stats(self) -> dict[str, Any]:
-        result: dict[str, Any] = httpx.get(
-            f"http://127.0.0.1:{self.http_port}/stats", timeout=5.0
-        ).json()
-        return result
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.join(10)
-
-
 def _start_worker(
     name: str, database_url: str, folder: Path, sinks: Sinks, lease_s: int
 ) -> subprocess.Popen[bytes]:
     env = {
-        **os.environ,
-        "DOORSTEP_DATABASE_URL": database_url,
-        "DOORSTEP_DATA_DIR": str(folder),
-        "DOORSTEP_SMTP_HOST": "127.0.0.1",
-        "DOORSTEP_SMTP_PORT": str(sinks.smtp_port),
-        "DOORSTEP_SMTP_STARTTLS": "false",
-        "DOORSTEP_WORKER_POLL_S": "0.05",
+        **sinks.worker_env(database_url, folder),
         "DOORSTEP_WORKER_LEASE_S": str(lease_s),
         "DOORSTEP_WORKER_BACKOFF_BASE_S": "0.1",
         "DOORSTEP_WORKER_BACKOFF_MAX_S": "1",
-        # The webhook sink is plain http on 127.0.0.1, refused unless the operator allows it.
-        "DOORSTEP_WEBHOOK_ALLOW_HTTP": "true",
-        "DOORSTEP_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1",
     }
     return subprocess.Popen(
         [sys.executable, "-m", "doorstep", "worker"],
@@ -235,6 +116,77 @@ def _wait(
         time.sleep(0.1)
 
 
+def _kill_at(
+    runtime: Runtime,
+    sinks: Sinks,
+    worker: subprocess.Popen[bytes],
+    owners: int,
+    kill_at: float,
+    timeout_s: float,
+    clock: float,
+) -> dict[str, Any]:
+    """SIGKILL ``worker`` once the sink holds ``kill_at`` of the webhooks; what had
+    arrived then, and the jobs it held."""
+    threshold = max(1, int(owners * kill_at))
+    until = time.monotonic() + timeout_s
+    while sinks.stats()["webhooks"] < threshold:
+        if time.monotonic() > until or worker.poll() is not None:
+            raise RuntimeError("the first worker never reached the kill point")
+        time.sleep(0.005)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(30)
+    at_kill = sinks.stats()
+    return {
+        "seconds_after_approval": round(time.perf_counter() - clock, 2),
+        "webhook_keys": at_kill["webhook_keys"],
+        "email_recipients": at_kill["email_recipients"],
+        "jobs_leased_to_the_dead_worker": _leased(runtime),
+        "jobs": _jobs(runtime),
+    }
+
+
+def _verdict(results: dict[str, Any], owners: int) -> dict[str, Any]:
+    """What was lost, what came twice (and whether a key protects it), and the requirement."""
+    final, notices = results["sinks"], results["notices"]
+    lost = {
+        "in_app": owners - notices["owners"],
+        "email": owners - final["email_recipients"],
+        "webhook": owners - final["webhook_keys"],
+    }
+    unprotected = {
+        "webhooks_without_key": final["unkeyed"],
+        "doubled_emails": final["doubled_emails"],
+        "doubled_in_app": notices["rows"] - notices["owners"],
+    }
+    failed = sum(n for k, n in results["jobs"].items() if k.endswith(":failed"))
+    return {
+        "lost": lost,
+        "duplicates": {
+            # arrivals whose key the receiver had seen: it drops them
+            "webhooks_deduplicated_by_key": final["repeat_arrivals"],
+            "keys_seen_more_than_once": final["repeated_keys"],
+            **unprotected,
+        },
+        "ok": (
+            results["finished"]
+            and not any(lost.values())
+            and not any(unprotected.values())
+            and failed == 0
+            and 0 < results["at_kill"]["webhook_keys"] < owners
+        ),
+    }
+
+
+def _stop_workers(workers: Sequence[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            worker.terminate()
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
 @output.warnings_only
 def run(
     *,
@@ -250,11 +202,11 @@ def run(
     """Approve one request to ``owners``; SIGKILL the worker at ``kill_at`` of the
     webhooks; a second worker finishes. Returns the counts at the kill and at the end."""
     database = f"doorstep_bench_kill_{uuid.uuid4().hex[:8]}"
-    _recreate(url, database)
-    database_url = _conninfo(url, database).replace("postgresql://", "postgresql+psycopg://", 1)
+    databases.recreate(url, database)
+    database_url = databases.database_url(url, database)
     folder = data_dir or Path(tempfile.mkdtemp(prefix="doorstep-bench-kill-"))
     folder.mkdir(parents=True, exist_ok=True)
-    sinks = Sinks(sink_delay_s)
+    sinks = Sinks(KeyedArrivals, sink_delay_s)
     runtime: Runtime | None = None
     workers: list[subprocess.Popen[bytes]] = []
     results: dict[str, Any] = {
@@ -270,29 +222,14 @@ def run(
         upgrade(database_url)
         runtime = Runtime(Settings(database_url=database_url, data_dir=folder))
         sinks.start()
-        scene = fanout._setup(runtime, owners=owners, webhook_url=sinks.webhook_url, seed=seed)
+        scene = fanout_scene.setup_scene(
+            runtime, owners=owners, webhook_url=sinks.webhook_url, seed=seed
+        )
         workers.append(_start_worker("first", database_url, folder, sinks, lease_s))
-        request_id = fanout._pending_review(runtime, scene, 0)
-        fanout._activate(runtime, scene, request_id)
+        request_id = fanout_scene.pending_review(runtime, scene, 0)
+        fanout_scene.activate(runtime, scene, request_id)
         clock = time.perf_counter()
-
-        threshold = max(1, int(owners * kill_at))
-        until = time.monotonic() + timeout_s
-        while sinks.stats()["webhooks"] < threshold:
-            if time.monotonic() > until or workers[0].poll() is not None:
-                raise RuntimeError("the first worker never reached the kill point")
-            time.sleep(0.005)
-        os.kill(workers[0].pid, signal.SIGKILL)
-        workers[0].wait(30)
-        at_kill = sinks.stats()
-        results["at_kill"] = {
-            "seconds_after_approval": round(time.perf_counter() - clock, 2),
-            "webhook_keys": at_kill["webhook_keys"],
-            "email_recipients": at_kill["email_recipients"],
-            "jobs_leased_to_the_dead_worker": _leased(runtime),
-            "jobs": _jobs(runtime),
-        }
-
+        results["at_kill"] = _kill_at(runtime, sinks, workers[0], owners, kill_at, timeout_s, clock)
         workers.append(_start_worker("second", database_url, folder, sinks, lease_s))
         final, finished = _wait(runtime, sinks, owners, timeout_s)
         notices = _notices(runtime)
@@ -301,43 +238,13 @@ def run(
         results["sinks"] = final
         results["notices"] = notices
         results["jobs"] = _jobs(runtime)
-        lost = {
-            "in_app": owners - notices["owners"],
-            "email": owners - final["email_recipients"],
-            "webhook": owners - final["webhook_keys"],
-        }
-        unprotected = {
-            "webhooks_without_key": final["unkeyed"],
-            "doubled_emails": final["doubled_emails"],
-            "doubled_in_app": notices["rows"] - notices["owners"],
-        }
-        results["lost"] = lost
-        results["duplicates"] = {
-            # arrivals whose key the receiver had seen: it drops them
-            "webhooks_deduplicated_by_key": final["repeat_arrivals"],
-            "keys_seen_more_than_once": final["repeated_keys"],
-            **unprotected,
-        }
-        failed = sum(n for k, n in results["jobs"].items() if k.endswith(":failed"))
-        results["ok"] = (
-            finished
-            and not any(lost.values())
-            and not any(unprotected.values())
-            and failed == 0
-            and 0 < at_kill["webhook_keys"] < owners
-        )
+        results |= _verdict(results, owners)
     finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.terminate()
-                try:
-                    worker.wait(15)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
+        _stop_workers(workers)
         sinks.stop()
         if runtime is not None:
             runtime.db.dispose()
-        _drop(url, database)
+        databases.drop(url, database)
     return results
 
 

@@ -1,12 +1,12 @@
 """Mixed load: residents' reads while cameras upload real clips, through a real uvicorn server.
 
-    .venv/bin/python bench/mixed_load.py --db sqlite|postgres [--readers 8] [--uploaders 4] \\
+    .venv/bin/python -m bench.mixed_load --db sqlite|postgres [--readers 8] [--uploaders 4] \\
         [--duration 30] [--pg-url URL]
 
 Makes a fresh database (a SQLite file, or doorstep_bench_mixed_<random> on the server of
 --pg-url, dropped at the end), residents with an API token, a home, a camera and a
 timeline of events, published posts in their feed, and camera owners whose devices
-upload. The app runs in a separate uvicorn process (doorstep.bench.http.Servers). Each
+upload. The app runs in a separate uvicorn process (bench.servers.Servers). Each
 reader is a thread polling GET /api/v1/users/me, the timeline (GET /api/v1/events) and the
 feed (GET /api/v1/feed) in turn, one request at a time, for --duration seconds idle, then
 for --duration seconds while each uploader thread sends PyAV-made MP4s to
@@ -36,11 +36,10 @@ from typing import Any
 import httpx
 import numpy as np
 
+from bench import databases, output
+from bench.machine import machine
+from bench.servers import Servers
 from doorstep.accounts import service as account_service
-from doorstep.bench import output
-from doorstep.bench.http import Servers
-from doorstep.bench.ingest import _conninfo, _drop, _recreate
-from doorstep.bench.targeting import machine
 from doorstep.cameras import service as camera_service
 from doorstep.cameras.models import CameraKind, EventKind
 from doorstep.config import Settings
@@ -252,6 +251,36 @@ def _error_lines(log: str) -> list[str]:
     return found
 
 
+def _measure(
+    servers: Servers, scene: Scene, clips: list[Path], duration_s: float
+) -> dict[str, Any]:
+    """The reads idle, then under uploads; their p99 ratio, every 5xx, and the goals."""
+    httpx.get(f"{servers.base}/api/v1/users/me", timeout=30.0)  # warm the app up
+    idle = _phase(servers.base, scene, clips, duration_s=duration_s, uploads=False)
+    loaded = _phase(servers.base, scene, clips, duration_s=duration_s, uploads=True)
+    log = servers.read_log()
+    p99_idle, p99_load = idle["reads"]["p99_ms"], loaded["reads"]["p99_ms"]
+    ratio = round(p99_load / p99_idle, 2) if p99_idle and p99_load else None
+    unhandled = log.count("Traceback")
+    server_errors = (
+        idle["reads"]["server_errors"]
+        + loaded["reads"]["server_errors"]
+        + loaded["uploads"]["server_errors"]
+    )
+    return {
+        "idle": idle,
+        "under_upload": loaded,
+        "p99_ratio": ratio,
+        "server_unhandled_errors": unhandled,
+        "server_error_samples": _error_lines(log),
+        "server_errors": server_errors,
+        "goals": {
+            "p99_within_3x": ratio is not None and ratio <= GOAL_RATIO,
+            "no_5xx": server_errors == 0 and unhandled == 0,
+        },
+    }
+
+
 @output.warnings_only
 def run(
     *,
@@ -267,14 +296,6 @@ def run(
     """Set up, start uvicorn, measure reads idle and under uploads; returns the figures."""
     folder = data_dir or Path(tempfile.mkdtemp(prefix="doorstep-bench-mixed-"))
     folder.mkdir(parents=True, exist_ok=True)
-    database = f"doorstep_bench_mixed_{uuid.uuid4().hex[:8]}"
-    if db == "sqlite":
-        database_url = f"sqlite:///{folder / 'doorstep.db'}"
-    else:
-        _recreate(pg_url, database)
-        database_url = _conninfo(pg_url, database).replace(
-            "postgresql://", "postgresql+psycopg://", 1
-        )
     results: dict[str, Any] = {
         "benchmark": "mixed",
         "started_at": datetime.now(UTC).isoformat(),
@@ -286,45 +307,31 @@ def run(
         "reads": list(READS),
         "clip": {"seconds": clip_seconds, "size": "320x240", "fps": 10, "codec": "h264 (PyAV)"},
     }
+    database = f"doorstep_bench_mixed_{uuid.uuid4().hex[:8]}"
     servers: Servers | None = None
     runtime: Runtime | None = None
     try:
-        upgrade(database_url)
-        runtime = Runtime(Settings(database_url=database_url, data_dir=folder))
-        scene = _setup(runtime, readers=readers, uploaders=uploaders, seed=seed)
-        runtime.db.dispose()
-        clips = [
-            write_sample_clip(folder / f"clip-{n}.mp4", seconds=clip_seconds, seed=n)
-            for n in range(8)
-        ]
-        results["clip"]["bytes"] = clips[0].stat().st_size
-        servers = Servers(database_url, str(folder), workers=1)
-        httpx.get(f"{servers.base}/api/v1/users/me", timeout=30.0)  # warm the app up
-        idle = _phase(servers.base, scene, clips, duration_s=duration_s, uploads=False)
-        loaded = _phase(servers.base, scene, clips, duration_s=duration_s, uploads=True)
-        log = servers.read_log()
-        results["idle"], results["under_upload"] = idle, loaded
-        p99_idle, p99_load = idle["reads"]["p99_ms"], loaded["reads"]["p99_ms"]
-        results["p99_ratio"] = round(p99_load / p99_idle, 2) if p99_idle and p99_load else None
-        results["server_unhandled_errors"] = log.count("Traceback")
-        results["server_error_samples"] = _error_lines(log)
-        results["server_errors"] = (
-            idle["reads"]["server_errors"]
-            + loaded["reads"]["server_errors"]
-            + loaded["uploads"]["server_errors"]
-        )
-        results["goals"] = {
-            "p99_within_3x": results["p99_ratio"] is not None
-            and results["p99_ratio"] <= GOAL_RATIO,
-            "no_5xx": results["server_errors"] == 0 and results["server_unhandled_errors"] == 0,
-        }
+        with databases.scratch_database(
+            db, folder=folder, pg_url=pg_url, name=database
+        ) as database_url:
+            try:
+                upgrade(database_url)
+                runtime = Runtime(Settings(database_url=database_url, data_dir=folder))
+                scene = _setup(runtime, readers=readers, uploaders=uploaders, seed=seed)
+                runtime.db.dispose()
+                clips = [
+                    write_sample_clip(folder / f"clip-{n}.mp4", seconds=clip_seconds, seed=n)
+                    for n in range(8)
+                ]
+                results["clip"]["bytes"] = clips[0].stat().st_size
+                servers = Servers(database_url, str(folder), workers=1)
+                results |= _measure(servers, scene, clips, duration_s)
+            finally:
+                if servers is not None:
+                    servers.stop()
+                if runtime is not None:
+                    runtime.close()
     finally:
-        if servers is not None:
-            servers.stop()
-        if runtime is not None:
-            runtime.close()
-        if db != "sqlite":
-            _drop(pg_url, database)
         if data_dir is None:
             shutil.rmtree(folder, ignore_errors=True)
     return results

@@ -145,8 +145,12 @@ def main() -> int:
                 package_graph[source].add(package_of(target))
 
     mutual = sorted(
-        {tuple(sorted((a, b))) for a, targets in package_graph.items() for b in targets
-         if a in package_graph.get(b, set())}
+        {
+            tuple(sorted((a, b)))
+            for a, targets in package_graph.items()
+            for b in targets
+            if a in package_graph.get(b, set())
+        }
     )
     package_circles = strongly_connected(package_graph)
     module_circles = strongly_connected(module_graph)

@@ -154,3 +154,19 @@ def s3_client(s3_server: str) -> Any:
         aws_access_key_id=S3_KEY_ID,
         aws_secret_access_key=S3_SECRET,
     )
+
+
+@pytest.fixture
+def fresh_url(db_backend: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own (the shared test database stays at head)."""
+    if db_backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrate.db'}"
+        return
+    name = f"doorstep_migrate_{uuid.uuid4().hex[:8]}"
+    with _pg_connect(PG_ADMIN_URL) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with _pg_connect(PG_ADMIN_URL) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

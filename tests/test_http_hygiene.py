@@ -20,8 +20,7 @@ from doorstep.errors import Conflict
 from doorstep.runtime import Runtime
 from doorstep.web.render import TEMPLATE_DIR
 from tests.conftest import make_settings
-from tests.factories import PASSWORD, make_camera, make_person
-from tests.pages import HTML, csrf_of
+from tests.factories import HTML, PASSWORD, make_camera, make_person, sign_in
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
@@ -162,15 +161,6 @@ def test_no_template_has_inline_script_handlers_or_styles(template: str) -> None
     assert inline_code((TEMPLATE_DIR / template).read_text()) == []
 
 
-def sign_in(client: TestClient, email: str) -> None:
-    form = client.get("/signin", headers=HTML)
-    r = client.post(
-        "/signin",
-        data={"csrf_token": csrf_of(form.text), "email": email, "password": PASSWORD},
-        headers=HTML,
-        follow_redirects=False,
-    )
-    assert r.status_code == 303
 
 
 def test_rendered_pages_have_no_inline_code(client: TestClient, runtime: Runtime) -> None:

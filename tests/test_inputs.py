@@ -30,8 +30,14 @@ from doorstep.inputs import (
     WholeNumber,
 )
 from doorstep.runtime import Runtime
-from tests.factories import make_agency, make_camera, make_officer, make_person, request_body
-from tests.feed.helpers import set_home
+from tests.factories import (
+    make_agency,
+    make_camera,
+    make_officer,
+    make_person,
+    request_body,
+    set_home,
+)
 
 LAT, LNG = 39.9526, -75.1652
 CAMERA = {"name": "Front door", "kind": "doorbell", "latitude": LAT, "longitude": LNG}

@@ -3,19 +3,12 @@ schema they build is exactly the one the models describe."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
-from sqlalchemy.engine import make_url
 
 from doorstep.migrate import downgrade, upgrade
 from doorstep.models import Base
-from tests.conftest import PG_ADMIN_URL, _pg_connect
 
 # revision, the one before it, tables it creates, an index it must create
 REVISIONS = [
@@ -80,22 +73,6 @@ REVISIONS = [
     ),
     ("20261129_0006", "20261129_0005", set(), ("cameras", "ix_cameras_targeting")),
 ]
-
-
-@pytest.fixture
-def fresh_url(db_backend: str, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own (the shared test database stays at head)."""
-    if db_backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    name = f"doorstep_migrate_{uuid.uuid4().hex[:8]}"
-    with _pg_connect(PG_ADMIN_URL) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with _pg_connect(PG_ADMIN_URL) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _schema(url: str, table: str) -> tuple[set[str], set[str]]:

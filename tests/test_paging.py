@@ -13,9 +13,7 @@ from fastapi.testclient import TestClient
 from doorstep import paging
 from doorstep.db import utcnow
 from doorstep.runtime import Runtime
-from tests.factories import make_camera, make_person
-from tests.feed.helpers import make_post, set_home, sign_in
-from tests.pages import HTML
+from tests.factories import HTML, make_camera, make_person, make_post, set_home, sign_in
 
 
 def _b64(raw: bytes) -> str:

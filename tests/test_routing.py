@@ -28,8 +28,7 @@ from doorstep.app import create_app
 from doorstep.cameras.models import Camera
 from doorstep.routing import GuardedRoute
 from doorstep.runtime import Runtime
-from tests.factories import make_camera, make_person
-from tests.pages import HTML, csrf_of
+from tests.factories import HTML, csrf_of, make_camera, make_person
 from tests.servers import free_port
 
 MIB = 1024 * 1024

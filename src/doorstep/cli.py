@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from doorstep.accounts.models import Role
-from doorstep.bench.cli import app as bench_app
 from doorstep.config import Settings, get_settings
 from doorstep.integrations.cli import agent, bridge_app
 from doorstep.transparency.cli import app as transparency_app
@@ -27,7 +26,6 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(bridge_app, name="bridge")
 app.add_typer(transparency_app, name="transparency")
-app.add_typer(bench_app, name="bench")
 app.command("agent")(agent)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import create_engine, inspect, text
-from tests.test_migrations import fresh_url  # noqa: F401 (a fixture)
 
 from doorstep.migrate import downgrade, upgrade
 
@@ -21,7 +20,7 @@ def _columns(url: str, table: str) -> set[str]:
         engine.dispose()
 
 
-def test_existing_tokens_count_as_password_only(fresh_url: str) -> None:  # noqa: F811
+def test_existing_tokens_count_as_password_only(fresh_url: str) -> None:
     upgrade(fresh_url, PREVIOUS)
     user_id, token_id = uuid.uuid4(), uuid.uuid4()
     engine = create_engine(fresh_url)

@@ -3,33 +3,24 @@
 from __future__ import annotations
 
 import re
-import time
 
-import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from tests.factories import PASSWORD, make_person
-from tests.pages import HTML, csrf_of, form_error
+from tests.factories import (
+    HTML,
+    PASSWORD,
+    codes_around_now,
+    csrf_of,
+    form_error,
+    make_person,
+    submit_sign_in,
+    turn_on_two_factor_in_pages,
+)
 
 from doorstep.accounts.models import ApiToken, SignInAttempt, User
 from doorstep.accounts.pages import safe_next
 from doorstep.runtime import Runtime
-
-
-def sign_in(client: TestClient, email: str, password: str = PASSWORD, next: str = "") -> object:
-    page = client.get(f"/signin?next={next}" if next else "/signin", headers=HTML)
-    return client.post(
-        "/signin",
-        data={
-            "csrf_token": csrf_of(page.text),
-            "email": email,
-            "password": password,
-            "next": next,
-        },
-        headers=HTML,
-        follow_redirects=False,
-    )
 
 
 def count(runtime: Runtime, stmt: object) -> int:
@@ -78,7 +69,7 @@ def test_sign_up_sign_out_sign_in(client: TestClient, runtime: Runtime) -> None:
     r = client.get("/cameras", headers=HTML, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/signin?next=/cameras"
 
-    r = sign_in(client, "ana@example.org", next="/cameras")
+    r = submit_sign_in(client, "ana@example.org", next="/cameras")
     assert r.status_code == 303 and r.headers["location"] == "/cameras"  # type: ignore[attr-defined]
     assert client.get("/cameras", headers=HTML).status_code == 200
 
@@ -111,7 +102,7 @@ def test_forms_without_the_right_csrf_token_are_refused(
     assert count(runtime, select(func.count()).select_from(User)) == 0
 
     person = make_person(runtime)
-    sign_in(client, person.user.email)
+    submit_sign_in(client, person.user.email)
     before = count(runtime, select(func.count()).select_from(ApiToken))
     r = client.post("/account/tokens", data={"name": "x", "csrf_token": "forged"}, headers=HTML)
     assert r.status_code == 403
@@ -129,13 +120,13 @@ def test_forms_without_the_right_csrf_token_are_refused(
 def test_wrong_password_is_counted_then_rate_limited(client: TestClient, runtime: Runtime) -> None:
     person = make_person(runtime)
     for _ in range(runtime.settings.login_max_failures_per_account):
-        r = sign_in(client, person.user.email, password="wrong password")
+        r = submit_sign_in(client, person.user.email, password="wrong password")
         assert r.status_code == 401  # type: ignore[attr-defined]
         assert form_error(r.text) == "Wrong email or password."  # type: ignore[attr-defined]
         assert f'value="{person.user.email}"' in r.text  # type: ignore[attr-defined]
     failed = select(func.count()).select_from(SignInAttempt).where(~SignInAttempt.succeeded)
     assert count(runtime, failed) == runtime.settings.login_max_failures_per_account
-    r = sign_in(client, person.user.email)  # even the right password, for now
+    r = submit_sign_in(client, person.user.email)  # even the right password, for now
     assert r.status_code == 429  # type: ignore[attr-defined]
     assert "Too many failed sign-ins" in form_error(r.text)  # type: ignore[attr-defined]
     assert r.headers["retry-after"] == str(runtime.settings.login_window_s)  # type: ignore[attr-defined]
@@ -186,51 +177,22 @@ def test_safe_next_keeps_local_paths() -> None:
         assert safe_next(bad) == "/timeline"
 
 
-def _codes_around_now(secret: str) -> dict[int, str]:
-    totp, now = pyotp.TOTP(secret), time.time()
-    return {drift: totp.at(now + 30 * drift) for drift in (-1, 0, 1)}
 
 
 def _wrong_code(secret: str) -> str:
-    valid = set(_codes_around_now(secret).values())
+    valid = set(codes_around_now(secret).values())
     return next(c for c in ("000000", "111111", "222222", "333333") if c not in valid)
-
-
-def _turn_on_two_factor(client: TestClient, runtime: Runtime) -> str:
-    page = client.get("/account/2fa", headers=HTML)
-    r = client.post("/account/2fa/setup", data={"csrf_token": csrf_of(page.text)})
-    assert r.status_code == 200 and "<svg" in r.text
-    assert r.headers["cache-control"] == "no-store"
-    secret = re.search(r'class="secret">([A-Z2-7 ]+)<', r.text).group(1).replace(" ", "")  # type: ignore[union-attr]
-    r = client.post(
-        "/account/2fa/confirm",
-        data={"csrf_token": csrf_of(page.text), "code": "12345"},
-        headers=HTML,
-    )
-    assert r.status_code == 400 and "not right" in form_error(r.text)
-    # The current step; later uses take the next step's code (accepted: one step of drift),
-    # so they are never a replay of this one, even when a step boundary passes meanwhile.
-    r = client.post(
-        "/account/2fa/confirm",
-        data={"csrf_token": csrf_of(page.text), "code": _codes_around_now(secret)[0]},
-        follow_redirects=False,
-    )
-    # The recovery codes are shown in the answer itself, once, and never cached.
-    assert r.status_code == 200 and "Two-factor sign-in is on" in r.text
-    assert r.headers["cache-control"] == "no-store"
-    assert len(re.findall(r"<li><code>[a-z2-7]{4}(?:-[a-z2-7]{4}){3}</code></li>", r.text)) == 10
-    return secret
 
 
 def test_two_factor_sign_in(client: TestClient, runtime: Runtime) -> None:
     person = make_person(runtime)
-    sign_in(client, person.user.email)
-    secret = _turn_on_two_factor(client, runtime)
+    submit_sign_in(client, person.user.email)
+    secret = turn_on_two_factor_in_pages(client, runtime)
     assert "Two-factor sign-in is on" in client.get("/account/2fa?notice=totp_on").text
     page = client.get("/account", headers=HTML)
     client.post("/signout", data={"csrf_token": csrf_of(page.text)})
 
-    r = sign_in(client, person.user.email, next="/cameras")
+    r = submit_sign_in(client, person.user.email, next="/cameras")
     assert r.status_code == 303  # type: ignore[attr-defined]
     assert r.headers["location"] == "/signin/2fa?next=/cameras"  # type: ignore[attr-defined]
     # Half signed in: nothing else is open yet.
@@ -251,7 +213,7 @@ def test_two_factor_sign_in(client: TestClient, runtime: Runtime) -> None:
         "/signin/2fa",
         data={
             "csrf_token": csrf_of(page.text),
-            "code": _codes_around_now(secret)[1],
+            "code": codes_around_now(secret)[1],
             "next": "/cameras",
         },
         follow_redirects=False,
@@ -262,8 +224,8 @@ def test_two_factor_sign_in(client: TestClient, runtime: Runtime) -> None:
 
 def test_two_factor_can_be_turned_off_with_a_code(client: TestClient, runtime: Runtime) -> None:
     person = make_person(runtime)
-    sign_in(client, person.user.email)
-    secret = _turn_on_two_factor(client, runtime)
+    submit_sign_in(client, person.user.email)
+    secret = turn_on_two_factor_in_pages(client, runtime)
     page = client.get("/account/2fa", headers=HTML)
     assert "Turn off two-factor sign-in" in page.text and "<svg" not in page.text
     r = client.post(
@@ -274,7 +236,7 @@ def test_two_factor_can_be_turned_off_with_a_code(client: TestClient, runtime: R
     assert r.status_code == 400 and "not right" in form_error(r.text)
     r = client.post(
         "/account/2fa/disable",
-        data={"csrf_token": csrf_of(page.text), "code": _codes_around_now(secret)[1]},
+        data={"csrf_token": csrf_of(page.text), "code": codes_around_now(secret)[1]},
         follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"] == "/account/2fa?notice=totp_off"
@@ -290,7 +252,7 @@ def test_second_factor_page_needs_a_password_first(client: TestClient) -> None:
 def test_api_tokens_create_rotate_revoke(client: TestClient, runtime: Runtime) -> None:
     person = make_person(runtime)
     other = make_person(runtime)
-    sign_in(client, person.user.email)
+    submit_sign_in(client, person.user.email)
     page = client.get("/account/tokens", headers=HTML)
     r = client.post("/account/tokens", data={"csrf_token": csrf_of(page.text), "name": ""})
     assert r.status_code == 400 and form_error(r.text)
@@ -336,10 +298,10 @@ def test_api_tokens_create_rotate_revoke(client: TestClient, runtime: Runtime) -
 
 def test_second_factor_guesses_are_throttled(client: TestClient, runtime: Runtime) -> None:
     person = make_person(runtime)
-    sign_in(client, person.user.email)
-    secret = _turn_on_two_factor(client, runtime)
+    submit_sign_in(client, person.user.email)
+    secret = turn_on_two_factor_in_pages(client, runtime)
     client.post("/signout", data={"csrf_token": csrf_of(client.get("/account").text)})
-    sign_in(client, person.user.email)
+    submit_sign_in(client, person.user.email)
     page = client.get("/signin/2fa", headers=HTML)
     statuses = [
         client.post(

@@ -7,9 +7,15 @@ import re
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.accounts.test_pages import _codes_around_now, _turn_on_two_factor, sign_in
-from tests.factories import make_person
-from tests.pages import HTML, csrf_of, form_error
+from tests.factories import (
+    HTML,
+    codes_around_now,
+    csrf_of,
+    form_error,
+    make_person,
+    submit_sign_in,
+    turn_on_two_factor_in_pages,
+)
 
 from doorstep.accounts.models import ApiToken
 from doorstep.runtime import Runtime
@@ -26,11 +32,11 @@ def test_recovery_codes_sign_in_once_and_other_sessions_end(
 ) -> None:
     person = make_person(runtime)
     elsewhere = _other_browser(client)
-    sign_in(elsewhere, person.user.email)  # password only, before two-factor sign-in
+    submit_sign_in(elsewhere, person.user.email)  # password only, before two-factor sign-in
     assert elsewhere.get("/account", headers=HTML, follow_redirects=False).status_code == 200
-    sign_in(client, person.user.email)
+    submit_sign_in(client, person.user.email)
     # It also checks the answer shows ten recovery codes, uncached.
-    secret = _turn_on_two_factor(client, runtime)
+    secret = turn_on_two_factor_in_pages(client, runtime)
     page = client.get("/account", headers=HTML)
     r = client.get("/account/2fa", headers=HTML)
     assert r.status_code == 200 and "Recovery codes left: <strong>10</strong>" in r.text
@@ -51,7 +57,7 @@ def test_recovery_codes_sign_in_once_and_other_sessions_end(
     # New codes for a current TOTP code are shown once; then one signs in, once.
     r = client.post(
         "/account/2fa/recovery-codes",
-        data={"csrf_token": csrf_of(page.text), "code": _codes_around_now(secret)[1]},
+        data={"csrf_token": csrf_of(page.text), "code": codes_around_now(secret)[1]},
         headers=HTML,
     )
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
@@ -60,7 +66,7 @@ def test_recovery_codes_sign_in_once_and_other_sessions_end(
 
     def sign_in_with(code: str) -> object:
         browser = _other_browser(client)
-        r = sign_in(browser, person.user.email)
+        r = submit_sign_in(browser, person.user.email)
         assert r.headers["location"].startswith("/signin/2fa")  # type: ignore[attr-defined]
         page = browser.get("/signin/2fa", headers=HTML)
         return browser.post(

@@ -12,8 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.factories import make_agency, make_person
-from tests.footage.test_pages import HTML, browser, sign_in
+from tests.factories import HTML, browser, make_agency, make_person, sign_in
 from tests.servers import HoldingMailbox, free_port
 
 from doorstep.agencies.models import AgencyInvitation, AgencyMembership
@@ -81,7 +80,7 @@ def test_without_smtp_the_admin_copies_the_link_and_sees_why(
 
     # The dashboard shows the admin the same.
     admin_browser = browser(client)
-    sign_in(admin_browser, runtime, chief)
+    sign_in(admin_browser, chief, runtime)
     page = admin_browser.get("/agency", headers=HTML).text
     assert INVITEE in page and ">failed<" in page and "no SMTP server" in page
 
@@ -190,7 +189,7 @@ def test_page_shows_the_link_once_and_offers_a_fresh_one(
 ) -> None:
     chief = make_person(runtime)
     make_agency(runtime, applicant=chief)
-    csrf = sign_in(client, runtime, chief)
+    csrf = sign_in(client, chief, runtime)
     r = client.post(
         "/agency/invitations",
         data={"csrf_token": csrf, "email": INVITEE, "role": "officer"},

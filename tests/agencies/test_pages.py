@@ -10,8 +10,19 @@ from urllib.parse import unquote
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from tests.factories import PASSWORD, enable_totp, make_agency, make_officer, make_person, square
-from tests.footage.test_pages import HTML, browser, csrf_of, form_error, sign_in
+from tests.factories import (
+    HTML,
+    PASSWORD,
+    browser,
+    csrf_of,
+    enable_totp,
+    form_error,
+    make_agency,
+    make_officer,
+    make_person,
+    sign_in,
+    square,
+)
 
 from doorstep.accounts.models import Role, User
 from doorstep.agencies import service as agency_service
@@ -48,7 +59,7 @@ def count(runtime: Runtime, model: Any) -> int:
 
 def test_apply_then_an_admin_verifies(client: TestClient, runtime: Runtime) -> None:
     applicant = make_person(runtime)
-    csrf = sign_in(client, runtime, applicant)
+    csrf = sign_in(client, applicant, runtime)
     page = client.get("/agency", headers=HTML)
     assert (
         "You are not a member of an agency" in page.text and 'href="/agencies/apply"' in page.text
@@ -86,7 +97,7 @@ def test_apply_then_an_admin_verifies(client: TestClient, runtime: Runtime) -> N
     assert client.get("/admin/agencies", headers=HTML).status_code == 403
     admin = make_person(runtime, role=Role.admin)
     admin_browser = browser(client)
-    admin_csrf = sign_in(admin_browser, runtime, admin)
+    admin_csrf = sign_in(admin_browser, admin, runtime)
     nav = admin_browser.get("/admin/agencies", headers=HTML)
     assert nav.status_code == 200 and 'href="/moderation/requests"' in nav.text
     assert f'action="/admin/agencies/{agency.id}/status"' in nav.text
@@ -132,7 +143,7 @@ def test_dashboard_invite_and_accept(client: TestClient, runtime: Runtime) -> No
     admin_member = make_person(runtime)
     agency = make_agency(runtime, applicant=admin_member, lat=LAT, lng=LNG)
     officer = make_officer(runtime, agency)
-    csrf = sign_in(client, runtime, admin_member)
+    csrf = sign_in(client, admin_member, runtime)
     page = client.get("/agency", headers=HTML).text
     assert f"<h1>{agency.name}</h1>" in page and 'id="agency-status">verified<' in page
     assert 'href="/agency/requests/new"' in page and 'id="invite-form"' in page
@@ -159,7 +170,7 @@ def test_dashboard_invite_and_accept(client: TestClient, runtime: Runtime) -> No
 
     # An officer sees the requests, not the members or the invite form.
     officer_browser = browser(client)
-    sign_in(officer_browser, runtime, officer)
+    sign_in(officer_browser, officer, runtime)
     page = officer_browser.get("/agency", headers=HTML).text
     assert 'href="/agency/requests/new"' in page and 'id="invite-form"' not in page
     assert admin_member.user.display_name not in page
@@ -191,7 +202,7 @@ def test_dashboard_invite_and_accept(client: TestClient, runtime: Runtime) -> No
     # Someone else signed in cannot use it.
     other = make_person(runtime)
     other_browser = browser(client)
-    other_csrf = sign_in(other_browser, runtime, other)
+    other_csrf = sign_in(other_browser, other, runtime)
     r = other_browser.post(
         "/agency/invitations/accept", data={"csrf_token": other_csrf, "token": token}, headers=HTML
     )
@@ -223,7 +234,7 @@ def test_dashboard_invite_and_accept(client: TestClient, runtime: Runtime) -> No
     # With two-factor sign-in on (and a fresh sign-in), the dashboard opens.
     enable_totp(runtime, invited)
     fresh = browser(client)
-    sign_in(fresh, runtime, invited)
+    sign_in(fresh, invited, runtime)
     assert fresh.get("/agency", headers=HTML).status_code == 200
 
 
@@ -231,7 +242,7 @@ def test_an_agency_admin_removes_a_member(client: TestClient, runtime: Runtime) 
     admin_member = make_person(runtime)
     agency = make_agency(runtime, applicant=admin_member, lat=LAT, lng=LNG)
     officer = make_officer(runtime, agency)
-    csrf = sign_in(client, runtime, admin_member)
+    csrf = sign_in(client, admin_member, runtime)
     r = client.post(f"/agency/members/{admin_member.user.id}/remove", data={"csrf_token": csrf})
     assert r.status_code == 400 and "cannot remove himself" in form_error(r.text)
     r = client.post(f"/agency/members/{officer.user.id}/remove", data={"csrf_token": csrf})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from doorstep.bench import country
+from bench import country
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from doorstep.bench import fanout
+from bench import fanout
 
 
 @pytest.mark.postgres

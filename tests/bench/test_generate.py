@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from bench import country
+from bench.generate import GenerateOptions, generate
+from bench.progress import Progress
 from doorstep.accounts.models import User
-from doorstep.bench import country
-from doorstep.bench.generate import GenerateOptions, Progress, generate
 from doorstep.cameras.models import Camera, MotionEvent
 from doorstep.db import Database
 from doorstep.feed.models import Home, Post

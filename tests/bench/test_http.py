@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bench import http_load as bench
+from bench.generate import GenerateOptions, generate
+from bench.progress import Progress
 from doorstep.accounts.models import ApiToken
-from doorstep.bench import http as bench
-from doorstep.bench.generate import GenerateOptions, Progress, generate
 from doorstep.db import Database
 from doorstep.footage.models import FootageRequest, Recipient
 

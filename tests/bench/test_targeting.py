@@ -16,8 +16,9 @@ import pytest
 from shapely.geometry import Point
 from sqlalchemy import select
 
-from doorstep.bench import targeting as bench
-from doorstep.bench.generate import GenerateOptions, Progress, generate
+from bench import targeting as bench
+from bench.generate import GenerateOptions, generate
+from bench.progress import Progress
 from doorstep.cameras.models import Camera, MotionEvent
 from doorstep.db import Database
 

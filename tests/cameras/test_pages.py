@@ -8,8 +8,16 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.factories import PASSWORD, make_camera, make_person, sample_clip, upload_clip
-from tests.pages import HTML, csrf_of, form_error
+from tests.factories import (
+    HTML,
+    csrf_of,
+    form_error,
+    make_camera,
+    make_person,
+    sample_clip,
+    sign_in,
+    upload_clip,
+)
 
 from doorstep.cameras.models import Camera
 from doorstep.runtime import Runtime
@@ -19,16 +27,6 @@ LAT, LNG = 39.951234567, -75.163456789
 
 
 
-def sign_in(client: TestClient, email: str) -> str:
-    """Sign in through the form; returns the session's CSRF token."""
-    page = client.get("/signin", headers=HTML)
-    r = client.post(
-        "/signin",
-        data={"csrf_token": csrf_of(page.text), "email": email, "password": PASSWORD},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303, r.text
-    return csrf_of(client.get("/account", headers=HTML).text)
 
 
 def kinds_listed(html: str) -> list[str]:

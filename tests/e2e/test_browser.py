@@ -8,7 +8,14 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
-from tests.factories import PASSWORD, make_camera, make_person, sample_clip, upload_clip
+from tests.factories import (
+    PASSWORD,
+    make_camera,
+    make_person,
+    sample_clip,
+    sign_in_browser,
+    upload_clip,
+)
 
 from doorstep.accounts.models import User
 from doorstep.cameras import service as camera_service
@@ -17,12 +24,6 @@ from doorstep.runtime import Runtime
 pytestmark = pytest.mark.browser
 
 
-def sign_in(page: Page, email: str) -> None:
-    page.goto("/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/timeline$"))
 
 
 def test_sign_up_lands_on_the_timeline(page: Page, runtime: Runtime) -> None:
@@ -43,7 +44,7 @@ def test_sign_up_lands_on_the_timeline(page: Page, runtime: Runtime) -> None:
 
 def test_add_a_camera_by_clicking_the_map(page: Page, runtime: Runtime) -> None:
     person = make_person(runtime)
-    sign_in(page, person.user.email)
+    sign_in_browser(page, person.user.email)
     page.goto("/cameras")
     page.get_by_role("link", name="Add a camera").first.click()
     expect(page.locator("#camera-map.leaflet-container")).to_be_visible()
@@ -91,7 +92,7 @@ def test_a_clip_plays_in_the_browser(
     with httpx.Client(base_url=live_server) as api:
         r = upload_clip(api, cam, sample_clip(tmp_path), kind="person")  # type: ignore[arg-type]
         assert r.status_code == 201, r.text
-    sign_in(page, person.user.email)
+    sign_in_browser(page, person.user.email)
 
     page.get_by_role("link", name=re.compile("person at Porch", re.I)).click()
     expect(page).to_have_url(re.compile(r"/events/"))

@@ -13,8 +13,18 @@ import httpx
 import pytest
 from h3.api import basic_int as h3_int
 from playwright.sync_api import Page, expect
-from tests.factories import PASSWORD, make_camera, make_person, sample_clip, upload_clip
-from tests.feed.helpers import HOME_LAT, HOME_LNG, make_post, post_at_cell, set_home
+from tests.factories import (
+    HOME_LAT,
+    HOME_LNG,
+    make_camera,
+    make_person,
+    make_post,
+    post_at_cell,
+    sample_clip,
+    set_home,
+    sign_in_browser,
+    upload_clip,
+)
 
 from doorstep import geo
 from doorstep.accounts.models import Role
@@ -24,12 +34,6 @@ from doorstep.runtime import Runtime
 pytestmark = pytest.mark.browser
 
 
-def sign_in(page: Page, email: str) -> None:
-    page.goto("/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 def sign_out(page: Page) -> None:
@@ -46,7 +50,7 @@ def test_post_with_a_clip_and_watch_it(
     with httpx.Client(base_url=live_server) as api:
         r = upload_clip(api, cam, sample_clip(tmp_path), kind="person")  # type: ignore[arg-type]
         assert r.status_code == 201, r.text
-    sign_in(page, person.user.email)
+    sign_in_browser(page, person.user.email)
 
     page.goto("/posts/new")
     page.get_by_label("Category").select_option("crime")
@@ -82,7 +86,7 @@ def test_post_with_a_clip_and_watch_it(
     neighbor = make_person(runtime)
     set_home(runtime, neighbor)
     sign_out(page)
-    sign_in(page, neighbor.user.email)
+    sign_in_browser(page, neighbor.user.email)
     page.goto("/feed")
     page.get_by_role("link", name=re.compile("Package taken from the porch")).click()
     expect(page.locator("video#post-clip")).to_be_visible()
@@ -108,7 +112,7 @@ def test_the_map_shows_coarse_areas_without_tiles(page: Page, runtime: Runtime) 
     post_at_cell(runtime, author, near[3], title="Road closed")  # same area: one shape
     make_post(runtime, author, title="Far away post")  # at the author's distant home
 
-    sign_in(page, viewer.user.email)
+    sign_in_browser(page, viewer.user.email)
     page.goto("/feed/map")
     expect(page.locator("#feed-map.leaflet-container")).to_be_visible()
     areas = page.locator("#feed-map path.post-area")
@@ -135,7 +139,7 @@ def test_report_a_post_and_it_tops_the_queue(page: Page, runtime: Runtime) -> No
     set_home(runtime, neighbor)
     moderator = make_person(runtime, role=Role.moderator)
 
-    sign_in(page, neighbor.user.email)
+    sign_in_browser(page, neighbor.user.email)
     page.goto("/feed")
     page.get_by_role("link", name=re.compile("Garage sale Saturday")).click()
     page.get_by_label("Reason").select_option("spam")
@@ -150,7 +154,7 @@ def test_report_a_post_and_it_tops_the_queue(page: Page, runtime: Runtime) -> No
     expect(page.get_by_role("status")).to_contain_text("Thanks for the report")
     sign_out(page)
 
-    sign_in(page, moderator.user.email)
+    sign_in_browser(page, moderator.user.email)
     page.goto("/moderation")
     items = page.locator("#queue li.queue-item")
     expect(items).to_have_count(2)

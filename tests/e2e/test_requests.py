@@ -9,35 +9,32 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from tests.factories import (
-    PASSWORD,
     Person,
+    active_request,
     make_agency,
     make_camera,
     make_officer,
     make_person,
-    request_body,
     sample_clip,
+    set_policy,
+    sign_in_browser,
     square,
     upload_clip,
 )
 
-from doorstep.accounts.models import Role, User
+from doorstep.accounts.models import User
 from doorstep.db import utcnow
 from doorstep.footage import answers as answer_service
-from doorstep.footage import policy as policy_service
-from doorstep.footage import service as request_service
 from doorstep.footage.models import (
     Evidence,
     EvidenceAccess,
@@ -54,32 +51,8 @@ pytestmark = pytest.mark.browser
 LAT, LNG = 39.9526, -75.1652
 
 
-def sign_in(page: Page, runtime: Runtime, person: Person) -> None:
-    page.goto("/signin")
-    page.get_by_label("Email").fill(person.user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    with runtime.db.transaction() as session:
-        user = session.get(User, person.user.id)
-        assert user is not None
-        secret = user.totp_secret if user.totp_enabled else None
-    if secret:
-        expect(page).to_have_url(re.compile(r"/signin/2fa"))
-        # The step after the one the factory's setup used: never a replay.
-        page.get_by_label("Code").fill(pyotp.TOTP(secret).at(time.time() + 30))
-        page.get_by_role("button", name="Continue").click()
-    expect(page).to_have_url(re.compile(r"/timeline$"))
 
 
-def publish_without_review(runtime: Runtime) -> None:
-    admin = make_person(runtime, role=Role.admin)
-    with runtime.db.transaction() as session:
-        policy_service.change_policy(
-            session=session,
-            actor=session.merge(admin.user),
-            changes={"moderator_review": False},
-            reason="browser test setup",
-        )
 
 
 def owner_with_clips(
@@ -103,25 +76,6 @@ def owner_with_clips(
     return owner, events
 
 
-def active_request(runtime: Runtime, officer: Person) -> uuid.UUID:
-    body = request_body(LAT, LNG)
-    with runtime.db.transaction() as session:
-        actor = session.get(User, officer.user.id)
-        assert actor is not None
-        drafted = request_service.draft_request(
-            session=session,
-            actor=actor,
-            area=body["area"],
-            circle=None,
-            window_start=datetime.fromisoformat(body["window_start"]),
-            window_end=datetime.fromisoformat(body["window_end"]),
-            case_number=body["case_number"],
-            incident_type=IncidentType.burglary,
-            message=body["message"],
-            investigator_contact=body["investigator_contact"],
-        )
-        request_service.submit_request(session=session, actor=actor, request_id=drafted.id)
-        return drafted.id
 
 
 def test_an_officer_draws_a_polygon_and_sends_the_request(
@@ -129,9 +83,9 @@ def test_an_officer_draws_a_polygon_and_sends_the_request(
 ) -> None:
     agency = make_agency(runtime, lat=LAT, lng=LNG)
     officer = make_officer(runtime, agency)
-    publish_without_review(runtime)
+    set_policy(runtime, moderator_review=False)
     owner_with_clips(runtime, live_server, tmp_path, [2.0])
-    sign_in(page, runtime, officer)
+    sign_in_browser(page, officer, runtime)
 
     page.goto("/agency")
     page.get_by_role("link", name="Draft a request").click()
@@ -199,10 +153,10 @@ def test_an_owner_opens_the_request_and_shares_one_clip(
 ) -> None:
     agency = make_agency(runtime, lat=LAT, lng=LNG)
     officer = make_officer(runtime, agency)
-    publish_without_review(runtime)
+    set_policy(runtime, moderator_review=False)
     owner, events = owner_with_clips(runtime, live_server, tmp_path, [2.5, 1.5])
-    request_id = active_request(runtime, officer)
-    sign_in(page, runtime, owner)
+    request_id = active_request(runtime, officer, lat=LAT, lng=LNG)
+    sign_in_browser(page, owner, runtime)
 
     page.get_by_role("link", name="Requests", exact=True).click()
     page.get_by_role("link", name=re.compile(f"{agency.name} asks for footage")).click()
@@ -236,9 +190,9 @@ def test_the_agency_opens_the_evidence_and_it_plays(
 ) -> None:
     agency = make_agency(runtime, lat=LAT, lng=LNG)
     officer = make_officer(runtime, agency)
-    publish_without_review(runtime)
+    set_policy(runtime, moderator_review=False)
     owner, events = owner_with_clips(runtime, live_server, tmp_path, [2.0])
-    request_id = active_request(runtime, officer)
+    request_id = active_request(runtime, officer, lat=LAT, lng=LNG)
     with runtime.db.transaction() as session:
         user = session.get(User, owner.user.id)
         assert user is not None
@@ -252,7 +206,7 @@ def test_the_agency_opens_the_evidence_and_it_plays(
         )
         item = session.scalars(select(Evidence)).one()
         evidence_id, sha256 = item.id, item.sha256
-    sign_in(page, runtime, officer)
+    sign_in_browser(page, officer, runtime)
 
     page.get_by_role("link", name="Agency", exact=True).click()
     page.locator(f'a[href="/agency/requests/{request_id}"]').click()
@@ -282,7 +236,7 @@ def test_the_agency_opens_the_evidence_and_it_plays(
 def test_a_circle_is_placed_by_click_and_sized_by_dragging(page: Page, runtime: Runtime) -> None:
     agency = make_agency(runtime, lat=LAT, lng=LNG)
     officer = make_officer(runtime, agency)
-    sign_in(page, runtime, officer)
+    sign_in_browser(page, officer, runtime)
     page.goto("/agency/requests/new")
     draw_map = page.locator("#draw-map")
     expect(draw_map).to_have_attribute("data-ready", "true")
@@ -323,7 +277,7 @@ def test_a_pasted_jurisdiction_is_drawn_on_the_application_map(
     page: Page, runtime: Runtime
 ) -> None:
     applicant = make_person(runtime)
-    sign_in(page, runtime, applicant)
+    sign_in_browser(page, applicant, runtime)
     page.goto("/agencies/apply")
     draw_map = page.locator("#draw-map")
     expect(draw_map).to_have_attribute("data-ready", "true")

@@ -20,8 +20,7 @@ from doorstep.notify.models import OutboxJob
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
 from tests.conftest import make_settings
-from tests.factories import make_person
-from tests.feed.helpers import HOME_LAT, HOME_LNG, make_post, notifications, set_home
+from tests.factories import HOME_LAT, HOME_LNG, make_person, make_post, notifications, set_home
 from tests.servers import HoldingMailbox
 
 

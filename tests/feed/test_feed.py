@@ -17,12 +17,12 @@ from doorstep.feed import areas
 from doorstep.feed import service as feed_service
 from doorstep.feed.models import Category, Post, PostStatus
 from doorstep.runtime import Runtime
-from tests.factories import make_person
-from tests.feed.helpers import (
+from tests.factories import (
     HOME_LAT,
     HOME_LNG,
     feed_ids,
     ids,
+    make_person,
     make_post,
     post_at_cell,
     set_home,

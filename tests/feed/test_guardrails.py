@@ -18,9 +18,7 @@ from doorstep.feed.guardrails import (
 )
 from doorstep.feed.models import Category, Post
 from doorstep.runtime import Runtime
-from tests.factories import make_person
-from tests.feed.helpers import set_home, sign_in
-from tests.pages import HTML, form_error
+from tests.factories import HTML, form_error, make_person, set_home, sign_in
 
 BEHAVIOR = "Tried the handles of three parked cars, then rode off on a bike."
 

@@ -14,9 +14,18 @@ from doorstep.audit import AuditRecord
 from doorstep.feed.models import Category
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
-from tests.factories import Person, make_person
-from tests.feed.helpers import feed_ids, make_post, notifications, set_home, sign_in
-from tests.pages import HTML, csrf_of, form_error
+from tests.factories import (
+    HTML,
+    Person,
+    csrf_of,
+    feed_ids,
+    form_error,
+    make_person,
+    make_post,
+    notifications,
+    set_home,
+    sign_in,
+)
 
 
 def _audit(runtime: Runtime, prefix: str = "feed.") -> list[AuditRecord]:

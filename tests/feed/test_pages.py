@@ -12,9 +12,20 @@ from sqlalchemy import select
 from doorstep import geo
 from doorstep.feed.models import Comment, Home, Post, Report, ReportReason
 from doorstep.runtime import Runtime
-from tests.factories import make_camera, make_person, sample_clip, upload_clip
-from tests.feed.helpers import HOME_LAT, HOME_LNG, make_post, set_home, sign_in
-from tests.pages import HTML, csrf_of, form_error
+from tests.factories import (
+    HOME_LAT,
+    HOME_LNG,
+    HTML,
+    csrf_of,
+    form_error,
+    make_camera,
+    make_person,
+    make_post,
+    sample_clip,
+    set_home,
+    sign_in,
+    upload_clip,
+)
 
 
 def test_home_form_then_the_feed(client: TestClient, runtime: Runtime) -> None:

@@ -17,15 +17,18 @@ from doorstep.audit import AuditRecord
 from doorstep.feed.models import Comment, Post
 from doorstep.runtime import Runtime
 from tests.factories import (
+    HOME_LAT,
+    HOME_LNG,
     Person,
     enable_totp,
+    feed_ids,
     make_agency,
     make_camera,
     make_person,
     sample_clip,
+    set_home,
     upload_clip,
 )
-from tests.feed.helpers import HOME_LAT, HOME_LNG, feed_ids, set_home
 
 
 def _post(client: TestClient, who: Person, **body: Any) -> Any:

@@ -14,9 +14,15 @@ from doorstep.feed.models import Category
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
 from doorstep.web import render
-from tests.factories import make_camera, make_person, sample_clip, upload_clip
-from tests.feed.helpers import set_home, sign_in
-from tests.pages import HTML
+from tests.factories import (
+    HTML,
+    make_camera,
+    make_person,
+    sample_clip,
+    set_home,
+    sign_in,
+    upload_clip,
+)
 
 HOME = (39.952817263, -75.163492817)
 CAMERA = (39.951876543, -75.162123456)

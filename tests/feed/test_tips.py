@@ -12,9 +12,7 @@ from doorstep.audit import AuditRecord
 from doorstep.feed.models import Tip
 from doorstep.notify.models import OutboxJob
 from doorstep.runtime import Runtime
-from tests.factories import Person, make_agency, make_person
-from tests.feed.helpers import notifications, set_home, sign_in
-from tests.pages import HTML
+from tests.factories import HTML, Person, make_agency, make_person, notifications, set_home, sign_in
 
 
 def _official_post(client: TestClient, officer: Person) -> dict[str, Any]:

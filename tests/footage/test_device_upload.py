@@ -19,8 +19,9 @@ from tests.factories import (
     make_officer,
     make_person,
     sample_clip,
+    send_request,
+    set_policy,
 )
-from tests.footage.test_privacy import LAT, LNG, _active_request
 
 from doorstep.cameras import service as camera_service
 from doorstep.db import utcnow
@@ -29,6 +30,8 @@ from doorstep.footage import evidence as evidence_service
 from doorstep.footage import uploads as upload_service
 from doorstep.footage.models import Evidence, EvidenceStatus
 from doorstep.runtime import Runtime
+
+LAT, LNG = 39.9526, -75.1652
 
 
 def _pending_upload(
@@ -47,7 +50,8 @@ def _pending_upload(
             "device_ref": "sd:/7.mp4",
         },
     ).json()
-    request_id = _active_request(client, runtime, officer)
+    set_policy(runtime, moderator_review=False)
+    request_id, _ = send_request(client, officer, lat=LAT, lng=LNG)
     r = client.post(
         f"/api/v1/inbox/requests/{request_id}/share",
         headers=owner.headers,

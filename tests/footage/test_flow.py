@@ -12,7 +12,6 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.accounts.test_pages import sign_in
 from tests.factories import (
     make_agency,
     make_camera,
@@ -20,6 +19,7 @@ from tests.factories import (
     make_person,
     request_body,
     sample_clip,
+    submit_sign_in,
     upload_clip,
 )
 
@@ -306,7 +306,7 @@ def test_active_request_is_published_in_the_feed(
     assert post["footage_request_id"] == request_id
     assert post["agency"]["name"] == agency.name and post["official"] is True
     assert VOLUNTARY in post["body"] and NO_CONSEQUENCE in post["body"]
-    sign_in(client, neighbor.user.email)
+    submit_sign_in(client, neighbor.user.email)
     page = client.get("/feed")
     assert page.status_code == 200 and f"Footage request · {agency.name}" in page.text
 

@@ -9,41 +9,39 @@ import json
 import re
 import subprocess
 import sys
-import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pyotp
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from tests.factories import (
-    PASSWORD,
+    HTML,
     CameraWithToken,
     Person,
+    active_request,
+    browser,
+    form_error,
     make_agency,
     make_camera,
     make_officer,
     make_person,
-    request_body,
     sample_clip,
+    set_policy,
+    sign_in,
     square,
     upload_clip,
 )
-from tests.pages import HTML, csrf_of, form_error
 
 from doorstep.accounts.models import Role, User
 from doorstep.db import utcnow
 from doorstep.footage import answers as answer_service
-from doorstep.footage import policy as policy_service
-from doorstep.footage import service as request_service
 from doorstep.footage.evidence import verify_bundle
 from doorstep.footage.models import (
     Evidence,
     EvidenceAccess,
     FootageRequest,
-    IncidentType,
     RequestStatus,
 )
 from doorstep.footage.notice import NO_CONSEQUENCE, VOLUNTARY, WHAT_AGENCY_RECEIVES
@@ -55,36 +53,10 @@ ALICE_AT = (39.95312345, -75.16387654)
 BOB_AT = (39.95187654, -75.16612345)
 
 
-def browser(client: TestClient) -> TestClient:
-    """Another browser (its own cookies) on the same app: one per person in a test."""
-    return TestClient(client.app, base_url="https://testserver")
 
 
-def sign_in(client: TestClient, runtime: Runtime, person: Person) -> str:
-    """Sign in through the pages (with a TOTP code when the person has two-factor sign-in);
-    returns the session's CSRF token. Once per person and test: a code is not replayed."""
-    page = client.get("/signin", headers=HTML)
-    r = client.post(
-        "/signin",
-        data={"csrf_token": csrf_of(page.text), "email": person.user.email, "password": PASSWORD},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303, r.text
-    if r.headers["location"].startswith("/signin/2fa"):
-        with runtime.db.transaction() as session:
-            user = session.get(User, person.user.id)
-            assert user is not None and user.totp_secret
-            secret = user.totp_secret
-        # The step after the one the setup used, so it is not a replay.
-        code = pyotp.TOTP(secret).at(time.time() + 30)
-        page = client.get("/signin/2fa", headers=HTML)
-        r = client.post(
-            "/signin/2fa",
-            data={"csrf_token": csrf_of(page.text), "code": code, "next": "/account"},
-            follow_redirects=False,
-        )
-        assert r.status_code == 303, r.text
-    return csrf_of(client.get("/account", headers=HTML).text)
+
+
 
 
 def minute(moment: datetime) -> str:
@@ -110,15 +82,6 @@ def request_form(csrf: str, **over: Any) -> dict[str, str]:
     return values
 
 
-def set_policy(runtime: Runtime, **changes: Any) -> None:
-    admin = make_person(runtime, role=Role.admin)
-    with runtime.db.transaction() as session:
-        policy_service.change_policy(
-            session=session,
-            actor=session.merge(admin.user),
-            changes=changes,
-            reason="test setup",
-        )
 
 
 def owner_with_clip(
@@ -132,28 +95,6 @@ def owner_with_clip(
     return owner, cam, dict(r.json()), clip
 
 
-def active_request(runtime: Runtime, officer: Person) -> uuid.UUID:
-    """A request drafted and sent through the services, published without review."""
-    set_policy(runtime, moderator_review=False)
-    body = request_body(LAT, LNG)
-    with runtime.db.transaction() as session:
-        actor = session.get(User, officer.user.id)
-        assert actor is not None
-        drafted = request_service.draft_request(
-            session=session,
-            actor=actor,
-            area=body["area"],
-            circle=None,
-            window_start=datetime.fromisoformat(body["window_start"]),
-            window_end=datetime.fromisoformat(body["window_end"]),
-            case_number=body["case_number"],
-            incident_type=IncidentType(body["incident_type"]),
-            message=body["message"],
-            investigator_contact=body["investigator_contact"],
-        )
-        sent = request_service.submit_request(session=session, actor=actor, request_id=drafted.id)
-        assert sent.status == RequestStatus.active
-        return drafted.id
 
 
 def share_through_service(
@@ -189,7 +130,7 @@ def test_drafting_shows_policy_refusals_and_keeps_the_form(
 ) -> None:
     agency = make_agency(runtime, lat=LAT, lng=LNG)
     officer = make_officer(runtime, agency)
-    csrf = sign_in(client, runtime, officer)
+    csrf = sign_in(client, officer, runtime)
 
     page = client.get("/agency/requests/new", headers=HTML)
     assert page.status_code == 200
@@ -293,7 +234,7 @@ def test_drafting_shows_policy_refusals_and_keeps_the_form(
 def test_request_forms_need_the_csrf_token(client: TestClient, runtime: Runtime) -> None:
     agency = make_agency(runtime, lat=LAT, lng=LNG)
     officer = make_officer(runtime, agency)
-    csrf = sign_in(client, runtime, officer)
+    csrf = sign_in(client, officer, runtime)
     form = request_form(csrf)
     del form["csrf_token"]
     r = client.post("/agency/requests/new", data=form, headers=HTML)
@@ -315,7 +256,7 @@ def test_full_flow_through_the_pages(client: TestClient, runtime: Runtime, tmp_p
 
     # The officer drafts and submits; the policy sends it to moderator review.
     officer_browser = browser(client)
-    csrf = sign_in(officer_browser, runtime, officer)
+    csrf = sign_in(officer_browser, officer, runtime)
     r = officer_browser.post(
         "/agency/requests/new", data=request_form(csrf), follow_redirects=False
     )
@@ -330,7 +271,7 @@ def test_full_flow_through_the_pages(client: TestClient, runtime: Runtime, tmp_p
 
     # A moderator reviews it: a rejection needs a note; approving publishes it.
     mod_browser = browser(client)
-    mod_csrf = sign_in(mod_browser, runtime, moderator)
+    mod_csrf = sign_in(mod_browser, moderator, runtime)
     queue = mod_browser.get("/moderation/requests", headers=HTML)
     assert queue.status_code == 200 and f"/moderation/requests/{request_id}/review" in queue.text
     assert VOLUNTARY in html.unescape(queue.text)  # the notice, as owners will see it
@@ -353,7 +294,7 @@ def test_full_flow_through_the_pages(client: TestClient, runtime: Runtime, tmp_p
 
     # Alice answers through her pages: she sees the notice in full and her own clip only.
     alice_browser = browser(client)
-    alice_csrf = sign_in(alice_browser, runtime, alice)
+    alice_csrf = sign_in(alice_browser, alice, runtime)
     inbox = alice_browser.get("/requests", headers=HTML).text
     assert f"{agency.name} asks for footage (burglary)" in inbox
     assert f'href="/requests/{request_id}/answer"' in inbox and "not answered" in inbox
@@ -383,7 +324,7 @@ def test_full_flow_through_the_pages(client: TestClient, runtime: Runtime, tmp_p
 
     # Bob declines.
     bob_browser = browser(client)
-    bob_csrf = sign_in(bob_browser, runtime, bob)
+    bob_csrf = sign_in(bob_browser, bob, runtime)
     r = bob_browser.post(f"/requests/{request_id}/decline", data={"csrf_token": bob_csrf})
     assert r.status_code == 200 and 'id="my-answer">declined<' in r.text
 
@@ -448,7 +389,7 @@ def test_refusals_of_request_actions_are_shown_on_the_request_page(
     agency = make_agency(runtime, lat=LAT, lng=LNG)
     officer = make_officer(runtime, agency)
     set_policy(runtime, supervisor_approval=True)
-    csrf = sign_in(client, runtime, officer)
+    csrf = sign_in(client, officer, runtime)
     r = client.post("/agency/requests/new", data=request_form(csrf), follow_redirects=False)
     request_url = r.headers["location"].split("?")[0]
     r = client.post(f"{request_url}/submit", data={"csrf_token": csrf})
@@ -463,7 +404,7 @@ def test_refusals_of_request_actions_are_shown_on_the_request_page(
 
     supervisor = make_officer(runtime, agency, role="supervisor")
     sup_browser = browser(client)
-    sup_csrf = sign_in(sup_browser, runtime, supervisor)
+    sup_csrf = sign_in(sup_browser, supervisor, runtime)
     page = sup_browser.get(request_url, headers=HTML).text
     assert ">Approve</button>" in page
     r = sup_browser.post(f"{request_url}/approve", data={"csrf_token": sup_csrf})
@@ -481,12 +422,13 @@ def test_a_member_of_another_agency_gets_404(
     agency = make_agency(runtime, lat=LAT, lng=LNG)
     officer = make_officer(runtime, agency)
     owner, _cam, event, _clip = owner_with_clip(client, runtime, tmp_path, ALICE_AT, 1)
-    request_id = active_request(runtime, officer)
+    set_policy(runtime, moderator_review=False)
+    request_id = active_request(runtime, officer, lat=LAT, lng=LNG)
     share_through_service(runtime, owner, request_id, event["id"])
 
     other = make_agency(runtime, name="Otherville PD", lat=LAT, lng=LNG)
     stranger = make_officer(runtime, other)
-    csrf = sign_in(client, runtime, stranger)
+    csrf = sign_in(client, stranger, runtime)
     r = client.get(f"/agency/requests/{request_id}", headers=HTML)
     assert r.status_code == 404 and "No such request" in r.text
     for action in ("submit", "withdraw", "close", "hold", "export"):
@@ -501,7 +443,7 @@ def test_a_member_of_another_agency_gets_404(
     # A resident who belongs to no agency is refused outright.
     resident = make_person(runtime)
     resident_browser = browser(client)
-    sign_in(resident_browser, runtime, resident)
+    sign_in(resident_browser, resident, runtime)
     assert resident_browser.get(f"/agency/requests/{request_id}", headers=HTML).status_code == 403
     assert resident_browser.get("/agency/requests/new", headers=HTML).status_code == 403
     assert resident_browser.get("/moderation/requests", headers=HTML).status_code == 403
@@ -514,10 +456,11 @@ def test_agency_pages_never_show_owners_or_camera_positions(
     officer = make_officer(runtime, agency)
     alice, cam_a, alice_event, _ = owner_with_clip(client, runtime, tmp_path, ALICE_AT, 1)
     bob, cam_b, _bob_event, _ = owner_with_clip(client, runtime, tmp_path, BOB_AT, 2)
-    request_id = active_request(runtime, officer)
+    set_policy(runtime, moderator_review=False)
+    request_id = active_request(runtime, officer, lat=LAT, lng=LNG)
     share_through_service(runtime, alice, request_id, alice_event["id"])
 
-    sign_in(client, runtime, officer)
+    sign_in(client, officer, runtime)
     pages = [
         client.get(f"/agency/requests/{request_id}", headers=HTML).text,
         client.get("/agency", headers=HTML).text,
@@ -539,9 +482,10 @@ def test_the_answer_page_shows_only_the_owners_own_clips(
     officer = make_officer(runtime, agency)
     alice, cam_a, alice_event, _ = owner_with_clip(client, runtime, tmp_path, ALICE_AT, 1)
     bob, cam_b, bob_event, _ = owner_with_clip(client, runtime, tmp_path, BOB_AT, 2)
-    request_id = active_request(runtime, officer)
+    set_policy(runtime, moderator_review=False)
+    request_id = active_request(runtime, officer, lat=LAT, lng=LNG)
 
-    csrf = sign_in(client, runtime, alice)
+    csrf = sign_in(client, alice, runtime)
     page = client.get(f"/requests/{request_id}/answer", headers=HTML).text
     assert alice_event["id"] in page and cam_a.camera.name in page
     for secret in (
@@ -569,7 +513,7 @@ def test_the_answer_page_shows_only_the_owners_own_clips(
     # A request that did not ask her is a 404, like a missing one.
     carol = make_person(runtime)
     carol_browser = browser(client)
-    sign_in(carol_browser, runtime, carol)
+    sign_in(carol_browser, carol, runtime)
     assert carol_browser.get(f"/requests/{request_id}/answer", headers=HTML).status_code == 404
     assert "No agency has asked you" in carol_browser.get("/requests", headers=HTML).text
 
@@ -580,8 +524,9 @@ def test_owner_settings_mute_and_withdraw(
     agency = make_agency(runtime, lat=LAT, lng=LNG)
     officer = make_officer(runtime, agency)
     alice, _cam, event, _ = owner_with_clip(client, runtime, tmp_path, ALICE_AT, 1)
-    request_id = active_request(runtime, officer)
-    csrf = sign_in(client, runtime, alice)
+    set_policy(runtime, moderator_review=False)
+    request_id = active_request(runtime, officer, lat=LAT, lng=LNG)
+    csrf = sign_in(client, alice, runtime)
 
     r = client.post(
         f"/requests/{request_id}/share",

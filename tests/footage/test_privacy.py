@@ -13,12 +13,12 @@ from tests.factories import (
     make_camera,
     make_officer,
     make_person,
-    request_body,
     sample_clip,
+    send_request,
+    set_policy,
     upload_clip,
 )
 
-from doorstep.accounts.models import Role
 from doorstep.db import utcnow
 from doorstep.footage.models import Evidence
 from doorstep.runtime import Runtime
@@ -26,17 +26,6 @@ from doorstep.runtime import Runtime
 LAT, LNG = 39.9526, -75.1652
 
 
-def _active_request(client: TestClient, runtime: Runtime, officer: object) -> str:
-    admin = make_person(runtime, role=Role.admin)
-    client.patch("/api/v1/policy", headers=admin.headers,
-                 json={"changes": {"moderator_review": False}, "reason": "test"})
-    r = client.post("/api/v1/requests", headers=officer.headers,  # type: ignore[attr-defined]
-                    json=request_body(LAT, LNG))
-    request_id = str(r.json()["id"])
-    r = client.post(f"/api/v1/requests/{request_id}/submit",
-                    headers=officer.headers)  # type: ignore[attr-defined]
-    assert r.json()["status"] == "active"
-    return request_id
 
 
 def test_no_request_path_reaches_another_residents_clips(
@@ -53,7 +42,8 @@ def test_no_request_path_reaches_another_residents_clips(
     upload_clip(client, cam_m, sample_clip(tmp_path, "m.mp4", seed=2),
                 started_at=utcnow() - timedelta(hours=2))
     outsider = make_person(runtime)  # not asked at all
-    request_id = _active_request(client, runtime, officer)
+    set_policy(runtime, moderator_review=False)
+    request_id, _ = send_request(client, officer, lat=LAT, lng=LNG)
 
     # Mallory's view of the request lists only her own events.
     mine = client.get(f"/api/v1/inbox/requests/{request_id}", headers=mallory.headers).json()
@@ -99,7 +89,8 @@ def test_declines_are_only_totals_and_withdrawal_before_opening(
         event = upload_clip(client, cam, sample_clip(tmp_path, f"{i}.mp4", seed=i),
                             started_at=utcnow() - timedelta(hours=2)).json()
         owners.append((person, event))
-    request_id = _active_request(client, runtime, officer)
+    set_policy(runtime, moderator_review=False)
+    request_id, _ = send_request(client, officer, lat=LAT, lng=LNG)
     (p0, e0), (p1, _e1), _ = owners
     client.post(f"/api/v1/inbox/requests/{request_id}/share", headers=p0.headers,
                 json={"event_ids": [e0["id"]]})
@@ -135,7 +126,8 @@ def test_failed_commit_leaves_no_evidence_copy(
     cam = make_camera(runtime, owner.user, latitude=LAT, longitude=LNG)
     event = upload_clip(client, cam, sample_clip(tmp_path),
                         started_at=utcnow() - timedelta(hours=2)).json()
-    request_id = _active_request(client, runtime, officer)
+    set_policy(runtime, moderator_review=False)
+    request_id, _ = send_request(client, officer, lat=LAT, lng=LNG)
     before = sorted(runtime.storage.keys())
     with pytest.raises(RuntimeError), runtime.db.transaction() as session:
         answers.share(session=session, storage=runtime.storage,
@@ -159,7 +151,8 @@ def test_pending_uploads_belong_to_their_camera_and_end_with_withdrawal(
     event = client.post(f"/api/v1/cameras/{cam.camera.id}/events", headers=cam.headers,
                         json={"kind": "motion", "started_at": start.isoformat(),
                               "device_ref": "sd:/1.mp4"}).json()
-    request_id = _active_request(client, runtime, officer)
+    set_policy(runtime, moderator_review=False)
+    request_id, _ = send_request(client, officer, lat=LAT, lng=LNG)
     client.post(f"/api/v1/inbox/requests/{request_id}/share", headers=owner.headers,
                 json={"event_ids": [event["id"]]})
     [pending] = client.get(f"/api/v1/cameras/{cam.camera.id}/uploads", headers=cam.headers).json()

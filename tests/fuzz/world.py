@@ -30,11 +30,12 @@ from tests.factories import (
     make_camera,
     make_officer,
     make_person,
+    make_post,
     request_body,
     sample_clip,
+    set_home,
     upload_clip,
 )
-from tests.feed.helpers import make_post, set_home
 
 # Philadelphia; the stranger's camera stands inside the other agency's request area.
 LAT, LNG = 39.9526, -75.1652

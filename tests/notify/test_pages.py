@@ -6,8 +6,15 @@ import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from tests.factories import PASSWORD, make_camera, make_person, sample_clip, upload_clip
-from tests.pages import HTML, csrf_of
+from tests.factories import (
+    HTML,
+    csrf_of,
+    make_camera,
+    make_person,
+    sample_clip,
+    sign_in,
+    upload_clip,
+)
 
 from doorstep.accounts import service as account_service
 from doorstep.notify.channels.webpush import ensure_vapid_keys
@@ -21,15 +28,6 @@ SUBSCRIPTION = {
 
 
 
-def sign_in(client: TestClient, email: str) -> str:
-    page = client.get("/signin", headers=HTML)
-    r = client.post(
-        "/signin",
-        data={"csrf_token": csrf_of(page.text), "email": email, "password": PASSWORD},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303, r.text
-    return csrf_of(client.get("/account", headers=HTML).text)
 
 
 def unread_badge(html: str) -> str | None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from tests import factories
 from tests.factories import (
     Person,
     make_agency,
@@ -70,12 +71,7 @@ def send_request(
     client: TestClient, officer: Person, *, lat: float = LAT, lng: float = LNG, **over: Any
 ) -> SentRequest:
     """Draft and submit a request; with moderator review off it goes out at once."""
-    body = request_body(lat, lng, **over)
-    r = client.post("/api/v1/requests", headers=officer.headers, json=body)
-    assert r.status_code == 201, r.text
-    request_id = r.json()["id"]
-    r = client.post(f"/api/v1/requests/{request_id}/submit", headers=officer.headers)
-    assert r.status_code == 200 and r.json()["status"] == "active", r.text
+    request_id, body = factories.send_request(client, officer, lat=lat, lng=lng, **over)
     return SentRequest(id=request_id, body=body)
 
 

@@ -1,4 +1,4 @@
-"""``doorstep bench``: generate a synthetic country, run the benchmarks on it."""
+"""``python -m bench``: generate a synthetic country, run the benchmarks on it."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ def generate(
     ] = None,
 ) -> None:
     """Migrate the database, then bulk-load a synthetic country into it (progress on stderr)."""
-    from doorstep.bench.generate import GenerateOptions
-    from doorstep.bench.generate import generate as run_generate
+    from bench.generate import GenerateOptions
+    from bench.generate import generate as run_generate
 
     summary = run_generate(
         url=db,
@@ -50,7 +50,7 @@ def targeting(
     out: Annotated[Path, typer.Option(help="folder for the JSON results")] = Path("bench/results"),
 ) -> None:
     """Time target_owners on random requests against a PostGIS baseline; write JSON."""
-    from doorstep.bench import targeting as bench
+    from bench import targeting as bench
 
     results = bench.run(url=db, requests=requests, seed=seed, warmup=warmup)
     path = bench.write_results(results, out)

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from doorstep.bench.requests import MAX_EVENT_S, OwnerList, TargetingRequest
+from bench.requests import MAX_EVENT_S, OwnerList, TargetingRequest
 
 BASELINE_TABLE = "bench_camera_points"
 BASELINE_QUERY = text(

@@ -69,7 +69,7 @@ def find_towns_file(explicit: Path | None = None) -> Path:
         if explicit is not None
         else [
             Path.cwd().parent / "shared" / "data" / TOWNS_FILE,
-            Path(__file__).resolve().parents[3].parent / "shared" / "data" / TOWNS_FILE,
+            Path(__file__).resolve().parents[1].parent / "shared" / "data" / TOWNS_FILE,
         ]
     )
     for path in candidates:

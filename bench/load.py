@@ -18,7 +18,7 @@ import numpy as np
 import psycopg
 from sqlalchemy.engine import make_url
 
-from doorstep.bench.country import FloatArray
+from bench.country import FloatArray
 
 Row = Sequence[str | None]
 COPY_CHUNK_ROWS = 50_000
@@ -148,7 +148,7 @@ class SQLiteLoader:
         # Text goes into typed columns through SQLite's affinity: '1' becomes 1, '40.7' 40.7.
         # The table and column names are the generator's constants, never input.
         names, marks = ", ".join(columns), ", ".join("?" * len(columns))
-        statement = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
+        statement = f"INSERT INTO {table} ({names}) VALUES ({marks})"
         self.conn.execute("BEGIN")
         try:
             self.conn.executemany(statement, rows)

@@ -1,16 +1,17 @@
 """What every benchmark shares: where it writes its JSON
-(``<folder>/<name>-<UTC timestamp>.json``) and its quiet logging."""
+(``<folder>/<name>-<UTC timestamp>.json``), its quiet logging and its latency percentiles."""
 
 from __future__ import annotations
 
 import functools
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+import numpy as np
 import structlog
 
 P = ParamSpec("P")
@@ -39,3 +40,16 @@ def warnings_only(run: Callable[P, R]) -> Callable[P, R]:
             structlog.configure(**previous)
 
     return quiet
+
+
+def percentiles(seconds: Sequence[float]) -> dict[str, float]:
+    """p50, p90, p99, max and mean of ``seconds``, in milliseconds, as every benchmark
+    reports its latencies."""
+    ms = np.array(seconds) * 1000.0
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 3),
+        "p90_ms": round(float(np.percentile(ms, 90)), 3),
+        "p99_ms": round(float(np.percentile(ms, 99)), 3),
+        "max_ms": round(float(ms.max()), 3),
+        "mean_ms": round(float(ms.mean()), 3),
+    }
