@@ -5,6 +5,7 @@ upload leaves no file. The files of evidence go only once their deletion commits
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -71,14 +72,26 @@ def _send(client: TestClient, cam: CameraWithToken, pending: dict[str, Any], cli
         )
 
 
+def _meanwhile(
+    monkeypatch: pytest.MonkeyPatch, step: Callable[[upload_service.StoredUpload], None]
+) -> None:
+    """Run ``step`` once the clip is stored, before the upload's write transaction."""
+    store_upload = upload_service.store_upload
+
+    def store_then_step(**kwargs: Any) -> upload_service.StoredUpload:
+        stored = store_upload(**kwargs)
+        step(stored)
+        return stored
+
+    monkeypatch.setattr(upload_service, "store_upload", store_then_step)
+
+
 def test_share_withdrawn_while_the_clip_decodes_never_becomes_evidence(
     client: TestClient, runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     owner, cam, pending = _pending_upload(client, runtime)
-    store_upload = upload_service.store_upload
 
-    def store_then_withdraw(**kwargs: Any) -> upload_service.StoredUpload:
-        stored = store_upload(**kwargs)
+    def withdraw(stored: upload_service.StoredUpload) -> None:
         assert runtime.storage.keys(prefix="evidence/") == [stored.storage_key]
         with runtime.db.transaction() as session:  # the owner takes it back meanwhile
             answer_service.withdraw_share(
@@ -87,15 +100,9 @@ def test_share_withdrawn_while_the_clip_decodes_never_becomes_evidence(
                 owner=owner.user,
                 evidence_id=stored.evidence_id,
             )
-        return stored
 
-    monkeypatch.setattr(upload_service, "store_upload", store_then_withdraw)
-    with sample_clip(tmp_path).open("rb") as fh:
-        r = client.post(
-            f"/api/v1/cameras/{cam.camera.id}/uploads/{pending['evidence_id']}",
-            headers=cam.headers,
-            files={"file": ("c.mp4", fh, "video/mp4")},
-        )
+    _meanwhile(monkeypatch, withdraw)
+    r = _send(client, cam, pending, sample_clip(tmp_path))
     assert r.status_code == 404 and r.json()["error"]["code"] == "upload_not_pending"
     assert runtime.storage.keys(prefix="evidence/") == []
     with runtime.db.read_only() as session:
@@ -109,17 +116,14 @@ def test_a_token_revoked_while_the_clip_decodes_leaves_no_file(
     # The write transaction refuses the device before anything is recorded: the stored
     # file still goes with its rollback.
     owner, cam, pending = _pending_upload(client, runtime)
-    store_upload = upload_service.store_upload
 
-    def store_then_revoke(**kwargs: Any) -> upload_service.StoredUpload:
-        stored = store_upload(**kwargs)
+    def revoke(_stored: upload_service.StoredUpload) -> None:
         with runtime.db.transaction() as session:
             camera_service.revoke_camera_token(
                 session=session, owner=owner.user, camera_id=cam.camera.id
             )
-        return stored
 
-    monkeypatch.setattr(upload_service, "store_upload", store_then_revoke)
+    _meanwhile(monkeypatch, revoke)
     r = _send(client, cam, pending, sample_clip(tmp_path))
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_camera_token"
     assert runtime.storage.keys(prefix="evidence/") == []
