@@ -52,7 +52,7 @@ from bench.fanout_scene import Scene, activate, pending_review, setup_scene
 from bench.machine import cpu_s, machine
 from bench.sinks import Deliveries, Sinks
 from doorstep.config import Settings
-from doorstep.footage import service as request_service
+from doorstep.footage import area as request_area
 from doorstep.footage.models import FootageRequest, Recipient
 from doorstep.migrate import upgrade
 from doorstep.notify.models import OutboxJob
@@ -67,7 +67,7 @@ def _targeting_only(runtime: Runtime, scene: Scene) -> float:
     """The targeting part alone, read-only, for the breakdown."""
     from doorstep.footage.targeting import target_owners
 
-    area = request_service.parse_request_area(area=scene.area, circle=None).geometry
+    area = request_area.parse_request_area(area=scene.area, circle=None).geometry
     with runtime.db.transaction() as session:
         started = time.perf_counter()
         target_owners(

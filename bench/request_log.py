@@ -6,8 +6,8 @@ missing ones are added by bulk insert (ORM ``insert`` of rows matching
 :class:`~doorstep.footage.models.Recipient` and :class:`~doorstep.agencies.models.Agency`):
 areas of 0.1 to 0.5 sq mi around random cameras and windows of 1 to 12 h inside the
 events' span (as in the targeting benchmark), checked by
-:func:`~doorstep.footage.service.parse_request_area`, public cells from
-:func:`~doorstep.footage.service.public_cells` at the policy's resolution, and the owners
+:func:`~doorstep.footage.area.parse_request_area`, public cells from
+:func:`~doorstep.footage.area.public_cells` at the policy's resolution, and the owners
 asked from :func:`~doorstep.footage.targeting.target_owners` (the activation's own
 targeting); about 30% shared and 30% declined. The activation's side effects are not
 written: no audit records, no feed post, no notice jobs. All of it is marked (the user
@@ -36,7 +36,8 @@ from doorstep.accounts import service as account_service
 from doorstep.accounts.models import Role, User
 from doorstep.agencies.models import Agency, AgencyMembership, AgencyStatus, AgencyType, MemberRole
 from doorstep.config import Settings
-from doorstep.footage import service as footage_service
+from doorstep.footage import area as request_area
+from doorstep.footage import policy as policy_service
 from doorstep.footage.models import (
     FootageRequest,
     IncidentType,
@@ -44,10 +45,9 @@ from doorstep.footage.models import (
     RecipientStatus,
     RequestStatus,
 )
+from doorstep.footage.policy import PolicySettings
 from doorstep.footage.targeting import TargetOwner, target_owners
 from doorstep.runtime import Runtime
-from doorstep.transparency import policy as policy_service
-from doorstep.transparency.policy import PolicySettings
 
 BENCH_EMAIL = "http-bench@bench.invalid"
 
@@ -214,7 +214,7 @@ class _LogRows:
         """Request ``n`` of the fill: its agency, its owners asked, their answers."""
         agency_id = self.agency_for(planned)
         coordinates = [[float(x), float(y)] for x, y in planned.area.exterior.coords]
-        area = footage_service.parse_request_area(
+        area = request_area.parse_request_area(
             area={"type": "Polygon", "coordinates": [coordinates]}, circle=None
         )
         owners = target_owners(
@@ -245,7 +245,7 @@ class _LogRows:
                 "area": area.geojson,
                 "circle": None,
                 "area_sq_mi": planned.area_sq_mi,
-                "public_cells": footage_service.public_cells(
+                "public_cells": request_area.public_cells(
                     area.geometry, self.policy.public_h3_resolution
                 ),
                 "window_start": planned.window_start,
@@ -310,8 +310,8 @@ def fill_request_log(
             "created": max(missing, 0),
             "method": (
                 "bulk insert (ORM insert of footage_requests, footage_recipients, agencies,"
-                " agency_memberships rows); areas via footage.service.parse_request_area,"
-                " public cells via footage.service.public_cells, owners asked via"
+                " agency_memberships rows); areas via footage.area.parse_request_area,"
+                " public cells via footage.area.public_cells, owners asked via"
                 " footage.targeting.target_owners; no audit records, feed posts or notice jobs"
             ),
             "marked_by": {

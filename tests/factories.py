@@ -364,7 +364,7 @@ def sign_in_browser(page: Page, who: Person | str, runtime: Runtime | None = Non
 def set_policy(runtime: Runtime, **changes: Any) -> None:
     """Change the instance policy as an administrator (moderator_review=False: a submitted
     request goes out at once)."""
-    from doorstep.transparency import policy as policy_service
+    from doorstep.footage import policy as policy_service
 
     admin = make_person(runtime, role=Role.admin)
     with runtime.db.transaction() as session:

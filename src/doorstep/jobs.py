@@ -12,7 +12,7 @@ from doorstep.feed import alerts as feed_alerts
 from doorstep.feed import jobs as feed_jobs
 from doorstep.feed import service as feed_service
 from doorstep.footage import jobs as footage_jobs
-from doorstep.footage import service as footage_service
+from doorstep.footage import lifecycle as footage_lifecycle
 from doorstep.notify.channels.registry import CHANNELS
 from doorstep.notify.handlers import JobRegistry
 from doorstep.runtime import Runtime
@@ -32,8 +32,8 @@ def job_registry(settings: Settings, *, periodic: bool = True) -> JobRegistry:
     jobs.add(agency_service.INVITATION_JOB, agency_jobs.send_invitation)
     jobs.add(feed_service.POST_PUBLISHED_JOB, feed_jobs.fan_out_post)
     jobs.add(feed_alerts.DIGEST_JOB, feed_jobs.send_digest)
-    jobs.add(footage_service.NOTICE_JOB, footage_jobs.deliver_notice)
-    jobs.add_batch(footage_service.NOTICE_JOB, footage_jobs.deliver_notices)
+    jobs.add(footage_lifecycle.NOTICE_JOB, footage_jobs.deliver_notice)
+    jobs.add_batch(footage_lifecycle.NOTICE_JOB, footage_jobs.deliver_notices)
     jobs.add(footage_jobs.REMINDER_JOB, footage_jobs.deliver_reminder)
     jobs.add_batch(footage_jobs.REMINDER_JOB, footage_jobs.deliver_reminders)
     if periodic:

@@ -29,6 +29,8 @@ from doorstep.accounts.models import User
 from doorstep.agencies import service as agency_service
 from doorstep.errors import DoorstepError, InvalidInput, NotFound
 from doorstep.footage import evidence as evidence_service
+from doorstep.footage import lifecycle
+from doorstep.footage import policy as policy_service
 from doorstep.footage import service as request_service
 from doorstep.footage.models import IncidentType, RequestStatus
 from doorstep.footage.notice import render_notice
@@ -36,7 +38,6 @@ from doorstep.footage.rules import MAX_MESSAGE_CHARS
 from doorstep.footage.schemas import CloseRequest, RequestCreate
 from doorstep.http import DbSession, RuntimeDep
 from doorstep.routing import GuardedRoute
-from doorstep.transparency import policy as policy_service
 from doorstep.web.pages import show, text, validation_message
 from doorstep.web.render import CheckedForm, redirect
 
@@ -193,7 +194,7 @@ def _new_request_page(
 ) -> Response:
     try:
         agency, _membership = agency_service.require_member(
-            session=session, user=user, roles=request_service.DRAFTERS
+            session=session, user=user, roles=lifecycle.DRAFTERS
         )
     except DoorstepError as exc:
         return two_factor_page(request, visitor, session, exc)
@@ -288,7 +289,7 @@ def _request_page(
         notice_text=render_notice(request=footage_request, agency=agency),
         evidence=evidence,
         held=any(v.evidence.held_for_case for v in evidence),
-        can_approve=membership.role in request_service.APPROVERS,
+        can_approve=membership.role in lifecycle.APPROVERS,
         error=error,
         notice=notice_text(request),
         **page_context(),

@@ -3,13 +3,17 @@ declining, muting, opting out, withdrawing a share, reminders and his sharing hi
 
 Nothing leaves an owner's account without an action of that owner: evidence is
 created here only, and only from the owner's own clips and events.
+
+The owner's lists (inbox, muted agencies, sharing history) join the agencies table to
+name each agency in the same query: read models of the agencies domain, for speed
+(one query per page, whatever its length). Single lookups go through its service.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from sqlalchemy import and_, select
@@ -22,8 +26,9 @@ from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import Agency
 from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras.models import Camera, Clip, MotionEvent
-from doorstep.db import undo_on_rollback, utcnow
+from doorstep.db import after_commit, undo_on_rollback, utcnow
 from doorstep.errors import Conflict, InvalidInput, NotFound
+from doorstep.footage import policy as policy_service
 from doorstep.footage.models import (
     AgencyMute,
     Evidence,
@@ -36,7 +41,6 @@ from doorstep.footage.models import (
     RequestStatus,
 )
 from doorstep.media.storage import MediaStorage
-from doorstep.transparency import policy as policy_service
 
 
 @dataclass
@@ -59,15 +63,16 @@ def inbox(*, session: Session, owner: User) -> list[OwnerRequest]:
 
 
 def get_owner_request(*, session: Session, owner: User, request_id: uuid.UUID) -> OwnerRequest:
+    """A request that asked this owner, or 404 (one that did not ask him included)."""
     row = session.execute(
-        select(FootageRequest, Agency, Recipient)
+        select(FootageRequest, Recipient)
         .join(Recipient, Recipient.request_id == FootageRequest.id)
-        .join(Agency, Agency.id == FootageRequest.agency_id)
         .where(Recipient.owner_id == owner.id, FootageRequest.id == request_id)
     ).first()
     if row is None:
         raise NotFound("No such request.", code="request_not_found")
-    return OwnerRequest(row[0], row[1], row[2])
+    agency = agency_service.get_agency(session=session, agency_id=row[0].agency_id)
+    return OwnerRequest(row[0], agency, row[1])
 
 
 def events_in_window(
@@ -104,10 +109,8 @@ def share(
         raise Conflict("This request is no longer open.", code="request_not_active")
     if not event_ids:
         raise InvalidInput("Choose at least one clip to share.", code="nothing_chosen")
-    eligible = {
-        e.id: (e, c, clip)
-        for e, c, clip in events_in_window(session=session, owner=owner, found=found)
-    }
+    in_window = events_in_window(session=session, owner=owner, found=found)
+    eligible = {event.id: (event, clip) for event, _camera, clip in in_window}
     already = set(
         session.scalars(
             select(Evidence.source_event_id).where(
@@ -125,41 +128,12 @@ def share(
         )
     policy = policy_service.effective_policy(session=session, agency_id=found.agency.id)
     now = utcnow()
-    created: list[Evidence] = []
-    copied: list[str] = []
-    try:
-        for event_id in dict.fromkeys(event_ids):
-            if event_id in already:
-                continue
-            event, _camera, clip = eligible[event_id]
-            item = Evidence(
-                id=uuid.uuid4(),
-                request_id=found.request.id,
-                recipient_id=found.recipient.id,
-                source_event_id=event.id,
-                kind=event.kind.value,
-                started_at=event.started_at,
-                ended_at=event.ended_at,
-                shared_at=now,
-                delete_after=now + timedelta(days=policy.evidence_retention_days),
-            )
-            if clip is not None and clip.deleted_at is None and clip.storage_key:
-                item.storage_key = f"evidence/{found.request.id}/{item.id}.mp4"
-                storage.copy(clip.storage_key, item.storage_key)
-                copied.append(item.storage_key)
-                undo_on_rollback(session, partial(storage.delete, item.storage_key))
-                item.source_clip_id = clip.id
-                item.sha256, item.size_bytes = clip.sha256, clip.size_bytes
-                item.duration_s, item.width, item.height = clip.duration_s, clip.width, clip.height
-                item.status, item.uploaded_at = EvidenceStatus.available, now
-            else:
-                item.status = EvidenceStatus.pending_upload
-            session.add(item)
-            created.append(item)
-    except BaseException:
-        for key in copied:
-            storage.delete(key)
-        raise
+    delete_after = now + timedelta(days=policy.evidence_retention_days)
+    created = [
+        _evidence_of(session, storage, found, *eligible[event_id], now, delete_after)
+        for event_id in dict.fromkeys(event_ids)
+        if event_id not in already
+    ]
     found.recipient.status = RecipientStatus.shared
     found.recipient.reveal_identity = reveal_identity or found.recipient.reveal_identity
     found.recipient.answered_at = now
@@ -177,6 +151,42 @@ def share(
     )
     session.flush()
     return created
+
+
+def _evidence_of(
+    session: Session,
+    storage: MediaStorage,
+    found: OwnerRequest,
+    event: MotionEvent,
+    clip: Clip | None,
+    now: datetime,
+    delete_after: datetime,
+) -> Evidence:
+    """One shared event as evidence: its stored clip copied (the copy goes if the
+    transaction rolls back), or a pending upload when the clip is on the device."""
+    item = Evidence(
+        id=uuid.uuid4(),
+        request_id=found.request.id,
+        recipient_id=found.recipient.id,
+        source_event_id=event.id,
+        kind=event.kind.value,
+        started_at=event.started_at,
+        ended_at=event.ended_at,
+        shared_at=now,
+        delete_after=delete_after,
+    )
+    if clip is not None and clip.deleted_at is None and clip.storage_key:
+        item.storage_key = f"evidence/{found.request.id}/{item.id}.mp4"
+        storage.copy(clip.storage_key, item.storage_key)
+        undo_on_rollback(session, partial(storage.delete, item.storage_key))
+        item.source_clip_id = clip.id
+        item.sha256, item.size_bytes = clip.sha256, clip.size_bytes
+        item.duration_s, item.width, item.height = clip.duration_s, clip.width, clip.height
+        item.status, item.uploaded_at = EvidenceStatus.available, now
+    else:
+        item.status = EvidenceStatus.pending_upload
+    session.add(item)
+    return item
 
 
 def decline(*, session: Session, owner: User, request_id: uuid.UUID) -> Recipient:
@@ -213,7 +223,8 @@ def withdraw_share(
     if item.status not in (EvidenceStatus.available, EvidenceStatus.pending_upload):
         raise Conflict("This clip is no longer shared.", code="not_shared")
     if item.storage_key:
-        storage.delete(item.storage_key)
+        # Once withdrawn for good: a rolled-back withdrawal keeps the clip it still shares.
+        after_commit(session, partial(storage.delete, item.storage_key))
     item.storage_key = None
     item.status, item.withdrawn_at = EvidenceStatus.withdrawn, utcnow()
     audit.record(

@@ -20,6 +20,7 @@ from doorstep.errors import Forbidden
 from doorstep.footage import answers as answer_service
 from doorstep.footage import evidence as evidence_service
 from doorstep.footage import service as request_service
+from doorstep.footage import uploads as upload_service
 from doorstep.footage.models import FootageRequest
 from doorstep.footage.notice import render_notice
 from doorstep.footage.schemas import (
@@ -387,7 +388,7 @@ def pending_uploads(
                 started_at=event.started_at,
                 ended_at=event.ended_at,
             )
-            for item, event in evidence_service.pending_uploads(session=session, camera=camera)
+            for item, event in upload_service.pending_uploads(session=session, camera=camera)
         ]
 
 
@@ -407,30 +408,25 @@ def _fulfil(
         camera = camera_registry.authenticate_camera(
             session=session, camera_id=camera_id, token=token
         )
-        item = evidence_service.check_pending_upload(
+        item = upload_service.check_pending_upload(
             session=session, camera=camera, evidence_id=evidence_id
         )
     path = spool_upload(upload, limits.max_bytes)
     try:
-        stored = evidence_service.store_upload(
+        stored = upload_service.store_upload(
             storage=runtime.storage, limits=limits, item=item, file_path=path
         )
     finally:
         path.unlink(missing_ok=True)
-    try:
-        with runtime.db.transaction() as session:
-            camera = camera_registry.authenticate_camera(
-                session=session, camera_id=camera_id, token=token
-            )
-            item = evidence_service.record_upload(
-                session=session, storage=runtime.storage, camera=camera, stored=stored
-            )
-            return {"evidence_id": str(item.id), "sha256": item.sha256 or ""}
-    except BaseException:
-        # Refused or failed (the commit included): the stored file goes, whatever step
-        # stopped it.
-        evidence_service.discard_upload(storage=runtime.storage, stored=stored)
-        raise
+    with runtime.db.transaction() as session:
+        # First: refused or failed (the commit included), the stored file goes with the
+        # rollback, whatever step stopped it.
+        upload_service.claim_upload(session=session, storage=runtime.storage, stored=stored)
+        camera = camera_registry.authenticate_camera(
+            session=session, camera_id=camera_id, token=token
+        )
+        item = upload_service.record_upload(session=session, camera=camera, stored=stored)
+        return {"evidence_id": str(item.id), "sha256": item.sha256 or ""}
 
 
 @router.post(

@@ -1,5 +1,10 @@
 """Evidence: what an agency receives. Every read checks the SHA-256; every view and export
-is logged for the owner and audited in public; export bundles verify offline.
+is logged for the owner and audited in public; export bundles verify offline. Device
+uploads of shared clips are in :mod:`doorstep.footage.uploads`.
+
+The list of a request's evidence joins the users table for the sharers' names (when
+they chose to show them): a read model of the accounts domain, for speed (one query
+for every clip of a request).
 """
 
 from __future__ import annotations
@@ -16,16 +21,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from doorstep import audit
 from doorstep.accounts.models import User
 from doorstep.accounts.service import actor_of
-from doorstep.cameras import clips as camera_clips
-from doorstep.cameras.models import Camera, MotionEvent
-from doorstep.db import undo_on_rollback, utcnow
+from doorstep.db import after_commit, undo_on_rollback, utcnow
 from doorstep.errors import Conflict, DoorstepError, NotFound
 from doorstep.footage import service as request_service
 from doorstep.footage.models import (
@@ -36,9 +38,6 @@ from doorstep.footage.models import (
     Recipient,
 )
 from doorstep.media.storage import MediaStorage
-from doorstep.media.video import ClipLimits, VideoProbe, probe_clip
-
-log = structlog.get_logger(__name__)
 
 
 class EvidenceTampered(DoorstepError):
@@ -224,8 +223,28 @@ def export_bundle(
         verify_stored(storage, view.evidence)
         _log_access(session, actor, view.evidence, request, "exported")
     session.flush()
-    counts = request_service.request_counts(session=session, request_id=request.id)
-    manifest = {
+    manifest = _manifest(request, actor, views)
+    request_doc = _request_document(
+        request, request_service.request_counts(session=session, request_id=request.id)
+    )
+    custody = {str(v.evidence.id): custody_log(session=session, item=v.evidence) for v in views}
+    out_dir = directory or Path(tempfile.mkdtemp(prefix="doorstep-export-"))
+    path = out_dir / f"evidence-{request.id}.zip"
+    # Full copies of the clips: gone if the export fails or its transaction rolls back.
+    cleanup = (
+        partial(shutil.rmtree, out_dir, True) if directory is None else partial(path.unlink, True)
+    )
+    undo_on_rollback(session, cleanup)
+    try:
+        _write_bundle(path, storage, views, manifest, request_doc, custody)
+    except BaseException:
+        cleanup()
+        raise
+    return path
+
+
+def _manifest(request: FootageRequest, actor: User, views: list[EvidenceView]) -> dict[str, Any]:
+    return {
         "format": "doorstep-evidence-bundle/1",
         "request_id": str(request.id),
         "exported_at": utcnow().isoformat(),
@@ -243,7 +262,12 @@ def export_bundle(
             for v in views
         ],
     }
-    request_doc = {
+
+
+def _request_document(
+    request: FootageRequest, counts: request_service.RequestCounts
+) -> dict[str, Any]:
+    return {
         "id": str(request.id),
         "agency_id": str(request.agency_id),
         "case_number": request.case_number,
@@ -261,20 +285,6 @@ def export_bundle(
             "no_answer": counts.no_answer,
         },
     }
-    custody = {str(v.evidence.id): custody_log(session=session, item=v.evidence) for v in views}
-    out_dir = directory or Path(tempfile.mkdtemp(prefix="doorstep-export-"))
-    path = out_dir / f"evidence-{request.id}.zip"
-    # Full copies of the clips: gone if the export fails or its transaction rolls back.
-    cleanup = (
-        partial(shutil.rmtree, out_dir, True) if directory is None else partial(path.unlink, True)
-    )
-    undo_on_rollback(session, cleanup)
-    try:
-        _write_bundle(path, storage, views, manifest, request_doc, custody)
-    except BaseException:
-        cleanup()
-        raise
-    return path
 
 
 def _write_bundle(
@@ -354,17 +364,14 @@ def sweep_evidence_retention(*, session: Session, storage: MediaStorage, batch: 
             .limit(batch)
         )
     )
-    deleted = 0
     for item in items:
-        try:
-            if item.storage_key:
-                storage.delete(item.storage_key)
-        except Exception as exc:  # one unreachable file must not stall every deletion
-            log.warning("evidence.delete_failed", evidence_id=str(item.id), error=repr(exc))
-            continue
+        if item.storage_key:
+            # Once the deletion commits; a failing file delete is logged then, and does
+            # not stall the others.
+            after_commit(session, partial(storage.delete, item.storage_key))
         item.storage_key = None
         item.status, item.deleted_at = EvidenceStatus.deleted, now
-        deleted += 1
+    deleted = len(items)
     if deleted:
         audit.record(
             session=session,
@@ -377,126 +384,3 @@ def sweep_evidence_retention(*, session: Session, storage: MediaStorage, batch: 
         )
     session.flush()
     return deleted
-
-
-# ---------------------------------------------------------------- device uploads
-
-
-def pending_uploads(*, session: Session, camera: Camera) -> list[tuple[Evidence, MotionEvent]]:
-    """What the owner shared from this device's local-first events and it has not sent yet."""
-    rows = session.execute(
-        select(Evidence, MotionEvent)
-        .join(MotionEvent, MotionEvent.id == Evidence.source_event_id)
-        .where(MotionEvent.camera_id == camera.id, Evidence.status == EvidenceStatus.pending_upload)
-        .order_by(Evidence.shared_at)
-    ).all()
-    return [(r[0], r[1]) for r in rows]
-
-
-def _not_pending() -> NotFound:
-    return NotFound("No pending upload with this id for this camera.", code="upload_not_pending")
-
-
-def check_pending_upload(*, session: Session, camera: Camera, evidence_id: uuid.UUID) -> Evidence:
-    """The shared item this device is asked to send, or 404 (another camera's, not shared,
-    withdrawn, already sent). Only reads: fit for a read-only transaction."""
-    for item, _event in pending_uploads(session=session, camera=camera):
-        if item.id == evidence_id:
-            return item
-    raise _not_pending()
-
-
-@dataclass(frozen=True)
-class StoredUpload:
-    """A device's clip that passed every check and is in storage, not yet recorded as
-    evidence: :func:`record_upload` records it, :func:`discard_upload` removes the file."""
-
-    evidence_id: uuid.UUID
-    storage_key: str
-    sha256: str
-    size_bytes: int
-    probe: VideoProbe
-
-
-def store_upload(
-    *, storage: MediaStorage, limits: ClipLimits, item: Evidence, file_path: Path
-) -> StoredUpload:
-    """Check the clip with PyAV, hash it and store it. The slow part of a device upload, so
-    it touches no database: run it between transactions, off the event loop. A refusal or
-    a failure leaves nothing in storage."""
-    probe = probe_clip(file_path, limits)
-    # A key of its own per attempt: a retry racing its original must not overwrite, or
-    # on losing delete, the file the other one recorded.
-    stored = StoredUpload(
-        evidence_id=item.id,
-        storage_key=f"evidence/{item.request_id}/{item.id}-{uuid.uuid4().hex[:12]}.mp4",
-        sha256=camera_clips.sha256_file(file_path),
-        size_bytes=file_path.stat().st_size,
-        probe=probe,
-    )
-    try:
-        storage.put_file(stored.storage_key, file_path, "video/mp4")
-    except BaseException:
-        discard_upload(storage=storage, stored=stored)
-        raise
-    return stored
-
-
-def discard_upload(*, storage: MediaStorage, stored: StoredUpload) -> None:
-    """Remove a stored upload's file (one that will not be recorded)."""
-    storage.delete(stored.storage_key)
-
-
-def record_upload(
-    *, session: Session, storage: MediaStorage, camera: Camera, stored: StoredUpload
-) -> Evidence:
-    """Make a stored upload the evidence the owner shared: the row is locked and must still
-    be pending, so a share the owner withdrew meanwhile (or a retry that lost the race)
-    never becomes evidence; its file is then removed. Only the lock and the update run
-    here, so the write transaction stays short. Audited."""
-    undo_on_rollback(session, partial(discard_upload, storage=storage, stored=stored))
-    check_pending_upload(session=session, camera=camera, evidence_id=stored.evidence_id)
-    item = session.scalar(
-        select(Evidence)
-        .where(Evidence.id == stored.evidence_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if item is None or item.status != EvidenceStatus.pending_upload:
-        raise _not_pending()
-    probe = stored.probe
-    item.storage_key = stored.storage_key
-    item.sha256, item.size_bytes = stored.sha256, stored.size_bytes
-    item.duration_s, item.width, item.height = probe.duration_s, probe.width, probe.height
-    item.status, item.uploaded_at = EvidenceStatus.available, utcnow()
-    audit.record(
-        session=session,
-        actor=audit.Actor(id=camera.owner_id, label=f"camera:{camera.id}"),
-        action=audit.AuditAction.EVIDENCE_UPLOADED,
-        subject_type="evidence",
-        subject_id=item.id,
-        details={"sha256": item.sha256},
-    )
-    session.flush()
-    return item
-
-
-def fulfil_upload(
-    *,
-    session: Session,
-    storage: MediaStorage,
-    limits: ClipLimits,
-    camera: Camera,
-    evidence_id: uuid.UUID,
-    file_path: Path,
-) -> Evidence:
-    """The device sends the clip the owner shared; it becomes evidence like any other, all
-    in the caller's transaction.
-
-    The clip is checked first; the row is then locked and must still be pending, so a
-    share the owner withdrew meanwhile never becomes evidence. The upload route runs
-    :func:`check_pending_upload`, :func:`store_upload` and :func:`record_upload` in turn
-    instead, with the slow middle step outside any transaction."""
-    item = check_pending_upload(session=session, camera=camera, evidence_id=evidence_id)
-    stored = store_upload(storage=storage, limits=limits, item=item, file_path=file_path)
-    return record_upload(session=session, storage=storage, camera=camera, stored=stored)

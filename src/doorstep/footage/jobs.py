@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from doorstep.agencies import service as agency_service
 from doorstep.db import utcnow
 from doorstep.footage import evidence as evidence_service
+from doorstep.footage import policy as policy_service
 from doorstep.footage import service as request_service
 from doorstep.footage.models import (
     FootageRequest,
@@ -26,7 +27,6 @@ from doorstep.notify import outbox
 from doorstep.notify import service as notify_service
 from doorstep.notify.handlers import BatchContext, JobContext
 from doorstep.runtime import Runtime
-from doorstep.transparency import policy as policy_service
 
 REMINDER_JOB = "footage.reminder"
 

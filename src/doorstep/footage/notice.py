@@ -30,13 +30,25 @@ def _label(value: str) -> str:
     return value.replace("_", " ")
 
 
-def render_notice(*, request: FootageRequest, agency: Agency, reminder: bool = False) -> Notice:
+def render_notice(
+    *, request: FootageRequest, agency: Agency, reminder: bool = False, for_feed: bool = False
+) -> Notice:
     """The fixed notice: who asks, why, where, when, the officer's words, and always the
-    three sentences about voluntariness, consequences and what the agency receives."""
+    three sentences about voluntariness, consequences and what the agency receives.
+
+    ``for_feed`` renders the neighborhood feed's post of the request: the same notice,
+    told to neighbors instead of to an owner who was asked."""
+    if for_feed:
+        title = f"{agency.name} asks for footage: {_label(request.incident_type.value)}"
+        answer = (
+            "Camera owners in the area were asked directly and can answer on their request page"
+        )
+    else:
+        prefix = "Reminder: " if reminder else ""
+        title = f"{prefix}{agency.name} asks for footage ({_label(request.incident_type.value)})"
+        answer = "Open the request to see your own clips from that window and answer"
     window = f"{request.window_start:%Y-%m-%d %H:%M} to {request.window_end:%Y-%m-%d %H:%M} UTC"
     case = f"case {request.case_number}" if request.case_number else "no case number"
-    prefix = "Reminder: " if reminder else ""
-    title = f"{prefix}{agency.name} asks for footage ({_label(request.incident_type.value)})"
     body = "\n".join(
         [
             f"{agency.name} ({agency.city}, {agency.state}) asks camera owners in an area near "
@@ -49,8 +61,7 @@ def render_notice(*, request: FootageRequest, agency: Agency, reminder: bool = F
             NO_CONSEQUENCE,
             WHAT_AGENCY_RECEIVES,
             "",
-            "Open the request to see your own clips from that window and answer: share some, "
-            "decline, mute this agency, or stop all requests.",
+            f"{answer}: share some, decline, mute this agency, or stop all requests.",
         ]
     )
     return Notice(title=title, body=body)

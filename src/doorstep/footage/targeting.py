@@ -34,7 +34,19 @@ from h3.api import basic_int as h3_int
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
-from sqlalchemy import BigInteger, Row, Select, Uuid, and_, any_, bindparam, exists, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Row,
+    Select,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -309,40 +321,22 @@ def target_owners(
     cells = sorted(interior | boundary)
     excluded = set(excluded_owner_ids)
 
-    # 1. The cameras in the cells that accept requests (one index-only scan).
     # Core execution on the session's connection: the rows are plain tuples, no ORM work.
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
-    rows: list[Row[uuid.UUID, uuid.UUID, int, float, float]] = []
-    for i in range(0, len(cells), CELLS_PER_QUERY):
-        rows.extend(
-            connection.execute(
-                _CAMERAS_IN_CELLS[postgres], {"cells": cells[i : i + CELLS_PER_QUERY]}
-            )
-        )
-    rows = [row for row in rows if row[1] not in excluded]
-
-    # 2. Those really inside the area: only cameras in boundary cells need the exact check.
+    rows = _cameras_in_cells(connection, postgres, cells, excluded)
     to_check = [row for row in rows if row[2] not in interior]
-    inside = {row[0] for row in rows if row[2] in interior}
-    if to_check:
-        # Preparing only caches a spatial index inside the geometry; callers cannot see it.
-        shapely.prepare(area)
-        points = shapely.points([(row[3], row[4]) for row in to_check])
-        covered = shapely.covers(area, points)
-        inside.update(row[0] for row, hit in zip(to_check, covered, strict=True) if hit)
-
-    # 3. Which of them saw something in the window: one event-index probe per camera
-    # inside, none for the cameras the cells reach beyond the area.
-    owner_of = {row[0]: row[1] for row in rows}
+    inside = {row[0] for row in rows if row[2] in interior} | _covered(area, to_check)
     probe = sorted(inside, key=_as_int)
-    cameras_by_owner: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    for i in range(0, len(probe), CAMERAS_PER_QUERY):
-        params = _footage_params(
-            probe[i : i + CAMERAS_PER_QUERY], window_start, window_end, max_event_s
-        )
-        for camera_id in connection.execute(_CAMERAS_WITH_FOOTAGE[postgres], params).scalars():
-            cameras_by_owner[owner_of[camera_id]].append(camera_id)
+    cameras_by_owner = _cameras_with_footage(
+        connection,
+        postgres,
+        probe,
+        {row[0]: row[1] for row in rows},
+        window_start,
+        window_end,
+        max_event_s,
+    )
     log.info(
         "footage.targeted",
         cells=len(cells),
@@ -358,6 +352,57 @@ def target_owners(
         TargetOwner(owner_id=owner_id, camera_ids=tuple(sorted(camera_ids, key=_as_int)))
         for owner_id, camera_ids in sorted(cameras_by_owner.items(), key=_first_as_int)
     ]
+
+
+_CameraRow = Row[uuid.UUID, uuid.UUID, int, float, float]  # camera, owner, cell, lng, lat
+
+
+def _cameras_in_cells(
+    connection: Connection, postgres: bool, cells: list[int], excluded: set[uuid.UUID]
+) -> list[_CameraRow]:
+    """1. The cameras in the cells that accept requests (one index-only scan per chunk),
+    but for the excluded owners'."""
+    rows: list[_CameraRow] = []
+    for i in range(0, len(cells), CELLS_PER_QUERY):
+        rows.extend(
+            connection.execute(
+                _CAMERAS_IN_CELLS[postgres], {"cells": cells[i : i + CELLS_PER_QUERY]}
+            )
+        )
+    return [row for row in rows if row[1] not in excluded]
+
+
+def _covered(area: BaseGeometry, to_check: list[_CameraRow]) -> set[uuid.UUID]:
+    """2. Of the cameras in boundary cells, those the area really covers (only they need
+    the exact check)."""
+    if not to_check:
+        return set()
+    # Preparing only caches a spatial index inside the geometry; callers cannot see it.
+    shapely.prepare(area)
+    points = shapely.points([(row[3], row[4]) for row in to_check])
+    covered = shapely.covers(area, points)
+    return {row[0] for row, hit in zip(to_check, covered, strict=True) if hit}
+
+
+def _cameras_with_footage(
+    connection: Connection,
+    postgres: bool,
+    probe: list[uuid.UUID],
+    owner_of: dict[uuid.UUID, uuid.UUID],
+    window_start: datetime,
+    window_end: datetime,
+    max_event_s: float,
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """3. Which cameras inside saw something in the window, by owner: one event-index
+    probe per camera inside, none for the cameras the cells reach beyond the area."""
+    cameras_by_owner: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for i in range(0, len(probe), CAMERAS_PER_QUERY):
+        params = _footage_params(
+            probe[i : i + CAMERAS_PER_QUERY], window_start, window_end, max_event_s
+        )
+        for camera_id in connection.execute(_CAMERAS_WITH_FOOTAGE[postgres], params).scalars():
+            cameras_by_owner[owner_of[camera_id]].append(camera_id)
+    return cameras_by_owner
 
 
 def _as_int(value: uuid.UUID) -> int:

@@ -25,12 +25,17 @@ from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import Agency
 from doorstep.audit import GENESIS_HASH, AuditAction, AuditRecord, ChainCheck, verify_chain
 from doorstep.db import utcnow
-from doorstep.footage.models import Evidence, EvidenceAccess, FootageRequest, RequestStatus
+from doorstep.footage.models import (
+    Evidence,
+    EvidenceAccess,
+    FootageRequest,
+    PolicyVersion,
+    RequestStatus,
+)
 from doorstep.transparency import public, records, request_log
 from doorstep.transparency.models import (
     AccountabilityAnalysis,
     AuditDailyHead,
-    PolicyVersion,
 )
 from doorstep.transparency.request_log import RequestFilter
 from doorstep.transparency.schemas import MonthCount, PublicRequest

@@ -15,12 +15,12 @@ from doorstep import paging
 from doorstep.accounts.deps import Admin
 from doorstep.agencies import service as agency_service
 from doorstep.errors import NotFound
+from doorstep.footage import policy as policy_service
+from doorstep.footage.policy import PolicySettings
 from doorstep.http import DbSession
 from doorstep.inputs import Flag, Line, Number, Text, WholeNumber
 from doorstep.routing import GuardedRoute
 from doorstep.transparency import digests, figures, public, request_log, statements
-from doorstep.transparency import policy as policy_service
-from doorstep.transparency.policy import PolicySettings
 from doorstep.transparency.schemas import (
     AgencyFigures,
     ChainHeadRead,

@@ -25,8 +25,8 @@ from doorstep.audit import AuditAction, AuditRecord
 from doorstep.cameras.models import Camera
 from doorstep.db import utcnow
 from doorstep.errors import DoorstepError
+from doorstep.footage import policy as policy_service
 from doorstep.footage.models import Evidence, EvidenceAccess, FootageRequest
-from doorstep.transparency import policy as policy_service
 from doorstep.transparency import public, records, request_log
 from doorstep.transparency.request_log import RequestFilter
 from doorstep.transparency.schemas import (

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -18,40 +17,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from doorstep.db import Base, JSONType, UTCDateTime, new_id, utcnow
-
-
-class PolicyRecord(Base):
-    """The policy in force: one instance row (agency_id NULL) and optional agency overrides.
-
-    ``settings`` holds only the values set at this level; the effective policy is
-    the defaults, then the instance row, then the agency's overrides.
-    """
-
-    __tablename__ = "policies"
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    agency_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("agencies.id", ondelete="CASCADE"), unique=True, default=None
-    )
-    settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
-
-
-class PolicyVersion(Base):
-    """Every change of a policy level, kept forever for the public change history."""
-
-    __tablename__ = "policy_versions"
-
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
-    agency_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None, index=True)
-    settings: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    changed: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    reason: Mapped[str] = mapped_column(String(2000))
-    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    changed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
 
 
 class AuditDailyHead(Base):

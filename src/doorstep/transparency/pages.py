@@ -23,13 +23,13 @@ from doorstep import paging
 from doorstep.accounts.deps import PageAdmin, PageVisitor, Visitor
 from doorstep.agencies.models import AgencyType
 from doorstep.errors import DoorstepError, InvalidInput, NotFound
+from doorstep.footage import policy as policy_service
 from doorstep.footage.models import IncidentType
+from doorstep.footage.policy import PolicySettings
 from doorstep.http import DbSession, RuntimeDep
 from doorstep.routing import GuardedRoute
 from doorstep.runtime import Runtime
 from doorstep.transparency import charts, digests, figures, public, request_log, statements
-from doorstep.transparency import policy as policy_service
-from doorstep.transparency.policy import PolicySettings
 from doorstep.web.pages import show, text
 from doorstep.web.render import CheckedForm, redirect
 

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from doorstep.agencies.models import Agency
 from doorstep.db import Database
 from doorstep.errors import InvalidInput
+from doorstep.footage import policy as policy_service
 from doorstep.footage.models import FootageRequest, IncidentType, Recipient, RecipientStatus
-from doorstep.transparency import policy as policy_service
 from doorstep.transparency.public import csv_cell
 from doorstep.transparency.schemas import PublicRequest
 

@@ -13,7 +13,7 @@ from doorstep.accounts.service import actor_of
 from doorstep.agencies import service as agency_service
 from doorstep.db import utcnow
 from doorstep.errors import Forbidden, InvalidInput
-from doorstep.transparency import policy as policy_service
+from doorstep.footage import policy as policy_service
 from doorstep.transparency.models import AgencyStatement
 from doorstep.transparency.schemas import StatementRead
 

@@ -1,4 +1,7 @@
-"""The policy that bounds footage requests: instance-wide, overridable per agency, audited."""
+"""The policy that bounds footage requests: instance-wide, overridable per agency, audited.
+
+The footage domain owns it (requests are checked against it); the public portal reads it.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from doorstep.accounts.models import Role, User
 from doorstep.accounts.service import actor_of
 from doorstep.db import utcnow
 from doorstep.errors import Forbidden, InvalidInput
-from doorstep.transparency.models import PolicyRecord, PolicyVersion
+from doorstep.footage.models import PolicyRecord, PolicyVersion
 
 DEFAULT_REFUSED_PURPOSES = [
     "first_amendment_activity",
@@ -40,6 +43,13 @@ SETTING_LABELS = {
     "reminder_days": "Reminders to owners (days after the request)",
     "public_h3_resolution": "Public map resolution (H3)",
 }
+
+
+class PolicyViolation(InvalidInput):
+    """A request breaks a rule of the policy in force; the code names the rule and the
+    message its limit. 400 like any refused input (422 is kept for payload validation)."""
+
+    code = "policy_violation"
 
 
 class PolicySettings(BaseModel):
@@ -139,26 +149,7 @@ def change_policy(
             f"Unknown policy settings: {', '.join(unknown)}.", code="unknown_policy_setting"
         )
     row = _level(session, agency_id)
-    current = dict(row.settings) if row else {}
-    for key, value in changes.items():
-        if value is None:
-            current.pop(key, None)
-        else:
-            current[key] = value
-    base: dict[str, Any] = {}
-    if agency_id is not None:
-        instance = _level(session, None)
-        base = dict(instance.settings) if instance else {}
-    try:
-        checked = PolicySettings.model_validate({**base, **current})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "policy"
-        raise InvalidInput(
-            f"Invalid policy: {where}: {first['msg']}.", code="invalid_policy"
-        ) from exc
-    # Keep only what this level sets, normalized by the model.
-    normalized = {k: getattr(checked, k) for k in current}
+    normalized = _checked_level(session, agency_id, row, changes)
     if row is None:
         row = PolicyRecord(agency_id=agency_id, settings=normalized)
         session.add(row)
@@ -185,6 +176,36 @@ def change_policy(
     )
     session.flush()
     return effective_policy(session=session, agency_id=agency_id)
+
+
+def _checked_level(
+    session: Session,
+    agency_id: uuid.UUID | None,
+    row: PolicyRecord | None,
+    changes: dict[str, Any],
+) -> dict[str, Any]:
+    """The settings of one level after ``changes`` (None removes a value), normalized by
+    the model; raises unless the policy in force with them is valid."""
+    current = dict(row.settings) if row else {}
+    for key, value in changes.items():
+        if value is None:
+            current.pop(key, None)
+        else:
+            current[key] = value
+    base: dict[str, Any] = {}
+    if agency_id is not None:
+        instance = _level(session, None)
+        base = dict(instance.settings) if instance else {}
+    try:
+        checked = PolicySettings.model_validate({**base, **current})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "policy"
+        raise InvalidInput(
+            f"Invalid policy: {where}: {first['msg']}.", code="invalid_policy"
+        ) from exc
+    # Keep only what this level sets, normalized by the model.
+    return {k: getattr(checked, k) for k in current}
 
 
 def history(
