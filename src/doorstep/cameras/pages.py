@@ -25,8 +25,15 @@ from doorstep.cameras.schemas import CameraCreate, CameraRead, CameraUpdate, Eve
 from doorstep.errors import DoorstepError, InvalidInput
 from doorstep.http import DbSession, RuntimeDep, SettingsDep
 from doorstep.routing import GuardedRoute
-from doorstep.web.pages import checkbox, day_bounds, show, text, validation_message
-from doorstep.web.render import CheckedForm, redirect
+from doorstep.web.forms import (
+    checkbox,
+    day_bounds,
+    form_action,
+    notice_for,
+    text,
+    validation_message,
+)
+from doorstep.web.render import CheckedForm, redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -45,10 +52,6 @@ _CAMERA_LABELS = {
     "retention_days": "Retention",
 }
 DEFAULT_RETENTION_DAYS = 60
-
-
-def _notice(request: Request) -> str | None:
-    return NOTICES.get(request.query_params.get("notice", ""))
 
 
 def _camera_values(form: FormData) -> dict[str, Any]:
@@ -131,7 +134,12 @@ def cameras(request: Request, visitor: Visitor, user: PageUser, session: DbSessi
         for c in camera_service.list_cameras(session=session, owner=user)
     ]
     return show(
-        request, "cameras/list.html", visitor, session, cameras=views, notice=_notice(request)
+        request,
+        "cameras/list.html",
+        visitor,
+        session,
+        cameras=views,
+        notice=notice_for(request, NOTICES),
     )
 
 
@@ -160,21 +168,21 @@ def add_camera(
     settings: SettingsDep,
 ) -> Response:
     values = _camera_values(form)
-    try:
-        body: CameraCreate = _parse_camera(values, CameraCreate)
-        with session.begin_nested():
-            camera, token = camera_service.register_camera(
-                session=session,
-                owner=user,
-                name=body.name,
-                kind=body.kind,
-                latitude=body.latitude,
-                longitude=body.longitude,
-                accepts_requests=body.accepts_requests,
-                retention_days=body.retention_days,
-            )
-    except DoorstepError as exc:
-        return _form_page(
+    return form_action(
+        session,
+        lambda: camera_service.register_camera(
+            session=session, owner=user, **dict(_parse_camera(values, CameraCreate))
+        ),
+        done=lambda registered: _token_page(
+            request,
+            visitor,
+            session,
+            settings.base_url,
+            camera_service.owner_view(registered[0]),
+            registered[1],
+            is_new=True,
+        ),
+        refused=lambda exc: _form_page(
             request,
             visitor,
             session,
@@ -182,9 +190,8 @@ def add_camera(
             values=values,
             status_code=exc.status_code,
             error=exc.message,
-        )
-    view = camera_service.owner_view(camera)
-    return _token_page(request, visitor, session, settings.base_url, view, token, is_new=True)
+        ),
+    )
 
 
 def _camera_page(
@@ -206,7 +213,7 @@ def _camera_page(
         status_code=status_code,
         camera=camera,
         error=error,
-        notice=_notice(request),
+        notice=notice_for(request, NOTICES),
     )
 
 
@@ -235,15 +242,17 @@ def update_camera(
 ) -> Response:
     current = _own_camera(session, user, camera_id)
     values = _camera_values(form)
-    try:
-        body: CameraUpdate = _parse_camera(values, CameraUpdate)
-        # A savepoint: a refusal half-way leaves none of the form's changes behind.
-        with session.begin_nested():
-            camera_service.update_camera(
-                session=session, owner=user, camera_id=camera_id, **body.model_dump()
-            )
-    except DoorstepError as exc:
-        return _camera_page(
+    # In a savepoint: a refusal half-way leaves none of the form's changes behind.
+    return form_action(
+        session,
+        lambda: camera_service.update_camera(
+            session=session,
+            owner=user,
+            camera_id=camera_id,
+            **_parse_camera(values, CameraUpdate).model_dump(),
+        ),
+        done=lambda _: redirect(f"/cameras/{camera_id}?notice=camera_saved"),
+        refused=lambda exc: _camera_page(
             request,
             visitor,
             session,
@@ -251,8 +260,8 @@ def update_camera(
             values=values,
             status_code=exc.status_code,
             error=exc.message,
-        )
-    return redirect(f"/cameras/{camera_id}?notice=camera_saved")
+        ),
+    )
 
 
 @router.post("/cameras/{camera_id}/token/rotate", response_class=HTMLResponse)
@@ -391,7 +400,7 @@ def timeline(request: Request, visitor: Visitor, user: PageUser, session: DbSess
         cameras=[(c.id, c.name) for c in own_cameras],
         event_kinds=list(EventKind),
         error=error,
-        notice=_notice(request),
+        notice=notice_for(request, NOTICES),
     )
 
 

@@ -4,12 +4,13 @@ members (their tips inbox)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import PageModerator, PageUser, PageVisitor, Visitor
 from doorstep.accounts.models import Role, User
 from doorstep.agencies import service as agency_service
 from doorstep.errors import DoorstepError, Forbidden, NotFound
@@ -20,8 +21,8 @@ from doorstep.feed.alerts import CATEGORY_LABELS
 from doorstep.feed.models import Category
 from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
-from doorstep.web.pages import checkbox, show, text
-from doorstep.web.render import CheckedForm, redirect
+from doorstep.web.forms import checkbox, form_action, notice_for, text
+from doorstep.web.render import CheckedForm, redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -72,16 +73,24 @@ def _moderation_page(
         is_admin=user.role == Role.admin,
         category_labels={c.value: CATEGORY_LABELS[c] for c in Category},
         error=error,
-        notice=NOTICES.get(request.query_params.get("notice", "")),
+        notice=notice_for(request, NOTICES),
     )
 
 
 @router.get("/moderation", response_class=HTMLResponse)
 def moderation_page(
-    request: Request, visitor: Visitor, user: PageUser, session: DbSession
+    request: Request, visitor: Visitor, user: PageModerator, session: DbSession
 ) -> Response:
-    moderation.require_moderator(user)
     return _moderation_page(request, visitor, user, session)
+
+
+def _moderation_refused(
+    request: Request, visitor: PageVisitor, user: User, session: Session
+) -> Callable[[DoorstepError], Response]:
+    """A refused moderation: the queue again, with the message."""
+    return lambda exc: _moderation_page(
+        request, visitor, user, session, status_code=exc.status_code, error=exc.message
+    )
 
 
 def _back(form_value: object, post_id: uuid.UUID, notice: str) -> Response:
@@ -96,35 +105,39 @@ def moderate_post(
     action: str,
     request: Request,
     visitor: Visitor,
-    user: PageUser,
+    user: PageModerator,
     form: CheckedForm,
     session: DbSession,
 ) -> Response:
-    moderation.require_moderator(user)
     if action not in POST_ACTIONS:
         raise NotFound("No such action.")
     reason = text(form.get("reason"))
-    try:
-        with session.begin_nested():
-            if action == "hide":
-                moderation.hide_post(session=session, actor=user, post_id=post_id, reason=reason)
-            elif action == "restore":
-                moderation.restore_post(session=session, actor=user, post_id=post_id, reason=reason)
-            elif action == "approve":
-                moderation.approve_post(
-                    session=session, actor=user, post_id=post_id, reason=reason or None
-                )
-            elif action == "reject":
-                moderation.reject_post(session=session, actor=user, post_id=post_id, reason=reason)
-            else:
-                moderation.dismiss_reports(
-                    session=session, actor=user, post_id=post_id, reason=reason
-                )
-    except DoorstepError as exc:
-        return _moderation_page(
-            request, visitor, user, session, status_code=exc.status_code, error=exc.message
+
+    def moderate() -> object:
+        if action == "hide":
+            return moderation.hide_post(session=session, actor=user, post_id=post_id, reason=reason)
+        if action == "restore":
+            return moderation.restore_post(
+                session=session, actor=user, post_id=post_id, reason=reason
+            )
+        if action == "approve":
+            return moderation.approve_post(
+                session=session, actor=user, post_id=post_id, reason=reason or None
+            )
+        if action == "reject":
+            return moderation.reject_post(
+                session=session, actor=user, post_id=post_id, reason=reason
+            )
+        return moderation.dismiss_reports(
+            session=session, actor=user, post_id=post_id, reason=reason
         )
-    return _back(form.get("back"), post_id, _DONE[action])
+
+    return form_action(
+        session,
+        moderate,
+        done=lambda _: _back(form.get("back"), post_id, _DONE[action]),
+        refused=_moderation_refused(request, visitor, user, session),
+    )
 
 
 @router.post("/moderation/comments/{comment_id}/{action}", response_class=HTMLResponse)
@@ -133,38 +146,38 @@ def moderate_comment(
     action: str,
     request: Request,
     visitor: Visitor,
-    user: PageUser,
+    user: PageModerator,
     form: CheckedForm,
     session: DbSession,
 ) -> Response:
-    moderation.require_moderator(user)
     if action not in COMMENT_ACTIONS:
         raise NotFound("No such action.")
     reason = text(form.get("reason"))
     comment = feed_comments.get_comment(session=session, actor=user, comment_id=comment_id)
-    try:
-        with session.begin_nested():
-            if action == "hide":
-                moderation.hide_comment(
-                    session=session, actor=user, comment_id=comment_id, reason=reason
-                )
-            elif action == "restore":
-                moderation.restore_comment(
-                    session=session, actor=user, comment_id=comment_id, reason=reason
-                )
-            else:
-                moderation.dismiss_reports(
-                    session=session,
-                    actor=user,
-                    post_id=comment.post_id,
-                    comment_id=comment.id,
-                    reason=reason,
-                )
-    except DoorstepError as exc:
-        return _moderation_page(
-            request, visitor, user, session, status_code=exc.status_code, error=exc.message
+
+    def moderate() -> object:
+        if action == "hide":
+            return moderation.hide_comment(
+                session=session, actor=user, comment_id=comment_id, reason=reason
+            )
+        if action == "restore":
+            return moderation.restore_comment(
+                session=session, actor=user, comment_id=comment_id, reason=reason
+            )
+        return moderation.dismiss_reports(
+            session=session,
+            actor=user,
+            post_id=comment.post_id,
+            comment_id=comment.id,
+            reason=reason,
         )
-    return _back(form.get("back"), comment.post_id, _DONE[action])
+
+    return form_action(
+        session,
+        moderate,
+        done=lambda _: _back(form.get("back"), comment.post_id, _DONE[action]),
+        refused=_moderation_refused(request, visitor, user, session),
+    )
 
 
 @router.post("/moderation/settings")

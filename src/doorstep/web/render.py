@@ -1,4 +1,5 @@
-"""Rendering pages: one Jinja environment, the layout's context, CSRF for forms."""
+"""Rendering pages: one Jinja environment, the layout's context (with the unread alert
+count of a signed-in area), CSRF for forms, and answering with a page from a dependency."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import h3
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
+from starlette.responses import Response
 
 from doorstep.accounts.deps import PageVisitor, Visitor
-from doorstep.errors import DoorstepError, Forbidden
+from doorstep.errors import Forbidden
+from doorstep.notify import service as notify_service
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -75,6 +79,30 @@ def render(
     return response
 
 
+def show(
+    request: Request,
+    name: str,
+    visitor: PageVisitor,
+    session: Session,
+    *,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """Render a page of a signed-in area: the layout also shows the unread alert count."""
+    unread = 0
+    if visitor.user is not None:
+        unread = notify_service.unread_count(session=session, user_id=visitor.user.id)
+    return render(request, name, visitor, status_code=status_code, unread_alerts=unread, **context)
+
+
+class PageAnswer(Exception):
+    """Raised by a page dependency to answer with this page instead of running the route
+    (e.g. the two-factor page for an agency member without it); the app returns it as is."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
@@ -93,7 +121,3 @@ async def checked_form(request: Request, visitor: Visitor) -> FormData:
 
 
 CheckedForm = Annotated[FormData, Depends(checked_form)]
-
-
-def form_error(exc: DoorstepError) -> str:
-    return exc.message
