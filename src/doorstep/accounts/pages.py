@@ -13,15 +13,16 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from doorstep.accounts import service as account_service
 from doorstep.accounts.deps import Visitor
 from doorstep.accounts.schemas import UserCreate
 from doorstep.config import Settings
-from doorstep.errors import DoorstepError
+from doorstep.errors import DoorstepError, InvalidInput
 from doorstep.http import ClientAddress, DbSession, SettingsDep
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import form_action, text, validation_message
+from doorstep.web.forms import form_action, show_refusal, text, validation_message
 from doorstep.web.render import CheckedForm, redirect, render, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -39,7 +40,8 @@ def safe_next(value: str | None) -> str:
     return DEFAULT_LANDING
 
 
-def _set_session_cookie(response: Response, settings: Settings, token: str) -> None:
+def _signed_in(response: Response, settings: Settings, token: str) -> Response:
+    """The response, with the cookie of the web session it starts."""
     response.set_cookie(
         settings.cookie_name,
         token,
@@ -49,6 +51,7 @@ def _set_session_cookie(response: Response, settings: Settings, token: str) -> N
         httponly=True,
         samesite="lax",
     )
+    return response
 
 
 # ---------------------------------------------------------------- the start page
@@ -71,6 +74,29 @@ def signup_form(request: Request, visitor: Visitor, session: DbSession) -> Respo
     return show(request, "accounts/signup.html", visitor, session, values={})
 
 
+def _parse_signup(values: dict[str, str]) -> UserCreate:
+    try:
+        return UserCreate.model_validate(values)
+    except ValidationError as exc:
+        raise InvalidInput(validation_message(exc, _SIGNUP_LABELS)) from exc
+
+
+def _create_account(session: Session, settings: Settings, values: dict[str, str], ip: str) -> str:
+    """A new account, signed in at once: the token of its first web session."""
+    body = _parse_signup(values)
+    user = account_service.create_user(
+        session=session,
+        actor=None,
+        email=body.email,
+        display_name=body.display_name,
+        password=body.password,
+    )
+    token, _ = account_service.start_web_session(
+        session=session, settings=settings, user=user, ip_address=ip, awaiting_second_factor=False
+    )
+    return token
+
+
 @router.post("/signup", response_class=HTMLResponse)
 def signup(
     request: Request,
@@ -86,54 +112,11 @@ def signup(
         "password": text(form.get("password")),
     }
     shown = {"email": values["email"], "display_name": values["display_name"]}
-    try:
-        body = UserCreate.model_validate(values)
-    except ValidationError as exc:
-        return show(
-            request,
-            "accounts/signup.html",
-            visitor,
-            session,
-            status_code=400,
-            values=shown,
-            error=validation_message(exc, _SIGNUP_LABELS),
-        )
-
-    def create() -> str:
-        user = account_service.create_user(
-            session=session,
-            actor=None,
-            email=body.email,
-            display_name=body.display_name,
-            password=body.password,
-        )
-        token, _ = account_service.start_web_session(
-            session=session,
-            settings=settings,
-            user=user,
-            ip_address=ip,
-            awaiting_second_factor=False,
-        )
-        return token
-
-    def signed_in(token: str) -> Response:
-        response = redirect(DEFAULT_LANDING)
-        _set_session_cookie(response, settings, token)
-        return response
-
     return form_action(
         session,
-        create,
-        done=signed_in,
-        refused=lambda exc: show(
-            request,
-            "accounts/signup.html",
-            visitor,
-            session,
-            status_code=exc.status_code,
-            values=shown,
-            error=exc.message,
-        ),
+        lambda: _create_account(session, settings, values, ip),
+        done=lambda token: _signed_in(redirect(DEFAULT_LANDING), settings, token),
+        refused=show_refusal(show, request, "accounts/signup.html", visitor, session, values=shown),
     )
 
 
@@ -197,11 +180,10 @@ def signin(
         awaiting_second_factor=user.totp_enabled,
     )
     if user.totp_enabled:
-        response = redirect(f"/signin/2fa?next={quote(next_path, safe='/')}")
-    else:
-        response = redirect(next_path)
-    _set_session_cookie(response, settings, token)
-    return response
+        return _signed_in(
+            redirect(f"/signin/2fa?next={quote(next_path, safe='/')}"), settings, token
+        )
+    return _signed_in(redirect(next_path), settings, token)
 
 
 @router.get("/signin/2fa", response_class=HTMLResponse)

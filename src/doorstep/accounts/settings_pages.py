@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 
 import segno
 from fastapi import APIRouter, Request
@@ -14,10 +13,9 @@ from sqlalchemy.orm import Session
 from doorstep.accounts import service as account_service
 from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
 from doorstep.accounts.models import User
-from doorstep.errors import DoorstepError
 from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import form_action, notice_for, text
+from doorstep.web.forms import form_action, notice_for, show_refusal, text
 from doorstep.web.render import CheckedForm, redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -78,15 +76,6 @@ def _totp_page(
     return response
 
 
-def _totp_refused(
-    request: Request, visitor: PageVisitor, user: User, session: Session
-) -> Callable[[DoorstepError], Response]:
-    """A refused two-factor form: the two-factor page again, with the message."""
-    return lambda exc: _totp_page(
-        request, visitor, user, session, error=exc.message, status_code=exc.status_code
-    )
-
-
 @router.get("/account/2fa", response_class=HTMLResponse)
 def totp_page(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
     return _totp_page(request, visitor, user, session)
@@ -100,7 +89,7 @@ def totp_setup(
         session,
         lambda: account_service.begin_totp_setup(session=session, user=user),
         done=lambda uri: _totp_page(request, visitor, user, session, uri=uri),
-        refused=_totp_refused(request, visitor, user, session),
+        refused=show_refusal(_totp_page, request, visitor, user, session),
     )
 
 
@@ -126,7 +115,7 @@ def totp_confirm(
             recovery_codes=done.recovery_codes,
             notice=TOTP_ON_WITH_CODES,
         ),
-        refused=_totp_refused(request, visitor, user, session),
+        refused=show_refusal(_totp_page, request, visitor, user, session),
     )
 
 
@@ -145,7 +134,7 @@ def totp_disable(
             password=text(form.get("password")) or None,
         ),
         done=lambda _: redirect("/account/2fa?notice=totp_off"),
-        refused=_totp_refused(request, visitor, user, session),
+        refused=show_refusal(_totp_page, request, visitor, user, session),
     )
 
 
@@ -159,7 +148,7 @@ def recovery_codes(
             session=session, user=user, code=text(form.get("code"))
         ),
         done=lambda codes: _totp_page(request, visitor, user, session, recovery_codes=codes),
-        refused=_totp_refused(request, visitor, user, session),
+        refused=show_refusal(_totp_page, request, visitor, user, session),
     )
 
 
@@ -236,9 +225,7 @@ def rotate_token(
         done=lambda issued: _tokens_page(
             request, visitor, user, session, issued=issued[1], issued_name=issued[0].name
         ),
-        refused=lambda exc: _tokens_page(
-            request, visitor, user, session, error=exc.message, status_code=exc.status_code
-        ),
+        refused=show_refusal(_tokens_page, request, visitor, user, session),
         passes=(404,),
     )
 

@@ -15,7 +15,7 @@ from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import AgencyStatus
 from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import form_action, notice_for, text
+from doorstep.web.forms import form_action, notice_for, show_refusal, text
 from doorstep.web.render import CheckedForm, redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -72,13 +72,6 @@ def change_status(
             reason=text(form.get("reason")).strip() or None,
         ),
         done=lambda _: redirect("/admin/agencies?notice=status_changed"),
-        refused=lambda exc: _admin_page(
-            request,
-            visitor,
-            session,
-            error=exc.message,
-            failed=agency_id,
-            status_code=exc.status_code,
-        ),
+        refused=show_refusal(_admin_page, request, visitor, session, failed=agency_id),
         passes=(404,),
     )

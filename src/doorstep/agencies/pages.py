@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -27,12 +26,12 @@ from doorstep.agencies.deps import PageAgencyMember, two_factor_page
 from doorstep.agencies.models import AgencyInvitation, AgencyType, MemberRole
 from doorstep.agencies.schemas import AgencyCreate, InvitationCreate
 from doorstep.config import Settings
-from doorstep.errors import DoorstepError, Forbidden, InvalidInput
+from doorstep.errors import Forbidden, InvalidInput
 from doorstep.footage import service as request_service
 from doorstep.http import DbSession, SettingsDep
 from doorstep.notify.channels.email import email_configured
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import form_action, notice_for, text, validation_message
+from doorstep.web.forms import form_action, notice_for, show_refusal, text, validation_message
 from doorstep.web.render import CheckedForm, redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -131,9 +130,7 @@ def apply(
             session=session, applicant=user, **_parse_application(values).model_dump()
         ),
         done=lambda _agency: redirect("/agency?notice=applied"),
-        refused=lambda exc: _apply_page(
-            request, visitor, session, values, error=exc.message, status_code=exc.status_code
-        ),
+        refused=show_refusal(_apply_page, request, visitor, session, values),
     )
 
 
@@ -200,15 +197,6 @@ def dashboard(request: Request, visitor: Visitor, user: PageUser, session: DbSes
     return _dashboard(request, visitor, user, session)
 
 
-def _dashboard_refused(
-    request: Request, visitor: PageVisitor, user: User, session: Session, **context: Any
-) -> Callable[[DoorstepError], Response]:
-    """A refused dashboard action: the dashboard again, with the message."""
-    return lambda exc: _dashboard(
-        request, visitor, user, session, error=exc.message, status_code=exc.status_code, **context
-    )
-
-
 def _issued_link_page(
     request: Request,
     visitor: PageVisitor,
@@ -237,7 +225,7 @@ def invite(
 ) -> Response:
     user = member.user
     values = {"email": text(form.get("email")).strip(), "role": text(form.get("role"))}
-    refused = _dashboard_refused(request, visitor, user, session, invite=values)
+    refused = show_refusal(_dashboard, request, visitor, user, session, invite=values)
     try:
         body = InvitationCreate.model_validate(values)
     except ValidationError as exc:
@@ -290,7 +278,7 @@ def invitation_link(
             issued,
             "A fresh link is below, shown only now; the previous copied link no longer works.",
         ),
-        refused=_dashboard_refused(request, visitor, user, session),
+        refused=show_refusal(_dashboard, request, visitor, user, session),
         passes=(404,),
     )
 
@@ -315,7 +303,7 @@ def resend_invitation(
             email_available=email_configured(settings),
         ),
         done=lambda _: redirect("/agency?notice=invitation_resent"),
-        refused=_dashboard_refused(request, visitor, member.user, session),
+        refused=show_refusal(_dashboard, request, visitor, member.user, session),
         passes=(404,),
     )
 
@@ -335,7 +323,7 @@ def remove_member(
             session=session, actor=member.user, agency_id=member.agency.id, user_id=user_id
         ),
         done=lambda _: redirect("/agency?notice=member_removed"),
-        refused=_dashboard_refused(request, visitor, member.user, session),
+        refused=show_refusal(_dashboard, request, visitor, member.user, session),
         passes=(404,),
     )
 
@@ -363,13 +351,5 @@ def accept(
         session,
         lambda: agency_service.accept_invitation(session=session, user=user, token=token),
         done=lambda _: redirect("/agency?notice=joined"),
-        refused=lambda exc: show(
-            request,
-            "agencies/accept.html",
-            visitor,
-            session,
-            status_code=exc.status_code,
-            token=token,
-            error=exc.message,
-        ),
+        refused=show_refusal(show, request, "agencies/accept.html", visitor, session, token=token),
     )

@@ -30,6 +30,7 @@ from doorstep.web.forms import (
     day_bounds,
     form_action,
     notice_for,
+    show_refusal,
     text,
     validation_message,
 )
@@ -182,14 +183,8 @@ def add_camera(
             registered[1],
             is_new=True,
         ),
-        refused=lambda exc: _form_page(
-            request,
-            visitor,
-            session,
-            "cameras/new.html",
-            values=values,
-            status_code=exc.status_code,
-            error=exc.message,
+        refused=show_refusal(
+            _form_page, request, visitor, session, "cameras/new.html", values=values
         ),
     )
 
@@ -252,15 +247,7 @@ def update_camera(
             **_parse_camera(values, CameraUpdate).model_dump(),
         ),
         done=lambda _: redirect(f"/cameras/{camera_id}?notice=camera_saved"),
-        refused=lambda exc: _camera_page(
-            request,
-            visitor,
-            session,
-            current,
-            values=values,
-            status_code=exc.status_code,
-            error=exc.message,
-        ),
+        refused=show_refusal(_camera_page, request, visitor, session, current, values=values),
     )
 
 

@@ -4,7 +4,6 @@ members (their tips inbox)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session
 from doorstep.accounts.deps import PageModerator, PageUser, PageVisitor, Visitor
 from doorstep.accounts.models import Role, User
 from doorstep.agencies import service as agency_service
-from doorstep.errors import DoorstepError, Forbidden, NotFound
+from doorstep.errors import Forbidden, NotFound
 from doorstep.feed import comments as feed_comments
 from doorstep.feed import moderation, tips
 from doorstep.feed import service as feed_service
@@ -21,7 +20,7 @@ from doorstep.feed.alerts import CATEGORY_LABELS
 from doorstep.feed.models import Category
 from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import checkbox, form_action, notice_for, text
+from doorstep.web.forms import checkbox, form_action, notice_for, show_refusal, text
 from doorstep.web.render import CheckedForm, redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -84,15 +83,6 @@ def moderation_page(
     return _moderation_page(request, visitor, user, session)
 
 
-def _moderation_refused(
-    request: Request, visitor: PageVisitor, user: User, session: Session
-) -> Callable[[DoorstepError], Response]:
-    """A refused moderation: the queue again, with the message."""
-    return lambda exc: _moderation_page(
-        request, visitor, user, session, status_code=exc.status_code, error=exc.message
-    )
-
-
 def _back(form_value: object, post_id: uuid.UUID, notice: str) -> Response:
     if text(form_value) == "post":
         return redirect(f"/posts/{post_id}?notice=moderated")
@@ -136,7 +126,7 @@ def moderate_post(
         session,
         moderate,
         done=lambda _: _back(form.get("back"), post_id, _DONE[action]),
-        refused=_moderation_refused(request, visitor, user, session),
+        refused=show_refusal(_moderation_page, request, visitor, user, session),
     )
 
 
@@ -176,7 +166,7 @@ def moderate_comment(
         session,
         moderate,
         done=lambda _: _back(form.get("back"), comment.post_id, _DONE[action]),
-        refused=_moderation_refused(request, visitor, user, session),
+        refused=show_refusal(_moderation_page, request, visitor, user, session),
     )
 
 

@@ -28,7 +28,14 @@ from doorstep.feed.models import Category, ReportReason
 from doorstep.feed.schemas import HomeUpdate
 from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import day_bounds, form_action, notice_for, text, validation_message
+from doorstep.web.forms import (
+    day_bounds,
+    form_action,
+    notice_for,
+    show_refusal,
+    text,
+    validation_message,
+)
 from doorstep.web.render import CheckedForm, redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -247,7 +254,5 @@ def save_home(
         session,
         lambda: homes.set_home(session=session, owner=user, **dict(_parse_home(values))),
         done=lambda _: redirect("/feed?notice=home_saved"),
-        refused=lambda exc: _home_page(
-            request, visitor, session, values, status_code=exc.status_code, error=exc.message
-        ),
+        refused=show_refusal(_home_page, request, visitor, session, values),
     )

@@ -25,7 +25,14 @@ from doorstep.feed.pages import NOTICES, REPORT_LABELS, post_labels
 from doorstep.feed.schemas import ReportCreate
 from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import checkbox, form_action, notice_for, text, validation_message
+from doorstep.web.forms import (
+    checkbox,
+    form_action,
+    notice_for,
+    show_refusal,
+    text,
+    validation_message,
+)
 from doorstep.web.render import CheckedForm, redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -91,9 +98,7 @@ def add_comment(
             session=session, author=user, post_id=post_id, body=text(form.get("body"))[:2000]
         ),
         done=lambda comment: redirect(f"/posts/{post_id}?notice=commented#comment-{comment.id}"),
-        refused=lambda exc: _post_page(
-            request, visitor, user, session, post_id, status_code=exc.status_code, error=exc.message
-        ),
+        refused=show_refusal(_post_page, request, visitor, user, session, post_id),
     )
 
 

@@ -28,7 +28,7 @@ from starlette.datastructures import FormData
 from doorstep.accounts.deps import PageVisitor, Visitor
 from doorstep.accounts.models import User
 from doorstep.agencies.deps import ActingMember, PageAgencyMember, page_agency_member
-from doorstep.errors import DoorstepError, InvalidInput, NotFound
+from doorstep.errors import InvalidInput, NotFound
 from doorstep.footage import evidence as evidence_service
 from doorstep.footage import service as request_service
 from doorstep.footage.models import IncidentType, RequestStatus
@@ -38,7 +38,7 @@ from doorstep.footage.schemas import CloseRequest, RequestCreate
 from doorstep.http import DbSession, RuntimeDep
 from doorstep.routing import GuardedRoute
 from doorstep.transparency import policy as policy_service
-from doorstep.web.forms import form_action, notice_for, text, validation_message
+from doorstep.web.forms import form_action, notice_for, show_refusal, text, validation_message
 from doorstep.web.render import CheckedForm, redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -227,15 +227,7 @@ def draft_request(
         session,
         lambda: _draft(session, member.user, _parse_request(values)),
         done=lambda drafted: redirect(f"/agency/requests/{drafted.id}?notice=drafted"),
-        refused=lambda exc: _new_request_page(
-            request,
-            visitor,
-            member,
-            session,
-            values,
-            error=exc.message,
-            status_code=exc.status_code,
-        ),
+        refused=show_refusal(_new_request_page, request, visitor, member, session, values),
     )
 
 
@@ -285,25 +277,6 @@ def request_page(
     session: DbSession,
 ) -> Response:
     return _request_page(request, visitor, member, session, request_id)
-
-
-def _request_refused(
-    request: Request,
-    visitor: PageVisitor,
-    member: ActingMember,
-    session: Session,
-    request_id: uuid.UUID,
-) -> Callable[[DoorstepError], Response]:
-    """A refused action of the request page: the page again, with the message."""
-    return lambda exc: _request_page(
-        request,
-        visitor,
-        member,
-        session,
-        request_id,
-        error=exc.message,
-        status_code=exc.status_code,
-    )
 
 
 def _submit(session: Session, user: User, request_id: uuid.UUID, form: FormData) -> str:
@@ -375,7 +348,7 @@ def export(
             filename=path.name,
             background=BackgroundTask(_remove_export, path),
         ),
-        refused=_request_refused(request, visitor, member, session, request_id),
+        refused=show_refusal(_request_page, request, visitor, member, session, request_id),
         passes=(404,),
     )
 
@@ -399,6 +372,6 @@ def act(
         session,
         lambda: run(session, member.user, request_id, form),
         done=lambda notice: redirect(f"/agency/requests/{request_id}?notice={notice}"),
-        refused=_request_refused(request, visitor, member, session, request_id),
+        refused=show_refusal(_request_page, request, visitor, member, session, request_id),
         passes=(404,),
     )

@@ -16,7 +16,7 @@ from doorstep.footage.agency_pages import NOTICES, page_context
 from doorstep.footage.notice import render_notice
 from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import form_action, notice_for, text
+from doorstep.web.forms import form_action, notice_for, show_refusal, text
 from doorstep.web.render import CheckedForm, redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -82,14 +82,6 @@ def review(
         done=lambda _: redirect(
             f"/moderation/requests?notice=reviewed_{'approve' if approve else 'reject'}"
         ),
-        refused=lambda exc: _review_page(
-            request,
-            visitor,
-            user,
-            session,
-            error=exc.message,
-            failed=request_id,
-            status_code=exc.status_code,
-        ),
+        refused=show_refusal(_review_page, request, visitor, user, session, failed=request_id),
         passes=(403, 404),
     )

@@ -24,7 +24,7 @@ from doorstep.footage.models import EvidenceStatus
 from doorstep.footage.notice import render_notice
 from doorstep.http import DbSession, RuntimeDep
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import checkbox, form_action, notice_for, text
+from doorstep.web.forms import checkbox, form_action, notice_for, show_refusal, text
 from doorstep.web.render import CheckedForm, redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -173,7 +173,8 @@ def share(
             reveal_identity=reveal,
         ),
         done=lambda _: redirect(f"/requests/{request_id}/answer?notice=shared"),
-        refused=lambda exc: _answer_page(
+        refused=show_refusal(
+            _answer_page,
             request,
             visitor,
             user,
@@ -181,8 +182,6 @@ def share(
             request_id,
             chosen=set(chosen),
             reveal=reveal,
-            error=exc.message,
-            status_code=exc.status_code,
         ),
         passes=(404,),
     )
@@ -201,15 +200,7 @@ def decline(
         session,
         lambda: answer_service.decline(session=session, owner=user, request_id=request_id),
         done=lambda _: redirect(f"/requests/{request_id}/answer?notice=declined"),
-        refused=lambda exc: _answer_page(
-            request,
-            visitor,
-            user,
-            session,
-            request_id,
-            error=exc.message,
-            status_code=exc.status_code,
-        ),
+        refused=show_refusal(_answer_page, request, visitor, user, session, request_id),
         passes=(404,),
     )
 
@@ -270,8 +261,6 @@ def withdraw_share(
             session=session, storage=runtime.storage, owner=user, evidence_id=evidence_id
         ),
         done=lambda _: redirect("/requests/shared?notice=withdrawn"),
-        refused=lambda exc: _shared_page(
-            request, visitor, user, session, error=exc.message, status_code=exc.status_code
-        ),
+        refused=show_refusal(_shared_page, request, visitor, user, session),
         passes=(404,),
     )

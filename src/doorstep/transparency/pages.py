@@ -30,7 +30,7 @@ from doorstep.runtime import Runtime
 from doorstep.transparency import charts, digests, figures, public, request_log, statements
 from doorstep.transparency import policy as policy_service
 from doorstep.transparency.policy import PolicySettings
-from doorstep.web.forms import form_action, notice_for, text
+from doorstep.web.forms import form_action, notice_for, show_refusal, text
 from doorstep.web.render import CheckedForm, redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -251,15 +251,7 @@ def save_statement(
         done=lambda _: redirect(
             f"/transparency/agencies/{agency_id}?notice=statement_saved#statement"
         ),
-        refused=lambda exc: _agency_page(
-            request,
-            visitor,
-            session,
-            agency_id,
-            error=exc.message,
-            status_code=exc.status_code,
-            form=values,
-        ),
+        refused=show_refusal(_agency_page, request, visitor, session, agency_id, form=values),
         passes=(404,),
     )
 

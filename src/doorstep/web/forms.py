@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import Request
 from pydantic import ValidationError
@@ -41,6 +41,14 @@ def form_action(
             raise
         return refused(exc)
     return done(result)
+
+
+def show_refusal(
+    page: Callable[..., Response], *args: Any, **context: Any
+) -> Callable[[DoorstepError], Response]:
+    """The ``refused`` of most forms: ``page(*args, **context)`` again, with the refusal's
+    message as ``error`` and the refusal's status."""
+    return lambda exc: page(*args, error=exc.message, status_code=exc.status_code, **context)
 
 
 def notice_for(request: Request, notices: Mapping[str, str]) -> str | None:
