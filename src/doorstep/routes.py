@@ -29,6 +29,7 @@ from doorstep.notify import api as notify_api
 from doorstep.notify import pages as notify_pages
 from doorstep.transparency import api as transparency_api
 from doorstep.transparency import pages as transparency_pages
+from doorstep.web.render import LayoutContext
 
 API_ROUTERS: tuple[APIRouter, ...] = (
     accounts_api.router,
@@ -56,8 +57,13 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     notify_pages.router,
 )
 
+# What the layout of every signed-in page shows besides the page (``web.render.show``).
+LAYOUT_CONTEXT: tuple[LayoutContext, ...] = (notify_pages.layout_context,)
+
 
 def include_all(app: FastAPI) -> None:
-    """Mount the JSON API (under ``/api/v1``) and the HTML pages on the app."""
+    """Mount the JSON API (under ``/api/v1``) and the HTML pages on the app, and give the
+    pages' layout its context providers."""
     for router in (*API_ROUTERS, *PAGE_ROUTERS):
         app.include_router(router)
+    app.state.layout_context = LAYOUT_CONTEXT

@@ -16,14 +16,14 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from doorstep.accounts import service as account_service
-from doorstep.accounts.deps import Visitor
+from doorstep.accounts.deps import CheckedForm, Visitor
 from doorstep.accounts.schemas import UserCreate
 from doorstep.config import Settings
 from doorstep.errors import DoorstepError, InvalidInput
 from doorstep.http import ClientAddress, DbSession, SettingsDep
 from doorstep.routing import GuardedRoute
 from doorstep.web.forms import form_action, show_refusal, text, validation_message
-from doorstep.web.render import CheckedForm, redirect, render, show
+from doorstep.web.render import redirect, render, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 

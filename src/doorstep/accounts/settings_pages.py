@@ -11,12 +11,12 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from doorstep.accounts import service as account_service
-from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageUser, PageVisitor, Visitor
 from doorstep.accounts.models import User
 from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
 from doorstep.web.forms import form_action, notice_for, show_refusal, text
-from doorstep.web.render import CheckedForm, redirect, show
+from doorstep.web.render import redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from doorstep.accounts.deps import PageAdmin, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageAdmin, PageVisitor, Visitor
 from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import AgencyStatus
 from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
 from doorstep.web.forms import form_action, notice_for, show_refusal, text
-from doorstep.web.render import CheckedForm, redirect, show
+from doorstep.web.render import redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 

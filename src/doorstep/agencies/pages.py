@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageUser, PageVisitor, Visitor
 from doorstep.accounts.models import User
 from doorstep.agencies import service as agency_service
 from doorstep.agencies.deps import PageAgencyMember, two_factor_page
@@ -32,7 +32,7 @@ from doorstep.http import DbSession, SettingsDep
 from doorstep.notify.channels.email import email_configured
 from doorstep.routing import GuardedRoute
 from doorstep.web.forms import form_action, notice_for, show_refusal, text, validation_message
-from doorstep.web.render import CheckedForm, redirect, show
+from doorstep.web.render import redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from doorstep.accounts.deps import PageModerator, PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageModerator, PageUser, PageVisitor, Visitor
 from doorstep.accounts.models import Role, User
 from doorstep.agencies import service as agency_service
 from doorstep.errors import Forbidden, NotFound
@@ -21,7 +21,7 @@ from doorstep.feed.models import Category
 from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
 from doorstep.web.forms import checkbox, form_action, notice_for, show_refusal, text
-from doorstep.web.render import CheckedForm, redirect, show
+from doorstep.web.render import redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 

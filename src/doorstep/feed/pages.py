@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageUser, PageVisitor, Visitor
 from doorstep.accounts.models import User
 from doorstep.errors import DoorstepError, InvalidInput
 from doorstep.feed import areas, homes
@@ -36,7 +36,7 @@ from doorstep.web.forms import (
     text,
     validation_message,
 )
-from doorstep.web.render import CheckedForm, redirect, show
+from doorstep.web.render import redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 

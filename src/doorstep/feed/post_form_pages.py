@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageUser, PageVisitor, Visitor
 from doorstep.accounts.models import User
 from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import AgencyStatus
@@ -28,7 +28,7 @@ from doorstep.feed.schemas import PersonFields, PostCreate, PostUpdate
 from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
 from doorstep.web.forms import checkbox, form_action, text, validation_message
-from doorstep.web.render import CheckedForm, redirect, show
+from doorstep.web.render import redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageUser, PageVisitor, Visitor
 from doorstep.accounts.models import User
 from doorstep.errors import Forbidden, InvalidInput
 from doorstep.feed import comments as feed_comments
@@ -33,7 +33,7 @@ from doorstep.web.forms import (
     text,
     validation_message,
 )
-from doorstep.web.render import CheckedForm, redirect, show
+from doorstep.web.render import redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 

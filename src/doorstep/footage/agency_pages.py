@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 
-from doorstep.accounts.deps import PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageVisitor, Visitor
 from doorstep.accounts.models import User
 from doorstep.agencies.deps import ActingMember, PageAgencyMember, page_agency_member
 from doorstep.errors import InvalidInput, NotFound
@@ -39,7 +39,7 @@ from doorstep.http import DbSession, RuntimeDep
 from doorstep.routing import GuardedRoute
 from doorstep.transparency import policy as policy_service
 from doorstep.web.forms import form_action, notice_for, show_refusal, text, validation_message
-from doorstep.web.render import CheckedForm, redirect, show
+from doorstep.web.render import redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 

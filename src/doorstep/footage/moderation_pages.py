@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from doorstep.accounts.deps import PageModerator, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageModerator, PageVisitor, Visitor
 from doorstep.accounts.models import User
 from doorstep.agencies import service as agency_service
 from doorstep.footage import service as request_service
@@ -17,7 +17,7 @@ from doorstep.footage.notice import render_notice
 from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
 from doorstep.web.forms import form_action, notice_for, show_refusal, text
-from doorstep.web.render import CheckedForm, redirect, show
+from doorstep.web.render import redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageUser, PageVisitor, Visitor
 from doorstep.accounts.models import User
 from doorstep.cameras import service as camera_service
 from doorstep.errors import InvalidInput
@@ -25,7 +25,7 @@ from doorstep.footage.notice import render_notice
 from doorstep.http import DbSession, RuntimeDep
 from doorstep.routing import GuardedRoute
 from doorstep.web.forms import checkbox, form_action, notice_for, show_refusal, text
-from doorstep.web.render import CheckedForm, redirect, show
+from doorstep.web.render import redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 

@@ -7,9 +7,11 @@ import secrets
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
 
 from doorstep.accounts import service as account_service
-from doorstep.accounts.deps import PageUser, Visitor
+from doorstep.accounts.deps import CheckedForm, PageUser, Visitor
+from doorstep.accounts.models import User
 from doorstep.accounts.schemas import PushSubscriptionCreate
 from doorstep.cameras.models import EventKind
 from doorstep.errors import Forbidden, InvalidInput, Unauthenticated
@@ -19,7 +21,7 @@ from doorstep.notify import service as notify_service
 from doorstep.notify.channels.webpush import ensure_vapid_keys
 from doorstep.routing import GuardedRoute
 from doorstep.web.forms import checkbox, form_action, notice_for
-from doorstep.web.render import STATIC_DIR, CheckedForm, redirect, show
+from doorstep.web.render import STATIC_DIR, redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -27,6 +29,11 @@ NOTICES = {
     "saved": "Alert settings saved.",
     "all_read": "All alerts marked read.",
 }
+
+
+def layout_context(session: Session, user: User) -> dict[str, object]:
+    """What the layout of every signed-in page shows of alerts: the unread count."""
+    return {"unread_alerts": notify_service.unread_count(session=session, user_id=user.id)}
 
 
 @router.get("/notifications", response_class=HTMLResponse)

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from sqlalchemy.orm import Session
 
 from doorstep import paging
-from doorstep.accounts.deps import PageAdmin, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageAdmin, PageVisitor, Visitor
 from doorstep.agencies.models import AgencyType
 from doorstep.errors import DoorstepError, InvalidInput, NotFound
 from doorstep.footage.models import IncidentType
@@ -31,7 +31,7 @@ from doorstep.transparency import charts, digests, figures, public, request_log,
 from doorstep.transparency import policy as policy_service
 from doorstep.transparency.policy import PolicySettings
 from doorstep.web.forms import form_action, notice_for, show_refusal, text
-from doorstep.web.render import CheckedForm, redirect, show
+from doorstep.web.render import redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
