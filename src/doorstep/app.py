@@ -71,16 +71,21 @@ class ConnectionGate:
                 self.slots.release()
 
 
+def _error_page(request: Request, status_code: int, message: str, code: str) -> Response:
+    """The error page of a browser; it shows no one as signed in."""
+    return web_render.render(
+        request,
+        "error.html",
+        PageVisitor(None, None),
+        status_code=status_code,
+        message=message,
+        code=code,
+    )
+
+
 async def _domain_error(request: Request, exc: DoorstepError) -> Response:
     if _wants_html(request):
-        return web_render.render(
-            request,
-            "error.html",
-            PageVisitor(None, None),
-            status_code=exc.status_code,
-            message=exc.message,
-            code=exc.code,
-        )
+        return _error_page(request, exc.status_code, exc.message, exc.code)
     headers = {}
     if "retry_after_s" in exc.details:
         headers["Retry-After"] = str(exc.details["retry_after_s"])
@@ -113,14 +118,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     if exc.status_code == 405:
         message = f"{request.method} is not allowed here; the Allow header lists what is."
     if _wants_html(request):
-        return web_render.render(
-            request,
-            "error.html",
-            PageVisitor(None, None),
-            status_code=exc.status_code,
-            message=message,
-            code=code,
-        )
+        return _error_page(request, exc.status_code, message, code)
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=exc.status_code)
 
 

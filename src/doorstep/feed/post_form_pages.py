@@ -44,9 +44,10 @@ _POST_LABELS = {
 
 
 def _refusal(exc: DoorstepError) -> dict[str, Any]:
-    """A refused post form shows the error, or asks to confirm the personal data it found."""
+    """A refused post form shows the error, or the personal data the guardrails found, to
+    confirm or change."""
     if isinstance(exc, PersonalDataWarning):
-        return {"warning": exc}
+        return {"warning": exc.details.get("found"), "warning_message": exc.message}
     return {"error": exc.message}
 
 
@@ -131,8 +132,7 @@ def _post_form(
     values: dict[str, Any],
     *,
     status_code: int = 200,
-    error: str | None = None,
-    warning: PersonalDataWarning | None = None,
+    **refusal: Any,
 ) -> Response:
     return show(
         request,
@@ -141,9 +141,7 @@ def _post_form(
         session,
         status_code=status_code,
         values=values,
-        error=error,
-        warning=warning.details.get("found") if warning else None,
-        warning_message=warning.message if warning else None,
+        **refusal,
         clips=_own_clips(session, user),
         agency=_official_agency(session, user),
         has_home=homes.get_home(session=session, owner=user) is not None,
@@ -194,8 +192,7 @@ def _edit_page(
     values: dict[str, Any],
     *,
     status_code: int = 200,
-    error: str | None = None,
-    warning: PersonalDataWarning | None = None,
+    **refusal: Any,
 ) -> Response:
     return show(
         request,
@@ -205,9 +202,7 @@ def _edit_page(
         status_code=status_code,
         post_id=post_id,
         values=values,
-        error=error,
-        warning=warning.details.get("found") if warning else None,
-        warning_message=warning.message if warning else None,
+        **refusal,
         **post_labels(),
     )
 
