@@ -71,6 +71,106 @@ class ConnectionGate:
                 self.slots.release()
 
 
+def _error_page(request: Request, status_code: int, message: str, code: str) -> Response:
+    """The error page of a browser; it shows no one as signed in."""
+    return web_render.render(
+        request,
+        "error.html",
+        PageVisitor(None, None),
+        status_code=status_code,
+        message=message,
+        code=code,
+    )
+
+
+async def _domain_error(request: Request, exc: DoorstepError) -> Response:
+    if _wants_html(request):
+        return _error_page(request, exc.status_code, exc.message, exc.code)
+    headers = {}
+    if "retry_after_s" in exc.details:
+        headers["Retry-After"] = str(exc.details["retry_after_s"])
+    if request.scope.get(BODY_UNFINISHED):
+        headers["Connection"] = "close"
+    return JSONResponse(exc.as_body(), status_code=exc.status_code, headers=headers)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    problems = [
+        {"field": ".".join(str(p) for p in err.get("loc", ())[1:]), "problem": err.get("msg")}
+        for err in exc.errors()
+    ]
+    first = problems[0] if problems else {"field": "", "problem": "invalid"}
+    return JSONResponse(
+        {
+            "error": {
+                "code": "validation_failed",
+                "message": f"{first['field'] or 'request'}: {first['problem']}",
+                "details": {"problems": problems},
+            }
+        },
+        status_code=422,
+    )
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    message = str(exc.detail) if exc.detail else "Request failed."
+    if exc.status_code == 405:
+        message = f"{request.method} is not allowed here; the Allow header lists what is."
+    if _wants_html(request):
+        return _error_page(request, exc.status_code, message, code)
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=exc.status_code)
+
+
+async def _sign_in(_request: Request, exc: SignInRequired) -> Response:
+    return web_render.redirect(f"/signin?next={quote(exc.next_path, safe='/')}")
+
+
+async def _page_answer(_request: Request, exc: web_render.PageAnswer) -> Response:
+    return exc.response
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # Never a stack trace to the client; the log has it.
+    log.exception("http.unhandled_error", path=request.url.path)
+    return JSONResponse(
+        {"error": {"code": "internal_error", "message": "Something went wrong on our side."}},
+        status_code=500,
+    )
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """One error shape: JSON for the API, the error page for a browser; a page that needs
+    a signed-in visitor sends him to sign in; a page dependency's answer goes out as is."""
+    app.exception_handler(DoorstepError)(_domain_error)
+    app.exception_handler(RequestValidationError)(_validation_error)
+    app.exception_handler(StarletteHTTPException)(_http_error)
+    app.exception_handler(SignInRequired)(_sign_in)
+    app.exception_handler(web_render.PageAnswer)(_page_answer)
+    app.exception_handler(Exception)(_unexpected)
+
+
+def _add_routes_and_middleware(app: FastAPI, runtime: Runtime) -> None:
+    """The connection gate (inside), the routes and the API docs, then the security
+    headers (outside, so that every answer carries them)."""
+    from doorstep import routes
+
+    limit = runtime.db.max_connections
+    if limit is not None:
+        app.add_middleware(ConnectionGate, limit=limit)
+    routes.include_all(app)
+    doorstep_openapi.install(app, runtime.settings)
+    app.add_middleware(
+        SecurityHeaders,
+        headers=security_headers(runtime.settings, media=media_origin(runtime.storage)),
+    )
+
+
+def _mount_static_files(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=str(web_render.STATIC_DIR)), name="static")
+    app.mount("/vendor/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")
+
+
 def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     """Build the app around a runtime. ``run_worker`` starts the in-process worker thread."""
 
@@ -101,86 +201,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
-
-    @app.exception_handler(DoorstepError)
-    async def _domain_error(request: Request, exc: DoorstepError) -> Response:
-        if _wants_html(request):
-            return web_render.render(
-                request,
-                "error.html",
-                PageVisitor(None, None),
-                status_code=exc.status_code,
-                message=exc.message,
-                code=exc.code,
-            )
-        headers = {}
-        if "retry_after_s" in exc.details:
-            headers["Retry-After"] = str(exc.details["retry_after_s"])
-        if request.scope.get(BODY_UNFINISHED):
-            headers["Connection"] = "close"
-        return JSONResponse(exc.as_body(), status_code=exc.status_code, headers=headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        problems = [
-            {"field": ".".join(str(p) for p in err.get("loc", ())[1:]), "problem": err.get("msg")}
-            for err in exc.errors()
-        ]
-        first = problems[0] if problems else {"field": "", "problem": "invalid"}
-        return JSONResponse(
-            {
-                "error": {
-                    "code": "validation_failed",
-                    "message": f"{first['field'] or 'request'}: {first['problem']}",
-                    "details": {"problems": problems},
-                }
-            },
-            status_code=422,
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        message = str(exc.detail) if exc.detail else "Request failed."
-        if exc.status_code == 405:
-            message = f"{request.method} is not allowed here; the Allow header lists what is."
-        if _wants_html(request):
-            return web_render.render(
-                request,
-                "error.html",
-                PageVisitor(None, None),
-                status_code=exc.status_code,
-                message=message,
-                code=code,
-            )
-        return JSONResponse(
-            {"error": {"code": code, "message": message}}, status_code=exc.status_code
-        )
-
-    @app.exception_handler(SignInRequired)
-    async def _sign_in(_request: Request, exc: SignInRequired) -> Response:
-        return web_render.redirect(f"/signin?next={quote(exc.next_path, safe='/')}")
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        # Never a stack trace to the client; the log has it.
-        log.exception("http.unhandled_error", path=request.url.path)
-        return JSONResponse(
-            {"error": {"code": "internal_error", "message": "Something went wrong on our side."}},
-            status_code=500,
-        )
-
-    from doorstep import routes
-
-    limit = runtime.db.max_connections
-    if limit is not None:
-        app.add_middleware(ConnectionGate, limit=limit)
-    routes.include_all(app)
-    doorstep_openapi.install(app, runtime.settings)
-    app.add_middleware(
-        SecurityHeaders,
-        headers=security_headers(runtime.settings, media=media_origin(runtime.storage)),
-    )
-    app.mount("/static", StaticFiles(directory=str(web_render.STATIC_DIR)), name="static")
-    app.mount("/vendor/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")
+    _add_error_handlers(app)
+    _add_routes_and_middleware(app, runtime)
+    _mount_static_files(app)
     return app

@@ -1,29 +1,71 @@
-"""Mounts every domain's routers on the app."""
+"""The one place that mounts routes: every domain's JSON API, then every page router.
+
+The order is the order of matching: among routes that share a path shape, the first
+mounted answers (``/posts/new`` before ``/posts/{post_id}``, within one router).
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+
+from doorstep.accounts import api as accounts_api
+from doorstep.accounts import pages as account_pages
+from doorstep.accounts import settings_pages as account_settings_pages
+from doorstep.agencies import admin_pages as agency_admin_pages
+from doorstep.agencies import api as agencies_api
+from doorstep.agencies import pages as agency_pages
+from doorstep.cameras import api as cameras_api
+from doorstep.cameras import device_api as cameras_device_api
+from doorstep.cameras import pages as camera_pages
+from doorstep.feed import api as feed_api
+from doorstep.feed import moderation_pages as feed_moderation_pages
+from doorstep.feed import pages as feed_pages
+from doorstep.feed import post_form_pages as feed_post_form_pages
+from doorstep.feed import post_pages as feed_post_pages
+from doorstep.footage import agency_pages as footage_agency_pages
+from doorstep.footage import api as footage_api
+from doorstep.footage import moderation_pages as footage_moderation_pages
+from doorstep.footage import owner_pages as footage_owner_pages
+from doorstep.notify import api as notify_api
+from doorstep.notify import pages as notify_pages
+from doorstep.transparency import api as transparency_api
+from doorstep.transparency import pages as transparency_pages
+from doorstep.web.render import LayoutContext
+
+API_ROUTERS: tuple[APIRouter, ...] = (
+    accounts_api.router,
+    agencies_api.router,
+    cameras_api.router,
+    cameras_device_api.router,
+    feed_api.router,
+    footage_api.router,
+    notify_api.router,
+    transparency_api.router,
+)
+PAGE_ROUTERS: tuple[APIRouter, ...] = (
+    account_pages.router,  # the start page "/", sign-up, sign-in, sign-out
+    account_settings_pages.router,
+    camera_pages.router,
+    agency_pages.router,
+    agency_admin_pages.router,
+    feed_moderation_pages.router,
+    feed_pages.router,
+    feed_post_form_pages.router,
+    feed_post_pages.router,
+    footage_agency_pages.router,
+    footage_owner_pages.router,
+    footage_moderation_pages.router,
+    transparency_pages.router,
+    notify_pages.router,
+)
+
+# What the layout of every signed-in page shows besides the page (``web.render.show``).
+LAYOUT_CONTEXT: tuple[LayoutContext, ...] = (notify_pages.layout_context,)
 
 
 def include_all(app: FastAPI) -> None:
-    from doorstep.accounts import api as accounts_api
-    from doorstep.agencies import api as agencies_api
-    from doorstep.cameras import api as cameras_api
-    from doorstep.cameras import device_api as cameras_device_api
-    from doorstep.feed import api as feed_api
-    from doorstep.footage import api as footage_api
-    from doorstep.notify import api as notify_api
-    from doorstep.transparency import api as transparency_api
-
-    app.include_router(accounts_api.router)
-    app.include_router(agencies_api.router)
-    app.include_router(cameras_api.router)
-    app.include_router(cameras_device_api.router)
-    app.include_router(feed_api.router)
-    app.include_router(footage_api.router)
-    app.include_router(notify_api.router)
-    app.include_router(transparency_api.router)
-
-    from doorstep.web import pages
-
-    pages.include(app)
+    """Mount the JSON API (under ``/api/v1``) and the HTML pages on the app, and give the
+    pages' layout its context providers."""
+    for router in (*API_ROUTERS, *PAGE_ROUTERS):
+        app.include_router(router)
+    app.state.layout_context = LAYOUT_CONTEXT

@@ -126,7 +126,9 @@ def test_apply_then_an_admin_verifies(client: TestClient, runtime: Runtime) -> N
     page = client.get("/agency", headers=HTML)
     assert page.status_code == 403
     assert "Two-factor sign-in is required" in page.text and 'href="/account/2fa"' in page.text
-    assert client.get("/agency/requests/new", headers=HTML).status_code == 403
+    # The agency's pages answer with that page too (PageAgencyMember).
+    draft = client.get("/agency/requests/new", headers=HTML)
+    assert draft.status_code == 403 and "Two-factor sign-in is required" in draft.text
 
     # Suspended: the dashboard shows the status and the published reason, nothing to act on.
     r = admin_browser.post(

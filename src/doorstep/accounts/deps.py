@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.datastructures import FormData
 
 from doorstep.accounts import api_tokens, sign_in
 from doorstep.accounts.models import ApiToken, Role, User, WebSession
 from doorstep.errors import Forbidden, Unauthenticated
 from doorstep.http import DbSession, SettingsDep
+from doorstep.web.render import PRE_SESSION_CSRF_COOKIE
 
 
 def _bearer(request: Request) -> str | None:
@@ -130,6 +133,22 @@ Visitor = Annotated[PageVisitor, Depends(page_visitor)]
 PageUser = Annotated[User, Depends(page_user)]
 PageAdmin = Annotated[User, Depends(page_admin)]
 PageModerator = Annotated[User, Depends(page_moderator)]
+
+
+async def checked_form(request: Request, visitor: Visitor) -> FormData:
+    """The POSTed form, after its CSRF token matched the session's (or pre-session cookie)."""
+    form = await request.form()
+    sent = str(form.get("csrf_token") or "")
+    expected = visitor.csrf_token or request.cookies.get(PRE_SESSION_CSRF_COOKIE) or ""
+    if not expected or not sent or not secrets.compare_digest(sent, expected):
+        raise Forbidden(
+            "This form expired or did not come from this site. Reload the page and try again.",
+            code="csrf_failed",
+        )
+    return form
+
+
+CheckedForm = Annotated[FormData, Depends(checked_form)]
 
 
 def bearer_or_cookie_user(request: Request, session: DbSession, settings: SettingsDep) -> User:

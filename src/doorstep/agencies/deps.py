@@ -1,20 +1,31 @@
-"""The agency principal of API routes: every route that acts for an agency takes
-``AgencyMember`` (or ``AnyAgencyMember`` for media links) instead of ``CurrentUser``.
+"""The agency principal of API routes and pages: every API route that acts for an agency
+takes ``AgencyMember`` (or ``AnyAgencyMember`` for media links) instead of ``CurrentUser``,
+and every page that acts for one takes ``PageAgencyMember`` (or a role's variant of it).
 
 The services still decide which agency and which role (``require_member``); this is the
 one place that decides what the *credential* must have proved: an API token acts for an
 agency only if it was issued with a second factor. A page's session of a two-factor
-account always proved one (see ``confirm_totp_setup``), so cookies pass as before.
+account always proved one (see ``confirm_totp_setup``), so cookies pass as before, and
+the page principal is ``agency_service.require_member`` itself: a member of a verified
+agency with two-factor sign-in. A member without it gets the page that says so and links
+to the setup, not a bare error.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from doorstep.accounts.deps import (
     ApiCredential,
+    PageUser,
+    PageVisitor,
+    Visitor,
     api_credential,
     api_user,
     bearer_token,
@@ -22,8 +33,10 @@ from doorstep.accounts.deps import (
 )
 from doorstep.accounts.models import User
 from doorstep.agencies import service as agency_service
-from doorstep.errors import Forbidden, Unauthenticated
+from doorstep.agencies.models import Agency, AgencyMembership, MemberRole
+from doorstep.errors import DoorstepError, Forbidden, Unauthenticated
 from doorstep.http import DbSession, SettingsDep
+from doorstep.web.render import PageAnswer, show
 
 SECOND_FACTOR_TOKEN_REQUIRED = "second_factor_token_required"  # noqa: S105 (an error code)
 
@@ -69,3 +82,48 @@ def any_agency_member(request: Request, session: DbSession, settings: SettingsDe
 
 AgencyMember = Annotated[User, Depends(api_agency_member)]
 AnyAgencyMember = Annotated[User, Depends(any_agency_member)]
+
+
+# ---------------------------------------------------------------- pages
+
+
+@dataclass(frozen=True)
+class ActingMember:
+    """A signed-in member acting for his agency: verified, two-factor sign-in on."""
+
+    user: User
+    agency: Agency
+    membership: AgencyMembership
+
+
+def two_factor_page(
+    request: Request, visitor: PageVisitor, session: Session, exc: DoorstepError
+) -> Response:
+    """The page for an agency member without two-factor sign-in; other refusals go on."""
+    if exc.code != agency_service.TWO_FACTOR_REQUIRED:
+        raise exc
+    return show(request, "agencies/two_factor.html", visitor, session, status_code=exc.status_code)
+
+
+def page_agency_member(
+    *, roles: set[MemberRole] | None = None
+) -> Callable[[Request, PageVisitor, User, Session], ActingMember]:
+    """The page dependency for members of a verified agency (in one of ``roles``, if
+    given). A member without two-factor sign-in gets the two-factor page; any other
+    refusal (not a member, agency not verified, role) goes to the error page."""
+
+    def acting_member(
+        request: Request, visitor: Visitor, user: PageUser, session: DbSession
+    ) -> ActingMember:
+        try:
+            agency, membership = agency_service.require_member(
+                session=session, user=user, roles=roles
+            )
+        except DoorstepError as exc:
+            raise PageAnswer(two_factor_page(request, visitor, session, exc)) from exc
+        return ActingMember(user=user, agency=agency, membership=membership)
+
+    return acting_member
+
+
+PageAgencyMember = Annotated[ActingMember, Depends(page_agency_member())]

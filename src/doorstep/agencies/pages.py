@@ -1,8 +1,9 @@
 """HTML routes for agencies: applying, the agency dashboard (members, invitations, the
-agency's requests), accepting an invitation, and the instance admin's agency list.
+agency's requests) and accepting an invitation. The instance administrator's agency
+list is in ``agencies.admin_pages``.
 
-Every agency action needs two-factor sign-in; a member without it gets a page that
-says so and links to the setup, not a bare error.
+Every agency action needs two-factor sign-in: the actions take ``PageAgencyMember``,
+which answers a member without it with the page that says so and links to the setup.
 """
 
 from __future__ import annotations
@@ -18,29 +19,29 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from doorstep.accounts.deps import PageAdmin, PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageUser, PageVisitor, Visitor
 from doorstep.accounts.models import User
 from doorstep.agencies import service as agency_service
-from doorstep.agencies.models import AgencyStatus, AgencyType, MemberRole
+from doorstep.agencies.deps import PageAgencyMember, two_factor_page
+from doorstep.agencies.models import AgencyInvitation, AgencyType, MemberRole
 from doorstep.agencies.schemas import AgencyCreate, InvitationCreate
-from doorstep.errors import DoorstepError, Forbidden, InvalidInput
+from doorstep.config import Settings
+from doorstep.errors import Forbidden, InvalidInput
 from doorstep.footage import service as request_service
 from doorstep.http import DbSession, SettingsDep
 from doorstep.notify.channels.email import email_configured
 from doorstep.routing import GuardedRoute
-from doorstep.web.pages import show, text, validation_message
-from doorstep.web.render import CheckedForm, redirect
+from doorstep.web.forms import form_action, notice_for, show_refusal, text, validation_message
+from doorstep.web.render import redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
-TWO_FACTOR_REQUIRED = agency_service.TWO_FACTOR_REQUIRED
 NOTICES = {
     "applied": "Your application was sent. An instance administrator will verify it; "
     "the public agency list shows its status.",
     "invitation_resent": "The invitation email was queued again; its status shows below.",
     "joined": "You joined the agency.",
     "member_removed": "The member was removed from the agency.",
-    "status_changed": "The agency's status was changed. The change is public.",
 }
 _APPLY_LABELS = {
     "name": "Name",
@@ -57,19 +58,6 @@ ROLE_LABELS = {
     MemberRole.supervisor: "Supervisor",
     MemberRole.agency_admin: "Agency admin",
 }
-
-
-def _notice(request: Request) -> str | None:
-    return NOTICES.get(request.query_params.get("notice", ""))
-
-
-def two_factor_page(
-    request: Request, visitor: PageVisitor, session: Session, exc: DoorstepError
-) -> Response:
-    """The page for an agency member without two-factor sign-in; other refusals go on."""
-    if exc.code != TWO_FACTOR_REQUIRED:
-        raise exc
-    return show(request, "agencies/two_factor.html", visitor, session, status_code=exc.status_code)
 
 
 # ---------------------------------------------------------------- applying
@@ -136,15 +124,14 @@ def apply(
     request: Request, visitor: Visitor, user: PageUser, form: CheckedForm, session: DbSession
 ) -> Response:
     values = _apply_values(form)
-    try:
-        body = _parse_application(values)
-        with session.begin_nested():
-            agency_service.apply_for_agency(session=session, applicant=user, **body.model_dump())
-    except DoorstepError as exc:
-        return _apply_page(
-            request, visitor, session, values, error=exc.message, status_code=exc.status_code
-        )
-    return redirect("/agency?notice=applied")
+    return form_action(
+        session,
+        lambda: agency_service.apply_for_agency(
+            session=session, applicant=user, **_parse_application(values).model_dump()
+        ),
+        done=lambda _agency: redirect("/agency?notice=applied"),
+        refused=show_refusal(_apply_page, request, visitor, session, values),
+    )
 
 
 # ---------------------------------------------------------------- the dashboard
@@ -174,14 +161,14 @@ def _dashboard(
         "member_roles": list(MemberRole),
         "invite": invite or {"email": "", "role": MemberRole.officer.value},
         "error": error,
-        "notice": notice or _notice(request),
+        "notice": notice or notice_for(request, NOTICES),
     }
     if found is not None:
         context["agency"], context["membership"] = found
         try:
             agency, membership = agency_service.require_member(session=session, user=user)
         except Forbidden as exc:
-            if exc.code == TWO_FACTOR_REQUIRED:
+            if exc.code == agency_service.TWO_FACTOR_REQUIRED:
                 return two_factor_page(request, visitor, session, exc)
             # Not verified (yet), suspended or ended: the page shows the status only.
             context["refusal"] = exc.message
@@ -210,47 +197,39 @@ def dashboard(request: Request, visitor: Visitor, user: PageUser, session: DbSes
     return _dashboard(request, visitor, user, session)
 
 
+def _issued_link_page(
+    request: Request,
+    visitor: PageVisitor,
+    user: User,
+    session: Session,
+    settings: Settings,
+    issued: tuple[AgencyInvitation, str],
+    notice: str,
+) -> Response:
+    # Shown in this answer, once (only the link's hash is kept), rather than after a redirect.
+    invitation, token = issued
+    link = agency_service.accept_url(base_url=settings.base_url, token=token)
+    return _dashboard(
+        request, visitor, user, session, issued_link=(invitation.email, link), notice=notice
+    )
+
+
 @router.post("/agency/invitations", response_class=HTMLResponse)
 def invite(
     request: Request,
     visitor: Visitor,
-    user: PageUser,
+    member: PageAgencyMember,
     form: CheckedForm,
     session: DbSession,
     settings: SettingsDep,
 ) -> Response:
+    user = member.user
     values = {"email": text(form.get("email")).strip(), "role": text(form.get("role"))}
+    refused = show_refusal(_dashboard, request, visitor, user, session, invite=values)
     try:
         body = InvitationCreate.model_validate(values)
     except ValidationError as exc:
-        return _dashboard(
-            request,
-            visitor,
-            user,
-            session,
-            invite=values,
-            error=validation_message(exc, _INVITE_LABELS),
-            status_code=400,
-        )
-    try:
-        with session.begin_nested():
-            agency, _membership = agency_service.require_member(session=session, user=user)
-            invitation, token = agency_service.invite_member(
-                session=session, actor=user, agency_id=agency.id, email=body.email, role=body.role
-            )
-    except DoorstepError as exc:
-        if exc.code == TWO_FACTOR_REQUIRED:
-            return two_factor_page(request, visitor, session, exc)
-        return _dashboard(
-            request,
-            visitor,
-            user,
-            session,
-            invite=values,
-            error=exc.message,
-            status_code=exc.status_code,
-        )
-    # Shown in this answer, once (only the link's hash is kept), rather than after a redirect.
+        return refused(InvalidInput(validation_message(exc, _INVITE_LABELS)))
     notice = (
         "The invitation is made and its email queued. You can also copy the link below "
         "and send it yourself; it is shown only now."
@@ -258,16 +237,19 @@ def invite(
         else "The invitation is made. This instance cannot send email: copy the link below "
         "and send it to the invitee yourself; it is shown only now."
     )
-    return _dashboard(
-        request,
-        visitor,
-        user,
+    return form_action(
         session,
-        issued_link=(
-            invitation.email,
-            agency_service.accept_url(base_url=settings.base_url, token=token),
+        lambda: agency_service.invite_member(
+            session=session,
+            actor=user,
+            agency_id=member.agency.id,
+            email=body.email,
+            role=body.role,
         ),
-        notice=notice,
+        done=lambda issued: _issued_link_page(
+            request, visitor, user, session, settings, issued, notice
+        ),
+        refused=refused,
     )
 
 
@@ -276,35 +258,28 @@ def invitation_link(
     invitation_id: uuid.UUID,
     request: Request,
     visitor: Visitor,
-    user: PageUser,
+    member: PageAgencyMember,
     form: CheckedForm,
     session: DbSession,
     settings: SettingsDep,
 ) -> Response:
-    try:
-        with session.begin_nested():
-            agency, _membership = agency_service.require_member(session=session, user=user)
-            invitation, token = agency_service.issue_invitation_link(
-                session=session, actor=user, agency_id=agency.id, invitation_id=invitation_id
-            )
-    except DoorstepError as exc:
-        if exc.code == TWO_FACTOR_REQUIRED:
-            return two_factor_page(request, visitor, session, exc)
-        if exc.status_code == 404:
-            raise
-        return _dashboard(
-            request, visitor, user, session, error=exc.message, status_code=exc.status_code
-        )
-    return _dashboard(
-        request,
-        visitor,
-        user,
+    user = member.user
+    return form_action(
         session,
-        issued_link=(
-            invitation.email,
-            agency_service.accept_url(base_url=settings.base_url, token=token),
+        lambda: agency_service.issue_invitation_link(
+            session=session, actor=user, agency_id=member.agency.id, invitation_id=invitation_id
         ),
-        notice="A fresh link is below, shown only now; the previous copied link no longer works.",
+        done=lambda issued: _issued_link_page(
+            request,
+            visitor,
+            user,
+            session,
+            settings,
+            issued,
+            "A fresh link is below, shown only now; the previous copied link no longer works.",
+        ),
+        refused=show_refusal(_dashboard, request, visitor, user, session),
+        passes=(404,),
     )
 
 
@@ -313,30 +288,24 @@ def resend_invitation(
     invitation_id: uuid.UUID,
     request: Request,
     visitor: Visitor,
-    user: PageUser,
+    member: PageAgencyMember,
     form: CheckedForm,
     session: DbSession,
     settings: SettingsDep,
 ) -> Response:
-    try:
-        with session.begin_nested():
-            agency, _membership = agency_service.require_member(session=session, user=user)
-            agency_service.resend_invitation(
-                session=session,
-                actor=user,
-                agency_id=agency.id,
-                invitation_id=invitation_id,
-                email_available=email_configured(settings),
-            )
-    except DoorstepError as exc:
-        if exc.code == TWO_FACTOR_REQUIRED:
-            return two_factor_page(request, visitor, session, exc)
-        if exc.status_code == 404:
-            raise
-        return _dashboard(
-            request, visitor, user, session, error=exc.message, status_code=exc.status_code
-        )
-    return redirect("/agency?notice=invitation_resent")
+    return form_action(
+        session,
+        lambda: agency_service.resend_invitation(
+            session=session,
+            actor=member.user,
+            agency_id=member.agency.id,
+            invitation_id=invitation_id,
+            email_available=email_configured(settings),
+        ),
+        done=lambda _: redirect("/agency?notice=invitation_resent"),
+        refused=show_refusal(_dashboard, request, visitor, member.user, session),
+        passes=(404,),
+    )
 
 
 @router.post("/agency/members/{user_id}/remove", response_class=HTMLResponse)
@@ -344,25 +313,19 @@ def remove_member(
     user_id: uuid.UUID,
     request: Request,
     visitor: Visitor,
-    user: PageUser,
+    member: PageAgencyMember,
     form: CheckedForm,
     session: DbSession,
 ) -> Response:
-    try:
-        with session.begin_nested():
-            agency, _membership = agency_service.require_member(session=session, user=user)
-            agency_service.remove_member(
-                session=session, actor=user, agency_id=agency.id, user_id=user_id
-            )
-    except DoorstepError as exc:
-        if exc.code == TWO_FACTOR_REQUIRED:
-            return two_factor_page(request, visitor, session, exc)
-        if exc.status_code == 404:
-            raise
-        return _dashboard(
-            request, visitor, user, session, error=exc.message, status_code=exc.status_code
-        )
-    return redirect("/agency?notice=member_removed")
+    return form_action(
+        session,
+        lambda: agency_service.remove_member(
+            session=session, actor=member.user, agency_id=member.agency.id, user_id=user_id
+        ),
+        done=lambda _: redirect("/agency?notice=member_removed"),
+        refused=show_refusal(_dashboard, request, visitor, member.user, session),
+        passes=(404,),
+    )
 
 
 # ---------------------------------------------------------------- invitations
@@ -384,82 +347,9 @@ def accept(
     request: Request, visitor: Visitor, user: PageUser, form: CheckedForm, session: DbSession
 ) -> Response:
     token = text(form.get("token")).strip()
-    try:
-        with session.begin_nested():
-            agency_service.accept_invitation(session=session, user=user, token=token)
-    except DoorstepError as exc:
-        return show(
-            request,
-            "agencies/accept.html",
-            visitor,
-            session,
-            status_code=exc.status_code,
-            token=token,
-            error=exc.message,
-        )
-    return redirect("/agency?notice=joined")
-
-
-# ---------------------------------------------------------------- instance admin
-
-
-def _admin_page(
-    request: Request,
-    visitor: PageVisitor,
-    session: Session,
-    *,
-    error: str | None = None,
-    failed: uuid.UUID | None = None,
-    status_code: int = 200,
-) -> Response:
-    return show(
-        request,
-        "agencies/admin.html",
-        visitor,
+    return form_action(
         session,
-        status_code=status_code,
-        agencies=agency_service.list_agencies(session=session),
-        actions_shown={status: agency_service.available_actions(status) for status in AgencyStatus},
-        error=error,
-        failed=failed,
-        notice=_notice(request),
+        lambda: agency_service.accept_invitation(session=session, user=user, token=token),
+        done=lambda _: redirect("/agency?notice=joined"),
+        refused=show_refusal(show, request, "agencies/accept.html", visitor, session, token=token),
     )
-
-
-@router.get("/admin/agencies", response_class=HTMLResponse)
-def admin_agencies(
-    request: Request, visitor: Visitor, user: PageAdmin, session: DbSession
-) -> Response:
-    return _admin_page(request, visitor, session)
-
-
-@router.post("/admin/agencies/{agency_id}/status", response_class=HTMLResponse)
-def change_status(
-    agency_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
-    user: PageAdmin,
-    form: CheckedForm,
-    session: DbSession,
-) -> Response:
-    try:
-        with session.begin_nested():
-            agency_service.change_status(
-                session=session,
-                actor=user,
-                agency_id=agency_id,
-                action=text(form.get("action")),
-                reason=text(form.get("reason")).strip() or None,
-            )
-    except DoorstepError as exc:
-        if exc.status_code == 404:
-            raise
-        return _admin_page(
-            request,
-            visitor,
-            session,
-            error=exc.message,
-            failed=agency_id,
-            status_code=exc.status_code,
-        )
-    return redirect("/admin/agencies?notice=status_changed")

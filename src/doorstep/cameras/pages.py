@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageUser, PageVisitor, Visitor
 from doorstep.accounts.models import User
 from doorstep.cameras import deletion as camera_deletion
 from doorstep.cameras import inbox as camera_inbox
@@ -27,8 +27,16 @@ from doorstep.cameras.schemas import CameraCreate, CameraRead, CameraUpdate, Eve
 from doorstep.errors import DoorstepError, InvalidInput
 from doorstep.http import DbSession, RuntimeDep, SettingsDep
 from doorstep.routing import GuardedRoute
-from doorstep.web.pages import checkbox, day_bounds, show, text, validation_message
-from doorstep.web.render import CheckedForm, redirect
+from doorstep.web.forms import (
+    checkbox,
+    day_bounds,
+    form_action,
+    notice_for,
+    show_refusal,
+    text,
+    validation_message,
+)
+from doorstep.web.render import redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -47,10 +55,6 @@ _CAMERA_LABELS = {
     "retention_days": "Retention",
 }
 DEFAULT_RETENTION_DAYS = 60
-
-
-def _notice(request: Request) -> str | None:
-    return NOTICES.get(request.query_params.get("notice", ""))
 
 
 def _camera_values(form: FormData) -> dict[str, Any]:
@@ -133,7 +137,12 @@ def cameras(request: Request, visitor: Visitor, user: PageUser, session: DbSessi
         for c in camera_registry.list_cameras(session=session, owner=user)
     ]
     return show(
-        request, "cameras/list.html", visitor, session, cameras=views, notice=_notice(request)
+        request,
+        "cameras/list.html",
+        visitor,
+        session,
+        cameras=views,
+        notice=notice_for(request, NOTICES),
     )
 
 
@@ -162,31 +171,24 @@ def add_camera(
     settings: SettingsDep,
 ) -> Response:
     values = _camera_values(form)
-    try:
-        body: CameraCreate = _parse_camera(values, CameraCreate)
-        with session.begin_nested():
-            camera, token = camera_registry.register_camera(
-                session=session,
-                owner=user,
-                name=body.name,
-                kind=body.kind,
-                latitude=body.latitude,
-                longitude=body.longitude,
-                accepts_requests=body.accepts_requests,
-                retention_days=body.retention_days,
-            )
-    except DoorstepError as exc:
-        return _form_page(
+    return form_action(
+        session,
+        lambda: camera_registry.register_camera(
+            session=session, owner=user, **dict(_parse_camera(values, CameraCreate))
+        ),
+        done=lambda registered: _token_page(
             request,
             visitor,
             session,
-            "cameras/new.html",
-            values=values,
-            status_code=exc.status_code,
-            error=exc.message,
-        )
-    view = camera_registry.owner_view(camera)
-    return _token_page(request, visitor, session, settings.base_url, view, token, is_new=True)
+            settings.base_url,
+            camera_registry.owner_view(registered[0]),
+            registered[1],
+            is_new=True,
+        ),
+        refused=show_refusal(
+            _form_page, request, visitor, session, "cameras/new.html", values=values
+        ),
+    )
 
 
 def _camera_page(
@@ -208,7 +210,7 @@ def _camera_page(
         status_code=status_code,
         camera=camera,
         error=error,
-        notice=_notice(request),
+        notice=notice_for(request, NOTICES),
     )
 
 
@@ -237,24 +239,18 @@ def update_camera(
 ) -> Response:
     current = _own_camera(session, user, camera_id)
     values = _camera_values(form)
-    try:
-        body: CameraUpdate = _parse_camera(values, CameraUpdate)
-        # A savepoint: a refusal half-way leaves none of the form's changes behind.
-        with session.begin_nested():
-            camera_registry.update_camera(
-                session=session, owner=user, camera_id=camera_id, **body.model_dump()
-            )
-    except DoorstepError as exc:
-        return _camera_page(
-            request,
-            visitor,
-            session,
-            current,
-            values=values,
-            status_code=exc.status_code,
-            error=exc.message,
-        )
-    return redirect(f"/cameras/{camera_id}?notice=camera_saved")
+    # In a savepoint: a refusal half-way leaves none of the form's changes behind.
+    return form_action(
+        session,
+        lambda: camera_registry.update_camera(
+            session=session,
+            owner=user,
+            camera_id=camera_id,
+            **_parse_camera(values, CameraUpdate).model_dump(),
+        ),
+        done=lambda _: redirect(f"/cameras/{camera_id}?notice=camera_saved"),
+        refused=show_refusal(_camera_page, request, visitor, session, current, values=values),
+    )
 
 
 @router.post("/cameras/{camera_id}/token/rotate", response_class=HTMLResponse)
@@ -393,7 +389,7 @@ def timeline(request: Request, visitor: Visitor, user: PageUser, session: DbSess
         cameras=[(c.id, c.name) for c in own_cameras],
         event_kinds=list(EventKind),
         error=error,
-        notice=_notice(request),
+        notice=notice_for(request, NOTICES),
     )
 
 

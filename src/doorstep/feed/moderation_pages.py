@@ -9,10 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageModerator, PageUser, PageVisitor, Visitor
 from doorstep.accounts.models import Role, User
 from doorstep.agencies import service as agency_service
-from doorstep.errors import DoorstepError, Forbidden, NotFound
+from doorstep.errors import Forbidden, NotFound
 from doorstep.feed import comments as feed_comments
 from doorstep.feed import display as feed_display
 from doorstep.feed import moderation, tips
@@ -22,8 +22,8 @@ from doorstep.feed.alerts import CATEGORY_LABELS
 from doorstep.feed.models import Category
 from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
-from doorstep.web.pages import checkbox, show, text
-from doorstep.web.render import CheckedForm, redirect
+from doorstep.web.forms import checkbox, form_action, notice_for, show_refusal, text
+from doorstep.web.render import redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -74,15 +74,14 @@ def _moderation_page(
         is_admin=user.role == Role.admin,
         category_labels={c.value: CATEGORY_LABELS[c] for c in Category},
         error=error,
-        notice=NOTICES.get(request.query_params.get("notice", "")),
+        notice=notice_for(request, NOTICES),
     )
 
 
 @router.get("/moderation", response_class=HTMLResponse)
 def moderation_page(
-    request: Request, visitor: Visitor, user: PageUser, session: DbSession
+    request: Request, visitor: Visitor, user: PageModerator, session: DbSession
 ) -> Response:
-    moderation.require_moderator(user)
     return _moderation_page(request, visitor, user, session)
 
 
@@ -98,35 +97,39 @@ def moderate_post(
     action: str,
     request: Request,
     visitor: Visitor,
-    user: PageUser,
+    user: PageModerator,
     form: CheckedForm,
     session: DbSession,
 ) -> Response:
-    moderation.require_moderator(user)
     if action not in POST_ACTIONS:
         raise NotFound("No such action.")
     reason = text(form.get("reason"))
-    try:
-        with session.begin_nested():
-            if action == "hide":
-                moderation.hide_post(session=session, actor=user, post_id=post_id, reason=reason)
-            elif action == "restore":
-                moderation.restore_post(session=session, actor=user, post_id=post_id, reason=reason)
-            elif action == "approve":
-                moderation.approve_post(
-                    session=session, actor=user, post_id=post_id, reason=reason or None
-                )
-            elif action == "reject":
-                moderation.reject_post(session=session, actor=user, post_id=post_id, reason=reason)
-            else:
-                moderation.dismiss_reports(
-                    session=session, actor=user, post_id=post_id, reason=reason
-                )
-    except DoorstepError as exc:
-        return _moderation_page(
-            request, visitor, user, session, status_code=exc.status_code, error=exc.message
+
+    def moderate() -> object:
+        if action == "hide":
+            return moderation.hide_post(session=session, actor=user, post_id=post_id, reason=reason)
+        if action == "restore":
+            return moderation.restore_post(
+                session=session, actor=user, post_id=post_id, reason=reason
+            )
+        if action == "approve":
+            return moderation.approve_post(
+                session=session, actor=user, post_id=post_id, reason=reason or None
+            )
+        if action == "reject":
+            return moderation.reject_post(
+                session=session, actor=user, post_id=post_id, reason=reason
+            )
+        return moderation.dismiss_reports(
+            session=session, actor=user, post_id=post_id, reason=reason
         )
-    return _back(form.get("back"), post_id, _DONE[action])
+
+    return form_action(
+        session,
+        moderate,
+        done=lambda _: _back(form.get("back"), post_id, _DONE[action]),
+        refused=show_refusal(_moderation_page, request, visitor, user, session),
+    )
 
 
 @router.post("/moderation/comments/{comment_id}/{action}", response_class=HTMLResponse)
@@ -135,38 +138,38 @@ def moderate_comment(
     action: str,
     request: Request,
     visitor: Visitor,
-    user: PageUser,
+    user: PageModerator,
     form: CheckedForm,
     session: DbSession,
 ) -> Response:
-    moderation.require_moderator(user)
     if action not in COMMENT_ACTIONS:
         raise NotFound("No such action.")
     reason = text(form.get("reason"))
     comment = feed_comments.get_comment(session=session, actor=user, comment_id=comment_id)
-    try:
-        with session.begin_nested():
-            if action == "hide":
-                moderation.hide_comment(
-                    session=session, actor=user, comment_id=comment_id, reason=reason
-                )
-            elif action == "restore":
-                moderation.restore_comment(
-                    session=session, actor=user, comment_id=comment_id, reason=reason
-                )
-            else:
-                moderation.dismiss_reports(
-                    session=session,
-                    actor=user,
-                    post_id=comment.post_id,
-                    comment_id=comment.id,
-                    reason=reason,
-                )
-    except DoorstepError as exc:
-        return _moderation_page(
-            request, visitor, user, session, status_code=exc.status_code, error=exc.message
+
+    def moderate() -> object:
+        if action == "hide":
+            return moderation.hide_comment(
+                session=session, actor=user, comment_id=comment_id, reason=reason
+            )
+        if action == "restore":
+            return moderation.restore_comment(
+                session=session, actor=user, comment_id=comment_id, reason=reason
+            )
+        return moderation.dismiss_reports(
+            session=session,
+            actor=user,
+            post_id=comment.post_id,
+            comment_id=comment.id,
+            reason=reason,
         )
-    return _back(form.get("back"), comment.post_id, _DONE[action])
+
+    return form_action(
+        session,
+        moderate,
+        done=lambda _: _back(form.get("back"), comment.post_id, _DONE[action]),
+        refused=show_refusal(_moderation_page, request, visitor, user, session),
+    )
 
 
 @router.post("/moderation/settings")

@@ -1,6 +1,7 @@
 """HTML routes for footage requests on the agency's side: drafting on a map, the request
-page (counts, notice, evidence, export, hold), its lifecycle actions, and the instance
-moderators' review queue.
+page (counts, notice, evidence, export, hold) and its lifecycle actions. Every page
+here takes ``PageAgencyMember`` (or ``PageDrafter``): a member without two-factor sign-in
+gets the page that says so.
 
 Privacy: these pages get counts from ``request_counts`` and clips from
 ``list_evidence`` only; nothing here reads recipients or cameras, so no page can show
@@ -15,19 +16,19 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 
-from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageVisitor, Visitor
 from doorstep.accounts.models import User
-from doorstep.agencies import service as agency_service
-from doorstep.errors import DoorstepError, InvalidInput, NotFound
+from doorstep.agencies.deps import ActingMember, PageAgencyMember, page_agency_member
+from doorstep.errors import InvalidInput, NotFound
 from doorstep.footage import evidence as evidence_service
 from doorstep.footage import lifecycle
 from doorstep.footage import policy as policy_service
@@ -38,8 +39,8 @@ from doorstep.footage.rules import MAX_MESSAGE_CHARS
 from doorstep.footage.schemas import CloseRequest, RequestCreate
 from doorstep.http import DbSession, RuntimeDep
 from doorstep.routing import GuardedRoute
-from doorstep.web.pages import show, text, validation_message
-from doorstep.web.render import CheckedForm, redirect
+from doorstep.web.forms import form_action, notice_for, show_refusal, text, validation_message
+from doorstep.web.render import redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -97,21 +98,8 @@ _LABELS = {
 }
 DEFAULT_RADIUS_M = "200"
 
-
-TWO_FACTOR_REQUIRED = "two_factor_required"
-
-
-def notice_text(request: Request) -> str | None:
-    return NOTICES.get(request.query_params.get("notice", ""))
-
-
-def two_factor_page(
-    request: Request, visitor: PageVisitor, session: Session, exc: DoorstepError
-) -> Response:
-    """The page for an agency member without two-factor sign-in; other refusals go on."""
-    if exc.code != TWO_FACTOR_REQUIRED:
-        raise exc
-    return show(request, "agencies/two_factor.html", visitor, session, status_code=exc.status_code)
+# A member who may draft requests (two-factor sign-in included).
+PageDrafter = Annotated[ActingMember, Depends(page_agency_member(roles=request_service.DRAFTERS))]
 
 
 def page_context() -> dict[str, Any]:
@@ -185,19 +173,14 @@ def _parse_request(values: dict[str, str]) -> RequestCreate:
 def _new_request_page(
     request: Request,
     visitor: PageVisitor,
-    user: User,
+    member: ActingMember,
     session: Session,
     values: dict[str, str],
     *,
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    try:
-        agency, _membership = agency_service.require_member(
-            session=session, user=user, roles=lifecycle.DRAFTERS
-        )
-    except DoorstepError as exc:
-        return two_factor_page(request, visitor, session, exc)
+    agency = member.agency
     return show(
         request,
         "footage/request_new.html",
@@ -216,44 +199,37 @@ def _new_request_page(
 
 @router.get("/agency/requests/new", response_class=HTMLResponse)
 def new_request_form(
-    request: Request, visitor: Visitor, user: PageUser, session: DbSession
+    request: Request, visitor: Visitor, member: PageDrafter, session: DbSession
 ) -> Response:
-    return _new_request_page(request, visitor, user, session, _form_values(None))
+    return _new_request_page(request, visitor, member, session, _form_values(None))
+
+
+def _draft(session: Session, user: User, body: RequestCreate) -> Any:
+    return request_service.draft_request(
+        session=session,
+        actor=user,
+        area=body.area,
+        circle=body.circle.model_dump() if body.circle else None,
+        window_start=body.window_start,
+        window_end=body.window_end,
+        case_number=body.case_number,
+        incident_type=body.incident_type,
+        message=body.message,
+        investigator_contact=body.investigator_contact,
+    )
 
 
 @router.post("/agency/requests/new", response_class=HTMLResponse)
 def draft_request(
-    request: Request, visitor: Visitor, user: PageUser, form: CheckedForm, session: DbSession
+    request: Request, visitor: Visitor, member: PageDrafter, form: CheckedForm, session: DbSession
 ) -> Response:
     values = _form_values(form)
-    try:
-        body = _parse_request(values)
-        with session.begin_nested():
-            drafted = request_service.draft_request(
-                session=session,
-                actor=user,
-                area=body.area,
-                circle=body.circle.model_dump() if body.circle else None,
-                window_start=body.window_start,
-                window_end=body.window_end,
-                case_number=body.case_number,
-                incident_type=body.incident_type,
-                message=body.message,
-                investigator_contact=body.investigator_contact,
-            )
-    except DoorstepError as exc:
-        if exc.code == TWO_FACTOR_REQUIRED:
-            return two_factor_page(request, visitor, session, exc)
-        return _new_request_page(
-            request,
-            visitor,
-            user,
-            session,
-            values,
-            error=exc.message,
-            status_code=exc.status_code,
-        )
-    return redirect(f"/agency/requests/{drafted.id}?notice=drafted")
+    return form_action(
+        session,
+        lambda: _draft(session, member.user, _parse_request(values)),
+        done=lambda drafted: redirect(f"/agency/requests/{drafted.id}?notice=drafted"),
+        refused=show_refusal(_new_request_page, request, visitor, member, session, values),
+    )
 
 
 # ---------------------------------------------------------------- one request
@@ -262,17 +238,14 @@ def draft_request(
 def _request_page(
     request: Request,
     visitor: PageVisitor,
-    user: User,
+    member: ActingMember,
     session: Session,
     request_id: uuid.UUID,
     *,
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    try:
-        agency, membership = agency_service.require_member(session=session, user=user)
-    except DoorstepError as exc:
-        return two_factor_page(request, visitor, session, exc)
+    user, agency, membership = member.user, member.agency, member.membership
     footage_request = request_service.get_agency_request(
         session=session, actor=user, request_id=request_id
     )
@@ -291,16 +264,20 @@ def _request_page(
         held=any(v.evidence.held_for_case for v in evidence),
         can_approve=membership.role in lifecycle.APPROVERS,
         error=error,
-        notice=notice_text(request),
+        notice=notice_for(request, NOTICES),
         **page_context(),
     )
 
 
 @router.get("/agency/requests/{request_id}", response_class=HTMLResponse)
 def request_page(
-    request_id: uuid.UUID, request: Request, visitor: Visitor, user: PageUser, session: DbSession
+    request_id: uuid.UUID,
+    request: Request,
+    visitor: Visitor,
+    member: PageAgencyMember,
+    session: DbSession,
 ) -> Response:
-    return _request_page(request, visitor, user, session, request_id)
+    return _request_page(request, visitor, member, session, request_id)
 
 
 def _submit(session: Session, user: User, request_id: uuid.UUID, form: FormData) -> str:
@@ -354,37 +331,26 @@ def export(
     request_id: uuid.UUID,
     request: Request,
     visitor: Visitor,
-    user: PageUser,
+    member: PageAgencyMember,
     form: CheckedForm,
     session: DbSession,
     runtime: RuntimeDep,
 ) -> Response:
     """The evidence bundle as a ZIP download; a refusal (nothing to export, a file that
     fails its hash check) is shown on the request's page and logs nothing."""
-    try:
-        with session.begin_nested():
-            path = evidence_service.export_bundle(
-                session=session, storage=runtime.storage, actor=user, request_id=request_id
-            )
-    except DoorstepError as exc:
-        if exc.status_code == 404:
-            raise
-        if exc.code == TWO_FACTOR_REQUIRED:
-            return two_factor_page(request, visitor, session, exc)
-        return _request_page(
-            request,
-            visitor,
-            user,
-            session,
-            request_id,
-            error=exc.message,
-            status_code=exc.status_code,
-        )
-    return FileResponse(
-        path,
-        media_type="application/zip",
-        filename=path.name,
-        background=BackgroundTask(_remove_export, path),
+    return form_action(
+        session,
+        lambda: evidence_service.export_bundle(
+            session=session, storage=runtime.storage, actor=member.user, request_id=request_id
+        ),
+        done=lambda path: FileResponse(
+            path,
+            media_type="application/zip",
+            filename=path.name,
+            background=BackgroundTask(_remove_export, path),
+        ),
+        refused=show_refusal(_request_page, request, visitor, member, session, request_id),
+        passes=(404,),
     )
 
 
@@ -394,7 +360,7 @@ def act(
     action: str,
     request: Request,
     visitor: Visitor,
-    user: PageUser,
+    member: PageAgencyMember,
     form: CheckedForm,
     session: DbSession,
 ) -> Response:
@@ -403,24 +369,10 @@ def act(
     run = ACTIONS.get(action)
     if run is None:
         raise NotFound("No such action.", code="not_found")
-    try:
-        with session.begin_nested():
-            notice = run(session, user, request_id, form)
-    except DoorstepError as exc:
-        if exc.status_code == 404:
-            raise
-        if exc.code == TWO_FACTOR_REQUIRED:
-            return two_factor_page(request, visitor, session, exc)
-        return _request_page(
-            request,
-            visitor,
-            user,
-            session,
-            request_id,
-            error=exc.message,
-            status_code=exc.status_code,
-        )
-    return redirect(f"/agency/requests/{request_id}?notice={notice}")
-
-
-# ---------------------------------------------------------------- moderator review
+    return form_action(
+        session,
+        lambda: run(session, member.user, request_id, form),
+        done=lambda notice: redirect(f"/agency/requests/{request_id}?notice={notice}"),
+        refused=show_refusal(_request_page, request, visitor, member, session, request_id),
+        passes=(404,),
+    )

@@ -8,17 +8,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from doorstep.accounts.deps import PageModerator, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageModerator, PageVisitor, Visitor
 from doorstep.accounts.models import User
 from doorstep.agencies import service as agency_service
-from doorstep.errors import DoorstepError
 from doorstep.footage import service as request_service
-from doorstep.footage.agency_pages import notice_text, page_context
+from doorstep.footage.agency_pages import NOTICES, page_context
 from doorstep.footage.notice import render_notice
 from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
-from doorstep.web.pages import show, text
-from doorstep.web.render import CheckedForm, redirect
+from doorstep.web.forms import form_action, notice_for, show_refusal, text
+from doorstep.web.render import redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -49,7 +48,7 @@ def _review_page(
         items=items,
         error=error,
         failed=failed,
-        notice=notice_text(request),
+        notice=notice_for(request, NOTICES),
         **page_context(),
     )
 
@@ -71,25 +70,18 @@ def review(
     session: DbSession,
 ) -> Response:
     approve = text(form.get("decision")) == "approve"
-    try:
-        with session.begin_nested():
-            request_service.review_request(
-                session=session,
-                actor=user,
-                request_id=request_id,
-                approve=approve,
-                note=text(form.get("note")).strip() or None,
-            )
-    except DoorstepError as exc:
-        if exc.status_code in (403, 404):
-            raise
-        return _review_page(
-            request,
-            visitor,
-            user,
-            session,
-            error=exc.message,
-            failed=request_id,
-            status_code=exc.status_code,
-        )
-    return redirect(f"/moderation/requests?notice=reviewed_{'approve' if approve else 'reject'}")
+    return form_action(
+        session,
+        lambda: request_service.review_request(
+            session=session,
+            actor=user,
+            request_id=request_id,
+            approve=approve,
+            note=text(form.get("note")).strip() or None,
+        ),
+        done=lambda _: redirect(
+            f"/moderation/requests?notice=reviewed_{'approve' if approve else 'reject'}"
+        ),
+        refused=show_refusal(_review_page, request, visitor, user, session, failed=request_id),
+        passes=(403, 404),
+    )

@@ -14,18 +14,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from doorstep.accounts.deps import PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageUser, PageVisitor, Visitor
 from doorstep.accounts.models import User
 from doorstep.cameras import inbox as camera_inbox
-from doorstep.errors import DoorstepError, InvalidInput
+from doorstep.errors import InvalidInput
 from doorstep.footage import answers as answer_service
 from doorstep.footage.agency_pages import page_context
 from doorstep.footage.models import EvidenceStatus
 from doorstep.footage.notice import render_notice
 from doorstep.http import DbSession, RuntimeDep
 from doorstep.routing import GuardedRoute
-from doorstep.web.pages import checkbox, show, text
-from doorstep.web.render import CheckedForm, redirect
+from doorstep.web.forms import checkbox, form_action, notice_for, show_refusal, text
+from doorstep.web.render import redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -40,10 +40,6 @@ NOTICES = {
     "withdrawn": "The clip was withdrawn; its copy was deleted.",
 }
 ANSWER_LABELS = {"pending": "not answered", "shared": "shared", "declined": "declined"}
-
-
-def _notice(request: Request) -> str | None:
-    return NOTICES.get(request.query_params.get("notice", ""))
 
 
 # ---------------------------------------------------------------- the inbox
@@ -64,7 +60,7 @@ def inbox(request: Request, visitor: Visitor, user: PageUser, session: DbSession
         settings=answer_service.request_settings(session=session, owner=user),
         muted=answer_service.muted_agencies(session=session, owner=user),
         answer_labels=ANSWER_LABELS,
-        notice=_notice(request),
+        notice=notice_for(request, NOTICES),
         **page_context(),
     )
 
@@ -135,7 +131,7 @@ def _answer_page(
         reveal=reveal or found.recipient.reveal_identity,
         answer_labels=ANSWER_LABELS,
         error=error,
-        notice=_notice(request),
+        notice=notice_for(request, NOTICES),
         **page_context(),
     )
 
@@ -166,21 +162,19 @@ def share(
 ) -> Response:
     chosen = [text(v) for v in form.getlist("event_id")]
     reveal = checkbox(form.get("reveal_identity"))
-    try:
-        event_ids = _event_ids(chosen)
-        with session.begin_nested():
-            answer_service.share(
-                session=session,
-                storage=runtime.storage,
-                owner=user,
-                request_id=request_id,
-                event_ids=event_ids,
-                reveal_identity=reveal,
-            )
-    except DoorstepError as exc:
-        if exc.status_code == 404:
-            raise
-        return _answer_page(
+    return form_action(
+        session,
+        lambda: answer_service.share(
+            session=session,
+            storage=runtime.storage,
+            owner=user,
+            request_id=request_id,
+            event_ids=_event_ids(chosen),
+            reveal_identity=reveal,
+        ),
+        done=lambda _: redirect(f"/requests/{request_id}/answer?notice=shared"),
+        refused=show_refusal(
+            _answer_page,
             request,
             visitor,
             user,
@@ -188,10 +182,9 @@ def share(
             request_id,
             chosen=set(chosen),
             reveal=reveal,
-            error=exc.message,
-            status_code=exc.status_code,
-        )
-    return redirect(f"/requests/{request_id}/answer?notice=shared")
+        ),
+        passes=(404,),
+    )
 
 
 @router.post("/requests/{request_id}/decline", response_class=HTMLResponse)
@@ -203,22 +196,13 @@ def decline(
     form: CheckedForm,
     session: DbSession,
 ) -> Response:
-    try:
-        with session.begin_nested():
-            answer_service.decline(session=session, owner=user, request_id=request_id)
-    except DoorstepError as exc:
-        if exc.status_code == 404:
-            raise
-        return _answer_page(
-            request,
-            visitor,
-            user,
-            session,
-            request_id,
-            error=exc.message,
-            status_code=exc.status_code,
-        )
-    return redirect(f"/requests/{request_id}/answer?notice=declined")
+    return form_action(
+        session,
+        lambda: answer_service.decline(session=session, owner=user, request_id=request_id),
+        done=lambda _: redirect(f"/requests/{request_id}/answer?notice=declined"),
+        refused=show_refusal(_answer_page, request, visitor, user, session, request_id),
+        passes=(404,),
+    )
 
 
 @router.post("/requests/{request_id}/mute")
@@ -249,7 +233,7 @@ def _shared_page(
         items=answer_service.sharing_history(session=session, owner=user),
         withdrawable=(EvidenceStatus.available, EvidenceStatus.pending_upload),
         error=error,
-        notice=_notice(request),
+        notice=notice_for(request, NOTICES),
         **page_context(),
     )
 
@@ -271,15 +255,12 @@ def withdraw_share(
     session: DbSession,
     runtime: RuntimeDep,
 ) -> Response:
-    try:
-        with session.begin_nested():
-            answer_service.withdraw_share(
-                session=session, storage=runtime.storage, owner=user, evidence_id=evidence_id
-            )
-    except DoorstepError as exc:
-        if exc.status_code == 404:
-            raise
-        return _shared_page(
-            request, visitor, user, session, error=exc.message, status_code=exc.status_code
-        )
-    return redirect("/requests/shared?notice=withdrawn")
+    return form_action(
+        session,
+        lambda: answer_service.withdraw_share(
+            session=session, storage=runtime.storage, owner=user, evidence_id=evidence_id
+        ),
+        done=lambda _: redirect("/requests/shared?notice=withdrawn"),
+        refused=show_refusal(_shared_page, request, visitor, user, session),
+        passes=(404,),
+    )

@@ -7,19 +7,21 @@ import secrets
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
 
 from doorstep.accounts import service as account_service
-from doorstep.accounts.deps import PageUser, Visitor
+from doorstep.accounts.deps import CheckedForm, PageUser, Visitor
+from doorstep.accounts.models import User
 from doorstep.accounts.schemas import PushSubscriptionCreate
 from doorstep.cameras.models import EventKind
-from doorstep.errors import DoorstepError, Forbidden, InvalidInput, Unauthenticated
+from doorstep.errors import Forbidden, InvalidInput, Unauthenticated
 from doorstep.http import DbSession, SettingsDep
 from doorstep.inputs import Line
 from doorstep.notify import service as notify_service
 from doorstep.notify.channels.webpush import ensure_vapid_keys
 from doorstep.routing import GuardedRoute
-from doorstep.web.pages import checkbox, show
-from doorstep.web.render import STATIC_DIR, CheckedForm, redirect
+from doorstep.web.forms import checkbox, form_action, notice_for
+from doorstep.web.render import STATIC_DIR, redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -29,15 +31,21 @@ NOTICES = {
 }
 
 
-def _notice(request: Request) -> str | None:
-    return NOTICES.get(request.query_params.get("notice", ""))
+def layout_context(session: Session, user: User) -> dict[str, object]:
+    """What the layout of every signed-in page shows of alerts: the unread count."""
+    return {"unread_alerts": notify_service.unread_count(session=session, user_id=user.id)}
 
 
 @router.get("/notifications", response_class=HTMLResponse)
 def inbox(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
     notes = notify_service.inbox(session=session, user_id=user.id, limit=100)
     return show(
-        request, "notify/inbox.html", visitor, session, notes=notes, notice=_notice(request)
+        request,
+        "notify/inbox.html",
+        visitor,
+        session,
+        notes=notes,
+        notice=notice_for(request, NOTICES),
     )
 
 
@@ -64,7 +72,7 @@ def preferences(
         prefs=prefs,
         event_kinds=list(EventKind),
         vapid_public_key=ensure_vapid_keys(settings).public_key_b64url,
-        notice=_notice(request),
+        notice=notice_for(request, NOTICES),
     )
 
 
@@ -77,30 +85,29 @@ def update_preferences(
     session: DbSession,
     settings: SettingsDep,
 ) -> Response:
-    try:
-        with session.begin_nested():
-            account_service.update_preferences(
-                session=session,
-                user=user,
-                in_app=checkbox(form.get("in_app")),
-                email=checkbox(form.get("email")),
-                push=checkbox(form.get("push")),
-                event_kinds=[str(k) for k in form.getlist("event_kinds")],
-            )
-    except DoorstepError as exc:
-        prefs = account_service.get_preferences(session=session, user=user)
-        return show(
+    return form_action(
+        session,
+        lambda: account_service.update_preferences(
+            session=session,
+            user=user,
+            in_app=checkbox(form.get("in_app")),
+            email=checkbox(form.get("email")),
+            push=checkbox(form.get("push")),
+            event_kinds=[str(k) for k in form.getlist("event_kinds")],
+        ),
+        done=lambda _: redirect("/account/notifications?notice=saved"),
+        refused=lambda exc: show(
             request,
             "notify/preferences.html",
             visitor,
             session,
             status_code=exc.status_code,
-            prefs=prefs,
+            prefs=account_service.get_preferences(session=session, user=user),
             event_kinds=list(EventKind),
             vapid_public_key=ensure_vapid_keys(settings).public_key_b64url,
             error=exc.message,
-        )
-    return redirect("/account/notifications?notice=saved")
+        ),
+    )
 
 
 class _PushKeys(BaseModel):

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from sqlalchemy.orm import Session
 
 from doorstep import paging
-from doorstep.accounts.deps import PageAdmin, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageAdmin, PageVisitor, Visitor
 from doorstep.agencies.models import AgencyType
 from doorstep.errors import DoorstepError, InvalidInput, NotFound
 from doorstep.footage import policy as policy_service
@@ -30,8 +30,8 @@ from doorstep.http import DbSession, RuntimeDep
 from doorstep.routing import GuardedRoute
 from doorstep.runtime import Runtime
 from doorstep.transparency import charts, digests, figures, public, request_log, statements
-from doorstep.web.pages import show, text
-from doorstep.web.render import CheckedForm, redirect
+from doorstep.web.forms import form_action, notice_for, show_refusal, text
+from doorstep.web.render import redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -65,7 +65,7 @@ def _page(
         status_labels=STATUS_LABELS,
         type_labels=TYPE_LABELS,
         incident_labels=INCIDENT_LABELS,
-        notice=NOTICES.get(request.query_params.get("notice", "")),
+        notice=notice_for(request, NOTICES),
         **context,
     )
 
@@ -200,7 +200,7 @@ def _agency_page(
         session,
         status_code=status_code,
         error=error,
-        notice=NOTICES.get(request.query_params.get("notice", "")),
+        notice=notice_for(request, NOTICES),
         figures=data,
         jurisdiction=agency.jurisdiction,
         requests=sorted(requests, key=lambda r: r.activated_at, reverse=True),
@@ -238,24 +238,22 @@ def save_statement(
         "prohibited_uses": text(form.get("prohibited_uses")),
         "reason": text(form.get("reason")),
     }
-    try:
-        with session.begin_nested():
-            statements.set_statement(
-                session=session,
-                actor=user,
-                agency_id=agency_id,
-                acceptable_use=values["acceptable_use"],
-                prohibited_uses=values["prohibited_uses"].splitlines(),
-                reason=values["reason"],
-            )
-    except DoorstepError as exc:
-        if exc.status_code == 404:
-            raise
-        return _agency_page(
-            request, visitor, session, agency_id,
-            error=exc.message, status_code=exc.status_code, form=values,
-        )  # fmt: skip
-    return redirect(f"/transparency/agencies/{agency_id}?notice=statement_saved#statement")
+    return form_action(
+        session,
+        lambda: statements.set_statement(
+            session=session,
+            actor=user,
+            agency_id=agency_id,
+            acceptable_use=values["acceptable_use"],
+            prohibited_uses=values["prohibited_uses"].splitlines(),
+            reason=values["reason"],
+        ),
+        done=lambda _: redirect(
+            f"/transparency/agencies/{agency_id}?notice=statement_saved#statement"
+        ),
+        refused=show_refusal(_agency_page, request, visitor, session, agency_id, form=values),
+        passes=(404,),
+    )
 
 
 # ---------------------------------------------------------------- the request log

@@ -1,26 +1,45 @@
-"""Rendering pages: one Jinja environment, the layout's context, CSRF for forms."""
+"""Rendering pages: one Jinja environment, the layout's context, the pre-session CSRF
+cookie of anonymous forms, and answering with a page from a dependency.
+
+This module knows no domain: the visitor is anything with a ``user`` and a
+``csrf_token`` (``accounts.deps.PageVisitor``), and what the layout of a signed-in page
+shows besides the page (the unread alert count) comes from the providers that
+``routes.py`` puts on the app as ``layout_context``.
+"""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any, Protocol
 
 import h3
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
-from starlette.datastructures import FormData
-
-from doorstep.accounts.deps import PageVisitor, Visitor
-from doorstep.errors import DoorstepError, Forbidden
+from sqlalchemy.orm import Session
+from starlette.responses import Response
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 PRE_SESSION_CSRF_COOKIE = "doorstep_csrf"
 
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
+
+# What the layout of a signed-in page shows besides the page, for (session, user).
+LayoutContext = Callable[[Session, Any], Mapping[str, object]]
+
+
+class Viewer(Protocol):
+    """Who sees a page: the signed-in user (or None) and the CSRF token of his session."""
+
+    @property
+    def user(self) -> Any: ...
+
+    @property
+    def csrf_token(self) -> str: ...
 
 
 def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
@@ -38,7 +57,7 @@ templates.env.filters["cell_boundary"] = _cell_boundary
 def render(
     request: Request,
     name: str,
-    visitor: PageVisitor,
+    visitor: Viewer,
     *,
     status_code: int = 200,
     **context: Any,
@@ -75,25 +94,32 @@ def render(
     return response
 
 
+def show(
+    request: Request,
+    name: str,
+    visitor: Viewer,
+    session: Session,
+    *,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """Render a page of a signed-in area: for a signed-in visitor the layout also shows
+    what the app's ``layout_context`` providers give (the unread alert count)."""
+    layout: dict[str, object] = {}
+    if visitor.user is not None:
+        providers: tuple[LayoutContext, ...] = getattr(request.app.state, "layout_context", ())
+        for provide in providers:
+            layout.update(provide(session, visitor.user))
+    return render(request, name, visitor, status_code=status_code, **layout, **context)
+
+
+class PageAnswer(Exception):
+    """Raised by a page dependency to answer with this page instead of running the route
+    (e.g. the two-factor page for an agency member without it); the app returns it as is."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
-
-
-async def checked_form(request: Request, visitor: Visitor) -> FormData:
-    """The POSTed form, after its CSRF token matched the session's (or pre-session cookie)."""
-    form = await request.form()
-    sent = str(form.get("csrf_token") or "")
-    expected = visitor.csrf_token or request.cookies.get(PRE_SESSION_CSRF_COOKIE) or ""
-    if not expected or not sent or not secrets.compare_digest(sent, expected):
-        raise Forbidden(
-            "This form expired or did not come from this site. Reload the page and try again.",
-            code="csrf_failed",
-        )
-    return form
-
-
-CheckedForm = Annotated[FormData, Depends(checked_form)]
-
-
-def form_error(exc: DoorstepError) -> str:
-    return exc.message

@@ -1,0 +1,98 @@
+"""What every page's form shares: reading its fields, saying its first problem in the
+form's own words, running its action (a refusal re-renders the form with the message),
+and the notice shown after a form's redirect."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypeVar
+
+from fastapi import Request
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from doorstep.errors import DoorstepError, InvalidInput
+
+T = TypeVar("T")
+
+
+def form_action(
+    session: Session,
+    act: Callable[[], T],
+    *,
+    done: Callable[[T], Response],
+    refused: Callable[[DoorstepError], Response],
+    passes: Collection[int] = (),
+) -> Response:
+    """Run a form's action in a savepoint and answer with ``done(result)``.
+
+    A refusal (a ``DoorstepError``) undoes what the action wrote, and nothing else of the
+    request's transaction, and answers with ``refused(error)``: the form's page again, with
+    the message and the error's status. A refusal whose status is in ``passes`` (a 404 of
+    a thing that is not there, say) goes on to the app's error page instead.
+    """
+    try:
+        with session.begin_nested():
+            result = act()
+    except DoorstepError as exc:
+        if exc.status_code in passes:
+            raise
+        return refused(exc)
+    return done(result)
+
+
+def show_refusal(
+    page: Callable[..., Response], *args: Any, **context: Any
+) -> Callable[[DoorstepError], Response]:
+    """The ``refused`` of most forms: ``page(*args, **context)`` again, with the refusal's
+    message as ``error`` and the refusal's status."""
+    return lambda exc: page(*args, error=exc.message, status_code=exc.status_code, **context)
+
+
+def notice_for(request: Request, notices: Mapping[str, str]) -> str | None:
+    """The sentence for the ``notice`` a form's redirect put in the query (or None)."""
+    return notices.get(request.query_params.get("notice", ""))
+
+
+def validation_message(exc: ValidationError, labels: dict[str, str]) -> str:
+    """One readable sentence for the first problem of a form, in the form's own words."""
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first.get("loc") else ""
+    label = labels.get(field, field or "This form")
+    problem = str(first.get("msg", "is not valid"))
+    problem = problem.removeprefix("Value error, ")
+    return f"{label}: {problem[:1].lower()}{problem[1:]}."
+
+
+def checkbox(value: object) -> bool:
+    """An HTML checkbox is sent only when ticked."""
+    return value is not None and str(value) not in ("", "0", "off", "false")
+
+
+def day_bounds(date_from: str, date_to: str) -> tuple[datetime | None, datetime | None]:
+    """A filter's From/To days (YYYY-MM-DD, UTC) as [since, until): To includes that day."""
+
+    def day(value: str, label: str) -> date | None:
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise InvalidInput(f"{label} is not a date (YYYY-MM-DD).", code="invalid_date") from exc
+
+    first, last = day(date_from, "From"), day(date_to, "To")
+    since = datetime.combine(first, time.min, UTC) if first else None
+    if last == date.max:  # the day after it, where the filter would end, does not exist
+        raise InvalidInput(
+            "To is the last date there is; leave it empty to include every later day.",
+            code="invalid_date",
+        )
+    until = datetime.combine(last + timedelta(days=1), time.min, UTC) if last else None
+    return since, until
+
+
+def text(value: object) -> str:
+    """A form field as text: a missing field or an uploaded file reads as empty."""
+    return value if isinstance(value, str) else ""
