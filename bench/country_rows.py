@@ -16,8 +16,9 @@ from bench import country
 from bench.load import BulkLoader, Row
 from bench.progress import Progress
 from doorstep import geo
-from doorstep.cameras.models import CameraKind, EventKind
+from doorstep.cameras.models import CameraKind
 from doorstep.feed.models import Category
+from doorstep.media.kinds import EventKind
 from doorstep.security import hash_password
 
 DAY_S = 86_400.0

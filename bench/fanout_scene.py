@@ -27,10 +27,11 @@ from doorstep.accounts import service as account_service
 from doorstep.accounts.models import NotificationPreference, Role, User
 from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import AgencyMembership, AgencyType, MemberRole
-from doorstep.cameras.models import Camera, CameraKind, EventKind, MotionEvent
+from doorstep.cameras.models import Camera, CameraKind, MotionEvent
 from doorstep.db import utcnow
 from doorstep.footage import service as request_service
 from doorstep.footage.models import IncidentType
+from doorstep.media.kinds import EventKind
 from doorstep.notify.models import Webhook
 from doorstep.runtime import Runtime
 from doorstep.security import hash_password

@@ -18,7 +18,7 @@ from doorstep.cameras import device_input as camera_device_input
 from doorstep.cameras import events as camera_events
 from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras import registry as camera_registry
-from doorstep.cameras.models import EventKind
+from doorstep.media.kinds import EventKind
 from doorstep.runtime import Runtime
 
 

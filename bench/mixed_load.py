@@ -43,12 +43,13 @@ from doorstep.accounts import api_tokens
 from doorstep.accounts import service as account_service
 from doorstep.cameras import events as camera_events
 from doorstep.cameras import registry as camera_registry
-from doorstep.cameras.models import CameraKind, EventKind
+from doorstep.cameras.models import CameraKind
 from doorstep.config import Settings
 from doorstep.db import utcnow
 from doorstep.feed import homes
 from doorstep.feed import service as feed_service
 from doorstep.feed.models import Category
+from doorstep.media.kinds import EventKind
 from doorstep.media.samples import write_sample_clip
 from doorstep.migrate import upgrade
 from doorstep.runtime import Runtime

@@ -22,10 +22,11 @@ from doorstep.cameras import clips as camera_clips
 from doorstep.cameras import events as camera_events
 from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras import registry as camera_registry
-from doorstep.cameras.models import CameraKind, EventKind
+from doorstep.cameras.models import CameraKind
 from doorstep.db import utcnow
 from doorstep.footage import service as request_service
 from doorstep.footage.models import IncidentType
+from doorstep.media.kinds import EventKind
 from doorstep.media.samples import write_sample_clip
 from doorstep.media.video import ClipLimits
 from doorstep.runtime import Runtime

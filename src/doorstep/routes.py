@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from doorstep.accounts import api as accounts_api
+from doorstep.accounts import deps as account_deps
 from doorstep.accounts import pages as account_pages
 from doorstep.accounts import settings_pages as account_settings_pages
 from doorstep.agencies import admin_pages as agency_admin_pages
@@ -17,6 +18,7 @@ from doorstep.agencies import pages as agency_pages
 from doorstep.cameras import api as cameras_api
 from doorstep.cameras import device_api as cameras_device_api
 from doorstep.cameras import pages as camera_pages
+from doorstep.cameras import uploads as camera_uploads
 from doorstep.feed import api as feed_api
 from doorstep.feed import moderation_pages as feed_moderation_pages
 from doorstep.feed import pages as feed_pages
@@ -28,6 +30,7 @@ from doorstep.footage import moderation_pages as footage_moderation_pages
 from doorstep.footage import owner_pages as footage_owner_pages
 from doorstep.notify import api as notify_api
 from doorstep.notify import pages as notify_pages
+from doorstep.routing import EarlyAuthenticators
 from doorstep.transparency import api as transparency_api
 from doorstep.transparency import pages as transparency_pages
 from doorstep.web.render import LayoutContext
@@ -65,7 +68,11 @@ LAYOUT_CONTEXT: tuple[LayoutContext, ...] = (notify_pages.layout_context,)
 
 def include_all(app: FastAPI) -> None:
     """Mount the JSON API (under ``/api/v1``) and the HTML pages on the app, and give the
-    pages' layout its context providers."""
+    pages' layout its context providers and the route guard its early checks."""
     for router in (*API_ROUTERS, *PAGE_ROUTERS):
         app.include_router(router)
+    app.state.agency_dashboard_requests = footage_agency_pages.dashboard_requests
+    app.state.early_authenticators = EarlyAuthenticators(
+        user=account_deps.authenticate_api_user, camera=camera_uploads.authenticate_device
+    )
     app.state.layout_context = LAYOUT_CONTEXT

@@ -16,6 +16,11 @@ runs, in this order and before FastAPI touches the body:
 
 The route's own dependencies still authenticate the caller as usual; step 2 costs one more
 token lookup, and only on requests that carry a body.
+
+This module is below the domains and imports none of them: a route is behind a user when
+one of its dependencies is marked with :func:`user_principal` (``accounts.deps.api_user``
+is), behind a camera when its path is a device path; the checks themselves are the
+:class:`EarlyAuthenticators` that ``routes.include_all`` puts on the app.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -78,16 +84,37 @@ def _dependency_calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
         yield from _dependency_calls(dependency)
 
 
+_USER_PRINCIPAL = "doorstep_user_principal"
+
+
+_Dependency = TypeVar("_Dependency", bound=Callable[..., Any])
+
+
+def user_principal(dependency: _Dependency) -> _Dependency:
+    """Mark the dependency that authenticates an API user: a route that depends on it is
+    authenticated before its body is read."""
+    setattr(dependency, _USER_PRINCIPAL, True)
+    return dependency
+
+
+@dataclass(frozen=True)
+class EarlyAuthenticators:
+    """The checks step 2 runs (blocking: in the threadpool), each raising the error the
+    route's own dependency would: ``user`` for a route behind an API user, ``camera`` for a
+    device route (``camera_id`` in its path)."""
+
+    user: Callable[[Request], None]
+    camera: Callable[[Request, uuid.UUID], None]
+
+
 def _principal_of(route: APIRoute) -> str | None:
     """'user', 'camera' or None (public, or a page whose cookie is checked by its own
     dependencies)."""
-    from doorstep.accounts.deps import api_user
-
     if route.path.startswith("/api/v1/cameras/{camera_id}/"):
         segment = route.path.removeprefix("/api/v1/cameras/{camera_id}/").split("/")[0]
         if segment in _DEVICE_SEGMENTS:
             return "camera"
-    if any(call is api_user for call in _dependency_calls(route.dependant)):
+    if any(getattr(call, _USER_PRINCIPAL, False) for call in _dependency_calls(route.dependant)):
         return "user"
     return None
 
@@ -117,26 +144,17 @@ def _check_parameters(request: Request) -> None:
 
 
 def _authenticate_early(request: Request, principal: str) -> None:
-    """Check the caller's credentials in a transaction of their own (blocking: run it in
-    the threadpool). Raises the same errors the route's own dependency would."""
-    from doorstep.accounts.deps import api_user, bearer_token
-    from doorstep.cameras import registry as camera_registry
-
-    runtime = request.app.state.runtime
+    """Check the caller's credentials with the app's :class:`EarlyAuthenticators`
+    (blocking: run it in the threadpool)."""
+    authenticators: EarlyAuthenticators = request.app.state.early_authenticators
     if principal == "user":
-        # A write transaction: a token's use is recorded (last_used_at).
-        with runtime.db.transaction() as session:
-            api_user(request, session)
+        authenticators.user(request)
         return
     try:
         camera_id = uuid.UUID(str(request.path_params.get("camera_id", "")))
     except ValueError:
         return  # the route's own validation answers 422 for a malformed id
-    # Checking a camera's token writes nothing: no SQLite write lock for it.
-    with runtime.db.read_only() as session:
-        camera_registry.authenticate_camera(
-            session=session, camera_id=camera_id, token=bearer_token(request)
-        )
+    authenticators.camera(request, camera_id)
 
 
 def _too_large(limit: int, *, clip_bytes: int | None) -> PayloadTooLarge:

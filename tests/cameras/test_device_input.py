@@ -14,9 +14,10 @@ from tests.factories import CameraWithToken, make_camera, make_person, sample_cl
 
 from doorstep.cameras import clips as camera_clips
 from doorstep.cameras import events as camera_events
-from doorstep.cameras.models import Camera, Clip, EventKind, MotionEvent
+from doorstep.cameras.models import Camera, Clip, MotionEvent
 from doorstep.db import utcnow
 from doorstep.errors import InvalidInput
+from doorstep.media.kinds import EventKind
 from doorstep.media.video import ClipLimits
 from doorstep.runtime import Runtime
 

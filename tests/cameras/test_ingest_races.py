@@ -18,8 +18,9 @@ from tests.factories import make_camera, make_person, sample_clip, upload_clip
 from doorstep.cameras import clips as camera_clips
 from doorstep.cameras import events as camera_events
 from doorstep.cameras import registry as camera_registry
-from doorstep.cameras.models import Camera, Clip, EventKind, MotionEvent
+from doorstep.cameras.models import Camera, Clip, MotionEvent
 from doorstep.db import utcnow
+from doorstep.media.kinds import EventKind
 from doorstep.media.video import ClipLimits
 from doorstep.runtime import Runtime
 

@@ -22,10 +22,11 @@ from doorstep.cameras import clips as camera_clips
 from doorstep.cameras import deletion as camera_deletion
 from doorstep.cameras import events as camera_events
 from doorstep.cameras import inbox as camera_inbox
-from doorstep.cameras.models import Camera, Clip, EventKind
+from doorstep.cameras.models import Camera, Clip
 from doorstep.db import utcnow
 from doorstep.errors import InvalidInput
 from doorstep.footage.targeting import TargetOwner, area_cells, target_owners
+from doorstep.media.kinds import EventKind
 from doorstep.media.video import ClipLimits
 from doorstep.runtime import Runtime
 

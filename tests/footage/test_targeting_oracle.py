@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from doorstep import geo
 from doorstep.accounts.models import User
-from doorstep.cameras.models import Camera, CameraKind, Clip, EventKind, MotionEvent
+from doorstep.cameras.models import Camera, CameraKind, Clip, MotionEvent
 from doorstep.db import utcnow
 from doorstep.errors import InvalidInput
 from doorstep.footage.targeting import (
@@ -39,6 +39,7 @@ from doorstep.footage.targeting import (
     cameras_with_footage,
     target_owners,
 )
+from doorstep.media.kinds import EventKind
 from doorstep.runtime import Runtime
 
 TOWNS = [(39.9526, -75.1652), (59.3293, 18.0686), (-33.8688, 151.2093)]

@@ -12,7 +12,8 @@ from starlette.datastructures import FormData
 from doorstep.accounts import api_tokens, sign_in
 from doorstep.accounts.models import ApiToken, Role, User, WebSession
 from doorstep.errors import Forbidden, Unauthenticated
-from doorstep.http import DbSession, SettingsDep
+from doorstep.http import DbSession, SettingsDep, get_runtime
+from doorstep.routing import user_principal
 from doorstep.web.render import PRE_SESSION_CSRF_COOKIE
 
 
@@ -29,6 +30,7 @@ def _bearer(request: Request) -> str | None:
 _CAMERA_TOKEN_START = "dsc_"  # noqa: S105 (a label, not a secret)
 
 
+@user_principal
 def api_user(request: Request, session: DbSession) -> User:
     """API callers authenticate with a bearer API token."""
     token = _bearer(request)
@@ -46,6 +48,14 @@ def api_user(request: Request, session: DbSession) -> User:
             )
         raise Unauthenticated("This API token is not valid or was revoked.", code="invalid_token")
     return user
+
+
+def authenticate_api_user(request: Request) -> None:
+    """The route guard's early check of an API user (``routing.EarlyAuthenticators``): the
+    bearer token, in a transaction of its own, a write one because a token's use is
+    recorded (``last_used_at``)."""
+    with get_runtime(request).db.transaction() as session:
+        api_user(request, session)
 
 
 def api_admin(user: Annotated[User, Depends(api_user)]) -> User:

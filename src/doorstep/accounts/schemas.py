@@ -8,8 +8,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from doorstep.accounts.models import Role
-from doorstep.cameras.models import EventKind
 from doorstep.inputs import Line, OptionalFlag, OptionalLine, Text
+from doorstep.media.kinds import EventKind
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from doorstep import audit
 from doorstep.accounts.models import NotificationPreference, PushSubscription, Role, User
 from doorstep.audit import Actor
-from doorstep.cameras.models import EventKind
 from doorstep.errors import Conflict, Forbidden, InvalidInput, NotFound
+from doorstep.media.kinds import EventKind
 from doorstep.security import hash_password
 
 DEFAULT_ALERT_KINDS = [k.value for k in EventKind]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -27,7 +27,6 @@ from doorstep.agencies.models import AgencyInvitation, AgencyType, MemberRole
 from doorstep.agencies.schemas import AgencyCreate, InvitationCreate
 from doorstep.config import Settings
 from doorstep.errors import Forbidden, InvalidInput
-from doorstep.footage import service as request_service
 from doorstep.http import DbSession, SettingsDep
 from doorstep.notify.channels.email import email_configured
 from doorstep.routing import GuardedRoute
@@ -137,6 +136,15 @@ def apply(
 # ---------------------------------------------------------------- the dashboard
 
 
+class DashboardRequests(Protocol):
+    """The agency's footage requests, each with its counts, as the dashboard lists them.
+    The footage domain answers it (``footage.agency_pages.dashboard_requests``) and
+    ``routes.include_all`` hands it to the app: footage asks through the agencies service,
+    so agencies must not import footage back."""
+
+    def __call__(self, *, session: Session, actor: User) -> list[tuple[Any, Any]]: ...
+
+
 def _dashboard(
     request: Request,
     visitor: PageVisitor,
@@ -180,10 +188,8 @@ def _dashboard(
                 context["invitations"] = agency_service.list_invitations(
                     session=session, actor=user, agency_id=agency.id
                 )
-            context["requests"] = [
-                (r, request_service.request_counts(session=session, request_id=r.id))
-                for r in request_service.list_agency_requests(session=session, actor=user)
-            ]
+            requests_of: DashboardRequests = request.app.state.agency_dashboard_requests
+            context["requests"] = requests_of(session=session, actor=user)
     response = show(
         request, "agencies/dashboard.html", visitor, session, status_code=status_code, **context
     )

@@ -13,7 +13,6 @@ from doorstep.accounts.deps import AnyUser, CurrentUser
 from doorstep.cameras import deletion as camera_deletion
 from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras import registry as camera_registry
-from doorstep.cameras.models import EventKind
 from doorstep.cameras.schemas import (
     CameraCreate,
     CameraIssued,
@@ -26,6 +25,7 @@ from doorstep.cameras.schemas import (
 )
 from doorstep.http import DbSession, RuntimeDep
 from doorstep.inputs import OptionalMoment
+from doorstep.media.kinds import EventKind
 from doorstep.media.streaming import media_response
 from doorstep.routing import GuardedRoute
 

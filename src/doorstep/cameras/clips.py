@@ -29,8 +29,9 @@ from doorstep.cameras.device_input import (
     find_device_event,
     insert_event,
 )
-from doorstep.cameras.models import Camera, Clip, EventKind, MotionEvent
+from doorstep.cameras.models import Camera, Clip, MotionEvent
 from doorstep.db import after_commit, undo_on_rollback, utcnow
+from doorstep.media.kinds import EventKind
 from doorstep.media.storage import MediaStorage
 from doorstep.media.video import ClipLimits, VideoProbe, make_thumbnail, probe_clip
 

@@ -17,12 +17,12 @@ from doorstep.cameras import clips as camera_clips
 from doorstep.cameras import events as camera_events
 from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras import registry as camera_registry
-from doorstep.cameras.models import EventKind
 from doorstep.cameras.schemas import EventBatch, EventBatchResult, EventCreate, EventRead
 from doorstep.cameras.uploads import CLIP_FILE_FIELD, camera_upload, multipart_body, spool_upload
 from doorstep.errors import InvalidInput
 from doorstep.http import DbSession, RuntimeDep
 from doorstep.inputs import DeviceRef
+from doorstep.media.kinds import EventKind
 from doorstep.media.video import ClipLimits
 from doorstep.routing import GuardedRoute
 from doorstep.runtime import Runtime

@@ -27,9 +27,10 @@ from doorstep.cameras.device_input import (
     find_device_event,
     insert_event,
 )
-from doorstep.cameras.models import Camera, EventKind, MotionEvent
+from doorstep.cameras.models import Camera, MotionEvent
 from doorstep.db import utcnow
 from doorstep.errors import InvalidInput
+from doorstep.media.kinds import EventKind
 from doorstep.notify import service as notify_service
 
 

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from doorstep import paging
 from doorstep.accounts.models import User
-from doorstep.cameras.models import Camera, Clip, EventKind, MotionEvent
+from doorstep.cameras.models import Camera, Clip, MotionEvent
 from doorstep.cameras.schemas import ClipRead, EventRead
 from doorstep.errors import NotFound
+from doorstep.media.kinds import EventKind
 
 
 def readable_events(*, actor: User) -> Select[MotionEvent, Camera, Clip]:

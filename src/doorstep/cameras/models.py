@@ -18,21 +18,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from doorstep.db import Base, UTCDateTime, new_id, str_enum, utcnow
+from doorstep.media.kinds import EventKind
 
 
 class CameraKind(enum.StrEnum):
     doorbell = "doorbell"
     floodlight = "floodlight"
     indoor = "indoor"
-    other = "other"
-
-
-class EventKind(enum.StrEnum):
-    motion = "motion"
-    ding = "ding"
-    person = "person"
-    vehicle = "vehicle"
-    package = "package"
     other = "other"
 
 

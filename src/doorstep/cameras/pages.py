@@ -22,10 +22,11 @@ from doorstep.accounts.models import User
 from doorstep.cameras import deletion as camera_deletion
 from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras import registry as camera_registry
-from doorstep.cameras.models import CameraKind, EventKind
+from doorstep.cameras.models import CameraKind
 from doorstep.cameras.schemas import CameraCreate, CameraRead, CameraUpdate, EventRead
 from doorstep.errors import DoorstepError, InvalidInput
 from doorstep.http import DbSession, RuntimeDep, SettingsDep
+from doorstep.media.kinds import EventKind
 from doorstep.routing import GuardedRoute
 from doorstep.web.forms import (
     checkbox,

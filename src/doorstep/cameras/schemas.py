@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from doorstep.cameras.models import CameraKind, EventKind
+from doorstep.cameras.models import CameraKind
 from doorstep.inputs import (
     DeviceRef,
     Flag,
@@ -19,6 +19,7 @@ from doorstep.inputs import (
     OptionalWholeNumber,
     WholeNumber,
 )
+from doorstep.media.kinds import EventKind
 
 
 class CameraBase(BaseModel):

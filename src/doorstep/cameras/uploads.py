@@ -19,6 +19,7 @@ from starlette.datastructures import FormData, UploadFile
 from doorstep.accounts.deps import bearer_token
 from doorstep.cameras import registry as camera_registry
 from doorstep.errors import InvalidInput, PayloadTooLarge
+from doorstep.http import get_runtime
 from doorstep.runtime import Runtime
 
 # Room for the multipart envelope and the small form fields around the file.
@@ -98,3 +99,13 @@ CLIP_FILE_FIELD: dict[str, Any] = {
     "description": "The clip: a complete H.264 MP4 or MOV file within the instance's limits "
     "(DOORSTEP_MAX_CLIP_BYTES, _DURATION_S, _WIDTH, _HEIGHT).",
 }
+
+
+def authenticate_device(request: Request, camera_id: uuid.UUID) -> None:
+    """The route guard's early check of a device (``routing.EarlyAuthenticators``): the
+    camera's token, in a read-only transaction, since checking it writes nothing (no
+    SQLite write lock for it)."""
+    with get_runtime(request).db.read_only() as session:
+        camera_registry.authenticate_camera(
+            session=session, camera_id=camera_id, token=bearer_token(request)
+        )

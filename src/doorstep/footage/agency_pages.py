@@ -33,7 +33,7 @@ from doorstep.footage import evidence as evidence_service
 from doorstep.footage import lifecycle
 from doorstep.footage import policy as policy_service
 from doorstep.footage import service as request_service
-from doorstep.footage.models import IncidentType, RequestStatus
+from doorstep.footage.models import FootageRequest, IncidentType, RequestStatus
 from doorstep.footage.notice import render_notice
 from doorstep.footage.rules import MAX_MESSAGE_CHARS
 from doorstep.footage.schemas import CloseRequest, RequestCreate
@@ -376,3 +376,14 @@ def act(
         refused=show_refusal(_request_page, request, visitor, member, session, request_id),
         passes=(404,),
     )
+
+
+def dashboard_requests(
+    *, session: Session, actor: User
+) -> list[tuple[FootageRequest, request_service.RequestCounts]]:
+    """The member's agency's requests with their counts, for the agency dashboard
+    (``agencies.pages.DashboardRequests``)."""
+    return [
+        (r, request_service.request_counts(session=session, request_id=r.id))
+        for r in request_service.list_agency_requests(session=session, actor=actor)
+    ]

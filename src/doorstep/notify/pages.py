@@ -13,10 +13,10 @@ from doorstep.accounts import service as account_service
 from doorstep.accounts.deps import CheckedForm, PageUser, Visitor
 from doorstep.accounts.models import User
 from doorstep.accounts.schemas import PushSubscriptionCreate
-from doorstep.cameras.models import EventKind
 from doorstep.errors import Forbidden, InvalidInput, Unauthenticated
 from doorstep.http import DbSession, SettingsDep
 from doorstep.inputs import Line
+from doorstep.media.kinds import EventKind
 from doorstep.notify import service as notify_service
 from doorstep.notify.channels.webpush import ensure_vapid_keys
 from doorstep.routing import GuardedRoute
