@@ -99,7 +99,7 @@ _LABELS = {
 DEFAULT_RADIUS_M = "200"
 
 # A member who may draft requests (two-factor sign-in included).
-PageDrafter = Annotated[ActingMember, Depends(page_agency_member(roles=request_service.DRAFTERS))]
+PageDrafter = Annotated[ActingMember, Depends(page_agency_member(roles=lifecycle.DRAFTERS))]
 
 
 def page_context() -> dict[str, Any]:
