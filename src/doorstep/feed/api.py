@@ -10,7 +10,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
-from doorstep import paging
 from doorstep.accounts.deps import AnyUser, CurrentCredential, CurrentUser
 from doorstep.accounts.models import User
 from doorstep.agencies.deps import AgencyMember, api_agency_member
@@ -43,7 +42,7 @@ from doorstep.feed.schemas import (
     TipSent,
 )
 from doorstep.feed.service import FeedSlice
-from doorstep.http import DbSession, RuntimeDep
+from doorstep.http import DbSession, PageCursor, RuntimeDep
 from doorstep.inputs import OptionalMoment
 from doorstep.media.streaming import media_response
 from doorstep.routing import GuardedRoute
@@ -53,7 +52,6 @@ api = "/api/v1"
 
 Categories = Annotated[list[Category] | None, Query(alias="category")]
 PageLimit = Annotated[int, Query(ge=1, le=100)]
-PageCursor = Annotated[str | None, Query(max_length=paging.MAX_CURSOR_CHARS)]
 
 
 def _post_view(session: Session, user: User, post: Post) -> PostRead:
