@@ -8,10 +8,8 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from sqlalchemy.orm import Session
 
 from doorstep.accounts.deps import AnyUser, CurrentCredential, CurrentUser
-from doorstep.accounts.models import User
 from doorstep.agencies.deps import AgencyMember, api_agency_member
 from doorstep.feed import comments as feed_comments
 from doorstep.feed import display as feed_display
@@ -41,7 +39,6 @@ from doorstep.feed.schemas import (
     TipRead,
     TipSent,
 )
-from doorstep.feed.service import FeedSlice
 from doorstep.http import DbSession, PageCursor, RuntimeDep
 from doorstep.inputs import OptionalMoment
 from doorstep.media.streaming import media_response
@@ -54,13 +51,12 @@ Categories = Annotated[list[Category] | None, Query(alias="category")]
 PageLimit = Annotated[int, Query(ge=1, le=100)]
 
 
-def _post_view(session: Session, user: User, post: Post) -> PostRead:
-    """One post as ``user`` may see it."""
+# One post or comment as ``user`` may see it, as every route that changes one answers.
+def _post_view(session: DbSession, user: CurrentUser, post: Post) -> PostRead:
     return feed_display.post_view(session=session, viewer=user, post=post)
 
 
-def _comment_view(session: Session, user: User, comment: Comment) -> CommentRead:
-    """One comment as ``user`` may see it."""
+def _comment_view(session: DbSession, user: CurrentUser, comment: Comment) -> CommentRead:
     return feed_comments.comment_views(session=session, viewer=user, comments=[comment])[0]
 
 
@@ -90,10 +86,9 @@ def set_home(body: HomeUpdate, user: CurrentUser, session: DbSession) -> HomeRea
 # ---------------------------------------------------------------- feed
 
 
-def _feed_slice(default_limit: int) -> Callable[..., FeedSlice]:
-    """A dependency that reads the feed's filters and paging from the query (``limit``
-    defaulting to ``default_limit``) and returns that slice of the caller's feed, so the
-    list and its map take the same parameters and see the same posts."""
+def _feed_slice(default_limit: int) -> Callable[..., feed_service.FeedSlice]:
+    """A dependency: the slice of the caller's feed its query asks for, so that the list and
+    its map take the same parameters and see the same posts (``limit`` as they choose)."""
 
     def feed_slice(
         user: CurrentUser,
@@ -103,7 +98,7 @@ def _feed_slice(default_limit: int) -> Callable[..., FeedSlice]:
         until: OptionalMoment = None,
         cursor: PageCursor = None,
         limit: PageLimit = default_limit,
-    ) -> FeedSlice:
+    ) -> feed_service.FeedSlice:
         return feed_service.feed(
             session=session,
             viewer=user,
@@ -121,7 +116,7 @@ def _feed_slice(default_limit: int) -> Callable[..., FeedSlice]:
 def read_feed(
     user: CurrentUser,
     session: DbSession,
-    page: Annotated[FeedSlice, Depends(_feed_slice(30))],
+    page: Annotated[feed_service.FeedSlice, Depends(_feed_slice(30))],
 ) -> FeedPage:
     """Posts within the caller's radius, newest first; follow ``next_cursor`` for older."""
     return FeedPage(
@@ -134,7 +129,7 @@ def read_feed(
 def feed_map(
     user: CurrentUser,
     session: DbSession,
-    page: Annotated[FeedSlice, Depends(_feed_slice(100))],
+    page: Annotated[feed_service.FeedSlice, Depends(_feed_slice(100))],
 ) -> FeedMap:
     """The same posts as a GeoJSON FeatureCollection; each geometry is a coarse cell."""
     return FeedMap(
