@@ -1,13 +1,15 @@
-"""Dependencies shared by every router: the runtime, one DB transaction per request."""
+"""Dependencies shared by every router: the runtime, one DB transaction per request, and
+the cursor parameter of keyset-paginated lists."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
+from doorstep import paging
 from doorstep.config import Settings
 from doorstep.runtime import Runtime
 
@@ -38,3 +40,6 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 # commit is an error response, never a silent loss after a 200.
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
 ClientAddress = Annotated[str, Depends(client_address)]
+# The opaque ``cursor`` query parameter of a keyset-paginated list: bounded here so that a
+# text far longer than any cursor is a 422 before it reaches paging.decode_cursor.
+PageCursor = Annotated[str | None, Query(max_length=paging.MAX_CURSOR_CHARS)]

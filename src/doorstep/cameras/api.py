@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from doorstep import paging
 from doorstep.accounts.deps import AnyUser, CurrentUser
 from doorstep.cameras import deletion as camera_deletion
 from doorstep.cameras import inbox as camera_inbox
@@ -23,7 +22,7 @@ from doorstep.cameras.schemas import (
     EventPage,
     EventRead,
 )
-from doorstep.http import DbSession, RuntimeDep
+from doorstep.http import DbSession, PageCursor, RuntimeDep
 from doorstep.inputs import OptionalMoment
 from doorstep.media.kinds import EventKind
 from doorstep.media.streaming import media_response
@@ -113,7 +112,7 @@ def list_events(
     since: OptionalMoment = None,
     until: OptionalMoment = None,
     on_device: bool | None = None,
-    cursor: Annotated[str | None, Query(max_length=paging.MAX_CURSOR_CHARS)] = None,
+    cursor: PageCursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> EventPage:
     page = camera_inbox.timeline(

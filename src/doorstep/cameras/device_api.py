@@ -18,7 +18,7 @@ from doorstep.cameras import events as camera_events
 from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras import registry as camera_registry
 from doorstep.cameras.schemas import EventBatch, EventBatchResult, EventCreate, EventRead
-from doorstep.cameras.uploads import CLIP_FILE_FIELD, camera_upload, multipart_body, spool_upload
+from doorstep.cameras.uploads import CLIP_FILE_FIELD, camera_upload, multipart_body, spooled_upload
 from doorstep.errors import InvalidInput
 from doorstep.http import DbSession, RuntimeDep
 from doorstep.inputs import DeviceRef
@@ -60,13 +60,10 @@ def _ingest(
         )
         if existing is not None:  # a retry: the event it made, without decoding it again
             return camera_inbox.event_view(existing.event, camera, existing.clip), False
-    path = spool_upload(upload, limits.max_bytes)
-    try:
+    with spooled_upload(upload, limits.max_bytes) as path:
         stored = camera_clips.store_clip(
             storage=runtime.storage, limits=limits, camera_id=camera_id, file_path=path
         )
-    finally:
-        path.unlink(missing_ok=True)
     with runtime.db.transaction() as session:
         # First: whatever step below refuses or fails (the commit included), the files go.
         camera_clips.discard_on_rollback(session=session, storage=runtime.storage, stored=stored)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,10 @@ from doorstep.runtime import Runtime
 _MULTIPART_OVERHEAD = 64 * 1024
 
 
-def spool_upload(upload: UploadFile, limit: int) -> Path:
-    """Copy the upload to a temp file, refusing it as soon as it passes ``limit`` bytes."""
+@contextmanager
+def spooled_upload(upload: UploadFile, limit: int) -> Iterator[Path]:
+    """The upload copied to a temp file, refused as soon as it passes ``limit`` bytes; the
+    file is removed when the block ends, however it ends."""
     fd, name = tempfile.mkstemp(prefix="doorstep-upload-", suffix=".mp4")
     path = Path(name)
     written = 0
@@ -43,10 +45,9 @@ def spool_upload(upload: UploadFile, limit: int) -> Path:
                         limit_bytes=limit,
                     )
                 handle.write(chunk)
-    except BaseException:
+        yield path
+    finally:
         path.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _authenticate_device(runtime: Runtime, camera_id: uuid.UUID, token: str | None) -> None:

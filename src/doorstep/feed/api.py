@@ -4,11 +4,11 @@ moderation, tips, and the clips shared in posts."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from doorstep import paging
 from doorstep.accounts.deps import AnyUser, CurrentCredential, CurrentUser
 from doorstep.agencies.deps import AgencyMember, api_agency_member
 from doorstep.feed import comments as feed_comments
@@ -16,7 +16,7 @@ from doorstep.feed import display as feed_display
 from doorstep.feed import homes, moderation, tips
 from doorstep.feed import reports as feed_reports
 from doorstep.feed import service as feed_service
-from doorstep.feed.models import Category, Post
+from doorstep.feed.models import Category, Comment, Post
 from doorstep.feed.schemas import (
     ApprovalNote,
     CommentCreate,
@@ -39,7 +39,7 @@ from doorstep.feed.schemas import (
     TipRead,
     TipSent,
 )
-from doorstep.http import DbSession, RuntimeDep
+from doorstep.http import DbSession, PageCursor, RuntimeDep
 from doorstep.inputs import OptionalMoment
 from doorstep.media.streaming import media_response
 from doorstep.routing import GuardedRoute
@@ -49,7 +49,15 @@ api = "/api/v1"
 
 Categories = Annotated[list[Category] | None, Query(alias="category")]
 PageLimit = Annotated[int, Query(ge=1, le=100)]
-PageCursor = Annotated[str | None, Query(max_length=paging.MAX_CURSOR_CHARS)]
+
+
+# One post or comment as ``user`` may see it, as every route that changes one answers.
+def _post_view(session: DbSession, user: CurrentUser, post: Post) -> PostRead:
+    return feed_display.post_view(session=session, viewer=user, post=post)
+
+
+def _comment_view(session: DbSession, user: CurrentUser, comment: Comment) -> CommentRead:
+    return feed_comments.comment_views(session=session, viewer=user, comments=[comment])[0]
 
 
 # ---------------------------------------------------------------- home
@@ -78,26 +86,39 @@ def set_home(body: HomeUpdate, user: CurrentUser, session: DbSession) -> HomeRea
 # ---------------------------------------------------------------- feed
 
 
+def _feed_slice(default_limit: int) -> Callable[..., feed_service.FeedSlice]:
+    """A dependency: the slice of the caller's feed its query asks for, so that the list and
+    its map take the same parameters and see the same posts (``limit`` as they choose)."""
+
+    def feed_slice(
+        user: CurrentUser,
+        session: DbSession,
+        category: Categories = None,
+        since: OptionalMoment = None,
+        until: OptionalMoment = None,
+        cursor: PageCursor = None,
+        limit: PageLimit = default_limit,
+    ) -> feed_service.FeedSlice:
+        return feed_service.feed(
+            session=session,
+            viewer=user,
+            categories=category,
+            since=since,
+            until=until,
+            cursor=cursor,
+            limit=limit,
+        )
+
+    return feed_slice
+
+
 @router.get(f"{api}/feed", response_model=FeedPage)
 def read_feed(
     user: CurrentUser,
     session: DbSession,
-    category: Categories = None,
-    since: OptionalMoment = None,
-    until: OptionalMoment = None,
-    cursor: PageCursor = None,
-    limit: PageLimit = 30,
+    page: Annotated[feed_service.FeedSlice, Depends(_feed_slice(30))],
 ) -> FeedPage:
     """Posts within the caller's radius, newest first; follow ``next_cursor`` for older."""
-    page = feed_service.feed(
-        session=session,
-        viewer=user,
-        categories=category,
-        since=since,
-        until=until,
-        cursor=cursor,
-        limit=limit,
-    )
     return FeedPage(
         posts=feed_display.post_views(session=session, viewer=user, posts=page.posts),
         next_cursor=page.next_cursor,
@@ -108,22 +129,9 @@ def read_feed(
 def feed_map(
     user: CurrentUser,
     session: DbSession,
-    category: Categories = None,
-    since: OptionalMoment = None,
-    until: OptionalMoment = None,
-    cursor: PageCursor = None,
-    limit: PageLimit = 100,
+    page: Annotated[feed_service.FeedSlice, Depends(_feed_slice(100))],
 ) -> FeedMap:
     """The same posts as a GeoJSON FeatureCollection; each geometry is a coarse cell."""
-    page = feed_service.feed(
-        session=session,
-        viewer=user,
-        categories=category,
-        since=since,
-        until=until,
-        cursor=cursor,
-        limit=limit,
-    )
     return FeedMap(
         features=feed_display.map_features(session=session, viewer=user, posts=page.posts),
         next_cursor=page.next_cursor,
@@ -153,7 +161,7 @@ def create_post(body: PostCreate, credential: CurrentCredential, session: DbSess
         official=body.official,
         confirm_personal_data=body.confirm_personal_data,
     )
-    return feed_display.post_view(session=session, viewer=user, post=post)
+    return _post_view(session, user, post)
 
 
 @router.get(f"{api}/users/me/posts", response_model=list[PostRead])
@@ -167,7 +175,7 @@ def my_posts(user: CurrentUser, session: DbSession) -> list[PostRead]:
 @router.get(f"{api}/posts/{{post_id}}", response_model=PostRead)
 def get_post(post_id: uuid.UUID, user: CurrentUser, session: DbSession) -> PostRead:
     post = feed_service.get_post(session=session, actor=user, post_id=post_id)
-    return feed_display.post_view(session=session, viewer=user, post=post)
+    return _post_view(session, user, post)
 
 
 @router.patch(f"{api}/posts/{{post_id}}", response_model=PostRead)
@@ -175,7 +183,7 @@ def update_post(
     post_id: uuid.UUID, body: PostUpdate, user: CurrentUser, session: DbSession
 ) -> PostRead:
     post = feed_service.update_post(session=session, author=user, post_id=post_id, **dict(body))
-    return feed_display.post_view(session=session, viewer=user, post=post)
+    return _post_view(session, user, post)
 
 
 @router.delete(f"{api}/posts/{{post_id}}", status_code=status.HTTP_204_NO_CONTENT)
@@ -207,7 +215,7 @@ def add_comment(
     comment = feed_comments.add_comment(
         session=session, author=user, post_id=post_id, body=body.body
     )
-    return feed_comments.comment_views(session=session, viewer=user, comments=[comment])[0]
+    return _comment_view(session, user, comment)
 
 
 @router.patch(f"{api}/comments/{{comment_id}}", response_model=CommentRead)
@@ -217,7 +225,7 @@ def update_comment(
     comment = feed_comments.update_comment(
         session=session, author=user, comment_id=comment_id, body=body.body
     )
-    return feed_comments.comment_views(session=session, viewer=user, comments=[comment])[0]
+    return _comment_view(session, user, comment)
 
 
 @router.delete(f"{api}/comments/{{comment_id}}", status_code=status.HTTP_204_NO_CONTENT)
@@ -302,16 +310,12 @@ def change_settings(
     )
 
 
-def _moderated(session: DbSession, user: CurrentUser, post: Post) -> PostRead:
-    return feed_display.post_view(session=session, viewer=user, post=post)
-
-
 @router.post(f"{api}/posts/{{post_id}}/hide", response_model=PostRead)
 def hide_post(
     post_id: uuid.UUID, body: ModerationReason, user: CurrentUser, session: DbSession
 ) -> PostRead:
     post = moderation.hide_post(session=session, actor=user, post_id=post_id, reason=body.reason)
-    return _moderated(session, user, post)
+    return _post_view(session, user, post)
 
 
 @router.post(f"{api}/posts/{{post_id}}/restore", response_model=PostRead)
@@ -319,7 +323,7 @@ def restore_post(
     post_id: uuid.UUID, body: ModerationReason, user: CurrentUser, session: DbSession
 ) -> PostRead:
     post = moderation.restore_post(session=session, actor=user, post_id=post_id, reason=body.reason)
-    return _moderated(session, user, post)
+    return _post_view(session, user, post)
 
 
 @router.post(f"{api}/posts/{{post_id}}/approve", response_model=PostRead)
@@ -327,7 +331,7 @@ def approve_post(
     post_id: uuid.UUID, body: ApprovalNote, user: CurrentUser, session: DbSession
 ) -> PostRead:
     post = moderation.approve_post(session=session, actor=user, post_id=post_id, reason=body.reason)
-    return _moderated(session, user, post)
+    return _post_view(session, user, post)
 
 
 @router.post(f"{api}/posts/{{post_id}}/reject", response_model=PostRead)
@@ -335,7 +339,7 @@ def reject_post(
     post_id: uuid.UUID, body: ModerationReason, user: CurrentUser, session: DbSession
 ) -> PostRead:
     post = moderation.reject_post(session=session, actor=user, post_id=post_id, reason=body.reason)
-    return _moderated(session, user, post)
+    return _post_view(session, user, post)
 
 
 @router.post(f"{api}/posts/{{post_id}}/reports/dismiss", status_code=status.HTTP_204_NO_CONTENT)
@@ -353,7 +357,7 @@ def hide_comment(
     comment = moderation.hide_comment(
         session=session, actor=user, comment_id=comment_id, reason=body.reason
     )
-    return feed_comments.comment_views(session=session, viewer=user, comments=[comment])[0]
+    return _comment_view(session, user, comment)
 
 
 @router.post(f"{api}/comments/{{comment_id}}/restore", response_model=CommentRead)
@@ -363,7 +367,7 @@ def restore_comment(
     comment = moderation.restore_comment(
         session=session, actor=user, comment_id=comment_id, reason=body.reason
     )
-    return feed_comments.comment_views(session=session, viewer=user, comments=[comment])[0]
+    return _comment_view(session, user, comment)
 
 
 @router.post(

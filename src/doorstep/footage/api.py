@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 from doorstep.accounts.deps import CurrentUser, bearer_token
 from doorstep.agencies.deps import AgencyMember, AnyAgencyMember
 from doorstep.cameras import registry as camera_registry
-from doorstep.cameras.uploads import CLIP_FILE_FIELD, camera_upload, multipart_body, spool_upload
+from doorstep.cameras.uploads import CLIP_FILE_FIELD, camera_upload, multipart_body, spooled_upload
 from doorstep.errors import Forbidden
 from doorstep.footage import answers as answer_service
 from doorstep.footage import evidence as evidence_service
@@ -411,13 +411,10 @@ def _fulfil(
         item = upload_service.check_pending_upload(
             session=session, camera=camera, evidence_id=evidence_id
         )
-    path = spool_upload(upload, limits.max_bytes)
-    try:
+    with spooled_upload(upload, limits.max_bytes) as path:
         stored = upload_service.store_upload(
             storage=runtime.storage, limits=limits, item=item, file_path=path
         )
-    finally:
-        path.unlink(missing_ok=True)
     with runtime.db.transaction() as session:
         # First: refused or failed (the commit included), the stored file goes with the
         # rollback, whatever step stopped it.
