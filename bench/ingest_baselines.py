@@ -38,7 +38,7 @@ def in_process_events(
             camera_device_input.find_device_event(
                 session=session, camera=camera, device_ref=body["device_ref"]
             )
-            event = camera_events.record_device_event(
+            event = camera_events.report_device_event(
                 session=session,
                 camera=camera,
                 kind=EventKind(body["kind"]),
@@ -46,7 +46,7 @@ def in_process_events(
                 ended_at=datetime.fromisoformat(body["ended_at"]),
                 device_ref=body["device_ref"],
                 max_duration_s=runtime.settings.max_clip_duration_s,
-            )
+            ).event
             camera_inbox.event_view(event, camera, None)
     elapsed = time.perf_counter() - started
     return {

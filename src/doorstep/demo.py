@@ -152,7 +152,7 @@ def _seed_camera(
                 kind=rng.choice(CLIP_KINDS),
             )
     with runtime.db.transaction() as session:
-        camera_events.record_device_event(
+        camera_events.report_device_event(
             session=session,
             camera=session.merge(camera),
             kind=EventKind.motion,

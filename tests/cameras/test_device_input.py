@@ -145,7 +145,7 @@ def test_service_refuses_an_empty_device_ref_and_repeats_are_one_event(
 
     for bad in ("", " x", "y" * 201):
         with pytest.raises(InvalidInput) as refused, runtime.db.transaction() as session:
-            camera_events.record_device_event(
+            camera_events.report_device_event(
                 session=session,
                 camera=session.get_one(Camera, cam.id),
                 kind=EventKind.motion,

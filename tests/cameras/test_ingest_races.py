@@ -171,7 +171,7 @@ def test_concurrent_sends_of_one_device_ref_make_one_event(runtime: Runtime) -> 
     started = utcnow() - timedelta(minutes=2)
 
     def send(session: Any) -> MotionEvent:
-        return camera_events.record_device_event(
+        return camera_events.report_device_event(
             session=session,
             camera=session.get_one(Camera, cam.id),
             kind=EventKind.ding,
@@ -179,7 +179,7 @@ def test_concurrent_sends_of_one_device_ref_make_one_event(runtime: Runtime) -> 
             ended_at=None,
             device_ref="ring-42",
             max_duration_s=600,
-        )
+        ).event
 
     second = _race(runtime, send, send)
     with runtime.db.transaction() as session:

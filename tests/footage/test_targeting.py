@@ -96,7 +96,7 @@ def build_scene(runtime: Runtime, tmp_path: Path, centre: tuple[float, float]) -
 
     def device_event(cam: Camera, started: datetime, ended: datetime | None) -> None:
         with runtime.db.transaction() as session:
-            camera_events.record_device_event(
+            camera_events.report_device_event(
                 session=session,
                 camera=session.get_one(Camera, cam.id),
                 kind=EventKind.motion,
@@ -233,7 +233,7 @@ def test_circle_area_and_big_cell_sets(runtime: Runtime) -> None:
     start = utcnow() - timedelta(hours=3)
     with runtime.db.transaction() as session:
         for cam in (near, far):
-            camera_events.record_device_event(
+            camera_events.report_device_event(
                 session=session,
                 camera=session.get_one(Camera, cam.id),
                 kind=EventKind.ding,

@@ -38,20 +38,28 @@ def _check_throttle(*, session: Session, settings: Settings, email: str, ip_addr
         .select_from(SignInAttempt)
         .where(SignInAttempt.at >= since, SignInAttempt.succeeded.is_(False))
     )
-    by_account = session.scalar(failures_for.where(SignInAttempt.email == email)) or 0
-    if by_account >= settings.login_max_failures_per_account:
-        raise RateLimited(
-            "Too many failed sign-ins for this account. Try again later.",
-            code="too_many_attempts_account",
-            retry_after_s=settings.login_window_s,
-        )
-    by_address = session.scalar(failures_for.where(SignInAttempt.ip_address == ip_address)) or 0
-    if by_address >= settings.login_max_failures_per_address:
-        raise RateLimited(
-            "Too many failed sign-ins from this address. Try again later.",
-            code="too_many_attempts_address",
-            retry_after_s=settings.login_window_s,
-        )
+    # The account is checked first: its refusal is the one a user is shown when both apply.
+    limits = (
+        (
+            SignInAttempt.email == email,
+            settings.login_max_failures_per_account,
+            "for this account",
+            "too_many_attempts_account",
+        ),
+        (
+            SignInAttempt.ip_address == ip_address,
+            settings.login_max_failures_per_address,
+            "from this address",
+            "too_many_attempts_address",
+        ),
+    )
+    for matches, most, whose, code in limits:
+        if (session.scalar(failures_for.where(matches)) or 0) >= most:
+            raise RateLimited(
+                f"Too many failed sign-ins {whose}. Try again later.",
+                code=code,
+                retry_after_s=settings.login_window_s,
+            )
 
 
 class SignInFailed(Unauthenticated):

@@ -95,31 +95,6 @@ def report_device_event(
     return recorded
 
 
-def record_device_event(
-    *,
-    session: Session,
-    camera: Camera,
-    kind: EventKind,
-    started_at: datetime,
-    ended_at: datetime | None,
-    device_ref: str | None,
-    max_duration_s: float,
-    max_age_days: int | None = None,
-) -> MotionEvent:
-    """Record a local-first event: its clip stays on the owner's device ("on device").
-    A ``device_ref`` this camera already sent gives back the event recorded then."""
-    return report_device_event(
-        session=session,
-        camera=camera,
-        kind=kind,
-        started_at=started_at,
-        ended_at=ended_at,
-        device_ref=device_ref,
-        max_duration_s=max_duration_s,
-        max_age_days=max_age_days,
-    ).event
-
-
 @dataclass(frozen=True)
 class DeviceEventSpec:
     kind: EventKind

@@ -41,13 +41,17 @@ def _check_retention(days: int) -> None:
         raise InvalidInput("Retention is between 1 and 365 days.", code="invalid_retention")
 
 
-def _audit_camera(session: Session, owner: User, camera: Camera, action: audit.AuditAction) -> None:
+def _audit_camera(
+    session: Session, owner: User, camera: Camera, action: audit.AuditAction, **details: object
+) -> None:
+    """Append the owner's action on his camera to the audit log, in the caller's transaction."""
     audit.record(
         session=session,
         actor=actor_of(owner),
         action=action,
         subject_type="camera",
         subject_id=camera.id,
+        details=details,
     )
 
 
@@ -181,14 +185,7 @@ def delete_camera(
         delete_files_after_commit(session, storage, clip)
     session.execute(delete(MotionEvent).where(MotionEvent.camera_id == camera.id))
     session.execute(delete(Clip).where(Clip.camera_id == camera.id))
-    audit.record(
-        session=session,
-        actor=actor_of(owner),
-        action=audit.AuditAction.CAMERA_DELETED,
-        subject_type="camera",
-        subject_id=camera.id,
-        details={"clips": len(clips)},
-    )
+    _audit_camera(session, owner, camera, audit.AuditAction.CAMERA_DELETED, clips=len(clips))
     session.delete(camera)
     session.flush()
     return len(clips)
