@@ -34,8 +34,6 @@ from doorstep.runtime import Runtime
 pytestmark = pytest.mark.browser
 
 
-
-
 def sign_out(page: Page) -> None:
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("link", name="Sign in").first).to_be_visible()
@@ -167,3 +165,24 @@ def test_report_a_post_and_it_tops_the_queue(page: Page, runtime: Runtime) -> No
     expect(page.get_by_role("status")).to_contain_text("Hidden")
     expect(page.locator("#queue li.queue-item")).to_have_count(1)
     assert str(post.id)
+
+
+def test_home_picker_places_the_home_and_its_radius(page: Page, runtime: Runtime) -> None:
+    """The home picker (static/picker.js under feed.js): a click writes the inputs and
+    places the marker with the feed radius drawn around it; a typed position moves it."""
+    person = make_person(runtime)
+    sign_in_browser(page, person.user.email)
+    page.goto("/feed/home")
+    expect(page.locator("#home-map.leaflet-container")).to_be_visible()
+    latitude, longitude = page.locator("#latitude"), page.locator("#longitude")
+    expect(latitude).to_have_value("")
+    page.locator("#home-map").click(position={"x": 200, "y": 120})
+    expect(page.locator("#home-map .leaflet-marker-icon")).to_have_count(1)
+    expect(page.locator("#home-map path.leaflet-interactive")).to_have_count(1)  # the radius
+    clicked = (float(latitude.input_value()), float(longitude.input_value()))
+    assert -90 <= clicked[0] <= 90 and -180 <= clicked[1] <= 180
+    marker_box = page.locator("#home-map .leaflet-marker-icon").bounding_box()
+    latitude.fill(str(HOME_LAT))
+    longitude.fill(str(HOME_LNG))
+    longitude.dispatch_event("change")
+    assert page.locator("#home-map .leaflet-marker-icon").bounding_box() != marker_box

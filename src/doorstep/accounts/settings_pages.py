@@ -16,7 +16,7 @@ from doorstep.accounts.models import User
 from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
 from doorstep.web.forms import form_action, notice_for, show_refusal, text
-from doorstep.web.render import redirect, show
+from doorstep.web.render import never_cached, redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -70,10 +70,8 @@ def _totp_page(
         error=error,
         notice=notice or notice_for(request, NOTICES),
     )
-    if secret or recovery_codes:
-        # The shared secret and the recovery codes are shown once and never cached.
-        response.headers["Cache-Control"] = "no-store"
-    return response
+    # The shared secret and the recovery codes are shown once and never cached.
+    return never_cached(response) if secret or recovery_codes else response
 
 
 @router.get("/account/2fa", response_class=HTMLResponse)
@@ -178,9 +176,7 @@ def _tokens_page(
         error=error,
         notice=notice_for(request, NOTICES),
     )
-    if issued:
-        response.headers["Cache-Control"] = "no-store"  # the token is shown once, never cached
-    return response
+    return never_cached(response) if issued else response  # the token is shown once
 
 
 @router.get("/account/tokens", response_class=HTMLResponse)

@@ -31,7 +31,7 @@ from doorstep.http import DbSession, SettingsDep
 from doorstep.notify.channels.email import email_configured
 from doorstep.routing import GuardedRoute
 from doorstep.web.forms import form_action, notice_for, show_refusal, text, validation_message
-from doorstep.web.render import redirect, show
+from doorstep.web.render import never_cached, redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -193,9 +193,7 @@ def _dashboard(
     response = show(
         request, "agencies/dashboard.html", visitor, session, status_code=status_code, **context
     )
-    if issued_link:
-        response.headers["Cache-Control"] = "no-store"  # the link is shown once, never cached
-    return response
+    return never_cached(response) if issued_link else response  # the link is shown once
 
 
 @router.get("/agency", response_class=HTMLResponse)

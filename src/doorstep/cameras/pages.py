@@ -37,7 +37,7 @@ from doorstep.web.forms import (
     text,
     validation_message,
 )
-from doorstep.web.render import redirect, show
+from doorstep.web.render import never_cached, redirect, show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -114,18 +114,19 @@ def _token_page(
     is_new: bool,
 ) -> Response:
     upload_url = f"{base_url.rstrip('/')}/api/v1/cameras/{camera.id}/clips"
-    response = show(
-        request,
-        "cameras/token.html",
-        visitor,
-        session,
-        camera=camera,
-        token=token,
-        upload_url=upload_url,
-        is_new=is_new,
+    # The token is shown once.
+    return never_cached(
+        show(
+            request,
+            "cameras/token.html",
+            visitor,
+            session,
+            camera=camera,
+            token=token,
+            upload_url=upload_url,
+            is_new=is_new,
+        )
     )
-    response.headers["Cache-Control"] = "no-store"  # the token is shown once, never cached
-    return response
 
 
 # ---------------------------------------------------------------- cameras

@@ -123,3 +123,10 @@ class PageAnswer(Exception):
 
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+def never_cached(response: Response) -> Response:
+    """Mark a page that shows a secret once (a token, an invitation link, recovery codes):
+    no browser or proxy cache keeps a copy of it."""
+    response.headers["Cache-Control"] = "no-store"
+    return response

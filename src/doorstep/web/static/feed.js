@@ -1,4 +1,4 @@
-// Neighbors maps: the home and place pickers, the feed map of coarse areas, one post's area.
+// Neighbors maps: the home and place pickers (on static/picker.js), the feed map of coarse areas, one post's area.
 // Without tiles (tile server unreachable) the maps show the shapes on a blank background;
 // without Leaflet at all, the number inputs and the list of posts remain.
 (function () {
@@ -27,37 +27,21 @@
   function picker(boxId, title, withRadius) {
     var box = document.getElementById(boxId);
     if (!box) return;
-    var latInput = document.getElementById(box.dataset.latInput);
-    var lngInput = document.getElementById(box.dataset.lngInput);
     var radiusInput = box.dataset.radiusInput ? document.getElementById(box.dataset.radiusInput) : null;
+    var circle = null;
 
-    function readPosition() {
-      var lat = parseFloat(latInput.value);
-      var lng = parseFloat(lngInput.value);
-      if (isFinite(lat) && isFinite(lng) && Math.abs(lat) <= 90 && Math.abs(lng) <= 180) {
-        return L.latLng(lat, lng);
-      }
-      return null;
-    }
     function radiusM() {
       var miles = radiusInput ? parseFloat(radiusInput.value) : NaN;
       return isFinite(miles) && miles > 0 ? miles * MILE_M : MILE_M;
     }
-
-    var start = readPosition();
-    var map = baseMap(box).setView(start || [39.5, -98.35], start ? 14 : 3);
-    var marker = null;
-    var circle = null;
-
-    function place(latlng) {
-      if (marker) {
-        marker.setLatLng(latlng);
-      } else {
-        marker = L.marker(latlng, { draggable: true, keyboard: true, title: title });
-        marker.on("dragend", function () { write(marker.getLatLng()); });
-        marker.addTo(map);
-      }
-      if (withRadius) {
+    var picked = window.doorstepPicker(box, {
+      title: title,
+      world: [39.5, -98.35],
+      worldZoom: 3,
+      zoom: 14,
+      wrapMarker: true,
+      onPlace: function (latlng, map) {
+        if (!withRadius) return;
         if (circle) {
           circle.setLatLng(latlng);
           circle.setRadius(radiusM());
@@ -65,26 +49,8 @@
           circle = L.circle(latlng, { radius: radiusM(), weight: 1, fillOpacity: 0.05 }).addTo(map);
         }
       }
-    }
-    function write(latlng) {
-      var wrapped = latlng.wrap();
-      latInput.value = wrapped.lat.toFixed(6);
-      lngInput.value = wrapped.lng.toFixed(6);
-      place(wrapped);
-      box.dataset.placed = "true";
-    }
-    if (start) place(start);
-    map.on("click", function (event) { write(event.latlng); });
-    function fromInputs() {
-      var position = readPosition();
-      if (position) {
-        place(position);
-        map.panTo(position);
-      }
-    }
-    latInput.addEventListener("change", fromInputs);
-    lngInput.addEventListener("change", fromInputs);
-    if (radiusInput) radiusInput.addEventListener("input", fromInputs);
+    });
+    if (radiusInput) radiusInput.addEventListener("input", picked.refresh);
   }
 
   picker("home-map", "Home", true);
