@@ -161,8 +161,6 @@ def test_no_template_has_inline_script_handlers_or_styles(template: str) -> None
     assert inline_code((TEMPLATE_DIR / template).read_text()) == []
 
 
-
-
 def test_rendered_pages_have_no_inline_code(client: TestClient, runtime: Runtime) -> None:
     public = ["/", "/signin", "/signup", "/transparency", "/transparency/agencies",
               "/transparency/requests", "/transparency/policy"]  # fmt: skip

@@ -177,8 +177,6 @@ def test_safe_next_keeps_local_paths() -> None:
         assert safe_next(bad) == "/timeline"
 
 
-
-
 def _wrong_code(secret: str) -> str:
     valid = set(codes_around_now(secret).values())
     return next(c for c in ("000000", "111111", "222222", "333333") if c not in valid)

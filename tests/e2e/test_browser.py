@@ -24,8 +24,6 @@ from doorstep.runtime import Runtime
 pytestmark = pytest.mark.browser
 
 
-
-
 def test_sign_up_lands_on_the_timeline(page: Page, runtime: Runtime) -> None:
     page.goto("/")
     page.get_by_role("link", name="Create an account").click()

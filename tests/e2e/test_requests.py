@@ -51,10 +51,6 @@ pytestmark = pytest.mark.browser
 LAT, LNG = 39.9526, -75.1652
 
 
-
-
-
-
 def owner_with_clips(
     runtime: Runtime, live_server: str, tmp_path: Path, hours_ago: list[float]
 ) -> tuple[Person, list[dict[str, Any]]]:
@@ -74,8 +70,6 @@ def owner_with_clips(
             assert r.status_code == 201, r.text
             events.append(r.json())
     return owner, events
-
-
 
 
 def test_an_officer_draws_a_polygon_and_sends_the_request(

@@ -53,12 +53,6 @@ ALICE_AT = (39.95312345, -75.16387654)
 BOB_AT = (39.95187654, -75.16612345)
 
 
-
-
-
-
-
-
 def minute(moment: datetime) -> str:
     """A datetime-local value (UTC)."""
     return moment.strftime("%Y-%m-%dT%H:%M")
@@ -82,8 +76,6 @@ def request_form(csrf: str, **over: Any) -> dict[str, str]:
     return values
 
 
-
-
 def owner_with_clip(
     client: TestClient, runtime: Runtime, tmp_path: Path, at: tuple[float, float], seed: int
 ) -> tuple[Person, CameraWithToken, dict[str, Any], Path]:
@@ -93,8 +85,6 @@ def owner_with_clip(
     r = upload_clip(client, cam, clip, started_at=utcnow() - timedelta(hours=2))
     assert r.status_code == 201, r.text
     return owner, cam, dict(r.json()), clip
-
-
 
 
 def share_through_service(

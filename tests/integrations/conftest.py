@@ -36,15 +36,12 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("videos")
     specs: dict[str, dict[str, Any]] = {
         "motion_3_6": {"seconds": 10, "motion": (3.0, 6.0)},
-        "noisy_2_4": {"seconds": 9, "motion": (2.0, 4.5), "noise": 6.0, "drift": 4.0,
-                      "seed": 3},
-        "late_7_9": {"seconds": 10, "motion": (7.0, 9.0), "noise": 4.0, "drift": -3.0,
-                     "seed": 5},
+        "noisy_2_4": {"seconds": 9, "motion": (2.0, 4.5), "noise": 6.0, "drift": 4.0, "seed": 3},
+        "late_7_9": {"seconds": 10, "motion": (7.0, 9.0), "noise": 4.0, "drift": -3.0, "seed": 5},
         "static": {"seconds": 10, "motion": None, "noise": 8.0, "drift": 5.0, "seed": 2},
         "frigate": {"seconds": 3, "motion": (0.5, 2.5), "seed": 9},
     }
-    return {name: write_sample_clip(folder / f"{name}.mp4", **spec)
-            for name, spec in specs.items()}
+    return {name: write_sample_clip(folder / f"{name}.mp4", **spec) for name, spec in specs.items()}
 
 
 @pytest.fixture
@@ -61,8 +58,10 @@ def system_broker() -> tuple[str, int]:
     try:
         socket.create_connection(SYSTEM_BROKER, timeout=2).close()
     except OSError:
-        pytest.fail("no MQTT broker at 127.0.0.1:1883: start it with "
-                    "`mosquitto -d -c /etc/mosquitto/mosquitto.conf`")
+        pytest.fail(
+            "no MQTT broker at 127.0.0.1:1883: start it with "
+            "`mosquitto -d -c /etc/mosquitto/mosquitto.conf`"
+        )
     return SYSTEM_BROKER
 
 

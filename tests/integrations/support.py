@@ -43,8 +43,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(check: Callable[[], Any], *, timeout_s: float = 15.0, every_s: float = 0.1,
-               what: str = "condition") -> Any:
+def wait_until(
+    check: Callable[[], Any],
+    *,
+    timeout_s: float = 15.0,
+    every_s: float = 0.1,
+    what: str = "condition",
+) -> Any:
     deadline = time.monotonic() + timeout_s
     while True:
         value = check()
@@ -55,8 +60,13 @@ def wait_until(check: Callable[[], Any], *, timeout_s: float = 15.0, every_s: fl
         time.sleep(every_s)
 
 
-async def async_wait_until(check: Callable[[], Any], *, timeout_s: float = 15.0,
-                           every_s: float = 0.1, what: str = "condition") -> Any:
+async def async_wait_until(
+    check: Callable[[], Any],
+    *,
+    timeout_s: float = 15.0,
+    every_s: float = 0.1,
+    what: str = "condition",
+) -> Any:
     deadline = time.monotonic() + timeout_s
     while True:
         value = check()
@@ -86,11 +96,11 @@ class LiveServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self.port))
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="on",
-                                timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+        )
         self._server = server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
-                                        daemon=True)
+        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 15
         while not server.started:
@@ -124,8 +134,11 @@ class LiveServer:
 
     def events(self, camera_id: uuid.UUID) -> list[MotionEvent]:
         with self.reading() as session:
-            rows = session.scalars(select(MotionEvent).where(MotionEvent.camera_id == camera_id)
-                                   .order_by(MotionEvent.created_at))
+            rows = session.scalars(
+                select(MotionEvent)
+                .where(MotionEvent.camera_id == camera_id)
+                .order_by(MotionEvent.created_at)
+            )
             return list(rows)
 
     def evidence(self, evidence_id: uuid.UUID) -> Evidence | None:
@@ -147,11 +160,17 @@ def share_events(server: LiveServer, owner: Any, event_ids: list[str]) -> list[d
         r = http.post(f"/api/v1/requests/{request_id}/submit", headers=officer.headers)
         assert r.status_code == 200, r.text
         if r.json()["status"] == "pending_review":
-            r = http.post(f"/api/v1/requests/{request_id}/review", headers=moderator.headers,
-                          json={"approve": True, "note": "Meets the guidelines"})
+            r = http.post(
+                f"/api/v1/requests/{request_id}/review",
+                headers=moderator.headers,
+                json={"approve": True, "note": "Meets the guidelines"},
+            )
             assert r.status_code == 200, r.text
-        r = http.post(f"/api/v1/inbox/requests/{request_id}/share", headers=owner.headers,
-                      json={"event_ids": event_ids})
+        r = http.post(
+            f"/api/v1/inbox/requests/{request_id}/share",
+            headers=owner.headers,
+            json={"event_ids": event_ids},
+        )
         assert r.status_code == 200, r.text
         shared: list[dict[str, Any]] = r.json()
         return shared
@@ -258,10 +277,17 @@ class OwnBroker:
         self.process = None
 
 
-def frigate_review(review_id: str, camera: str, kind: str, *, start: float,
-                   end: float | None, severity: str = "alert",
-                   objects: list[str] | None = None,
-                   zones: list[str] | None = None) -> dict[str, Any]:
+def frigate_review(
+    review_id: str,
+    camera: str,
+    kind: str,
+    *,
+    start: float,
+    end: float | None,
+    severity: str = "alert",
+    objects: list[str] | None = None,
+    zones: list[str] | None = None,
+) -> dict[str, Any]:
     """A ``frigate/reviews`` message shaped as Frigate documents and publishes it."""
     objects = objects if objects is not None else ["person"]
     detections = [f"{start + i:.6f}-det{i:03d}" for i in range(len(objects))]

@@ -28,12 +28,19 @@ from tests.integrations.support import (
 )
 
 
-def _config(server: LiveServer, cam_id: uuid.UUID, token: str, source: Path | str, tmp: Path,
-            **over: object) -> AgentConfig:
+def _config(
+    server: LiveServer, cam_id: uuid.UUID, token: str, source: Path | str, tmp: Path, **over: object
+) -> AgentConfig:
     values: dict[str, object] = {
-        "source": str(source), "camera_id": cam_id, "token": token, "server_url": server.url,
-        "state_dir": tmp / "agent-state", "source_start": datetime.now(UTC) - timedelta(hours=2),
-        "retry_base_s": 0.05, "retry_max_s": 0.2, "delivery_poll_s": 0.05,
+        "source": str(source),
+        "camera_id": cam_id,
+        "token": token,
+        "server_url": server.url,
+        "state_dir": tmp / "agent-state",
+        "source_start": datetime.now(UTC) - timedelta(hours=2),
+        "retry_base_s": 0.05,
+        "retry_max_s": 0.2,
+        "delivery_poll_s": 0.05,
     }
     values.update(over)
     return AgentConfig(**values)  # type: ignore[arg-type]
@@ -73,8 +80,7 @@ def test_a_static_scene_yields_no_clip(
 ) -> None:
     owner = make_person(runtime)
     cam = make_camera(runtime, owner.user)
-    agent = MotionAgent(_config(live_server, cam.camera.id, cam.token, videos["static"],
-                                tmp_path))
+    agent = MotionAgent(_config(live_server, cam.camera.id, cam.token, videos["static"], tmp_path))
     try:
         agent.run(drain_timeout_s=5)
         assert agent.clips == [] and agent.outbox.items() == []
@@ -86,14 +92,23 @@ def test_a_static_scene_yields_no_clip(
 def test_long_motion_is_cut_into_clips_the_server_accepts(
     runtime: Runtime, videos: dict[str, Path], tmp_path: Path, live_server: LiveServer
 ) -> None:
-    cfg = _config(live_server, uuid.uuid4(), "unused", videos["motion_3_6"], tmp_path,
-                  max_clip_s=3.0, pre_roll_s=0.0, post_roll_s=1.0)
+    cfg = _config(
+        live_server,
+        uuid.uuid4(),
+        "unused",
+        videos["motion_3_6"],
+        tmp_path,
+        max_clip_s=3.0,
+        pre_roll_s=0.0,
+        post_roll_s=1.0,
+    )
     agent = MotionAgent(cfg)
     try:
         agent.process_source()
         agent.wait_for_clips()
-        durations = sorted(_duration_s(agent.outbox.clips_dir / (d.clip_file or ""))
-                           for d in agent.outbox.items())
+        durations = sorted(
+            _duration_s(agent.outbox.clips_dir / (d.clip_file or "")) for d in agent.outbox.items()
+        )
     finally:
         agent.close()
     assert len(durations) == 2 and max(durations) <= 3.1
@@ -106,8 +121,16 @@ def test_local_first_keeps_the_clip_and_sends_it_when_shared(
     owner = make_person(runtime)
     cam = make_camera(runtime, owner.user)
     keep = tmp_path / "kept"
-    cfg = _config(live_server, cam.camera.id, cam.token, videos["noisy_2_4"], tmp_path,
-                  local_first=True, keep_dir=keep, keep_days=7.0)
+    cfg = _config(
+        live_server,
+        cam.camera.id,
+        cam.token,
+        videos["noisy_2_4"],
+        tmp_path,
+        local_first=True,
+        keep_dir=keep,
+        keep_days=7.0,
+    )
     agent = MotionAgent(cfg)
     try:
         agent.run(drain_timeout_s=30)
@@ -136,8 +159,16 @@ def test_kept_clips_expire_and_an_expired_share_is_not_sent(
     owner = make_person(runtime)
     cam = make_camera(runtime, owner.user)
     keep = tmp_path / "kept"
-    cfg = _config(live_server, cam.camera.id, cam.token, videos["motion_3_6"], tmp_path,
-                  local_first=True, keep_dir=keep, keep_days=2.0)
+    cfg = _config(
+        live_server,
+        cam.camera.id,
+        cam.token,
+        videos["motion_3_6"],
+        tmp_path,
+        local_first=True,
+        keep_dir=keep,
+        keep_days=2.0,
+    )
     agent = MotionAgent(cfg)
     try:
         agent.run(drain_timeout_s=30)
@@ -165,20 +196,45 @@ def test_agent_command_uploads_from_a_file(
     app = typer.Typer()
     app.command()(agent_command)
     start = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    result = CliRunner().invoke(app, [
-        "--source", str(videos["late_7_9"]), "--camera", str(cam.camera.id),
-        "--server", live_server.url, "--state-dir", str(tmp_path / "state"),
-        "--source-start", start, "--mask", "0,0 10,0 10,10", "--post-roll", "1",
-    ], env={"DOORSTEP_CAMERA_TOKEN": cam.token})
+    result = CliRunner().invoke(
+        app,
+        [
+            "--source",
+            str(videos["late_7_9"]),
+            "--camera",
+            str(cam.camera.id),
+            "--server",
+            live_server.url,
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--source-start",
+            start,
+            "--mask",
+            "0,0 10,0 10,10",
+            "--post-roll",
+            "1",
+        ],
+        env={"DOORSTEP_CAMERA_TOKEN": cam.token},
+    )
     assert result.exit_code == 0, result.output
     assert "1 clip(s) recorded; 0 waiting" in result.output
     [event] = live_server.events(cam.camera.id)
     assert event.clip_id is not None and event.kind.value == "motion"
 
-    refused = CliRunner().invoke(app, [
-        "--source", str(videos["late_7_9"]), "--camera", str(cam.camera.id),
-        "--server", live_server.url, "--token", "t", "--local-first",
-    ])
+    refused = CliRunner().invoke(
+        app,
+        [
+            "--source",
+            str(videos["late_7_9"]),
+            "--camera",
+            str(cam.camera.id),
+            "--server",
+            live_server.url,
+            "--token",
+            "t",
+            "--local-first",
+        ],
+    )
     assert refused.exit_code == 2 and "--keep-dir" in refused.output
 
 
@@ -190,16 +246,18 @@ def test_a_stream_source_is_read_and_watched_again_after_it_drops(
     owner = make_person(runtime)
     cam = make_camera(runtime, owner.user)
     source = f"file://{videos['late_7_9']}"
-    cfg = _config(live_server, cam.camera.id, cam.token, source, tmp_path,
-                  source_start=None, post_roll_s=0.5)
+    cfg = _config(
+        live_server, cam.camera.id, cam.token, source, tmp_path, source_start=None, post_roll_s=0.5
+    )
     agent = MotionAgent(cfg)
     stop = threading.Event()
     runner = threading.Thread(target=agent.run, args=(stop,), daemon=True)
     before = datetime.now(UTC)
     try:
         runner.start()
-        wait_until(lambda: live_server.events(cam.camera.id), timeout_s=30,
-                   what="the stream's first clip")
+        wait_until(
+            lambda: live_server.events(cam.camera.id), timeout_s=30, what="the stream's first clip"
+        )
         stop.set()
         runner.join(timeout=30)
         assert not runner.is_alive()
@@ -211,8 +269,13 @@ def test_a_stream_source_is_read_and_watched_again_after_it_drops(
     # first frame at wall-clock "now", motion at 7 s less 2 s of pre-roll
     assert abs((event.started_at - before).total_seconds() - 5.0) < 3.0
 
-    unreachable = _config(live_server, cam.camera.id, cam.token,
-                          f"rtsp://127.0.0.1:{free_port()}/cam", tmp_path / "down")
+    unreachable = _config(
+        live_server,
+        cam.camera.id,
+        cam.token,
+        f"rtsp://127.0.0.1:{free_port()}/cam",
+        tmp_path / "down",
+    )
     agent = MotionAgent(unreachable)
     stop = threading.Event()
     runner = threading.Thread(target=agent.run, args=(stop,), daemon=True)

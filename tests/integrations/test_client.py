@@ -47,9 +47,16 @@ def _scripted(answers: list[httpx.Response | Exception]) -> tuple[httpx.MockTran
 
 def _event_json(camera_id: uuid.UUID) -> dict[str, object]:
     now = datetime.now(UTC).isoformat()
-    return {"id": str(uuid.uuid4()), "camera_id": str(camera_id), "camera_name": "x",
-            "kind": "motion", "started_at": now, "ended_at": now, "on_device": True,
-            "clip": None}
+    return {
+        "id": str(uuid.uuid4()),
+        "camera_id": str(camera_id),
+        "camera_name": "x",
+        "kind": "motion",
+        "started_at": now,
+        "ended_at": now,
+        "on_device": True,
+        "clip": None,
+    }
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_ceiling() -> None:
@@ -64,25 +71,44 @@ def test_backoff_grows_exponentially_with_jitter_and_a_ceiling() -> None:
 
 def test_5xx_429_and_network_errors_are_retried_then_succeed() -> None:
     camera_id = uuid.uuid4()
-    transport, seen = _scripted([
-        httpx.ConnectError("refused"),
-        httpx.Response(503),
-        httpx.Response(429, headers={"Retry-After": "0"}),
-        httpx.Response(201, json=_event_json(camera_id)),
-    ])
+    transport, seen = _scripted(
+        [
+            httpx.ConnectError("refused"),
+            httpx.Response(503),
+            httpx.Response(429, headers={"Retry-After": "0"}),
+            httpx.Response(201, json=_event_json(camera_id)),
+        ]
+    )
     sleeps: list[float] = []
-    client = DeviceClient("http://doorstep.test", camera_id, "tok", retry=FAST,
-                          transport=transport, sleep=sleeps.append)
+    client = DeviceClient(
+        "http://doorstep.test",
+        camera_id,
+        "tok",
+        retry=FAST,
+        transport=transport,
+        sleep=sleeps.append,
+    )
     event = client.report_event(started_at=_ago(1), device_ref="x:1")
     assert event.on_device and len(seen) == 4 and len(sleeps) == 3
 
 
 def test_4xx_is_permanent_and_carries_the_servers_code() -> None:
-    transport, seen = _scripted([httpx.Response(
-        400, json={"error": {"code": "event_too_long", "message": "An event lasts at most 600"}}
-    )])
-    client = DeviceClient("http://doorstep.test", uuid.uuid4(), "tok", retry=FAST,
-                          transport=transport, sleep=lambda _s: None)
+    transport, seen = _scripted(
+        [
+            httpx.Response(
+                400,
+                json={"error": {"code": "event_too_long", "message": "An event lasts at most 600"}},
+            )
+        ]
+    )
+    client = DeviceClient(
+        "http://doorstep.test",
+        uuid.uuid4(),
+        "tok",
+        retry=FAST,
+        transport=transport,
+        sleep=lambda _s: None,
+    )
     with pytest.raises(DeviceAPIError) as refused:
         client.report_event(started_at=_ago(1))
     assert refused.value.status_code == 400 and refused.value.code == "event_too_long"
@@ -91,14 +117,26 @@ def test_4xx_is_permanent_and_carries_the_servers_code() -> None:
 
 def test_exhausted_retries_say_whether_the_server_may_have_the_request() -> None:
     never_sent, _ = _scripted([httpx.ConnectError("refused")] * 4)
-    client = DeviceClient("http://doorstep.test", uuid.uuid4(), "tok", retry=FAST,
-                          transport=never_sent, sleep=lambda _s: None)
+    client = DeviceClient(
+        "http://doorstep.test",
+        uuid.uuid4(),
+        "tok",
+        retry=FAST,
+        transport=never_sent,
+        sleep=lambda _s: None,
+    )
     with pytest.raises(DeviceUnavailable) as down:
         client.report_event(started_at=_ago(1))
     assert down.value.maybe_delivered is False
     lost_answer, _ = _scripted([httpx.ReadTimeout("slow")] + [httpx.ConnectError("x")] * 3)
-    client = DeviceClient("http://doorstep.test", uuid.uuid4(), "tok", retry=FAST,
-                          transport=lost_answer, sleep=lambda _s: None)
+    client = DeviceClient(
+        "http://doorstep.test",
+        uuid.uuid4(),
+        "tok",
+        retry=FAST,
+        transport=lost_answer,
+        sleep=lambda _s: None,
+    )
     with pytest.raises(DeviceUnavailable) as down:
         client.report_event(started_at=_ago(1))
     assert down.value.maybe_delivered is True
@@ -113,11 +151,16 @@ def test_client_against_a_live_server(
     owner = make_person(runtime)
     cam = make_camera(runtime, owner.user)
     with DeviceClient(live_server.url, cam.camera.id, cam.token, retry=FAST) as client:
-        uploaded = client.upload_clip(videos["frigate"], started_at=_ago(2),
-                                      device_ref="test:clip-1")
+        uploaded = client.upload_clip(
+            videos["frigate"], started_at=_ago(2), device_ref="test:clip-1"
+        )
         assert uploaded.clip_id is not None and not uploaded.on_device
-        reported = client.report_event(started_at=_ago(2), ended_at=_ago(2) + timedelta(seconds=9),
-                                       kind="person", device_ref="test:event-1")
+        reported = client.report_event(
+            started_at=_ago(2),
+            ended_at=_ago(2) + timedelta(seconds=9),
+            kind="person",
+            device_ref="test:event-1",
+        )
         assert reported.on_device and reported.kind == "person"
         assert client.list_pending_uploads() == []
         not_video = tmp_path / "notes.mp4"
@@ -144,12 +187,26 @@ def test_outbox_survives_an_outage_and_a_restart(
     outbox = DeviceOutbox(state, retry=fast)
     client = DeviceClient(live_server.url, cam.camera.id, cam.token, retry=FAST)
     clients = {str(cam.camera.id): client}
-    outbox.enqueue_clip(camera_id=cam.camera.id, started_at=_ago(2), clip=videos["frigate"],
-                        key="dev:1", device_ref="dev:1")
-    outbox.enqueue_event(camera_id=cam.camera.id, started_at=_ago(2), ended_at=_ago(1.99),
-                         key="dev:2", device_ref="dev:2")
-    assert outbox.enqueue_event(camera_id=cam.camera.id, started_at=_ago(2),
-                                ended_at=_ago(1.99), key="dev:2") is None  # a duplicate
+    outbox.enqueue_clip(
+        camera_id=cam.camera.id,
+        started_at=_ago(2),
+        clip=videos["frigate"],
+        key="dev:1",
+        device_ref="dev:1",
+    )
+    outbox.enqueue_event(
+        camera_id=cam.camera.id,
+        started_at=_ago(2),
+        ended_at=_ago(1.99),
+        key="dev:2",
+        device_ref="dev:2",
+    )
+    assert (
+        outbox.enqueue_event(
+            camera_id=cam.camera.id, started_at=_ago(2), ended_at=_ago(1.99), key="dev:2"
+        )
+        is None
+    )  # a duplicate
     outcome = outbox.deliver_due(clients)
     assert outcome.server_down and outcome.delivered == 0
     assert outbox.count(QUEUED) == 2
@@ -164,8 +221,12 @@ def test_outbox_survives_an_outage_and_a_restart(
     assert [d.status for d in outbox.items()] == [DELIVERED, DELIVERED]
     assert list((state / "clips").iterdir()) == []  # sent clips are removed
     # the keys are remembered: the same items are not queued again
-    assert outbox.enqueue_event(camera_id=cam.camera.id, started_at=_ago(2),
-                                ended_at=_ago(1.99), key="dev:2") is None
+    assert (
+        outbox.enqueue_event(
+            camera_id=cam.camera.id, started_at=_ago(2), ended_at=_ago(1.99), key="dev:2"
+        )
+        is None
+    )
     outbox.close()
     client.close()
     refs = sorted(e.device_ref or "" for e in live_server.events(cam.camera.id))
@@ -195,12 +256,23 @@ def test_an_unanswered_send_is_resent_and_recorded_once(
     (at least once on the wire); the server knows the device_ref and keeps one event."""
     owner = make_person(runtime)
     cam = make_camera(runtime, owner.user)
-    client = DeviceClient(live_server.url, cam.camera.id, cam.token,
-                          retry=RetryPolicy(attempts=1), transport=_LoseFirstAnswer())
-    with DeviceOutbox(tmp_path / "state",
-                      retry=RetryPolicy(0, base_delay_s=0.01, max_delay_s=0.02)) as outbox:
-        item = outbox.enqueue_event(camera_id=cam.camera.id, started_at=_ago(2),
-                                    ended_at=_ago(1.99), key="dev:lost", device_ref="dev:lost")
+    client = DeviceClient(
+        live_server.url,
+        cam.camera.id,
+        cam.token,
+        retry=RetryPolicy(attempts=1),
+        transport=_LoseFirstAnswer(),
+    )
+    with DeviceOutbox(
+        tmp_path / "state", retry=RetryPolicy(0, base_delay_s=0.01, max_delay_s=0.02)
+    ) as outbox:
+        item = outbox.enqueue_event(
+            camera_id=cam.camera.id,
+            started_at=_ago(2),
+            ended_at=_ago(1.99),
+            key="dev:lost",
+            device_ref="dev:lost",
+        )
         assert item is not None
         assert outbox.drain({str(cam.camera.id): client}, timeout_s=10)
         sent = outbox.get(item.id)
@@ -216,20 +288,32 @@ def test_a_shared_clip_is_fulfilled_once_even_when_the_answer_is_lost(
     owner = make_person(runtime)
     cam = make_camera(runtime, owner.user)
     with DeviceClient(live_server.url, cam.camera.id, cam.token, retry=FAST) as client:
-        event = client.report_event(started_at=_ago(2), ended_at=_ago(2) + timedelta(seconds=3),
-                                    device_ref="sd:/0001.mp4")
+        event = client.report_event(
+            started_at=_ago(2), ended_at=_ago(2) + timedelta(seconds=3), device_ref="sd:/0001.mp4"
+        )
     share_events(live_server, owner, [str(event.id)])
-    lossy = DeviceClient(live_server.url, cam.camera.id, cam.token,
-                         retry=RetryPolicy(attempts=1), transport=_LoseFirstAnswer())
+    lossy = DeviceClient(
+        live_server.url,
+        cam.camera.id,
+        cam.token,
+        retry=RetryPolicy(attempts=1),
+        transport=_LoseFirstAnswer(),
+    )
     pending = lossy.list_pending_uploads()
     assert [p.device_ref for p in pending] == ["sd:/0001.mp4"]
-    with DeviceOutbox(tmp_path / "state",
-                      retry=RetryPolicy(0, base_delay_s=0.01, max_delay_s=0.02)) as outbox:
-        item = outbox.enqueue_fulfil(camera_id=cam.camera.id,
-                                     evidence_id=pending[0].evidence_id, clip=videos["frigate"])
+    with DeviceOutbox(
+        tmp_path / "state", retry=RetryPolicy(0, base_delay_s=0.01, max_delay_s=0.02)
+    ) as outbox:
+        item = outbox.enqueue_fulfil(
+            camera_id=cam.camera.id, evidence_id=pending[0].evidence_id, clip=videos["frigate"]
+        )
         assert item is not None
-        assert outbox.enqueue_fulfil(camera_id=cam.camera.id, evidence_id=pending[0].evidence_id,
-                                     clip=videos["frigate"]) is None
+        assert (
+            outbox.enqueue_fulfil(
+                camera_id=cam.camera.id, evidence_id=pending[0].evidence_id, clip=videos["frigate"]
+            )
+            is None
+        )
         assert outbox.drain({str(cam.camera.id): lossy}, timeout_s=10)
         done = outbox.get(item.id)
         assert done is not None and done.status == DELIVERED
@@ -248,8 +332,9 @@ def test_refusals_fail_the_item_but_a_refused_token_keeps_it(
     cam = make_camera(runtime, owner.user)
     fast = RetryPolicy(0, base_delay_s=0.01, max_delay_s=0.02)
     with DeviceOutbox(tmp_path / "state", retry=fast) as outbox:
-        too_long = outbox.enqueue_event(camera_id=cam.camera.id, started_at=_ago(3),
-                                        ended_at=_ago(1), key="dev:long")
+        too_long = outbox.enqueue_event(
+            camera_id=cam.camera.id, started_at=_ago(3), ended_at=_ago(1), key="dev:long"
+        )
         assert too_long is not None
         with DeviceClient(live_server.url, cam.camera.id, cam.token, retry=FAST) as client:
             outcome = outbox.deliver_due({str(cam.camera.id): client})
@@ -257,8 +342,9 @@ def test_refusals_fail_the_item_but_a_refused_token_keeps_it(
         assert outcome.failed == 1 and failed is not None and failed.status == FAILED
         assert failed.last_error is not None and "event_too_long" in failed.last_error
 
-        fine = outbox.enqueue_event(camera_id=cam.camera.id, started_at=_ago(2),
-                                    ended_at=_ago(1.99), key="dev:fine")
+        fine = outbox.enqueue_event(
+            camera_id=cam.camera.id, started_at=_ago(2), ended_at=_ago(1.99), key="dev:fine"
+        )
         assert fine is not None
         with DeviceClient(live_server.url, cam.camera.id, "rotated", retry=FAST) as stale:
             outcome = outbox.deliver_due({str(cam.camera.id): stale})
@@ -272,8 +358,9 @@ def test_a_crash_mid_send_is_remembered_and_half_written_files_are_swept(
 ) -> None:
     state = tmp_path / "state"
     outbox = DeviceOutbox(state)
-    item = outbox.enqueue_clip(camera_id=uuid.uuid4(), started_at=_ago(1),
-                               clip=videos["frigate"], key="dev:crash")
+    item = outbox.enqueue_clip(
+        camera_id=uuid.uuid4(), started_at=_ago(1), clip=videos["frigate"], key="dev:crash"
+    )
     assert item is not None and item.clip_file is not None
     outbox._update(item.id, in_flight=1)  # the process dies while sending
     (state / "clips" / "0123.part").write_bytes(b"half a download")
@@ -289,10 +376,12 @@ def test_a_crash_mid_send_is_remembered_and_half_written_files_are_swept(
 def test_finished_items_are_forgotten_after_remember_days(tmp_path: Path) -> None:
     with DeviceOutbox(tmp_path / "state", remember_days=30) as outbox:
         cam = uuid.uuid4()
-        old = outbox.enqueue_event(camera_id=cam, started_at=_ago(1), ended_at=_ago(1),
-                                   key="dev:old")
-        recent = outbox.enqueue_event(camera_id=cam, started_at=_ago(1), ended_at=_ago(1),
-                                      key="dev:recent")
+        old = outbox.enqueue_event(
+            camera_id=cam, started_at=_ago(1), ended_at=_ago(1), key="dev:old"
+        )
+        recent = outbox.enqueue_event(
+            camera_id=cam, started_at=_ago(1), ended_at=_ago(1), key="dev:recent"
+        )
         assert old is not None and recent is not None
         outbox._update(old.id, status=DELIVERED, finished_at=time.time() - 31 * 86400)
         outbox._update(recent.id, status=DELIVERED, finished_at=time.time() - 29 * 86400)

@@ -80,11 +80,24 @@ zones = ["driveway"]
 def test_frigate_documented_review_messages() -> None:
     start = 1718987129.308396
     new = frigate_review("1718987129.308396-fqk5ka", "front_cam", "new", start=start, end=None)
-    update = frigate_review("1718987129.308396-fqk5ka", "front_cam", "update", start=start,
-                            end=None, objects=["person", "car"], zones=["front_yard"])
-    end = frigate_review("1718987129.308396-fqk5ka", "front_cam", "end", start=start,
-                         end=start + 42.5, objects=["person-verified", "car"],
-                         zones=["front_yard"])
+    update = frigate_review(
+        "1718987129.308396-fqk5ka",
+        "front_cam",
+        "update",
+        start=start,
+        end=None,
+        objects=["person", "car"],
+        zones=["front_yard"],
+    )
+    end = frigate_review(
+        "1718987129.308396-fqk5ka",
+        "front_cam",
+        "end",
+        start=start,
+        end=start + 42.5,
+        objects=["person-verified", "car"],
+        zones=["front_yard"],
+    )
     assert parse_message("reviews", new) is None
     assert parse_message("reviews", update) is None
     done = parse_message("reviews", end)
@@ -98,9 +111,16 @@ def test_frigate_documented_review_messages() -> None:
 
 
 def test_frigate_documented_event_messages() -> None:
-    after = {"id": "1607123955.475377-mxklsc", "camera": "front_door", "label": "car",
-             "start_time": 1607123955.475377, "end_time": None, "false_positive": False,
-             "entered_zones": ["yard", "driveway"], "current_zones": ["driveway"]}
+    after = {
+        "id": "1607123955.475377-mxklsc",
+        "camera": "front_door",
+        "label": "car",
+        "start_time": 1607123955.475377,
+        "end_time": None,
+        "false_positive": False,
+        "entered_zones": ["yard", "driveway"],
+        "current_zones": ["driveway"],
+    }
     assert parse_message("events", {"type": "update", "before": after, "after": after}) is None
     ended = {**after, "end_time": 1607123970.0}
     done = parse_message("events", {"type": "end", "before": after, "after": ended})
@@ -154,28 +174,51 @@ def test_config_mistakes_are_named(change: dict[str, Any], message: str) -> None
 
 
 def test_recording_url_is_frigates_export_endpoint() -> None:
-    assert (recording_url("http://frigate:5000", "front door", 100.0, 112.25)
-            == "http://frigate:5000/api/front%20door/start/100.000/end/112.250/clip.mp4")
+    assert (
+        recording_url("http://frigate:5000", "front door", 100.0, 112.25)
+        == "http://frigate:5000/api/front%20door/start/100.000/end/112.250/clip.mp4"
+    )
 
 
 # ---------------------------------------------------------------- the bridge, live
 
 
-def _config(tmp: Path, *, mode: str, broker: tuple[str, int], prefix: str, client_id: str,
-            server: LiveServer, frigate: str, cameras: dict[str, dict[str, Any]]) -> BridgeConfig:
-    return parse_config({
-        "mode": mode,
-        "state_dir": str(tmp / "bridge-state"),
-        "doorstep": {"url": server.url, "poll_uploads_s": 0.2},
-        "frigate": {"url": frigate, "padding_s": 1.0, "clip_delay_s": 0.0},
-        "mqtt": {"host": broker[0], "port": broker[1], "topic_prefix": prefix,
-                 "client_id": client_id, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0,
-                 "keepalive_s": 5},
-        "filters": {"severity": ["alert"]},
-        "delivery": {"retry_base_s": 0.05, "retry_max_s": 0.3, "poll_s": 0.1,
-                     "request_attempts": 2},
-        "cameras": cameras,
-    })
+def _config(
+    tmp: Path,
+    *,
+    mode: str,
+    broker: tuple[str, int],
+    prefix: str,
+    client_id: str,
+    server: LiveServer,
+    frigate: str,
+    cameras: dict[str, dict[str, Any]],
+) -> BridgeConfig:
+    return parse_config(
+        {
+            "mode": mode,
+            "state_dir": str(tmp / "bridge-state"),
+            "doorstep": {"url": server.url, "poll_uploads_s": 0.2},
+            "frigate": {"url": frigate, "padding_s": 1.0, "clip_delay_s": 0.0},
+            "mqtt": {
+                "host": broker[0],
+                "port": broker[1],
+                "topic_prefix": prefix,
+                "client_id": client_id,
+                "reconnect_min_s": 0.2,
+                "reconnect_max_s": 1.0,
+                "keepalive_s": 5,
+            },
+            "filters": {"severity": ["alert"]},
+            "delivery": {
+                "retry_base_s": 0.05,
+                "retry_max_s": 0.3,
+                "poll_s": 0.1,
+                "request_attempts": 2,
+            },
+            "cameras": cameras,
+        }
+    )
 
 
 def _link(cam: CameraWithToken, **filters: Any) -> dict[str, Any]:
@@ -197,8 +240,9 @@ async def running(config: BridgeConfig) -> AsyncIterator[FrigateBridge]:
 
 
 async def publish(broker: tuple[str, int], topic: str, *messages: dict[str, Any]) -> None:
-    async with aiomqtt.Client(broker[0], broker[1],
-                              identifier=f"test-frigate-{uuid.uuid4().hex[:8]}") as client:
+    async with aiomqtt.Client(
+        broker[0], broker[1], identifier=f"test-frigate-{uuid.uuid4().hex[:8]}"
+    ) as client:
         for message in messages:
             await client.publish(topic, json.dumps(message), qos=1)
 
@@ -214,16 +258,28 @@ def _refs(server: LiveServer, cam: CameraWithToken) -> list[str]:
 
 
 async def test_upload_mode_sends_each_ended_review_once(
-    runtime: Runtime, live_server: LiveServer, frigate_api: FakeFrigate,
-    system_broker: tuple[str, int], tmp_path: Path,
+    runtime: Runtime,
+    live_server: LiveServer,
+    frigate_api: FakeFrigate,
+    system_broker: tuple[str, int],
+    tmp_path: Path,
 ) -> None:
     owner = make_person(runtime)
     front, garage = make_camera(runtime, owner.user), make_camera(runtime, owner.user)
     prefix, client_id = f"frigate-test-{uuid.uuid4().hex[:8]}", f"doorstep-{uuid.uuid4().hex}"
-    config = _config(tmp_path, mode="upload", broker=system_broker, prefix=prefix,
-                     client_id=client_id, server=live_server, frigate=frigate_api.url,
-                     cameras={"front_door": _link(front),
-                              "garage": _link(garage, labels=["car"], zones=["driveway"])})
+    config = _config(
+        tmp_path,
+        mode="upload",
+        broker=system_broker,
+        prefix=prefix,
+        client_id=client_id,
+        server=live_server,
+        frigate=frigate_api.url,
+        cameras={
+            "front_door": _link(front),
+            "garage": _link(garage, labels=["car"], zones=["driveway"]),
+        },
+    )
     topic = f"{prefix}/reviews"
     t0 = hours_ago(2)
     a, b, c, d, e, f = (review_id(t0 + i * 60) for i in range(6))
@@ -231,7 +287,8 @@ async def test_upload_mode_sends_each_ended_review_once(
     try:
         async with running(config) as bridge:
             await publish(
-                system_broker, topic,
+                system_broker,
+                topic,
                 frigate_review(a, "front_door", "new", start=t0, end=None),
                 frigate_review(a, "front_door", "update", start=t0, end=None),
                 frigate_review(a, "front_door", "end", start=t0, end=t0 + 20),
@@ -242,27 +299,52 @@ async def test_upload_mode_sends_each_ended_review_once(
                 frigate_review(b, "front_door", "new", start=t0 + 60, end=None),
                 frigate_review(b, "front_door", "update", start=t0 + 60, end=None),
                 # filtered: a detection on an alert-only camera; a person where cars count
-                frigate_review(c, "front_door", "end", start=t0 + 120, end=t0 + 130,
-                               severity="detection"),
-                frigate_review(d, "garage", "end", start=t0 + 180, end=t0 + 190,
-                               objects=["person"], zones=["driveway"]),
+                frigate_review(
+                    c, "front_door", "end", start=t0 + 120, end=t0 + 130, severity="detection"
+                ),
+                frigate_review(
+                    d,
+                    "garage",
+                    "end",
+                    start=t0 + 180,
+                    end=t0 + 190,
+                    objects=["person"],
+                    zones=["driveway"],
+                ),
                 # a camera the bridge does not map
                 frigate_review(e, "backyard", "end", start=t0 + 240, end=t0 + 250),
-                frigate_review(f, "garage", "end", start=t0 + 300, end=t0 + 310,
-                               objects=["car"], zones=["driveway", "street"]),
+                frigate_review(
+                    f,
+                    "garage",
+                    "end",
+                    start=t0 + 300,
+                    end=t0 + 310,
+                    objects=["car"],
+                    zones=["driveway", "street"],
+                ),
             )
-            await async_wait_until(lambda: len(_refs(live_server, front)) >= 2
-                                   and len(_refs(live_server, garage)) >= 1,
-                                   timeout_s=30, what="three clips")
+            await async_wait_until(
+                lambda: (
+                    len(_refs(live_server, front)) >= 2 and len(_refs(live_server, garage)) >= 1
+                ),
+                timeout_s=30,
+                what="three clips",
+            )
         # Restarted on the same state dir, the bridge ignores A again.
         async with running(config) as bridge:
             g = review_id(t0 + 360)
-            await publish(system_broker, topic,
-                          frigate_review(a, "front_door", "end", start=t0, end=t0 + 20),
-                          frigate_review(g, "front_door", "end", start=t0 + 360, end=t0 + 370))
+            await publish(
+                system_broker,
+                topic,
+                frigate_review(a, "front_door", "end", start=t0, end=t0 + 20),
+                frigate_review(g, "front_door", "end", start=t0 + 360, end=t0 + 370),
+            )
             # G comes after everything else on the topic: once it is in, all was handled.
-            await async_wait_until(lambda: f"frigate:review:{g}" in _refs(live_server, front),
-                                   timeout_s=30, what="the sentinel review")
+            await async_wait_until(
+                lambda: f"frigate:review:{g}" in _refs(live_server, front),
+                timeout_s=30,
+                what="the sentinel review",
+            )
             await async_wait_until(lambda: bridge.outbox.count(QUEUED) == 0, what="empty outbox")
             statuses = {d.key: d.status for d in bridge.outbox.items()}
     finally:
@@ -279,25 +361,40 @@ async def test_upload_mode_sends_each_ended_review_once(
 
 
 async def test_local_first_reports_events_and_serves_shares_from_frigate(
-    runtime: Runtime, live_server: LiveServer, frigate_api: FakeFrigate,
-    system_broker: tuple[str, int], tmp_path: Path,
+    runtime: Runtime,
+    live_server: LiveServer,
+    frigate_api: FakeFrigate,
+    system_broker: tuple[str, int],
+    tmp_path: Path,
 ) -> None:
     owner = make_person(runtime)
     cam = make_camera(runtime, owner.user)
     prefix, client_id = f"frigate-test-{uuid.uuid4().hex[:8]}", f"doorstep-{uuid.uuid4().hex}"
-    config = _config(tmp_path, mode="local_first", broker=system_broker, prefix=prefix,
-                     client_id=client_id, server=live_server, frigate=frigate_api.url,
-                     cameras={"front_door": _link(cam)})
+    config = _config(
+        tmp_path,
+        mode="local_first",
+        broker=system_broker,
+        prefix=prefix,
+        client_id=client_id,
+        server=live_server,
+        frigate=frigate_api.url,
+        cameras={"front_door": _link(cam)},
+    )
     t0 = hours_ago(2)
     rid = review_id(t0)
     try:
         async with running(config):
-            await publish(system_broker, f"{prefix}/reviews",
-                          frigate_review(rid, "front_door", "new", start=t0, end=None),
-                          frigate_review(rid, "front_door", "end", start=t0, end=t0 + 30,
-                                         objects=["car", "person"]))
-            await async_wait_until(lambda: live_server.events(cam.camera.id),
-                                   what="the local-first event")
+            await publish(
+                system_broker,
+                f"{prefix}/reviews",
+                frigate_review(rid, "front_door", "new", start=t0, end=None),
+                frigate_review(
+                    rid, "front_door", "end", start=t0, end=t0 + 30, objects=["car", "person"]
+                ),
+            )
+            await async_wait_until(
+                lambda: live_server.events(cam.camera.id), what="the local-first event"
+            )
             [event] = live_server.events(cam.camera.id)
             assert event.on_device and event.clip_id is None and event.kind.value == "person"
             assert event.device_ref == f"frigate:review:{rid}"
@@ -321,21 +418,30 @@ async def test_local_first_reports_events_and_serves_shares_from_frigate(
 
 
 async def test_a_broker_restart_loses_nothing(
-    runtime: Runtime, live_server: LiveServer, own_broker: OwnBroker, tmp_path: Path,
+    runtime: Runtime,
+    live_server: LiveServer,
+    own_broker: OwnBroker,
+    tmp_path: Path,
 ) -> None:
     owner = make_person(runtime)
     cam = make_camera(runtime, owner.user)
     broker = ("127.0.0.1", own_broker.port)
     prefix = f"frigate-test-{uuid.uuid4().hex[:8]}"
-    config = _config(tmp_path, mode="local_first", broker=broker, prefix=prefix,
-                     client_id="doorstep-bridge-restart", server=live_server,
-                     frigate="http://127.0.0.1:9", cameras={"front_door": _link(cam)})
+    config = _config(
+        tmp_path,
+        mode="local_first",
+        broker=broker,
+        prefix=prefix,
+        client_id="doorstep-bridge-restart",
+        server=live_server,
+        frigate="http://127.0.0.1:9",
+        cameras={"front_door": _link(cam)},
+    )
     topic, t0 = f"{prefix}/reviews", hours_ago(2)
     ids = [review_id(t0 + i * 60) for i in range(5)]
 
     def end(i: int) -> dict[str, Any]:
-        return frigate_review(ids[i], "front_door", "end", start=t0 + i * 60,
-                              end=t0 + i * 60 + 10)
+        return frigate_review(ids[i], "front_door", "end", start=t0 + i * 60, end=t0 + i * 60 + 10)
 
     def delivered(n: int) -> bool:
         return len(live_server.events(cam.camera.id)) >= n
@@ -364,18 +470,30 @@ async def test_a_broker_restart_loses_nothing(
 
 
 async def test_a_doorstep_outage_loses_nothing_and_sends_nothing_twice(
-    runtime: Runtime, live_server: LiveServer, system_broker: tuple[str, int], tmp_path: Path,
+    runtime: Runtime,
+    live_server: LiveServer,
+    system_broker: tuple[str, int],
+    tmp_path: Path,
 ) -> None:
     owner = make_person(runtime)
     cam = make_camera(runtime, owner.user)
     prefix, client_id = f"frigate-test-{uuid.uuid4().hex[:8]}", f"doorstep-{uuid.uuid4().hex}"
-    config = _config(tmp_path, mode="local_first", broker=system_broker, prefix=prefix,
-                     client_id=client_id, server=live_server, frigate="http://127.0.0.1:9",
-                     cameras={"front_door": _link(cam)})
+    config = _config(
+        tmp_path,
+        mode="local_first",
+        broker=system_broker,
+        prefix=prefix,
+        client_id=client_id,
+        server=live_server,
+        frigate="http://127.0.0.1:9",
+        cameras={"front_door": _link(cam)},
+    )
     topic, t0 = f"{prefix}/reviews", hours_ago(2)
     ids = [review_id(t0 + i * 60) for i in range(3)]
-    ends = [frigate_review(r, "front_door", "end", start=t0 + i * 60, end=t0 + i * 60 + 10)
-            for i, r in enumerate(ids)]
+    ends = [
+        frigate_review(r, "front_door", "end", start=t0 + i * 60, end=t0 + i * 60 + 10)
+        for i, r in enumerate(ids)
+    ]
     try:
         await asyncio.to_thread(live_server.stop)  # doorstep goes down
         async with running(config) as bridge:
@@ -390,15 +508,20 @@ async def test_a_doorstep_outage_loses_nothing_and_sends_nothing_twice(
         # The bridge restarts during the outage; doorstep comes back after.
         async with running(config) as bridge:
             await asyncio.to_thread(live_server.start)
-            await async_wait_until(lambda: bridge.outbox.count(QUEUED) == 0, timeout_s=30,
-                                   what="the queue to drain")
+            await async_wait_until(
+                lambda: bridge.outbox.count(QUEUED) == 0, timeout_s=30, what="the queue to drain"
+            )
             await publish(system_broker, topic, ends[1])  # a late duplicate
             sentinel = review_id(t0 + 600)
-            await publish(system_broker, topic, frigate_review(
-                sentinel, "front_door", "end", start=t0 + 600, end=t0 + 610))
+            await publish(
+                system_broker,
+                topic,
+                frigate_review(sentinel, "front_door", "end", start=t0 + 600, end=t0 + 610),
+            )
             await async_wait_until(
                 lambda: f"frigate:review:{sentinel}" in _refs(live_server, cam),
-                what="the sentinel review")
+                what="the sentinel review",
+            )
     finally:
         await forget_session(system_broker, client_id)
     assert _refs(live_server, cam) == sorted(f"frigate:review:{r}" for r in [*ids, sentinel])

@@ -56,10 +56,20 @@ def test_mask_polygons_are_checked() -> None:
 
 def test_span_tracker_debounces_blips_and_merges_short_pauses() -> None:
     tracker = SpanTracker(start_frames=2, gap_s=1.0, frame_s=0.1)
-    answers = {0.0: False, 0.1: True, 0.2: False,  # a one-frame blip: ignored
-               0.3: True, 0.4: True, 0.5: True,  # motion starts at 0.3
-               0.6: False, 0.9: False, 1.0: True,  # a 0.4 s pause: same span
-               1.1: False, 1.5: False, 2.2: False}  # 1.1 s quiet after 1.0: ends
+    answers = {
+        0.0: False,
+        0.1: True,
+        0.2: False,  # a one-frame blip: ignored
+        0.3: True,
+        0.4: True,
+        0.5: True,  # motion starts at 0.3
+        0.6: False,
+        0.9: False,
+        1.0: True,  # a 0.4 s pause: same span
+        1.1: False,
+        1.5: False,
+        2.2: False,
+    }  # 1.1 s quiet after 1.0: ends
     started, ended = [], []
     for t, moving in answers.items():
         s, e = tracker.update(t, moving)

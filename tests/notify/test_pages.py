@@ -27,9 +27,6 @@ SUBSCRIPTION = {
 }
 
 
-
-
-
 def unread_badge(html: str) -> str | None:
     match = re.search(r'<span class="badge"[^>]*>(\d+)</span>', html)
     return match.group(1) if match else None

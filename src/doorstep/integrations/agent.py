@@ -108,8 +108,9 @@ class ClipRecorder:
         self._rate = Fraction(fps).limit_denominator(1001)
         self._on_done = on_done
         self._queue: queue.Queue[Yuv | Span] = queue.Queue(maxsize=max_queued)
-        self._thread = threading.Thread(target=self._encode, name=f"clip-{self.ref[:8]}",
-                                         daemon=True)
+        self._thread = threading.Thread(
+            target=self._encode, name=f"clip-{self.ref[:8]}", daemon=True
+        )
         self._thread.start()
 
     @property
@@ -135,8 +136,9 @@ class ClipRecorder:
         partial = self.path.with_suffix(".part")
         count = 0
         try:
-            with av.open(str(partial), mode="w", format="mp4",
-                         options={"movflags": "+faststart"}) as container:
+            with av.open(
+                str(partial), mode="w", format="mp4", options={"movflags": "+faststart"}
+            ) as container:
                 stream = container.add_stream("libx264", rate=self._rate)
                 stream.width, stream.height = self._size
                 stream.pix_fmt = "yuv420p"
@@ -166,8 +168,13 @@ class ClipRecorder:
 class MotionAgent:
     """One camera: frames in, clips or local-first events out, through the outbox."""
 
-    def __init__(self, config: AgentConfig, *, outbox: DeviceOutbox | None = None,
-                 client: DeviceClient | None = None) -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        outbox: DeviceOutbox | None = None,
+        client: DeviceClient | None = None,
+    ) -> None:
         if config.local_first and config.keep_dir is None:
             raise ValueError("local-first mode needs a keep_dir for the clips it keeps")
         self.config = config
@@ -180,9 +187,14 @@ class MotionAgent:
             config.state_dir, retry=RetryPolicy(0, config.retry_base_s, config.retry_max_s)
         )
         self.client = client or DeviceClient(
-            config.server_url, config.camera_id, config.token,
-            retry=RetryPolicy(attempts=3, base_delay_s=min(0.5, config.retry_base_s),
-                              max_delay_s=min(5.0, config.retry_max_s)),
+            config.server_url,
+            config.camera_id,
+            config.token,
+            retry=RetryPolicy(
+                attempts=3,
+                base_delay_s=min(0.5, config.retry_base_s),
+                max_delay_s=min(5.0, config.retry_max_s),
+            ),
             sleep=self._stop_delivery.wait,
         )
         self.clips: list[RecordedClip] = []
@@ -249,10 +261,14 @@ class MotionAgent:
             width, height = stream.width - stream.width % 2, stream.height - stream.height % 2
             anchor = self._anchor(container)
             detector = MotionDetector(width, height, fps, cfg.motion, cfg.masks)
-            tracker = SpanTracker(start_frames=cfg.motion.start_frames,
-                                  gap_s=max(cfg.post_roll_s, 0.5), frame_s=1 / fps)
+            tracker = SpanTracker(
+                start_frames=cfg.motion.start_frames,
+                gap_s=max(cfg.post_roll_s, 0.5),
+                frame_s=1 / fps,
+            )
             ring: deque[tuple[float, Yuv]] = deque(
-                maxlen=round(cfg.pre_roll_s * fps) + cfg.motion.start_frames + 1)
+                maxlen=round(cfg.pre_roll_s * fps) + cfg.motion.start_frames + 1
+            )
             recorder: ClipRecorder | None = None
             first: float | None = None
             for index, frame in enumerate(container.decode(stream)):
@@ -270,8 +286,9 @@ class MotionAgent:
                     if started is not None:
                         clip_start = started.start_s - cfg.pre_roll_s
                         kept = [(ft, fy) for ft, fy in ring if ft >= clip_start - 1e-6]
-                        recorder = self._recorder(anchor + timedelta(seconds=kept[0][0]),
-                                                  width, height, fps)
+                        recorder = self._recorder(
+                            anchor + timedelta(seconds=kept[0][0]), width, height, fps
+                        )
                         for _ft, fy in kept:
                             recorder.add(fy)
                         ring.clear()
@@ -307,7 +324,10 @@ class MotionAgent:
         self._recorders = [r for r in self._recorders if r.running]
         recorder = ClipRecorder(
             self.recording_dir / f"{uuid.uuid4().hex}.mp4",
-            width=width, height=height, fps=fps, started_at=started_at,
+            width=width,
+            height=height,
+            fps=fps,
+            started_at=started_at,
             on_done=self._hand_off,
         )
         self._recorders.append(recorder)
@@ -329,16 +349,31 @@ class MotionAgent:
             kept = cfg.keep_dir / f"{clip.ref}.mp4"
             _move(clip.path, kept)
             clip = RecordedClip(clip.ref, kept, clip.started_at, clip.ended_at, clip.motion)
-            self.outbox.enqueue_event(camera_id=cfg.camera_id, started_at=clip.started_at,
-                                      ended_at=clip.ended_at, kind=cfg.kind, key=ref,
-                                      device_ref=ref)
+            self.outbox.enqueue_event(
+                camera_id=cfg.camera_id,
+                started_at=clip.started_at,
+                ended_at=clip.ended_at,
+                kind=cfg.kind,
+                key=ref,
+                device_ref=ref,
+            )
         else:
-            self.outbox.enqueue_clip(camera_id=cfg.camera_id, started_at=clip.started_at,
-                                     clip=clip.path, move=True, kind=cfg.kind, key=ref,
-                                     device_ref=ref)
-        log.info("agent_clip", ref=ref, started_at=clip.started_at.isoformat(),
-                 seconds=round((clip.ended_at - clip.started_at).total_seconds(), 2),
-                 local_first=cfg.local_first)
+            self.outbox.enqueue_clip(
+                camera_id=cfg.camera_id,
+                started_at=clip.started_at,
+                clip=clip.path,
+                move=True,
+                kind=cfg.kind,
+                key=ref,
+                device_ref=ref,
+            )
+        log.info(
+            "agent_clip",
+            ref=ref,
+            started_at=clip.started_at.isoformat(),
+            seconds=round((clip.ended_at - clip.started_at).total_seconds(), 2),
+            local_first=cfg.local_first,
+        )
         self.clips.append(clip)
 
     # ------------------------------------------------------------ local-first upkeep
@@ -368,11 +403,15 @@ class MotionAgent:
             kept = keep_dir / f"{ref}.mp4"
             if not kept.exists():
                 # Past its retention on this device: there is nothing left to send.
-                log.warning("agent_shared_clip_gone", device_ref=pending.device_ref,
-                            evidence_id=str(pending.evidence_id))
+                log.warning(
+                    "agent_shared_clip_gone",
+                    device_ref=pending.device_ref,
+                    evidence_id=str(pending.evidence_id),
+                )
                 continue
-            if self.outbox.enqueue_fulfil(camera_id=self.config.camera_id,
-                                          evidence_id=pending.evidence_id, clip=kept):
+            if self.outbox.enqueue_fulfil(
+                camera_id=self.config.camera_id, evidence_id=pending.evidence_id, clip=kept
+            ):
                 queued += 1
         return queued
 

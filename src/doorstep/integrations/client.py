@@ -288,8 +288,13 @@ class DeviceClient:
         for attempt in range(max(1, self.retry.attempts)):
             if attempt:
                 delay = self.retry.delay_s(attempt - 1, retry_after)
-                log.info("device_api_retry", operation=operation, attempt=attempt, delay_s=delay,
-                         error=last)
+                log.info(
+                    "device_api_retry",
+                    operation=operation,
+                    attempt=attempt,
+                    delay_s=delay,
+                    error=last,
+                )
                 self._sleep(delay)
             retry_after = None
             try:

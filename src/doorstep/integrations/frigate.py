@@ -175,8 +175,13 @@ class FrigateBridge:
         if not link.filters.admits(
             severity=activity.severity, labels=activity.labels, zones=activity.zones
         ):
-            log.info("frigate_filtered", ref=activity.ref, severity=activity.severity,
-                     labels=activity.labels, zones=activity.zones)
+            log.info(
+                "frigate_filtered",
+                ref=activity.ref,
+                severity=activity.severity,
+                labels=activity.labels,
+                zones=activity.zones,
+            )
             return "filtered"
         queued = self._queue(activity, link)
         return "queued" if queued else "duplicate"
@@ -185,25 +190,31 @@ class FrigateBridge:
         cfg = self.config
         if cfg.mode == "local_first":
             end = min(activity.end_time, activity.start_time + cfg.max_clip_s - 2 * cfg.padding_s)
-            return self.outbox.enqueue_event(
+            return (
+                self.outbox.enqueue_event(
+                    camera_id=link.camera_id,
+                    started_at=_utc(activity.start_time),
+                    ended_at=_utc(end),
+                    kind=activity.kind,
+                    key=activity.ref,
+                    device_ref=activity.ref,
+                )
+                is not None
+            )
+        start = activity.start_time - cfg.padding_s
+        end = min(activity.end_time + cfg.padding_s, start + cfg.max_clip_s)
+        return (
+            self.outbox.enqueue_clip(
                 camera_id=link.camera_id,
-                started_at=_utc(activity.start_time),
-                ended_at=_utc(end),
+                started_at=_utc(start),
+                source_url=recording_url(cfg.frigate_url, activity.camera, start, end),
                 kind=activity.kind,
                 key=activity.ref,
                 device_ref=activity.ref,
-            ) is not None
-        start = activity.start_time - cfg.padding_s
-        end = min(activity.end_time + cfg.padding_s, start + cfg.max_clip_s)
-        return self.outbox.enqueue_clip(
-            camera_id=link.camera_id,
-            started_at=_utc(start),
-            source_url=recording_url(cfg.frigate_url, activity.camera, start, end),
-            kind=activity.kind,
-            key=activity.ref,
-            device_ref=activity.ref,
-            not_before_s=cfg.clip_delay_s,
-        ) is not None
+                not_before_s=cfg.clip_delay_s,
+            )
+            is not None
+        )
 
     # ------------------------------------------------------------ shared uploads
 
@@ -224,13 +235,16 @@ class FrigateBridge:
                 if not ref.startswith((REVIEW_REF, EVENT_REF)):
                     continue
                 start = pending.started_at.timestamp() - self.config.padding_s
-                end = min(pending.ended_at.timestamp() + self.config.padding_s,
-                          start + self.config.max_clip_s)
+                end = min(
+                    pending.ended_at.timestamp() + self.config.padding_s,
+                    start + self.config.max_clip_s,
+                )
                 item = self.outbox.enqueue_fulfil(
                     camera_id=camera_id,
                     evidence_id=pending.evidence_id,
-                    source_url=recording_url(self.config.frigate_url, link.frigate_name,
-                                             start, end),
+                    source_url=recording_url(
+                        self.config.frigate_url, link.frigate_name, start, end
+                    ),
                 )
                 if item is not None:
                     log.info("frigate_share_queued", ref=ref, evidence_id=str(pending.evidence_id))
@@ -294,8 +308,13 @@ class FrigateBridge:
                 async with client:
                     for name in self.config.topics:
                         await client.subscribe(f"{mqtt.topic_prefix}/{name}", qos=1)
-                    log.info("frigate_mqtt_connected", host=mqtt.host, port=mqtt.port,
-                             client_id=mqtt.client_id, tls=mqtt.tls)
+                    log.info(
+                        "frigate_mqtt_connected",
+                        host=mqtt.host,
+                        port=mqtt.port,
+                        client_id=mqtt.client_id,
+                        tls=mqtt.tls,
+                    )
                     self.connected.set()
                     delay = mqtt.reconnect_min_s
                     async for message in client.messages:

@@ -159,8 +159,9 @@ def detect_spans(
         stream.thread_type = "AUTO"
         fps = float(stream.average_rate or 10)
         detector = MotionDetector(stream.width, stream.height, fps, settings, masks)
-        tracker = SpanTracker(start_frames=detector.settings.start_frames, gap_s=gap_s,
-                              frame_s=1 / fps)
+        tracker = SpanTracker(
+            start_frames=detector.settings.start_frames, gap_s=gap_s, frame_s=1 / fps
+        )
         for t, luma in _lumas(container, stream, fps):
             _started, ended = tracker.update(t, detector.moving(luma))
             if ended:

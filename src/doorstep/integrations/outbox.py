@@ -48,8 +48,18 @@ from doorstep.integrations.outbox_store import (
 )
 
 __all__ = [
-    "CLIP", "DELIVERED", "EVENT", "FAILED", "FULFIL", "QUEUED", "Delivery", "DeliveryRound",
-    "DeviceOutbox", "OutboxBusy", "SourceUnavailable", "download_to",
+    "CLIP",
+    "DELIVERED",
+    "EVENT",
+    "FAILED",
+    "FULFIL",
+    "QUEUED",
+    "Delivery",
+    "DeliveryRound",
+    "DeviceOutbox",
+    "OutboxBusy",
+    "SourceUnavailable",
+    "download_to",
 ]
 
 log = structlog.get_logger(__name__)
@@ -71,22 +81,23 @@ class DeliveryRound:
     server_down: bool = False
 
 
-def download_to(url: str, target: Path, *, timeout_s: float = 120.0,
-                max_bytes: int = 200 * 1024 * 1024) -> None:
+def download_to(
+    url: str, target: Path, *, timeout_s: float = 120.0, max_bytes: int = 200 * 1024 * 1024
+) -> None:
     """Fetch ``url`` into ``target``; 5xx/429 and network errors are worth a retry."""
     try:
         with httpx.stream("GET", url, timeout=timeout_s, follow_redirects=True) as response:
             if response.status_code >= 400:
                 transient = response.status_code >= 500 or response.status_code in (408, 429)
-                raise SourceUnavailable(f"HTTP {response.status_code} from {url}",
-                                        permanent=not transient)
+                raise SourceUnavailable(
+                    f"HTTP {response.status_code} from {url}", permanent=not transient
+                )
             written = 0
             with target.open("wb") as fh:
                 for chunk in response.iter_bytes(1 << 20):
                     written += len(chunk)
                     if written > max_bytes:
-                        raise SourceUnavailable(f"{url} is over {max_bytes} bytes",
-                                                permanent=True)
+                        raise SourceUnavailable(f"{url} is over {max_bytes} bytes", permanent=True)
                     fh.write(chunk)
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -167,22 +178,30 @@ class DeviceOutbox(OutboxStore):
                 # Sent before (an unanswered attempt) or withdrawn by the owner: done.
                 return self._finish(item, {"not_pending": True})
             if exc.is_credential_problem:
-                log.error("outbox_token_refused", id=item.id, camera_id=item.camera_id,
-                          code=exc.code)
+                log.error(
+                    "outbox_token_refused", id=item.id, camera_id=item.camera_id, code=exc.code
+                )
                 self._defer(item, str(exc), self.retry.max_delay_s)
                 return "server_down"
-            log.error("outbox_refused", id=item.id, key=item.key, code=exc.code,
-                      message=exc.message)
+            log.error(
+                "outbox_refused", id=item.id, key=item.key, code=exc.code, message=exc.message
+            )
             self._update(item.id, status=FAILED, finished_at=time.time(), last_error=str(exc))
             return FAILED
         except DeviceUnavailable as exc:
-            self._update(item.id, in_flight=0, maybe_sent=int(item.maybe_sent or
-                                                               exc.maybe_delivered))
+            self._update(
+                item.id, in_flight=0, maybe_sent=int(item.maybe_sent or exc.maybe_delivered)
+            )
             self._defer(item, str(exc), exc.retry_after_s)
             return "server_down"
         except (OSError, ValueError) as exc:
-            self._update(item.id, in_flight=0, status=FAILED, finished_at=time.time(),
-                         last_error=f"{type(exc).__name__}: {exc}")
+            self._update(
+                item.id,
+                in_flight=0,
+                status=FAILED,
+                finished_at=time.time(),
+                last_error=f"{type(exc).__name__}: {exc}",
+            )
             log.error("outbox_item_broken", id=item.id, error=str(exc))
             return FAILED
         if item.maybe_sent and not item.device_ref:
@@ -193,15 +212,20 @@ class DeviceOutbox(OutboxStore):
     def _send(self, item: Delivery, client: DeviceClient) -> dict[str, Any]:
         if item.action == EVENT:
             assert item.started_at is not None
-            event = client.report_event(started_at=item.started_at, ended_at=item.ended_at,
-                                        kind=item.kind, device_ref=item.device_ref)
+            event = client.report_event(
+                started_at=item.started_at,
+                ended_at=item.ended_at,
+                kind=item.kind,
+                device_ref=item.device_ref,
+            )
             return {"event_id": str(event.id)}
         assert item.clip_file is not None
         clip = self.clips_dir / item.clip_file
         if item.action == CLIP:
             assert item.started_at is not None
-            event = client.upload_clip(clip, started_at=item.started_at, kind=item.kind,
-                                       device_ref=item.device_ref)
+            event = client.upload_clip(
+                clip, started_at=item.started_at, kind=item.kind, device_ref=item.device_ref
+            )
             return {"event_id": str(event.id), "clip_id": str(event.clip_id)}
         assert item.evidence_id is not None
         done = client.fulfil_upload(item.evidence_id, clip)
@@ -230,23 +254,30 @@ class DeviceOutbox(OutboxStore):
             log.error("outbox_source_gone", id=item.id, url=item.source_url, error=str(exc))
             self._update(item.id, status=FAILED, finished_at=time.time(), last_error=str(exc))
             return FAILED
-        log.warning("outbox_source_unavailable", id=item.id, url=item.source_url,
-                    error=str(exc))
+        log.warning("outbox_source_unavailable", id=item.id, url=item.source_url, error=str(exc))
         self._defer(item, str(exc), None, retry=failures)
         return "deferred"
 
     def _finish(self, item: Delivery, answer: dict[str, Any]) -> str:
-        self._update(item.id, status=DELIVERED, finished_at=time.time(), in_flight=0,
-                     result=json.dumps(answer), last_error=None)
+        self._update(
+            item.id,
+            status=DELIVERED,
+            finished_at=time.time(),
+            in_flight=0,
+            result=json.dumps(answer),
+            last_error=None,
+        )
         if item.clip_file:
             (self.clips_dir / item.clip_file).unlink(missing_ok=True)
         log.info("outbox_delivered", id=item.id, key=item.key, action=item.action, **answer)
         return DELIVERED
 
-    def _defer(self, item: Delivery, error: str, retry_after_s: float | None,
-               retry: int | None = None) -> None:
-        delay = self.retry.delay_s(min(retry if retry is not None else item.attempts, 20),
-                                   retry_after_s)
+    def _defer(
+        self, item: Delivery, error: str, retry_after_s: float | None, retry: int | None = None
+    ) -> None:
+        delay = self.retry.delay_s(
+            min(retry if retry is not None else item.attempts, 20), retry_after_s
+        )
         self._update(item.id, next_attempt_at=time.time() + delay, last_error=error)
 
     # ------------------------------------------------------------ loop
@@ -289,8 +320,7 @@ class DeviceOutbox(OutboxStore):
         while self.count(QUEUED) and time.monotonic() < deadline:
             outcome = self.deliver_due(clients)
             if not outcome.delivered:
-                time.sleep(min(max(0.01, deadline - time.monotonic()),
-                               self._next_due_in(1.0)))
+                time.sleep(min(max(0.01, deadline - time.monotonic()), self._next_due_in(1.0)))
         return self.count(QUEUED) == 0
 
 

@@ -66,7 +66,6 @@ class OutboxBusy(RuntimeError):
     """Another process holds this state dir: two senders would send things twice."""
 
 
-
 @dataclass(frozen=True)
 class Delivery:
     id: str
@@ -171,8 +170,15 @@ class OutboxStore:
         """Queue a clip upload, from a file (copied, or moved with ``move``) or fetched
         from ``source_url`` when it is sent. None when ``key`` was seen before."""
         return self._enqueue(
-            action=CLIP, camera_id=camera_id, kind=kind, key=key, device_ref=device_ref,
-            started_at=started_at, clip=clip, source_url=source_url, move=move,
+            action=CLIP,
+            camera_id=camera_id,
+            kind=kind,
+            key=key,
+            device_ref=device_ref,
+            started_at=started_at,
+            clip=clip,
+            source_url=source_url,
+            move=move,
             not_before_s=not_before_s,
         )
 
@@ -188,8 +194,13 @@ class OutboxStore:
     ) -> Delivery | None:
         """Queue a local-first event report. None when ``key`` was seen before."""
         return self._enqueue(
-            action=EVENT, camera_id=camera_id, kind=kind, key=key, device_ref=device_ref,
-            started_at=started_at, ended_at=ended_at,
+            action=EVENT,
+            camera_id=camera_id,
+            kind=kind,
+            key=key,
+            device_ref=device_ref,
+            started_at=started_at,
+            ended_at=ended_at,
         )
 
     def enqueue_fulfil(
@@ -202,8 +213,13 @@ class OutboxStore:
     ) -> Delivery | None:
         """Queue the file of a shared local-first event, once per evidence id."""
         return self._enqueue(
-            action=FULFIL, camera_id=camera_id, kind="motion", key=f"fulfil:{evidence_id}",
-            evidence_id=str(evidence_id), clip=clip, source_url=source_url,
+            action=FULFIL,
+            camera_id=camera_id,
+            kind="motion",
+            key=f"fulfil:{evidence_id}",
+            evidence_id=str(evidence_id),
+            clip=clip,
+            source_url=source_url,
         )
 
     def _enqueue(
@@ -234,11 +250,22 @@ class OutboxStore:
                 "INSERT OR IGNORE INTO deliveries (id, key, camera_id, action, kind, started_at,"
                 " ended_at, device_ref, evidence_id, clip_file, source_url, status,"
                 " next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (item_id, key, str(camera_id), action, kind,
-                 started_at.isoformat() if started_at else None,
-                 ended_at.isoformat() if ended_at else None,
-                 device_ref, evidence_id, clip_file, source_url, QUEUED,
-                 now + not_before_s, now),
+                (
+                    item_id,
+                    key,
+                    str(camera_id),
+                    action,
+                    kind,
+                    started_at.isoformat() if started_at else None,
+                    ended_at.isoformat() if ended_at else None,
+                    device_ref,
+                    evidence_id,
+                    clip_file,
+                    source_url,
+                    QUEUED,
+                    now + not_before_s,
+                    now,
+                ),
             )
             inserted = cursor.rowcount == 1
         if not inserted:  # the same key, queued by another thread in between
@@ -294,15 +321,19 @@ class OutboxStore:
     def _update(self, item_id: str, **fields: Any) -> None:
         columns = ", ".join(f"{name} = ?" for name in fields)
         with self._lock:
-            self._db.execute(f"UPDATE deliveries SET {columns} WHERE id = ?",  # noqa: S608
-                             (*fields.values(), item_id))
+            self._db.execute(
+                f"UPDATE deliveries SET {columns} WHERE id = ?",  # noqa: S608
+                (*fields.values(), item_id),
+            )
 
     def retry_failed(self) -> int:
         """Queue every failed item again (after fixing what refused it)."""
         with self._lock:
             cursor = self._db.execute(
                 "UPDATE deliveries SET status = ?, next_attempt_at = ?, source_failures = 0"
-                " WHERE status = ?", (QUEUED, time.time(), FAILED))
+                " WHERE status = ?",
+                (QUEUED, time.time(), FAILED),
+            )
         self.wake.set()
         return cursor.rowcount
 
@@ -328,8 +359,10 @@ class OutboxStore:
                 f"SELECT clip_file FROM deliveries WHERE {finished}",  # noqa: S608
                 (DELIVERED, FAILED, cutoff),
             ).fetchall()
-            self._db.execute(f"DELETE FROM deliveries WHERE {finished}",  # noqa: S608
-                             (DELIVERED, FAILED, cutoff))
+            self._db.execute(
+                f"DELETE FROM deliveries WHERE {finished}",  # noqa: S608
+                (DELIVERED, FAILED, cutoff),
+            )
         for row in rows:
             if row[0]:
                 (self.clips_dir / row[0]).unlink(missing_ok=True)
@@ -345,9 +378,11 @@ class OutboxStore:
         self.forget_finished()
         with self._lock:
             wanted = {
-                r[0] for r in self._db.execute(
-                    "SELECT clip_file FROM deliveries WHERE clip_file IS NOT NULL"
-                    " AND status != ?", (DELIVERED,))
+                r[0]
+                for r in self._db.execute(
+                    "SELECT clip_file FROM deliveries WHERE clip_file IS NOT NULL AND status != ?",
+                    (DELIVERED,),
+                )
             }
         for path in self.clips_dir.iterdir():
             if path.name not in wanted:
