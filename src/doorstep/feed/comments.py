@@ -59,7 +59,8 @@ def add_comment(*, session: Session, author: User, post_id: uuid.UUID, body: str
     return comment
 
 
-def _own_comment(session: Session, author: User, comment_id: uuid.UUID) -> Comment:
+def get_own_comment(*, session: Session, author: User, comment_id: uuid.UUID) -> Comment:
+    """A comment its author may change: 404 when unreadable, 403 for anyone else's."""
     comment = get_comment(session=session, actor=author, comment_id=comment_id)
     if comment.author_id != author.id:
         raise Forbidden("Only the author can change this comment.", code="not_author")
@@ -68,7 +69,7 @@ def _own_comment(session: Session, author: User, comment_id: uuid.UUID) -> Comme
 
 def update_comment(*, session: Session, author: User, comment_id: uuid.UUID, body: str) -> Comment:
     """The author edits his comment; it is marked edited."""
-    comment = _own_comment(session, author, comment_id)
+    comment = get_own_comment(session=session, author=author, comment_id=comment_id)
     text = body.strip()
     if not text:
         raise InvalidInput("Write something first.", code="empty_comment")
@@ -80,7 +81,7 @@ def update_comment(*, session: Session, author: User, comment_id: uuid.UUID, bod
 
 def delete_comment(*, session: Session, author: User, comment_id: uuid.UUID) -> uuid.UUID:
     """The author deletes his comment; returns its post's id."""
-    comment = _own_comment(session, author, comment_id)
+    comment = get_own_comment(session=session, author=author, comment_id=comment_id)
     post_id = comment.post_id
     session.delete(comment)
     session.flush()

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 
 from doorstep.accounts.deps import CheckedForm, PageUser, PageVisitor, Visitor
 from doorstep.accounts.models import User
-from doorstep.errors import Forbidden, InvalidInput
+from doorstep.errors import InvalidInput
 from doorstep.feed import comments as feed_comments
 from doorstep.feed import display as feed_display
 from doorstep.feed import reports as feed_reports
@@ -108,9 +108,7 @@ def add_comment(
 def edit_comment_form(
     comment_id: uuid.UUID, request: Request, visitor: Visitor, user: PageUser, session: DbSession
 ) -> Response:
-    comment = feed_comments.get_comment(session=session, actor=user, comment_id=comment_id)
-    if comment.author_id != user.id:
-        raise Forbidden("Only the author can change this comment.", code="not_author")
+    comment = feed_comments.get_own_comment(session=session, author=user, comment_id=comment_id)
     return show(request, "feed/comment_edit.html", visitor, session, comment=comment)
 
 
