@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from doorstep.accounts import service as account_service
 from doorstep.accounts.models import User
-from doorstep.db import after_commit
+from doorstep.db import after_commit, undo_on_rollback
 from doorstep.runtime import Runtime
 
 
@@ -53,18 +53,30 @@ def test_a_failed_commit_runs_none(runtime: Runtime) -> None:
     assert seen == []
 
 
-def test_a_rolled_back_savepoint_drops_only_its_own_actions(runtime: Runtime) -> None:
+def test_a_rolled_back_savepoint_drops_its_actions_and_undoes_its_files(
+    runtime: Runtime,
+) -> None:
     seen: list[str] = []
+    undone: list[str] = []
+
+    def both(label: str) -> None:
+        after_commit(session, lambda: seen.append(label))
+        undo_on_rollback(session, lambda: undone.append(label))
+
     with runtime.db.transaction() as session:
-        after_commit(session, lambda: seen.append("outer"))
+        both("outer")
         with session.begin_nested():
-            after_commit(session, lambda: seen.append("kept savepoint"))
+            both("kept savepoint")
         savepoint = session.begin_nested()
-        after_commit(session, lambda: seen.append("rolled back"))
+        both("rolled back")
         with session.begin_nested():
-            after_commit(session, lambda: seen.append("inside rolled back"))
+            both("inside rolled back")
         savepoint.rollback()
+        # The rolled-back savepoint's files are undone at once, last first.
+        assert undone == ["inside rolled back", "rolled back"]
     assert seen == ["outer", "kept savepoint"]
+    # The transaction committed: its other files stay, and nothing is undone twice.
+    assert undone == ["inside rolled back", "rolled back"]
 
 
 def test_a_failing_action_does_not_stop_the_others(runtime: Runtime) -> None:
@@ -77,3 +89,13 @@ def test_a_failing_action_does_not_stop_the_others(runtime: Runtime) -> None:
         after_commit(session, fail)
         after_commit(session, lambda: seen.append("next"))
     assert seen == ["next"]
+
+
+def test_a_rolled_back_transaction_undoes_what_its_savepoints_kept(runtime: Runtime) -> None:
+    undone: list[str] = []
+    with pytest.raises(RuntimeError), runtime.db.transaction() as session:
+        undo_on_rollback(session, lambda: undone.append("outer"))
+        with session.begin_nested():
+            undo_on_rollback(session, lambda: undone.append("kept savepoint"))
+        raise RuntimeError("the work failed")
+    assert undone == ["kept savepoint", "outer"]

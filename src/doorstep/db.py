@@ -192,8 +192,12 @@ _UNDO_KEY = "doorstep.undo_on_rollback"
 
 def undo_on_rollback(session: Session, undo: Callable[[], None]) -> None:
     """Register work outside the database (a stored file) to undo if this transaction
-    rolls back, so a failed commit leaves nothing behind."""
-    session.info.setdefault(_UNDO_KEY, []).append(undo)
+    rolls back, so a failed commit leaves nothing behind.
+
+    Registered inside a savepoint, the undo runs as soon as that savepoint rolls back
+    (a refused form, say), even when the transaction around it then commits.
+    """
+    session.info.setdefault(_UNDO_KEY, []).append((session.get_nested_transaction(), undo))
 
 
 _AFTER_COMMIT_KEY = "doorstep.after_commit"
@@ -212,27 +216,32 @@ def after_commit(session: Session, action: Callable[[], None]) -> None:
     )
 
 
+def _within(savepoint: Any, rolled_back: Any) -> bool:
+    """Whether work registered in ``savepoint`` was inside the ``rolled_back`` one."""
+    while savepoint is not None:
+        if savepoint is rolled_back:
+            return True
+        savepoint = savepoint.parent
+    return False
+
+
 @event.listens_for(Session, "after_soft_rollback")
-def _drop_rolled_back_actions(session: Session, previous_transaction: Any) -> None:
-    """A savepoint that rolls back takes its after-commit actions with it; a rollback of
-    the whole transaction takes them all."""
-    pending = session.info.get(_AFTER_COMMIT_KEY)
-    if not pending:
-        return
+def _settle_rolled_back_work(session: Session, previous_transaction: Any) -> None:
+    """A savepoint that rolls back takes its after-commit actions with it and undoes its
+    files at once; a rollback of the whole transaction drops every after-commit action
+    (``Database.transaction`` runs the undo steps)."""
     if not previous_transaction.nested:
         session.info.pop(_AFTER_COMMIT_KEY, None)
         return
-
-    def inside_rolled_back(savepoint: Any) -> bool:
-        while savepoint is not None:
-            if savepoint is previous_transaction:
-                return True
-            savepoint = savepoint.parent
-        return False
-
-    session.info[_AFTER_COMMIT_KEY] = [
-        (savepoint, action) for savepoint, action in pending if not inside_rolled_back(savepoint)
+    inside = [
+        step for step in session.info.get(_UNDO_KEY, []) if _within(step[0], previous_transaction)
     ]
+    for key in (_AFTER_COMMIT_KEY, _UNDO_KEY):
+        if key in session.info:
+            session.info[key] = [
+                step for step in session.info[key] if not _within(step[0], previous_transaction)
+            ]
+    _undo(inside)
 
 
 def _run_after_commit(session: Session) -> None:
@@ -244,7 +253,11 @@ def _run_after_commit(session: Session) -> None:
 
 
 def _run_undo(session: Session) -> None:
-    for undo in reversed(session.info.pop(_UNDO_KEY, [])):
+    _undo(session.info.pop(_UNDO_KEY, []))
+
+
+def _undo(steps: list[tuple[Any, Callable[[], None]]]) -> None:
+    for _savepoint, undo in reversed(steps):
         try:
             undo()
         except Exception as exc:  # one failed cleanup must not hide the original error

@@ -230,16 +230,13 @@ def export_bundle(
     custody = {str(v.evidence.id): custody_log(session=session, item=v.evidence) for v in views}
     out_dir = directory or Path(tempfile.mkdtemp(prefix="doorstep-export-"))
     path = out_dir / f"evidence-{request.id}.zip"
-    # Full copies of the clips: gone if the export fails or its transaction rolls back.
-    cleanup = (
-        partial(shutil.rmtree, out_dir, True) if directory is None else partial(path.unlink, True)
+    # Full copies of the clips: gone if the export fails or its transaction (or the
+    # savepoint of the page's form) rolls back.
+    undo_on_rollback(
+        session,
+        partial(shutil.rmtree, out_dir, True) if directory is None else partial(path.unlink, True),
     )
-    undo_on_rollback(session, cleanup)
-    try:
-        _write_bundle(path, storage, views, manifest, request_doc, custody)
-    except BaseException:
-        cleanup()
-        raise
+    _write_bundle(path, storage, views, manifest, request_doc, custody)
     return path
 
 
