@@ -21,6 +21,7 @@ from doorstep import openapi as doorstep_openapi
 from doorstep.accounts.deps import PageVisitor, SignInRequired
 from doorstep.errors import DoorstepError
 from doorstep.headers import SecurityHeaders, media_origin, security_headers
+from doorstep.operations import UNGATED_PATHS, RequestTimer
 from doorstep.routing import BODY_UNFINISHED
 from doorstep.runtime import Runtime
 from doorstep.web import render as web_render
@@ -51,7 +52,7 @@ class ConnectionGate:
         self.slots = asyncio.Semaphore(limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(("/static/", "/vendor/")):
+        if scope["type"] != "http" or scope["path"].startswith(UNGATED_PATHS):
             await self.app(scope, receive, send)
             return
         await self.slots.acquire()
@@ -151,13 +152,14 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 
 def _add_routes_and_middleware(app: FastAPI, runtime: Runtime) -> None:
-    """The connection gate (inside), the routes and the API docs, then the security
-    headers (outside, so that every answer carries them)."""
+    """The connection gate (inside), the request timer, the routes and the API docs, then
+    the security headers (outside, so that every answer carries them)."""
     from doorstep import routes
 
     limit = runtime.db.max_connections
     if limit is not None:
         app.add_middleware(ConnectionGate, limit=limit)
+    app.add_middleware(RequestTimer)  # outside the gate: its wait is part of the latency
     routes.include_all(app)
     doorstep_openapi.install(app, runtime.settings)
     app.add_middleware(

@@ -90,10 +90,20 @@ def _app_factory():  # type: ignore[no-untyped-def]
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option(help="Drain due jobs, run sweeps once, exit.")] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve this worker's job and sweep metrics for Prometheus on this port."),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="The address the metrics port listens on.")
+    ] = "127.0.0.1",
 ) -> None:
     """Deliver outbox jobs (alerts, email, push) and run retention sweeps."""
     import signal
 
+    from prometheus_client import start_http_server
+
+    from doorstep import telemetry
     from doorstep.jobs import job_registry
     from doorstep.notify.worker import Worker
 
@@ -104,6 +114,8 @@ def worker(
         w.run_periodic(force=True)
         typer.echo(f"{w.drain()} jobs attempted")
         return
+    if metrics_port is not None:
+        start_http_server(metrics_port, addr=metrics_host, registry=telemetry.REGISTRY)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # A host name in an allowlist: labels of letters, digits and hyphens.
@@ -21,6 +21,15 @@ _HOST_NAME = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$",
     re.I,
 )
+
+
+def _comma_list(value: Any) -> Any:
+    """A comma-separated setting as a list of its non-empty entries (other values as they
+    are, for pydantic to refuse)."""
+    entries = value.split(",") if isinstance(value, str) else value
+    if not isinstance(entries, list | tuple):
+        return entries
+    return [str(e).strip() for e in entries if str(e).strip()]
 
 
 class Settings(BaseSettings):
@@ -103,21 +112,27 @@ class Settings(BaseSettings):
     webhook_allow_http: bool = False
     webhook_allowed_networks: Annotated[list[str], NoDecode] = []
 
-    @field_validator("webhook_allowed_networks", mode="before")
+    # Operations: ``/metrics`` answers a request from these networks (CIDR or single
+    # addresses, comma-separated), or one carrying ``Authorization: Bearer <token>``.
+    # Default: this machine only. Behind a reverse proxy every request comes from the
+    # proxy's address: block ``/metrics`` there, or set a token.
+    metrics_token: str | None = None
+    metrics_allowed_networks: Annotated[list[str], NoDecode] = ["127.0.0.1/32", "::1/128"]
+
+    @field_validator("webhook_allowed_networks", "metrics_allowed_networks", mode="before")
     @classmethod
-    def _split_allowlist(cls, value: Any) -> Any:
-        entries = value.split(",") if isinstance(value, str) else value
-        if not isinstance(entries, list | tuple):
-            return entries
-        cleaned = [str(e).strip() for e in entries if str(e).strip()]
-        for entry in cleaned:
+    def _split_allowlist(cls, value: Any, info: ValidationInfo) -> Any:
+        cleaned = _comma_list(value)
+        hosts_too = info.field_name == "webhook_allowed_networks"
+        for entry in cleaned if isinstance(cleaned, list) else ():
             try:
                 ipaddress.ip_network(entry, strict=False)
             except ValueError:
-                if "/" in entry or ":" in entry or not _HOST_NAME.match(entry):
-                    raise ValueError(
-                        f"{entry!r} is neither a network (10.0.0.0/8, 192.168.1.5) nor a host name"
-                    ) from None
+                if hosts_too and "/" not in entry and ":" not in entry and _HOST_NAME.match(entry):
+                    continue
+                example = "a network (10.0.0.0/8, 192.168.1.5)"
+                wanted = f"neither {example} nor a host name" if hosts_too else f"not {example}"
+                raise ValueError(f"{entry!r} is {wanted}") from None
         return cleaned
 
     def resolved_database_url(self) -> str:

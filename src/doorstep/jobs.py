@@ -4,6 +4,7 @@ build it here and hand it to ``notify.worker.Worker``, which imports no domain."
 
 from __future__ import annotations
 
+from doorstep import telemetry
 from doorstep.agencies import jobs as agency_jobs
 from doorstep.agencies import service as agency_service
 from doorstep.cameras import deletion as camera_deletion
@@ -46,10 +47,18 @@ def job_registry(settings: Settings, *, periodic: bool = True) -> JobRegistry:
 
 
 def _sweep_retention(runtime: Runtime) -> int:
+    """Delete every clip past its camera's retention, a batch a transaction; the sweep's
+    progress is counted for ``/metrics`` as it goes."""
     total = 0
-    while True:
-        with runtime.db.transaction() as session:
-            n = camera_deletion.sweep_retention(session=session, storage=runtime.storage)
-        total += n
-        if n == 0:
-            return total
+    telemetry.SWEEP_RUNNING.set(1)
+    try:
+        while True:
+            with runtime.db.transaction() as session:
+                n = camera_deletion.sweep_retention(session=session, storage=runtime.storage)
+            telemetry.SWEEP_CLIPS_DELETED.inc(n)
+            total += n
+            if n == 0:
+                telemetry.SWEEP_LAST_FINISHED.set_to_current_time()
+                return total
+    finally:
+        telemetry.SWEEP_RUNNING.set(0)

@@ -1,4 +1,5 @@
-"""The one place that mounts routes: every domain's JSON API, then every page router.
+"""The one place that mounts routes: every domain's JSON API, every page router, then the
+operator's ``/healthz``, ``/readyz`` and ``/metrics``.
 
 The order is the order of matching: among routes that share a path shape, the first
 mounted answers (``/posts/new`` before ``/posts/{post_id}``, within one router).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from doorstep import operations
 from doorstep.accounts import api as accounts_api
 from doorstep.accounts import deps as account_deps
 from doorstep.accounts import pages as account_pages
@@ -69,7 +71,7 @@ LAYOUT_CONTEXT: tuple[LayoutContext, ...] = (notify_pages.layout_context,)
 def include_all(app: FastAPI) -> None:
     """Mount the JSON API (under ``/api/v1``) and the HTML pages on the app, and give the
     pages' layout its context providers and the route guard its early checks."""
-    for router in (*API_ROUTERS, *PAGE_ROUTERS):
+    for router in (*API_ROUTERS, *PAGE_ROUTERS, operations.router):
         app.include_router(router)
     app.state.agency_dashboard_requests = footage_agency_pages.dashboard_requests
     app.state.early_authenticators = EarlyAuthenticators(

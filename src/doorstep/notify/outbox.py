@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -236,3 +236,31 @@ def pending_count(*, session: Session) -> int:
         )
         or 0
     )
+
+
+@dataclass(frozen=True)
+class QueueFigures:
+    """Where the outbox stands for one job kind (for ``/metrics``)."""
+
+    kind: str
+    pending: int
+    oldest_pending_at: datetime | None
+    failed: int
+
+
+def queue_figures(*, session: Session) -> list[QueueFigures]:
+    """Per job kind: the jobs waiting, when the oldest of them was queued, and the jobs
+    that failed for good. Done jobs are not read (the status index skips them)."""
+    rows = session.execute(
+        select(OutboxJob.kind, OutboxJob.status, func.count(), func.min(OutboxJob.created_at))
+        .where(OutboxJob.status.in_([JobStatus.pending, JobStatus.failed]))
+        .group_by(OutboxJob.kind, OutboxJob.status)
+    ).all()
+    figures: dict[str, QueueFigures] = {}
+    for kind, status, count, oldest in rows:
+        known = figures.get(kind, QueueFigures(kind, 0, None, 0))
+        if status == JobStatus.pending:
+            figures[kind] = QueueFigures(kind, count, oldest, known.failed)
+        else:
+            figures[kind] = QueueFigures(kind, known.pending, known.oldest_pending_at, count)
+    return sorted(figures.values(), key=lambda figure: figure.kind)

@@ -21,6 +21,7 @@ from doorstep.notify.channels import DeliveryError, PermanentDeliveryError
 from doorstep.notify.handlers import BatchContext, BatchHandler, JobContext, JobRegistry
 from doorstep.notify.models import OutboxJob
 from doorstep.runtime import Runtime
+from doorstep.telemetry import JOB_BATCH_SECONDS, JOB_FAILURES, JOB_SECONDS, JOBS_DONE
 
 log = structlog.get_logger(__name__)
 
@@ -81,6 +82,7 @@ class Worker:
         if time.monotonic() >= deadline:
             self._release(jobs)
             return
+        started = time.monotonic()
         try:
             with self.runtime.db.transaction() as session:
                 held = outbox.still_leased(
@@ -93,7 +95,7 @@ class Worker:
                 outbox.mark_many_done(session=session, job_ids=done)
                 for job_id, error in outcomes.items():
                     if error is not None:
-                        self._record_failure(session, job_id, error)
+                        self._record_failure(session, job_id, error, kind=jobs[0].kind)
                 outbox.release(
                     session=session,
                     job_ids=[job.id for job in jobs if job.id not in outcomes],
@@ -105,6 +107,9 @@ class Worker:
                 done=len(done),
                 failed=len(outcomes) - len(done),
             )
+            if jobs:
+                JOB_BATCH_SECONDS.labels(jobs[0].kind).observe(time.monotonic() - started)
+                JOBS_DONE.labels(jobs[0].kind).inc(len(done))
         except Exception as exc:
             # The batch as a whole failed (a database error, a bug): run its jobs one by
             # one, so each failure is recorded against its own job. Deliveries the batch
@@ -113,11 +118,14 @@ class Worker:
             log.warning("outbox.batch_error", kind=kind, jobs=len(jobs), error=repr(exc))
             self._run_one_by_one(jobs, deadline)
 
-    def _record_failure(self, session: Session, job_id: int, exc: Exception) -> None:
+    def _record_failure(
+        self, session: Session, job_id: int, exc: Exception, *, kind: str | None
+    ) -> None:
         """Count the failed attempt: give up at once when retrying cannot help, else retry
         after the backoff, and never before the receiver's ``Retry-After``."""
         permanent = isinstance(exc, outbox.PermanentJobError | PermanentDeliveryError)
         retry_after_s = exc.retry_after_s if isinstance(exc, DeliveryError) else None
+        JOB_FAILURES.labels(kind or "unknown", "yes" if permanent else "no").inc()
         log.warning(
             "outbox.job_error",
             job_id=job_id,
@@ -137,11 +145,14 @@ class Worker:
 
     def _run_job(self, job_id: int) -> None:
         db = self.runtime.db
+        started = time.monotonic()
+        kind: str | None = None
         try:
             with db.transaction() as session:
                 job = session.get(OutboxJob, job_id)
                 if job is None or job.locked_by != self.worker_id:
                     return  # lease lost to another worker
+                kind = job.kind
                 run = self.jobs.handler_for(job.kind)
                 if run is None:
                     raise outbox.PermanentJobError(f"no handler for job kind {job.kind!r}")
@@ -151,9 +162,13 @@ class Worker:
                 run(ctx, dict(job.payload))
                 outbox.mark_done(session=session, job_id=job_id)
             log.info("outbox.job_done", job_id=job_id)
+            JOBS_DONE.labels(kind).inc()
         except Exception as exc:  # every failure is recorded and retried, never lost
             with db.transaction() as session:
-                self._record_failure(session, job_id, exc)
+                self._record_failure(session, job_id, exc, kind=kind)
+        finally:
+            if kind is not None:
+                JOB_SECONDS.labels(kind).observe(time.monotonic() - started)
 
     def run_periodic(self, *, force: bool = False) -> None:
         now = time.monotonic()
