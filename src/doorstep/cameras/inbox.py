@@ -21,6 +21,7 @@ from doorstep.cameras.models import Camera, Clip, MotionEvent
 from doorstep.cameras.schemas import ClipRead, EventRead
 from doorstep.errors import NotFound
 from doorstep.media.kinds import EventKind
+from doorstep.views import view_of
 
 
 def readable_events(*, actor: User) -> Select[MotionEvent, Camera, Clip]:
@@ -105,17 +106,9 @@ def get_own_clip(*, session: Session, owner: User, clip_id: uuid.UUID) -> Clip:
 
 
 def clip_view(clip: Clip) -> ClipRead:
-    return ClipRead(
-        id=clip.id,
-        camera_id=clip.camera_id,
-        started_at=clip.started_at,
-        ended_at=clip.ended_at,
-        sha256=clip.sha256,
-        size_bytes=clip.size_bytes,
-        duration_s=clip.duration_s,
-        width=clip.width,
-        height=clip.height,
-        codec=clip.codec,
+    return view_of(
+        ClipRead,
+        clip,
         video_url=f"/media/clips/{clip.id}.mp4",
         thumbnail_url=f"/media/clips/{clip.id}.jpg",
     )
@@ -123,14 +116,11 @@ def clip_view(clip: Clip) -> ClipRead:
 
 def event_view(event: MotionEvent, camera: Camera, clip: Clip | None) -> EventRead:
     live_clip = clip if clip is not None and clip.deleted_at is None else None
-    return EventRead(
-        id=event.id,
+    return view_of(
+        EventRead,
+        event,
         camera_id=camera.id,
         camera_name=camera.name,
-        kind=event.kind,
-        started_at=event.started_at,
-        ended_at=event.ended_at,
-        on_device=event.on_device,
         clip=clip_view(live_clip) if live_clip else None,
     )
 

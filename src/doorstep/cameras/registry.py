@@ -25,6 +25,7 @@ from doorstep.db import utcnow
 from doorstep.errors import InvalidInput, NotFound, Unauthenticated
 from doorstep.media.storage import MediaStorage
 from doorstep.security import constant_time_equals, new_token, token_digest
+from doorstep.views import view_of
 
 CAMERA_TOKEN_PREFIX = "dsc"  # noqa: S105 (a label, not a secret)
 
@@ -193,16 +194,11 @@ def delete_camera(
 
 def owner_view(camera: Camera) -> CameraRead:
     """The owner's view: the one place the exact position is put into a response."""
-    return CameraRead(
-        id=camera.id,
-        name=camera.name,
-        kind=camera.kind,
+    return view_of(
+        CameraRead,
+        camera,
         latitude=camera.exact_latitude,
         longitude=camera.exact_longitude,
         coarse_cell=h3.int_to_str(camera.coarse_cell),
-        accepts_requests=camera.accepts_requests,
-        retention_days=camera.retention_days,
-        token_prefix=camera.token_prefix,
         token_active=camera.token_hash is not None,
-        created_at=camera.created_at,
     )
