@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class DoorstepError(Exception):
@@ -33,6 +35,14 @@ class DoorstepError(Exception):
         if self.details:
             body["details"] = self.details
         return {"error": body}
+
+
+def found(value: T | None, message: str, *, code: str) -> T:
+    """``value`` when there is one; None (a lookup that found nothing, or nothing the
+    caller may see) is refused as NotFound with ``message`` and ``code``."""
+    if value is None:
+        raise NotFound(message, code=code)
+    return value
 
 
 class InvalidInput(DoorstepError, status_code=400, code="invalid_input"):

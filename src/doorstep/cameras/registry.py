@@ -22,7 +22,7 @@ from doorstep.cameras.deletion import delete_files_after_commit
 from doorstep.cameras.models import Camera, CameraKind, Clip, MotionEvent
 from doorstep.cameras.schemas import CameraRead
 from doorstep.db import utcnow
-from doorstep.errors import InvalidInput, NotFound, Unauthenticated
+from doorstep.errors import InvalidInput, Unauthenticated, found
 from doorstep.media.storage import MediaStorage
 from doorstep.security import constant_time_equals, new_token, token_digest
 from doorstep.views import view_of
@@ -104,10 +104,11 @@ def list_cameras(*, session: Session, owner: User) -> list[Camera]:
 
 def get_own_camera(*, session: Session, owner: User, camera_id: uuid.UUID) -> Camera:
     """The owner's camera, or 404 (whether it exists or belongs to someone else)."""
-    camera = session.scalar(readable_cameras(actor=owner).where(Camera.id == camera_id))
-    if camera is None:
-        raise NotFound("No such camera.", code="camera_not_found")
-    return camera
+    return found(
+        session.scalar(readable_cameras(actor=owner).where(Camera.id == camera_id)),
+        "No such camera.",
+        code="camera_not_found",
+    )
 
 
 def update_camera(
