@@ -35,14 +35,7 @@ api = "/api/v1"
 @router.post(f"{api}/cameras", response_model=CameraIssued, status_code=status.HTTP_201_CREATED)
 def register_camera(body: CameraCreate, user: CurrentUser, session: DbSession) -> CameraIssued:
     camera, token = camera_registry.register_camera(
-        session=session,
-        owner=user,
-        name=body.name,
-        kind=body.kind,
-        latitude=body.latitude,
-        longitude=body.longitude,
-        accepts_requests=body.accepts_requests,
-        retention_days=body.retention_days,
+        session=session, owner=user, **body.model_dump()
     )
     return CameraIssued(**camera_registry.owner_view(camera).model_dump(), ingest_token=token)
 

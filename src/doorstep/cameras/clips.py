@@ -32,7 +32,7 @@ from doorstep.cameras.device_input import (
 from doorstep.cameras.models import Camera, Clip, MotionEvent
 from doorstep.db import after_commit, undo_on_rollback, utcnow
 from doorstep.media.kinds import EventKind
-from doorstep.media.storage import MediaStorage
+from doorstep.media.storage import MediaStorage, removed_on_failure
 from doorstep.media.video import ClipLimits, VideoProbe, make_thumbnail, probe_clip
 
 
@@ -76,12 +76,9 @@ def store_clip(
         size_bytes=file_path.stat().st_size,
         probe=probe,
     )
-    try:
+    with removed_on_failure(storage, stored.storage_key, stored.thumbnail_key):
         storage.put_file(stored.storage_key, file_path, "video/mp4")
         storage.put_bytes(stored.thumbnail_key, thumbnail, "image/jpeg")
-    except BaseException:
-        discard_clip(storage=storage, stored=stored)
-        raise
     return stored
 
 

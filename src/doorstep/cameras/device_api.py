@@ -192,10 +192,7 @@ def report_event(
     result = camera_events.report_device_event(
         session=session,
         camera=camera,
-        kind=body.kind,
-        started_at=body.started_at,
-        ended_at=body.ended_at,
-        device_ref=body.device_ref,
+        **body.model_dump(),
         max_duration_s=runtime.settings.max_clip_duration_s,
         max_age_days=runtime.settings.max_clip_age_days,
     )
@@ -224,12 +221,7 @@ def report_events(
     result = camera_events.record_device_events(
         session=session,
         camera=camera,
-        events=[
-            camera_events.DeviceEventSpec(
-                kind=e.kind, started_at=e.started_at, ended_at=e.ended_at, device_ref=e.device_ref
-            )
-            for e in body.events
-        ],
+        events=[camera_events.DeviceEventSpec(**e.model_dump()) for e in body.events],
         max_duration_s=runtime.settings.max_clip_duration_s,
         max_age_days=runtime.settings.max_clip_age_days,
     )

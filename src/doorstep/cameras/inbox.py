@@ -19,8 +19,9 @@ from doorstep import paging
 from doorstep.accounts.models import User
 from doorstep.cameras.models import Camera, Clip, MotionEvent
 from doorstep.cameras.schemas import ClipRead, EventRead
-from doorstep.errors import NotFound
+from doorstep.errors import found
 from doorstep.media.kinds import EventKind
+from doorstep.views import view_of
 
 
 def readable_events(*, actor: User) -> Select[MotionEvent, Camera, Clip]:
@@ -91,31 +92,26 @@ def timeline(
 def get_own_event(
     *, session: Session, owner: User, event_id: uuid.UUID
 ) -> tuple[MotionEvent, Camera, Clip | None]:
-    row = session.execute(readable_events(actor=owner).where(MotionEvent.id == event_id)).first()
-    if row is None:
-        raise NotFound("No such event.", code="event_not_found")
+    row = found(
+        session.execute(readable_events(actor=owner).where(MotionEvent.id == event_id)).first(),
+        "No such event.",
+        code="event_not_found",
+    )
     return row[0], row[1], row[2]
 
 
 def get_own_clip(*, session: Session, owner: User, clip_id: uuid.UUID) -> Clip:
-    clip = session.scalar(readable_clips(actor=owner).where(Clip.id == clip_id))
-    if clip is None:
-        raise NotFound("No such clip.", code="clip_not_found")
-    return clip
+    return found(
+        session.scalar(readable_clips(actor=owner).where(Clip.id == clip_id)),
+        "No such clip.",
+        code="clip_not_found",
+    )
 
 
 def clip_view(clip: Clip) -> ClipRead:
-    return ClipRead(
-        id=clip.id,
-        camera_id=clip.camera_id,
-        started_at=clip.started_at,
-        ended_at=clip.ended_at,
-        sha256=clip.sha256,
-        size_bytes=clip.size_bytes,
-        duration_s=clip.duration_s,
-        width=clip.width,
-        height=clip.height,
-        codec=clip.codec,
+    return view_of(
+        ClipRead,
+        clip,
         video_url=f"/media/clips/{clip.id}.mp4",
         thumbnail_url=f"/media/clips/{clip.id}.jpg",
     )
@@ -123,23 +119,17 @@ def clip_view(clip: Clip) -> ClipRead:
 
 def event_view(event: MotionEvent, camera: Camera, clip: Clip | None) -> EventRead:
     live_clip = clip if clip is not None and clip.deleted_at is None else None
-    return EventRead(
-        id=event.id,
+    return view_of(
+        EventRead,
+        event,
         camera_id=camera.id,
         camera_name=camera.name,
-        kind=event.kind,
-        started_at=event.started_at,
-        ended_at=event.ended_at,
-        on_device=event.on_device,
         clip=clip_view(live_clip) if live_clip else None,
     )
 
 
 def clip_file_key(clip: Clip, *, thumbnail: bool) -> str:
     """The storage key of a live clip's video (or thumbnail); 404 once its file is deleted."""
-    if clip.deleted_at is not None:
-        raise NotFound("This clip's file was deleted.", code="clip_deleted")
     key = clip.thumbnail_key if thumbnail else clip.storage_key
-    if key is None:
-        raise NotFound("This clip's file was deleted.", code="clip_deleted")
-    return key
+    live_key = key if clip.deleted_at is None else None
+    return found(live_key, "This clip's file was deleted.", code="clip_deleted")

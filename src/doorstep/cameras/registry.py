@@ -22,9 +22,10 @@ from doorstep.cameras.deletion import delete_files_after_commit
 from doorstep.cameras.models import Camera, CameraKind, Clip, MotionEvent
 from doorstep.cameras.schemas import CameraRead
 from doorstep.db import utcnow
-from doorstep.errors import InvalidInput, NotFound, Unauthenticated
+from doorstep.errors import InvalidInput, Unauthenticated, found
 from doorstep.media.storage import MediaStorage
 from doorstep.security import constant_time_equals, new_token, token_digest
+from doorstep.views import view_of
 
 CAMERA_TOKEN_PREFIX = "dsc"  # noqa: S105 (a label, not a secret)
 
@@ -103,10 +104,11 @@ def list_cameras(*, session: Session, owner: User) -> list[Camera]:
 
 def get_own_camera(*, session: Session, owner: User, camera_id: uuid.UUID) -> Camera:
     """The owner's camera, or 404 (whether it exists or belongs to someone else)."""
-    camera = session.scalar(readable_cameras(actor=owner).where(Camera.id == camera_id))
-    if camera is None:
-        raise NotFound("No such camera.", code="camera_not_found")
-    return camera
+    return found(
+        session.scalar(readable_cameras(actor=owner).where(Camera.id == camera_id)),
+        "No such camera.",
+        code="camera_not_found",
+    )
 
 
 def update_camera(
@@ -193,16 +195,11 @@ def delete_camera(
 
 def owner_view(camera: Camera) -> CameraRead:
     """The owner's view: the one place the exact position is put into a response."""
-    return CameraRead(
-        id=camera.id,
-        name=camera.name,
-        kind=camera.kind,
+    return view_of(
+        CameraRead,
+        camera,
         latitude=camera.exact_latitude,
         longitude=camera.exact_longitude,
         coarse_cell=h3.int_to_str(camera.coarse_cell),
-        accepts_requests=camera.accepts_requests,
-        retention_days=camera.retention_days,
-        token_prefix=camera.token_prefix,
         token_active=camera.token_hash is not None,
-        created_at=camera.created_at,
     )

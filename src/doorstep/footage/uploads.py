@@ -23,7 +23,7 @@ from doorstep.cameras.models import Camera, MotionEvent
 from doorstep.db import undo_on_rollback, utcnow
 from doorstep.errors import NotFound
 from doorstep.footage.models import Evidence, EvidenceStatus
-from doorstep.media.storage import MediaStorage
+from doorstep.media.storage import MediaStorage, removed_on_failure
 from doorstep.media.video import ClipLimits, VideoProbe, probe_clip
 
 
@@ -80,11 +80,8 @@ def store_upload(
         size_bytes=file_path.stat().st_size,
         probe=probe,
     )
-    try:
+    with removed_on_failure(storage, stored.storage_key):
         storage.put_file(stored.storage_key, file_path, "video/mp4")
-    except BaseException:
-        discard_upload(storage=storage, stored=stored)
-        raise
     return stored
 
 

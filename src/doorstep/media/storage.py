@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Protocol, cast
 from urllib.parse import unquote, urlsplit
@@ -59,6 +60,18 @@ class MediaStorage(Protocol):
         ...
 
     def keys(self, prefix: str = "") -> list[str]: ...
+
+
+@contextmanager
+def removed_on_failure(storage: MediaStorage, *keys: str) -> Iterator[None]:
+    """The files put under ``keys`` in this block are deleted again if it fails (a refusal,
+    an error, a cancellation): a store that fails halfway leaves nothing behind."""
+    try:
+        yield
+    except BaseException:
+        for key in keys:
+            storage.delete(key)
+        raise
 
 
 def check_key(key: str) -> str:

@@ -12,9 +12,8 @@ from doorstep.media.storage import MediaStorage
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-class RangeNotSatisfiable(DoorstepError):
-    status_code = 416
-    code = "range_not_satisfiable"
+class RangeNotSatisfiable(DoorstepError, status_code=416, code="range_not_satisfiable"):
+    """The ``Range`` asked for lies outside the stored bytes."""
 
 
 def media_response(

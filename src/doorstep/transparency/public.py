@@ -23,6 +23,7 @@ from doorstep.agencies.models import Agency, AgencyStatus
 from doorstep.audit import AuditAction, AuditRecord
 from doorstep.errors import InvalidInput, NotFound
 from doorstep.transparency.schemas import MonthCount, PublicAgency
+from doorstep.views import view_of
 
 # Statuses an agency that took part can have; "verified" is shown as "active".
 PUBLIC_STATUSES = (AgencyStatus.verified, AgencyStatus.suspended, AgencyStatus.ended)
@@ -36,19 +37,7 @@ _STATUS_ACTIONS = {
 
 
 def public_agency(agency: Agency) -> PublicAgency:
-    return PublicAgency(
-        id=agency.id,
-        name=agency.name,
-        agency_type=agency.agency_type,
-        city=agency.city,
-        state=agency.state,
-        status=agency.status,
-        started_at=agency.verified_at,
-        suspended_at=agency.suspended_at,
-        ended_at=agency.ended_at,
-        status_reason=agency.status_reason,
-        website=agency.website,
-    )
+    return view_of(PublicAgency, agency, started_at=agency.verified_at)
 
 
 def participating_agencies(
