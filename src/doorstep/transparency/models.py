@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -10,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     Uuid,
@@ -156,3 +158,9 @@ class AccountabilityAnalysis(Base):
     # {agency_id: incidents in the period}, for every participating agency.
     per_agency: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The two tables as Core tables, for the bulk inserts and updates of large releases.
+RECORDS = cast(Table, AccountabilityRecord.__table__)
+ATTRIBUTIONS = cast(Table, AccountabilityAttribution.__table__)
+IMPORTS = cast(Table, AccountabilityImport.__table__)

@@ -22,11 +22,7 @@ from sqlalchemy.orm import Session
 
 from doorstep.agencies.models import Agency
 from doorstep.transparency import public
-from doorstep.transparency.models import (
-    AccountabilityAttribution,
-    AccountabilityImport,
-    AccountabilityRecord,
-)
+from doorstep.transparency.models import ATTRIBUTIONS, IMPORTS, RECORDS
 from doorstep.transparency.records.names import check_kind
 
 PERIODS = ("before", "during", "after")
@@ -89,19 +85,15 @@ def incident_agencies(
 ) -> tuple[dict[int, date | None], dict[int, set[uuid.UUID]], int, int]:
     """Every incident in force of ``kind``: its date, the agencies it matched, and how
     many agencies its rows name and leave unmatched."""
-    rows = session.execute(
-        select(
-            AccountabilityRecord.id,
-            AccountabilityRecord.occurred_on,
-            AccountabilityAttribution.agency_id,
-        )
-        .join(AccountabilityImport, AccountabilityImport.id == AccountabilityRecord.import_id)
-        .outerjoin(
-            AccountabilityAttribution,
-            AccountabilityAttribution.record_id == AccountabilityRecord.id,
-        )
-        .where(AccountabilityRecord.kind == kind, AccountabilityImport.withdrawn_at.is_(None))
+    # Core tables: the ORM's row loading doubles the time on the Post's 11,000 rows.
+    stmt = (
+        select(RECORDS.c.id, RECORDS.c.occurred_on, ATTRIBUTIONS.c.agency_id)
+        .join(IMPORTS, IMPORTS.c.id == RECORDS.c.import_id)
+        .outerjoin(ATTRIBUTIONS, ATTRIBUTIONS.c.record_id == RECORDS.c.id)
+        .where(RECORDS.c.kind == kind, IMPORTS.c.withdrawn_at.is_(None))
     )
+    session.flush()
+    rows = session.connection().execute(stmt)
     days: dict[int, date | None] = {}
     matched: dict[int, set[uuid.UUID]] = defaultdict(set)
     named = unmatched = 0

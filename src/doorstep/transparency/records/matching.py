@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import Select, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from doorstep.accounts.models import User
@@ -25,6 +25,8 @@ from doorstep.agencies.models import IdentifierScheme
 from doorstep.errors import InvalidInput
 from doorstep.transparency import public
 from doorstep.transparency.models import (
+    ATTRIBUTIONS,
+    RECORDS,
     AccountabilityAttribution,
     AccountabilityImport,
     AccountabilityRecord,
@@ -91,36 +93,38 @@ def match_agency(
     return None, SEVERAL if found else NO_AGENCY
 
 
-def _match_stored(session: Session, attributions: list[AccountabilityAttribution]) -> int:
-    index = agency_index(session)
-    found = 0
-    for row in attributions:
-        row.agency_id, row.review_note = match_agency(
-            index,
-            name=row.agency_name,
-            state=row.state,
-            source_id=row.source_agency_id,
-            ori_codes=row.ori_codes,
-        )
-        found += row.agency_id is not None
-    session.flush()
-    return found
-
-
-def _attributions(kind: str | None) -> Select[AccountabilityAttribution]:
-    stmt = select(AccountabilityAttribution).join(
-        AccountabilityRecord, AccountabilityRecord.id == AccountabilityAttribution.record_id
-    )
-    return stmt.where(AccountabilityRecord.kind == check_kind(kind)) if kind else stmt
-
-
 def rematch(*, session: Session, kind: str | None = None, everything: bool = False) -> int:
     """Match again the agencies kept for review (or every one, ``everything``): agencies
-    join and aliases are added after an import. Returns how many found their agency."""
-    stmt = _attributions(kind)
+    join and aliases are added after an import. Returns how many found their agency.
+    Only the rows whose match changes are written."""
+    table = ATTRIBUTIONS
+    stmt = select(
+        table.c.id, table.c.agency_name, table.c.state, table.c.source_agency_id,
+        table.c.ori_codes, table.c.agency_id, table.c.review_note,
+    )  # fmt: skip
+    if kind:
+        stmt = stmt.join(RECORDS, AccountabilityRecord.id == table.c.record_id).where(
+            AccountabilityRecord.kind == check_kind(kind)
+        )
     if not everything:
-        stmt = stmt.where(AccountabilityAttribution.agency_id.is_(None))
-    return _match_stored(session, list(session.scalars(stmt)))
+        stmt = stmt.where(table.c.agency_id.is_(None))
+    index = agency_index(session)
+    changes = []
+    for row_id, name, state, source_id, ori, old_agency, old_note in session.execute(stmt):
+        agency_id, note = match_agency(
+            index, name=name, state=state, source_id=source_id, ori_codes=ori
+        )
+        if (agency_id, note) != (old_agency, old_note):
+            changes.append({"row_id": row_id, "agency_id": agency_id, "review_note": note})
+    if changes:
+        session.execute(
+            table.update()
+            .where(table.c.id == bindparam("row_id"))
+            .values(agency_id=bindparam("agency_id"), review_note=bindparam("review_note")),
+            changes,
+        )
+    session.expire_all()
+    return sum(1 for c in changes if c["agency_id"] is not None)
 
 
 @dataclass(frozen=True)
