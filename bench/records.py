@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -88,6 +89,13 @@ def register(session: Session, names: list[tuple[str, str]]) -> dict[tuple[str, 
     return made
 
 
+def link(runtime: Runtime, name: str, state: str, agency: Agency) -> int:
+    with runtime.db.transaction() as session:
+        return records.link_name(
+            session=session, actor=None, name=name, state=state, agency_id=agency.id
+        )
+
+
 def run(folder: Path, url: str) -> dict[str, Any]:
     data = folder / "fatal-police-shootings-data.csv"
     agencies = folder / "fatal-police-shootings-agencies.csv"
@@ -109,9 +117,7 @@ def run(folder: Path, url: str) -> dict[str, Any]:
         groups = timed("review", timings, lambda: records.review_groups(session=session, kind=KIND))
     for (name, state), agency in partners.items():
         if (name, state) in OWN_NAMES:
-            with runtime.db.transaction() as session:
-                timed(f"link {name!r}", timings, lambda a=agency, n=name, s=state: records.link_name(
-                    session=session, actor=None, name=n, state=s, agency_id=a.id))  # fmt: skip
+            timed(f"link {name!r}", timings, partial(link, runtime, name, state, agency))
 
     def analyze() -> records.DatasetFigures:
         with runtime.db.transaction() as session:

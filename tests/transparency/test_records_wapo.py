@@ -127,10 +127,19 @@ def _assert_equal(got: dict[str, Any], partners: dict[str, Any], incidents: Path
 
 def _import(runtime: Runtime, monkeypatch: pytest.MonkeyPatch, incidents: Path) -> str:
     return _cli(
-        runtime, monkeypatch, "import-records", str(incidents), "--kind", KIND,
-        "--preset", "wapo-v2", "--agencies", str(AGENCIES),
-        "--source-url", "https://github.com/washingtonpost/data-police-shootings",
-    )  # fmt: skip
+        runtime,
+        monkeypatch,
+        "import-records",
+        str(incidents),
+        "--kind",
+        KIND,
+        "--preset",
+        "wapo-v2",
+        "--agencies",
+        str(AGENCIES),
+        "--source-url",
+        "https://github.com/washingtonpost/data-police-shootings",
+    )
 
 
 def test_post_sample_figures_equal_an_independent_count(
@@ -143,10 +152,15 @@ def test_post_sample_figures_equal_an_independent_count(
     # Before any alias: the partners the Post names otherwise have no row, and say so.
     before = _analyze(runtime, monkeypatch, tmp_path)
     zero = {p["name"] for p in before["figures"]["partners"] if p["total"] == 0}
-    assert zero == {"New York City Police Department", "Portland Police Bureau",
-                    "Columbus Division of Police"}  # fmt: skip
-    assert any("New York City Police Department (NY) matched no incident" in w
-               for w in before["figures"]["warnings"])  # fmt: skip
+    assert zero == {
+        "New York City Police Department",
+        "Portland Police Bureau",
+        "Columbus Division of Police",
+    }
+    assert any(
+        "New York City Police Department (NY) matched no incident" in w
+        for w in before["figures"]["warnings"]
+    )
 
     # The review groups the names, with the right partner ranked first.
     review = json.loads(_cli(runtime, monkeypatch, "review", "--kind", KIND, "--json"))
@@ -160,8 +174,16 @@ def test_post_sample_figures_equal_an_independent_count(
     assert groups[("Tulsa County Sheriff's Office", "OK")]["rows"] == 2
 
     # An alias by name, a Post agency id, an ORI code: each matches the stored rows at once.
-    linked = _cli(runtime, monkeypatch, "link-name", "New York Police Department",
-                  "--state", "NY", "--agency", str(partners["nyc"].id))  # fmt: skip
+    linked = _cli(
+        runtime,
+        monkeypatch,
+        "link-name",
+        "New York Police Department",
+        "--state",
+        "NY",
+        "--agency",
+        str(partners["nyc"].id),
+    )
     assert f"{nypd['rows']} rows matched" in linked
     _cli(runtime, monkeypatch, "add-identifier", str(partners["pdx"].id), "wapo", "618")
     _cli(runtime, monkeypatch, "add-identifier", str(partners["columbus_oh"].id), "ori", "OHCOP00")
@@ -182,8 +204,16 @@ def test_post_sample_figures_equal_an_independent_count(
 
 
 def _link_all(runtime: Runtime, monkeypatch: pytest.MonkeyPatch, partners: dict[str, Any]) -> None:
-    _cli(runtime, monkeypatch, "link-name", "New York Police Department",
-         "--state", "NY", "--agency", str(partners["nyc"].id))  # fmt: skip
+    _cli(
+        runtime,
+        monkeypatch,
+        "link-name",
+        "New York Police Department",
+        "--state",
+        "NY",
+        "--agency",
+        str(partners["nyc"].id),
+    )
     _cli(runtime, monkeypatch, "add-identifier", str(partners["pdx"].id), "wapo", "618")
     _cli(runtime, monkeypatch, "add-identifier", str(partners["columbus_oh"].id), "ori", "OHCOP00")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from doorstep.transparency.records import text
+from doorstep.transparency.records import matching, text
 from doorstep.transparency.records.analysis import (
     DatasetFigures,
     PartnerFigures,
@@ -85,6 +85,7 @@ __all__ = [
     "latest_analyses",
     "link_name",
     "list_releases",
+    "matching",
     "normalize_name",
     "normalize_state",
     "parse_day",
