@@ -125,6 +125,10 @@ def run(folder: Path, url: str) -> dict[str, Any]:
             return records.dataset_figures(session=session, kind=KIND)
 
     figures = timed("analyze", timings, analyze)
+    close = [g for g in groups if g.suggestions and g.suggestions[0].score >= 90]
+    print("names for review closest to a partner (score >= 90):")
+    for group in close:
+        print(records.text.group_line(group))
     for line in records.text.figures_lines(figures):
         print(line)
     runtime.close()

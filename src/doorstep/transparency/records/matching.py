@@ -145,12 +145,24 @@ class ReviewGroup:
     suggestions: list[Suggestion]
 
 
+# Words every agency name has: a suggestion is ranked on the words that tell agencies
+# apart ("new york" against "new york city"), not on "police department".
+_GENERIC = {"police", "department", "office", "sheriffs", "bureau", "division", "of",
+            "metropolitan", "public", "safety", "the"}  # fmt: skip
+
+
+def _distinctive(normalized: str) -> str:
+    words = [w for w in normalized.split() if w not in _GENERIC]
+    return " ".join(words) or normalized
+
+
 def suggest(index: AgencyIndex, name: str, state: str | None, limit: int = 3) -> list[Suggestion]:
     """Partners of the same state whose name is closest, best first (score 0-100)."""
-    choices = index.names_by_state.get(state or "", {})
+    choices = {key: _distinctive(n) for key, n in index.names_by_state.get(state or "", {}).items()}
     ranked = process.extract(
-        normalize_name(name), choices, scorer=fuzz.token_set_ratio, limit=limit, score_cutoff=50
-    )
+        _distinctive(normalize_name(name)), choices, scorer=fuzz.token_sort_ratio,
+        limit=limit, score_cutoff=50,
+    )  # fmt: skip
     return [Suggestion(agency_id=key, label=index.labels[key], score=round(score, 1))
             for _name, score, key in ranked]  # fmt: skip
 
@@ -186,10 +198,15 @@ def review_groups(*, session: Session, kind: str | None = None) -> list[ReviewGr
 
 
 def undated_records(*, session: Session, kind: str | None = None) -> list[AccountabilityRecord]:
-    """Incidents whose date was not understood: kept, out of every figure, for review."""
+    """Incidents of releases in force whose date was not understood: kept, out of every
+    figure, for review."""
     stmt = (
         select(AccountabilityRecord)
-        .where(AccountabilityRecord.occurred_on.is_(None))
+        .join(AccountabilityImport, AccountabilityImport.id == AccountabilityRecord.import_id)
+        .where(
+            AccountabilityRecord.occurred_on.is_(None),
+            AccountabilityImport.withdrawn_at.is_(None),
+        )
         .order_by(AccountabilityRecord.kind, AccountabilityRecord.row_number)
     )
     if kind:
