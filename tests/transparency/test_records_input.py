@@ -111,6 +111,25 @@ def test_several_agencies_in_one_cell_make_one_incident(
     assert figures.incidents_with_partner == 2 and figures.agencies_named == 4
 
 
+def test_rows_sharing_an_id_are_one_incident_of_several_agencies(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One row per agency and incident, as a joined export writes them: none is dropped.
+    make_public_agency(runtime, name="Springfield Police Department")
+    make_public_agency(runtime, name="Greene County Sheriff's Office")
+    rows = [["7", "Springfield PD", "PA", "2025-06-01"],
+            ["7", "Greene County Sheriff", "PA", "2025-06-01"],
+            ["8", "Springfield PD", "PA", "2025-06-02"]]  # fmt: skip
+    path = _write(tmp_path / "joined.csv", ["id", "agency", "state", "date"], rows)
+    out = _cli(runtime, monkeypatch, "import-records", str(path), "--kind", "uof",
+               "--id-col", "id")  # fmt: skip
+    assert "2 rows read: 2 added (2 matched, 0 for review), 0 already loaded" in out
+    with runtime.db.transaction() as session:
+        figures = records.dataset_figures(session=session, kind="uof")
+    assert figures.incidents == 2 and figures.agencies_named == 3
+    assert sorted(p.total for p in figures.partners) == [1, 2]
+
+
 def test_fatal_encounters_layout(runtime: Runtime, tmp_path: Path) -> None:
     # Rows written for the test in Fatal Encounters' column names (not real rows).
     agency = make_public_agency(runtime, name="Capital City Police Department")

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from tests.transparency.portal import make_public_agency
 from typer.testing import CliRunner
 
 from doorstep.agencies.models import Agency
+from doorstep.audit import AuditRecord
 from doorstep.runtime import Runtime
 from doorstep.transparency import cli as transparency_cli
 
@@ -251,6 +253,11 @@ def test_a_revised_release_updates_its_rows_and_can_be_withdrawn(
     second = releases[-1].split()[0]
     _cli(runtime, monkeypatch, "withdraw-release", second, "--reason", "test: wrong file")
     assert "WITHDRAWN" in _cli(runtime, monkeypatch, "releases").splitlines()[-1]
+    with runtime.db.transaction() as session:
+        withdrawn = session.scalars(
+            select(AuditRecord).where(AuditRecord.action == "accountability.release_withdrawn")
+        ).one()
+        assert withdrawn.is_public and withdrawn.details["rows_restored"] == 2
     _assert_equal(_analyze(runtime, monkeypatch, tmp_path), partners, INCIDENTS)
     review = json.loads(_cli(runtime, monkeypatch, "review", "--json"))
     assert broken not in {d["id"] for d in review["dates"]}

@@ -94,22 +94,19 @@ def record_public(
 
 def merge_by_id(rows: Iterable[IncidentRow]) -> list[IncidentRow]:
     """Rows that share the dataset's id are one incident naming all their agencies."""
-    merged: dict[str, IncidentRow] = {}
     out: list[IncidentRow] = []
+    position: dict[str, int] = {}
     for row in rows:
-        if row.external_id is None:
+        at = position.get(row.external_id) if row.external_id is not None else None
+        if at is None:
+            if row.external_id is not None:
+                position[row.external_id] = len(out)
             out.append(row)
             continue
-        first = merged.get(row.external_id)
-        if first is None:
-            merged[row.external_id] = row
-            out.append(row)
-            continue
+        first = out[at]
         extra = tuple(a for a in row.agencies if a not in first.agencies)
-        joined = IncidentRow(first.number, first.external_id, first.date_text,
-                             first.state_text, first.agencies + extra)  # fmt: skip
-        merged[row.external_id] = joined
-        out[out.index(first)] = joined
+        out[at] = IncidentRow(first.number, first.external_id, first.date_text,
+                              first.state_text, first.agencies + extra)  # fmt: skip
     return out
 
 
