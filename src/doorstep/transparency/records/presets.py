@@ -145,9 +145,10 @@ def wapo_rows(
         state = _cell(row, "state")
         refs = tuple(
             agencies.get(ref)
-            or AgencyRef(name=f"Post agency id {ref}", state_text=state, source_id=f"wapo:{ref}")
+            or AgencyRef(name=f"Post agency id {ref}" if ref else "", state_text=state,
+                         source_id=f"wapo:{ref}" if ref else None)
             for ref in _split(_cell(row, "agency_ids"), ";")
-        )
+        )  # fmt: skip
         yield IncidentRow(
             number=number,
             external_id=_cell(row, "id") or None,
