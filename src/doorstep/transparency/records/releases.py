@@ -24,11 +24,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from doorstep import audit
-from doorstep.db import utcnow
+from doorstep.db import bulk_insert, utcnow
 from doorstep.errors import Conflict, InvalidInput, NotFound
 from doorstep.transparency.models import (
-    ATTRIBUTIONS,
-    RECORDS,
     AccountabilityAnalysis,
     AccountabilityAttribution,
     AccountabilityImport,
@@ -177,27 +175,22 @@ Prepared = tuple[dict[str, Any], list[dict[str, Any]]]
 
 
 def _insert(session: Session, import_id: uuid.UUID, kind: str, new: list[Prepared]) -> None:
-    """Plain executemany inserts (the ORM's per-row RETURNING is ten times slower on the
-    Post's 10,000 rows); the new ids are read back by fingerprint."""
+    """By the database's fastest path (COPY on PostgreSQL): the ORM's per-row RETURNING
+    took 12 s for the Post's 10,000 rows. The new ids are read back by fingerprint."""
     if not new:
         return
-    session.execute(
-        RECORDS.insert(),
-        [{**values, "import_id": import_id, "kind": kind} for values, _ in new],
-    )
+    now = utcnow()
+    bulk_insert(session, AccountabilityRecord,
+                [{**values, "import_id": import_id, "kind": kind, "created_at": now}
+                 for values, _ in new])  # fmt: skip
     stored = select(AccountabilityRecord.fingerprint, AccountabilityRecord.id)
     ids = {
         fp: rid
         for fp, rid in session.execute(stored.where(AccountabilityRecord.import_id == import_id))
     }
-    session.execute(
-        ATTRIBUTIONS.insert(),
-        [
-            {**a, "record_id": ids[values["fingerprint"]]}
-            for values, agencies in new
-            for a in agencies
-        ],
-    )
+    bulk_insert(session, AccountabilityAttribution,
+                [{**a, "record_id": ids[values["fingerprint"]]}
+                 for values, agencies in new for a in agencies])  # fmt: skip
 
 
 def _snapshot(
