@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from doorstep import audit
@@ -37,6 +37,7 @@ from doorstep.transparency.records.names import check_kind, normalize_state, par
 from doorstep.transparency.records.presets import AgencyRef, IncidentRow
 
 DATE_NOT_UNDERSTOOD = "date not understood"
+ANALYZE_FROM_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,10 @@ def _insert(session: Session, import_id: uuid.UUID, kind: str, new: list[Prepare
     bulk_insert(session, AccountabilityAttribution,
                 [{**a, "record_id": ids[values["fingerprint"]]}
                  for values, agencies in new for a in agencies])  # fmt: skip
+    if session.get_bind().dialect.name == "postgresql" and len(new) >= ANALYZE_FROM_ROWS:
+        # Fresh statistics: planned on the empty tables' ones, the review's join took
+        # 3.7 s instead of 0.1 s on the Post's file.
+        session.execute(text("ANALYZE accountability_records, accountability_attributions"))
 
 
 def _snapshot(
