@@ -26,6 +26,17 @@ class AgencyStatus(enum.StrEnum):
     ended = "ended"
 
 
+class IdentifierScheme(enum.StrEnum):
+    """What an agency identifier is: another name it is known by, or a code it carries
+    in an outside dataset."""
+
+    alias = "alias"
+    # The Washington Post's agency id (fatal police shootings, v2 agencies file).
+    wapo = "wapo"
+    # The FBI's Originating Agency Identifier.
+    ori = "ori"
+
+
 class MemberRole(enum.StrEnum):
     officer = "officer"
     supervisor = "supervisor"
@@ -104,3 +115,18 @@ class AgencyInvitation(Base):
     )
     email_error: Mapped[str | None] = mapped_column(Text, default=None)
     email_attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class AgencyIdentifier(Base):
+    """A name or code by which outside datasets know an agency; added by an instance
+    admin, audited and public."""
+
+    __tablename__ = "agency_identifiers"
+    __table_args__ = (UniqueConstraint("agency_id", "scheme", "value"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
+    scheme: Mapped[IdentifierScheme] = mapped_column(str_enum(IdentifierScheme))
+    value: Mapped[str] = mapped_column(String(200))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    added_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)

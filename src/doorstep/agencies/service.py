@@ -49,9 +49,9 @@ _TRANSITIONS: dict[str, tuple[AgencyStatus, set[AgencyStatus]]] = {
 }
 
 
-def _record(
+def record_agency_action(
     session: Session,
-    actor: User,
+    actor: User | audit.Actor,
     action: audit.AuditAction,
     agency_id: uuid.UUID,
     details: Mapping[str, object],
@@ -61,7 +61,7 @@ def _record(
     """Append the agency action to the audit log (public unless said otherwise)."""
     audit.record(
         session=session,
-        actor=actor_of(actor),
+        actor=actor if isinstance(actor, audit.Actor) else actor_of(actor),
         action=action,
         subject_type="agency",
         subject_id=agency_id,
@@ -110,7 +110,7 @@ def apply_for_agency(
         AgencyMembership(agency_id=agency.id, user_id=applicant.id, role=MemberRole.agency_admin)
     )
     details = {"name": agency.name, "state": state, "type": agency_type.value}
-    _record(session, applicant, audit.AuditAction.AGENCY_APPLIED, agency.id, details)
+    record_agency_action(session, applicant, audit.AuditAction.AGENCY_APPLIED, agency.id, details)
     session.flush()
     return agency
 
@@ -165,7 +165,7 @@ def change_status(
     elif action == "end":
         agency.ended_at = now
     details = {"from": previous.value, "to": target.value, "reason": reason}
-    _record(session, actor, audit.AGENCY_STATUS_ACTIONS[action], agency.id, details)
+    record_agency_action(session, actor, audit.AGENCY_STATUS_ACTIONS[action], agency.id, details)
     session.flush()
     return agency
 
@@ -237,7 +237,7 @@ def invite_member(
     session.add(invitation)
     session.flush()
     _queue_invitation_email(session, invitation)
-    _record(
+    record_agency_action(
         session, actor, audit.AuditAction.AGENCY_MEMBER_INVITED, agency.id, {"role": role.value}
     )
     return invitation, link_token
@@ -248,7 +248,7 @@ def _record_invitation(
 ) -> None:
     """Audit a change of a pending invitation (these records are not public)."""
     details = {"invitation_id": str(invitation.id)}
-    _record(session, actor, action, invitation.agency_id, details, is_public=False)
+    record_agency_action(session, actor, action, invitation.agency_id, details, is_public=False)
 
 
 def _queue_invitation_email(session: Session, invitation: AgencyInvitation) -> None:
@@ -398,7 +398,9 @@ def accept_invitation(*, session: Session, user: User, token: str) -> AgencyMemb
     invitation.accepted_at = utcnow()
     account_service.grant_agency_member_role(session=session, user_id=user.id)
     details = {"role": invitation.role.value}
-    _record(session, user, audit.AuditAction.AGENCY_MEMBER_JOINED, invitation.agency_id, details)
+    record_agency_action(
+        session, user, audit.AuditAction.AGENCY_MEMBER_JOINED, invitation.agency_id, details
+    )
     session.flush()
     return membership
 
@@ -436,5 +438,7 @@ def remove_member(
     session.delete(membership)
     account_service.withdraw_agency_member_role(session=session, user_id=user_id)
     details = {"role": membership.role.value}
-    _record(session, actor, audit.AuditAction.AGENCY_MEMBER_REMOVED, agency_id, details)
+    record_agency_action(
+        session, actor, audit.AuditAction.AGENCY_MEMBER_REMOVED, agency_id, details
+    )
     session.flush()

@@ -34,6 +34,8 @@ class AuditAction(StrEnum):
     AGENCY_MEMBER_JOINED = "agency.member_joined"
     AGENCY_MEMBER_REMOVED = "agency.member_removed"
     AGENCY_STATEMENT_CHANGED = "agency.statement_changed"
+    AGENCY_IDENTIFIER_ADDED = "agency.identifier_added"
+    AGENCY_IDENTIFIER_REMOVED = "agency.identifier_removed"
     # cameras
     CAMERA_REGISTERED = "camera.registered"
     CAMERA_TOKEN_ROTATED = "camera.token_rotated"
@@ -77,6 +79,7 @@ class AuditAction(StrEnum):
     POLICY_CHANGED = "policy.changed"
     ACCOUNTABILITY_IMPORTED = "accountability.imported"
     ACCOUNTABILITY_ANALYZED = "accountability.analyzed"
+    ACCOUNTABILITY_RELEASE_WITHDRAWN = "accountability.release_withdrawn"
 
 
 # An agency's status change, by the action name the API takes (``POST .../status``).

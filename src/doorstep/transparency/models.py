@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -10,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     Uuid,
@@ -50,7 +52,9 @@ class AgencyStatement(Base):
 
 
 class AccountabilityImport(Base):
-    """One load of an external dataset of incidents attributed to agencies."""
+    """One release of an external dataset of incidents attributed to agencies, as
+    loaded: the file's SHA-256 makes loading the same file twice a no-op. A withdrawn
+    release's incidents leave every figure; the withdrawal is audited and public."""
 
     __tablename__ = "accountability_imports"
 
@@ -63,22 +67,24 @@ class AccountabilityImport(Base):
     rows_matched: Mapped[int] = mapped_column(Integer, default=0)
     rows_for_review: Mapped[int] = mapped_column(Integer, default=0)
     rows_already_loaded: Mapped[int] = mapped_column(Integer, default=0)
+    rows_revised: Mapped[int | None] = mapped_column(Integer, default=0)
+    source_url: Mapped[str | None] = mapped_column(String(500), default=None)
+    released_on: Mapped[date | None] = mapped_column(Date, default=None)
+    sha256: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class AccountabilityRecord(Base):
-    """One incident of an external dataset. Rows that match no agency (or whose date
-    is not understood) are kept with ``agency_id`` NULL and a ``review_note``, so they
-    can be reviewed and matched later instead of disappearing."""
+    """One incident of an external dataset, attributed to one or more agencies (its
+    ``AccountabilityAttribution`` rows). Kept whatever happens: a date not understood
+    leaves ``occurred_on`` NULL with a ``review_note``, so it is listed for review.
+    ``agency_name`` holds the dataset's names, joined by "; ", for display."""
 
     __tablename__ = "accountability_records"
     __table_args__ = (
         UniqueConstraint("kind", "fingerprint"),
-        Index(
-            "ix_accountability_records_kind_agency_id_occurred_on",
-            "kind",
-            "agency_id",
-            "occurred_on",
-        ),
+        Index("ix_accountability_records_kind_occurred_on", "kind", "occurred_on"),
     )
 
     id: Mapped[int] = mapped_column(
@@ -96,11 +102,41 @@ class AccountabilityRecord(Base):
     state_text: Mapped[str] = mapped_column(String(60))
     state: Mapped[str | None] = mapped_column(String(2), default=None)
     occurred_on: Mapped[date | None] = mapped_column(Date, default=None)
-    agency_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("agencies.id", ondelete="SET NULL"), default=None
-    )
     review_note: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The date as written (kept for review when not understood).
+    date_text: Mapped[str | None] = mapped_column(String(60), default=None)
+    # Hash of what the row says: a release with the same id and another content revises it.
+    content_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The release that last revised the row, and what the row said before it.
+    revised_import_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("accountability_imports.id", ondelete="SET NULL"), default=None
+    )
+    previous: Mapped[dict[str, object] | None] = mapped_column(JSONType, default=None)
+
+
+class AccountabilityAttribution(Base):
+    """One agency named by an incident, as the dataset names it, and the agency here it
+    matched (NULL, with a ``review_note``, when none or more than one)."""
+
+    __tablename__ = "accountability_attributions"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("accountability_records.id", ondelete="CASCADE"), index=True
+    )
+    agency_name: Mapped[str] = mapped_column(String(300))
+    state_text: Mapped[str] = mapped_column(String(60))
+    state: Mapped[str | None] = mapped_column(String(2), default=None)
+    # The dataset's own agency id, and the agency's ORI codes ("A;B") when it gives them.
+    source_agency_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    ori_codes: Mapped[str | None] = mapped_column(String(500), default=None)
+    agency_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("agencies.id", ondelete="SET NULL"), default=None, index=True
+    )
+    review_note: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class AccountabilityAnalysis(Base):
@@ -122,3 +158,9 @@ class AccountabilityAnalysis(Base):
     # {agency_id: incidents in the period}, for every participating agency.
     per_agency: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The two tables as Core tables, for the bulk inserts and updates of large releases.
+RECORDS = cast(Table, AccountabilityRecord.__table__)
+ATTRIBUTIONS = cast(Table, AccountabilityAttribution.__table__)
+IMPORTS = cast(Table, AccountabilityImport.__table__)

@@ -1,0 +1,184 @@
+"""accountability releases, incidents with several agencies, agency identifiers
+
+Revision ID: 20261204_0008
+Revises: 20261203_0007
+Create Date: 2026-12-04 07:33:05.758560
+
+``agency_identifiers`` holds an agency's aliases and outside codes (Post agency id,
+ORI). An accountability record becomes an incident: the agencies it names move to
+``accountability_attributions`` (each existing record's one agency is copied there
+before ``accountability_records.agency_id`` goes). ``accountability_imports`` become
+releases: source URL, release date, the file's SHA-256, withdrawal.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+import doorstep.db
+
+revision: str = "20261204_0008"
+down_revision: str | None = "20261203_0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "accountability_attributions",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "record_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("agency_name", sa.String(length=300), nullable=False),
+        sa.Column("state_text", sa.String(length=60), nullable=False),
+        sa.Column("state", sa.String(length=2), nullable=True),
+        sa.Column("source_agency_id", sa.String(length=40), nullable=True),
+        sa.Column("ori_codes", sa.String(length=500), nullable=True),
+        sa.Column("agency_id", sa.Uuid(), nullable=True),
+        sa.Column("review_note", sa.String(length=200), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["agency_id"],
+            ["agencies.id"],
+            name=op.f("fk_accountability_attributions_agency_id_agencies"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["record_id"],
+            ["accountability_records.id"],
+            name=op.f("fk_accountability_attributions_record_id_accountability_records"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_accountability_attributions")),
+    )
+    with op.batch_alter_table("accountability_attributions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_accountability_attributions_agency_id"), ["agency_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_accountability_attributions_record_id"), ["record_id"], unique=False
+        )
+
+    op.create_table(
+        "agency_identifiers",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("agency_id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "scheme",
+            sa.Enum("alias", "wapo", "ori", name="identifierscheme", native_enum=False, length=20),
+            nullable=False,
+        ),
+        sa.Column("value", sa.String(length=200), nullable=False),
+        sa.Column("added_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("added_by", sa.Uuid(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["agency_id"],
+            ["agencies.id"],
+            name=op.f("fk_agency_identifiers_agency_id_agencies"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_agency_identifiers")),
+        sa.UniqueConstraint(
+            "agency_id", "scheme", "value", name=op.f("uq_agency_identifiers_agency_id")
+        ),
+    )
+    with op.batch_alter_table("accountability_imports", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("rows_revised", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("source_url", sa.String(length=500), nullable=True))
+        batch_op.add_column(sa.Column("released_on", sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column("sha256", sa.String(length=64), nullable=True))
+        batch_op.add_column(
+            sa.Column("withdrawn_at", doorstep.db.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch_op.add_column(sa.Column("withdrawn_reason", sa.Text(), nullable=True))
+        batch_op.create_index(
+            batch_op.f("ix_accountability_imports_sha256"), ["sha256"], unique=False
+        )
+
+    op.execute(
+        "INSERT INTO accountability_attributions"
+        " (record_id, agency_name, state_text, state, agency_id, review_note)"
+        " SELECT id, agency_name, state_text, state, agency_id, review_note"
+        " FROM accountability_records"
+    )
+    op.execute("UPDATE accountability_records SET review_note = NULL WHERE occurred_on IS NOT NULL")
+    with op.batch_alter_table("accountability_records", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("date_text", sa.String(length=60), nullable=True))
+        batch_op.add_column(sa.Column("content_hash", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("revised_import_id", sa.Uuid(), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                "previous",
+                sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+                nullable=True,
+            )
+        )
+        batch_op.drop_index(batch_op.f("ix_accountability_records_kind_agency_id_occurred_on"))
+        batch_op.create_index(
+            "ix_accountability_records_kind_occurred_on", ["kind", "occurred_on"], unique=False
+        )
+        batch_op.drop_constraint(
+            batch_op.f("fk_accountability_records_agency_id_agencies"), type_="foreignkey"
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_accountability_records_revised_import_id_accountability_imports"),
+            "accountability_imports",
+            ["revised_import_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+        batch_op.drop_column("agency_id")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("accountability_records", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("agency_id", sa.Uuid(), nullable=True))
+        batch_op.drop_constraint(
+            batch_op.f("fk_accountability_records_revised_import_id_accountability_imports"),
+            type_="foreignkey",
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_accountability_records_agency_id_agencies"),
+            "agencies",
+            ["agency_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+        batch_op.drop_index("ix_accountability_records_kind_occurred_on")
+        batch_op.create_index(
+            batch_op.f("ix_accountability_records_kind_agency_id_occurred_on"),
+            ["kind", "agency_id", "occurred_on"],
+            unique=False,
+        )
+        batch_op.drop_column("previous")
+        batch_op.drop_column("revised_import_id")
+        batch_op.drop_column("content_hash")
+        batch_op.drop_column("date_text")
+
+    op.execute(
+        "UPDATE accountability_records SET agency_id = (SELECT a.agency_id"
+        " FROM accountability_attributions a WHERE a.record_id = accountability_records.id"
+        " ORDER BY a.id LIMIT 1)"
+    )
+    with op.batch_alter_table("accountability_imports", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_accountability_imports_sha256"))
+        batch_op.drop_column("withdrawn_reason")
+        batch_op.drop_column("withdrawn_at")
+        batch_op.drop_column("sha256")
+        batch_op.drop_column("released_on")
+        batch_op.drop_column("source_url")
+        batch_op.drop_column("rows_revised")
+
+    op.drop_table("agency_identifiers")
+    with op.batch_alter_table("accountability_attributions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_accountability_attributions_record_id"))
+        batch_op.drop_index(batch_op.f("ix_accountability_attributions_agency_id"))
+
+    op.drop_table("accountability_attributions")
