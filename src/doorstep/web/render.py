@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +22,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.responses import Response
+
+from doorstep.errors import DoorstepError
+from doorstep.web.forms import notice_for
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -111,6 +115,47 @@ def show(
         for provide in providers:
             layout.update(provide(session, visitor.user))
     return render(request, name, visitor, status_code=status_code, **layout, **context)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One request for a page, with what answering it takes: the request, who sees the
+    page, and the request's session; and, when a form was refused, the message and the
+    status its page is shown again with (``refused``). ``accounts.deps.ThisPage`` gives it
+    to a route."""
+
+    request: Request
+    visitor: Viewer
+    session: Session
+    error: str | None = None
+    status_code: int = 200
+
+    def show(self, name: str, **context: Any) -> HTMLResponse:
+        """``show`` the page, with its ``error`` (None unless refused) and its status."""
+        return show(
+            self.request,
+            name,
+            self.visitor,
+            self.session,
+            status_code=self.status_code,
+            error=self.error,
+            **context,
+        )
+
+    def notice(self, notices: Mapping[str, str]) -> str | None:
+        """The sentence for the ``notice`` a form's redirect put in the query (or None)."""
+        return notice_for(self.request, notices)
+
+    def with_error(self, error: str, status_code: int) -> Page:
+        """This page again, saying ``error`` with ``status_code``."""
+        return replace(self, error=error, status_code=status_code)
+
+    def refusal(
+        self, page: Callable[..., Response], *args: Any, **context: Any
+    ) -> Callable[[DoorstepError], Response]:
+        """The ``refused`` of a form (see ``web.forms.form_action``): ``page(this page with
+        the refusal's message and status, *args, **context)``."""
+        return lambda exc: page(self.with_error(exc.message, exc.status_code), *args, **context)
 
 
 class PageAnswer(Exception):
