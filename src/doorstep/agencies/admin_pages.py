@@ -13,7 +13,7 @@ from doorstep.accounts.deps import CheckedForm, PageAdmin, ThisPage
 from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import AgencyStatus
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import form_action, text
+from doorstep.web.forms import text
 from doorstep.web.render import Page, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -40,8 +40,7 @@ def admin_agencies(page: ThisPage, user: PageAdmin) -> Response:
 def change_status(
     agency_id: uuid.UUID, page: ThisPage, user: PageAdmin, form: CheckedForm
 ) -> Response:
-    return form_action(
-        page.session,
+    return page.act(
         lambda: agency_service.change_status(
             session=page.session,
             actor=user,

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy.orm import Session
 
-from doorstep.accounts.deps import CheckedForm, PageModerator, PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageModerator, PageUser, ThisPage
 from doorstep.accounts.models import Role, User
 from doorstep.agencies import service as agency_service
 from doorstep.errors import Forbidden, NotFound
@@ -22,8 +21,8 @@ from doorstep.feed.alerts import CATEGORY_LABELS
 from doorstep.feed.models import Category
 from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import checkbox, form_action, notice_for, show_refusal, text
-from doorstep.web.render import redirect, show
+from doorstep.web.forms import checkbox, text
+from doorstep.web.render import Page, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -46,15 +45,8 @@ _DONE = {
 }
 
 
-def _moderation_page(
-    request: Request,
-    visitor: PageVisitor,
-    user: User,
-    session: Session,
-    *,
-    status_code: int = 200,
-    error: str | None = None,
-) -> Response:
+def _moderation_page(page: Page, user: User) -> Response:
+    session = page.session
     queue = [
         feed_reports.queue_item(entry)
         for entry in feed_reports.moderation_queue(session=session, actor=user)
@@ -62,27 +54,20 @@ def _moderation_page(
     pending = feed_display.post_views(
         session=session, viewer=user, posts=moderation.pending_posts(session=session, actor=user)
     )
-    return show(
-        request,
+    return page.show(
         "feed/moderation.html",
-        visitor,
-        session,
-        status_code=status_code,
         queue=queue,
         pending=pending,
         settings=feed_service.current_settings(session=session),
         is_admin=user.role == Role.admin,
         category_labels={c.value: CATEGORY_LABELS[c] for c in Category},
-        error=error,
-        notice=notice_for(request, NOTICES),
+        notice=page.notice(NOTICES),
     )
 
 
 @router.get("/moderation", response_class=HTMLResponse)
-def moderation_page(
-    request: Request, visitor: Visitor, user: PageModerator, session: DbSession
-) -> Response:
-    return _moderation_page(request, visitor, user, session)
+def moderation_page(page: ThisPage, user: PageModerator) -> Response:
+    return _moderation_page(page, user)
 
 
 def _back(form_value: object, post_id: uuid.UUID, notice: str) -> Response:
@@ -93,17 +78,11 @@ def _back(form_value: object, post_id: uuid.UUID, notice: str) -> Response:
 
 @router.post("/moderation/posts/{post_id}/{action}", response_class=HTMLResponse)
 def moderate_post(
-    post_id: uuid.UUID,
-    action: str,
-    request: Request,
-    visitor: Visitor,
-    user: PageModerator,
-    form: CheckedForm,
-    session: DbSession,
+    post_id: uuid.UUID, action: str, page: ThisPage, user: PageModerator, form: CheckedForm
 ) -> Response:
     if action not in POST_ACTIONS:
         raise NotFound("No such action.")
-    reason = text(form.get("reason"))
+    reason, session = text(form.get("reason")), page.session
 
     def moderate() -> object:
         if action == "hide":
@@ -124,27 +103,20 @@ def moderate_post(
             session=session, actor=user, post_id=post_id, reason=reason
         )
 
-    return form_action(
-        session,
+    return page.act(
         moderate,
         done=lambda _: _back(form.get("back"), post_id, _DONE[action]),
-        refused=show_refusal(_moderation_page, request, visitor, user, session),
+        refused=page.refusal(_moderation_page, user),
     )
 
 
 @router.post("/moderation/comments/{comment_id}/{action}", response_class=HTMLResponse)
 def moderate_comment(
-    comment_id: uuid.UUID,
-    action: str,
-    request: Request,
-    visitor: Visitor,
-    user: PageModerator,
-    form: CheckedForm,
-    session: DbSession,
+    comment_id: uuid.UUID, action: str, page: ThisPage, user: PageModerator, form: CheckedForm
 ) -> Response:
     if action not in COMMENT_ACTIONS:
         raise NotFound("No such action.")
-    reason = text(form.get("reason"))
+    reason, session = text(form.get("reason")), page.session
     comment = feed_comments.get_comment(session=session, actor=user, comment_id=comment_id)
 
     def moderate() -> object:
@@ -164,11 +136,10 @@ def moderate_comment(
             reason=reason,
         )
 
-    return form_action(
-        session,
+    return page.act(
         moderate,
         done=lambda _: _back(form.get("back"), comment.post_id, _DONE[action]),
-        refused=show_refusal(_moderation_page, request, visitor, user, session),
+        refused=page.refusal(_moderation_page, user),
     )
 
 
@@ -181,11 +152,12 @@ def change_settings(user: PageUser, form: CheckedForm, session: DbSession) -> Re
 
 
 @router.get("/feed/tips", response_class=HTMLResponse)
-def agency_tips(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
+def agency_tips(page: ThisPage, user: PageUser) -> Response:
     """An agency member's tips inbox (his own agency's)."""
+    session = page.session
     found = agency_service.membership_of(session=session, user=user)
     if found is None:
         raise Forbidden("Tips are read by agency members.", code="not_agency_member")
     agency = found[0]
     rows = tips.agency_tips(session=session, actor=user, agency_id=agency.id)
-    return show(request, "feed/tips.html", visitor, session, agency=agency, tips=rows)
+    return page.show("feed/tips.html", agency=agency, tips=rows)

@@ -14,7 +14,7 @@ from doorstep.footage import service as request_service
 from doorstep.footage.agency_pages import NOTICES, page_context
 from doorstep.footage.notice import render_notice
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import form_action, text
+from doorstep.web.forms import text
 from doorstep.web.render import Page, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -48,8 +48,7 @@ def review(
     request_id: uuid.UUID, page: ThisPage, user: PageModerator, form: CheckedForm
 ) -> Response:
     approve = text(form.get("decision")) == "approve"
-    return form_action(
-        page.session,
+    return page.act(
         lambda: request_service.review_request(
             session=page.session,
             actor=user,

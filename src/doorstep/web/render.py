@@ -10,11 +10,11 @@ shows besides the page (the unread alert count) comes from the providers that
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import h3
 from fastapi import Request
@@ -24,11 +24,13 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from doorstep.errors import DoorstepError
-from doorstep.web.forms import notice_for
+from doorstep.web.forms import form_action, notice_for
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 PRE_SESSION_CSRF_COOKIE = "doorstep_csrf"
+
+T = TypeVar("T")
 
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
 
@@ -145,6 +147,17 @@ class Page:
     def notice(self, notices: Mapping[str, str]) -> str | None:
         """The sentence for the ``notice`` a form's redirect put in the query (or None)."""
         return notice_for(self.request, notices)
+
+    def act(
+        self,
+        act: Callable[[], T],
+        *,
+        done: Callable[[T], Response],
+        refused: Callable[[DoorstepError], Response],
+        passes: Collection[int] = (),
+    ) -> Response:
+        """``web.forms.form_action`` in this page's session."""
+        return form_action(self.session, act, done=done, refused=refused, passes=passes)
 
     def with_error(self, error: str, status_code: int) -> Page:
         """This page again, saying ``error`` with ``status_code``."""
