@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from doorstep.accounts.deps import CheckedForm, PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageUser, ThisPage
 from doorstep.accounts.models import User
 from doorstep.cameras import deletion as camera_deletion
 from doorstep.cameras import inbox as camera_inbox
@@ -28,16 +28,8 @@ from doorstep.errors import DoorstepError, InvalidInput
 from doorstep.http import DbSession, RuntimeDep, SettingsDep
 from doorstep.media.kinds import EventKind
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import (
-    checkbox,
-    day_bounds,
-    form_action,
-    notice_for,
-    show_refusal,
-    text,
-    validation_message,
-)
-from doorstep.web.render import never_cached, redirect, show
+from doorstep.web.forms import checkbox, day_bounds, text, validation_message
+from doorstep.web.render import Page, never_cached, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -81,50 +73,18 @@ def _parse_camera(values: dict[str, Any], schema: type[CameraCreate] | type[Came
         raise InvalidInput(validation_message(exc, _CAMERA_LABELS)) from exc
 
 
-def _form_page(
-    request: Request,
-    visitor: PageVisitor,
-    session: Session,
-    name: str,
-    *,
-    values: dict[str, Any],
-    status_code: int = 200,
-    **context: Any,
-) -> Response:
-    return show(
-        request,
-        name,
-        visitor,
-        session,
-        status_code=status_code,
-        values=values,
-        camera_kinds=list(CameraKind),
-        **context,
-    )
+def _form_page(page: Page, name: str, *, values: dict[str, Any], **context: Any) -> Response:
+    return page.show(name, values=values, camera_kinds=list(CameraKind), **context)
 
 
 def _token_page(
-    request: Request,
-    visitor: PageVisitor,
-    session: Session,
-    base_url: str,
-    camera: CameraRead,
-    token: str,
-    *,
-    is_new: bool,
+    page: Page, base_url: str, camera: CameraRead, token: str, *, is_new: bool
 ) -> Response:
     upload_url = f"{base_url.rstrip('/')}/api/v1/cameras/{camera.id}/clips"
     # The token is shown once.
     return never_cached(
-        show(
-            request,
-            "cameras/token.html",
-            visitor,
-            session,
-            camera=camera,
-            token=token,
-            upload_url=upload_url,
-            is_new=is_new,
+        page.show(
+            "cameras/token.html", camera=camera, token=token, upload_url=upload_url, is_new=is_new
         )
     )
 
@@ -133,25 +93,16 @@ def _token_page(
 
 
 @router.get("/cameras", response_class=HTMLResponse)
-def cameras(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
+def cameras(page: ThisPage, user: PageUser) -> Response:
     views = [
         camera_registry.owner_view(c)
-        for c in camera_registry.list_cameras(session=session, owner=user)
+        for c in camera_registry.list_cameras(session=page.session, owner=user)
     ]
-    return show(
-        request,
-        "cameras/list.html",
-        visitor,
-        session,
-        cameras=views,
-        notice=notice_for(request, NOTICES),
-    )
+    return page.show("cameras/list.html", cameras=views, notice=page.notice(NOTICES))
 
 
 @router.get("/cameras/new", response_class=HTMLResponse)
-def new_camera_form(
-    request: Request, visitor: Visitor, user: PageUser, session: DbSession
-) -> Response:
+def new_camera_form(page: ThisPage, user: PageUser) -> Response:
     values = {
         "name": "",
         "kind": CameraKind.doorbell.value,
@@ -160,59 +111,38 @@ def new_camera_form(
         "accepts_requests": True,
         "retention_days": DEFAULT_RETENTION_DAYS,
     }
-    return _form_page(request, visitor, session, "cameras/new.html", values=values)
+    return _form_page(page, "cameras/new.html", values=values)
 
 
 @router.post("/cameras/new", response_class=HTMLResponse)
 def add_camera(
-    request: Request,
-    visitor: Visitor,
-    user: PageUser,
-    form: CheckedForm,
-    session: DbSession,
-    settings: SettingsDep,
+    page: ThisPage, user: PageUser, form: CheckedForm, settings: SettingsDep
 ) -> Response:
     values = _camera_values(form)
-    return form_action(
-        session,
+    return page.act(
         lambda: camera_registry.register_camera(
-            session=session, owner=user, **dict(_parse_camera(values, CameraCreate))
+            session=page.session, owner=user, **dict(_parse_camera(values, CameraCreate))
         ),
         done=lambda registered: _token_page(
-            request,
-            visitor,
-            session,
+            page,
             settings.base_url,
             camera_registry.owner_view(registered[0]),
             registered[1],
             is_new=True,
         ),
-        refused=show_refusal(
-            _form_page, request, visitor, session, "cameras/new.html", values=values
-        ),
+        refused=page.refusal(_form_page, "cameras/new.html", values=values),
     )
 
 
 def _camera_page(
-    request: Request,
-    visitor: PageVisitor,
-    session: Session,
-    camera: CameraRead,
-    *,
-    values: dict[str, Any] | None = None,
-    status_code: int = 200,
-    error: str | None = None,
+    page: Page, camera: CameraRead, *, values: dict[str, Any] | None = None
 ) -> Response:
     return _form_page(
-        request,
-        visitor,
-        session,
+        page,
         "cameras/detail.html",
         values=values or camera.model_dump(mode="json"),
-        status_code=status_code,
         camera=camera,
-        error=error,
-        notice=notice_for(request, NOTICES),
+        notice=page.notice(NOTICES),
     )
 
 
@@ -224,52 +154,38 @@ def _own_camera(session: Session, user: User, camera_id: uuid.UUID) -> CameraRea
 
 
 @router.get("/cameras/{camera_id}", response_class=HTMLResponse)
-def camera_page(
-    camera_id: uuid.UUID, request: Request, visitor: Visitor, user: PageUser, session: DbSession
-) -> Response:
-    return _camera_page(request, visitor, session, _own_camera(session, user, camera_id))
+def camera_page(camera_id: uuid.UUID, page: ThisPage, user: PageUser) -> Response:
+    return _camera_page(page, _own_camera(page.session, user, camera_id))
 
 
 @router.post("/cameras/{camera_id}", response_class=HTMLResponse)
 def update_camera(
-    camera_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
-    user: PageUser,
-    form: CheckedForm,
-    session: DbSession,
+    camera_id: uuid.UUID, page: ThisPage, user: PageUser, form: CheckedForm
 ) -> Response:
-    current = _own_camera(session, user, camera_id)
+    current = _own_camera(page.session, user, camera_id)
     values = _camera_values(form)
     # In a savepoint: a refusal half-way leaves none of the form's changes behind.
-    return form_action(
-        session,
+    return page.act(
         lambda: camera_registry.update_camera(
-            session=session,
+            session=page.session,
             owner=user,
             camera_id=camera_id,
             **_parse_camera(values, CameraUpdate).model_dump(),
         ),
         done=lambda _: redirect(f"/cameras/{camera_id}?notice=camera_saved"),
-        refused=show_refusal(_camera_page, request, visitor, session, current, values=values),
+        refused=page.refusal(_camera_page, current, values=values),
     )
 
 
 @router.post("/cameras/{camera_id}/token/rotate", response_class=HTMLResponse)
 def rotate_camera_token(
-    camera_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
-    user: PageUser,
-    form: CheckedForm,
-    session: DbSession,
-    settings: SettingsDep,
+    camera_id: uuid.UUID, page: ThisPage, user: PageUser, form: CheckedForm, settings: SettingsDep
 ) -> Response:
     camera, token = camera_registry.rotate_camera_token(
-        session=session, owner=user, camera_id=camera_id
+        session=page.session, owner=user, camera_id=camera_id
     )
     view = camera_registry.owner_view(camera)
-    return _token_page(request, visitor, session, settings.base_url, view, token, is_new=False)
+    return _token_page(page, settings.base_url, view, token, is_new=False)
 
 
 @router.post("/cameras/{camera_id}/token/revoke")
@@ -281,16 +197,8 @@ def revoke_camera_token(
 
 
 @router.get("/cameras/{camera_id}/delete", response_class=HTMLResponse)
-def delete_camera_confirm(
-    camera_id: uuid.UUID, request: Request, visitor: Visitor, user: PageUser, session: DbSession
-) -> Response:
-    return show(
-        request,
-        "cameras/delete.html",
-        visitor,
-        session,
-        camera=_own_camera(session, user, camera_id),
-    )
+def delete_camera_confirm(camera_id: uuid.UUID, page: ThisPage, user: PageUser) -> Response:
+    return page.show("cameras/delete.html", camera=_own_camera(page.session, user, camera_id))
 
 
 @router.post("/cameras/{camera_id}/delete")
@@ -355,15 +263,14 @@ class _Filters:
 
 
 @router.get("/timeline", response_class=HTMLResponse)
-def timeline(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
-    filters = _Filters(request)
+def timeline(page: ThisPage, user: PageUser) -> Response:
+    filters = _Filters(page.request)
+    session = page.session
     events: list[EventRead] = []
     older: str | None = None
-    error: str | None = None
-    status_code = 200
     own_cameras = camera_registry.list_cameras(session=session, owner=user)
     try:
-        page = camera_inbox.timeline(
+        batch = camera_inbox.timeline(
             session=session,
             owner=user,
             camera_id=filters.camera_id(),
@@ -374,35 +281,28 @@ def timeline(request: Request, visitor: Visitor, user: PageUser, session: DbSess
             limit=30,
         )
     except DoorstepError as exc:
-        error, status_code = exc.message, exc.status_code
+        page = page.with_error(exc.message, exc.status_code)
     else:
-        events = [camera_inbox.event_view(*row) for row in page.rows]
-        if page.next_cursor:
-            older = f"/timeline?{filters.query(cursor=page.next_cursor)}"
-    return show(
-        request,
+        events = [camera_inbox.event_view(*row) for row in batch.rows]
+        if batch.next_cursor:
+            older = f"/timeline?{filters.query(cursor=batch.next_cursor)}"
+    return page.show(
         "cameras/timeline.html",
-        visitor,
-        session,
-        status_code=status_code,
         events=events,
         older=older,
         filters=filters,
         cameras=[(c.id, c.name) for c in own_cameras],
         event_kinds=list(EventKind),
-        error=error,
-        notice=notice_for(request, NOTICES),
+        notice=page.notice(NOTICES),
     )
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)
-def event_page(
-    event_id: uuid.UUID, request: Request, visitor: Visitor, user: PageUser, session: DbSession
-) -> Response:
+def event_page(event_id: uuid.UUID, page: ThisPage, user: PageUser) -> Response:
     event = camera_inbox.event_view(
-        *camera_inbox.get_own_event(session=session, owner=user, event_id=event_id)
+        *camera_inbox.get_own_event(session=page.session, owner=user, event_id=event_id)
     )
-    return show(request, "cameras/event.html", visitor, session, event=event)
+    return page.show("cameras/event.html", event=event)
 
 
 @router.post("/events/{event_id}/delete")
