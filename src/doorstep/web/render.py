@@ -164,11 +164,23 @@ class Page:
         return replace(self, error=error, status_code=status_code)
 
     def refusal(
-        self, page: Callable[..., Response], *args: Any, **context: Any
+        self,
+        page: Callable[..., Response],
+        *args: Any,
+        error_as: str = "error",
+        **context: Any,
     ) -> Callable[[DoorstepError], Response]:
         """The ``refused`` of a form (see ``web.forms.form_action``): ``page(this page with
-        the refusal's message and status, *args, **context)``."""
-        return lambda exc: page(self.with_error(exc.message, exc.status_code), *args, **context)
+        the refusal's status, *args, **context)``, the refusal's message as the page's
+        ``error`` or, for a page with several forms, as the keyword ``error_as`` names."""
+
+        def refused(exc: DoorstepError) -> Response:
+            if error_as == "error":
+                return page(self.with_error(exc.message, exc.status_code), *args, **context)
+            again = replace(self, status_code=exc.status_code)
+            return page(again, *args, **{error_as: exc.message}, **context)
+
+        return refused
 
 
 class PageAnswer(Exception):
