@@ -7,9 +7,7 @@ pages, through ``camera_registry.owner_view``.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -28,7 +26,7 @@ from doorstep.errors import DoorstepError, InvalidInput
 from doorstep.http import DbSession, RuntimeDep, SettingsDep
 from doorstep.media.kinds import EventKind
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import checkbox, day_bounds, text, validation_message
+from doorstep.web.forms import DayFilters, checkbox, text, validation_message
 from doorstep.web.render import Page, never_cached, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -218,16 +216,14 @@ def delete_camera(
 # ---------------------------------------------------------------- timeline and events
 
 
-class _Filters:
-    """The timeline's filters, parsed from the query string (and written back into links)."""
+class _Filters(DayFilters):
+    """The timeline's filters: a camera, event kinds and days."""
 
     def __init__(self, request: Request) -> None:
+        super().__init__(request)
         params = request.query_params
         self.camera = params.get("camera", "")
         self.kinds = [k for k in params.getlist("kind") if k]
-        self.date_from = params.get("from", "")
-        self.date_to = params.get("to", "")
-        self.cursor = params.get("cursor") or None
 
     def camera_id(self) -> uuid.UUID | None:
         if not self.camera:
@@ -243,23 +239,9 @@ class _Filters:
         except ValueError as exc:
             raise InvalidInput("Choose event kinds from the list.", code="invalid_kind") from exc
 
-    def since(self) -> datetime | None:
-        return day_bounds(self.date_from, self.date_to)[0]
-
-    def until(self) -> datetime | None:
-        return day_bounds(self.date_from, self.date_to)[1]
-
-    def query(self, **extra: str) -> str:
-        pairs: list[tuple[str, str]] = []
-        if self.camera:
-            pairs.append(("camera", self.camera))
-        pairs += [("kind", k) for k in self.kinds]
-        if self.date_from:
-            pairs.append(("from", self.date_from))
-        if self.date_to:
-            pairs.append(("to", self.date_to))
-        pairs += list(extra.items())
-        return urlencode(pairs)
+    def choices(self) -> list[tuple[str, str]]:
+        pairs = [("camera", self.camera)] if self.camera else []
+        return pairs + [("kind", k) for k in self.kinds]
 
 
 @router.get("/timeline", response_class=HTMLResponse)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import Request
 from pydantic import ValidationError
@@ -96,3 +97,34 @@ def day_bounds(date_from: str, date_to: str) -> tuple[datetime | None, datetime 
 def text(value: object) -> str:
     """A form field as text: a missing field or an uploaded file reads as empty."""
     return value if isinstance(value, str) else ""
+
+
+class DayFilters:
+    """A listing's From/To days (see ``day_bounds``) and its page cursor, read from the
+    query string and written back into its links; a listing with more filters adds its own
+    choices (``choices``), which its links carry first."""
+
+    def __init__(self, request: Request) -> None:
+        params = request.query_params
+        self.date_from = params.get("from", "")
+        self.date_to = params.get("to", "")
+        self.cursor = params.get("cursor") or None
+
+    def since(self) -> datetime | None:
+        return day_bounds(self.date_from, self.date_to)[0]
+
+    def until(self) -> datetime | None:
+        return day_bounds(self.date_from, self.date_to)[1]
+
+    def choices(self) -> list[tuple[str, str]]:
+        return []
+
+    def query(self, **extra: str) -> str:
+        """The query string of these filters, with ``extra`` (a cursor, say) last."""
+        pairs = self.choices()
+        if self.date_from:
+            pairs.append(("from", self.date_from))
+        if self.date_to:
+            pairs.append(("to", self.date_to))
+        pairs += list(extra.items())
+        return urlencode(pairs)
