@@ -163,6 +163,10 @@ class Page:
         """This page again, saying ``error`` with ``status_code``."""
         return replace(self, error=error, status_code=status_code)
 
+    def with_status(self, status_code: int) -> Page:
+        """This page again with ``status_code`` (its form says why in its own way)."""
+        return replace(self, status_code=status_code)
+
     def refusal(
         self,
         page: Callable[..., Response],
@@ -177,7 +181,7 @@ class Page:
         def refused(exc: DoorstepError) -> Response:
             if error_as == "error":
                 return page(self.with_error(exc.message, exc.status_code), *args, **context)
-            again = replace(self, status_code=exc.status_code)
+            again = self.with_status(exc.status_code)
             return page(again, *args, **{error_as: exc.message}, **context)
 
         return refused
