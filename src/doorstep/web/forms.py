@@ -1,12 +1,13 @@
 """What every page's form shares: reading its fields, saying its first problem in the
-form's own words, running its action (a refusal re-renders the form with the message),
-and the notice shown after a form's redirect."""
+form's own words, running its action (a refusal re-renders the form with the message:
+``web.render.Page.refusal``), the notice shown after a form's redirect, and a listing's
+day filters."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -42,14 +43,6 @@ def form_action(
             raise
         return refused(exc)
     return done(result)
-
-
-def show_refusal(
-    page: Callable[..., Response], *args: Any, **context: Any
-) -> Callable[[DoorstepError], Response]:
-    """The ``refused`` of most forms: ``page(*args, **context)`` again, with the refusal's
-    message as ``error`` and the refusal's status."""
-    return lambda exc: page(*args, error=exc.message, status_code=exc.status_code, **context)
 
 
 def notice_for(request: Request, notices: Mapping[str, str]) -> str | None:
