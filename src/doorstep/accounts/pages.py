@@ -12,7 +12,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from doorstep.accounts import service as account_service
@@ -20,10 +19,10 @@ from doorstep.accounts import sign_in
 from doorstep.accounts.deps import CheckedForm, ThisPage, Visitor
 from doorstep.accounts.schemas import UserCreate
 from doorstep.config import Settings
-from doorstep.errors import DoorstepError, InvalidInput
+from doorstep.errors import DoorstepError
 from doorstep.http import ClientAddress, DbSession, SettingsDep
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import text, validation_message
+from doorstep.web.forms import text, validated
 from doorstep.web.render import Page, redirect, render
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -76,10 +75,7 @@ def signup_form(page: ThisPage) -> Response:
 
 
 def _parse_signup(values: dict[str, str]) -> UserCreate:
-    try:
-        return UserCreate.model_validate(values)
-    except ValidationError as exc:
-        raise InvalidInput(validation_message(exc, _SIGNUP_LABELS)) from exc
+    return validated(UserCreate, values, _SIGNUP_LABELS)
 
 
 def _create_account(session: Session, settings: Settings, values: dict[str, str], ip: str) -> str:

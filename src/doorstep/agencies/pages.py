@@ -30,7 +30,7 @@ from doorstep.errors import Forbidden, InvalidInput
 from doorstep.http import SettingsDep
 from doorstep.notify.channels.email import email_configured
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import text, validation_message
+from doorstep.web.forms import text, validated, validation_message
 from doorstep.web.render import Page, never_cached, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -95,10 +95,7 @@ def _parse_application(values: dict[str, str]) -> AgencyCreate:
         raise InvalidInput(
             "The jurisdiction must be a GeoJSON Polygon or MultiPolygon.", code="invalid_geometry"
         )
-    try:
-        return AgencyCreate.model_validate({**values, "jurisdiction": jurisdiction})
-    except ValidationError as exc:
-        raise InvalidInput(validation_message(exc, _APPLY_LABELS)) from exc
+    return validated(AgencyCreate, {**values, "jurisdiction": jurisdiction}, _APPLY_LABELS)
 
 
 @router.post("/agencies/apply", response_class=HTMLResponse)

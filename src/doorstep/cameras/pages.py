@@ -11,7 +11,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -26,7 +25,7 @@ from doorstep.errors import DoorstepError, InvalidInput
 from doorstep.http import DbSession, RuntimeDep, SettingsDep
 from doorstep.media.kinds import EventKind
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import DayFilters, checkbox, text, validation_message
+from doorstep.web.forms import DayFilters, checkbox, chosen, require_position, text, validated
 from doorstep.web.render import Page, never_cached, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -60,15 +59,8 @@ def _camera_values(form: FormData) -> dict[str, Any]:
 
 
 def _parse_camera(values: dict[str, Any], schema: type[CameraCreate] | type[CameraUpdate]) -> Any:
-    if not values["latitude"] or not values["longitude"]:
-        raise InvalidInput(
-            "Place the camera on the map, or type its latitude and longitude.",
-            code="position_missing",
-        )
-    try:
-        return schema.model_validate(values)
-    except ValidationError as exc:
-        raise InvalidInput(validation_message(exc, _CAMERA_LABELS)) from exc
+    require_position(values, "the camera")
+    return validated(schema, values, _CAMERA_LABELS)
 
 
 def _form_page(page: Page, name: str, *, values: dict[str, Any], **context: Any) -> Response:
@@ -234,10 +226,7 @@ class _Filters(DayFilters):
             raise InvalidInput("Choose a camera from the list.", code="invalid_camera") from exc
 
     def event_kinds(self) -> list[EventKind] | None:
-        try:
-            return [EventKind(k) for k in self.kinds] or None
-        except ValueError as exc:
-            raise InvalidInput("Choose event kinds from the list.", code="invalid_kind") from exc
+        return chosen(EventKind, self.kinds, "event kinds", "invalid_kind")
 
     def choices(self) -> list[tuple[str, str]]:
         pairs = [("camera", self.camera)] if self.camera else []
@@ -257,10 +246,8 @@ def timeline(page: ThisPage, user: PageUser) -> Response:
             owner=user,
             camera_id=filters.camera_id(),
             kinds=filters.event_kinds(),
-            since=filters.since(),
-            until=filters.until(),
-            cursor=filters.cursor,
             limit=30,
+            **filters.window(),
         )
     except DoorstepError as exc:
         page = page.with_error(exc.message, exc.status_code)

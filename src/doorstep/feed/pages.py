@@ -12,11 +12,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 
 from doorstep.accounts.deps import CheckedForm, PageUser, ThisPage
 from doorstep.accounts.models import User
-from doorstep.errors import DoorstepError, InvalidInput
+from doorstep.errors import DoorstepError
 from doorstep.feed import areas, homes
 from doorstep.feed import display as feed_display
 from doorstep.feed import service as feed_service
@@ -25,7 +24,7 @@ from doorstep.feed.guardrails import APPEARANCE_LABELS
 from doorstep.feed.models import Category, ReportReason
 from doorstep.feed.schemas import HomeUpdate
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import DayFilters, text, validation_message
+from doorstep.web.forms import DayFilters, chosen, require_position, text, validated
 from doorstep.web.render import Page, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -74,10 +73,7 @@ class _Filters(DayFilters):
         self.categories = [c for c in request.query_params.getlist("category") if c]
 
     def category_list(self) -> list[Category] | None:
-        try:
-            return [Category(c) for c in self.categories] or None
-        except ValueError as exc:
-            raise InvalidInput("Choose categories from the list.", code="invalid_category") from exc
+        return chosen(Category, self.categories, "categories", "invalid_category")
 
     def choices(self) -> list[tuple[str, str]]:
         return [("category", c) for c in self.categories]
@@ -96,10 +92,8 @@ def _feed_page(page: Page, user: User, *, as_map: bool) -> Response:
             session=session,
             viewer=user,
             categories=filters.category_list(),
-            since=filters.since(),
-            until=filters.until(),
-            cursor=filters.cursor,
             limit=100 if as_map else 30,
+            **filters.window(),
         )
     except DoorstepError as exc:
         page = page.with_error(exc.message, exc.status_code)
@@ -176,15 +170,8 @@ def home_form(page: ThisPage, user: PageUser) -> Response:
 
 
 def _parse_home(values: dict[str, Any]) -> HomeUpdate:
-    if not values["latitude"] or not values["longitude"]:
-        raise InvalidInput(
-            "Place your home on the map, or type its latitude and longitude.",
-            code="position_missing",
-        )
-    try:
-        return HomeUpdate.model_validate(values)
-    except ValidationError as exc:
-        raise InvalidInput(validation_message(exc, _HOME_LABELS)) from exc
+    require_position(values, "your home")
+    return validated(HomeUpdate, values, _HOME_LABELS)
 
 
 @router.post("/feed/home", response_class=HTMLResponse)

@@ -11,7 +11,6 @@ import uuid
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from doorstep.accounts.deps import CheckedForm, PageUser, ThisPage
@@ -26,7 +25,7 @@ from doorstep.feed.pages import NOTICES, REPORT_LABELS, post_labels
 from doorstep.feed.schemas import ReportCreate
 from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import checkbox, text, validation_message
+from doorstep.web.forms import checkbox, text, validated
 from doorstep.web.render import Page, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -121,12 +120,11 @@ def _optional_uuid(value: str) -> uuid.UUID | None:
 
 
 def _report_body(form: FormData) -> ReportCreate:
-    try:
-        return ReportCreate.model_validate(
-            {"reason": text(form.get("reason")), "note": text(form.get("note")) or None}
-        )
-    except ValidationError as exc:
-        raise InvalidInput(validation_message(exc, {"reason": "Reason", "note": "Note"})) from exc
+    return validated(
+        ReportCreate,
+        {"reason": text(form.get("reason")), "note": text(form.get("note")) or None},
+        {"reason": "Reason", "note": "Note"},
+    )
 
 
 @router.post("/posts/{post_id}/report", response_class=HTMLResponse)

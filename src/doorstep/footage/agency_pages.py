@@ -39,7 +39,7 @@ from doorstep.footage.rules import MAX_MESSAGE_CHARS
 from doorstep.footage.schemas import CloseRequest, RequestCreate
 from doorstep.http import RuntimeDep
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import text, validation_message
+from doorstep.web.forms import text, validated
 from doorstep.web.render import Page, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
@@ -153,21 +153,17 @@ def _parse_request(values: dict[str, str]) -> RequestCreate:
             raise InvalidInput("The area is not valid GeoJSON.", code="invalid_geometry") from exc
         if not isinstance(area, dict):
             raise InvalidInput("The area must be a GeoJSON Polygon.", code="invalid_geometry")
-    try:
-        return RequestCreate.model_validate(
-            {
-                "area": area,
-                "circle": circle,
-                "window_start": _utc(values["window_start"], "Window start"),
-                "window_end": _utc(values["window_end"], "Window end"),
-                "case_number": values["case_number"].strip() or None,
-                "incident_type": values["incident_type"],
-                "message": values["message"],
-                "investigator_contact": values["investigator_contact"],
-            }
-        )
-    except ValidationError as exc:
-        raise InvalidInput(validation_message(exc, _LABELS)) from exc
+    fields = {
+        "area": area,
+        "circle": circle,
+        "window_start": _utc(values["window_start"], "Window start"),
+        "window_end": _utc(values["window_end"], "Window end"),
+        "case_number": values["case_number"].strip() or None,
+        "incident_type": values["incident_type"],
+        "message": values["message"],
+        "investigator_contact": values["investigator_contact"],
+    }
+    return validated(RequestCreate, fields, _LABELS)
 
 
 def _new_request_page(page: Page, member: ActingMember, values: dict[str, str]) -> Response:

@@ -7,17 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TypeVar
+from enum import Enum
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from doorstep.errors import DoorstepError, InvalidInput
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+E = TypeVar("E", bound=Enum)
 
 
 def form_action(
@@ -58,6 +61,32 @@ def validation_message(exc: ValidationError, labels: dict[str, str]) -> str:
     problem = str(first.get("msg", "is not valid"))
     problem = problem.removeprefix("Value error, ")
     return f"{label}: {problem[:1].lower()}{problem[1:]}."
+
+
+def validated(schema: type[M], values: Mapping[str, Any], labels: dict[str, str]) -> M:
+    """``values`` as a ``schema``; a problem is refused (``InvalidInput``) in the form's
+    own words (``validation_message``)."""
+    try:
+        return schema.model_validate(values)
+    except ValidationError as exc:
+        raise InvalidInput(validation_message(exc, labels)) from exc
+
+
+def require_position(values: Mapping[str, Any], what: str) -> None:
+    """A form's position is placed on its map (or typed): refuse one without it."""
+    if not values["latitude"] or not values["longitude"]:
+        raise InvalidInput(
+            f"Place {what} on the map, or type its latitude and longitude.",
+            code="position_missing",
+        )
+
+
+def chosen(kind: type[E], values: list[str], what: str, code: str) -> list[E] | None:
+    """The choices of a list filter as members of ``kind`` (None when none is chosen)."""
+    try:
+        return [kind(v) for v in values] or None
+    except ValueError as exc:
+        raise InvalidInput(f"Choose {what} from the list.", code=code) from exc
 
 
 def checkbox(value: object) -> bool:
@@ -108,6 +137,10 @@ class DayFilters:
 
     def until(self) -> datetime | None:
         return day_bounds(self.date_from, self.date_to)[1]
+
+    def window(self) -> dict[str, Any]:
+        """The days and the cursor, as a listing query takes them."""
+        return {"since": self.since(), "until": self.until(), "cursor": self.cursor}
 
     def choices(self) -> list[tuple[str, str]]:
         return []
