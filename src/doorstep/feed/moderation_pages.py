@@ -4,9 +4,13 @@ members (their tips inbox)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from functools import partial
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from doorstep.accounts.deps import CheckedForm, PageModerator, PageUser, ThisPage
 from doorstep.accounts.models import Role, User
@@ -34,7 +38,6 @@ NOTICES = {
     "dismissed": "Reports dismissed.",
     "settings": "Feed settings saved.",
 }
-POST_ACTIONS = ("hide", "restore", "approve", "reject", "dismiss")
 COMMENT_ACTIONS = ("hide", "restore", "dismiss")
 _DONE = {
     "hide": "hidden",
@@ -76,38 +79,50 @@ def _back(form_value: object, post_id: uuid.UUID, notice: str) -> Response:
     return redirect(f"/moderation?notice={notice}")
 
 
+def _moderate(
+    page: Page,
+    user: User,
+    form: FormData,
+    action: str,
+    run: Callable[..., object],
+    of_post: uuid.UUID,
+    /,
+    **target: uuid.UUID,
+) -> Response:
+    """Run a moderator's button on ``target`` with the form's reason; then back to the queue
+    (or to the post ``of_post``, when the form was on it), or the queue with the refusal."""
+    reason = text(form.get("reason"))
+    return page.act(
+        lambda: run(session=page.session, actor=user, reason=reason, **target),
+        done=lambda _: _back(form.get("back"), of_post, _DONE[action]),
+        refused=page.refusal(_moderation_page, user),
+    )
+
+
+def _approve_post(*, session: Session, actor: User, post_id: uuid.UUID, reason: str) -> object:
+    # Approving needs no reason: an empty one is none.
+    return moderation.approve_post(
+        session=session, actor=actor, post_id=post_id, reason=reason or None
+    )
+
+
+# The buttons on a post; each takes the session, the moderator, the post and the reason.
+_POST_BUTTONS: dict[str, Callable[..., object]] = {
+    "hide": moderation.hide_post,
+    "restore": moderation.restore_post,
+    "approve": _approve_post,
+    "reject": moderation.reject_post,
+    "dismiss": moderation.dismiss_reports,
+}
+
+
 @router.post("/moderation/posts/{post_id}/{action}", response_class=HTMLResponse)
 def moderate_post(
     post_id: uuid.UUID, action: str, page: ThisPage, user: PageModerator, form: CheckedForm
 ) -> Response:
-    if action not in POST_ACTIONS:
+    if action not in _POST_BUTTONS:
         raise NotFound("No such action.")
-    reason, session = text(form.get("reason")), page.session
-
-    def moderate() -> object:
-        if action == "hide":
-            return moderation.hide_post(session=session, actor=user, post_id=post_id, reason=reason)
-        if action == "restore":
-            return moderation.restore_post(
-                session=session, actor=user, post_id=post_id, reason=reason
-            )
-        if action == "approve":
-            return moderation.approve_post(
-                session=session, actor=user, post_id=post_id, reason=reason or None
-            )
-        if action == "reject":
-            return moderation.reject_post(
-                session=session, actor=user, post_id=post_id, reason=reason
-            )
-        return moderation.dismiss_reports(
-            session=session, actor=user, post_id=post_id, reason=reason
-        )
-
-    return page.act(
-        moderate,
-        done=lambda _: _back(form.get("back"), post_id, _DONE[action]),
-        refused=page.refusal(_moderation_page, user),
-    )
+    return _moderate(page, user, form, action, _POST_BUTTONS[action], post_id, post_id=post_id)
 
 
 @router.post("/moderation/comments/{comment_id}/{action}", response_class=HTMLResponse)
@@ -116,31 +131,14 @@ def moderate_comment(
 ) -> Response:
     if action not in COMMENT_ACTIONS:
         raise NotFound("No such action.")
-    reason, session = text(form.get("reason")), page.session
-    comment = feed_comments.get_comment(session=session, actor=user, comment_id=comment_id)
-
-    def moderate() -> object:
-        if action == "hide":
-            return moderation.hide_comment(
-                session=session, actor=user, comment_id=comment_id, reason=reason
-            )
-        if action == "restore":
-            return moderation.restore_comment(
-                session=session, actor=user, comment_id=comment_id, reason=reason
-            )
-        return moderation.dismiss_reports(
-            session=session,
-            actor=user,
-            post_id=comment.post_id,
-            comment_id=comment.id,
-            reason=reason,
-        )
-
-    return page.act(
-        moderate,
-        done=lambda _: _back(form.get("back"), comment.post_id, _DONE[action]),
-        refused=page.refusal(_moderation_page, user),
-    )
+    comment = feed_comments.get_comment(session=page.session, actor=user, comment_id=comment_id)
+    buttons: dict[str, Callable[..., object]] = {
+        "hide": moderation.hide_comment,
+        "restore": moderation.restore_comment,
+        "dismiss": partial(moderation.dismiss_reports, post_id=comment.post_id),
+    }
+    run = buttons[action]
+    return _moderate(page, user, form, action, run, comment.post_id, comment_id=comment_id)
 
 
 @router.post("/moderation/settings")
