@@ -48,7 +48,8 @@ _DONE = {
 }
 
 
-def _moderation_page(page: Page, user: User) -> Response:
+@router.get("/moderation", response_class=HTMLResponse)
+def moderation_page(page: ThisPage, user: PageModerator) -> Response:
     session = page.session
     queue = [
         feed_reports.queue_item(entry)
@@ -66,11 +67,6 @@ def _moderation_page(page: Page, user: User) -> Response:
         category_labels={c.value: CATEGORY_LABELS[c] for c in Category},
         notice=page.notice(NOTICES),
     )
-
-
-@router.get("/moderation", response_class=HTMLResponse)
-def moderation_page(page: ThisPage, user: PageModerator) -> Response:
-    return _moderation_page(page, user)
 
 
 def _back(form_value: object, post_id: uuid.UUID, notice: str) -> Response:
@@ -95,7 +91,7 @@ def _moderate(
     return page.act(
         lambda: run(session=page.session, actor=user, reason=reason, **target),
         done=lambda _: _back(form.get("back"), of_post, _DONE[action]),
-        refused=page.refusal(_moderation_page, user),
+        refused=page.refusal(moderation_page, user),
     )
 
 

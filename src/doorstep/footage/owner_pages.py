@@ -178,7 +178,8 @@ def mute(request_id: uuid.UUID, user: PageUser, form: CheckedForm, session: DbSe
 # ---------------------------------------------------------------- sharing history
 
 
-def _shared_page(page: Page, user: User) -> Response:
+@router.get("/requests/shared", response_class=HTMLResponse)
+def shared_history(page: ThisPage, user: PageUser) -> Response:
     return page.show(
         "footage/shared.html",
         items=answer_service.sharing_history(session=page.session, owner=user),
@@ -186,11 +187,6 @@ def _shared_page(page: Page, user: User) -> Response:
         notice=page.notice(NOTICES),
         **page_context(),
     )
-
-
-@router.get("/requests/shared", response_class=HTMLResponse)
-def shared_history(page: ThisPage, user: PageUser) -> Response:
-    return _shared_page(page, user)
 
 
 @router.post("/requests/shared/{evidence_id}/withdraw", response_class=HTMLResponse)
@@ -202,6 +198,6 @@ def withdraw_share(
             session=page.session, storage=runtime.storage, owner=user, evidence_id=evidence_id
         ),
         done=lambda _: redirect("/requests/shared?notice=withdrawn"),
-        refused=page.refusal(_shared_page, user),
+        refused=page.refusal(shared_history, user),
         passes=(404,),
     )

@@ -13,7 +13,6 @@ from doorstep.accounts import service as account_service
 from doorstep.accounts.deps import CheckedForm, PageUser, ThisPage, Visitor
 from doorstep.accounts.models import User
 from doorstep.accounts.schemas import PushSubscriptionCreate
-from doorstep.config import Settings
 from doorstep.errors import Forbidden, InvalidInput, Unauthenticated
 from doorstep.http import DbSession, SettingsDep
 from doorstep.inputs import Line
@@ -22,7 +21,7 @@ from doorstep.notify import service as notify_service
 from doorstep.notify.channels.webpush import ensure_vapid_keys
 from doorstep.routing import GuardedRoute
 from doorstep.web.forms import checkbox
-from doorstep.web.render import STATIC_DIR, Page, redirect
+from doorstep.web.render import STATIC_DIR, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -49,7 +48,8 @@ def mark_all_read(user: PageUser, form: CheckedForm, session: DbSession) -> Resp
     return redirect("/notifications?notice=all_read")
 
 
-def _preferences_page(page: Page, user: User, settings: Settings) -> Response:
+@router.get("/account/notifications", response_class=HTMLResponse)
+def preferences(page: ThisPage, user: PageUser, settings: SettingsDep) -> Response:
     return page.show(
         "notify/preferences.html",
         prefs=account_service.get_preferences(session=page.session, user=user),
@@ -57,11 +57,6 @@ def _preferences_page(page: Page, user: User, settings: Settings) -> Response:
         vapid_public_key=ensure_vapid_keys(settings).public_key_b64url,
         notice=page.notice(NOTICES),
     )
-
-
-@router.get("/account/notifications", response_class=HTMLResponse)
-def preferences(page: ThisPage, user: PageUser, settings: SettingsDep) -> Response:
-    return _preferences_page(page, user, settings)
 
 
 @router.post("/account/notifications", response_class=HTMLResponse)
@@ -78,7 +73,7 @@ def update_preferences(
             event_kinds=[str(k) for k in form.getlist("event_kinds")],
         ),
         done=lambda _: redirect("/account/notifications?notice=saved"),
-        refused=page.refusal(_preferences_page, user, settings),
+        refused=page.refusal(preferences, user, settings),
     )
 
 
