@@ -1,5 +1,6 @@
 """Rendering pages: one Jinja environment, the layout's context, the pre-session CSRF
-cookie of anonymous forms, and answering with a page from a dependency.
+cookie of anonymous forms, a route's ``Page`` (showing it, running its form, showing it
+again when the form is refused), and answering with a page from a dependency.
 
 This module knows no domain: the visitor is anything with a ``user`` and a
 ``csrf_token`` (``accounts.deps.PageVisitor``), and what the layout of a signed-in page
@@ -123,8 +124,8 @@ def show(
 class Page:
     """One request for a page, with what answering it takes: the request, who sees the
     page, and the request's session; and, when a form was refused, the message and the
-    status its page is shown again with (``refused``). ``accounts.deps.ThisPage`` gives it
-    to a route."""
+    status its page is shown again with (``refusal``, ``with_error``). A route gets it
+    from ``accounts.deps.ThisPage``."""
 
     request: Request
     visitor: Viewer
