@@ -126,9 +126,7 @@ def signin(page: ThisPage, form: CheckedForm, settings: SettingsDep, ip: ClientA
     next_path = safe_next(text(form.get("next")))
 
     def refuse(exc: DoorstepError) -> Response:
-        response = page.with_error(exc.message, exc.status_code).show(
-            "accounts/signin.html", next=next_path, email=email
-        )
+        response = page.refused(exc).show("accounts/signin.html", next=next_path, email=email)
         if "retry_after_s" in exc.details:
             response.headers["Retry-After"] = str(exc.details["retry_after_s"])
         return response

@@ -250,7 +250,7 @@ def timeline(page: ThisPage, user: PageUser) -> Response:
             **filters.window(),
         )
     except DoorstepError as exc:
-        page = page.with_error(exc.message, exc.status_code)
+        page = page.refused(exc)
     else:
         events = [camera_inbox.event_view(*row) for row in batch.rows]
         if batch.next_cursor:

@@ -96,7 +96,7 @@ def _feed_page(page: Page, user: User, *, as_map: bool) -> Response:
             **filters.window(),
         )
     except DoorstepError as exc:
-        page = page.with_error(exc.message, exc.status_code)
+        page = page.refused(exc)
     else:
         posts = feed_display.post_views(session=session, viewer=user, posts=batch.posts)
         if as_map:

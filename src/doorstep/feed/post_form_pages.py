@@ -54,7 +54,7 @@ def _refusal(
         if isinstance(exc, PersonalDataWarning):
             warning = {"warning": exc.details.get("found"), "warning_message": exc.message}
             return form_page(page.with_status(exc.status_code), *args, **warning)
-        return form_page(page.with_error(exc.message, exc.status_code), *args)
+        return form_page(page.refused(exc), *args)
 
     return refused
 

@@ -95,7 +95,7 @@ def edit_comment(
             session=session, author=user, comment_id=comment_id, body=text(form.get("body"))[:2000]
         ),
         done=lambda comment: redirect(f"/posts/{comment.post_id}#comment-{comment.id}"),
-        refused=lambda exc: page.with_error(exc.message, exc.status_code).show(
+        refused=lambda exc: page.refused(exc).show(
             "feed/comment_edit.html",
             comment=feed_comments.get_comment(session=session, actor=user, comment_id=comment_id),
         ),

@@ -120,7 +120,7 @@ def agencies_page(page: ThisPage) -> Response:
     try:
         state, status, parsed = _agency_filters(page.request)
     except DoorstepError as exc:
-        page = page.with_error(exc.message, exc.status_code)
+        page = page.refused(exc)
     agencies = public.participating_agencies(session=session, state=state, status=parsed)
     everyone = public.participating_agencies(session=session)
     monthly = public.active_per_month(session=session, agencies=everyone)

@@ -124,7 +124,7 @@ def show(
 class Page:
     """One request for a page, with what answering it takes: the request, who sees the
     page, and the request's session; and, when a form was refused, the message and the
-    status its page is shown again with (``refusal``, ``with_error``). A route gets it
+    status its page is shown again with (``refusal``, ``refused``). A route gets it
     from ``accounts.deps.ThisPage``."""
 
     request: Request
@@ -164,6 +164,10 @@ class Page:
         """This page again, saying ``error`` with ``status_code``."""
         return replace(self, error=error, status_code=status_code)
 
+    def refused(self, exc: DoorstepError) -> Page:
+        """This page again, saying why ``exc`` refused its form (or its query)."""
+        return self.with_error(exc.message, exc.status_code)
+
     def with_status(self, status_code: int) -> Page:
         """This page again with ``status_code`` (its form says why in its own way)."""
         return replace(self, status_code=status_code)
@@ -181,7 +185,7 @@ class Page:
 
         def refused(exc: DoorstepError) -> Response:
             if error_as == "error":
-                return page(self.with_error(exc.message, exc.status_code), *args, **context)
+                return page(self.refused(exc), *args, **context)
             again = self.with_status(exc.status_code)
             return page(again, *args, **{error_as: exc.message}, **context)
 
