@@ -4,7 +4,7 @@ members (their tips inbox)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import partial
 
 from fastapi import APIRouter
@@ -75,6 +75,13 @@ def _back(form_value: object, post_id: uuid.UUID, notice: str) -> Response:
     return redirect(f"/moderation?notice={notice}")
 
 
+def _known(action: str, actions: Collection[str]) -> str:
+    """A button of the moderation forms; any other is a page that is not there."""
+    if action not in actions:
+        raise NotFound("No such action.")
+    return action
+
+
 def _moderate(
     page: Page,
     user: User,
@@ -116,17 +123,15 @@ _POST_BUTTONS: dict[str, Callable[..., object]] = {
 def moderate_post(
     post_id: uuid.UUID, action: str, page: ThisPage, user: PageModerator, form: CheckedForm
 ) -> Response:
-    if action not in _POST_BUTTONS:
-        raise NotFound("No such action.")
-    return _moderate(page, user, form, action, _POST_BUTTONS[action], post_id, post_id=post_id)
+    run = _POST_BUTTONS[_known(action, _POST_BUTTONS)]
+    return _moderate(page, user, form, action, run, post_id, post_id=post_id)
 
 
 @router.post("/moderation/comments/{comment_id}/{action}", response_class=HTMLResponse)
 def moderate_comment(
     comment_id: uuid.UUID, action: str, page: ThisPage, user: PageModerator, form: CheckedForm
 ) -> Response:
-    if action not in COMMENT_ACTIONS:
-        raise NotFound("No such action.")
+    _known(action, COMMENT_ACTIONS)
     comment = feed_comments.get_comment(session=page.session, actor=user, comment_id=comment_id)
     buttons: dict[str, Callable[..., object]] = {
         "hide": moderation.hide_comment,
