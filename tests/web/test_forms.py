@@ -1,8 +1,12 @@
-"""``form_action``: a refused form undoes its own writes only, and answers with its page."""
+"""``form_action``: a refused form undoes its own writes only, and answers with its page
+(``Page.refusal``: the page again, with the refusal's message and status)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
+from fastapi import Request
 from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -11,7 +15,8 @@ from doorstep.accounts import service as account_service
 from doorstep.accounts.models import User
 from doorstep.errors import DoorstepError, InvalidInput, NotFound
 from doorstep.runtime import Runtime
-from doorstep.web.forms import form_action, show_refusal
+from doorstep.web.forms import form_action
+from doorstep.web.render import Page, Viewer
 
 
 def _add_person(session: Session, email: str) -> User:
@@ -71,9 +76,22 @@ def test_a_passing_status_goes_on_to_the_error_page(runtime: Runtime) -> None:
         )
 
 
-def test_show_refusal_shows_the_page_again_with_the_message() -> None:
-    def page(name: str, *, error: str | None = None, status_code: int = 200) -> Response:
-        return PlainTextResponse(f"{name}: {error}", status_code=status_code)
+def _page() -> Page:
+    # What a refusal's page is given; this page is never rendered.
+    return Page(request=cast(Request, None), visitor=cast(Viewer, None), session=Session())
 
-    response = show_refusal(page, "the form")(InvalidInput("Give a name."))
+
+def test_a_refusal_shows_the_page_again_with_the_message() -> None:
+    def again(page: Page, name: str) -> Response:
+        return PlainTextResponse(f"{name}: {page.error}", status_code=page.status_code)
+
+    response = _page().refusal(again, "the form")(InvalidInput("Give a name."))
     assert (response.status_code, response.body) == (400, b"the form: Give a name.")
+
+
+def test_a_refusal_can_name_the_message_for_a_page_with_several_forms() -> None:
+    def again(page: Page, *, tip_error: str | None = None) -> Response:
+        return PlainTextResponse(f"{page.error} / {tip_error}", status_code=page.status_code)
+
+    response = _page().refusal(again, error_as="tip_error")(InvalidInput("Say something."))
+    assert (response.status_code, response.body) == (400, b"None / Say something.")

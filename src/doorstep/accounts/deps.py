@@ -14,7 +14,7 @@ from doorstep.accounts.models import ApiToken, Role, User, WebSession
 from doorstep.errors import Forbidden, Unauthenticated
 from doorstep.http import DbSession, SettingsDep, get_runtime
 from doorstep.routing import user_principal
-from doorstep.web.render import PRE_SESSION_CSRF_COOKIE
+from doorstep.web.render import PRE_SESSION_CSRF_COOKIE, Page
 
 
 def _bearer(request: Request) -> str | None:
@@ -143,6 +143,13 @@ Visitor = Annotated[PageVisitor, Depends(page_visitor)]
 PageUser = Annotated[User, Depends(page_user)]
 PageAdmin = Annotated[User, Depends(page_admin)]
 PageModerator = Annotated[User, Depends(page_moderator)]
+
+
+def this_page(request: Request, visitor: Visitor, session: DbSession) -> Page:
+    return Page(request, visitor, session)
+
+
+ThisPage = Annotated[Page, Depends(this_page)]
 
 
 async def checked_form(request: Request, visitor: Visitor) -> FormData:

@@ -12,19 +12,18 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from doorstep.accounts import service as account_service
 from doorstep.accounts import sign_in
-from doorstep.accounts.deps import CheckedForm, Visitor
+from doorstep.accounts.deps import CheckedForm, ThisPage, Visitor
 from doorstep.accounts.schemas import UserCreate
 from doorstep.config import Settings
-from doorstep.errors import DoorstepError, InvalidInput
+from doorstep.errors import DoorstepError
 from doorstep.http import ClientAddress, DbSession, SettingsDep
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import form_action, show_refusal, text, validation_message
-from doorstep.web.render import redirect, render, show
+from doorstep.web.forms import text, validated
+from doorstep.web.render import Page, redirect, render
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -69,17 +68,14 @@ def home(request: Request, visitor: Visitor) -> Response:
 
 
 @router.get("/signup", response_class=HTMLResponse)
-def signup_form(request: Request, visitor: Visitor, session: DbSession) -> Response:
-    if visitor.user is not None:
+def signup_form(page: ThisPage) -> Response:
+    if page.visitor.user is not None:
         return redirect(DEFAULT_LANDING)
-    return show(request, "accounts/signup.html", visitor, session, values={})
+    return page.show("accounts/signup.html", values={})
 
 
 def _parse_signup(values: dict[str, str]) -> UserCreate:
-    try:
-        return UserCreate.model_validate(values)
-    except ValidationError as exc:
-        raise InvalidInput(validation_message(exc, _SIGNUP_LABELS)) from exc
+    return validated(UserCreate, values, _SIGNUP_LABELS)
 
 
 def _create_account(session: Session, settings: Settings, values: dict[str, str], ip: str) -> str:
@@ -99,25 +95,17 @@ def _create_account(session: Session, settings: Settings, values: dict[str, str]
 
 
 @router.post("/signup", response_class=HTMLResponse)
-def signup(
-    request: Request,
-    visitor: Visitor,
-    form: CheckedForm,
-    session: DbSession,
-    settings: SettingsDep,
-    ip: ClientAddress,
-) -> Response:
+def signup(page: ThisPage, form: CheckedForm, settings: SettingsDep, ip: ClientAddress) -> Response:
     values = {
         "email": text(form.get("email")),
         "display_name": text(form.get("display_name")),
         "password": text(form.get("password")),
     }
     shown = {"email": values["email"], "display_name": values["display_name"]}
-    return form_action(
-        session,
-        lambda: _create_account(session, settings, values, ip),
+    return page.act(
+        lambda: _create_account(page.session, settings, values, ip),
         done=lambda token: _signed_in(redirect(DEFAULT_LANDING), settings, token),
-        refused=show_refusal(show, request, "accounts/signup.html", visitor, session, values=shown),
+        refused=page.refusal(Page.show, "accounts/signup.html", values=shown),
     )
 
 
@@ -125,35 +113,20 @@ def signup(
 
 
 @router.get("/signin", response_class=HTMLResponse)
-def signin_form(request: Request, visitor: Visitor, session: DbSession, next: str = "") -> Response:
-    if visitor.user is not None:
+def signin_form(page: ThisPage, next: str = "") -> Response:
+    if page.visitor.user is not None:
         return redirect(safe_next(next))
-    return show(request, "accounts/signin.html", visitor, session, next=safe_next(next), email="")
+    return page.show("accounts/signin.html", next=safe_next(next), email="")
 
 
 @router.post("/signin", response_class=HTMLResponse)
-def signin(
-    request: Request,
-    visitor: Visitor,
-    form: CheckedForm,
-    session: DbSession,
-    settings: SettingsDep,
-    ip: ClientAddress,
-) -> Response:
+def signin(page: ThisPage, form: CheckedForm, settings: SettingsDep, ip: ClientAddress) -> Response:
+    session = page.session
     email = text(form.get("email")).strip()
     next_path = safe_next(text(form.get("next")))
 
     def refuse(exc: DoorstepError) -> Response:
-        response = show(
-            request,
-            "accounts/signin.html",
-            visitor,
-            session,
-            status_code=exc.status_code,
-            next=next_path,
-            email=email,
-            error=exc.message,
-        )
+        response = page.refused(exc).show("accounts/signin.html", next=next_path, email=email)
         if "retry_after_s" in exc.details:
             response.headers["Retry-After"] = str(exc.details["retry_after_s"])
         return response
@@ -188,25 +161,19 @@ def signin(
 
 
 @router.get("/signin/2fa", response_class=HTMLResponse)
-def second_factor_form(
-    request: Request, visitor: Visitor, session: DbSession, next: str = ""
-) -> Response:
+def second_factor_form(page: ThisPage, visitor: Visitor, next: str = "") -> Response:
     if visitor.user is not None:
         return redirect(safe_next(next))
     if visitor.web_session is None:
         return redirect("/signin")
-    return show(request, "accounts/signin_2fa.html", visitor, session, next=safe_next(next))
+    return page.show("accounts/signin_2fa.html", next=safe_next(next))
 
 
 @router.post("/signin/2fa", response_class=HTMLResponse)
 def second_factor(
-    request: Request,
-    visitor: Visitor,
-    form: CheckedForm,
-    session: DbSession,
-    settings: SettingsDep,
-    ip: ClientAddress,
+    page: ThisPage, visitor: Visitor, form: CheckedForm, settings: SettingsDep, ip: ClientAddress
 ) -> Response:
+    session = page.session
     next_path = safe_next(text(form.get("next")))
     if visitor.user is not None:
         return redirect(next_path)
@@ -230,15 +197,7 @@ def second_factor(
         completed, error, status_code = False, exc.message, exc.status_code
     if not completed:
         # Returned, not raised: the failed attempt is committed and counts.
-        return show(
-            request,
-            "accounts/signin_2fa.html",
-            visitor,
-            session,
-            status_code=status_code,
-            next=next_path,
-            error=error,
-        )
+        return page.with_error(error, status_code).show("accounts/signin_2fa.html", next=next_path)
     return redirect(next_path)
 
 

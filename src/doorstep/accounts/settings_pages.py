@@ -6,17 +6,16 @@ from __future__ import annotations
 import uuid
 
 import segno
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy.orm import Session
 
 from doorstep.accounts import api_tokens, two_factor
-from doorstep.accounts.deps import CheckedForm, PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageUser, ThisPage, Visitor
 from doorstep.accounts.models import User
 from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import form_action, notice_for, show_refusal, text
-from doorstep.web.render import never_cached, redirect, show
+from doorstep.web.forms import text
+from doorstep.web.render import Page, never_cached, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -33,23 +32,17 @@ TOTP_ON_WITH_CODES = (
 
 
 @router.get("/account", response_class=HTMLResponse)
-def account(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
-    return show(
-        request, "accounts/account.html", visitor, session, notice=notice_for(request, NOTICES)
-    )
+def account(page: ThisPage, user: PageUser) -> Response:
+    return page.show("accounts/account.html", notice=page.notice(NOTICES))
 
 
 def _totp_page(
-    request: Request,
-    visitor: PageVisitor,
+    page: Page,
     user: User,
-    session: Session,
     *,
     uri: str | None = None,
     recovery_codes: list[str] | None = None,
     notice: str | None = None,
-    error: str | None = None,
-    status_code: int = 200,
 ) -> Response:
     secret = two_factor.totp_secret_in_setup(user)
     if secret and uri is None:
@@ -57,48 +50,37 @@ def _totp_page(
         uri = two_factor.totp_provisioning_uri(user)
     qr_svg = segno.make(uri, error="m").svg_inline(border=2, omitsize=True) if uri else None
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)) if secret else None
-    response = show(
-        request,
+    response = page.show(
         "accounts/totp.html",
-        visitor,
-        session,
-        status_code=status_code,
         secret=grouped,
         qr_svg=qr_svg,
         recovery_codes=recovery_codes,
-        recovery_codes_left=two_factor.recovery_codes_left(session=session, user=user),
-        error=error,
-        notice=notice or notice_for(request, NOTICES),
+        recovery_codes_left=two_factor.recovery_codes_left(session=page.session, user=user),
+        notice=notice or page.notice(NOTICES),
     )
     # The shared secret and the recovery codes are shown once and never cached.
     return never_cached(response) if secret or recovery_codes else response
 
 
 @router.get("/account/2fa", response_class=HTMLResponse)
-def totp_page(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
-    return _totp_page(request, visitor, user, session)
+def totp_page(page: ThisPage, user: PageUser) -> Response:
+    return _totp_page(page, user)
 
 
 @router.post("/account/2fa/setup", response_class=HTMLResponse)
-def totp_setup(
-    request: Request, visitor: Visitor, user: PageUser, form: CheckedForm, session: DbSession
-) -> Response:
-    return form_action(
-        session,
-        lambda: two_factor.begin_totp_setup(session=session, user=user),
-        done=lambda uri: _totp_page(request, visitor, user, session, uri=uri),
-        refused=show_refusal(_totp_page, request, visitor, user, session),
+def totp_setup(page: ThisPage, user: PageUser, form: CheckedForm) -> Response:
+    return page.act(
+        lambda: two_factor.begin_totp_setup(session=page.session, user=user),
+        done=lambda uri: _totp_page(page, user, uri=uri),
+        refused=page.refusal(_totp_page, user),
     )
 
 
 @router.post("/account/2fa/confirm", response_class=HTMLResponse)
-def totp_confirm(
-    request: Request, visitor: Visitor, user: PageUser, form: CheckedForm, session: DbSession
-) -> Response:
-    return form_action(
-        session,
+def totp_confirm(page: ThisPage, visitor: Visitor, user: PageUser, form: CheckedForm) -> Response:
+    return page.act(
         lambda: two_factor.confirm_totp_setup(
-            session=session,
+            session=page.session,
             user=user,
             code=text(form.get("code")),
             # The code was just given in this session: it stays signed in.
@@ -106,47 +88,36 @@ def totp_confirm(
         ),
         # Shown here, once, rather than after a redirect: the plain codes are stored nowhere.
         done=lambda done: _totp_page(
-            request,
-            visitor,
-            user,
-            session,
-            recovery_codes=done.recovery_codes,
-            notice=TOTP_ON_WITH_CODES,
+            page, user, recovery_codes=done.recovery_codes, notice=TOTP_ON_WITH_CODES
         ),
-        refused=show_refusal(_totp_page, request, visitor, user, session),
+        refused=page.refusal(_totp_page, user),
     )
 
 
 @router.post("/account/2fa/disable", response_class=HTMLResponse)
-def totp_disable(
-    request: Request, visitor: Visitor, user: PageUser, form: CheckedForm, session: DbSession
-) -> Response:
-    return form_action(
-        session,
+def totp_disable(page: ThisPage, user: PageUser, form: CheckedForm) -> Response:
+    return page.act(
         # A full session of a two-factor account proved the factor at sign-in (or
         # when it was turned on), so the password alone confirms here.
         lambda: two_factor.disable_totp(
-            session=session,
+            session=page.session,
             user=user,
             code=text(form.get("code")).strip() or None,
             password=text(form.get("password")) or None,
         ),
         done=lambda _: redirect("/account/2fa?notice=totp_off"),
-        refused=show_refusal(_totp_page, request, visitor, user, session),
+        refused=page.refusal(_totp_page, user),
     )
 
 
 @router.post("/account/2fa/recovery-codes", response_class=HTMLResponse)
-def recovery_codes(
-    request: Request, visitor: Visitor, user: PageUser, form: CheckedForm, session: DbSession
-) -> Response:
-    return form_action(
-        session,
+def recovery_codes(page: ThisPage, user: PageUser, form: CheckedForm) -> Response:
+    return page.act(
         lambda: two_factor.regenerate_recovery_codes(
-            session=session, user=user, code=text(form.get("code"))
+            session=page.session, user=user, code=text(form.get("code"))
         ),
-        done=lambda codes: _totp_page(request, visitor, user, session, recovery_codes=codes),
-        refused=show_refusal(_totp_page, request, visitor, user, session),
+        done=lambda codes: _totp_page(page, user, recovery_codes=codes),
+        refused=page.refusal(_totp_page, user),
     )
 
 
@@ -154,74 +125,49 @@ def recovery_codes(
 
 
 def _tokens_page(
-    request: Request,
-    visitor: PageVisitor,
-    user: User,
-    session: Session,
-    *,
-    issued: str | None = None,
-    issued_name: str | None = None,
-    error: str | None = None,
-    status_code: int = 200,
+    page: Page, user: User, *, issued: str | None = None, issued_name: str | None = None
 ) -> Response:
-    response = show(
-        request,
+    response = page.show(
         "accounts/tokens.html",
-        visitor,
-        session,
-        status_code=status_code,
-        tokens=api_tokens.list_api_tokens(session=session, user=user),
+        tokens=api_tokens.list_api_tokens(session=page.session, user=user),
         issued=issued,
         issued_name=issued_name,
-        error=error,
-        notice=notice_for(request, NOTICES),
+        notice=page.notice(NOTICES),
     )
     return never_cached(response) if issued else response  # the token is shown once
 
 
 @router.get("/account/tokens", response_class=HTMLResponse)
-def tokens(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
-    return _tokens_page(request, visitor, user, session)
+def tokens(page: ThisPage, user: PageUser) -> Response:
+    return _tokens_page(page, user)
 
 
 @router.post("/account/tokens", response_class=HTMLResponse)
-def create_token(
-    request: Request, visitor: Visitor, user: PageUser, form: CheckedForm, session: DbSession
-) -> Response:
+def create_token(page: ThisPage, user: PageUser, form: CheckedForm) -> Response:
     name = text(form.get("name")).strip()
     if not 1 <= len(name) <= 80:
         return _tokens_page(
-            request,
-            visitor,
+            page.with_error(
+                "Give the token a name of 1 to 80 characters, e.g. 'backup script'.", 400
+            ),
             user,
-            session,
-            status_code=400,
-            error="Give the token a name of 1 to 80 characters, e.g. 'backup script'.",
         )
     # Every full session of a two-factor account proved the second factor (at sign-in, or
     # when it was turned on: the other sessions ended then), so its tokens carry it.
     row, token = api_tokens.create_api_token(
-        session=session, user=user, name=name, with_second_factor=user.totp_enabled
+        session=page.session, user=user, name=name, with_second_factor=user.totp_enabled
     )
-    return _tokens_page(request, visitor, user, session, issued=token, issued_name=row.name)
+    return _tokens_page(page, user, issued=token, issued_name=row.name)
 
 
 @router.post("/account/tokens/{token_id}/rotate", response_class=HTMLResponse)
 def rotate_token(
-    token_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
-    user: PageUser,
-    form: CheckedForm,
-    session: DbSession,
+    token_id: uuid.UUID, page: ThisPage, user: PageUser, form: CheckedForm
 ) -> Response:
-    return form_action(
-        session,
-        lambda: api_tokens.rotate_api_token(session=session, user=user, token_id=token_id),
-        done=lambda issued: _tokens_page(
-            request, visitor, user, session, issued=issued[1], issued_name=issued[0].name
-        ),
-        refused=show_refusal(_tokens_page, request, visitor, user, session),
+    return page.act(
+        lambda: api_tokens.rotate_api_token(session=page.session, user=user, token_id=token_id),
+        done=lambda issued: _tokens_page(page, user, issued=issued[1], issued_name=issued[0].name),
+        refused=page.refusal(_tokens_page, user),
         passes=(404,),
     )
 

@@ -6,72 +6,49 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy.orm import Session
 
-from doorstep.accounts.deps import CheckedForm, PageAdmin, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageAdmin, ThisPage
 from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import AgencyStatus
-from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import form_action, notice_for, show_refusal, text
-from doorstep.web.render import redirect, show
+from doorstep.web.forms import text
+from doorstep.web.render import Page, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 NOTICES = {"status_changed": "The agency's status was changed. The change is public."}
 
 
-def _admin_page(
-    request: Request,
-    visitor: PageVisitor,
-    session: Session,
-    *,
-    error: str | None = None,
-    failed: uuid.UUID | None = None,
-    status_code: int = 200,
-) -> Response:
-    return show(
-        request,
+def _admin_page(page: Page, *, failed: uuid.UUID | None = None) -> Response:
+    return page.show(
         "agencies/admin.html",
-        visitor,
-        session,
-        status_code=status_code,
-        agencies=agency_service.list_agencies(session=session),
+        agencies=agency_service.list_agencies(session=page.session),
         actions_shown={status: agency_service.available_actions(status) for status in AgencyStatus},
-        error=error,
         failed=failed,
-        notice=notice_for(request, NOTICES),
+        notice=page.notice(NOTICES),
     )
 
 
 @router.get("/admin/agencies", response_class=HTMLResponse)
-def admin_agencies(
-    request: Request, visitor: Visitor, user: PageAdmin, session: DbSession
-) -> Response:
-    return _admin_page(request, visitor, session)
+def admin_agencies(page: ThisPage, user: PageAdmin) -> Response:
+    return _admin_page(page)
 
 
 @router.post("/admin/agencies/{agency_id}/status", response_class=HTMLResponse)
 def change_status(
-    agency_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
-    user: PageAdmin,
-    form: CheckedForm,
-    session: DbSession,
+    agency_id: uuid.UUID, page: ThisPage, user: PageAdmin, form: CheckedForm
 ) -> Response:
-    return form_action(
-        session,
+    return page.act(
         lambda: agency_service.change_status(
-            session=session,
+            session=page.session,
             actor=user,
             agency_id=agency_id,
             action=text(form.get("action")),
             reason=text(form.get("reason")).strip() or None,
         ),
         done=lambda _: redirect("/admin/agencies?notice=status_changed"),
-        refused=show_refusal(_admin_page, request, visitor, session, failed=agency_id),
+        refused=page.refusal(_admin_page, failed=agency_id),
         passes=(404,),
     )

@@ -19,13 +19,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
 from doorstep.accounts.deps import (
     ApiCredential,
     PageUser,
-    PageVisitor,
-    Visitor,
+    ThisPage,
     api_credential,
     api_user,
     bearer_token,
@@ -36,7 +34,7 @@ from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import Agency, AgencyMembership, MemberRole
 from doorstep.errors import DoorstepError, Forbidden, Unauthenticated
 from doorstep.http import DbSession, SettingsDep
-from doorstep.web.render import PageAnswer, show
+from doorstep.web.render import Page, PageAnswer, show
 
 SECOND_FACTOR_TOKEN_REQUIRED = "second_factor_token_required"  # noqa: S105 (an error code)
 
@@ -96,31 +94,33 @@ class ActingMember:
     membership: AgencyMembership
 
 
-def two_factor_page(
-    request: Request, visitor: PageVisitor, session: Session, exc: DoorstepError
-) -> Response:
+def two_factor_page(page: Page, exc: DoorstepError) -> Response:
     """The page for an agency member without two-factor sign-in; other refusals go on."""
     if exc.code != agency_service.TWO_FACTOR_REQUIRED:
         raise exc
-    return show(request, "agencies/two_factor.html", visitor, session, status_code=exc.status_code)
+    return show(
+        page.request,
+        "agencies/two_factor.html",
+        page.visitor,
+        page.session,
+        status_code=exc.status_code,
+    )
 
 
 def page_agency_member(
     *, roles: set[MemberRole] | None = None
-) -> Callable[[Request, PageVisitor, User, Session], ActingMember]:
+) -> Callable[[Page, User], ActingMember]:
     """The page dependency for members of a verified agency (in one of ``roles``, if
     given). A member without two-factor sign-in gets the two-factor page; any other
     refusal (not a member, agency not verified, role) goes to the error page."""
 
-    def acting_member(
-        request: Request, visitor: Visitor, user: PageUser, session: DbSession
-    ) -> ActingMember:
+    def acting_member(page: ThisPage, user: PageUser) -> ActingMember:
         try:
             agency, membership = agency_service.require_member(
-                session=session, user=user, roles=roles
+                session=page.session, user=user, roles=roles
             )
         except DoorstepError as exc:
-            raise PageAnswer(two_factor_page(request, visitor, session, exc)) from exc
+            raise PageAnswer(two_factor_page(page, exc)) from exc
         return ActingMember(user=user, agency=agency, membership=membership)
 
     return acting_member

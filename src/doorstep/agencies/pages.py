@@ -13,13 +13,13 @@ import uuid
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from doorstep.accounts.deps import CheckedForm, PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageUser, ThisPage
 from doorstep.accounts.models import User
 from doorstep.agencies import service as agency_service
 from doorstep.agencies.deps import PageAgencyMember, two_factor_page
@@ -27,11 +27,11 @@ from doorstep.agencies.models import AgencyInvitation, AgencyType, MemberRole
 from doorstep.agencies.schemas import AgencyCreate, InvitationCreate
 from doorstep.config import Settings
 from doorstep.errors import Forbidden, InvalidInput
-from doorstep.http import DbSession, SettingsDep
+from doorstep.http import SettingsDep
 from doorstep.notify.channels.email import email_configured
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import form_action, notice_for, show_refusal, text, validation_message
-from doorstep.web.render import never_cached, redirect, show
+from doorstep.web.forms import text, validated, validation_message
+from doorstep.web.render import Page, never_cached, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -68,30 +68,13 @@ def _apply_values(form: FormData | None) -> dict[str, str]:
     return values
 
 
-def _apply_page(
-    request: Request,
-    visitor: PageVisitor,
-    session: Session,
-    values: dict[str, str],
-    *,
-    error: str | None = None,
-    status_code: int = 200,
-) -> Response:
-    return show(
-        request,
-        "agencies/apply.html",
-        visitor,
-        session,
-        status_code=status_code,
-        values=values,
-        agency_types=list(AgencyType),
-        error=error,
-    )
+def _apply_page(page: Page, values: dict[str, str]) -> Response:
+    return page.show("agencies/apply.html", values=values, agency_types=list(AgencyType))
 
 
 @router.get("/agencies/apply", response_class=HTMLResponse)
-def apply_form(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
-    return _apply_page(request, visitor, session, _apply_values(None))
+def apply_form(page: ThisPage, user: PageUser) -> Response:
+    return _apply_page(page, _apply_values(None))
 
 
 def _parse_application(values: dict[str, str]) -> AgencyCreate:
@@ -112,24 +95,18 @@ def _parse_application(values: dict[str, str]) -> AgencyCreate:
         raise InvalidInput(
             "The jurisdiction must be a GeoJSON Polygon or MultiPolygon.", code="invalid_geometry"
         )
-    try:
-        return AgencyCreate.model_validate({**values, "jurisdiction": jurisdiction})
-    except ValidationError as exc:
-        raise InvalidInput(validation_message(exc, _APPLY_LABELS)) from exc
+    return validated(AgencyCreate, {**values, "jurisdiction": jurisdiction}, _APPLY_LABELS)
 
 
 @router.post("/agencies/apply", response_class=HTMLResponse)
-def apply(
-    request: Request, visitor: Visitor, user: PageUser, form: CheckedForm, session: DbSession
-) -> Response:
+def apply(page: ThisPage, user: PageUser, form: CheckedForm) -> Response:
     values = _apply_values(form)
-    return form_action(
-        session,
+    return page.act(
         lambda: agency_service.apply_for_agency(
-            session=session, applicant=user, **_parse_application(values).model_dump()
+            session=page.session, applicant=user, **_parse_application(values).model_dump()
         ),
         done=lambda _agency: redirect("/agency?notice=applied"),
-        refused=show_refusal(_apply_page, request, visitor, session, values),
+        refused=page.refusal(_apply_page, values),
     )
 
 
@@ -146,17 +123,14 @@ class DashboardRequests(Protocol):
 
 
 def _dashboard(
-    request: Request,
-    visitor: PageVisitor,
+    page: Page,
     user: User,
-    session: Session,
     *,
     invite: dict[str, str] | None = None,
     issued_link: tuple[str, str] | None = None,
     notice: str | None = None,
-    error: str | None = None,
-    status_code: int = 200,
 ) -> Response:
+    session = page.session
     found = agency_service.membership_of(session=session, user=user)
     context: dict[str, Any] = {
         "agency": None,
@@ -168,8 +142,7 @@ def _dashboard(
         "role_labels": ROLE_LABELS,
         "member_roles": list(MemberRole),
         "invite": invite or {"email": "", "role": MemberRole.officer.value},
-        "error": error,
-        "notice": notice or notice_for(request, NOTICES),
+        "notice": notice or page.notice(NOTICES),
     }
     if found is not None:
         context["agency"], context["membership"] = found
@@ -177,7 +150,7 @@ def _dashboard(
             agency, membership = agency_service.require_member(session=session, user=user)
         except Forbidden as exc:
             if exc.code == agency_service.TWO_FACTOR_REQUIRED:
-                return two_factor_page(request, visitor, session, exc)
+                return two_factor_page(page, exc)
             # Not verified (yet), suspended or ended: the page shows the status only.
             context["refusal"] = exc.message
         else:
@@ -188,48 +161,33 @@ def _dashboard(
                 context["invitations"] = agency_service.list_invitations(
                     session=session, actor=user, agency_id=agency.id
                 )
-            requests_of: DashboardRequests = request.app.state.agency_dashboard_requests
+            requests_of: DashboardRequests = page.request.app.state.agency_dashboard_requests
             context["requests"] = requests_of(session=session, actor=user)
-    response = show(
-        request, "agencies/dashboard.html", visitor, session, status_code=status_code, **context
-    )
+    response = page.show("agencies/dashboard.html", **context)
     return never_cached(response) if issued_link else response  # the link is shown once
 
 
 @router.get("/agency", response_class=HTMLResponse)
-def dashboard(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
-    return _dashboard(request, visitor, user, session)
+def dashboard(page: ThisPage, user: PageUser) -> Response:
+    return _dashboard(page, user)
 
 
 def _issued_link_page(
-    request: Request,
-    visitor: PageVisitor,
-    user: User,
-    session: Session,
-    settings: Settings,
-    issued: tuple[AgencyInvitation, str],
-    notice: str,
+    page: Page, user: User, settings: Settings, issued: tuple[AgencyInvitation, str], notice: str
 ) -> Response:
     # Shown in this answer, once (only the link's hash is kept), rather than after a redirect.
     invitation, token = issued
     link = agency_service.accept_url(base_url=settings.base_url, token=token)
-    return _dashboard(
-        request, visitor, user, session, issued_link=(invitation.email, link), notice=notice
-    )
+    return _dashboard(page, user, issued_link=(invitation.email, link), notice=notice)
 
 
 @router.post("/agency/invitations", response_class=HTMLResponse)
 def invite(
-    request: Request,
-    visitor: Visitor,
-    member: PageAgencyMember,
-    form: CheckedForm,
-    session: DbSession,
-    settings: SettingsDep,
+    page: ThisPage, member: PageAgencyMember, form: CheckedForm, settings: SettingsDep
 ) -> Response:
     user = member.user
     values = {"email": text(form.get("email")).strip(), "role": text(form.get("role"))}
-    refused = show_refusal(_dashboard, request, visitor, user, session, invite=values)
+    refused = page.refusal(_dashboard, user, invite=values)
     try:
         body = InvitationCreate.model_validate(values)
     except ValidationError as exc:
@@ -241,18 +199,15 @@ def invite(
         else "The invitation is made. This instance cannot send email: copy the link below "
         "and send it to the invitee yourself; it is shown only now."
     )
-    return form_action(
-        session,
+    return page.act(
         lambda: agency_service.invite_member(
-            session=session,
+            session=page.session,
             actor=user,
             agency_id=member.agency.id,
             email=body.email,
             role=body.role,
         ),
-        done=lambda issued: _issued_link_page(
-            request, visitor, user, session, settings, issued, notice
-        ),
+        done=lambda issued: _issued_link_page(page, user, settings, issued, notice),
         refused=refused,
     )
 
@@ -260,29 +215,27 @@ def invite(
 @router.post("/agency/invitations/{invitation_id}/link", response_class=HTMLResponse)
 def invitation_link(
     invitation_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
+    page: ThisPage,
     member: PageAgencyMember,
     form: CheckedForm,
-    session: DbSession,
     settings: SettingsDep,
 ) -> Response:
     user = member.user
-    return form_action(
-        session,
+    return page.act(
         lambda: agency_service.issue_invitation_link(
-            session=session, actor=user, agency_id=member.agency.id, invitation_id=invitation_id
+            session=page.session,
+            actor=user,
+            agency_id=member.agency.id,
+            invitation_id=invitation_id,
         ),
         done=lambda issued: _issued_link_page(
-            request,
-            visitor,
+            page,
             user,
-            session,
             settings,
             issued,
             "A fresh link is below, shown only now; the previous copied link no longer works.",
         ),
-        refused=show_refusal(_dashboard, request, visitor, user, session),
+        refused=page.refusal(_dashboard, user),
         passes=(404,),
     )
 
@@ -290,44 +243,35 @@ def invitation_link(
 @router.post("/agency/invitations/{invitation_id}/resend", response_class=HTMLResponse)
 def resend_invitation(
     invitation_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
+    page: ThisPage,
     member: PageAgencyMember,
     form: CheckedForm,
-    session: DbSession,
     settings: SettingsDep,
 ) -> Response:
-    return form_action(
-        session,
+    return page.act(
         lambda: agency_service.resend_invitation(
-            session=session,
+            session=page.session,
             actor=member.user,
             agency_id=member.agency.id,
             invitation_id=invitation_id,
             email_available=email_configured(settings),
         ),
         done=lambda _: redirect("/agency?notice=invitation_resent"),
-        refused=show_refusal(_dashboard, request, visitor, member.user, session),
+        refused=page.refusal(_dashboard, member.user),
         passes=(404,),
     )
 
 
 @router.post("/agency/members/{user_id}/remove", response_class=HTMLResponse)
 def remove_member(
-    user_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
-    member: PageAgencyMember,
-    form: CheckedForm,
-    session: DbSession,
+    user_id: uuid.UUID, page: ThisPage, member: PageAgencyMember, form: CheckedForm
 ) -> Response:
-    return form_action(
-        session,
+    return page.act(
         lambda: agency_service.remove_member(
-            session=session, actor=member.user, agency_id=member.agency.id, user_id=user_id
+            session=page.session, actor=member.user, agency_id=member.agency.id, user_id=user_id
         ),
         done=lambda _: redirect("/agency?notice=member_removed"),
-        refused=show_refusal(_dashboard, request, visitor, member.user, session),
+        refused=page.refusal(_dashboard, member.user),
         passes=(404,),
     )
 
@@ -336,24 +280,19 @@ def remove_member(
 
 
 @router.get("/agency/invitations/accept", response_class=HTMLResponse)
-def accept_form(
-    request: Request, visitor: Visitor, session: DbSession, token: str = ""
-) -> Response:
-    if visitor.user is None:
+def accept_form(page: ThisPage, token: str = "") -> Response:
+    if page.visitor.user is None:
         # Sign in first (the token must survive the detour through the sign-in pages).
         here = f"/agency/invitations/accept?token={quote(token, safe='')}"
         return redirect(f"/signin?next={quote(here, safe='/')}")
-    return show(request, "agencies/accept.html", visitor, session, token=token)
+    return page.show("agencies/accept.html", token=token)
 
 
 @router.post("/agency/invitations/accept", response_class=HTMLResponse)
-def accept(
-    request: Request, visitor: Visitor, user: PageUser, form: CheckedForm, session: DbSession
-) -> Response:
+def accept(page: ThisPage, user: PageUser, form: CheckedForm) -> Response:
     token = text(form.get("token")).strip()
-    return form_action(
-        session,
-        lambda: agency_service.accept_invitation(session=session, user=user, token=token),
+    return page.act(
+        lambda: agency_service.accept_invitation(session=page.session, user=user, token=token),
         done=lambda _: redirect("/agency?notice=joined"),
-        refused=show_refusal(show, request, "agencies/accept.html", visitor, session, token=token),
+        refused=page.refusal(Page.show, "agencies/accept.html", token=token),
     )

@@ -7,17 +7,14 @@ pages, through ``camera_registry.owner_view``.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from doorstep.accounts.deps import CheckedForm, PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageUser, ThisPage
 from doorstep.accounts.models import User
 from doorstep.cameras import deletion as camera_deletion
 from doorstep.cameras import inbox as camera_inbox
@@ -28,16 +25,8 @@ from doorstep.errors import DoorstepError, InvalidInput
 from doorstep.http import DbSession, RuntimeDep, SettingsDep
 from doorstep.media.kinds import EventKind
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import (
-    checkbox,
-    day_bounds,
-    form_action,
-    notice_for,
-    show_refusal,
-    text,
-    validation_message,
-)
-from doorstep.web.render import never_cached, redirect, show
+from doorstep.web.forms import DayFilters, checkbox, chosen, require_position, text, validated
+from doorstep.web.render import Page, never_cached, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -70,61 +59,22 @@ def _camera_values(form: FormData) -> dict[str, Any]:
 
 
 def _parse_camera(values: dict[str, Any], schema: type[CameraCreate] | type[CameraUpdate]) -> Any:
-    if not values["latitude"] or not values["longitude"]:
-        raise InvalidInput(
-            "Place the camera on the map, or type its latitude and longitude.",
-            code="position_missing",
-        )
-    try:
-        return schema.model_validate(values)
-    except ValidationError as exc:
-        raise InvalidInput(validation_message(exc, _CAMERA_LABELS)) from exc
+    require_position(values, "the camera")
+    return validated(schema, values, _CAMERA_LABELS)
 
 
-def _form_page(
-    request: Request,
-    visitor: PageVisitor,
-    session: Session,
-    name: str,
-    *,
-    values: dict[str, Any],
-    status_code: int = 200,
-    **context: Any,
-) -> Response:
-    return show(
-        request,
-        name,
-        visitor,
-        session,
-        status_code=status_code,
-        values=values,
-        camera_kinds=list(CameraKind),
-        **context,
-    )
+def _form_page(page: Page, name: str, *, values: dict[str, Any], **context: Any) -> Response:
+    return page.show(name, values=values, camera_kinds=list(CameraKind), **context)
 
 
 def _token_page(
-    request: Request,
-    visitor: PageVisitor,
-    session: Session,
-    base_url: str,
-    camera: CameraRead,
-    token: str,
-    *,
-    is_new: bool,
+    page: Page, base_url: str, camera: CameraRead, token: str, *, is_new: bool
 ) -> Response:
     upload_url = f"{base_url.rstrip('/')}/api/v1/cameras/{camera.id}/clips"
     # The token is shown once.
     return never_cached(
-        show(
-            request,
-            "cameras/token.html",
-            visitor,
-            session,
-            camera=camera,
-            token=token,
-            upload_url=upload_url,
-            is_new=is_new,
+        page.show(
+            "cameras/token.html", camera=camera, token=token, upload_url=upload_url, is_new=is_new
         )
     )
 
@@ -133,25 +83,16 @@ def _token_page(
 
 
 @router.get("/cameras", response_class=HTMLResponse)
-def cameras(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
+def cameras(page: ThisPage, user: PageUser) -> Response:
     views = [
         camera_registry.owner_view(c)
-        for c in camera_registry.list_cameras(session=session, owner=user)
+        for c in camera_registry.list_cameras(session=page.session, owner=user)
     ]
-    return show(
-        request,
-        "cameras/list.html",
-        visitor,
-        session,
-        cameras=views,
-        notice=notice_for(request, NOTICES),
-    )
+    return page.show("cameras/list.html", cameras=views, notice=page.notice(NOTICES))
 
 
 @router.get("/cameras/new", response_class=HTMLResponse)
-def new_camera_form(
-    request: Request, visitor: Visitor, user: PageUser, session: DbSession
-) -> Response:
+def new_camera_form(page: ThisPage, user: PageUser) -> Response:
     values = {
         "name": "",
         "kind": CameraKind.doorbell.value,
@@ -160,59 +101,38 @@ def new_camera_form(
         "accepts_requests": True,
         "retention_days": DEFAULT_RETENTION_DAYS,
     }
-    return _form_page(request, visitor, session, "cameras/new.html", values=values)
+    return _form_page(page, "cameras/new.html", values=values)
 
 
 @router.post("/cameras/new", response_class=HTMLResponse)
 def add_camera(
-    request: Request,
-    visitor: Visitor,
-    user: PageUser,
-    form: CheckedForm,
-    session: DbSession,
-    settings: SettingsDep,
+    page: ThisPage, user: PageUser, form: CheckedForm, settings: SettingsDep
 ) -> Response:
     values = _camera_values(form)
-    return form_action(
-        session,
+    return page.act(
         lambda: camera_registry.register_camera(
-            session=session, owner=user, **dict(_parse_camera(values, CameraCreate))
+            session=page.session, owner=user, **dict(_parse_camera(values, CameraCreate))
         ),
         done=lambda registered: _token_page(
-            request,
-            visitor,
-            session,
+            page,
             settings.base_url,
             camera_registry.owner_view(registered[0]),
             registered[1],
             is_new=True,
         ),
-        refused=show_refusal(
-            _form_page, request, visitor, session, "cameras/new.html", values=values
-        ),
+        refused=page.refusal(_form_page, "cameras/new.html", values=values),
     )
 
 
 def _camera_page(
-    request: Request,
-    visitor: PageVisitor,
-    session: Session,
-    camera: CameraRead,
-    *,
-    values: dict[str, Any] | None = None,
-    status_code: int = 200,
-    error: str | None = None,
+    page: Page, camera: CameraRead, *, values: dict[str, Any] | None = None
 ) -> Response:
     return _form_page(
-        request,
-        visitor,
-        session,
+        page,
         "cameras/detail.html",
         values=values or camera.model_dump(mode="json"),
-        status_code=status_code,
         camera=camera,
-        error=error,
-        notice=notice_for(request, NOTICES),
+        notice=page.notice(NOTICES),
     )
 
 
@@ -224,52 +144,38 @@ def _own_camera(session: Session, user: User, camera_id: uuid.UUID) -> CameraRea
 
 
 @router.get("/cameras/{camera_id}", response_class=HTMLResponse)
-def camera_page(
-    camera_id: uuid.UUID, request: Request, visitor: Visitor, user: PageUser, session: DbSession
-) -> Response:
-    return _camera_page(request, visitor, session, _own_camera(session, user, camera_id))
+def camera_page(camera_id: uuid.UUID, page: ThisPage, user: PageUser) -> Response:
+    return _camera_page(page, _own_camera(page.session, user, camera_id))
 
 
 @router.post("/cameras/{camera_id}", response_class=HTMLResponse)
 def update_camera(
-    camera_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
-    user: PageUser,
-    form: CheckedForm,
-    session: DbSession,
+    camera_id: uuid.UUID, page: ThisPage, user: PageUser, form: CheckedForm
 ) -> Response:
-    current = _own_camera(session, user, camera_id)
+    current = _own_camera(page.session, user, camera_id)
     values = _camera_values(form)
     # In a savepoint: a refusal half-way leaves none of the form's changes behind.
-    return form_action(
-        session,
+    return page.act(
         lambda: camera_registry.update_camera(
-            session=session,
+            session=page.session,
             owner=user,
             camera_id=camera_id,
             **_parse_camera(values, CameraUpdate).model_dump(),
         ),
         done=lambda _: redirect(f"/cameras/{camera_id}?notice=camera_saved"),
-        refused=show_refusal(_camera_page, request, visitor, session, current, values=values),
+        refused=page.refusal(_camera_page, current, values=values),
     )
 
 
 @router.post("/cameras/{camera_id}/token/rotate", response_class=HTMLResponse)
 def rotate_camera_token(
-    camera_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
-    user: PageUser,
-    form: CheckedForm,
-    session: DbSession,
-    settings: SettingsDep,
+    camera_id: uuid.UUID, page: ThisPage, user: PageUser, form: CheckedForm, settings: SettingsDep
 ) -> Response:
     camera, token = camera_registry.rotate_camera_token(
-        session=session, owner=user, camera_id=camera_id
+        session=page.session, owner=user, camera_id=camera_id
     )
     view = camera_registry.owner_view(camera)
-    return _token_page(request, visitor, session, settings.base_url, view, token, is_new=False)
+    return _token_page(page, settings.base_url, view, token, is_new=False)
 
 
 @router.post("/cameras/{camera_id}/token/revoke")
@@ -281,16 +187,8 @@ def revoke_camera_token(
 
 
 @router.get("/cameras/{camera_id}/delete", response_class=HTMLResponse)
-def delete_camera_confirm(
-    camera_id: uuid.UUID, request: Request, visitor: Visitor, user: PageUser, session: DbSession
-) -> Response:
-    return show(
-        request,
-        "cameras/delete.html",
-        visitor,
-        session,
-        camera=_own_camera(session, user, camera_id),
-    )
+def delete_camera_confirm(camera_id: uuid.UUID, page: ThisPage, user: PageUser) -> Response:
+    return page.show("cameras/delete.html", camera=_own_camera(page.session, user, camera_id))
 
 
 @router.post("/cameras/{camera_id}/delete")
@@ -310,16 +208,14 @@ def delete_camera(
 # ---------------------------------------------------------------- timeline and events
 
 
-class _Filters:
-    """The timeline's filters, parsed from the query string (and written back into links)."""
+class _Filters(DayFilters):
+    """The timeline's filters: a camera, event kinds and days."""
 
     def __init__(self, request: Request) -> None:
+        super().__init__(request)
         params = request.query_params
         self.camera = params.get("camera", "")
         self.kinds = [k for k in params.getlist("kind") if k]
-        self.date_from = params.get("from", "")
-        self.date_to = params.get("to", "")
-        self.cursor = params.get("cursor") or None
 
     def camera_id(self) -> uuid.UUID | None:
         if not self.camera:
@@ -330,79 +226,52 @@ class _Filters:
             raise InvalidInput("Choose a camera from the list.", code="invalid_camera") from exc
 
     def event_kinds(self) -> list[EventKind] | None:
-        try:
-            return [EventKind(k) for k in self.kinds] or None
-        except ValueError as exc:
-            raise InvalidInput("Choose event kinds from the list.", code="invalid_kind") from exc
+        return chosen(EventKind, self.kinds, "event kinds", "invalid_kind")
 
-    def since(self) -> datetime | None:
-        return day_bounds(self.date_from, self.date_to)[0]
-
-    def until(self) -> datetime | None:
-        return day_bounds(self.date_from, self.date_to)[1]
-
-    def query(self, **extra: str) -> str:
-        pairs: list[tuple[str, str]] = []
-        if self.camera:
-            pairs.append(("camera", self.camera))
-        pairs += [("kind", k) for k in self.kinds]
-        if self.date_from:
-            pairs.append(("from", self.date_from))
-        if self.date_to:
-            pairs.append(("to", self.date_to))
-        pairs += list(extra.items())
-        return urlencode(pairs)
+    def choices(self) -> list[tuple[str, str]]:
+        pairs = [("camera", self.camera)] if self.camera else []
+        return pairs + [("kind", k) for k in self.kinds]
 
 
 @router.get("/timeline", response_class=HTMLResponse)
-def timeline(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
-    filters = _Filters(request)
+def timeline(page: ThisPage, user: PageUser) -> Response:
+    filters = _Filters(page.request)
+    session = page.session
     events: list[EventRead] = []
     older: str | None = None
-    error: str | None = None
-    status_code = 200
     own_cameras = camera_registry.list_cameras(session=session, owner=user)
     try:
-        page = camera_inbox.timeline(
+        batch = camera_inbox.timeline(
             session=session,
             owner=user,
             camera_id=filters.camera_id(),
             kinds=filters.event_kinds(),
-            since=filters.since(),
-            until=filters.until(),
-            cursor=filters.cursor,
             limit=30,
+            **filters.window(),
         )
     except DoorstepError as exc:
-        error, status_code = exc.message, exc.status_code
+        page = page.refused(exc)
     else:
-        events = [camera_inbox.event_view(*row) for row in page.rows]
-        if page.next_cursor:
-            older = f"/timeline?{filters.query(cursor=page.next_cursor)}"
-    return show(
-        request,
+        events = [camera_inbox.event_view(*row) for row in batch.rows]
+        if batch.next_cursor:
+            older = f"/timeline?{filters.query(cursor=batch.next_cursor)}"
+    return page.show(
         "cameras/timeline.html",
-        visitor,
-        session,
-        status_code=status_code,
         events=events,
         older=older,
         filters=filters,
         cameras=[(c.id, c.name) for c in own_cameras],
         event_kinds=list(EventKind),
-        error=error,
-        notice=notice_for(request, NOTICES),
+        notice=page.notice(NOTICES),
     )
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)
-def event_page(
-    event_id: uuid.UUID, request: Request, visitor: Visitor, user: PageUser, session: DbSession
-) -> Response:
+def event_page(event_id: uuid.UUID, page: ThisPage, user: PageUser) -> Response:
     event = camera_inbox.event_view(
-        *camera_inbox.get_own_event(session=session, owner=user, event_id=event_id)
+        *camera_inbox.get_own_event(session=page.session, owner=user, event_id=event_id)
     )
-    return show(request, "cameras/event.html", visitor, session, event=event)
+    return page.show("cameras/event.html", event=event)
 
 
 @router.post("/events/{event_id}/delete")

@@ -8,18 +8,14 @@ and feed pages (his own view); posts show their coarse cell only.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
-from doorstep.accounts.deps import CheckedForm, PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageUser, ThisPage
 from doorstep.accounts.models import User
-from doorstep.errors import DoorstepError, InvalidInput
+from doorstep.errors import DoorstepError
 from doorstep.feed import areas, homes
 from doorstep.feed import display as feed_display
 from doorstep.feed import service as feed_service
@@ -27,17 +23,9 @@ from doorstep.feed.alerts import CATEGORY_LABELS
 from doorstep.feed.guardrails import APPEARANCE_LABELS
 from doorstep.feed.models import Category, ReportReason
 from doorstep.feed.schemas import HomeUpdate
-from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import (
-    day_bounds,
-    form_action,
-    notice_for,
-    show_refusal,
-    text,
-    validation_message,
-)
-from doorstep.web.render import redirect, show
+from doorstep.web.forms import DayFilters, chosen, require_position, text, validated
+from doorstep.web.render import Page, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -77,136 +65,88 @@ def post_labels() -> dict[str, Any]:
 # ---------------------------------------------------------------- the feed
 
 
-class _Filters:
-    """The feed's filters, parsed from the query string (and written back into links)."""
+class _Filters(DayFilters):
+    """The feed's filters: categories and days."""
 
     def __init__(self, request: Request) -> None:
-        params = request.query_params
-        self.categories = [c for c in params.getlist("category") if c]
-        self.date_from = params.get("from", "")
-        self.date_to = params.get("to", "")
-        self.cursor = params.get("cursor") or None
+        super().__init__(request)
+        self.categories = [c for c in request.query_params.getlist("category") if c]
 
     def category_list(self) -> list[Category] | None:
-        try:
-            return [Category(c) for c in self.categories] or None
-        except ValueError as exc:
-            raise InvalidInput("Choose categories from the list.", code="invalid_category") from exc
+        return chosen(Category, self.categories, "categories", "invalid_category")
 
-    def since(self) -> datetime | None:
-        return day_bounds(self.date_from, self.date_to)[0]
-
-    def until(self) -> datetime | None:
-        return day_bounds(self.date_from, self.date_to)[1]
-
-    def query(self, **extra: str) -> str:
-        pairs = [("category", c) for c in self.categories]
-        if self.date_from:
-            pairs.append(("from", self.date_from))
-        if self.date_to:
-            pairs.append(("to", self.date_to))
-        pairs += list(extra.items())
-        return urlencode(pairs)
+    def choices(self) -> list[tuple[str, str]]:
+        return [("category", c) for c in self.categories]
 
 
-def _feed_page(
-    request: Request, visitor: PageVisitor, user: User, session: Session, *, as_map: bool
-) -> Response:
-    filters = _Filters(request)
+def _feed_page(page: Page, user: User, *, as_map: bool) -> Response:
+    filters = _Filters(page.request)
+    session = page.session
     home = homes.get_home(session=session, owner=user)
     template = "feed/map.html" if as_map else "feed/list.html"
     if home is None:
-        return show(
-            request, template, visitor, session, home=None, filters=filters, **post_labels()
-        )
-    error, status_code, posts, older, features = None, 200, [], None, []
+        return page.show(template, home=None, filters=filters, **post_labels())
+    posts, older, features = [], None, []
     try:
-        page = feed_service.feed(
+        batch = feed_service.feed(
             session=session,
             viewer=user,
             categories=filters.category_list(),
-            since=filters.since(),
-            until=filters.until(),
-            cursor=filters.cursor,
             limit=100 if as_map else 30,
+            **filters.window(),
         )
     except DoorstepError as exc:
-        error, status_code = exc.message, exc.status_code
+        page = page.refused(exc)
     else:
-        posts = feed_display.post_views(session=session, viewer=user, posts=page.posts)
+        posts = feed_display.post_views(session=session, viewer=user, posts=batch.posts)
         if as_map:
-            features = feed_display.map_features(session=session, viewer=user, posts=page.posts)
-        if page.next_cursor:
+            features = feed_display.map_features(session=session, viewer=user, posts=batch.posts)
+        if batch.next_cursor:
             path = "/feed/map" if as_map else "/feed"
-            older = f"{path}?{filters.query(cursor=page.next_cursor)}"
-    return show(
-        request,
+            older = f"{path}?{filters.query(cursor=batch.next_cursor)}"
+    return page.show(
         template,
-        visitor,
-        session,
-        status_code=status_code,
         home=homes.home_view(home),
         posts=posts,
         older=older,
         filters=filters,
         geojson={"type": "FeatureCollection", "features": features},
-        error=error,
-        notice=notice_for(request, NOTICES),
+        notice=page.notice(NOTICES),
         **post_labels(),
     )
 
 
 @router.get("/feed", response_class=HTMLResponse)
-def feed_list(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
-    return _feed_page(request, visitor, user, session, as_map=False)
+def feed_list(page: ThisPage, user: PageUser) -> Response:
+    return _feed_page(page, user, as_map=False)
 
 
 @router.get("/feed/map", response_class=HTMLResponse)
-def feed_map(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
-    return _feed_page(request, visitor, user, session, as_map=True)
+def feed_map(page: ThisPage, user: PageUser) -> Response:
+    return _feed_page(page, user, as_map=True)
 
 
 @router.get("/feed/mine", response_class=HTMLResponse)
-def my_posts(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
+def my_posts(page: ThisPage, user: PageUser) -> Response:
+    session = page.session
     posts = feed_display.post_views(
         session=session, viewer=user, posts=feed_service.own_posts(session=session, author=user)
     )
-    return show(
-        request,
-        "feed/mine.html",
-        visitor,
-        session,
-        posts=posts,
-        notice=notice_for(request, NOTICES),
-        **post_labels(),
-    )
+    return page.show("feed/mine.html", posts=posts, notice=page.notice(NOTICES), **post_labels())
 
 
 @router.get("/feed/guidelines", response_class=HTMLResponse)
-def guidelines(request: Request, visitor: Visitor, session: DbSession) -> Response:
-    return show(request, "feed/guidelines.html", visitor, session, report_labels=REPORT_LABELS)
+def guidelines(page: ThisPage) -> Response:
+    return page.show("feed/guidelines.html", report_labels=REPORT_LABELS)
 
 
 # ---------------------------------------------------------------- home
 
 
-def _home_page(
-    request: Request,
-    visitor: PageVisitor,
-    session: Session,
-    values: dict[str, Any],
-    *,
-    status_code: int = 200,
-    error: str | None = None,
-) -> Response:
-    return show(
-        request,
+def _home_page(page: Page, values: dict[str, Any]) -> Response:
+    return page.show(
         "feed/home.html",
-        visitor,
-        session,
-        status_code=status_code,
         values=values,
-        error=error,
         min_radius=areas.MIN_RADIUS_MI,
         max_radius=areas.MAX_RADIUS_MI,
         **post_labels(),
@@ -214,8 +154,8 @@ def _home_page(
 
 
 @router.get("/feed/home", response_class=HTMLResponse)
-def home_form(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
-    home = homes.get_home(session=session, owner=user)
+def home_form(page: ThisPage, user: PageUser) -> Response:
+    home = homes.get_home(session=page.session, owner=user)
     values: dict[str, Any] = (
         homes.home_view(home).model_dump(mode="json")
         if home
@@ -226,34 +166,24 @@ def home_form(request: Request, visitor: Visitor, user: PageUser, session: DbSes
             "alert_categories": [],
         }
     )
-    return _home_page(request, visitor, session, values)
+    return _home_page(page, values)
 
 
 def _parse_home(values: dict[str, Any]) -> HomeUpdate:
-    if not values["latitude"] or not values["longitude"]:
-        raise InvalidInput(
-            "Place your home on the map, or type its latitude and longitude.",
-            code="position_missing",
-        )
-    try:
-        return HomeUpdate.model_validate(values)
-    except ValidationError as exc:
-        raise InvalidInput(validation_message(exc, _HOME_LABELS)) from exc
+    require_position(values, "your home")
+    return validated(HomeUpdate, values, _HOME_LABELS)
 
 
 @router.post("/feed/home", response_class=HTMLResponse)
-def save_home(
-    request: Request, visitor: Visitor, user: PageUser, form: CheckedForm, session: DbSession
-) -> Response:
+def save_home(page: ThisPage, user: PageUser, form: CheckedForm) -> Response:
     values = {
         "latitude": text(form.get("latitude")).strip(),
         "longitude": text(form.get("longitude")).strip(),
         "radius_mi": text(form.get("radius_mi")).strip() or areas.DEFAULT_RADIUS_MI,
         "alert_categories": [c for c in form.getlist("alert_categories") if isinstance(c, str)],
     }
-    return form_action(
-        session,
-        lambda: homes.set_home(session=session, owner=user, **dict(_parse_home(values))),
+    return page.act(
+        lambda: homes.set_home(session=page.session, owner=user, **dict(_parse_home(values))),
         done=lambda _: redirect("/feed?notice=home_saved"),
-        refused=show_refusal(_home_page, request, visitor, session, values),
+        refused=page.refusal(_home_page, values),
     )

@@ -5,15 +5,16 @@ answer with a warning about personal data, shown on the form to confirm or chang
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from doorstep.accounts.deps import CheckedForm, PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageUser, ThisPage
 from doorstep.accounts.models import User
 from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import AgencyStatus
@@ -27,8 +28,8 @@ from doorstep.feed.pages import post_labels
 from doorstep.feed.schemas import PersonFields, PostCreate, PostUpdate
 from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import checkbox, form_action, text, validation_message
-from doorstep.web.render import redirect, show
+from doorstep.web.forms import checkbox, text, validation_message
+from doorstep.web.render import Page, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -43,12 +44,19 @@ _POST_LABELS = {
 }
 
 
-def _refusal(exc: DoorstepError) -> dict[str, Any]:
+def _refusal(
+    page: Page, form_page: Callable[..., Response], *args: Any
+) -> Callable[[DoorstepError], Response]:
     """A refused post form shows the error, or the personal data the guardrails found, to
     confirm or change."""
-    if isinstance(exc, PersonalDataWarning):
-        return {"warning": exc.details.get("found"), "warning_message": exc.message}
-    return {"error": exc.message}
+
+    def refused(exc: DoorstepError) -> Response:
+        if isinstance(exc, PersonalDataWarning):
+            warning = {"warning": exc.details.get("found"), "warning_message": exc.message}
+            return form_page(page.with_status(exc.status_code), *args, **warning)
+        return form_page(page.refused(exc), *args)
+
+    return refused
 
 
 def _person_values(form: FormData) -> dict[str, str]:
@@ -124,24 +132,12 @@ def _official_agency(session: Session, user: User) -> Any:
     return found[0]
 
 
-def _post_form(
-    request: Request,
-    visitor: PageVisitor,
-    user: User,
-    session: Session,
-    values: dict[str, Any],
-    *,
-    status_code: int = 200,
-    **refusal: Any,
-) -> Response:
-    return show(
-        request,
+def _post_form(page: Page, user: User, values: dict[str, Any], **warning: Any) -> Response:
+    session = page.session
+    return page.show(
         "feed/new.html",
-        visitor,
-        session,
-        status_code=status_code,
         values=values,
-        **refusal,
+        **warning,
         clips=_own_clips(session, user),
         agency=_official_agency(session, user),
         has_home=homes.get_home(session=session, owner=user) is not None,
@@ -150,68 +146,43 @@ def _post_form(
 
 
 @router.get("/posts/new", response_class=HTMLResponse)
-def new_post_form(
-    request: Request, visitor: Visitor, user: PageUser, session: DbSession
-) -> Response:
+def new_post_form(page: ThisPage, user: PageUser) -> Response:
+    params = page.request.query_params
     values: dict[str, Any] = {
-        "category": request.query_params.get("category", Category.safety.value),
+        "category": params.get("category", Category.safety.value),
         "title": "",
         "body": "",
         "person": {},
-        "clip_id": request.query_params.get("clip", ""),
+        "clip_id": params.get("clip", ""),
         "latitude": "",
         "longitude": "",
         "official": False,
         "confirm_personal_data": False,
     }
-    return _post_form(request, visitor, user, session, values)
+    return _post_form(page, user, values)
 
 
 @router.post("/posts/new", response_class=HTMLResponse)
-def create_post(
-    request: Request, visitor: Visitor, user: PageUser, form: CheckedForm, session: DbSession
-) -> Response:
+def create_post(page: ThisPage, user: PageUser, form: CheckedForm) -> Response:
     values = _post_values(form)
-    return form_action(
-        session,
-        lambda: feed_service.create_post(session=session, author=user, **dict(_parse_post(values))),
+    return page.act(
+        lambda: feed_service.create_post(
+            session=page.session, author=user, **dict(_parse_post(values))
+        ),
         done=lambda post: redirect(
             f"/posts/{post.id}?notice={'posted' if post.published_at is not None else 'held'}"
         ),
-        refused=lambda exc: _post_form(
-            request, visitor, user, session, values, status_code=exc.status_code, **_refusal(exc)
-        ),
+        refused=_refusal(page, _post_form, user, values),
     )
 
 
-def _edit_page(
-    request: Request,
-    visitor: PageVisitor,
-    session: Session,
-    post_id: uuid.UUID,
-    values: dict[str, Any],
-    *,
-    status_code: int = 200,
-    **refusal: Any,
-) -> Response:
-    return show(
-        request,
-        "feed/edit.html",
-        visitor,
-        session,
-        status_code=status_code,
-        post_id=post_id,
-        values=values,
-        **refusal,
-        **post_labels(),
-    )
+def _edit_page(page: Page, post_id: uuid.UUID, values: dict[str, Any], **warning: Any) -> Response:
+    return page.show("feed/edit.html", post_id=post_id, values=values, **warning, **post_labels())
 
 
 @router.get("/posts/{post_id}/edit", response_class=HTMLResponse)
-def edit_post_form(
-    post_id: uuid.UUID, request: Request, visitor: Visitor, user: PageUser, session: DbSession
-) -> Response:
-    post = feed_service.get_own_post(session=session, author=user, post_id=post_id)
+def edit_post_form(post_id: uuid.UUID, page: ThisPage, user: PageUser) -> Response:
+    post = feed_service.get_own_post(session=page.session, author=user, post_id=post_id)
     values = {
         "category": post.category.value,
         "title": post.title,
@@ -221,33 +192,23 @@ def edit_post_form(
         "remove_clip": False,
         "confirm_personal_data": False,
     }
-    return _edit_page(request, visitor, session, post_id, values)
+    return _edit_page(page, post_id, values)
 
 
 @router.post("/posts/{post_id}/edit", response_class=HTMLResponse)
-def edit_post(
-    post_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
-    user: PageUser,
-    form: CheckedForm,
-    session: DbSession,
-) -> Response:
-    post = feed_service.get_own_post(session=session, author=user, post_id=post_id)
+def edit_post(post_id: uuid.UUID, page: ThisPage, user: PageUser, form: CheckedForm) -> Response:
+    post = feed_service.get_own_post(session=page.session, author=user, post_id=post_id)
     values = {
         **_post_values(form),
         "has_clip": post.clip_id is not None,
         "remove_clip": checkbox(form.get("remove_clip")),
     }
-    return form_action(
-        session,
+    return page.act(
         lambda: feed_service.update_post(
-            session=session, author=user, post_id=post_id, **dict(_parse_update(values))
+            session=page.session, author=user, post_id=post_id, **dict(_parse_update(values))
         ),
         done=lambda _: redirect(f"/posts/{post_id}?notice=edited"),
-        refused=lambda exc: _edit_page(
-            request, visitor, session, post_id, values, status_code=exc.status_code, **_refusal(exc)
-        ),
+        refused=_refusal(page, _edit_page, post_id, values),
     )
 
 

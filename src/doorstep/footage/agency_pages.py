@@ -18,14 +18,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 
-from doorstep.accounts.deps import CheckedForm, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, ThisPage
 from doorstep.accounts.models import User
 from doorstep.agencies.deps import ActingMember, PageAgencyMember, page_agency_member
 from doorstep.errors import InvalidInput, NotFound
@@ -37,10 +37,10 @@ from doorstep.footage.models import FootageRequest, IncidentType, RequestStatus
 from doorstep.footage.notice import render_notice
 from doorstep.footage.rules import MAX_MESSAGE_CHARS
 from doorstep.footage.schemas import CloseRequest, RequestCreate
-from doorstep.http import DbSession, RuntimeDep
+from doorstep.http import RuntimeDep
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import form_action, notice_for, show_refusal, text, validation_message
-from doorstep.web.render import redirect, show
+from doorstep.web.forms import text, validated
+from doorstep.web.render import Page, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -153,55 +153,35 @@ def _parse_request(values: dict[str, str]) -> RequestCreate:
             raise InvalidInput("The area is not valid GeoJSON.", code="invalid_geometry") from exc
         if not isinstance(area, dict):
             raise InvalidInput("The area must be a GeoJSON Polygon.", code="invalid_geometry")
-    try:
-        return RequestCreate.model_validate(
-            {
-                "area": area,
-                "circle": circle,
-                "window_start": _utc(values["window_start"], "Window start"),
-                "window_end": _utc(values["window_end"], "Window end"),
-                "case_number": values["case_number"].strip() or None,
-                "incident_type": values["incident_type"],
-                "message": values["message"],
-                "investigator_contact": values["investigator_contact"],
-            }
-        )
-    except ValidationError as exc:
-        raise InvalidInput(validation_message(exc, _LABELS)) from exc
+    fields = {
+        "area": area,
+        "circle": circle,
+        "window_start": _utc(values["window_start"], "Window start"),
+        "window_end": _utc(values["window_end"], "Window end"),
+        "case_number": values["case_number"].strip() or None,
+        "incident_type": values["incident_type"],
+        "message": values["message"],
+        "investigator_contact": values["investigator_contact"],
+    }
+    return validated(RequestCreate, fields, _LABELS)
 
 
-def _new_request_page(
-    request: Request,
-    visitor: PageVisitor,
-    member: ActingMember,
-    session: Session,
-    values: dict[str, str],
-    *,
-    error: str | None = None,
-    status_code: int = 200,
-) -> Response:
+def _new_request_page(page: Page, member: ActingMember, values: dict[str, str]) -> Response:
     agency = member.agency
-    return show(
-        request,
+    return page.show(
         "footage/request_new.html",
-        visitor,
-        session,
-        status_code=status_code,
         agency=agency,
-        policy=policy_service.effective_policy(session=session, agency_id=agency.id),
+        policy=policy_service.effective_policy(session=page.session, agency_id=agency.id),
         values=values,
         incident_types=list(IncidentType),
         max_message=MAX_MESSAGE_CHARS,
-        error=error,
         **page_context(),
     )
 
 
 @router.get("/agency/requests/new", response_class=HTMLResponse)
-def new_request_form(
-    request: Request, visitor: Visitor, member: PageDrafter, session: DbSession
-) -> Response:
-    return _new_request_page(request, visitor, member, session, _form_values(None))
+def new_request_form(page: ThisPage, member: PageDrafter) -> Response:
+    return _new_request_page(page, member, _form_values(None))
 
 
 def _draft(session: Session, user: User, body: RequestCreate) -> Any:
@@ -220,42 +200,27 @@ def _draft(session: Session, user: User, body: RequestCreate) -> Any:
 
 
 @router.post("/agency/requests/new", response_class=HTMLResponse)
-def draft_request(
-    request: Request, visitor: Visitor, member: PageDrafter, form: CheckedForm, session: DbSession
-) -> Response:
+def draft_request(page: ThisPage, member: PageDrafter, form: CheckedForm) -> Response:
     values = _form_values(form)
-    return form_action(
-        session,
-        lambda: _draft(session, member.user, _parse_request(values)),
+    return page.act(
+        lambda: _draft(page.session, member.user, _parse_request(values)),
         done=lambda drafted: redirect(f"/agency/requests/{drafted.id}?notice=drafted"),
-        refused=show_refusal(_new_request_page, request, visitor, member, session, values),
+        refused=page.refusal(_new_request_page, member, values),
     )
 
 
 # ---------------------------------------------------------------- one request
 
 
-def _request_page(
-    request: Request,
-    visitor: PageVisitor,
-    member: ActingMember,
-    session: Session,
-    request_id: uuid.UUID,
-    *,
-    error: str | None = None,
-    status_code: int = 200,
-) -> Response:
+def _request_page(page: Page, member: ActingMember, request_id: uuid.UUID) -> Response:
+    session = page.session
     user, agency, membership = member.user, member.agency, member.membership
     footage_request = request_service.get_agency_request(
         session=session, actor=user, request_id=request_id
     )
     evidence = evidence_service.list_evidence(session=session, actor=user, request_id=request_id)
-    return show(
-        request,
+    return page.show(
         "footage/request.html",
-        visitor,
-        session,
-        status_code=status_code,
         agency=agency,
         fr=footage_request,
         counts=request_service.request_counts(session=session, request_id=request_id),
@@ -263,21 +228,14 @@ def _request_page(
         evidence=evidence,
         held=any(v.evidence.held_for_case for v in evidence),
         can_approve=membership.role in lifecycle.APPROVERS,
-        error=error,
-        notice=notice_for(request, NOTICES),
+        notice=page.notice(NOTICES),
         **page_context(),
     )
 
 
 @router.get("/agency/requests/{request_id}", response_class=HTMLResponse)
-def request_page(
-    request_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
-    member: PageAgencyMember,
-    session: DbSession,
-) -> Response:
-    return _request_page(request, visitor, member, session, request_id)
+def request_page(request_id: uuid.UUID, page: ThisPage, member: PageAgencyMember) -> Response:
+    return _request_page(page, member, request_id)
 
 
 def _submit(session: Session, user: User, request_id: uuid.UUID, form: FormData) -> str:
@@ -329,19 +287,19 @@ def _remove_export(path: Path) -> None:
 @router.post("/agency/requests/{request_id}/export", response_class=HTMLResponse)
 def export(
     request_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
+    page: ThisPage,
     member: PageAgencyMember,
     form: CheckedForm,
-    session: DbSession,
     runtime: RuntimeDep,
 ) -> Response:
     """The evidence bundle as a ZIP download; a refusal (nothing to export, a file that
     fails its hash check) is shown on the request's page and logs nothing."""
-    return form_action(
-        session,
+    return page.act(
         lambda: evidence_service.export_bundle(
-            session=session, storage=runtime.storage, actor=member.user, request_id=request_id
+            session=page.session,
+            storage=runtime.storage,
+            actor=member.user,
+            request_id=request_id,
         ),
         done=lambda path: FileResponse(
             path,
@@ -349,7 +307,7 @@ def export(
             filename=path.name,
             background=BackgroundTask(_remove_export, path),
         ),
-        refused=show_refusal(_request_page, request, visitor, member, session, request_id),
+        refused=page.refusal(_request_page, member, request_id),
         passes=(404,),
     )
 
@@ -358,22 +316,19 @@ def export(
 def act(
     request_id: uuid.UUID,
     action: str,
-    request: Request,
-    visitor: Visitor,
+    page: ThisPage,
     member: PageAgencyMember,
     form: CheckedForm,
-    session: DbSession,
 ) -> Response:
     """Submit, approve, withdraw, close, hold or release; a refusal is shown on the
     request's page (a request of another agency stays a 404)."""
     run = ACTIONS.get(action)
     if run is None:
         raise NotFound("No such action.", code="not_found")
-    return form_action(
-        session,
-        lambda: run(session, member.user, request_id, form),
+    return page.act(
+        lambda: run(page.session, member.user, request_id, form),
         done=lambda notice: redirect(f"/agency/requests/{request_id}?notice={notice}"),
-        refused=show_refusal(_request_page, request, visitor, member, session, request_id),
+        refused=page.refusal(_request_page, member, request_id),
         passes=(404,),
     )
 

@@ -4,34 +4,24 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy.orm import Session
 
-from doorstep.accounts.deps import CheckedForm, PageModerator, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageModerator, ThisPage
 from doorstep.accounts.models import User
 from doorstep.agencies import service as agency_service
 from doorstep.footage import service as request_service
 from doorstep.footage.agency_pages import NOTICES, page_context
 from doorstep.footage.notice import render_notice
-from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import form_action, notice_for, show_refusal, text
-from doorstep.web.render import redirect, show
+from doorstep.web.forms import text
+from doorstep.web.render import Page, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 
-def _review_page(
-    request: Request,
-    visitor: PageVisitor,
-    user: User,
-    session: Session,
-    *,
-    error: str | None = None,
-    failed: uuid.UUID | None = None,
-    status_code: int = 200,
-) -> Response:
+def _review_page(page: Page, user: User, *, failed: uuid.UUID | None = None) -> Response:
+    session = page.session
     queue = request_service.review_queue(session=session, actor=user)
     items = []
     for footage_request in queue:
@@ -39,41 +29,28 @@ def _review_page(
         items.append(
             (footage_request, agency, render_notice(request=footage_request, agency=agency))
         )
-    return show(
-        request,
+    return page.show(
         "footage/review_queue.html",
-        visitor,
-        session,
-        status_code=status_code,
         items=items,
-        error=error,
         failed=failed,
-        notice=notice_for(request, NOTICES),
+        notice=page.notice(NOTICES),
         **page_context(),
     )
 
 
 @router.get("/moderation/requests", response_class=HTMLResponse)
-def review_queue(
-    request: Request, visitor: Visitor, user: PageModerator, session: DbSession
-) -> Response:
-    return _review_page(request, visitor, user, session)
+def review_queue(page: ThisPage, user: PageModerator) -> Response:
+    return _review_page(page, user)
 
 
 @router.post("/moderation/requests/{request_id}/review", response_class=HTMLResponse)
 def review(
-    request_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
-    user: PageModerator,
-    form: CheckedForm,
-    session: DbSession,
+    request_id: uuid.UUID, page: ThisPage, user: PageModerator, form: CheckedForm
 ) -> Response:
     approve = text(form.get("decision")) == "approve"
-    return form_action(
-        session,
+    return page.act(
         lambda: request_service.review_request(
-            session=session,
+            session=page.session,
             actor=user,
             request_id=request_id,
             approve=approve,
@@ -82,6 +59,6 @@ def review(
         done=lambda _: redirect(
             f"/moderation/requests?notice=reviewed_{'approve' if approve else 'reject'}"
         ),
-        refused=show_refusal(_review_page, request, visitor, user, session, failed=request_id),
+        refused=page.refusal(_review_page, user, failed=request_id),
         passes=(403, 404),
     )

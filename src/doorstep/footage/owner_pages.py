@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy.orm import Session
 
-from doorstep.accounts.deps import CheckedForm, PageUser, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageUser, ThisPage
 from doorstep.accounts.models import User
 from doorstep.cameras import inbox as camera_inbox
 from doorstep.errors import InvalidInput
@@ -24,8 +23,8 @@ from doorstep.footage.models import EvidenceStatus
 from doorstep.footage.notice import render_notice
 from doorstep.http import DbSession, RuntimeDep
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import checkbox, form_action, notice_for, show_refusal, text
-from doorstep.web.render import redirect, show
+from doorstep.web.forms import checkbox, text
+from doorstep.web.render import Page, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -46,21 +45,19 @@ ANSWER_LABELS = {"pending": "not answered", "shared": "shared", "declined": "dec
 
 
 @router.get("/requests", response_class=HTMLResponse)
-def inbox(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
+def inbox(page: ThisPage, user: PageUser) -> Response:
+    session = page.session
     items = [
         (found, render_notice(request=found.request, agency=found.agency).title)
         for found in answer_service.inbox(session=session, owner=user)
     ]
-    return show(
-        request,
+    return page.show(
         "footage/inbox.html",
-        visitor,
-        session,
         items=items,
         settings=answer_service.request_settings(session=session, owner=user),
         muted=answer_service.muted_agencies(session=session, owner=user),
         answer_labels=ANSWER_LABELS,
-        notice=notice_for(request, NOTICES),
+        notice=page.notice(NOTICES),
         **page_context(),
     )
 
@@ -94,17 +91,14 @@ def unmute(agency_id: uuid.UUID, user: PageUser, form: CheckedForm, session: DbS
 
 
 def _answer_page(
-    request: Request,
-    visitor: PageVisitor,
+    page: Page,
     user: User,
-    session: Session,
     request_id: uuid.UUID,
     *,
     chosen: set[str] | None = None,
     reveal: bool = False,
-    error: str | None = None,
-    status_code: int = 200,
 ) -> Response:
+    session = page.session
     found = answer_service.get_owner_request(session=session, owner=user, request_id=request_id)
     events = [
         camera_inbox.event_view(*row)
@@ -116,12 +110,8 @@ def _answer_page(
         if item.request.id == request_id
         and item.evidence.status in (EvidenceStatus.available, EvidenceStatus.pending_upload)
     }
-    return show(
-        request,
+    return page.show(
         "footage/answer.html",
-        visitor,
-        session,
-        status_code=status_code,
         found=found,
         fr=found.request,
         notice_text=render_notice(request=found.request, agency=found.agency),
@@ -130,17 +120,14 @@ def _answer_page(
         chosen=chosen or set(),
         reveal=reveal or found.recipient.reveal_identity,
         answer_labels=ANSWER_LABELS,
-        error=error,
-        notice=notice_for(request, NOTICES),
+        notice=page.notice(NOTICES),
         **page_context(),
     )
 
 
 @router.get("/requests/{request_id}/answer", response_class=HTMLResponse)
-def answer_page(
-    request_id: uuid.UUID, request: Request, visitor: Visitor, user: PageUser, session: DbSession
-) -> Response:
-    return _answer_page(request, visitor, user, session, request_id)
+def answer_page(request_id: uuid.UUID, page: ThisPage, user: PageUser) -> Response:
+    return _answer_page(page, user, request_id)
 
 
 def _event_ids(values: list[str]) -> list[uuid.UUID]:
@@ -152,20 +139,13 @@ def _event_ids(values: list[str]) -> list[uuid.UUID]:
 
 @router.post("/requests/{request_id}/share", response_class=HTMLResponse)
 def share(
-    request_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
-    user: PageUser,
-    form: CheckedForm,
-    session: DbSession,
-    runtime: RuntimeDep,
+    request_id: uuid.UUID, page: ThisPage, user: PageUser, form: CheckedForm, runtime: RuntimeDep
 ) -> Response:
     chosen = [text(v) for v in form.getlist("event_id")]
     reveal = checkbox(form.get("reveal_identity"))
-    return form_action(
-        session,
+    return page.act(
         lambda: answer_service.share(
-            session=session,
+            session=page.session,
             storage=runtime.storage,
             owner=user,
             request_id=request_id,
@@ -173,34 +153,17 @@ def share(
             reveal_identity=reveal,
         ),
         done=lambda _: redirect(f"/requests/{request_id}/answer?notice=shared"),
-        refused=show_refusal(
-            _answer_page,
-            request,
-            visitor,
-            user,
-            session,
-            request_id,
-            chosen=set(chosen),
-            reveal=reveal,
-        ),
+        refused=page.refusal(_answer_page, user, request_id, chosen=set(chosen), reveal=reveal),
         passes=(404,),
     )
 
 
 @router.post("/requests/{request_id}/decline", response_class=HTMLResponse)
-def decline(
-    request_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
-    user: PageUser,
-    form: CheckedForm,
-    session: DbSession,
-) -> Response:
-    return form_action(
-        session,
-        lambda: answer_service.decline(session=session, owner=user, request_id=request_id),
+def decline(request_id: uuid.UUID, page: ThisPage, user: PageUser, form: CheckedForm) -> Response:
+    return page.act(
+        lambda: answer_service.decline(session=page.session, owner=user, request_id=request_id),
         done=lambda _: redirect(f"/requests/{request_id}/answer?notice=declined"),
-        refused=show_refusal(_answer_page, request, visitor, user, session, request_id),
+        refused=page.refusal(_answer_page, user, request_id),
         passes=(404,),
     )
 
@@ -215,52 +178,26 @@ def mute(request_id: uuid.UUID, user: PageUser, form: CheckedForm, session: DbSe
 # ---------------------------------------------------------------- sharing history
 
 
-def _shared_page(
-    request: Request,
-    visitor: PageVisitor,
-    user: User,
-    session: Session,
-    *,
-    error: str | None = None,
-    status_code: int = 200,
-) -> Response:
-    return show(
-        request,
+@router.get("/requests/shared", response_class=HTMLResponse)
+def shared_history(page: ThisPage, user: PageUser) -> Response:
+    return page.show(
         "footage/shared.html",
-        visitor,
-        session,
-        status_code=status_code,
-        items=answer_service.sharing_history(session=session, owner=user),
+        items=answer_service.sharing_history(session=page.session, owner=user),
         withdrawable=(EvidenceStatus.available, EvidenceStatus.pending_upload),
-        error=error,
-        notice=notice_for(request, NOTICES),
+        notice=page.notice(NOTICES),
         **page_context(),
     )
 
 
-@router.get("/requests/shared", response_class=HTMLResponse)
-def shared_history(
-    request: Request, visitor: Visitor, user: PageUser, session: DbSession
-) -> Response:
-    return _shared_page(request, visitor, user, session)
-
-
 @router.post("/requests/shared/{evidence_id}/withdraw", response_class=HTMLResponse)
 def withdraw_share(
-    evidence_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
-    user: PageUser,
-    form: CheckedForm,
-    session: DbSession,
-    runtime: RuntimeDep,
+    evidence_id: uuid.UUID, page: ThisPage, user: PageUser, form: CheckedForm, runtime: RuntimeDep
 ) -> Response:
-    return form_action(
-        session,
+    return page.act(
         lambda: answer_service.withdraw_share(
-            session=session, storage=runtime.storage, owner=user, evidence_id=evidence_id
+            session=page.session, storage=runtime.storage, owner=user, evidence_id=evidence_id
         ),
         done=lambda _: redirect("/requests/shared?notice=withdrawn"),
-        refused=show_refusal(_shared_page, request, visitor, user, session),
+        refused=page.refusal(shared_history, user),
         passes=(404,),
     )

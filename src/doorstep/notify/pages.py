@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from doorstep.accounts import service as account_service
-from doorstep.accounts.deps import CheckedForm, PageUser, Visitor
+from doorstep.accounts.deps import CheckedForm, PageUser, ThisPage, Visitor
 from doorstep.accounts.models import User
 from doorstep.accounts.schemas import PushSubscriptionCreate
 from doorstep.errors import Forbidden, InvalidInput, Unauthenticated
@@ -20,8 +20,8 @@ from doorstep.media.kinds import EventKind
 from doorstep.notify import service as notify_service
 from doorstep.notify.channels.webpush import ensure_vapid_keys
 from doorstep.routing import GuardedRoute
-from doorstep.web.forms import checkbox, form_action, notice_for
-from doorstep.web.render import STATIC_DIR, redirect, show
+from doorstep.web.forms import checkbox
+from doorstep.web.render import STATIC_DIR, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -37,16 +37,9 @@ def layout_context(session: Session, user: User) -> dict[str, object]:
 
 
 @router.get("/notifications", response_class=HTMLResponse)
-def inbox(request: Request, visitor: Visitor, user: PageUser, session: DbSession) -> Response:
-    notes = notify_service.inbox(session=session, user_id=user.id, limit=100)
-    return show(
-        request,
-        "notify/inbox.html",
-        visitor,
-        session,
-        notes=notes,
-        notice=notice_for(request, NOTICES),
-    )
+def inbox(page: ThisPage, user: PageUser) -> Response:
+    notes = notify_service.inbox(session=page.session, user_id=user.id, limit=100)
+    return page.show("notify/inbox.html", notes=notes, notice=page.notice(NOTICES))
 
 
 @router.post("/notifications/read")
@@ -56,39 +49,23 @@ def mark_all_read(user: PageUser, form: CheckedForm, session: DbSession) -> Resp
 
 
 @router.get("/account/notifications", response_class=HTMLResponse)
-def preferences(
-    request: Request,
-    visitor: Visitor,
-    user: PageUser,
-    session: DbSession,
-    settings: SettingsDep,
-) -> Response:
-    prefs = account_service.get_preferences(session=session, user=user)
-    return show(
-        request,
+def preferences(page: ThisPage, user: PageUser, settings: SettingsDep) -> Response:
+    return page.show(
         "notify/preferences.html",
-        visitor,
-        session,
-        prefs=prefs,
+        prefs=account_service.get_preferences(session=page.session, user=user),
         event_kinds=list(EventKind),
         vapid_public_key=ensure_vapid_keys(settings).public_key_b64url,
-        notice=notice_for(request, NOTICES),
+        notice=page.notice(NOTICES),
     )
 
 
 @router.post("/account/notifications", response_class=HTMLResponse)
 def update_preferences(
-    request: Request,
-    visitor: Visitor,
-    user: PageUser,
-    form: CheckedForm,
-    session: DbSession,
-    settings: SettingsDep,
+    page: ThisPage, user: PageUser, form: CheckedForm, settings: SettingsDep
 ) -> Response:
-    return form_action(
-        session,
+    return page.act(
         lambda: account_service.update_preferences(
-            session=session,
+            session=page.session,
             user=user,
             in_app=checkbox(form.get("in_app")),
             email=checkbox(form.get("email")),
@@ -96,17 +73,7 @@ def update_preferences(
             event_kinds=[str(k) for k in form.getlist("event_kinds")],
         ),
         done=lambda _: redirect("/account/notifications?notice=saved"),
-        refused=lambda exc: show(
-            request,
-            "notify/preferences.html",
-            visitor,
-            session,
-            status_code=exc.status_code,
-            prefs=account_service.get_preferences(session=session, user=user),
-            event_kinds=list(EventKind),
-            vapid_public_key=ensure_vapid_keys(settings).public_key_b64url,
-            error=exc.message,
-        ),
+        refused=page.refusal(preferences, user, settings),
     )
 
 

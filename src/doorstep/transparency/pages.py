@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from sqlalchemy.orm import Session
 
 from doorstep import paging
-from doorstep.accounts.deps import CheckedForm, PageAdmin, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageAdmin, ThisPage
 from doorstep.agencies.models import AgencyType
 from doorstep.errors import DoorstepError, InvalidInput, NotFound
 from doorstep.footage import policy as policy_service
@@ -30,8 +30,8 @@ from doorstep.http import DbSession, RuntimeDep
 from doorstep.routing import GuardedRoute
 from doorstep.runtime import Runtime
 from doorstep.transparency import charts, digests, figures, public, request_log, statements
-from doorstep.web.forms import form_action, notice_for, show_refusal, text
-from doorstep.web.render import redirect, show
+from doorstep.web.forms import text
+from doorstep.web.render import Page, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -54,18 +54,13 @@ SORT_LABELS = {
 NOTICES = {"statement_saved": "The statement was saved and the change published."}
 
 
-def _page(
-    request: Request, visitor: PageVisitor, session: Session, name: str, **context: Any
-) -> Response:
-    return show(
-        request,
+def _portal_page(page: Page, name: str, /, **context: Any) -> Response:
+    return page.show(
         name,
-        visitor,
-        session,
         status_labels=STATUS_LABELS,
         type_labels=TYPE_LABELS,
         incident_labels=INCIDENT_LABELS,
-        notice=notice_for(request, NOTICES),
+        notice=page.notice(NOTICES),
         **context,
     )
 
@@ -94,13 +89,12 @@ def _download(body: Iterator[str] | str, media_type: str, filename: str) -> Resp
 
 
 @router.get("/transparency", response_class=HTMLResponse)
-def overview(request: Request, visitor: Visitor, session: DbSession) -> Response:
+def overview(page: ThisPage) -> Response:
+    session = page.session
     agencies = public.participating_agencies(session=session)
     total, latest = request_log.log_page(session=session, limit=5)
-    return _page(
-        request,
-        visitor,
-        session,
+    return _portal_page(
+        page,
         "transparency/overview.html",
         active=sum(1 for a in agencies if a.status.value == "verified"),
         ever=len(agencies),
@@ -120,24 +114,19 @@ def _agency_filters(request: Request) -> tuple[str, str, Any]:
 
 
 @router.get("/transparency/agencies", response_class=HTMLResponse)
-def agencies_page(request: Request, visitor: Visitor, session: DbSession) -> Response:
-    error, status_code = None, 200
+def agencies_page(page: ThisPage) -> Response:
+    session = page.session
     state, status, parsed = "", "", None
     try:
-        state, status, parsed = _agency_filters(request)
+        state, status, parsed = _agency_filters(page.request)
     except DoorstepError as exc:
-        error, status_code = exc.message, exc.status_code
+        page = page.refused(exc)
     agencies = public.participating_agencies(session=session, state=state, status=parsed)
     everyone = public.participating_agencies(session=session)
     monthly = public.active_per_month(session=session, agencies=everyone)
     query = urlencode([(k, v) for k, v in (("state", state), ("status", status)) if v])
-    return show(
-        request,
+    return page.show(
         "transparency/agencies.html",
-        visitor,
-        session,
-        status_code=status_code,
-        error=error,
         agencies=[public.public_agency(a) for a in agencies],
         geojson=public.agencies_geojson(agencies),
         states=public.agency_states(session=session),
@@ -180,27 +169,16 @@ def _agency_or_404(session: Session, agency_id: uuid.UUID) -> Any:
 
 
 def _agency_page(
-    request: Request,
-    visitor: PageVisitor,
-    session: Session,
-    agency_id: uuid.UUID,
-    *,
-    error: str | None = None,
-    status_code: int = 200,
-    form: dict[str, str] | None = None,
+    page: Page, agency_id: uuid.UUID, *, form: dict[str, str] | None = None
 ) -> Response:
+    session = page.session
     agency = _agency_or_404(session, agency_id)
     requests = figures.agency_requests(session=session, agency_id=agency.id)
     data = figures.agency_figures(session=session, agency=agency, requests=requests)
     statement = data.statement
-    return show(
-        request,
+    return _portal_page(
+        page,
         "transparency/agency.html",
-        visitor,
-        session,
-        status_code=status_code,
-        error=error,
-        notice=notice_for(request, NOTICES),
         figures=data,
         jurisdiction=agency.jurisdiction,
         requests=sorted(requests, key=lambda r: r.activated_at, reverse=True),
@@ -211,37 +189,26 @@ def _agency_page(
             "acceptable_use": statement.acceptable_use,
             "prohibited_uses": "\n".join(statement.prohibited_uses),
         },
-        status_labels=STATUS_LABELS,
-        type_labels=TYPE_LABELS,
-        incident_labels=INCIDENT_LABELS,
     )
 
 
 @router.get("/transparency/agencies/{agency_id}", response_class=HTMLResponse)
-def agency_page(
-    agency_id: uuid.UUID, request: Request, visitor: Visitor, session: DbSession
-) -> Response:
-    return _agency_page(request, visitor, session, agency_id)
+def agency_page(agency_id: uuid.UUID, page: ThisPage) -> Response:
+    return _agency_page(page, agency_id)
 
 
 @router.post("/transparency/agencies/{agency_id}/statement", response_class=HTMLResponse)
 def save_statement(
-    agency_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
-    user: PageAdmin,
-    form: CheckedForm,
-    session: DbSession,
+    agency_id: uuid.UUID, page: ThisPage, user: PageAdmin, form: CheckedForm
 ) -> Response:
     values = {
         "acceptable_use": text(form.get("acceptable_use")),
         "prohibited_uses": text(form.get("prohibited_uses")),
         "reason": text(form.get("reason")),
     }
-    return form_action(
-        session,
+    return page.act(
         lambda: statements.set_statement(
-            session=session,
+            session=page.session,
             actor=user,
             agency_id=agency_id,
             acceptable_use=values["acceptable_use"],
@@ -251,7 +218,7 @@ def save_statement(
         done=lambda _: redirect(
             f"/transparency/agencies/{agency_id}?notice=statement_saved#statement"
         ),
-        refused=show_refusal(_agency_page, request, visitor, session, agency_id, form=values),
+        refused=page.refusal(_agency_page, agency_id, form=values),
         passes=(404,),
     )
 
@@ -290,31 +257,29 @@ def _page_refused() -> InvalidInput:
 
 
 @router.get("/transparency/requests", response_class=HTMLResponse)
-def requests_page(request: Request, visitor: Visitor, session: DbSession) -> Response:
-    sort, descending, page, agency_id = _log_params(request)
+def requests_page(page: ThisPage) -> Response:
+    sort, descending, number, agency_id = _log_params(page.request)
     total, rows = request_log.log_page(
-        session=session,
+        session=page.session,
         filters=request_log.RequestFilter(agency_id=agency_id),
         sort=sort,
         descending=descending,
-        offset=(page - 1) * PAGE_SIZE,
+        offset=(number - 1) * PAGE_SIZE,
         limit=PAGE_SIZE,
     )
     extra = [("agency", str(agency_id))] if agency_id else []
 
     def link(**over: str) -> str:
-        values = {"sort": sort, "order": "desc" if descending else "asc", "page": str(page)}
+        values = {"sort": sort, "order": "desc" if descending else "asc", "page": str(number)}
         values.update(over)
         return "/transparency/requests?" + urlencode(extra + list(values.items()))
 
-    return _page(
-        request,
-        visitor,
-        session,
+    return _portal_page(
+        page,
         "transparency/requests.html",
         rows=rows,
         total=total,
-        page=page,
+        page=number,
         pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
         sort=sort,
         descending=descending,
@@ -364,13 +329,12 @@ def requests_geojson(request: Request, runtime: RuntimeDep) -> Response:
 
 
 @router.get("/transparency/policy", response_class=HTMLResponse)
-def policy_page(request: Request, visitor: Visitor, session: DbSession) -> Response:
+def policy_page(page: ThisPage) -> Response:
+    session = page.session
     names = {a.id: a.name for a in public.participating_agencies(session=session)}
     overrides = policy_service.all_overrides(session=session)
-    return _page(
-        request,
-        visitor,
-        session,
+    return _portal_page(
+        page,
         "transparency/policy.html",
         policy=policy_service.effective_policy(session=session),
         fields=list(PolicySettings.model_fields),
@@ -385,14 +349,12 @@ def policy_page(request: Request, visitor: Visitor, session: DbSession) -> Respo
 
 
 @router.get("/transparency/audit", response_class=HTMLResponse)
-def audit_page(request: Request, visitor: Visitor, session: DbSession) -> Response:
-    return _page(
-        request,
-        visitor,
-        session,
+def audit_page(page: ThisPage) -> Response:
+    return _portal_page(
+        page,
         "transparency/audit.html",
-        head=digests.current_head(session=session),
-        heads=digests.daily_heads(session=session, limit=60),
+        head=digests.current_head(session=page.session),
+        heads=digests.daily_heads(session=page.session, limit=60),
         genesis=digests.GENESIS_HASH,
         content_keys=digests.CONTENT_KEYS,
     )

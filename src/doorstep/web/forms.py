@@ -1,21 +1,26 @@
 """What every page's form shares: reading its fields, saying its first problem in the
-form's own words, running its action (a refusal re-renders the form with the message),
-and the notice shown after a form's redirect."""
+form's own words, running its action (a refusal re-renders the form with the message:
+``web.render.Page.refusal``), the notice shown after a form's redirect, and a listing's
+day filters."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from enum import Enum
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from doorstep.errors import DoorstepError, InvalidInput
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+E = TypeVar("E", bound=Enum)
 
 
 def form_action(
@@ -43,14 +48,6 @@ def form_action(
     return done(result)
 
 
-def show_refusal(
-    page: Callable[..., Response], *args: Any, **context: Any
-) -> Callable[[DoorstepError], Response]:
-    """The ``refused`` of most forms: ``page(*args, **context)`` again, with the refusal's
-    message as ``error`` and the refusal's status."""
-    return lambda exc: page(*args, error=exc.message, status_code=exc.status_code, **context)
-
-
 def notice_for(request: Request, notices: Mapping[str, str]) -> str | None:
     """The sentence for the ``notice`` a form's redirect put in the query (or None)."""
     return notices.get(request.query_params.get("notice", ""))
@@ -64,6 +61,32 @@ def validation_message(exc: ValidationError, labels: dict[str, str]) -> str:
     problem = str(first.get("msg", "is not valid"))
     problem = problem.removeprefix("Value error, ")
     return f"{label}: {problem[:1].lower()}{problem[1:]}."
+
+
+def validated(schema: type[M], values: Mapping[str, Any], labels: dict[str, str]) -> M:
+    """``values`` as a ``schema``; a problem is refused (``InvalidInput``) in the form's
+    own words (``validation_message``)."""
+    try:
+        return schema.model_validate(values)
+    except ValidationError as exc:
+        raise InvalidInput(validation_message(exc, labels)) from exc
+
+
+def require_position(values: Mapping[str, Any], what: str) -> None:
+    """A form's position is placed on its map (or typed): refuse one without it."""
+    if not values["latitude"] or not values["longitude"]:
+        raise InvalidInput(
+            f"Place {what} on the map, or type its latitude and longitude.",
+            code="position_missing",
+        )
+
+
+def chosen(kind: type[E], values: list[str], what: str, code: str) -> list[E] | None:
+    """The choices of a list filter as members of ``kind`` (None when none is chosen)."""
+    try:
+        return [kind(v) for v in values] or None
+    except ValueError as exc:
+        raise InvalidInput(f"Choose {what} from the list.", code=code) from exc
 
 
 def checkbox(value: object) -> bool:
@@ -96,3 +119,38 @@ def day_bounds(date_from: str, date_to: str) -> tuple[datetime | None, datetime 
 def text(value: object) -> str:
     """A form field as text: a missing field or an uploaded file reads as empty."""
     return value if isinstance(value, str) else ""
+
+
+class DayFilters:
+    """A listing's From/To days (see ``day_bounds``) and its page cursor, read from the
+    query string and written back into its links; a listing with more filters adds its own
+    choices (``choices``), which its links carry first."""
+
+    def __init__(self, request: Request) -> None:
+        params = request.query_params
+        self.date_from = params.get("from", "")
+        self.date_to = params.get("to", "")
+        self.cursor = params.get("cursor") or None
+
+    def since(self) -> datetime | None:
+        return day_bounds(self.date_from, self.date_to)[0]
+
+    def until(self) -> datetime | None:
+        return day_bounds(self.date_from, self.date_to)[1]
+
+    def window(self) -> dict[str, Any]:
+        """The days and the cursor, as a listing query takes them."""
+        return {"since": self.since(), "until": self.until(), "cursor": self.cursor}
+
+    def choices(self) -> list[tuple[str, str]]:
+        return []
+
+    def query(self, **extra: str) -> str:
+        """The query string of these filters, with ``extra`` (a cursor, say) last."""
+        pairs = self.choices()
+        if self.date_from:
+            pairs.append(("from", self.date_from))
+        if self.date_to:
+            pairs.append(("to", self.date_to))
+        pairs += list(extra.items())
+        return urlencode(pairs)

@@ -1,5 +1,6 @@
 """Rendering pages: one Jinja environment, the layout's context, the pre-session CSRF
-cookie of anonymous forms, and answering with a page from a dependency.
+cookie of anonymous forms, a route's ``Page`` (showing it, running its form, showing it
+again when the form is refused), and answering with a page from a dependency.
 
 This module knows no domain: the visitor is anything with a ``user`` and a
 ``csrf_token`` (``accounts.deps.PageVisitor``), and what the layout of a signed-in page
@@ -10,10 +11,11 @@ shows besides the page (the unread alert count) comes from the providers that
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import h3
 from fastapi import Request
@@ -22,9 +24,14 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from doorstep.errors import DoorstepError
+from doorstep.web.forms import form_action, notice_for
+
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 PRE_SESSION_CSRF_COOKIE = "doorstep_csrf"
+
+T = TypeVar("T")
 
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
 
@@ -111,6 +118,78 @@ def show(
         for provide in providers:
             layout.update(provide(session, visitor.user))
     return render(request, name, visitor, status_code=status_code, **layout, **context)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One request for a page, with what answering it takes: the request, who sees the
+    page, and the request's session; and, when a form was refused, the message and the
+    status its page is shown again with (``refusal``, ``refused``). A route gets it
+    from ``accounts.deps.ThisPage``."""
+
+    request: Request
+    visitor: Viewer
+    session: Session
+    error: str | None = None
+    status_code: int = 200
+
+    def show(self, name: str, **context: Any) -> HTMLResponse:
+        """``show`` the page, with its ``error`` (None unless refused) and its status."""
+        return show(
+            self.request,
+            name,
+            self.visitor,
+            self.session,
+            status_code=self.status_code,
+            error=self.error,
+            **context,
+        )
+
+    def notice(self, notices: Mapping[str, str]) -> str | None:
+        """The sentence for the ``notice`` a form's redirect put in the query (or None)."""
+        return notice_for(self.request, notices)
+
+    def act(
+        self,
+        act: Callable[[], T],
+        *,
+        done: Callable[[T], Response],
+        refused: Callable[[DoorstepError], Response],
+        passes: Collection[int] = (),
+    ) -> Response:
+        """``web.forms.form_action`` in this page's session."""
+        return form_action(self.session, act, done=done, refused=refused, passes=passes)
+
+    def with_error(self, error: str, status_code: int) -> Page:
+        """This page again, saying ``error`` with ``status_code``."""
+        return replace(self, error=error, status_code=status_code)
+
+    def refused(self, exc: DoorstepError) -> Page:
+        """This page again, saying why ``exc`` refused its form (or its query)."""
+        return self.with_error(exc.message, exc.status_code)
+
+    def with_status(self, status_code: int) -> Page:
+        """This page again with ``status_code`` (its form says why in its own way)."""
+        return replace(self, status_code=status_code)
+
+    def refusal(
+        self,
+        page: Callable[..., Response],
+        *args: Any,
+        error_as: str = "error",
+        **context: Any,
+    ) -> Callable[[DoorstepError], Response]:
+        """The ``refused`` of a form (see ``web.forms.form_action``): ``page(this page with
+        the refusal's status, *args, **context)``, the refusal's message as the page's
+        ``error`` or, for a page with several forms, as the keyword ``error_as`` names."""
+
+        def refused(exc: DoorstepError) -> Response:
+            if error_as == "error":
+                return page(self.refused(exc), *args, **context)
+            again = self.with_status(exc.status_code)
+            return page(again, *args, **{error_as: exc.message}, **context)
+
+        return refused
 
 
 class PageAnswer(Exception):
