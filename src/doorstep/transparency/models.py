@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from doorstep.db import Base, JSONType, UTCDateTime, new_id, utcnow
+from doorstep.db import Base, JSONType, SerialKey, UTCDateTime, UuidKey, utcnow
 
 
 class AuditDailyHead(Base):
@@ -49,12 +49,11 @@ class AgencyStatement(Base):
     updated_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
 
 
-class AccountabilityImport(Base):
+class AccountabilityImport(UuidKey, Base):
     """One load of an external dataset of incidents attributed to agencies."""
 
     __tablename__ = "accountability_imports"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(40))
     source: Mapped[str] = mapped_column(String(300))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -65,7 +64,7 @@ class AccountabilityImport(Base):
     rows_already_loaded: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class AccountabilityRecord(Base):
+class AccountabilityRecord(SerialKey, Base):
     """One incident of an external dataset. Rows that match no agency (or whose date
     is not understood) are kept with ``agency_id`` NULL and a ``review_note``, so they
     can be reviewed and matched later instead of disappearing."""
@@ -81,9 +80,6 @@ class AccountabilityRecord(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
     import_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("accountability_imports.id", ondelete="CASCADE"), index=True
     )
@@ -103,14 +99,13 @@ class AccountabilityRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class AccountabilityAnalysis(Base):
+class AccountabilityAnalysis(UuidKey, Base):
     """The figures of one ``transparency analyze`` run: shown on the agency pages (latest
     run per kind) exactly as the command printed them."""
 
     __tablename__ = "accountability_analyses"
     __table_args__ = (Index("ix_accountability_analyses_kind_computed_at", "kind", "computed_at"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(40))
     since_years: Mapped[int] = mapped_column(Integer)
     period_start: Mapped[date] = mapped_column(Date)
