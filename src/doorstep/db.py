@@ -10,10 +10,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import JSON, DateTime, Enum, MetaData, Table, create_engine, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Enum,
+    Integer,
+    MetaData,
+    Table,
+    Uuid,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool, QueuePool
 from sqlalchemy.types import TypeDecorator
 
@@ -74,6 +85,26 @@ def str_enum(cls: type[enum.StrEnum], length: int = 20) -> Enum:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UuidKey:
+    """Mixin for a table keyed by a random UUID ``id``, its first column."""
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id, sort_order=-1)
+
+
+class SerialKey:
+    """Mixin for a table keyed by a database-assigned 64-bit ``id``, its first column.
+
+    SQLite gets INTEGER: only an INTEGER PRIMARY KEY is its rowid, numbered by the database.
+    """
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+        sort_order=-1,
+    )
 
 
 # Below this many rows a plain INSERT is cheaper than setting up a COPY (a motion event's

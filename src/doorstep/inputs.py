@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 # C0 controls and DEL, without tab, newline and carriage return: never allowed.
@@ -209,6 +209,10 @@ Number = Annotated[float, BeforeValidator(_json_number)]
 WholeNumber = Annotated[int, BeforeValidator(_json_integer)]
 # A date and time as ISO-8601 text with its time zone, never a number of seconds.
 Moment = Annotated[datetime, BeforeValidator(_json_time), AfterValidator(_utc_time)]
+# A position in degrees (WGS 84): a Number in range. The range comes before the validator,
+# as at field level, so that it lands on the number itself (standard JSON-schema keys).
+Latitude = Annotated[float, Field(ge=-90, le=90), BeforeValidator(_json_number)]
+Longitude = Annotated[float, Field(ge=-180, le=180), BeforeValidator(_json_number)]
 
 
 # ---------------------------------------------------------------- optional fields
@@ -237,3 +241,13 @@ OptionalMoment = Annotated[
     AfterValidator(_unless_none(_utc_time)),
 ]
 OptionalWholeNumber = Annotated[int | None, BeforeValidator(_unless_none(_json_integer))]
+
+
+# ---------------------------------------------------------------- schemas
+
+
+class Schema(BaseModel):
+    """The base of the domains' request and response schemas: read from ORM objects, and
+    the surrounding white space of every string a client sends stripped."""
+
+    model_config = ConfigDict(from_attributes=True, str_strip_whitespace=True)

@@ -4,10 +4,10 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Uuid, false
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from doorstep.db import Base, JSONType, UTCDateTime, new_id, utcnow
+from doorstep.db import Base, JSONType, UTCDateTime, UuidKey, str_enum, utcnow
 
 
 class Role(enum.StrEnum):
@@ -17,16 +17,13 @@ class Role(enum.StrEnum):
     admin = "admin"
 
 
-class User(Base):
+class User(UuidKey, Base):
     __tablename__ = "users"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     display_name: Mapped[str] = mapped_column(String(80))
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, length=20, validate_strings=True), default=Role.resident
-    )
+    role: Mapped[Role] = mapped_column(str_enum(Role), default=Role.resident)
     totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # Last TOTP time step accepted, so a code cannot be replayed within its window.
@@ -52,12 +49,11 @@ class WebSession(Base):
     ip_address: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
-class ApiToken(Base):
+class ApiToken(UuidKey, Base):
     """A bearer token for scripts. Shown once; stored as a SHA-256 hash."""
 
     __tablename__ = "api_tokens"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
@@ -73,13 +69,12 @@ class ApiToken(Base):
     with_second_factor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
-class RecoveryCode(Base):
+class RecoveryCode(UuidKey, Base):
     """A one-time code that stands in for the authenticator app. Shown once; stored as a
     SHA-256 hash (the codes are random, 80 bits, so a plain digest is enough)."""
 
     __tablename__ = "recovery_codes"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
@@ -117,10 +112,9 @@ class NotificationPreference(Base):
     event_kinds: Mapped[list[str]] = mapped_column(JSONType, default=list)
 
 
-class PushSubscription(Base):
+class PushSubscription(UuidKey, Base):
     __tablename__ = "push_subscriptions"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )

@@ -5,10 +5,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from doorstep.accounts.models import Role
-from doorstep.inputs import Line, OptionalFlag, OptionalLine, Text
+from doorstep.inputs import Line, OptionalFlag, OptionalLine, Schema, Text
 from doorstep.media.kinds import EventKind
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -24,17 +24,13 @@ def _normalize_email(value: str) -> str:
 Email = Annotated[Line, AfterValidator(_normalize_email)]
 
 
-class AccountBase(BaseModel):
-    model_config = ConfigDict(from_attributes=True, str_strip_whitespace=True)
-
-
-class UserCreate(AccountBase):
+class UserCreate(Schema):
     email: Email
     display_name: Line = Field(min_length=1, max_length=80)
     password: Line = Field(min_length=10, max_length=200)
 
 
-class UserRead(AccountBase):
+class UserRead(Schema):
     id: uuid.UUID
     email: str
     display_name: str
@@ -43,7 +39,7 @@ class UserRead(AccountBase):
     created_at: datetime
 
 
-class TokenCreate(AccountBase):
+class TokenCreate(Schema):
     """Exchange credentials for an API token (scripts, devices)."""
 
     email: Email
@@ -57,7 +53,7 @@ class TokenCreate(AccountBase):
     name: Line = Field(default="script", min_length=1, max_length=80)
 
 
-class TokenRead(AccountBase):
+class TokenRead(Schema):
     id: uuid.UUID
     name: str
     prefix: str
@@ -73,18 +69,18 @@ class TokenIssued(TokenRead):
     token: str = Field(description="Shown once; store it now.")
 
 
-class RoleChange(AccountBase):
+class RoleChange(Schema):
     role: Role
 
 
-class NotificationPreferenceRead(AccountBase):
+class NotificationPreferenceRead(Schema):
     in_app: bool
     email: bool
     push: bool
     event_kinds: list[EventKind]
 
 
-class NotificationPreferenceUpdate(AccountBase):
+class NotificationPreferenceUpdate(Schema):
     in_app: OptionalFlag = None
     email: OptionalFlag = None
     push: OptionalFlag = None
@@ -96,30 +92,30 @@ class NotificationPreferenceUpdate(AccountBase):
         return sorted(set(v)) if v is not None else None
 
 
-class PushSubscriptionCreate(AccountBase):
+class PushSubscriptionCreate(Schema):
     endpoint: Line = Field(min_length=8, max_length=1000, pattern=r"^https://")
     p256dh: Line = Field(min_length=16, max_length=200)
     auth: Line = Field(min_length=8, max_length=100)
 
 
-class TwoFactorStatus(AccountBase):
+class TwoFactorStatus(Schema):
     enabled: bool
     setup_in_progress: bool
     recovery_codes_left: int
 
 
-class TwoFactorEnrolment(AccountBase):
+class TwoFactorEnrolment(Schema):
     """A setup in progress: add the secret to an authenticator app, then confirm a code."""
 
     secret: str = Field(description="The shared secret (base32), for typing in.")
     otpauth_uri: str = Field(description="The otpauth:// URI, for a QR code.")
 
 
-class TwoFactorCode(AccountBase):
+class TwoFactorCode(Schema):
     code: str = Field(min_length=6, max_length=64)
 
 
-class TwoFactorEnabled(AccountBase):
+class TwoFactorEnabled(Schema):
     recovery_codes: list[str] = Field(
         description="Shown once: each works once instead of a TOTP code. Store them safely."
     )
@@ -129,12 +125,12 @@ class TwoFactorEnabled(AccountBase):
     )
 
 
-class TwoFactorDisable(AccountBase):
+class TwoFactorDisable(Schema):
     """Confirm with a current code (TOTP or recovery) or the password."""
 
     code: str | None = Field(default=None, max_length=64)
     password: str | None = Field(default=None, max_length=200)
 
 
-class RecoveryCodes(AccountBase):
+class RecoveryCodes(Schema):
     recovery_codes: list[str] = Field(description="Shown once; the previous set stops working.")

@@ -5,10 +5,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from doorstep.db import Base, JSONType, UTCDateTime, new_id, str_enum, utcnow
+from doorstep.db import Base, JSONType, UTCDateTime, UuidKey, str_enum, utcnow
 
 
 class AgencyType(enum.StrEnum):
@@ -54,10 +54,9 @@ class InvitationEmailStatus(enum.StrEnum):
     failed = "failed"
 
 
-class Agency(Base):
+class Agency(UuidKey, Base):
     __tablename__ = "agencies"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
     agency_type: Mapped[AgencyType] = mapped_column(str_enum(AgencyType))
     city: Mapped[str] = mapped_column(String(120))
@@ -78,11 +77,10 @@ class Agency(Base):
     status_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
-class AgencyMembership(Base):
+class AgencyMembership(UuidKey, Base):
     __tablename__ = "agency_memberships"
     __table_args__ = (UniqueConstraint("agency_id", "user_id"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
@@ -91,13 +89,12 @@ class AgencyMembership(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class AgencyInvitation(Base):
+class AgencyInvitation(UuidKey, Base):
     """An invitation by email; the link carries a random token stored only as its hash."""
 
     __tablename__ = "agency_invitations"
     __table_args__ = (Index("ix_agency_invitations_agency_id_email", "agency_id", "email"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(320))
     role: Mapped[MemberRole] = mapped_column(str_enum(MemberRole))
@@ -117,14 +114,13 @@ class AgencyInvitation(Base):
     email_attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
-class AgencyIdentifier(Base):
+class AgencyIdentifier(UuidKey, Base):
     """A name or code by which outside datasets know an agency; added by an instance
     admin, audited and public."""
 
     __tablename__ = "agency_identifiers"
     __table_args__ = (UniqueConstraint("agency_id", "scheme", "value"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
     scheme: Mapped[IdentifierScheme] = mapped_column(str_enum(IdentifierScheme))
     value: Mapped[str] = mapped_column(String(200))

@@ -4,18 +4,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from doorstep.accounts.schemas import Email
 from doorstep.agencies.models import AgencyStatus, AgencyType, InvitationEmailStatus, MemberRole
-from doorstep.inputs import Line, OptionalText
+from doorstep.inputs import Line, OptionalText, Schema
 
 
-class AgencyBase(BaseModel):
-    model_config = ConfigDict(from_attributes=True, str_strip_whitespace=True)
-
-
-class AgencyCreate(AgencyBase):
+class AgencyCreate(Schema):
     name: Line = Field(min_length=3, max_length=200)
     agency_type: AgencyType
     city: Line = Field(min_length=1, max_length=120)
@@ -25,7 +21,7 @@ class AgencyCreate(AgencyBase):
     website: Line = Field(min_length=8, max_length=500)
 
 
-class AgencyRead(AgencyBase):
+class AgencyRead(Schema):
     """An agency as the public sees it: all of this is public record."""
 
     id: uuid.UUID
@@ -44,17 +40,17 @@ class AgencyRead(AgencyBase):
     status_reason: str | None
 
 
-class AgencyStatusChange(AgencyBase):
+class AgencyStatusChange(Schema):
     action: Line = Field(pattern="^(verify|reject|suspend|reinstate|end)$")
     reason: OptionalText = Field(default=None, max_length=2000)
 
 
-class InvitationCreate(AgencyBase):
+class InvitationCreate(Schema):
     email: Email
     role: MemberRole
 
 
-class InvitationRead(AgencyBase):
+class InvitationRead(Schema):
     id: uuid.UUID
     email: str
     role: MemberRole
@@ -81,11 +77,11 @@ class InvitationIssued(InvitationState):
     )
 
 
-class InvitationAccept(AgencyBase):
+class InvitationAccept(Schema):
     token: Line = Field(min_length=10, max_length=200)
 
 
-class MemberRead(AgencyBase):
+class MemberRead(Schema):
     user_id: uuid.UUID
     display_name: str
     role: MemberRole

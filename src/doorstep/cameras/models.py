@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from doorstep.db import Base, UTCDateTime, new_id, str_enum, utcnow
+from doorstep.db import Base, UTCDateTime, UuidKey, str_enum, utcnow
 from doorstep.media.kinds import EventKind
 
 
@@ -28,7 +28,7 @@ class CameraKind(enum.StrEnum):
     other = "other"
 
 
-class Camera(Base):
+class Camera(UuidKey, Base):
     __tablename__ = "cameras"
     # Targeting reads all of these for the cells of an area: one index answers it alone.
     __table_args__ = (
@@ -43,7 +43,6 @@ class Camera(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     # Typed here, not only through the foreign key: targeting reads it with Core before the
     # users table may be known, and an untyped column would come back as SQLite's text.
     owner_id: Mapped[uuid.UUID] = mapped_column(
@@ -66,13 +65,12 @@ class Camera(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Clip(Base):
+class Clip(UuidKey, Base):
     """A stored video file. Deleted clips keep their row (hash, times) with the file gone."""
 
     __tablename__ = "clips"
     __table_args__ = (Index("ix_clips_camera_id_started_at", "camera_id", "started_at"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     camera_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
     # Typed here, not only through the foreign key: targeting reads it with Core before the
     # users table may be known, and an untyped column would come back as SQLite's text.
@@ -94,7 +92,7 @@ class Clip(Base):
     deleted_reason: Mapped[str | None] = mapped_column(String(20), default=None)
 
 
-class MotionEvent(Base):
+class MotionEvent(UuidKey, Base):
     """Something a camera saw. Its clip is stored here, or kept on the owner's device."""
 
     __tablename__ = "motion_events"
@@ -112,7 +110,6 @@ class MotionEvent(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     camera_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[EventKind] = mapped_column(str_enum(EventKind))

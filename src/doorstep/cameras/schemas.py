@@ -3,39 +3,37 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from doorstep.cameras.models import CameraKind
 from doorstep.inputs import (
     DeviceRef,
     Flag,
+    Latitude,
     Line,
+    Longitude,
     Moment,
-    Number,
     OptionalFlag,
     OptionalLine,
     OptionalMoment,
     OptionalNumber,
     OptionalWholeNumber,
+    Schema,
     WholeNumber,
 )
 from doorstep.media.kinds import EventKind
 
 
-class CameraBase(BaseModel):
-    model_config = ConfigDict(from_attributes=True, str_strip_whitespace=True)
-
-
-class CameraCreate(CameraBase):
+class CameraCreate(Schema):
     name: Line = Field(min_length=1, max_length=80)
     kind: CameraKind
-    latitude: Number = Field(ge=-90, le=90)
-    longitude: Number = Field(ge=-180, le=180)
+    latitude: Latitude
+    longitude: Longitude
     accepts_requests: Flag = True
     retention_days: WholeNumber = Field(default=60, ge=1, le=365)
 
 
-class CameraUpdate(CameraBase):
+class CameraUpdate(Schema):
     name: OptionalLine = Field(default=None, min_length=1, max_length=80)
     kind: CameraKind | None = None
     latitude: OptionalNumber = Field(default=None, ge=-90, le=90)
@@ -44,7 +42,7 @@ class CameraUpdate(CameraBase):
     retention_days: OptionalWholeNumber = Field(default=None, ge=1, le=365)
 
 
-class CameraRead(CameraBase):
+class CameraRead(Schema):
     """The owner's own view of a camera: the only schema that carries the exact position."""
 
     id: uuid.UUID
@@ -64,12 +62,12 @@ class CameraIssued(CameraRead):
     ingest_token: str = Field(description="Shown once; the camera sends it as a bearer token.")
 
 
-class CameraToken(CameraBase):
+class CameraToken(Schema):
     camera_id: uuid.UUID
     ingest_token: str
 
 
-class ClipRead(CameraBase):
+class ClipRead(Schema):
     id: uuid.UUID
     camera_id: uuid.UUID
     started_at: datetime
@@ -84,7 +82,7 @@ class ClipRead(CameraBase):
     thumbnail_url: str
 
 
-class EventCreate(CameraBase):
+class EventCreate(Schema):
     """A local-first event: the clip stays on the device until the owner shares it."""
 
     # A device_ref is taken as sent or refused (DeviceRef), never trimmed: the device
@@ -108,16 +106,16 @@ class EventCreate(CameraBase):
         return v
 
 
-class EventBatch(CameraBase):
+class EventBatch(Schema):
     events: list[EventCreate] = Field(min_length=1, max_length=1000)
 
 
-class EventBatchResult(CameraBase):
+class EventBatchResult(Schema):
     created: int
     duplicates: int = Field(description="Events whose device_ref was already recorded.")
 
 
-class EventRead(CameraBase):
+class EventRead(Schema):
     id: uuid.UUID
     camera_id: uuid.UUID
     camera_name: str
@@ -128,6 +126,6 @@ class EventRead(CameraBase):
     clip: ClipRead | None
 
 
-class EventPage(CameraBase):
+class EventPage(Schema):
     events: list[EventRead]
     next_cursor: str | None

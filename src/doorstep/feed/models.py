@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -27,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from doorstep.db import Base, JSONType, UTCDateTime, new_id, utcnow
+from doorstep.db import Base, JSONType, SerialKey, UTCDateTime, UuidKey, str_enum, utcnow
 
 
 class Category(enum.StrEnum):
@@ -57,10 +56,6 @@ class ReportReason(enum.StrEnum):
     other = "other"
 
 
-def _enum(cls: type[enum.StrEnum]) -> Enum:
-    return Enum(cls, native_enum=False, length=30, validate_strings=True)
-
-
 class Home(Base):
     """Where a resident's feed is centred, how far it reaches, and what alerts him."""
 
@@ -82,7 +77,7 @@ class Home(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Post(Base):
+class Post(UuidKey, Base):
     __tablename__ = "feed_posts"
     __table_args__ = (
         # The feed: coarse_cell IN (cells within the radius), newest first.
@@ -90,7 +85,6 @@ class Post(Base):
         Index("ix_feed_posts_status_created_at", "status", "created_at"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     author_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
@@ -98,7 +92,7 @@ class Post(Base):
     agency_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("agencies.id", ondelete="CASCADE"), default=None, index=True
     )
-    category: Mapped[Category] = mapped_column(_enum(Category))
+    category: Mapped[Category] = mapped_column(str_enum(Category, 30))
     title: Mapped[str] = mapped_column(String(120))
     body: Mapped[str] = mapped_column(Text)
     # What the person did and what he looked like (crime and unexpected activity only).
@@ -113,7 +107,7 @@ class Post(Base):
     footage_request_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("footage_requests.id", ondelete="CASCADE"), default=None, unique=True
     )
-    status: Mapped[PostStatus] = mapped_column(_enum(PostStatus))
+    status: Mapped[PostStatus] = mapped_column(str_enum(PostStatus, 30))
     status_reason: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The feed's order: a post held for review takes its place when it is approved.
@@ -121,11 +115,10 @@ class Post(Base):
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
-class Comment(Base):
+class Comment(UuidKey, Base):
     __tablename__ = "feed_comments"
     __table_args__ = (Index("ix_feed_comments_post_id_created_at", "post_id", "created_at"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     post_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("feed_posts.id", ondelete="CASCADE"))
     author_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
@@ -137,13 +130,12 @@ class Comment(Base):
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
-class Report(Base):
+class Report(UuidKey, Base):
     """A signed-in person's report of a post or a comment (exactly one of the two)."""
 
     __tablename__ = "feed_reports"
     __table_args__ = (Index("ix_feed_reports_resolved_at_created_at", "resolved_at", "created_at"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     post_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("feed_posts.id", ondelete="CASCADE"), index=True
     )
@@ -153,7 +145,7 @@ class Report(Base):
     reporter_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
-    reason: Mapped[ReportReason] = mapped_column(_enum(ReportReason))
+    reason: Mapped[ReportReason] = mapped_column(str_enum(ReportReason, 30))
     note: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
@@ -161,13 +153,12 @@ class Report(Base):
     resolution: Mapped[str | None] = mapped_column(String(20), default=None)
 
 
-class Tip(Base):
+class Tip(UuidKey, Base):
     """A private message to an agency. An anonymous tip keeps no reference to any account."""
 
     __tablename__ = "feed_tips"
     __table_args__ = (Index("ix_feed_tips_agency_id_created_at", "agency_id", "created_at"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
     post_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("feed_posts.id", ondelete="SET NULL"), default=None
@@ -180,15 +171,12 @@ class Tip(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class DigestItem(Base):
+class DigestItem(SerialKey, Base):
     """A post that will reach a resident in his next alert digest, not in an alert of its own."""
 
     __tablename__ = "feed_digest_items"
     __table_args__ = (UniqueConstraint("user_id", "post_id"),)
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     post_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("feed_posts.id", ondelete="CASCADE"), index=True

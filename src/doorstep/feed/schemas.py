@@ -6,36 +6,34 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from doorstep.feed.areas import DEFAULT_RADIUS_MI, MAX_RADIUS_MI, MIN_RADIUS_MI
 from doorstep.feed.models import Category, PostStatus, ReportReason
 from doorstep.inputs import (
     Flag,
+    Latitude,
     Line,
+    Longitude,
     Number,
     OptionalLine,
     OptionalNumber,
     OptionalText,
+    Schema,
     Text,
 )
-
-
-class FeedBase(BaseModel):
-    model_config = ConfigDict(from_attributes=True, str_strip_whitespace=True)
-
 
 # ---------------------------------------------------------------- home
 
 
-class HomeUpdate(FeedBase):
-    latitude: Number = Field(ge=-90, le=90)
-    longitude: Number = Field(ge=-180, le=180)
+class HomeUpdate(Schema):
+    latitude: Latitude
+    longitude: Longitude
     radius_mi: Number = Field(default=DEFAULT_RADIUS_MI, ge=MIN_RADIUS_MI, le=MAX_RADIUS_MI)
     alert_categories: list[Category] = Field(default_factory=list)
 
 
-class HomeRead(FeedBase):
+class HomeRead(Schema):
     """The resident's own view of his home: the only feed schema with a position."""
 
     latitude: float
@@ -48,7 +46,7 @@ class HomeRead(FeedBase):
 # ---------------------------------------------------------------- posts
 
 
-class PersonFields(FeedBase):
+class PersonFields(Schema):
     """What the person did (asked first), then at least two details beyond race.
 
     Also the shape a stored description is read back in, so it takes what was stored
@@ -75,7 +73,7 @@ class PersonCreate(PersonFields):
     other: OptionalLine = Field(default=None, max_length=300)
 
 
-class PostCreate(FeedBase):
+class PostCreate(Schema):
     category: Category
     title: Line = Field(min_length=3, max_length=120)
     body: Text = Field(min_length=1, max_length=5000)
@@ -89,7 +87,7 @@ class PostCreate(FeedBase):
     confirm_personal_data: Flag = False
 
 
-class PostUpdate(FeedBase):
+class PostUpdate(Schema):
     category: Category | None = None
     title: OptionalLine = Field(default=None, min_length=3, max_length=120)
     body: OptionalText = Field(default=None, min_length=1, max_length=5000)
@@ -99,7 +97,7 @@ class PostUpdate(FeedBase):
     confirm_personal_data: Flag = False
 
 
-class PostClip(FeedBase):
+class PostClip(Schema):
     started_at: datetime
     duration_s: float
     width: int
@@ -108,12 +106,12 @@ class PostClip(FeedBase):
     thumbnail_url: str
 
 
-class AgencyRef(FeedBase):
+class AgencyRef(Schema):
     id: uuid.UUID
     name: str
 
 
-class PostRead(FeedBase):
+class PostRead(Schema):
     id: uuid.UUID
     category: Category
     title: str
@@ -138,7 +136,7 @@ class PostRead(FeedBase):
     comment_count: int
 
 
-class FeedPage(FeedBase):
+class FeedPage(Schema):
     posts: list[PostRead]
     next_cursor: str | None
 
@@ -154,7 +152,7 @@ class FeedMap(BaseModel):
 # ---------------------------------------------------------------- comments
 
 
-class CommentCreate(FeedBase):
+class CommentCreate(Schema):
     body: Text = Field(min_length=1, max_length=2000)
 
 
@@ -162,7 +160,7 @@ class CommentUpdate(CommentCreate):
     pass
 
 
-class CommentRead(FeedBase):
+class CommentRead(Schema):
     id: uuid.UUID
     post_id: uuid.UUID
     body: str
@@ -177,12 +175,12 @@ class CommentRead(FeedBase):
 # ---------------------------------------------------------------- reports and moderation
 
 
-class ReportCreate(FeedBase):
+class ReportCreate(Schema):
     reason: ReportReason
     note: OptionalText = Field(default=None, max_length=1000)
 
 
-class ReportRead(FeedBase):
+class ReportRead(Schema):
     id: uuid.UUID
     post_id: uuid.UUID
     comment_id: uuid.UUID | None
@@ -190,15 +188,15 @@ class ReportRead(FeedBase):
     created_at: datetime
 
 
-class ModerationReason(FeedBase):
+class ModerationReason(Schema):
     reason: Text = Field(min_length=3, max_length=1000)
 
 
-class ApprovalNote(FeedBase):
+class ApprovalNote(Schema):
     reason: OptionalText = Field(default=None, max_length=1000)
 
 
-class QueueItem(FeedBase):
+class QueueItem(Schema):
     subject_type: str  # "post" or "comment"
     post_id: uuid.UUID
     comment_id: uuid.UUID | None
@@ -213,32 +211,32 @@ class QueueItem(FeedBase):
     first_reported_at: datetime
 
 
-class FeedSettingsRead(FeedBase):
+class FeedSettingsRead(Schema):
     hold_new_posts: bool
     updated_at: datetime
 
 
-class FeedSettingsUpdate(FeedBase):
+class FeedSettingsUpdate(Schema):
     hold_new_posts: Flag
 
 
 # ---------------------------------------------------------------- tips
 
 
-class TipCreate(FeedBase):
+class TipCreate(Schema):
     body: Text = Field(min_length=3, max_length=5000)
     post_id: uuid.UUID | None = None
     anonymous: Flag = False
 
 
-class TipSent(FeedBase):
+class TipSent(Schema):
     id: uuid.UUID
     agency_id: uuid.UUID
     anonymous: bool
     created_at: datetime
 
 
-class TipRead(FeedBase):
+class TipRead(Schema):
     """What the agency sees: the message, and the sender only when he chose to be named."""
 
     id: uuid.UUID

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from doorstep.db import Base, JSONType, UTCDateTime, new_id, str_enum, utcnow
+from doorstep.db import Base, JSONType, SerialKey, UTCDateTime, UuidKey, str_enum, utcnow
 
 
 class RequestStatus(enum.StrEnum):
@@ -66,7 +66,7 @@ class EvidenceStatus(enum.StrEnum):
     deleted = "deleted"
 
 
-class FootageRequest(Base):
+class FootageRequest(UuidKey, Base):
     __tablename__ = "footage_requests"
     __table_args__ = (
         Index("ix_footage_requests_agency_id_created_at", "agency_id", "created_at"),
@@ -74,7 +74,6 @@ class FootageRequest(Base):
         Index("ix_footage_requests_agency_id_case_number", "agency_id", "case_number"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"))
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     case_number: Mapped[str | None] = mapped_column(String(60), default=None)
@@ -106,7 +105,7 @@ class FootageRequest(Base):
     asked_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Recipient(Base):
+class Recipient(UuidKey, Base):
     """One owner asked by one request. Never shown to the agency, not even as a row count
     per owner: the agency sees totals only."""
 
@@ -117,7 +116,6 @@ class Recipient(Base):
         Index("ix_footage_recipients_status_next_reminder_at", "status", "next_reminder_at"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     request_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("footage_requests.id", ondelete="CASCADE")
     )
@@ -135,7 +133,7 @@ class Recipient(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Evidence(Base):
+class Evidence(UuidKey, Base):
     """An immutable copy of a shared clip, with the SHA-256 checked on every read."""
 
     __tablename__ = "evidence"
@@ -144,7 +142,6 @@ class Evidence(Base):
         Index("ix_evidence_status_delete_after", "status", "delete_after"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("footage_requests.id"))
     recipient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("footage_recipients.id"), index=True)
     source_clip_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
@@ -168,15 +165,12 @@ class Evidence(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
-class EvidenceAccess(Base):
+class EvidenceAccess(SerialKey, Base):
     """Every view, download and export of evidence; the owner sees these."""
 
     __tablename__ = "evidence_accesses"
     __table_args__ = (Index("ix_evidence_accesses_evidence_id_at", "evidence_id", "at"),)
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
     evidence_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("evidence.id", ondelete="CASCADE"))
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"))
@@ -209,7 +203,7 @@ class AgencyMute(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class PolicyRecord(Base):
+class PolicyRecord(UuidKey, Base):
     """The policy in force: one instance row (agency_id NULL) and optional agency overrides.
 
     ``settings`` holds only the values set at this level; the effective policy is
@@ -218,7 +212,6 @@ class PolicyRecord(Base):
 
     __tablename__ = "policies"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     agency_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("agencies.id", ondelete="CASCADE"), unique=True, default=None
     )
@@ -227,14 +220,11 @@ class PolicyRecord(Base):
     updated_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
 
 
-class PolicyVersion(Base):
+class PolicyVersion(SerialKey, Base):
     """Every change of a policy level, kept forever for the public change history."""
 
     __tablename__ = "policy_versions"
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
     agency_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None, index=True)
     settings: Mapped[dict[str, Any]] = mapped_column(JSONType)
     changed: Mapped[dict[str, Any]] = mapped_column(JSONType)

@@ -4,32 +4,31 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from doorstep.footage.models import IncidentType, RecipientStatus, RequestStatus
 from doorstep.inputs import (
     Flag,
+    Latitude,
     Line,
+    Longitude,
     Moment,
     Number,
     OptionalFlag,
     OptionalLine,
     OptionalText,
+    Schema,
     Text,
 )
 
 
-class FootageBase(BaseModel):
-    model_config = ConfigDict(from_attributes=True, str_strip_whitespace=True)
-
-
-class Circle(FootageBase):
-    latitude: Number = Field(ge=-90, le=90)
-    longitude: Number = Field(ge=-180, le=180)
+class Circle(Schema):
+    latitude: Latitude
+    longitude: Longitude
     radius_m: Number = Field(gt=0, le=50_000)
 
 
-class RequestCreate(FootageBase):
+class RequestCreate(Schema):
     area: dict[str, Any] | None = Field(default=None, description="GeoJSON Polygon")
     circle: Circle | None = None
     window_start: Moment
@@ -40,14 +39,14 @@ class RequestCreate(FootageBase):
     investigator_contact: Line = Field(min_length=1, max_length=300)
 
 
-class RequestCounts(FootageBase):
+class RequestCounts(Schema):
     asked: int
     shared: int
     declined: int
     no_answer: int
 
 
-class RequestRead(FootageBase):
+class RequestRead(Schema):
     """A request as its agency sees it: counts, never who was asked."""
 
     id: uuid.UUID
@@ -72,16 +71,16 @@ class RequestRead(FootageBase):
     counts: RequestCounts
 
 
-class Review(FootageBase):
+class Review(Schema):
     approve: Flag
     note: OptionalText = Field(default=None, max_length=2000)
 
 
-class CloseRequest(FootageBase):
+class CloseRequest(Schema):
     reason: Line = Field(default="resolved", pattern="^(resolved|no_longer_needed)$")
 
 
-class EvidenceRead(FootageBase):
+class EvidenceRead(Schema):
     id: uuid.UUID
     kind: str
     started_at: datetime
@@ -93,11 +92,11 @@ class EvidenceRead(FootageBase):
     video_url: str
 
 
-class HoldChange(FootageBase):
+class HoldChange(Schema):
     held: Flag
 
 
-class OwnerEvent(FootageBase):
+class OwnerEvent(Schema):
     id: uuid.UUID
     camera_name: str
     kind: str
@@ -107,7 +106,7 @@ class OwnerEvent(FootageBase):
     thumbnail_url: str | None
 
 
-class OwnerRequestRead(FootageBase):
+class OwnerRequestRead(Schema):
     """A request as an asked owner sees it: the notice, the area, and his own clips."""
 
     id: uuid.UUID
@@ -125,12 +124,12 @@ class OwnerRequestRead(FootageBase):
     my_events: list[OwnerEvent]
 
 
-class ShareBody(FootageBase):
+class ShareBody(Schema):
     event_ids: list[uuid.UUID] = Field(min_length=1, max_length=200)
     reveal_identity: Flag = False
 
 
-class SharedEvidenceRead(FootageBase):
+class SharedEvidenceRead(Schema):
     id: uuid.UUID
     request_id: uuid.UUID
     agency_name: str
@@ -142,17 +141,17 @@ class SharedEvidenceRead(FootageBase):
     accesses: list[dict[str, Any]]
 
 
-class RequestSettings(FootageBase):
+class RequestSettings(Schema):
     opted_out: OptionalFlag = None
     reminders: OptionalFlag = None
 
 
-class RequestSettingsRead(FootageBase):
+class RequestSettingsRead(Schema):
     opted_out: bool
     reminders: bool
 
 
-class PendingUpload(FootageBase):
+class PendingUpload(Schema):
     evidence_id: uuid.UUID
     event_id: uuid.UUID
     device_ref: str | None

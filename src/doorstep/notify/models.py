@@ -5,10 +5,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from doorstep.db import Base, JSONType, UTCDateTime, new_id, utcnow
+from doorstep.db import Base, JSONType, SerialKey, UTCDateTime, UuidKey, str_enum, utcnow
 
 
 class JobStatus(enum.StrEnum):
@@ -17,19 +17,16 @@ class JobStatus(enum.StrEnum):
     failed = "failed"
 
 
-class OutboxJob(Base):
+class OutboxJob(SerialKey, Base):
     """Work that must happen after a commit. Written in the same transaction as its cause."""
 
     __tablename__ = "outbox_jobs"
     __table_args__ = (Index("ix_outbox_jobs_status_run_after", "status", "run_after"),)
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
     kind: Mapped[str] = mapped_column(String(60))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     status: Mapped[JobStatus] = mapped_column(
-        Enum(JobStatus, native_enum=False, length=10, validate_strings=True),
+        str_enum(JobStatus, 10),
         default=JobStatus.pending,
     )
     run_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -42,13 +39,12 @@ class OutboxJob(Base):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
-class Notification(Base):
+class Notification(UuidKey, Base):
     """An in-app notification in a user's inbox."""
 
     __tablename__ = "notifications"
     __table_args__ = (Index("ix_notifications_user_id_created_at", "user_id", "created_at"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
@@ -60,12 +56,11 @@ class Notification(Base):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
-class Webhook(Base):
+class Webhook(UuidKey, Base):
     """A user's own endpoint that receives signed JSON alerts."""
 
     __tablename__ = "webhooks"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from doorstep.db import Base, JSONType, UTCDateTime, new_id, utcnow
+from doorstep.db import Base, JSONType, SerialKey, UTCDateTime, UuidKey, utcnow
 
 
 class AuditDailyHead(Base):
@@ -51,14 +51,13 @@ class AgencyStatement(Base):
     updated_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
 
 
-class AccountabilityImport(Base):
+class AccountabilityImport(UuidKey, Base):
     """One release of an external dataset of incidents attributed to agencies, as
     loaded: the file's SHA-256 makes loading the same file twice a no-op. A withdrawn
     release's incidents leave every figure; the withdrawal is audited and public."""
 
     __tablename__ = "accountability_imports"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(40))
     source: Mapped[str] = mapped_column(String(300))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -75,7 +74,7 @@ class AccountabilityImport(Base):
     withdrawn_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
-class AccountabilityRecord(Base):
+class AccountabilityRecord(SerialKey, Base):
     """One incident of an external dataset, attributed to one or more agencies (its
     ``AccountabilityAttribution`` rows). Kept whatever happens: a date not understood
     leaves ``occurred_on`` NULL with a ``review_note``, so it is listed for review.
@@ -87,9 +86,6 @@ class AccountabilityRecord(Base):
         Index("ix_accountability_records_kind_occurred_on", "kind", "occurred_on"),
     )
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
     import_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("accountability_imports.id", ondelete="CASCADE"), index=True
     )
@@ -115,15 +111,12 @@ class AccountabilityRecord(Base):
     previous: Mapped[dict[str, object] | None] = mapped_column(JSONType, default=None)
 
 
-class AccountabilityAttribution(Base):
+class AccountabilityAttribution(SerialKey, Base):
     """One agency named by an incident, as the dataset names it, and the agency here it
     matched (NULL, with a ``review_note``, when none or more than one)."""
 
     __tablename__ = "accountability_attributions"
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
     record_id: Mapped[int] = mapped_column(
         ForeignKey("accountability_records.id", ondelete="CASCADE"), index=True
     )
@@ -139,14 +132,13 @@ class AccountabilityAttribution(Base):
     review_note: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
-class AccountabilityAnalysis(Base):
+class AccountabilityAnalysis(UuidKey, Base):
     """The figures of one ``transparency analyze`` run: shown on the agency pages (latest
     run per kind) exactly as the command printed them."""
 
     __tablename__ = "accountability_analyses"
     __table_args__ = (Index("ix_accountability_analyses_kind_computed_at", "kind", "computed_at"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(40))
     since_years: Mapped[int] = mapped_column(Integer)
     period_start: Mapped[date] = mapped_column(Date)

@@ -9,9 +9,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
-import doorstep.db
+from doorstep.migrations import ddl
 
 revision: str = "20261129_0004"
 down_revision: str | None = "20261129_0003"
@@ -24,297 +23,173 @@ def upgrade() -> None:
         "feed_settings",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("hold_new_posts", sa.Boolean(), nullable=False),
-        sa.Column("updated_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_by", sa.Uuid(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_feed_settings")),
+        ddl.timestamp("updated_at"),
+        ddl.uuid("updated_by", nullable=True),
+        ddl.primary_key("feed_settings"),
     )
     op.create_table(
         "feed_homes",
-        sa.Column("user_id", sa.Uuid(), nullable=False),
+        ddl.uuid("user_id"),
         sa.Column("exact_latitude", sa.Float(), nullable=False),
         sa.Column("exact_longitude", sa.Float(), nullable=False),
         sa.Column("coarse_cell", sa.BigInteger(), nullable=False),
         sa.Column("radius_m", sa.Float(), nullable=False),
-        sa.Column(
-            "alert_categories",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("last_alert_at", doorstep.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("digest_due_at", doorstep.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_feed_homes_user_id_users"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_feed_homes")),
+        ddl.json("alert_categories"),
+        ddl.timestamp("last_alert_at", nullable=True),
+        ddl.timestamp("digest_due_at", nullable=True),
+        ddl.timestamp("updated_at"),
+        ddl.foreign_key("feed_homes", "user_id", "users", ondelete="CASCADE"),
+        ddl.primary_key("feed_homes", "user_id"),
     )
-    with op.batch_alter_table("feed_homes", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_feed_homes_coarse_cell"), ["coarse_cell"], unique=False
-        )
+    ddl.create_indexes("feed_homes", ("ix_feed_homes_coarse_cell", ["coarse_cell"]))
 
     op.create_table(
         "feed_posts",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("author_id", sa.Uuid(), nullable=False),
-        sa.Column("agency_id", sa.Uuid(), nullable=True),
-        sa.Column(
+        ddl.uuid("id"),
+        ddl.uuid("author_id"),
+        ddl.uuid("agency_id", nullable=True),
+        ddl.str_enum(
             "category",
-            sa.Enum(
-                "crime",
-                "safety",
-                "unexpected_activity",
-                "lost_found_pet",
-                "community",
-                name="category",
-                native_enum=False,
-                length=30,
-            ),
-            nullable=False,
+            "category",
+            ["crime", "safety", "unexpected_activity", "lost_found_pet", "community"],
+            length=30,
         ),
         sa.Column("title", sa.String(length=120), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column(
-            "person",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
-        ),
+        ddl.json("person", nullable=True),
         sa.Column("coarse_cell", sa.BigInteger(), nullable=False),
-        sa.Column("clip_id", sa.Uuid(), nullable=True),
-        sa.Column("footage_request_id", sa.Uuid(), nullable=True),
-        sa.Column(
-            "status",
-            sa.Enum(
-                "pending",
-                "published",
-                "rejected",
-                "hidden",
-                name="poststatus",
-                native_enum=False,
-                length=30,
-            ),
-            nullable=False,
+        ddl.uuid("clip_id", nullable=True),
+        ddl.uuid("footage_request_id", nullable=True),
+        ddl.str_enum(
+            "status", "poststatus", ["pending", "published", "rejected", "hidden"], length=30
         ),
         sa.Column("status_reason", sa.Text(), nullable=True),
-        sa.Column("created_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("published_at", doorstep.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("edited_at", doorstep.db.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["agency_id"],
-            ["agencies.id"],
-            name=op.f("fk_feed_posts_agency_id_agencies"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["author_id"],
-            ["users.id"],
-            name=op.f("fk_feed_posts_author_id_users"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["clip_id"], ["clips.id"], name=op.f("fk_feed_posts_clip_id_clips"), ondelete="SET NULL"
-        ),
-        sa.ForeignKeyConstraint(
-            ["footage_request_id"],
-            ["footage_requests.id"],
-            name=op.f("fk_feed_posts_footage_request_id_footage_requests"),
-            ondelete="CASCADE",
-        ),
-        sa.UniqueConstraint("footage_request_id", name=op.f("uq_feed_posts_footage_request_id")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_feed_posts")),
+        ddl.timestamp("created_at"),
+        ddl.timestamp("published_at", nullable=True),
+        ddl.timestamp("edited_at", nullable=True),
+        ddl.foreign_key("feed_posts", "agency_id", "agencies", ondelete="CASCADE"),
+        ddl.foreign_key("feed_posts", "author_id", "users", ondelete="CASCADE"),
+        ddl.foreign_key("feed_posts", "clip_id", "clips", ondelete="SET NULL"),
+        ddl.foreign_key("feed_posts", "footage_request_id", "footage_requests", ondelete="CASCADE"),
+        ddl.unique("feed_posts", "footage_request_id"),
+        ddl.primary_key("feed_posts"),
     )
-    with op.batch_alter_table("feed_posts", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_feed_posts_agency_id"), ["agency_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_feed_posts_author_id"), ["author_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_feed_posts_clip_id"), ["clip_id"], unique=False)
-        batch_op.create_index(
-            "ix_feed_posts_coarse_cell_published_at", ["coarse_cell", "published_at"], unique=False
-        )
-        batch_op.create_index(
-            "ix_feed_posts_status_created_at", ["status", "created_at"], unique=False
-        )
+    ddl.create_indexes(
+        "feed_posts",
+        ("ix_feed_posts_agency_id", ["agency_id"]),
+        ("ix_feed_posts_author_id", ["author_id"]),
+        ("ix_feed_posts_clip_id", ["clip_id"]),
+        ("ix_feed_posts_coarse_cell_published_at", ["coarse_cell", "published_at"]),
+        ("ix_feed_posts_status_created_at", ["status", "created_at"]),
+    )
 
     op.create_table(
         "feed_comments",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("post_id", sa.Uuid(), nullable=False),
-        sa.Column("author_id", sa.Uuid(), nullable=False),
+        ddl.uuid("id"),
+        ddl.uuid("post_id"),
+        ddl.uuid("author_id"),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("is_hidden", sa.Boolean(), nullable=False),
         sa.Column("hidden_reason", sa.Text(), nullable=True),
-        sa.Column("created_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("edited_at", doorstep.db.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["author_id"],
-            ["users.id"],
-            name=op.f("fk_feed_comments_author_id_users"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["post_id"],
-            ["feed_posts.id"],
-            name=op.f("fk_feed_comments_post_id_feed_posts"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_feed_comments")),
+        ddl.timestamp("created_at"),
+        ddl.timestamp("edited_at", nullable=True),
+        ddl.foreign_key("feed_comments", "author_id", "users", ondelete="CASCADE"),
+        ddl.foreign_key("feed_comments", "post_id", "feed_posts", ondelete="CASCADE"),
+        ddl.primary_key("feed_comments"),
     )
-    with op.batch_alter_table("feed_comments", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_feed_comments_author_id"), ["author_id"], unique=False)
-        batch_op.create_index(
-            "ix_feed_comments_post_id_created_at", ["post_id", "created_at"], unique=False
-        )
+    ddl.create_indexes(
+        "feed_comments",
+        ("ix_feed_comments_author_id", ["author_id"]),
+        ("ix_feed_comments_post_id_created_at", ["post_id", "created_at"]),
+    )
 
     op.create_table(
         "feed_digest_items",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("user_id", sa.Uuid(), nullable=False),
-        sa.Column("post_id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["post_id"],
-            ["feed_posts.id"],
-            name=op.f("fk_feed_digest_items_post_id_feed_posts"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-            name=op.f("fk_feed_digest_items_user_id_users"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_feed_digest_items")),
-        sa.UniqueConstraint("user_id", "post_id", name=op.f("uq_feed_digest_items_user_id")),
+        ddl.serial(),
+        ddl.uuid("user_id"),
+        ddl.uuid("post_id"),
+        ddl.timestamp("created_at"),
+        ddl.foreign_key("feed_digest_items", "post_id", "feed_posts", ondelete="CASCADE"),
+        ddl.foreign_key("feed_digest_items", "user_id", "users", ondelete="CASCADE"),
+        ddl.primary_key("feed_digest_items"),
+        ddl.unique("feed_digest_items", "user_id", "post_id"),
     )
-    with op.batch_alter_table("feed_digest_items", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_feed_digest_items_post_id"), ["post_id"], unique=False)
+    ddl.create_indexes("feed_digest_items", ("ix_feed_digest_items_post_id", ["post_id"]))
 
     op.create_table(
         "feed_tips",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("agency_id", sa.Uuid(), nullable=False),
-        sa.Column("post_id", sa.Uuid(), nullable=True),
-        sa.Column("sender_id", sa.Uuid(), nullable=True),
+        ddl.uuid("id"),
+        ddl.uuid("agency_id"),
+        ddl.uuid("post_id", nullable=True),
+        ddl.uuid("sender_id", nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("created_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["agency_id"],
-            ["agencies.id"],
-            name=op.f("fk_feed_tips_agency_id_agencies"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["post_id"],
-            ["feed_posts.id"],
-            name=op.f("fk_feed_tips_post_id_feed_posts"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["sender_id"],
-            ["users.id"],
-            name=op.f("fk_feed_tips_sender_id_users"),
-            ondelete="SET NULL",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_feed_tips")),
+        ddl.timestamp("created_at"),
+        ddl.foreign_key("feed_tips", "agency_id", "agencies", ondelete="CASCADE"),
+        ddl.foreign_key("feed_tips", "post_id", "feed_posts", ondelete="SET NULL"),
+        ddl.foreign_key("feed_tips", "sender_id", "users", ondelete="SET NULL"),
+        ddl.primary_key("feed_tips"),
     )
-    with op.batch_alter_table("feed_tips", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_feed_tips_agency_id_created_at", ["agency_id", "created_at"], unique=False
-        )
+    ddl.create_indexes(
+        "feed_tips", ("ix_feed_tips_agency_id_created_at", ["agency_id", "created_at"])
+    )
 
     op.create_table(
         "feed_reports",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("post_id", sa.Uuid(), nullable=False),
-        sa.Column("comment_id", sa.Uuid(), nullable=True),
-        sa.Column("reporter_id", sa.Uuid(), nullable=False),
-        sa.Column(
+        ddl.uuid("id"),
+        ddl.uuid("post_id"),
+        ddl.uuid("comment_id", nullable=True),
+        ddl.uuid("reporter_id"),
+        ddl.str_enum(
             "reason",
-            sa.Enum(
+            "reportreason",
+            [
                 "profiling",
                 "false_information",
                 "harassment",
                 "private_information",
                 "spam",
                 "other",
-                name="reportreason",
-                native_enum=False,
-                length=30,
-            ),
-            nullable=False,
+            ],
+            length=30,
         ),
         sa.Column("note", sa.Text(), nullable=True),
-        sa.Column("created_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("resolved_at", doorstep.db.UTCDateTime(timezone=True), nullable=True),
+        ddl.timestamp("created_at"),
+        ddl.timestamp("resolved_at", nullable=True),
         sa.Column("resolution", sa.String(length=20), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["comment_id"],
-            ["feed_comments.id"],
-            name=op.f("fk_feed_reports_comment_id_feed_comments"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["post_id"],
-            ["feed_posts.id"],
-            name=op.f("fk_feed_reports_post_id_feed_posts"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["reporter_id"],
-            ["users.id"],
-            name=op.f("fk_feed_reports_reporter_id_users"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_feed_reports")),
+        ddl.foreign_key("feed_reports", "comment_id", "feed_comments", ondelete="CASCADE"),
+        ddl.foreign_key("feed_reports", "post_id", "feed_posts", ondelete="CASCADE"),
+        ddl.foreign_key("feed_reports", "reporter_id", "users", ondelete="CASCADE"),
+        ddl.primary_key("feed_reports"),
     )
-    with op.batch_alter_table("feed_reports", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_feed_reports_comment_id"), ["comment_id"], unique=False
-        )
-        batch_op.create_index(batch_op.f("ix_feed_reports_post_id"), ["post_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_feed_reports_reporter_id"), ["reporter_id"], unique=False
-        )
-        batch_op.create_index(
-            "ix_feed_reports_resolved_at_created_at", ["resolved_at", "created_at"], unique=False
-        )
+    ddl.create_indexes(
+        "feed_reports",
+        ("ix_feed_reports_comment_id", ["comment_id"]),
+        ("ix_feed_reports_post_id", ["post_id"]),
+        ("ix_feed_reports_reporter_id", ["reporter_id"]),
+        ("ix_feed_reports_resolved_at_created_at", ["resolved_at", "created_at"]),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("feed_reports", schema=None) as batch_op:
-        batch_op.drop_index("ix_feed_reports_resolved_at_created_at")
-        batch_op.drop_index(batch_op.f("ix_feed_reports_reporter_id"))
-        batch_op.drop_index(batch_op.f("ix_feed_reports_post_id"))
-        batch_op.drop_index(batch_op.f("ix_feed_reports_comment_id"))
-
-    op.drop_table("feed_reports")
-    with op.batch_alter_table("feed_tips", schema=None) as batch_op:
-        batch_op.drop_index("ix_feed_tips_agency_id_created_at")
-
-    op.drop_table("feed_tips")
-    with op.batch_alter_table("feed_digest_items", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_feed_digest_items_post_id"))
-
-    op.drop_table("feed_digest_items")
-    with op.batch_alter_table("feed_comments", schema=None) as batch_op:
-        batch_op.drop_index("ix_feed_comments_post_id_created_at")
-        batch_op.drop_index(batch_op.f("ix_feed_comments_author_id"))
-
-    op.drop_table("feed_comments")
-    with op.batch_alter_table("feed_posts", schema=None) as batch_op:
-        batch_op.drop_index("ix_feed_posts_status_created_at")
-        batch_op.drop_index("ix_feed_posts_coarse_cell_published_at")
-        batch_op.drop_index(batch_op.f("ix_feed_posts_clip_id"))
-        batch_op.drop_index(batch_op.f("ix_feed_posts_author_id"))
-        batch_op.drop_index(batch_op.f("ix_feed_posts_agency_id"))
-
-    op.drop_table("feed_posts")
-    with op.batch_alter_table("feed_homes", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_feed_homes_coarse_cell"))
-
-    op.drop_table("feed_homes")
+    ddl.drop_table(
+        "feed_reports",
+        "ix_feed_reports_resolved_at_created_at",
+        "ix_feed_reports_reporter_id",
+        "ix_feed_reports_post_id",
+        "ix_feed_reports_comment_id",
+    )
+    ddl.drop_table("feed_tips", "ix_feed_tips_agency_id_created_at")
+    ddl.drop_table("feed_digest_items", "ix_feed_digest_items_post_id")
+    ddl.drop_table(
+        "feed_comments", "ix_feed_comments_post_id_created_at", "ix_feed_comments_author_id"
+    )
+    ddl.drop_table(
+        "feed_posts",
+        "ix_feed_posts_status_created_at",
+        "ix_feed_posts_coarse_cell_published_at",
+        "ix_feed_posts_clip_id",
+        "ix_feed_posts_author_id",
+        "ix_feed_posts_agency_id",
+    )
+    ddl.drop_table("feed_homes", "ix_feed_homes_coarse_cell")
     op.drop_table("feed_settings")

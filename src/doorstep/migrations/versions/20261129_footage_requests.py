@@ -9,9 +9,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
-import doorstep.db
+from doorstep.migrations import ddl
 
 revision: str = "20261129_0003"
 down_revision: str | None = "20261129_0002"
@@ -22,46 +21,32 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "owner_request_settings",
-        sa.Column("owner_id", sa.Uuid(), nullable=False),
+        ddl.uuid("owner_id"),
         sa.Column("opted_out", sa.Boolean(), nullable=False),
         sa.Column("reminders", sa.Boolean(), nullable=False),
-        sa.Column("updated_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["owner_id"],
-            ["users.id"],
-            name=op.f("fk_owner_request_settings_owner_id_users"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("owner_id", name=op.f("pk_owner_request_settings")),
+        ddl.timestamp("updated_at"),
+        ddl.foreign_key("owner_request_settings", "owner_id", "users", ondelete="CASCADE"),
+        ddl.primary_key("owner_request_settings", "owner_id"),
     )
     op.create_table(
         "agency_mutes",
-        sa.Column("owner_id", sa.Uuid(), nullable=False),
-        sa.Column("agency_id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["agency_id"],
-            ["agencies.id"],
-            name=op.f("fk_agency_mutes_agency_id_agencies"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["owner_id"],
-            ["users.id"],
-            name=op.f("fk_agency_mutes_owner_id_users"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("owner_id", "agency_id", name=op.f("pk_agency_mutes")),
+        ddl.uuid("owner_id"),
+        ddl.uuid("agency_id"),
+        ddl.timestamp("created_at"),
+        ddl.foreign_key("agency_mutes", "agency_id", "agencies", ondelete="CASCADE"),
+        ddl.foreign_key("agency_mutes", "owner_id", "users", ondelete="CASCADE"),
+        ddl.primary_key("agency_mutes", "owner_id", "agency_id"),
     )
     op.create_table(
         "footage_requests",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("agency_id", sa.Uuid(), nullable=False),
-        sa.Column("created_by", sa.Uuid(), nullable=False),
+        ddl.uuid("id"),
+        ddl.uuid("agency_id"),
+        ddl.uuid("created_by"),
         sa.Column("case_number", sa.String(length=60), nullable=True),
-        sa.Column(
+        ddl.str_enum(
             "incident_type",
-            sa.Enum(
+            "incidenttype",
+            [
                 "burglary",
                 "robbery",
                 "assault",
@@ -79,35 +64,21 @@ def upgrade() -> None:
                 "first_amendment_activity",
                 "immigration_enforcement",
                 "general_announcement",
-                name="incidenttype",
-                native_enum=False,
-                length=30,
-            ),
-            nullable=False,
+            ],
+            length=30,
         ),
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("investigator_contact", sa.String(length=300), nullable=False),
-        sa.Column(
-            "area",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column(
-            "circle",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
-        ),
+        ddl.json("area"),
+        ddl.json("circle", nullable=True),
         sa.Column("area_sq_mi", sa.Float(), nullable=False),
-        sa.Column(
-            "public_cells",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("window_start", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("window_end", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column(
+        ddl.json("public_cells"),
+        ddl.timestamp("window_start"),
+        ddl.timestamp("window_end"),
+        ddl.str_enum(
             "status",
-            sa.Enum(
+            "requeststatus",
+            [
                 "draft",
                 "pending_approval",
                 "pending_review",
@@ -115,120 +86,71 @@ def upgrade() -> None:
                 "closed",
                 "withdrawn",
                 "rejected",
-                name="requeststatus",
-                native_enum=False,
-                length=30,
-            ),
-            nullable=False,
+            ],
+            length=30,
         ),
-        sa.Column("created_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("submitted_at", doorstep.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("approved_by", sa.Uuid(), nullable=True),
-        sa.Column("approved_at", doorstep.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("reviewed_by", sa.Uuid(), nullable=True),
-        sa.Column("reviewed_at", doorstep.db.UTCDateTime(timezone=True), nullable=True),
+        ddl.timestamp("created_at"),
+        ddl.timestamp("submitted_at", nullable=True),
+        ddl.uuid("approved_by", nullable=True),
+        ddl.timestamp("approved_at", nullable=True),
+        ddl.uuid("reviewed_by", nullable=True),
+        ddl.timestamp("reviewed_at", nullable=True),
         sa.Column("review_note", sa.Text(), nullable=True),
-        sa.Column("activated_at", doorstep.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("closes_at", doorstep.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("closed_at", doorstep.db.UTCDateTime(timezone=True), nullable=True),
+        ddl.timestamp("activated_at", nullable=True),
+        ddl.timestamp("closes_at", nullable=True),
+        ddl.timestamp("closed_at", nullable=True),
         sa.Column("close_reason", sa.String(length=40), nullable=True),
         sa.Column("asked_count", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["agency_id"], ["agencies.id"], name=op.f("fk_footage_requests_agency_id_agencies")
-        ),
-        sa.ForeignKeyConstraint(
-            ["created_by"], ["users.id"], name=op.f("fk_footage_requests_created_by_users")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_footage_requests")),
+        ddl.foreign_key("footage_requests", "agency_id", "agencies"),
+        ddl.foreign_key("footage_requests", "created_by", "users"),
+        ddl.primary_key("footage_requests"),
     )
-    with op.batch_alter_table("footage_requests", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_footage_requests_agency_id_case_number", ["agency_id", "case_number"], unique=False
-        )
-        batch_op.create_index(
-            "ix_footage_requests_agency_id_created_at", ["agency_id", "created_at"], unique=False
-        )
-        batch_op.create_index(
-            "ix_footage_requests_status_closes_at", ["status", "closes_at"], unique=False
-        )
+    ddl.create_indexes(
+        "footage_requests",
+        ("ix_footage_requests_agency_id_case_number", ["agency_id", "case_number"]),
+        ("ix_footage_requests_agency_id_created_at", ["agency_id", "created_at"]),
+        ("ix_footage_requests_status_closes_at", ["status", "closes_at"]),
+    )
 
     op.create_table(
         "footage_recipients",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("request_id", sa.Uuid(), nullable=False),
-        sa.Column("owner_id", sa.Uuid(), nullable=False),
-        sa.Column(
-            "camera_ids",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column(
-            "status",
-            sa.Enum(
-                "pending",
-                "shared",
-                "declined",
-                name="recipientstatus",
-                native_enum=False,
-                length=30,
-            ),
-            nullable=False,
-        ),
+        ddl.uuid("id"),
+        ddl.uuid("request_id"),
+        ddl.uuid("owner_id"),
+        ddl.json("camera_ids"),
+        ddl.str_enum("status", "recipientstatus", ["pending", "shared", "declined"], length=30),
         sa.Column("neighbor_number", sa.Integer(), nullable=False),
         sa.Column("reveal_identity", sa.Boolean(), nullable=False),
-        sa.Column("answered_at", doorstep.db.UTCDateTime(timezone=True), nullable=True),
+        ddl.timestamp("answered_at", nullable=True),
         sa.Column("reminders_sent", sa.Integer(), nullable=False),
-        sa.Column("next_reminder_at", doorstep.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["owner_id"],
-            ["users.id"],
-            name=op.f("fk_footage_recipients_owner_id_users"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["request_id"],
-            ["footage_requests.id"],
-            name=op.f("fk_footage_recipients_request_id_footage_requests"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_footage_recipients")),
-        sa.UniqueConstraint(
-            "request_id", "owner_id", name=op.f("uq_footage_recipients_request_id")
-        ),
+        ddl.timestamp("next_reminder_at", nullable=True),
+        ddl.timestamp("created_at"),
+        ddl.foreign_key("footage_recipients", "owner_id", "users", ondelete="CASCADE"),
+        ddl.foreign_key("footage_recipients", "request_id", "footage_requests", ondelete="CASCADE"),
+        ddl.primary_key("footage_recipients"),
+        ddl.unique("footage_recipients", "request_id", "owner_id"),
     )
-    with op.batch_alter_table("footage_recipients", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_footage_recipients_owner_id_created_at", ["owner_id", "created_at"], unique=False
-        )
-        batch_op.create_index(
-            "ix_footage_recipients_status_next_reminder_at",
-            ["status", "next_reminder_at"],
-            unique=False,
-        )
+    ddl.create_indexes(
+        "footage_recipients",
+        ("ix_footage_recipients_owner_id_created_at", ["owner_id", "created_at"]),
+        ("ix_footage_recipients_status_next_reminder_at", ["status", "next_reminder_at"]),
+    )
 
     op.create_table(
         "evidence",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("request_id", sa.Uuid(), nullable=False),
-        sa.Column("recipient_id", sa.Uuid(), nullable=False),
-        sa.Column("source_clip_id", sa.Uuid(), nullable=True),
-        sa.Column("source_event_id", sa.Uuid(), nullable=True),
+        ddl.uuid("id"),
+        ddl.uuid("request_id"),
+        ddl.uuid("recipient_id"),
+        ddl.uuid("source_clip_id", nullable=True),
+        ddl.uuid("source_event_id", nullable=True),
         sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("started_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("ended_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column(
+        ddl.timestamp("started_at"),
+        ddl.timestamp("ended_at"),
+        ddl.str_enum(
             "status",
-            sa.Enum(
-                "pending_upload",
-                "available",
-                "withdrawn",
-                "deleted",
-                name="evidencestatus",
-                native_enum=False,
-                length=30,
-            ),
-            nullable=False,
+            "evidencestatus",
+            ["pending_upload", "available", "withdrawn", "deleted"],
+            length=30,
         ),
         sa.Column("storage_key", sa.String(length=300), nullable=True),
         sa.Column("sha256", sa.String(length=64), nullable=True),
@@ -236,94 +158,62 @@ def upgrade() -> None:
         sa.Column("duration_s", sa.Float(), nullable=True),
         sa.Column("width", sa.Integer(), nullable=True),
         sa.Column("height", sa.Integer(), nullable=True),
-        sa.Column("shared_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("uploaded_at", doorstep.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("first_opened_at", doorstep.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("withdrawn_at", doorstep.db.UTCDateTime(timezone=True), nullable=True),
+        ddl.timestamp("shared_at"),
+        ddl.timestamp("uploaded_at", nullable=True),
+        ddl.timestamp("first_opened_at", nullable=True),
+        ddl.timestamp("withdrawn_at", nullable=True),
         sa.Column("held_for_case", sa.Boolean(), nullable=False),
-        sa.Column("delete_after", doorstep.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("deleted_at", doorstep.db.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["recipient_id"],
-            ["footage_recipients.id"],
-            name=op.f("fk_evidence_recipient_id_footage_recipients"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["request_id"],
-            ["footage_requests.id"],
-            name=op.f("fk_evidence_request_id_footage_requests"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_evidence")),
+        ddl.timestamp("delete_after", nullable=True),
+        ddl.timestamp("deleted_at", nullable=True),
+        ddl.foreign_key("evidence", "recipient_id", "footage_recipients"),
+        ddl.foreign_key("evidence", "request_id", "footage_requests"),
+        ddl.primary_key("evidence"),
     )
-    with op.batch_alter_table("evidence", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_evidence_recipient_id"), ["recipient_id"], unique=False
-        )
-        batch_op.create_index(
-            "ix_evidence_request_id_started_at", ["request_id", "started_at"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_evidence_source_event_id"), ["source_event_id"], unique=False
-        )
-        batch_op.create_index(
-            "ix_evidence_status_delete_after", ["status", "delete_after"], unique=False
-        )
+    ddl.create_indexes(
+        "evidence",
+        ("ix_evidence_recipient_id", ["recipient_id"]),
+        ("ix_evidence_request_id_started_at", ["request_id", "started_at"]),
+        ("ix_evidence_source_event_id", ["source_event_id"]),
+        ("ix_evidence_status_delete_after", ["status", "delete_after"]),
+    )
 
     op.create_table(
         "evidence_accesses",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("evidence_id", sa.Uuid(), nullable=False),
-        sa.Column("user_id", sa.Uuid(), nullable=False),
-        sa.Column("agency_id", sa.Uuid(), nullable=False),
+        ddl.serial(),
+        ddl.uuid("evidence_id"),
+        ddl.uuid("user_id"),
+        ddl.uuid("agency_id"),
         sa.Column("action", sa.String(length=20), nullable=False),
-        sa.Column("at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["agency_id"], ["agencies.id"], name=op.f("fk_evidence_accesses_agency_id_agencies")
-        ),
-        sa.ForeignKeyConstraint(
-            ["evidence_id"],
-            ["evidence.id"],
-            name=op.f("fk_evidence_accesses_evidence_id_evidence"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_evidence_accesses_user_id_users")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_evidence_accesses")),
+        ddl.timestamp("at"),
+        ddl.foreign_key("evidence_accesses", "agency_id", "agencies"),
+        ddl.foreign_key("evidence_accesses", "evidence_id", "evidence", ondelete="CASCADE"),
+        ddl.foreign_key("evidence_accesses", "user_id", "users"),
+        ddl.primary_key("evidence_accesses"),
     )
-    with op.batch_alter_table("evidence_accesses", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_evidence_accesses_evidence_id_at", ["evidence_id", "at"], unique=False
-        )
+    ddl.create_indexes(
+        "evidence_accesses", ("ix_evidence_accesses_evidence_id_at", ["evidence_id", "at"])
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("evidence_accesses", schema=None) as batch_op:
-        batch_op.drop_index("ix_evidence_accesses_evidence_id_at")
-
-    op.drop_table("evidence_accesses")
-    with op.batch_alter_table("evidence", schema=None) as batch_op:
-        batch_op.drop_index("ix_evidence_status_delete_after")
-        batch_op.drop_index(batch_op.f("ix_evidence_source_event_id"))
-        batch_op.drop_index("ix_evidence_request_id_started_at")
-        batch_op.drop_index(batch_op.f("ix_evidence_recipient_id"))
-
-    op.drop_table("evidence")
-    with op.batch_alter_table("footage_recipients", schema=None) as batch_op:
-        batch_op.drop_index("ix_footage_recipients_status_next_reminder_at")
-        batch_op.drop_index("ix_footage_recipients_owner_id_created_at")
-
-    op.drop_table("footage_recipients")
-    with op.batch_alter_table("footage_requests", schema=None) as batch_op:
-        batch_op.drop_index("ix_footage_requests_status_closes_at")
-        batch_op.drop_index("ix_footage_requests_agency_id_created_at")
-        batch_op.drop_index("ix_footage_requests_agency_id_case_number")
-
-    op.drop_table("footage_requests")
+    ddl.drop_table("evidence_accesses", "ix_evidence_accesses_evidence_id_at")
+    ddl.drop_table(
+        "evidence",
+        "ix_evidence_status_delete_after",
+        "ix_evidence_source_event_id",
+        "ix_evidence_request_id_started_at",
+        "ix_evidence_recipient_id",
+    )
+    ddl.drop_table(
+        "footage_recipients",
+        "ix_footage_recipients_status_next_reminder_at",
+        "ix_footage_recipients_owner_id_created_at",
+    )
+    ddl.drop_table(
+        "footage_requests",
+        "ix_footage_requests_status_closes_at",
+        "ix_footage_requests_agency_id_created_at",
+        "ix_footage_requests_agency_id_case_number",
+    )
     op.drop_table("agency_mutes")
     op.drop_table("owner_request_settings")

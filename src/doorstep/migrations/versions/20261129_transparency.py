@@ -9,9 +9,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
-import doorstep.db
+from doorstep.migrations import ddl
 
 revision: str = "20261129_0005"
 down_revision: str | None = "20261129_0004"
@@ -22,7 +21,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "accountability_analyses",
-        sa.Column("id", sa.Uuid(), nullable=False),
+        ddl.uuid("id"),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("since_years", sa.Integer(), nullable=False),
         sa.Column("period_start", sa.Date(), nullable=False),
@@ -31,49 +30,40 @@ def upgrade() -> None:
         sa.Column("agencies_with_incidents", sa.Integer(), nullable=False),
         sa.Column("incidents_total", sa.Integer(), nullable=False),
         sa.Column("incidents_participating", sa.Integer(), nullable=False),
-        sa.Column(
-            "per_agency",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("computed_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_accountability_analyses")),
+        ddl.json("per_agency"),
+        ddl.timestamp("computed_at"),
+        ddl.primary_key("accountability_analyses"),
     )
-    with op.batch_alter_table("accountability_analyses", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_accountability_analyses_kind_computed_at", ["kind", "computed_at"], unique=False
-        )
+    ddl.create_indexes(
+        "accountability_analyses",
+        ("ix_accountability_analyses_kind_computed_at", ["kind", "computed_at"]),
+    )
 
     op.create_table(
         "accountability_imports",
-        sa.Column("id", sa.Uuid(), nullable=False),
+        ddl.uuid("id"),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("source", sa.String(length=300), nullable=False),
-        sa.Column("imported_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
+        ddl.timestamp("imported_at"),
         sa.Column("rows_read", sa.Integer(), nullable=False),
         sa.Column("rows_added", sa.Integer(), nullable=False),
         sa.Column("rows_matched", sa.Integer(), nullable=False),
         sa.Column("rows_for_review", sa.Integer(), nullable=False),
         sa.Column("rows_already_loaded", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_accountability_imports")),
+        ddl.primary_key("accountability_imports"),
     )
     op.create_table(
         "audit_daily_heads",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("head_hash", sa.String(length=64), nullable=False),
-        sa.Column("published_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("day", name=op.f("pk_audit_daily_heads")),
+        ddl.timestamp("published_at"),
+        ddl.primary_key("audit_daily_heads", "day"),
     )
     op.create_table(
         "accountability_records",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("import_id", sa.Uuid(), nullable=False),
+        ddl.serial(),
+        ddl.uuid("import_id"),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("external_id", sa.String(length=120), nullable=True),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
@@ -82,65 +72,44 @@ def upgrade() -> None:
         sa.Column("state_text", sa.String(length=60), nullable=False),
         sa.Column("state", sa.String(length=2), nullable=True),
         sa.Column("occurred_on", sa.Date(), nullable=True),
-        sa.Column("agency_id", sa.Uuid(), nullable=True),
+        ddl.uuid("agency_id", nullable=True),
         sa.Column("review_note", sa.String(length=200), nullable=True),
-        sa.Column("created_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["agency_id"],
-            ["agencies.id"],
-            name=op.f("fk_accountability_records_agency_id_agencies"),
-            ondelete="SET NULL",
+        ddl.timestamp("created_at"),
+        ddl.foreign_key("accountability_records", "agency_id", "agencies", ondelete="SET NULL"),
+        ddl.foreign_key(
+            "accountability_records", "import_id", "accountability_imports", ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(
-            ["import_id"],
-            ["accountability_imports.id"],
-            name=op.f("fk_accountability_records_import_id_accountability_imports"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_accountability_records")),
-        sa.UniqueConstraint("kind", "fingerprint", name=op.f("uq_accountability_records_kind")),
+        ddl.primary_key("accountability_records"),
+        ddl.unique("accountability_records", "kind", "fingerprint"),
     )
-    with op.batch_alter_table("accountability_records", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_accountability_records_import_id"), ["import_id"], unique=False
-        )
-        batch_op.create_index(
+    ddl.create_indexes(
+        "accountability_records",
+        ("ix_accountability_records_import_id", ["import_id"]),
+        (
             "ix_accountability_records_kind_agency_id_occurred_on",
             ["kind", "agency_id", "occurred_on"],
-            unique=False,
-        )
+        ),
+    )
 
     op.create_table(
         "agency_statements",
-        sa.Column("agency_id", sa.Uuid(), nullable=False),
+        ddl.uuid("agency_id"),
         sa.Column("acceptable_use", sa.Text(), nullable=False),
-        sa.Column(
-            "prohibited_uses",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("updated_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_by", sa.Uuid(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["agency_id"],
-            ["agencies.id"],
-            name=op.f("fk_agency_statements_agency_id_agencies"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("agency_id", name=op.f("pk_agency_statements")),
+        ddl.json("prohibited_uses"),
+        ddl.timestamp("updated_at"),
+        ddl.uuid("updated_by", nullable=True),
+        ddl.foreign_key("agency_statements", "agency_id", "agencies", ondelete="CASCADE"),
+        ddl.primary_key("agency_statements", "agency_id"),
     )
 
 
 def downgrade() -> None:
     op.drop_table("agency_statements")
-    with op.batch_alter_table("accountability_records", schema=None) as batch_op:
-        batch_op.drop_index("ix_accountability_records_kind_agency_id_occurred_on")
-        batch_op.drop_index(batch_op.f("ix_accountability_records_import_id"))
-
-    op.drop_table("accountability_records")
+    ddl.drop_table(
+        "accountability_records",
+        "ix_accountability_records_kind_agency_id_occurred_on",
+        "ix_accountability_records_import_id",
+    )
     op.drop_table("audit_daily_heads")
     op.drop_table("accountability_imports")
-    with op.batch_alter_table("accountability_analyses", schema=None) as batch_op:
-        batch_op.drop_index("ix_accountability_analyses_kind_computed_at")
-
-    op.drop_table("accountability_analyses")
+    ddl.drop_table("accountability_analyses", "ix_accountability_analyses_kind_computed_at")

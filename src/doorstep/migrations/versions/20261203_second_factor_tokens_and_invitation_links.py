@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import doorstep.db
+from doorstep.migrations import ddl
 
 revision: str = "20261203_0007"
 down_revision: str | None = "20261129_0006"
@@ -33,44 +33,30 @@ def upgrade() -> None:
 
     op.create_table(
         "recovery_codes",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("user_id", sa.Uuid(), nullable=False),
+        ddl.uuid("id"),
+        ddl.uuid("user_id"),
         sa.Column("code_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("used_at", doorstep.db.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-            name=op.f("fk_recovery_codes_user_id_users"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_recovery_codes")),
-        sa.UniqueConstraint("code_hash", name=op.f("uq_recovery_codes_code_hash")),
+        ddl.timestamp("created_at"),
+        ddl.timestamp("used_at", nullable=True),
+        ddl.foreign_key("recovery_codes", "user_id", "users", ondelete="CASCADE"),
+        ddl.primary_key("recovery_codes"),
+        ddl.unique("recovery_codes", "code_hash"),
     )
-    with op.batch_alter_table("recovery_codes", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_recovery_codes_user_id"), ["user_id"], unique=False)
+    ddl.create_indexes("recovery_codes", ("ix_recovery_codes_user_id", ["user_id"]))
 
     with op.batch_alter_table("agency_invitations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("link_token_hash", sa.String(length=64), nullable=True))
         batch_op.add_column(
-            sa.Column(
+            ddl.str_enum(
                 "email_status",
-                sa.Enum(
-                    "queued",
-                    "sent",
-                    "retrying",
-                    "failed",
-                    name="invitationemailstatus",
-                    native_enum=False,
-                    length=20,
-                ),
+                "invitationemailstatus",
+                ["queued", "sent", "retrying", "failed"],
+                length=20,
                 nullable=True,
             )
         )
         batch_op.add_column(sa.Column("email_error", sa.Text(), nullable=True))
-        batch_op.add_column(
-            sa.Column("email_attempted_at", doorstep.db.UTCDateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(ddl.timestamp("email_attempted_at", nullable=True))
         batch_op.create_unique_constraint(
             batch_op.f("uq_agency_invitations_link_token_hash"), ["link_token_hash"]
         )
@@ -86,9 +72,7 @@ def downgrade() -> None:
         batch_op.drop_column("email_status")
         batch_op.drop_column("link_token_hash")
 
-    with op.batch_alter_table("recovery_codes", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_recovery_codes_user_id"))
-    op.drop_table("recovery_codes")
+    ddl.drop_table("recovery_codes", "ix_recovery_codes_user_id")
 
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.drop_column("with_second_factor")
