@@ -15,9 +15,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
-import doorstep.db
+from doorstep.migrations import ddl
 
 revision: str = "20261204_0008"
 down_revision: str | None = "20261203_0007"
@@ -28,75 +27,46 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "accountability_attributions",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column(
-            "record_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        ddl.serial(),
+        ddl.serial("record_id", autoincrement=False),
         sa.Column("agency_name", sa.String(length=300), nullable=False),
         sa.Column("state_text", sa.String(length=60), nullable=False),
         sa.Column("state", sa.String(length=2), nullable=True),
         sa.Column("source_agency_id", sa.String(length=40), nullable=True),
         sa.Column("ori_codes", sa.String(length=500), nullable=True),
-        sa.Column("agency_id", sa.Uuid(), nullable=True),
+        ddl.uuid("agency_id", nullable=True),
         sa.Column("review_note", sa.String(length=200), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["agency_id"],
-            ["agencies.id"],
-            name=op.f("fk_accountability_attributions_agency_id_agencies"),
-            ondelete="SET NULL",
+        ddl.foreign_key(
+            "accountability_attributions", "agency_id", "agencies", ondelete="SET NULL"
         ),
-        sa.ForeignKeyConstraint(
-            ["record_id"],
-            ["accountability_records.id"],
-            name=op.f("fk_accountability_attributions_record_id_accountability_records"),
-            ondelete="CASCADE",
+        ddl.foreign_key(
+            "accountability_attributions", "record_id", "accountability_records", ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_accountability_attributions")),
+        ddl.primary_key("accountability_attributions"),
     )
-    with op.batch_alter_table("accountability_attributions", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_accountability_attributions_agency_id"), ["agency_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_accountability_attributions_record_id"), ["record_id"], unique=False
-        )
-
+    ddl.create_indexes(
+        "accountability_attributions",
+        ("ix_accountability_attributions_agency_id", ["agency_id"]),
+        ("ix_accountability_attributions_record_id", ["record_id"]),
+    )
     op.create_table(
         "agency_identifiers",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("agency_id", sa.Uuid(), nullable=False),
-        sa.Column(
-            "scheme",
-            sa.Enum("alias", "wapo", "ori", name="identifierscheme", native_enum=False, length=20),
-            nullable=False,
-        ),
+        ddl.uuid("id"),
+        ddl.uuid("agency_id"),
+        ddl.str_enum("scheme", "identifierscheme", ("alias", "wapo", "ori"), length=20),
         sa.Column("value", sa.String(length=200), nullable=False),
-        sa.Column("added_at", doorstep.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("added_by", sa.Uuid(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["agency_id"],
-            ["agencies.id"],
-            name=op.f("fk_agency_identifiers_agency_id_agencies"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_agency_identifiers")),
-        sa.UniqueConstraint(
-            "agency_id", "scheme", "value", name=op.f("uq_agency_identifiers_agency_id")
-        ),
+        ddl.timestamp("added_at"),
+        ddl.uuid("added_by", nullable=True),
+        ddl.foreign_key("agency_identifiers", "agency_id", "agencies", ondelete="CASCADE"),
+        ddl.primary_key("agency_identifiers"),
+        ddl.unique("agency_identifiers", "agency_id", "scheme", "value"),
     )
     with op.batch_alter_table("accountability_imports", schema=None) as batch_op:
         batch_op.add_column(sa.Column("rows_revised", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("source_url", sa.String(length=500), nullable=True))
         batch_op.add_column(sa.Column("released_on", sa.Date(), nullable=True))
         batch_op.add_column(sa.Column("sha256", sa.String(length=64), nullable=True))
-        batch_op.add_column(
-            sa.Column("withdrawn_at", doorstep.db.UTCDateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(ddl.timestamp("withdrawn_at", nullable=True))
         batch_op.add_column(sa.Column("withdrawn_reason", sa.Text(), nullable=True))
         batch_op.create_index(
             batch_op.f("ix_accountability_imports_sha256"), ["sha256"], unique=False
@@ -113,13 +83,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("date_text", sa.String(length=60), nullable=True))
         batch_op.add_column(sa.Column("content_hash", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("revised_import_id", sa.Uuid(), nullable=True))
-        batch_op.add_column(
-            sa.Column(
-                "previous",
-                sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-                nullable=True,
-            )
-        )
+        batch_op.add_column(ddl.json("previous", nullable=True))
         batch_op.drop_index(batch_op.f("ix_accountability_records_kind_agency_id_occurred_on"))
         batch_op.create_index(
             "ix_accountability_records_kind_occurred_on", ["kind", "occurred_on"], unique=False
@@ -177,8 +141,8 @@ def downgrade() -> None:
         batch_op.drop_column("rows_revised")
 
     op.drop_table("agency_identifiers")
-    with op.batch_alter_table("accountability_attributions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_accountability_attributions_record_id"))
-        batch_op.drop_index(batch_op.f("ix_accountability_attributions_agency_id"))
-
-    op.drop_table("accountability_attributions")
+    ddl.drop_table(
+        "accountability_attributions",
+        "ix_accountability_attributions_record_id",
+        "ix_accountability_attributions_agency_id",
+    )
