@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -31,19 +32,44 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+@dataclass(frozen=True)
+class AuditTrail:
+    """How users' actions on one kind of thing go into the audit log: under which subject
+    type, and whether the public sees them. Each domain keeps one per kind of thing."""
+
+    subject_type: str
+    is_public: bool = False
+
+    def record(
+        self,
+        session: Session,
+        user: User,
+        action: audit.AuditAction,
+        subject_id: uuid.UUID | str,
+        **details: object,
+    ) -> None:
+        """Append ``user``'s action on the thing ``subject_id`` to the audit log, in the
+        caller's transaction."""
+        audit.record(
+            session=session,
+            actor=actor_of(user),
+            action=action,
+            subject_type=self.subject_type,
+            subject_id=subject_id,
+            is_public=self.is_public,
+            details=details,
+        )
+
+
+_ACCOUNTS = AuditTrail("user")
+
+
 def record_account_action(
     *, session: Session, user: User, action: audit.AuditAction, details: dict[str, object]
 ) -> None:
     """Append the user's own action on his account (sign-in, two-factor, recovery codes)
     to the audit log, in the caller's transaction."""
-    audit.record(
-        session=session,
-        actor=actor_of(user),
-        action=action,
-        subject_type="user",
-        subject_id=user.id,
-        details=details,
-    )
+    _ACCOUNTS.record(session, user, action, user.id, **details)
 
 
 # ---------------------------------------------------------------- users
