@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from doorstep import audit
 from doorstep.accounts.models import NotificationPreference, PushSubscription, Role, User
+from doorstep.accounts.schemas import UserCreate
 from doorstep.audit import Actor
 from doorstep.errors import Conflict, Forbidden, InvalidInput, NotFound
 from doorstep.media.kinds import EventKind
@@ -106,6 +107,17 @@ def create_user(
         _audit_role(session=session, actor=actor or Actor.system(), user=user, previous=None)
     session.flush()
     return user
+
+
+def sign_up(*, session: Session, form: UserCreate) -> User:
+    """A resident's own new account, from the sign-up form (page or API)."""
+    return create_user(
+        session=session,
+        actor=None,
+        email=form.email,
+        display_name=form.display_name,
+        password=form.password,
+    )
 
 
 def get_user(*, session: Session, user_id: uuid.UUID) -> User:

@@ -204,21 +204,6 @@ def new_request_form(
     return _new_request_page(request, visitor, member, session, _form_values(None))
 
 
-def _draft(session: Session, user: User, body: RequestCreate) -> Any:
-    return request_service.draft_request(
-        session=session,
-        actor=user,
-        area=body.area,
-        circle=body.circle.model_dump() if body.circle else None,
-        window_start=body.window_start,
-        window_end=body.window_end,
-        case_number=body.case_number,
-        incident_type=body.incident_type,
-        message=body.message,
-        investigator_contact=body.investigator_contact,
-    )
-
-
 @router.post("/agency/requests/new", response_class=HTMLResponse)
 def draft_request(
     request: Request, visitor: Visitor, member: PageDrafter, form: CheckedForm, session: DbSession
@@ -226,7 +211,9 @@ def draft_request(
     values = _form_values(form)
     return form_action(
         session,
-        lambda: _draft(session, member.user, _parse_request(values)),
+        lambda: request_service.draft_from(
+            session=session, actor=member.user, body=_parse_request(values)
+        ),
         done=lambda drafted: redirect(f"/agency/requests/{drafted.id}?notice=drafted"),
         refused=show_refusal(_new_request_page, request, visitor, member, session, values),
     )

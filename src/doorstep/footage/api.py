@@ -63,18 +63,7 @@ def request_view(session: Session, request: FootageRequest) -> RequestRead:
 
 @router.post("/requests", response_model=RequestRead, status_code=status.HTTP_201_CREATED)
 def draft(body: RequestCreate, user: AgencyMember, session: DbSession) -> RequestRead:
-    request = request_service.draft_request(
-        session=session,
-        actor=user,
-        area=body.area,
-        circle=body.circle.model_dump() if body.circle else None,
-        window_start=body.window_start,
-        window_end=body.window_end,
-        case_number=body.case_number,
-        incident_type=body.incident_type,
-        message=body.message,
-        investigator_contact=body.investigator_contact,
-    )
+    request = request_service.draft_from(session=session, actor=user, body=body)
     return request_view(session, request)
 
 
