@@ -47,10 +47,11 @@ class AuditTrail:
         user: User,
         action: audit.AuditAction,
         subject_id: uuid.UUID | str,
+        /,
         **details: object,
     ) -> None:
         """Append ``user``'s action on the thing ``subject_id`` to the audit log, in the
-        caller's transaction."""
+        caller's transaction. Every keyword is a detail of the record."""
         audit.record(
             session=session,
             actor=actor_of(user),
