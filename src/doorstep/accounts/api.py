@@ -36,14 +36,7 @@ router = APIRouter(prefix="/api/v1", tags=["accounts"], route_class=GuardedRoute
 
 @router.post("/users", response_model=UserRead, status_code=status.HTTP_201_CREATED)
 def sign_up(body: UserCreate, session: DbSession) -> UserRead:
-    user = account_service.create_user(
-        session=session,
-        actor=None,
-        email=body.email,
-        display_name=body.display_name,
-        password=body.password,
-    )
-    return UserRead.model_validate(user)
+    return UserRead.model_validate(account_service.sign_up(session=session, form=body))
 
 
 @router.get("/users/me", response_model=UserRead)

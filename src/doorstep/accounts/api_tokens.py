@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from doorstep import audit
 from doorstep.accounts.models import ApiToken, User
-from doorstep.accounts.service import actor_of
+from doorstep.accounts.service import AuditTrail
 from doorstep.db import utcnow
 from doorstep.errors import Conflict, InvalidInput, NotFound
 from doorstep.security import new_token, token_digest
@@ -20,17 +20,7 @@ from doorstep.security import new_token, token_digest
 API_TOKEN_PREFIX = "dsk"  # noqa: S105 (a label, not a secret)
 
 
-def _audit_token(
-    session: Session, user: User, action: audit.AuditAction, row: ApiToken, **details: object
-) -> None:
-    audit.record(
-        session=session,
-        actor=actor_of(user),
-        action=action,
-        subject_type="api_token",
-        subject_id=row.id,
-        details=details,
-    )
+_TOKENS = AuditTrail("api_token")
 
 
 def create_api_token(
@@ -57,7 +47,7 @@ def create_api_token(
     session.add(row)
     session.flush()
     details = {"name": name, "with_second_factor": with_second_factor}
-    _audit_token(session, user, audit.AuditAction.API_TOKEN_CREATED, row, **details)
+    _TOKENS.record(session, user, audit.AuditAction.API_TOKEN_CREATED, row.id, **details)
     return row, token
 
 
@@ -77,7 +67,7 @@ def rotate_api_token(*, session: Session, user: User, token_id: uuid.UUID) -> tu
     row.token_hash = token_digest(token)
     row.prefix = token[:10]
     row.created_at = utcnow()
-    _audit_token(session, user, audit.AuditAction.API_TOKEN_ROTATED, row, name=row.name)
+    _TOKENS.record(session, user, audit.AuditAction.API_TOKEN_ROTATED, row.id, name=row.name)
     session.flush()
     return row, token
 
@@ -87,7 +77,7 @@ def revoke_api_token(*, session: Session, user: User, token_id: uuid.UUID) -> Ap
     row = _own_token(session=session, user=user, token_id=token_id)
     if row.revoked_at is None:
         row.revoked_at = utcnow()
-        _audit_token(session, user, audit.AuditAction.API_TOKEN_REVOKED, row, name=row.name)
+        _TOKENS.record(session, user, audit.AuditAction.API_TOKEN_REVOKED, row.id, name=row.name)
     session.flush()
     return row
 
@@ -134,11 +124,11 @@ def revoke_password_only_tokens(*, session: Session, user: User) -> int:
     now = utcnow()
     for row in rows:
         row.revoked_at = now
-        _audit_token(
+        _TOKENS.record(
             session,
             user,
             audit.AuditAction.API_TOKEN_REVOKED,
-            row,
+            row.id,
             name=row.name,
             reason="two_factor_enabled",
         )

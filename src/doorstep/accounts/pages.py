@@ -80,14 +80,7 @@ def _parse_signup(values: dict[str, str]) -> UserCreate:
 
 def _create_account(session: Session, settings: Settings, values: dict[str, str], ip: str) -> str:
     """A new account, signed in at once: the token of its first web session."""
-    body = _parse_signup(values)
-    user = account_service.create_user(
-        session=session,
-        actor=None,
-        email=body.email,
-        display_name=body.display_name,
-        password=body.password,
-    )
+    user = account_service.sign_up(session=session, form=_parse_signup(values))
     token, _ = sign_in.start_web_session(
         session=session, settings=settings, user=user, ip_address=ip, awaiting_second_factor=False
     )

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from doorstep import audit
 from doorstep.accounts.models import NotificationPreference, PushSubscription, Role, User
+from doorstep.accounts.schemas import UserCreate
 from doorstep.audit import Actor
 from doorstep.errors import Conflict, Forbidden, InvalidInput, NotFound
 from doorstep.media.kinds import EventKind
@@ -31,19 +33,46 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+@dataclass(frozen=True)
+class AuditTrail:
+    """How users' actions on one kind of thing go into the audit log: under which subject
+    type, and whether the public sees them. Each domain keeps one per kind of thing."""
+
+    subject_type: str
+    is_public: bool = False
+
+    def record(
+        self,
+        session: Session,
+        user: User | audit.Actor,
+        action: audit.AuditAction,
+        subject_id: uuid.UUID | str,
+        /,
+        **details: object,
+    ) -> None:
+        """Append ``user``'s action on the thing ``subject_id`` to the audit log, in the
+        caller's transaction (``user`` may be the system's actor, for the command line).
+        Every keyword is a detail of the record."""
+        audit.record(
+            session=session,
+            actor=user if isinstance(user, audit.Actor) else actor_of(user),
+            action=action,
+            subject_type=self.subject_type,
+            subject_id=subject_id,
+            is_public=self.is_public,
+            details=details,
+        )
+
+
+_ACCOUNTS = AuditTrail("user")
+
+
 def record_account_action(
     *, session: Session, user: User, action: audit.AuditAction, details: dict[str, object]
 ) -> None:
     """Append the user's own action on his account (sign-in, two-factor, recovery codes)
     to the audit log, in the caller's transaction."""
-    audit.record(
-        session=session,
-        actor=actor_of(user),
-        action=action,
-        subject_type="user",
-        subject_id=user.id,
-        details=details,
-    )
+    _ACCOUNTS.record(session, user, action, user.id, **details)
 
 
 # ---------------------------------------------------------------- users
@@ -80,6 +109,17 @@ def create_user(
         _audit_role(session=session, actor=actor or Actor.system(), user=user, previous=None)
     session.flush()
     return user
+
+
+def sign_up(*, session: Session, form: UserCreate) -> User:
+    """A resident's own new account, from the sign-up form (page or API)."""
+    return create_user(
+        session=session,
+        actor=None,
+        email=form.email,
+        display_name=form.display_name,
+        password=form.password,
+    )
 
 
 def get_user(*, session: Session, user_id: uuid.UUID) -> User:

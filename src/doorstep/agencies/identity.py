@@ -19,7 +19,7 @@ from doorstep import audit
 from doorstep.accounts.models import Role, User
 from doorstep.accounts.service import actor_of
 from doorstep.agencies.models import Agency, AgencyIdentifier, IdentifierScheme
-from doorstep.agencies.service import get_agency, record_agency_action
+from doorstep.agencies.service import AGENCY_TRAIL, get_agency
 from doorstep.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
@@ -88,9 +88,13 @@ def add_identifier(
         agency_id=agency.id, scheme=scheme, value=value, added_by=who.id if who.id else None
     )
     session.add(row)
-    details = {"scheme": scheme.value, "value": value}
-    record_agency_action(
-        session, who, audit.AuditAction.AGENCY_IDENTIFIER_ADDED, agency.id, details
+    AGENCY_TRAIL.record(
+        session,
+        who,
+        audit.AuditAction.AGENCY_IDENTIFIER_ADDED,
+        agency.id,
+        scheme=scheme.value,
+        value=value,
     )
     session.flush()
     return row
@@ -104,9 +108,13 @@ def remove_identifier(
     row = session.get(AgencyIdentifier, identifier_id)
     if row is None or row.agency_id != agency_id:
         raise NotFound("No such identifier on this agency.", code="identifier_not_found")
-    details = {"scheme": row.scheme.value, "value": row.value}
-    record_agency_action(
-        session, who, audit.AuditAction.AGENCY_IDENTIFIER_REMOVED, agency_id, details
+    AGENCY_TRAIL.record(
+        session,
+        who,
+        audit.AuditAction.AGENCY_IDENTIFIER_REMOVED,
+        agency_id,
+        scheme=row.scheme.value,
+        value=row.value,
     )
     session.delete(row)
     session.flush()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +17,7 @@ from sqlalchemy.orm import Session
 from doorstep import audit, geo
 from doorstep.accounts import service as account_service
 from doorstep.accounts.models import Role, User
-from doorstep.accounts.service import actor_of, normalize_email
+from doorstep.accounts.service import normalize_email
 from doorstep.agencies.models import (
     Agency,
     AgencyInvitation,
@@ -49,25 +48,9 @@ _TRANSITIONS: dict[str, tuple[AgencyStatus, set[AgencyStatus]]] = {
 }
 
 
-def record_agency_action(
-    session: Session,
-    actor: User | audit.Actor,
-    action: audit.AuditAction,
-    agency_id: uuid.UUID,
-    details: Mapping[str, object],
-    *,
-    is_public: bool = True,
-) -> None:
-    """Append the agency action to the audit log (public unless said otherwise)."""
-    audit.record(
-        session=session,
-        actor=actor if isinstance(actor, audit.Actor) else actor_of(actor),
-        action=action,
-        subject_type="agency",
-        subject_id=agency_id,
-        is_public=is_public,
-        details=dict(details),
-    )
+# Agency actions are public; changes of a pending invitation are not.
+AGENCY_TRAIL = account_service.AuditTrail("agency", is_public=True)
+_INVITATIONS = account_service.AuditTrail("agency")
 
 
 def available_actions(status: AgencyStatus) -> list[str]:
@@ -110,7 +93,7 @@ def apply_for_agency(
         AgencyMembership(agency_id=agency.id, user_id=applicant.id, role=MemberRole.agency_admin)
     )
     details = {"name": agency.name, "state": state, "type": agency_type.value}
-    record_agency_action(session, applicant, audit.AuditAction.AGENCY_APPLIED, agency.id, details)
+    AGENCY_TRAIL.record(session, applicant, audit.AuditAction.AGENCY_APPLIED, agency.id, **details)
     session.flush()
     return agency
 
@@ -165,7 +148,7 @@ def change_status(
     elif action == "end":
         agency.ended_at = now
     details = {"from": previous.value, "to": target.value, "reason": reason}
-    record_agency_action(session, actor, audit.AGENCY_STATUS_ACTIONS[action], agency.id, details)
+    AGENCY_TRAIL.record(session, actor, audit.AGENCY_STATUS_ACTIONS[action], agency.id, **details)
     session.flush()
     return agency
 
@@ -237,8 +220,8 @@ def invite_member(
     session.add(invitation)
     session.flush()
     _queue_invitation_email(session, invitation)
-    record_agency_action(
-        session, actor, audit.AuditAction.AGENCY_MEMBER_INVITED, agency.id, {"role": role.value}
+    AGENCY_TRAIL.record(
+        session, actor, audit.AuditAction.AGENCY_MEMBER_INVITED, agency.id, role=role.value
     )
     return invitation, link_token
 
@@ -248,7 +231,7 @@ def _record_invitation(
 ) -> None:
     """Audit a change of a pending invitation (these records are not public)."""
     details = {"invitation_id": str(invitation.id)}
-    record_agency_action(session, actor, action, invitation.agency_id, details, is_public=False)
+    _INVITATIONS.record(session, actor, action, invitation.agency_id, **details)
 
 
 def _queue_invitation_email(session: Session, invitation: AgencyInvitation) -> None:
@@ -398,8 +381,8 @@ def accept_invitation(*, session: Session, user: User, token: str) -> AgencyMemb
     invitation.accepted_at = utcnow()
     account_service.grant_agency_member_role(session=session, user_id=user.id)
     details = {"role": invitation.role.value}
-    record_agency_action(
-        session, user, audit.AuditAction.AGENCY_MEMBER_JOINED, invitation.agency_id, details
+    AGENCY_TRAIL.record(
+        session, user, audit.AuditAction.AGENCY_MEMBER_JOINED, invitation.agency_id, **details
     )
     session.flush()
     return membership
@@ -438,7 +421,7 @@ def remove_member(
     session.delete(membership)
     account_service.withdraw_agency_member_role(session=session, user_id=user_id)
     details = {"role": membership.role.value}
-    record_agency_action(
-        session, actor, audit.AuditAction.AGENCY_MEMBER_REMOVED, agency_id, details
+    AGENCY_TRAIL.record(
+        session, actor, audit.AuditAction.AGENCY_MEMBER_REMOVED, agency_id, **details
     )
     session.flush()

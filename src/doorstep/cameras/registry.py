@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from doorstep import audit, geo
 from doorstep.accounts.models import User
-from doorstep.accounts.service import actor_of
+from doorstep.accounts.service import AuditTrail
 from doorstep.cameras.deletion import delete_files_after_commit
 from doorstep.cameras.models import Camera, CameraKind, Clip, MotionEvent
 from doorstep.cameras.schemas import CameraRead
@@ -42,18 +42,14 @@ def _check_retention(days: int) -> None:
         raise InvalidInput("Retention is between 1 and 365 days.", code="invalid_retention")
 
 
+_CAMERAS = AuditTrail("camera")
+
+
 def _audit_camera(
     session: Session, owner: User, camera: Camera, action: audit.AuditAction, **details: object
 ) -> None:
     """Append the owner's action on his camera to the audit log, in the caller's transaction."""
-    audit.record(
-        session=session,
-        actor=actor_of(owner),
-        action=action,
-        subject_type="camera",
-        subject_id=camera.id,
-        details=details,
-    )
+    _CAMERAS.record(session, owner, action, camera.id, **details)
 
 
 def register_camera(

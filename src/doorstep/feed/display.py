@@ -24,6 +24,7 @@ from doorstep.feed import areas
 from doorstep.feed.models import Comment, Post
 from doorstep.feed.schemas import AgencyRef, PersonFields, PostClip, PostRead
 from doorstep.feed.service import get_post, is_moderator
+from doorstep.views import view_of
 
 
 def live_clip(*, session: Session, post: Post) -> Clip | None:
@@ -82,25 +83,18 @@ def post_views(*, session: Session, viewer: User, posts: Sequence[Post]) -> list
         clip = live_clip(session=session, post=post)
         sees_reason = post.author_id == viewer.id or is_moderator(viewer)
         views.append(
-            PostRead(
-                id=post.id,
-                category=post.category,
-                title=post.title,
-                body=post.body,
+            view_of(
+                PostRead,
+                post,
                 person=PersonFields.model_validate(post.person) if post.person else None,
                 coarse_cell=areas.cell_label(post.coarse_cell),
                 official=post.agency_id is not None,
-                footage_request_id=post.footage_request_id,
                 agency=AgencyRef(id=post.agency_id, name=agencies[post.agency_id])
                 if post.agency_id is not None
                 else None,
                 author_name=_author_name(session, post, agencies),
                 is_mine=post.author_id == viewer.id,
-                status=post.status,
                 status_reason=post.status_reason if sees_reason else None,
-                created_at=post.created_at,
-                published_at=post.published_at,
-                edited_at=post.edited_at,
                 clip=PostClip(
                     started_at=clip.started_at,
                     duration_s=clip.duration_s,

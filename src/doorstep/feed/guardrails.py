@@ -72,15 +72,8 @@ class PersonDescription:
         }
         if not any(clean.values()):
             return None
-        return cls(
-            behavior=clean["behavior"] or "",
-            clothing=clean["clothing"],
-            hair=clean["hair"],
-            build=clean["build"],
-            shoes=clean["shoes"],
-            distinguishing_features=clean["distinguishing_features"],
-            other=clean["other"],
-        )
+        # The same fields as as_dict() gives back; only the behavior is never None.
+        return cls(behavior=clean.pop("behavior") or "", **clean)
 
     def as_dict(self) -> dict[str, str | None]:
         return {

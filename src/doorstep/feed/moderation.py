@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from doorstep import audit
 from doorstep.accounts.models import Role, User
-from doorstep.accounts.service import actor_of
+from doorstep.accounts.service import AuditTrail
 from doorstep.db import utcnow
 from doorstep.errors import Conflict, Forbidden, InvalidInput
 from doorstep.feed import comments as feed_comments
@@ -41,23 +41,10 @@ def _reason(reason: str | None, *, required: bool = True) -> str | None:
     return text or None
 
 
-def _record(
-    session: Session,
-    actor: User,
-    action: audit.AuditAction,
-    subject_type: str,
-    subject_id: uuid.UUID | str,
-    **details: object,
-) -> None:
-    audit.record(
-        session=session,
-        actor=actor_of(actor),
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        is_public=True,
-        details=details,
-    )
+# Every moderation action is public, on a post, a comment or the instance's settings.
+_POSTS = AuditTrail("feed_post", is_public=True)
+_COMMENTS = AuditTrail("feed_comment", is_public=True)
+_SETTINGS = AuditTrail("feed_settings", is_public=True)
 
 
 def _audit_and_tell(
@@ -74,12 +61,12 @@ def _audit_and_tell(
     """Write the public audit record of a moderator's action on a post or comment (with
     the reason) and tell its author, in the same transaction."""
     if isinstance(subject, Post):
-        subject_type, post_id = "feed_post", subject.id
+        trail, post_id = _POSTS, subject.id
         details["category"] = subject.category.value
     else:
-        subject_type, post_id = "feed_comment", subject.post_id
+        trail, post_id = _COMMENTS, subject.post_id
         details["post_id"] = str(subject.post_id)
-    _record(session, actor, action, subject_type, subject.id, reason=text, **details)
+    trail.record(session, actor, action, subject.id, reason=text, **details)
     notify_service.alert_user(
         session=session,
         user_id=subject.author_id,
@@ -238,14 +225,11 @@ def dismiss_reports(
     resolved = _resolve_reports(session, post_id, comment_id, "dismissed")
     if resolved == 0:
         raise Conflict("There are no open reports on this.", code="no_open_reports")
-    subject_type, subject_id = (
-        ("feed_post", post_id) if comment_id is None else ("feed_comment", comment_id)
-    )
-    _record(
+    trail, subject_id = (_POSTS, post_id) if comment_id is None else (_COMMENTS, comment_id)
+    trail.record(
         session,
         actor,
         audit.AuditAction.FEED_REPORTS_DISMISSED,
-        subject_type,
         subject_id,
         reason=text,
         reports=resolved,
@@ -336,11 +320,10 @@ def change_settings(*, session: Session, actor: User, hold_new_posts: bool) -> F
     row.hold_new_posts = hold_new_posts
     row.updated_at = utcnow()
     row.updated_by = actor.id
-    _record(
+    _SETTINGS.record(
         session,
         actor,
         audit.AuditAction.FEED_SETTINGS_CHANGED,
-        "feed_settings",
         "instance",
         hold_new_posts={"from": previous, "to": hold_new_posts},
     )

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from doorstep import audit, geo, paging
 from doorstep.accounts.models import Role, User
-from doorstep.accounts.service import actor_of
+from doorstep.accounts.service import AuditTrail
 from doorstep.agencies import service as agency_service
 from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras.models import Clip
@@ -244,18 +244,15 @@ def _official_agency(
     return agency.id
 
 
+_OFFICIAL_POSTS = AuditTrail("feed_post", is_public=True)
+
+
 def _record_official(
     session: Session, author: User, action: audit.AuditAction, post: Post, **details: object
 ) -> None:
     """Audit an agency's action on its official post (public)."""
-    audit.record(
-        session=session,
-        actor=actor_of(author),
-        action=action,
-        subject_type="feed_post",
-        subject_id=post.id,
-        is_public=True,
-        details={"agency_id": str(post.agency_id), **details},
+    _OFFICIAL_POSTS.record(
+        session, author, action, post.id, agency_id=str(post.agency_id), **details
     )
 
 

@@ -184,26 +184,13 @@ def new_request_form(page: ThisPage, member: PageDrafter) -> Response:
     return _new_request_page(page, member, _form_values(None))
 
 
-def _draft(session: Session, user: User, body: RequestCreate) -> Any:
-    return request_service.draft_request(
-        session=session,
-        actor=user,
-        area=body.area,
-        circle=body.circle.model_dump() if body.circle else None,
-        window_start=body.window_start,
-        window_end=body.window_end,
-        case_number=body.case_number,
-        incident_type=body.incident_type,
-        message=body.message,
-        investigator_contact=body.investigator_contact,
-    )
-
-
 @router.post("/agency/requests/new", response_class=HTMLResponse)
 def draft_request(page: ThisPage, member: PageDrafter, form: CheckedForm) -> Response:
     values = _form_values(form)
     return page.act(
-        lambda: _draft(page.session, member.user, _parse_request(values)),
+        lambda: request_service.draft_from(
+            session=page.session, actor=member.user, body=_parse_request(values)
+        ),
         done=lambda drafted: redirect(f"/agency/requests/{drafted.id}?notice=drafted"),
         refused=page.refusal(_new_request_page, member, values),
     )

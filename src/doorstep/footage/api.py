@@ -44,18 +44,14 @@ from doorstep.media.streaming import media_response
 from doorstep.media.video import ClipLimits
 from doorstep.routing import GuardedRoute
 from doorstep.runtime import Runtime
+from doorstep.views import view_of
 
 router = APIRouter(prefix="/api/v1", tags=["footage requests"], route_class=GuardedRoute)
 
 
 def request_view(session: Session, request: FootageRequest) -> RequestRead:
     counts = request_service.request_counts(session=session, request_id=request.id)
-    return RequestRead.model_validate(
-        {
-            **{c: getattr(request, c) for c in RequestRead.model_fields if c != "counts"},
-            "counts": RequestCounts(**counts.__dict__),
-        }
-    )
+    return view_of(RequestRead, request, counts=RequestCounts(**counts.__dict__))
 
 
 # ---------------------------------------------------------------- agency side
@@ -63,18 +59,7 @@ def request_view(session: Session, request: FootageRequest) -> RequestRead:
 
 @router.post("/requests", response_model=RequestRead, status_code=status.HTTP_201_CREATED)
 def draft(body: RequestCreate, user: AgencyMember, session: DbSession) -> RequestRead:
-    request = request_service.draft_request(
-        session=session,
-        actor=user,
-        area=body.area,
-        circle=body.circle.model_dump() if body.circle else None,
-        window_start=body.window_start,
-        window_end=body.window_end,
-        case_number=body.case_number,
-        incident_type=body.incident_type,
-        message=body.message,
-        investigator_contact=body.investigator_contact,
-    )
+    request = request_service.draft_from(session=session, actor=user, body=body)
     return request_view(session, request)
 
 
@@ -162,14 +147,9 @@ def list_evidence(
     request_id: uuid.UUID, user: AgencyMember, session: DbSession
 ) -> list[EvidenceRead]:
     return [
-        EvidenceRead(
-            id=v.evidence.id,
-            kind=v.evidence.kind,
-            started_at=v.evidence.started_at,
-            ended_at=v.evidence.ended_at,
-            sha256=v.evidence.sha256,
-            size_bytes=v.evidence.size_bytes,
-            duration_s=v.evidence.duration_s,
+        view_of(
+            EvidenceRead,
+            v.evidence,
             shared_by=v.shared_by,
             video_url=f"/api/v1/evidence/{v.evidence.id}/video",
         )
@@ -246,27 +226,20 @@ def owner_request_view(
 ) -> OwnerRequestRead:
     notice = render_notice(request=found.request, agency=found.agency)
     events = answer_service.events_in_window(session=session, owner=user, found=found)
-    return OwnerRequestRead(
-        id=found.request.id,
+    return view_of(
+        OwnerRequestRead,
+        found.request,
         agency_id=found.agency.id,
         agency_name=found.agency.name,
-        status=found.request.status,
-        case_number=found.request.case_number,
-        incident_type=found.request.incident_type,
-        area=found.request.area,
-        window_start=found.request.window_start,
-        window_end=found.request.window_end,
         notice_title=notice.title,
         notice=notice.body,
         my_answer=found.recipient.status,
         my_events=[
-            OwnerEvent(
-                id=e.id,
+            view_of(
+                OwnerEvent,
+                e,
                 camera_name=c.name,
                 kind=e.kind.value,
-                started_at=e.started_at,
-                ended_at=e.ended_at,
-                on_device=e.on_device,
                 thumbnail_url=f"/media/clips/{clip.id}.jpg" if clip else None,
             )
             for e, c, clip in events
@@ -330,15 +303,12 @@ def withdraw_share(
 def shared_history(user: CurrentUser, session: DbSession) -> list[SharedEvidenceRead]:
     """Every clip the owner shared, with whom, when, and every agency view or export."""
     return [
-        SharedEvidenceRead(
-            id=s.evidence.id,
+        view_of(
+            SharedEvidenceRead,
+            s.evidence,
             request_id=s.request.id,
             agency_name=s.agency.name,
             status=s.evidence.status.value,
-            kind=s.evidence.kind,
-            started_at=s.evidence.started_at,
-            shared_at=s.evidence.shared_at,
-            sha256=s.evidence.sha256,
             accesses=[{"action": a.action, "at": a.at.isoformat()} for a in s.accesses],
         )
         for s in answer_service.sharing_history(session=session, owner=user)

@@ -4,6 +4,7 @@ evidence retention."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -61,35 +62,25 @@ def _deliver(session: Session, recipient_ids: list[uuid.UUID], *, reminder: bool
     notify_service.alert_users(session=session, alerts=alerts)
 
 
-def _deliver_batch(
-    ctx: BatchContext, jobs: list[outbox.ClaimedJob], *, reminder: bool
-) -> dict[int, Exception | None]:
-    # All or nothing: an error fails the batch, and the worker runs its jobs one by one.
-    _deliver(
-        ctx.session, [uuid.UUID(job.payload["recipient_id"]) for job in jobs], reminder=reminder
-    )
-    return {job.id: None for job in jobs}
+@dataclass(frozen=True)
+class Deliveries:
+    """The job handlers of one kind of notice to owners: the first notice, or its
+    reminder, each on the owner's channels (in-app, email, push, webhook)."""
+
+    reminder: bool
+
+    def one(self, ctx: JobContext, payload: dict[str, Any]) -> None:
+        _deliver(ctx.session, [uuid.UUID(payload["recipient_id"])], reminder=self.reminder)
+
+    def many(self, ctx: BatchContext, jobs: list[outbox.ClaimedJob]) -> dict[int, Exception | None]:
+        # All or nothing: an error fails the batch, and the worker runs its jobs one by one.
+        recipient_ids = [uuid.UUID(job.payload["recipient_id"]) for job in jobs]
+        _deliver(ctx.session, recipient_ids, reminder=self.reminder)
+        return {job.id: None for job in jobs}
 
 
-def deliver_notice(ctx: JobContext, payload: dict[str, Any]) -> None:
-    """The fixed notice, on the owner's channels (in-app, email, push, webhook)."""
-    _deliver(ctx.session, [uuid.UUID(payload["recipient_id"])], reminder=False)
-
-
-def deliver_notices(
-    ctx: BatchContext, jobs: list[outbox.ClaimedJob]
-) -> dict[int, Exception | None]:
-    return _deliver_batch(ctx, jobs, reminder=False)
-
-
-def deliver_reminder(ctx: JobContext, payload: dict[str, Any]) -> None:
-    _deliver(ctx.session, [uuid.UUID(payload["recipient_id"])], reminder=True)
-
-
-def deliver_reminders(
-    ctx: BatchContext, jobs: list[outbox.ClaimedJob]
-) -> dict[int, Exception | None]:
-    return _deliver_batch(ctx, jobs, reminder=True)
+NOTICES = Deliveries(reminder=False)
+REMINDERS = Deliveries(reminder=True)
 
 
 def queue_reminders(runtime: Runtime) -> int:

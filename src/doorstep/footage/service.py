@@ -34,6 +34,7 @@ from doorstep.footage.models import (
     RecipientStatus,
     RequestStatus,
 )
+from doorstep.footage.schemas import RequestCreate
 
 
 def draft_request(
@@ -91,6 +92,22 @@ def draft_request(
         session=session, actor=actor_of(actor), request=request, area_sq_mi=round(area_sq_mi, 4)
     )
     return request
+
+
+def draft_from(*, session: Session, actor: User, body: RequestCreate) -> FootageRequest:
+    """:func:`draft_request` with what the agency filled in, from the API or the page."""
+    return draft_request(
+        session=session,
+        actor=actor,
+        area=body.area,
+        circle=body.circle.model_dump() if body.circle else None,
+        window_start=body.window_start,
+        window_end=body.window_end,
+        case_number=body.case_number,
+        incident_type=body.incident_type,
+        message=body.message,
+        investigator_contact=body.investigator_contact,
+    )
 
 
 def readable_requests(*, session: Session, actor: User) -> Select[FootageRequest]:

@@ -36,6 +36,7 @@ from doorstep.transparency.schemas import (
     PublicRequest,
 )
 from doorstep.transparency.statements import statement_view
+from doorstep.views import view_of
 
 _IN_CHUNK = 2000
 
@@ -136,18 +137,11 @@ def accountability_figures(*, session: Session, agency_id: uuid.UUID) -> list[Ac
             continue
         incidents = int(row.per_agency[str(agency_id)])
         figures.append(
-            AccountabilityFigure(
-                kind=row.kind,
-                since_years=row.since_years,
-                period_start=row.period_start,
-                period_end=row.period_end,
+            view_of(
+                AccountabilityFigure,
+                row,
                 incidents=incidents,
                 share_of_dataset=incidents / row.incidents_total if row.incidents_total else None,
-                participating_agencies=row.participating_agencies,
-                agencies_with_incidents=row.agencies_with_incidents,
-                incidents_total=row.incidents_total,
-                incidents_participating=row.incidents_participating,
-                computed_at=row.computed_at,
             )
         )
     return figures
