@@ -77,7 +77,7 @@ class RedactionOptions:
     text_every: int = 2
     hold_keys: int = 2
     face_side: int = 480
-    text_side: int = 480
+    text_side: int = 640
     threads: int = 1
     x264_preset: str = "veryfast"
     crf: int = 23

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from doorstep.media.redaction.faces import Detection, Image
+from doorstep.media.redaction.geometry import Box
 from doorstep.media.redaction.hiding import fill_zones, hide
 from doorstep.media.redaction.options import RedactionOptions
 from doorstep.media.redaction.tracking import TrackedBox, Tracker
@@ -36,9 +37,13 @@ class _Lane:
 
 @dataclass(frozen=True)
 class RedactedFrame:
+    """A frame after redaction; ``counts`` are (faces, text regions, manual boxes) hidden,
+    ``hidden`` every box hidden (after margins), zones aside."""
+
     index: int
     image: Image
     counts: tuple[int, int, int]
+    hidden: tuple[tuple[str, Box], ...]
 
 
 class Redactor:
@@ -91,26 +96,30 @@ class Redactor:
         released: list[RedactedFrame] = []
         while self._waiting and self._waiting[0][0] <= until:
             index, image = self._waiting.popleft()
-            released.append(RedactedFrame(index, image, self._redact(index, image)))
+            counts, hidden = self._redact(index, image)
+            released.append(RedactedFrame(index, image, counts, hidden))
         return released
 
     def _kept(self, boxes: list[TrackedBox], t: float) -> list[TrackedBox]:
         removals = self.options.removals
         return [b for b in boxes if not any(r.drops(b.track_id, b.box, t) for r in removals)]
 
-    def _redact(self, index: int, image: Image) -> tuple[int, int, int]:
+    def _redact(
+        self, index: int, image: Image
+    ) -> tuple[tuple[int, int, int], tuple[tuple[str, Box], ...]]:
         t = index / self.fps
         counts = {"face": 0, "text": 0}
+        hidden: list[tuple[str, Box]] = []
         for kind, lane in self.lanes.items():
             boxes = self._kept(lane.tracker.boxes_for(index), t)
             counts[kind] = len(boxes)
-            for tracked in boxes:
-                hide(image, tracked.box.expanded(self.options.margin), self.options.style)
+            hidden += [(kind, tracked.box.expanded(self.options.margin)) for tracked in boxes]
         manual = [m for m in self.options.manual_boxes if m.covers(t)]
-        for box in manual:
-            hide(image, box.box, self.options.style)
+        hidden += [("manual", m.box) for m in manual]
+        for _, box in hidden:
+            hide(image, box, self.options.style)
         fill_zones(image, self._mask)
-        return counts["face"], counts["text"], len(manual)
+        return (counts["face"], counts["text"], len(manual)), tuple(hidden)
 
     def tracks(self) -> list[dict[str, object]]:
         return [track for lane in self.lanes.values() for track in lane.tracker.summary()]
