@@ -44,14 +44,14 @@ def _check_zone(points: Sequence[Point], index: int, width: int, height: int) ->
                 index,
             )
     polygon = Polygon(points)
+    if polygon.convex_hull.area < 1.0:
+        raise _refuse("the zone covers no area.", "zone_empty", index)
     if not polygon.is_valid:
         raise _refuse(
             f"the outline crosses itself ({explain_validity(polygon)}).",
             "zone_self_intersecting",
             index,
         )
-    if polygon.area < 1.0:
-        raise _refuse("the zone covers no area.", "zone_empty", index)
 
 
 def validate_zones(zones: Sequence[Sequence[Point]], width: int, height: int) -> None:
