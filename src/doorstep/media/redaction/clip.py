@@ -132,6 +132,25 @@ def _send(
         counts.append(list(frame.counts))
 
 
+def _pipe(
+    source: Any, video: Any, redactor: Redactor, encoder: _Encoder, progress: Progress | None
+) -> list[list[int]]:
+    """Decode, redact and queue every frame for the encoder; the per-frame counts."""
+    rate = video.average_rate or Fraction(25)
+    time_base = video.time_base or Fraction(1, int(rate))
+    expected = int(video.frames or 0)
+    counts: list[list[int]] = []
+    pts: dict[int, int] = {}
+    for index, decoded in enumerate(source.decode(video)):
+        pts[index] = decoded.pts if decoded.pts is not None else round(index / rate / time_base)
+        image = np.asarray(decoded.to_ndarray(format="rgb24"), dtype=np.uint8)
+        _send(encoder, redactor.push(index, image), pts, counts)
+        if progress is not None:
+            progress(len(counts), expected)
+    _send(encoder, redactor.finish(), pts, counts)
+    return counts
+
+
 def redact_clip(
     src: Path,
     dst: Path,
@@ -144,7 +163,8 @@ def redact_clip(
 
     Zones are checked first (``InvalidInput`` with a ``zone_*`` code). ``progress`` is
     called with (frames done, frames expected; 0 when the container does not say).
-    ``detectors`` lets a caller reuse loaded models across clips."""
+    ``detectors`` lets a caller reuse loaded models across clips. On any failure ``dst``
+    is removed: no partial copy is left to share."""
     options = options or RedactionOptions()
     faces, text = detectors if detectors is not None else build_detectors(options)
     with av.open(str(src), mode="r") as source:
@@ -153,44 +173,24 @@ def redact_clip(
         width, height = video.codec_context.width, video.codec_context.height
         validate_zones(options.zones, width, height)
         rate = video.average_rate or Fraction(25)
-        time_base = video.time_base or Fraction(1, int(rate))
-        expected = int(video.frames or 0)
         redactor = Redactor(
             options, fps=float(rate), width=width, height=height, faces=faces, text=text
         )
         container, stream = open_output(dst, width=width, height=height, rate=rate, options=options)
-        stream.codec_context.time_base = time_base
-        encoder = _Encoder(container, stream, time_base)
+        stream.codec_context.time_base = video.time_base or Fraction(1, int(rate))
+        encoder = _Encoder(container, stream, stream.codec_context.time_base)
         encoder.start()
-        counts: list[list[int]] = []
-        pts: dict[int, int] = {}
         try:
-            for index, decoded in enumerate(source.decode(video)):
-                pts[index] = (
-                    decoded.pts if decoded.pts is not None else round(index / rate / time_base)
-                )
-                _send(
-                    encoder,
-                    redactor.push(
-                        index, np.asarray(decoded.to_ndarray(format="rgb24"), dtype=np.uint8)
-                    ),
-                    pts,
-                    counts,
-                )
-                if progress is not None:
-                    progress(len(counts), expected)
-            _send(encoder, redactor.finish(), pts, counts)
-        finally:
-            encoder.frames.put(_STOP)
-            encoder.join()
-            container.close()
-        if encoder.error is not None:
-            raise encoder.error
-    shape = {
-        "width": width,
-        "height": height,
-        "frames": len(counts),
-        "fps": float(rate),
-        "counts": counts,
-    }
-    return _report(src, dst, options, redactor, shape)
+            try:
+                counts = _pipe(source, video, redactor, encoder, progress)
+            finally:
+                encoder.frames.put(_STOP)
+                encoder.join()
+                container.close()
+            if encoder.error is not None:
+                raise encoder.error
+        except BaseException:
+            dst.unlink(missing_ok=True)
+            raise
+    shape = {"width": width, "height": height, "frames": len(counts), "fps": float(rate)}
+    return _report(src, dst, options, redactor, {**shape, "counts": counts})
