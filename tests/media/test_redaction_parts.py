@@ -20,8 +20,8 @@ from doorstep.media.redaction import (
     redact_clip,
     validate_zones,
 )
-from doorstep.media.redaction.faces import Detection
 from doorstep.media.redaction.hiding import hide
+from doorstep.media.redaction.models import Detection
 from doorstep.media.redaction.tracking import Tracker
 from doorstep.media.samples import write_sample_clip
 

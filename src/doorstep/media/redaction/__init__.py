@@ -4,8 +4,9 @@
 The entry point is ``redact_clip``; ``validate_zones`` checks zone polygons for an API.
 """
 
-from doorstep.media.redaction.clip import build_detectors, file_sha256, redact_clip
+from doorstep.media.redaction.clip import build_detectors, redact_clip
 from doorstep.media.redaction.geometry import Box
+from doorstep.media.redaction.models import ModelMissing, file_sha256
 from doorstep.media.redaction.options import (
     HideStyle,
     ManualBox,
@@ -19,6 +20,7 @@ __all__ = [
     "Box",
     "HideStyle",
     "ManualBox",
+    "ModelMissing",
     "RedactionOptions",
     "RedactionReport",
     "Removal",

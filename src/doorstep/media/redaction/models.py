@@ -18,10 +18,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
+import numpy.typing as npt
 import onnx
 import onnxruntime as ort  # type: ignore[import-untyped]  # ships no type information
 
 from doorstep.errors import DoorstepError
+from doorstep.media.redaction.geometry import Box
 
 
 class ModelMissing(DoorstepError):
@@ -41,20 +45,15 @@ class ModelFile:
     sha256: str
 
     def describe(self) -> dict[str, str]:
-        return {
-            "package": self.package,
-            "package_version": self.version,
-            "model_file": self.path.name,
-            "model_sha256": self.sha256,
-        }
+        names = ("package", "package_version", "model_file", "model_sha256")
+        return dict(
+            zip(names, (self.package, self.version, self.path.name, self.sha256), strict=True)
+        )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_sha256(path: Path) -> str:
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 @cache
@@ -70,7 +69,7 @@ def find_model(package: str, relative: str) -> ModelFile:
         candidate = Path(folder) / relative
         if candidate.is_file():
             version = importlib.metadata.version(package)
-            return ModelFile(package, version, candidate, _sha256(candidate))
+            return ModelFile(package, version, candidate, file_sha256(candidate))
     raise ModelMissing(
         f"The package {package!r} is installed but has no {relative}.", package=package
     )
@@ -105,3 +104,86 @@ def open_session(model: ModelFile, threads: int) -> ort.InferenceSession:
     return ort.InferenceSession(
         proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
     )
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: Box
+    score: float
+    kind: str
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """The frame's longer side as the network sees it, the score threshold, and the
+    ONNX Runtime threads (one: on two shared cores, two threads ran slower)."""
+
+    input_side: int = 640
+    threshold: float = 0.35
+    threads: int = 1
+
+
+Image = npt.NDArray[np.uint8]
+_ALIGN = 32
+
+
+def letterbox(image: Image, side: int) -> tuple[npt.NDArray[np.float32], float]:
+    """``image`` scaled (longer side ``side``), padded right and bottom to multiples of 32,
+    as a 1x3xHxW float32 tensor; with the scale applied."""
+    height, width = image.shape[:2]
+    scale = side / max(height, width)
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    pad_w, pad_h = -(-new_w // _ALIGN) * _ALIGN, -(-new_h // _ALIGN) * _ALIGN
+    canvas = np.zeros((pad_h, pad_w, 3), dtype=np.float32)
+    canvas[:new_h, :new_w] = resized
+    return canvas.transpose(2, 0, 1)[None].copy(), scale
+
+
+class OnnxDetector:
+    """A detector whose model ships in a package: it loads the model once, runs it on a
+    letterboxed frame and maps what it found back to frame pixels, and describes itself
+    (name, package, version, model hash, settings) for a report. A subclass names its
+    model in the class statement and decodes the network's outputs in ``found``."""
+
+    name = ""
+    package = ""
+    model_file = ""
+    settings_type: Any = None
+
+    def __init_subclass__(
+        cls, *, name: str, package: str, model_file: str, settings: type, **kwargs: Any
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.name, cls.package, cls.model_file, cls.settings_type = (
+            name,
+            package,
+            model_file,
+            settings,
+        )
+
+    def __init__(self, settings: Any = None) -> None:
+        self.settings = settings if settings is not None else self.settings_type()
+        self.model = find_model(self.package, self.model_file)
+        self._session: Any = open_session(self.model, self.settings.threads)
+        self._input: str = self._session.get_inputs()[0].name
+
+    def describe(self) -> dict[str, Any]:
+        shown = {k: v for k, v in vars(self.settings).items() if k != "threads"}
+        return {"name": self.name, **self.model.describe(), "settings": shown}
+
+    def prepare(self, tensor: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        return tensor
+
+    def found(self, outputs: list[Any]) -> list[Detection]:
+        raise NotImplementedError
+
+    def detect(self, rgb: Image) -> list[Detection]:
+        """What the model finds in an RGB frame, in frame pixels."""
+        tensor, scale = letterbox(rgb, self.settings.input_side)
+        outputs: list[Any] = self._session.run(None, {self._input: self.prepare(tensor)})
+        height, width = rgb.shape[:2]
+        return [
+            Detection(d.box.scaled(1 / scale, 1 / scale).clipped(width, height), d.score, d.kind)
+            for d in self.found(outputs)
+        ]

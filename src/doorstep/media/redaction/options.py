@@ -66,34 +66,33 @@ class RedactionOptions:
     ``detect_every``-th frame (faces) and every ``text_every``-th detection (text); the
     frames between are interpolated by the tracker."""
 
+    # What is hidden: the owner's choices at a share.
     faces: bool = True
     text: bool = True
     zones: Sequence[Sequence[Point]] = ()
     manual_boxes: Sequence[ManualBox] = ()
     removals: Sequence[Removal] = ()
+    # How: large-block pixelation or a solid fill, over detections grown by `margin`
+    # (a share of their width and height on every side).
     style: HideStyle = HideStyle.PIXELATE
     margin: float = 0.25
+    # Speed (bench/redaction.py): detection on key frames only, tracks held for
+    # `hold_keys` key frames, the networks at reduced sizes (the frame's longer side).
     detect_every: int = 5
     text_every: int = 2
     hold_keys: int = 2
     face_side: int = 480
     text_side: int = 640
+    # ONNX Runtime threads per session, and the x264 encoder of the copy.
     threads: int = 1
     x264_preset: str = "veryfast"
     crf: int = 23
 
     def settings(self) -> dict[str, Any]:
-        return {
-            "faces": self.faces,
-            "text": self.text,
-            "style": self.style.value,
-            "margin": self.margin,
-            "detect_every": self.detect_every,
-            "text_every": self.text_every,
-            "hold_keys": self.hold_keys,
-            "x264_preset": self.x264_preset,
-            "crf": self.crf,
-        }
+        """The detection and encoding settings, for a manifest (zones and edits apart)."""
+        edits = {"zones", "manual_boxes", "removals"}
+        shown = {k: v for k, v in vars(self).items() if k not in edits}
+        return {**shown, "style": self.style.value}
 
 
 @dataclass

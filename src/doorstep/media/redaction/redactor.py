@@ -12,9 +12,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
-from doorstep.media.redaction.faces import Detection, Image
 from doorstep.media.redaction.geometry import Box
 from doorstep.media.redaction.hiding import fill_zones, hide
+from doorstep.media.redaction.models import Detection, Image
 from doorstep.media.redaction.options import RedactionOptions
 from doorstep.media.redaction.tracking import TrackedBox, Tracker
 from doorstep.media.redaction.zones import zone_mask

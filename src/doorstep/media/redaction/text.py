@@ -16,9 +16,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from doorstep.media.redaction.faces import Detection, Image, letterbox
 from doorstep.media.redaction.geometry import Box
-from doorstep.media.redaction.models import find_model, open_session
+from doorstep.media.redaction.models import Detection, DetectorSettings, OnnxDetector
 
 PACKAGE = "rapidocr"
 MODEL_FILE = "models/PP-OCRv6_det_small.onnx"
@@ -27,13 +26,11 @@ _STD = np.array([0.229, 0.224, 0.225], dtype=np.float32).reshape(1, 3, 1, 1) * 2
 
 
 @dataclass(frozen=True)
-class TextSettings:
-    input_side: int = 640
+class TextSettings(DetectorSettings):
     threshold: float = 0.3
     box_threshold: float = 0.5
     unclip_ratio: float = 1.6
     min_side: float = 3.0
-    threads: int = 2
 
 
 def _region_score(probability: npt.NDArray[np.float32], contour: npt.NDArray[Any]) -> float:
@@ -65,35 +62,16 @@ def regions(probability: npt.NDArray[np.float32], settings: TextSettings) -> lis
     return found
 
 
-class TextDetector:
+class TextDetector(
+    OnnxDetector, name="pp-ocr-det", package=PACKAGE, model_file=MODEL_FILE, settings=TextSettings
+):
     """Finds text regions in RGB frames; one ONNX Runtime session, reused."""
 
-    name = "pp-ocr-det"
+    settings: TextSettings
 
-    def __init__(self, settings: TextSettings | None = None) -> None:
-        self.settings = settings or TextSettings()
-        self.model = find_model(PACKAGE, MODEL_FILE)
-        self._session: Any = open_session(self.model, self.settings.threads)
-        self._input = self._session.get_inputs()[0].name
+    def prepare(self, tensor: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        normalised: npt.NDArray[np.float32] = (tensor - _MEAN) / _STD
+        return normalised
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            **self.model.describe(),
-            "settings": {
-                "input_side": self.settings.input_side,
-                "threshold": self.settings.threshold,
-                "box_threshold": self.settings.box_threshold,
-                "unclip_ratio": self.settings.unclip_ratio,
-            },
-        }
-
-    def detect(self, rgb: Image) -> list[Detection]:
-        tensor, scale = letterbox(rgb, self.settings.input_side)
-        tensor = (tensor - _MEAN) / _STD
-        probability = self._session.run(None, {self._input: tensor})[0][0, 0]
-        height, width = rgb.shape[:2]
-        return [
-            Detection(d.box.scaled(1 / scale, 1 / scale).clipped(width, height), d.score, d.kind)
-            for d in regions(probability.astype(np.float32), self.settings)
-        ]
+    def found(self, outputs: list[Any]) -> list[Detection]:
+        return regions(np.asarray(outputs[0][0, 0], dtype=np.float32), self.settings)

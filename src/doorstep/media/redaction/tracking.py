@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from doorstep.media.redaction.faces import Detection
 from doorstep.media.redaction.geometry import Box, blend, iou
+from doorstep.media.redaction.models import Detection
 
 
 @dataclass(frozen=True)
