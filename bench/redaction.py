@@ -152,18 +152,21 @@ def main() -> None:
     parser.add_argument("--detect-every", type=int, default=RedactionOptions.detect_every)
     parser.add_argument("--text-every", type=int, default=RedactionOptions.text_every)
     parser.add_argument("--cover", type=float, default=0.8, help="share of a label hidden")
-    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--preset", default=RedactionOptions.x264_preset, help="x264 preset")
+    parser.add_argument("--only", choices=("quality", "speed"), help="run one half")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
-    options = RedactionOptions(detect_every=args.detect_every, text_every=args.text_every)
+    options = RedactionOptions(
+        detect_every=args.detect_every, text_every=args.text_every, x264_preset=args.preset
+    )
     results: dict[str, Any] = {"machine": machine(), "settings": options.settings()}
     results["load_average_before"] = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for kind in ("face", "plate"):
+        for kind in ("face", "plate") if args.only != "speed" else ():
             results[f"{kind}_quality"] = quality(kind, options, args.cover, folder)
             print(kind, results[f"{kind}_quality"])
-        if not args.skip_speed:
+        if args.only != "quality":
             results["speed"] = speed(options, args.seconds, folder)
             print("speed", results["speed"])
     results["load_average_after"] = os.getloadavg()
