@@ -3,10 +3,11 @@ detections.
 
 Detection runs on key frames only (every Nth frame, for speed). At each key frame the
 tracker pairs the new detections with its live tracks by overlap (IoU, greedy, best pair
-first); a track with no detection is held at its last box for ``hold_keys`` key frames
-before it ends; a detection with no track starts one. The frames between two key frames
-get, for each track, its box blended between the two key frames; a track seen at only one
-of them keeps that box over the whole gap (covering a face that enters or leaves).
+first). A track with no detection is held for ``hold_keys`` key frames before it ends,
+its box growing by ``hold_growth`` on every side at each miss (the region may have
+moved). A detection with no track starts one. The frames between two key frames get, for
+each track, its box blended between the two key frames; a track seen at only one of
+them keeps that box over the whole gap (covering a face that enters or leaves).
 """
 
 from __future__ import annotations
@@ -46,8 +47,16 @@ class Tracker:
     """Tracks of one kind of region over one clip; track ids are ``prefix`` + a counter
     ("f1", "f2", ...), stable for the same clip and settings, so an owner can name one."""
 
-    def __init__(self, prefix: str, *, iou_threshold: float = 0.2, hold_keys: int = 2) -> None:
+    def __init__(
+        self,
+        prefix: str,
+        *,
+        iou_threshold: float = 0.2,
+        hold_keys: int = 2,
+        hold_growth: float = 0.1,
+    ) -> None:
         self.prefix = prefix
+        self.hold_growth = hold_growth
         self.iou_threshold = iou_threshold
         self.hold_keys = hold_keys
         self.live: list[Track] = []
@@ -96,6 +105,7 @@ class Tracker:
                 if track.misses > self.hold_keys:
                     self.ended.append(track)
                     continue
+                track.box = track.box.expanded(self.hold_growth)
             still.append(track)
         for d, det in enumerate(detections):
             if d not in matched_dets:
