@@ -153,7 +153,9 @@ def test_manual_boxes_removals_determinism_and_report(tmp_path: Path) -> None:
     src = write_sample_clip(tmp_path / "in.mp4", seconds=2.0, fps=10)
     manual = ManualBox(Box(10, 10, 60, 50), start_s=0.5, end_s=1.0)
     options = RedactionOptions(text=False, manual_boxes=[manual], style=HideStyle.FILL)
-    first = redact_clip(src, tmp_path / "a.mp4", options)
+    seen: list[tuple[int, int]] = []
+    first = redact_clip(src, tmp_path / "a.mp4", options, progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (20, 20) and [d for d, _ in seen] == sorted(d for d, _ in seen)
     second = redact_clip(src, tmp_path / "b.mp4", options)
     assert first.redacted_sha256 == second.redacted_sha256 == file_sha256(tmp_path / "a.mp4")
     assert first.original_sha256 == file_sha256(src)

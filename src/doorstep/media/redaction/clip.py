@@ -119,6 +119,8 @@ def _pipe(
         if progress is not None:
             progress(len(counts), expected)
     _send(encoder, redactor.finish(), pts, counts)
+    if progress is not None:
+        progress(len(counts), expected)
     return counts
 
 

@@ -79,7 +79,7 @@ class RedactionOptions:
     # Speed (bench/redaction.py): detection on key frames only, tracks held for
     # `hold_keys` key frames, the networks at reduced sizes (the frame's longer side).
     detect_every: int = 5
-    text_every: int = 2
+    text_every: int = 3
     hold_keys: int = 2
     face_side: int = 480
     text_side: int = 640
