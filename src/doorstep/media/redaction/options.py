@@ -66,27 +66,27 @@ class RedactionOptions:
     ``detect_every``-th frame (faces) and every ``text_every``-th detection (text); the
     frames between are interpolated by the tracker."""
 
-    # What is hidden: the owner's choices at a share.
     faces: bool = True
     text: bool = True
     zones: Sequence[Sequence[Point]] = ()
     manual_boxes: Sequence[ManualBox] = ()
     removals: Sequence[Removal] = ()
-    # How: large-block pixelation or a solid fill, over detections grown by `margin`
-    # (a share of their width and height on every side).
+    """What is hidden: the owner's choices at a share (all detection on by default)."""
     style: HideStyle = HideStyle.PIXELATE
     margin: float = 0.25
-    # Speed (bench/redaction.py): detection on key frames only, tracks held for
-    # `hold_keys` key frames, the networks at reduced sizes (the frame's longer side).
+    """How: large-block pixelation or a solid fill, over detections grown by ``margin``
+    (a share of their width and height on every side)."""
     detect_every: int = 5
     text_every: int = 3
     hold_keys: int = 2
     face_side: int = 480
     text_side: int = 640
-    # ONNX Runtime threads per session, and the x264 encoder of the copy.
+    """Speed (bench/redaction.py): detection on key frames only, tracks held for
+    ``hold_keys`` key frames, the networks at reduced sizes (the frame's longer side)."""
     threads: int = 1
     x264_preset: str = "veryfast"
     crf: int = 23
+    """ONNX Runtime threads per session, and the x264 encoder of the copy."""
 
     def settings(self) -> dict[str, Any]:
         """The detection and encoding settings, for a manifest (zones and edits apart)."""
