@@ -4,7 +4,8 @@ Frames stream through: the decoder, the ``Redactor`` (which holds at most a few 
 while the tracker waits for the next key frame) and an encoder thread fed through a short
 queue, so memory stays bounded whatever the clip's length. The copy keeps the video
 stream only (no audio, no data or subtitle streams), with no container or stream tags and
-FFmpeg's bit-exact flags, so it carries nothing but what playback needs. The redacted
+FFmpeg's bit-exact flags, and no SEI units (x264's version and settings), so it carries
+nothing but what playback needs. The redacted
 copy's SHA-256 is taken from the finished, cleaned file.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 
 import av
 import numpy as np
+from av.bitstream import BitStreamFilterContext
 
 from doorstep.media.redaction.faces import FaceDetector, FaceSettings
 from doorstep.media.redaction.models import file_sha256
@@ -30,6 +32,7 @@ from doorstep.media.redaction.zones import validate_zones
 Progress = Callable[[int, int], None]
 _QUEUE_FRAMES = 8
 _STOP = None
+_DROP_SEI = "filter_units=remove_types=6"
 
 
 def open_output(
@@ -64,6 +67,17 @@ class _Encoder(threading.Thread):
         )
         self.container, self.stream, self.time_base = container, stream, time_base
         self.error: BaseException | None = None
+        self._filter: Any = None
+
+    def _mux(self, packets: Any) -> None:
+        """Mux ``packets`` (``None``: flush) without their SEI units: x264 writes its
+        version and settings into the first frame, which playback does not need."""
+        if self._filter is None:
+            self._filter = BitStreamFilterContext(_DROP_SEI, self.stream)
+        for packet in [None] if packets is None else packets:
+            for clean in self._filter.filter(packet):
+                clean.stream = self.stream
+                self.container.mux(clean)
 
     def run(self) -> None:
         try:
@@ -71,8 +85,9 @@ class _Encoder(threading.Thread):
                 image, pts = item
                 frame = av.VideoFrame.from_ndarray(image, format="rgb24")
                 frame.pts, frame.time_base = pts, self.time_base
-                self.container.mux(self.stream.encode(frame))
-            self.container.mux(self.stream.encode(None))
+                self._mux(self.stream.encode(frame))
+            self._mux(self.stream.encode(None))
+            self._mux(None)
         except BaseException as error:  # handed to the caller's thread
             self.error = error
             while self.frames.get() is not _STOP:
