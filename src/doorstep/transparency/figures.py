@@ -11,6 +11,7 @@ the public audit log (official posts). Nothing but totals leaves this module.
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from doorstep import geo
+from doorstep.agencies import identity
 from doorstep.agencies.models import Agency
 from doorstep.audit import AuditAction, AuditRecord
 from doorstep.cameras.models import Camera
@@ -31,7 +33,9 @@ from doorstep.transparency import public, records, request_log
 from doorstep.transparency.request_log import RequestFilter
 from doorstep.transparency.schemas import (
     AccountabilityFigure,
+    AgencyDatasetFigure,
     AgencyFigures,
+    AgencyIdentifierRead,
     MonthCount,
     PublicRequest,
 )
@@ -153,6 +157,16 @@ def accountability_figures(*, session: Session, agency_id: uuid.UUID) -> list[Ac
     return figures
 
 
+def dataset_figures(*, session: Session, agency: Agency) -> list[AgencyDatasetFigure]:
+    """The agency's row of every dataset's table, computed from the stored incidents."""
+    return [
+        AgencyDatasetFigure.model_validate(
+            {**asdict(row.figures), "kind": row.kind, "total": row.figures.total}
+        )
+        for row in records.partner.agency_dataset_rows(session=session, agency=agency)
+    ]
+
+
 def agency_requests(*, session: Session, agency_id: uuid.UUID) -> list[PublicRequest]:
     return list(
         request_log.iter_request_log(session=session, filters=RequestFilter(agency_id=agency_id))
@@ -190,4 +204,9 @@ def agency_figures(
         participating_cameras=participating_cameras(session=session, agency=agency),
         statement=statement_view(session=session, agency_id=agency.id),
         accountability=accountability_figures(session=session, agency_id=agency.id),
+        identifiers=[
+            AgencyIdentifierRead(id=i.id, scheme=i.scheme.value, value=i.value)
+            for i in identity.identifiers_of(session=session, agency_id=agency.id)
+        ],
+        datasets=dataset_figures(session=session, agency=agency),
     )
