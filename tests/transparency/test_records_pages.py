@@ -14,12 +14,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.factories import HTML, csrf_of, form_error, make_person, sign_in
 from tests.transparency.portal import make_public_agency
-from tests.transparency.test_records import agencies as agencies  # noqa: F401 (fixture)
+from tests.transparency.test_records import agencies as agencies
 from tests.transparency.test_records_api import KIND, load_dataset, partner_since
 
 from doorstep.accounts.models import Role
 from doorstep.audit import AuditRecord
+from doorstep.db import utcnow
 from doorstep.runtime import Runtime
+from doorstep.transparency.report import write_annual_report
 
 
 def _cell(page: str, agency: Any, label: str) -> str:
@@ -124,3 +126,23 @@ def test_admin_review_page_links_a_name_and_withdraws_a_release(
             select(AuditRecord).where(AuditRecord.action == "accountability.release_withdrawn")
         ).one()
         assert record.is_public and record.actor_id == admin.user.id
+
+
+def test_annual_report_has_the_partner_table(
+    runtime: Runtime, agencies: dict[str, Any], tmp_path: Path
+) -> None:
+    load_dataset(runtime, tmp_path)
+    partner_since(runtime, agencies["springfield"], 5)
+    year = utcnow().year
+    with runtime.db.transaction() as session:
+        report = write_annual_report(session=session, year=year, out_dir=tmp_path / "report")
+    text = report.markdown.read_text(encoding="utf-8")
+    assert f"### {KIND}: incidents of each partner" in text
+    assert "| Partner | Partnership | Before | During | After | Total | In " in text
+    table = text.split(f"### {KIND}: incidents of each partner", 1)[1]
+    line = next(x for x in table.splitlines() if x.startswith("| Springfield Police Department"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[2:6] == ["1", "2", "0", "3"]
+    assert "Shelbyville Police Department (PA) matched no incident" in text
+    csv_path = tmp_path / "report" / f"accountability-{KIND}-{year}.csv"
+    assert csv_path in report.csv_files and str(agencies["springfield"].id) in csv_path.read_text()
