@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from doorstep.accounts.deps import CheckedForm, PageAdmin, PageVisitor, Visitor
 from doorstep.accounts.models import User
@@ -38,13 +40,9 @@ NOTICES = {
 
 
 def _review_page(
-    request: Request,
-    visitor: PageVisitor,
-    session: Session,
-    *,
-    error: str | None = None,
-    status_code: int = 200,
+    request: Request, visitor: PageVisitor, session: Session, **shown: Any
 ) -> Response:
+    """The review page; ``shown`` holds a refusal's ``error`` and ``status_code``."""
     groups = records.review_groups(session=session)
     partners = public.participating_agencies(session=session)
     return show(
@@ -52,8 +50,7 @@ def _review_page(
         "transparency/records_review.html",
         visitor,
         session,
-        status_code=status_code,
-        error=error,
+        **shown,
         notice=notice_for(request, NOTICES),
         groups=groups[:GROUPS_SHOWN],
         groups_total=len(groups),
@@ -68,30 +65,47 @@ def _review_page(
     )
 
 
+@dataclass(frozen=True)
+class AdminPost:
+    """What every form of the page needs: the admin who sent it and its checked fields."""
+
+    request: Request
+    visitor: PageVisitor
+    user: User
+    form: FormData
+    session: Session
+
+    def field(self, name: str) -> str:
+        return text(self.form.get(name))
+
+    def agency_id(self) -> uuid.UUID:
+        try:
+            return uuid.UUID(self.field("agency_id"))
+        except ValueError as exc:
+            raise InvalidInput("Choose the agency from the list.", code="invalid_choice") from exc
+
+    def run(self, act: Callable[[], Any], notice: str) -> Response:
+        """The action in a savepoint; then back to the page with ``notice``, or the page
+        again with the refusal (nothing changed)."""
+        return form_action(
+            self.session,
+            act,
+            done=lambda _: redirect(f"{PAGE}?notice={notice}"),
+            refused=show_refusal(_review_page, self.request, self.visitor, self.session),
+        )
+
+
+def _admin_post(
+    request: Request, visitor: Visitor, user: PageAdmin, form: CheckedForm, session: DbSession
+) -> AdminPost:
+    return AdminPost(request, visitor, user, form, session)
+
+
+Posted = Annotated[AdminPost, Depends(_admin_post)]
+
+
 def _identifiers(session: Session, agency_id: uuid.UUID) -> list[Any]:
     return identity.identifiers_of(session=session, agency_id=agency_id)
-
-
-def _act(
-    request: Request,
-    visitor: PageVisitor,
-    session: Session,
-    act: Callable[[], Any],
-    notice: str,
-) -> Response:
-    return form_action(
-        session,
-        act,
-        done=lambda _: redirect(f"{PAGE}?notice={notice}"),
-        refused=show_refusal(_review_page, request, visitor, session),
-    )
-
-
-def _uuid(value: object, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text(value))
-    except ValueError as exc:
-        raise InvalidInput(f"Choose {what} from the list.", code="invalid_choice") from exc
 
 
 @router.get(PAGE, response_class=HTMLResponse)
@@ -102,87 +116,50 @@ def review_page(
 
 
 @router.post(f"{PAGE}/links", response_class=HTMLResponse)
-def link_name(
-    request: Request, visitor: Visitor, user: PageAdmin, form: CheckedForm, session: DbSession
-) -> Response:
-    return _act(
-        request,
-        visitor,
-        session,
-        lambda: records.link_name(
-            session=session,
-            actor=user,
-            name=text(form.get("name")),
-            state=text(form.get("state")),
-            agency_id=_uuid(form.get("agency_id"), "the agency"),
-        ),
-        "linked",
-    )
+def link_name(post: Posted) -> Response:
+    def act() -> int:
+        return records.link_name(
+            session=post.session, actor=post.user, name=post.field("name"),
+            state=post.field("state"), agency_id=post.agency_id(),
+        )  # fmt: skip
+
+    return post.run(act, "linked")
 
 
 @router.post(f"{PAGE}/identifiers", response_class=HTMLResponse)
-def add_identifier(
-    request: Request, visitor: Visitor, user: PageAdmin, form: CheckedForm, session: DbSession
-) -> Response:
-    return _act(
-        request,
-        visitor,
-        session,
-        lambda: records.matching.add_identifier(
-            session=session,
-            actor=user,
-            agency_id=_uuid(form.get("agency_id"), "the agency"),
-            scheme=text(form.get("scheme")),
-            value=text(form.get("value")),
-        ),
-        "identifier_added",
-    )
+def add_identifier(post: Posted) -> Response:
+    def act() -> int:
+        return records.matching.add_identifier(
+            session=post.session, actor=post.user, agency_id=post.agency_id(),
+            scheme=post.field("scheme"), value=post.field("value"),
+        )  # fmt: skip
+
+    return post.run(act, "identifier_added")
 
 
 @router.post(f"{PAGE}/identifiers/{{identifier_id}}/remove", response_class=HTMLResponse)
-def remove_identifier(
-    identifier_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
-    user: PageAdmin,
-    form: CheckedForm,
-    session: DbSession,
-) -> Response:
-    return _act(
-        request,
-        visitor,
-        session,
-        lambda: records.matching.remove_identifier(
-            session=session,
-            actor=user,
-            agency_id=_uuid(form.get("agency_id"), "the agency"),
+def remove_identifier(identifier_id: uuid.UUID, post: Posted) -> Response:
+    def act() -> None:
+        records.matching.remove_identifier(
+            session=post.session, actor=post.user, agency_id=post.agency_id(),
             identifier_id=identifier_id,
-        ),
-        "identifier_removed",
-    )
+        )  # fmt: skip
 
-
-def _withdraw(session: Session, actor: User, release_id: uuid.UUID, form: Any) -> Any:
-    if not checkbox(form.get("confirm")):
-        raise InvalidInput(
-            "Tick the confirmation: a withdrawn release counts nowhere, and the withdrawal "
-            "is published.",
-            code="confirmation_required",
-        )
-    return records.withdraw_release(
-        session=session, release_id=release_id, reason=text(form.get("reason")), actor=actor
-    )
+    return post.run(act, "identifier_removed")
 
 
 @router.post(f"{PAGE}/releases/{{release_id}}/withdraw", response_class=HTMLResponse)
-def withdraw_release(
-    release_id: uuid.UUID,
-    request: Request,
-    visitor: Visitor,
-    user: PageAdmin,
-    form: CheckedForm,
-    session: DbSession,
-) -> Response:
-    return _act(
-        request, visitor, session, lambda: _withdraw(session, user, release_id, form), "withdrawn"
-    )
+def withdraw_release(release_id: uuid.UUID, post: Posted) -> Response:
+    def act() -> Any:
+        if not checkbox(post.form.get("confirm")):
+            raise InvalidInput(
+                "Tick the confirmation: a withdrawn release counts nowhere, and the "
+                "withdrawal is published.",
+                code="confirmation_required",
+            )
+        return records.withdraw_release(
+            session=post.session, release_id=release_id, reason=post.field("reason"),
+            actor=post.user,
+        )  # fmt: skip
+
+    return post.run(act, "withdrawn")

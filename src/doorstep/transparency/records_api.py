@@ -7,7 +7,6 @@ refusal changes nothing."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -21,30 +20,14 @@ from doorstep.http import DbSession
 from doorstep.inputs import Line, Text
 from doorstep.routing import GuardedRoute
 from doorstep.transparency import records
+from doorstep.transparency.records.published import PublicRelease
 
 router = APIRouter(prefix="/api/v1", tags=["accountability"], route_class=GuardedRoute)
 
 
-class ReleaseRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
-    kind: str
-    source: str = Field(description="The file's name as imported.")
-    source_url: str | None
-    released_on: date | None
-    imported_at: datetime
-    sha256: str | None
-    rows_read: int
-    rows_added: int
-    rows_revised: int
-    rows_already_loaded: int
-    withdrawn_at: datetime | None
-    withdrawn_reason: str | None
-
-
 class DatasetRead(BaseModel):
     kind: str
-    releases: list[ReleaseRead]
+    releases: list[PublicRelease]
     figures: dict[str, Any] | None = Field(
         default=None,
         description="Per partner: incidents before, during and after its partnership, "
@@ -79,15 +62,11 @@ class Withdrawal(BaseModel):
     reason: Text = Field(min_length=1, max_length=2000, description="Published.")
 
 
-def _releases(rows: list[records.published.PublicRelease]) -> list[ReleaseRead]:
-    return [ReleaseRead.model_validate(r) for r in rows]
-
-
 @router.get("/transparency/datasets", response_model=list[DatasetRead])
 def datasets(session: DbSession) -> list[DatasetRead]:
     """Public: every accountability dataset with its releases (withdrawn ones too)."""
     found = records.published.datasets(session=session)
-    return [DatasetRead(kind=kind, releases=_releases(rows)) for kind, rows in found.items()]
+    return [DatasetRead(kind=kind, releases=rows) for kind, rows in found.items()]
 
 
 @router.get("/transparency/datasets/{kind}", response_model=DatasetRead)
@@ -95,9 +74,7 @@ def dataset(kind: str, session: DbSession) -> DatasetRead:
     """Public: one dataset's releases and its figures for every partner."""
     releases = records.published.dataset_releases(session=session, kind=kind)
     figures = records.dataset_figures(session=session, kind=kind)
-    return DatasetRead(
-        kind=figures.kind, releases=_releases(releases), figures=records.figures_json(figures)
-    )
+    return DatasetRead(kind=figures.kind, releases=releases, figures=records.figures_json(figures))
 
 
 @router.get("/transparency/datasets/{kind}/agencies.csv")
@@ -112,22 +89,22 @@ def dataset_csv(kind: str, session: DbSession) -> Response:
     )
 
 
-@router.get("/transparency/releases", response_model=list[ReleaseRead])
-def releases(session: DbSession) -> list[ReleaseRead]:
+@router.get("/transparency/releases", response_model=list[PublicRelease])
+def releases(session: DbSession) -> list[PublicRelease]:
     """Public: every release of every dataset, oldest first."""
     found = records.published.datasets(session=session)
-    return _releases([r for rows in found.values() for r in rows])
+    return [r for rows in found.values() for r in rows]
 
 
-@router.post("/transparency/releases/{release_id}/withdraw", response_model=ReleaseRead)
+@router.post("/transparency/releases/{release_id}/withdraw", response_model=PublicRelease)
 def withdraw_release(
     release_id: uuid.UUID, body: Withdrawal, admin: Admin, session: DbSession
-) -> ReleaseRead:
+) -> PublicRelease:
     """Admin: withdraw a release; its incidents leave every figure (audited, public)."""
     row = records.withdraw_release(
         session=session, release_id=release_id, reason=body.reason, actor=admin
     )
-    return ReleaseRead.model_validate(records.published.public_release(row))
+    return records.published.public_release(row)
 
 
 @router.get("/transparency/review")

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime
 
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from doorstep.errors import NotFound
@@ -15,11 +15,12 @@ from doorstep.transparency.records.names import check_kind
 from doorstep.transparency.records.releases import list_releases
 
 
-@dataclass(frozen=True)
-class PublicRelease:
+class PublicRelease(BaseModel):
+    """A release as published (the JSON API's model too)."""
+
     id: uuid.UUID
     kind: str
-    source: str
+    source: str = Field(description="The file's name as imported.")
     source_url: str | None
     released_on: date | None
     imported_at: datetime
