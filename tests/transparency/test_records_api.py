@@ -191,3 +191,29 @@ def test_withdraw_a_release(
     missing = f"{BASE}/releases/00000000-0000-0000-0000-000000000000/withdraw"
     _refused(client.post(missing, json={"reason": "x"}, headers=admin.headers), 404,
              "release_not_found")  # fmt: skip
+
+
+def test_an_analysis_made_out_of_date_is_not_shown(
+    client: TestClient, runtime: Runtime, agencies: dict[str, Any], tmp_path: Path
+) -> None:
+    load_dataset(runtime, tmp_path)
+    with runtime.db.transaction() as session:
+        records.analyze(session=session, kind=KIND, since_years=5)
+    springfield = f"/api/v1/transparency/agencies/{agencies['springfield'].id}"
+    figures = client.get(springfield).json()
+    assert [f["incidents"] for f in figures["accountability"]] == [2]
+    assert [(d["kind"], d["total"]) for d in figures["datasets"]] == [(KIND, 3)]
+
+    # A new alias changes what matches: the stored analysis no longer says what is so;
+    # the per-dataset row, computed from the stored incidents, stays.
+    admin = make_person(runtime, role=Role.admin)
+    path = f"/api/v1/agencies/{agencies['smith'].id}/identifiers"
+    r = client.post(path, json={"scheme": "alias", "value": "Smith SO"}, headers=admin.headers)
+    assert r.status_code == 201
+    figures = client.get(springfield).json()
+    assert figures["accountability"] == []
+    assert [(d["kind"], d["total"]) for d in figures["datasets"]] == [(KIND, 3)]
+    assert (
+        "No analysis since"
+        in client.get(f"/transparency/agencies/{agencies['springfield'].id}").text
+    )

@@ -130,13 +130,32 @@ def monthly_counts(
     return [MonthCount(month=m, count=n) for m, n in counts.items()]
 
 
+# What changes the incidents an agency is matched to: an analysis stored before the
+# newest of these says what is no longer so, and is not shown.
+_MATCHING_CHANGES = (
+    AuditAction.AGENCY_IDENTIFIER_ADDED,
+    AuditAction.AGENCY_IDENTIFIER_REMOVED,
+    AuditAction.ACCOUNTABILITY_IMPORTED,
+    AuditAction.ACCOUNTABILITY_RELEASE_WITHDRAWN,
+)
+
+
+def last_matching_change(*, session: Session) -> datetime | None:
+    """When a release or an agency identifier last changed (the public audit log)."""
+    return session.scalar(
+        select(func.max(AuditRecord.at)).where(AuditRecord.action.in_(_MATCHING_CHANGES))
+    )
+
+
 def accountability_figures(*, session: Session, agency_id: uuid.UUID) -> list[AccountabilityFigure]:
-    """The latest analysis of each dataset kind, as it applies to this agency."""
+    """The latest analysis of each dataset kind, as it applies to this agency; none that
+    a later release, withdrawal or identifier made out of date."""
     latest = records.latest_analyses(session=session)
+    changed = last_matching_change(session=session)
     figures = []
     for kind in sorted(latest):
         row = latest[kind]
-        if str(agency_id) not in row.per_agency:
+        if str(agency_id) not in row.per_agency or (changed and row.computed_at < changed):
             continue
         incidents = int(row.per_agency[str(agency_id)])
         figures.append(
