@@ -10,11 +10,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from tests.factories import make_person
+from tests.transparency import test_records_wapo as wapo
 from tests.transparency.portal import make_public_agency
 from tests.transparency.test_records import _dataset
 from tests.transparency.test_records import agencies as agencies
+from tests.transparency.test_records_wapo import partners as partners
 
 from doorstep.accounts.models import Role
 from doorstep.agencies.models import Agency
@@ -217,3 +220,31 @@ def test_an_analysis_made_out_of_date_is_not_shown(
         "No analysis since"
         in client.get(f"/transparency/agencies/{agencies['springfield'].id}").text
     )
+
+
+def test_post_sample_through_the_api_equals_an_independent_count(
+    client: TestClient,
+    runtime: Runtime,
+    partners: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Post's real sample: names linked and codes added through the API give the
+    figures recomputed from the raw files, partner by partner; the page shows them."""
+    wapo._import(runtime, monkeypatch, wapo.INCIDENTS)
+    admin = make_person(runtime, role=Role.admin)
+    link = {"name": "New York Police Department", "state": "NY",
+            "agency_id": str(partners["nyc"].id)}  # fmt: skip
+    assert client.post(f"{BASE}/review/links", json=link, headers=admin.headers).status_code == 200
+    for key, scheme, value in (("pdx", "wapo", "618"), ("columbus_oh", "ori", "OHCOP00")):
+        r = client.post(
+            f"/api/v1/agencies/{partners[key].id}/identifiers",
+            json={"scheme": scheme, "value": value},
+            headers=admin.headers,
+        )
+        assert r.status_code == 201 and r.json()["rows_matched"] > 0, r.text
+    data = client.get(f"{BASE}/datasets/{wapo.KIND}").json()
+    wapo._assert_equal(data, partners, wapo.INCIDENTS)
+    nyc = _partner(data, partners["nyc"])
+    page = client.get(f"/transparency/datasets/{wapo.KIND}").text
+    row = page.split(f'data-agency-id="{partners["nyc"].id}"', 1)[1].split("</tr>", 1)[0]
+    assert f'data-label="Total" class="num">{nyc["total"]}<' in row and nyc["total"] > 0
