@@ -35,6 +35,9 @@ from doorstep.notify import pages as notify_pages
 from doorstep.routing import EarlyAuthenticators
 from doorstep.transparency import api as transparency_api
 from doorstep.transparency import pages as transparency_pages
+from doorstep.transparency import records_admin_pages as transparency_records_admin
+from doorstep.transparency import records_api as transparency_records_api
+from doorstep.transparency import records_pages as transparency_records_pages
 from doorstep.web.render import LayoutContext
 
 API_ROUTERS: tuple[APIRouter, ...] = (
@@ -46,6 +49,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     footage_api.router,
     notify_api.router,
     transparency_api.router,
+    transparency_records_api.router,
 )
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
     account_pages.router,  # the start page "/", sign-up, sign-in, sign-out
@@ -61,6 +65,8 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     footage_owner_pages.router,
     footage_moderation_pages.router,
     transparency_pages.router,
+    transparency_records_pages.router,
+    transparency_records_admin.router,
     notify_pages.router,
 )
 

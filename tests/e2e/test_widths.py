@@ -21,13 +21,14 @@ pytestmark = pytest.mark.browser
 LAT, LNG = 39.9526, -75.1652
 
 PUBLIC = ["/", "/signin", "/signup", "/transparency", "/transparency/agencies",
-          "/transparency/requests", "/transparency/policy", "/transparency/audit"]  # fmt: skip
+          "/transparency/requests", "/transparency/policy", "/transparency/audit",
+          "/transparency/datasets"]  # fmt: skip
 RESIDENT = ["/timeline", "/cameras", "/cameras/new", "/feed", "/feed/map", "/feed/home",
             "/feed/mine", "/feed/guidelines", "/posts/new", "/account", "/account/2fa",
             "/account/notifications", "/account/tokens", "/notifications", "/requests",
             "/agencies/apply"]  # fmt: skip
 OFFICER = ["/agency", "/agency/requests/new", "/feed/tips"]
-ADMIN = ["/admin/agencies", "/moderation", "/moderation/requests"]
+ADMIN = ["/admin/agencies", "/admin/records", "/moderation", "/moderation/requests"]
 
 
 def _sideways(page: Page, paths: list[str]) -> dict[str, int]:

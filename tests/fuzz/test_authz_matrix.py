@@ -67,6 +67,21 @@ OPEN_ON_OTHERS: dict[str, tuple[frozenset[str], str]] = {
     ),
     "GET /api/v1/transparency/agencies/{agency_id}": (EVERYONE, "the transparency report"),
     "GET /api/v1/agencies/{agency_id}/statement": (EVERYONE, "an agency's statement is public"),
+    "GET /api/v1/transparency/datasets/{kind}": (EVERYONE, "accountability figures are public"),
+    "GET /api/v1/transparency/datasets/{kind}/agencies.csv": (EVERYONE, "so is their CSV"),
+    "GET /api/v1/agencies/{agency_id}/identifiers": (EVERYONE, "an agency's aliases are public"),
+    "POST /api/v1/agencies/{agency_id}/identifiers": (
+        frozenset({"admin"}),
+        "the admin records an agency's aliases and codes (audited)",
+    ),
+    "DELETE /api/v1/agencies/{agency_id}/identifiers/{identifier_id}": (
+        frozenset({"admin"}),
+        "the admin removes them (audited)",
+    ),
+    "POST /api/v1/transparency/releases/{release_id}/withdraw": (
+        frozenset({"admin"}),
+        "the admin withdraws a dataset's release (audited, public)",
+    ),
 }
 
 # Operations without path parameters that anonymous callers (and device tokens) may call.
@@ -81,6 +96,8 @@ PUBLIC: dict[str, str] = {
     "GET /api/v1/transparency/requests": "the public request log",
     "GET /api/v1/transparency/audit/head": "the audit chain's head is published",
     "GET /api/v1/transparency/audit/heads": "so are the daily heads",
+    "GET /api/v1/transparency/datasets": "the accountability datasets and their releases",
+    "GET /api/v1/transparency/releases": "every release, withdrawn ones too",
 }
 
 # Operations without path parameters that only some roles may call.
@@ -91,6 +108,8 @@ ROLE_GATED: dict[str, frozenset[str]] = {
     "PUT /api/v1/moderation/settings": MODERATORS,
     "GET /api/v1/review-queue": MODERATORS,
     "PATCH /api/v1/policy": frozenset({"admin"}),
+    "GET /api/v1/transparency/review": frozenset({"admin"}),
+    "POST /api/v1/transparency/review/links": frozenset({"admin"}),
     "GET /api/v1/requests": frozenset({"officer"}),
     "POST /api/v1/requests": frozenset({"officer"}),
 }

@@ -16,14 +16,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from doorstep.accounts.models import Role
+from doorstep.agencies import identity
 from doorstep.agencies import service as agency_service
-from doorstep.agencies.models import MemberRole
+from doorstep.agencies.models import IdentifierScheme, MemberRole
 from doorstep.db import utcnow
 from doorstep.feed import service as feed_service
 from doorstep.jobs import job_registry
 from doorstep.notify.models import Notification
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
+from doorstep.transparency import records
+from doorstep.transparency.records.presets import AgencyRef, IncidentRow
 from tests.factories import (
     CameraWithToken,
     Person,
@@ -83,6 +86,28 @@ def _event(client: TestClient, cam: CameraWithToken, hours_ago: float, ref: str)
             client.post(f"/api/v1/cameras/{cam.camera.id}/events", headers=cam.headers, json=body)
         )["id"]
     )
+
+
+ACCOUNTABILITY_KIND = "fatal-police-shootings"
+
+
+def _accountability(runtime: Runtime, agency_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
+    """A release of one incident and an alias of the agency: (release id, identifier id)."""
+    row = IncidentRow(1, "1", "2024-05-01", "PA", (AgencyRef("Other PD", "PA"),))
+    with runtime.db.transaction() as session:
+        result = records.import_release(
+            session=session,
+            rows=[row],
+            release=records.ReleaseInfo(kind=ACCOUNTABILITY_KIND, source="fuzz.csv"),
+        )
+        alias = identity.add_identifier(
+            session=session,
+            actor=None,
+            agency_id=agency_id,
+            scheme=IdentifierScheme.alias,
+            value="Other PD",
+        )
+        return result.release.id, alias.id
 
 
 def build_world(runtime: Runtime, client: TestClient, tmp_path: Path) -> World:
@@ -163,6 +188,7 @@ def build_world(runtime: Runtime, client: TestClient, tmp_path: Path) -> World:
             select(Notification.id).where(Notification.user_id == stranger.user.id)
         ).first()
     assert notification is not None
+    release_id, identifier_id = _accountability(runtime, other_agency.id)
 
     foreign = {
         "user_id": str(stranger.user.id),
@@ -178,6 +204,9 @@ def build_world(runtime: Runtime, client: TestClient, tmp_path: Path) -> World:
         "notification_id": str(notification),
         "webhook_id": str(webhook["id"]),
         "invitation_id": str(invitation.id),
+        "kind": ACCOUNTABILITY_KIND,
+        "release_id": str(release_id),
+        "identifier_id": str(identifier_id),
     }
     people = {
         "resident": resident,

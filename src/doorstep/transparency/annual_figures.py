@@ -113,6 +113,8 @@ class YearFigures:
     head: ChainHeadAt
     chain: ChainCheck
     analyses: list[AccountabilityAnalysis]
+    # Every dataset's per-partner figures (incidents before, during, after).
+    datasets: list[records.DatasetFigures]
 
     @property
     def asked(self) -> int:
@@ -153,6 +155,18 @@ class YearFigures:
 
     def policy_change_rows(self) -> list[list[str]]:
         return [[f"{c.changed_at:%Y-%m-%d}", c.level, c.reason] for c in self.policy_changes]
+
+    def partner_rows(self, dataset: records.DatasetFigures) -> list[list[str]]:
+        """Per partner: its partnership, its incidents before, during and after it, and
+        those of the report's year."""
+        rows = []
+        for p in dataset.partners:
+            this_year = sum(p.per_year.get(self.year, {}).values())
+            until = p.partner_until.isoformat() if p.partner_until else "now"
+            rows.append([f"{p.name} ({p.state})", f"{p.partner_from} to {until}",
+                         str(p.before), str(p.during), str(p.after), str(p.total),
+                         str(this_year)])  # fmt: skip
+        return rows
 
 
 def _year_bounds(year: int) -> tuple[datetime, datetime]:
@@ -322,4 +336,8 @@ def gather_year(*, session: Session, year: int) -> YearFigures:
         head=_year_end_head(session, year, end),
         chain=verify_chain(session=session),
         analyses=[analyses[kind] for kind in sorted(analyses)],
+        datasets=[
+            records.dataset_figures(session=session, kind=kind)
+            for kind in records.dataset_kinds(session=session)
+        ],
     )

@@ -144,21 +144,6 @@ def _day(text: str | None) -> date | None:
         raise _fail(f"--released-on {text!r} is not a date (YYYY-MM-DD)") from exc
 
 
-def _jsonable(value: object) -> object:
-    """A dataclass (or a list of them) as JSON-ready data."""
-    from dataclasses import asdict, is_dataclass
-
-    if is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(asdict(value))
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, uuid.UUID | date):
-        return str(value)
-    return value
-
-
 @app.command("review")
 def review(
     kind: KindOption = None,
@@ -173,13 +158,9 @@ def review(
         groups = records.review_groups(session=session, kind=kind)
         undated = records.undated_records(session=session, kind=kind)
         lines = records.text.review_lines(groups, undated, limit=limit, kind=kind)
-        dates = [
-            {"kind": r.kind, "line": r.row_number, "id": r.external_id,
-             "agencies": r.agency_name, "state": r.state_text, "date": r.date_text}
-            for r in undated
-        ]  # fmt: skip
+        data = records.text.review_json(groups, undated)
     if as_json:
-        typer.echo(json.dumps({"names": _jsonable(groups), "dates": dates}, indent=2))
+        typer.echo(json.dumps(data, indent=2))
         return
     for line in lines:
         typer.echo(line)
@@ -210,21 +191,12 @@ def add_identifier(
 ) -> None:
     """Give an agency an alias or an outside code (audited, public); stored rows are
     matched again at once."""
-    from doorstep.agencies import identity
-    from doorstep.agencies.models import IdentifierScheme
     from doorstep.transparency import records
 
-    if scheme not in IdentifierScheme.__members__:
-        raise _fail(f"unknown scheme {scheme!r}: use alias, wapo or ori")
     with _session() as session:
-        identity.add_identifier(
-            session=session,
-            actor=None,
-            agency_id=agency,
-            scheme=IdentifierScheme(scheme),
-            value=value,
+        found = records.matching.add_identifier(
+            session=session, actor=None, agency_id=agency, scheme=scheme, value=value
         )
-        found = records.rematch(session=session)
     typer.echo(f"{scheme} {value!r} added to agency {agency}; {found} rows matched")
 
 

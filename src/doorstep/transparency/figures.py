@@ -11,6 +11,7 @@ the public audit log (official posts). Nothing but totals leaves this module.
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from doorstep import geo
+from doorstep.agencies import identity
 from doorstep.agencies.models import Agency
 from doorstep.audit import AuditAction, AuditRecord
 from doorstep.cameras.models import Camera
@@ -31,7 +33,9 @@ from doorstep.transparency import public, records, request_log
 from doorstep.transparency.request_log import RequestFilter
 from doorstep.transparency.schemas import (
     AccountabilityFigure,
+    AgencyDatasetFigure,
     AgencyFigures,
+    AgencyIdentifierRead,
     MonthCount,
     PublicRequest,
 )
@@ -127,13 +131,32 @@ def monthly_counts(
     return [MonthCount(month=m, count=n) for m, n in counts.items()]
 
 
+# What changes the incidents an agency is matched to: an analysis stored before the
+# newest of these says what is no longer so, and is not shown.
+_MATCHING_CHANGES = (
+    AuditAction.AGENCY_IDENTIFIER_ADDED,
+    AuditAction.AGENCY_IDENTIFIER_REMOVED,
+    AuditAction.ACCOUNTABILITY_IMPORTED,
+    AuditAction.ACCOUNTABILITY_RELEASE_WITHDRAWN,
+)
+
+
+def last_matching_change(*, session: Session) -> datetime | None:
+    """When a release or an agency identifier last changed (the public audit log)."""
+    return session.scalar(
+        select(func.max(AuditRecord.at)).where(AuditRecord.action.in_(_MATCHING_CHANGES))
+    )
+
+
 def accountability_figures(*, session: Session, agency_id: uuid.UUID) -> list[AccountabilityFigure]:
-    """The latest analysis of each dataset kind, as it applies to this agency."""
+    """The latest analysis of each dataset kind, as it applies to this agency; none that
+    a later release, withdrawal or identifier made out of date."""
     latest = records.latest_analyses(session=session)
+    changed = last_matching_change(session=session)
     figures = []
     for kind in sorted(latest):
         row = latest[kind]
-        if str(agency_id) not in row.per_agency:
+        if str(agency_id) not in row.per_agency or (changed and row.computed_at < changed):
             continue
         incidents = int(row.per_agency[str(agency_id)])
         figures.append(
@@ -145,6 +168,16 @@ def accountability_figures(*, session: Session, agency_id: uuid.UUID) -> list[Ac
             )
         )
     return figures
+
+
+def dataset_figures(*, session: Session, agency: Agency) -> list[AgencyDatasetFigure]:
+    """The agency's row of every dataset's table, computed from the stored incidents."""
+    return [
+        AgencyDatasetFigure.model_validate(
+            {**asdict(row.figures), "kind": row.kind, "total": row.figures.total}
+        )
+        for row in records.partner.agency_dataset_rows(session=session, agency=agency)
+    ]
 
 
 def agency_requests(*, session: Session, agency_id: uuid.UUID) -> list[PublicRequest]:
@@ -184,4 +217,9 @@ def agency_figures(
         participating_cameras=participating_cameras(session=session, agency=agency),
         statement=statement_view(session=session, agency_id=agency.id),
         accountability=accountability_figures(session=session, agency_id=agency.id),
+        identifiers=[
+            AgencyIdentifierRead(id=i.id, scheme=i.scheme.value, value=i.value)
+            for i in identity.identifiers_of(session=session, agency_id=agency.id)
+        ],
+        datasets=dataset_figures(session=session, agency=agency),
     )

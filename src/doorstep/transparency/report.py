@@ -14,7 +14,7 @@ from pathlib import Path
 import jinja2
 from sqlalchemy.orm import Session
 
-from doorstep.transparency import request_log
+from doorstep.transparency import records, request_log
 from doorstep.transparency.annual_figures import YearFigures, gather_year, percent
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -124,6 +124,10 @@ def write_annual_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = gather_year(session=session, year=year)
     files = write_csv_files(figures, out_dir)
+    for dataset in figures.datasets:
+        path = out_dir / f"accountability-{dataset.kind}-{year}.csv"
+        path.write_text(records.figures_csv(dataset), encoding="utf-8")
+        files.append(path)
     markdown = out_dir / f"transparency-report-{year}.md"
     markdown.write_text(render_markdown(figures, instance_name=instance_name), encoding="utf-8")
     return AnnualReport(

@@ -98,6 +98,26 @@ class AccountabilityFigure(PublicBase):
     computed_at: datetime
 
 
+class AgencyIdentifierRead(PublicBase):
+    id: uuid.UUID
+    scheme: str = Field(description="alias, wapo (the Post's agency id) or ori.")
+    value: str
+
+
+class AgencyDatasetFigure(PublicBase):
+    """The agency's row of one dataset's table: distinct incidents of the releases in
+    force, before, during and after its partnership."""
+
+    kind: str
+    partner_from: date
+    partner_until: date | None
+    before: int
+    during: int
+    after: int
+    total: int
+    per_year: dict[int, dict[str, int]]
+
+
 class AgencyFigures(PublicBase):
     agency: PublicAgency
     requests_total: int
@@ -118,6 +138,12 @@ class AgencyFigures(PublicBase):
     )
     statement: StatementRead
     accountability: list[AccountabilityFigure]
+    identifiers: list[AgencyIdentifierRead] = Field(
+        description="The names and codes outside datasets know the agency by."
+    )
+    datasets: list[AgencyDatasetFigure] = Field(
+        description="Its incidents in each accountability dataset, by partnership period."
+    )
 
 
 class ChainHeadRead(PublicBase):

@@ -8,6 +8,8 @@ journalist can publish from them.
 - ``matching``: which agency a dataset's agency is; the review and linking of names;
 - ``releases``: each import is a release, identified, revised and withdrawn;
 - ``analysis``: per-partner figures before, during and after the partnership;
+- ``partner``: one agency's figures in every dataset (its public page);
+- ``published``: the datasets and releases as the public API and pages show them;
 - ``summary``: the stored one-line analysis shown on the agency pages.
 
 Agencies come from the agencies service and the portal's participating agencies; no
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from doorstep.transparency.records import matching, text
+from doorstep.transparency.records import matching, partner, published, text
 from doorstep.transparency.records.analysis import (
     DatasetFigures,
     PartnerFigures,
@@ -89,6 +91,8 @@ __all__ = [
     "normalize_name",
     "normalize_state",
     "parse_day",
+    "partner",
+    "published",
     "read_csv",
     "read_table",
     "rematch",

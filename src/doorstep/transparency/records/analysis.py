@@ -26,6 +26,7 @@ from doorstep.transparency.models import ATTRIBUTIONS, IMPORTS, RECORDS
 from doorstep.transparency.records.names import check_kind
 
 PERIODS = ("before", "during", "after")
+YEAR_COUNTS = ("incidents", "with_partner", "during")
 # A partner with no row, or more than this share of the agencies left unmatched, is
 # worth a warning next to any figure.
 UNMATCHED_WARNING_SHARE = 0.05
@@ -63,6 +64,9 @@ class DatasetFigures:
     last_day: date | None
     partners: list[PartnerFigures]
     warnings: list[str]
+    # {year: {"incidents": n, "with_partner": n, "during": n}}: distinct incidents of the
+    # year, those naming a partner, those naming one during its partnership.
+    per_year: dict[int, dict[str, int]] = field(default_factory=dict)
 
     @property
     def unmatched_share(self) -> float:
@@ -107,7 +111,16 @@ def incident_agencies(
     return days, matched, named, unmatched
 
 
-def _partner(agency: Agency) -> PartnerFigures:
+def count_incident(row: PartnerFigures, day: date, agency: Agency) -> str:
+    """Count one incident of ``day`` in the agency's row; returns its period."""
+    period = period_of(day, agency)
+    setattr(row, period, getattr(row, period) + 1)
+    year = row.per_year.setdefault(day.year, dict.fromkeys(PERIODS, 0))
+    year[period] += 1
+    return period
+
+
+def partner_row(agency: Agency) -> PartnerFigures:
     return PartnerFigures(
         agency_id=str(agency.id),
         name=agency.name,
@@ -122,23 +135,20 @@ def dataset_figures(*, session: Session, kind: str) -> DatasetFigures:
     """The figures of ``kind`` for every partner, with totals and warnings."""
     kind = check_kind(kind)
     agencies = {a.id: a for a in public.participating_agencies(session=session)}
-    partners = {agency_id: _partner(a) for agency_id, a in agencies.items()}
+    partners = {agency_id: partner_row(a) for agency_id, a in agencies.items()}
     days, matched, named, unmatched = incident_agencies(session=session, kind=kind)
-    with_partner = during_any = 0
+    per_year: dict[int, dict[str, int]] = {}
     for record_id, day in days.items():
-        ours = matched.get(record_id, set()) & agencies.keys()
-        if day is None or not ours:
+        if day is None:
             continue
-        with_partner += 1
-        periods = set()
-        for agency_id in ours:
-            period = period_of(day, agencies[agency_id])
-            periods.add(period)
-            row = partners[agency_id]
-            setattr(row, period, getattr(row, period) + 1)
-            year = row.per_year.setdefault(day.year, dict.fromkeys(PERIODS, 0))
-            year[period] += 1
-        during_any += "during" in periods
+        year = per_year.setdefault(day.year, dict.fromkeys(YEAR_COUNTS, 0))
+        year["incidents"] += 1
+        ours = matched.get(record_id, set()) & agencies.keys()
+        if not ours:
+            continue
+        periods = {count_incident(partners[a], day, agencies[a]) for a in ours}
+        year["with_partner"] += 1
+        year["during"] += "during" in periods
     dated = [d for d in days.values() if d is not None]
     figures = DatasetFigures(
         kind=kind,
@@ -146,12 +156,13 @@ def dataset_figures(*, session: Session, kind: str) -> DatasetFigures:
         incidents_undated=len(days) - len(dated),
         agencies_named=named,
         agencies_unmatched=unmatched,
-        incidents_with_partner=with_partner,
-        incidents_during_partnership=during_any,
+        incidents_with_partner=sum(y["with_partner"] for y in per_year.values()),
+        incidents_during_partnership=sum(y["during"] for y in per_year.values()),
         first_day=min(dated, default=None),
         last_day=max(dated, default=None),
         partners=sorted(partners.values(), key=lambda p: (p.state, p.name, p.agency_id)),
         warnings=[],
+        per_year=dict(sorted(per_year.items())),
     )
     figures.warnings = coverage_warnings(figures)
     return figures

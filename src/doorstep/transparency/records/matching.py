@@ -239,3 +239,34 @@ def link_name(
         value=name,
     )
     return rematch(session=session)
+
+
+def add_identifier(
+    *, session: Session, actor: User | None, agency_id: uuid.UUID, scheme: str, value: str
+) -> int:
+    """Give the agency an alias or an outside code (``identity.add_identifier``) and
+    match the stored rows kept for review at once; returns how many found their agency."""
+    if scheme not in IdentifierScheme.__members__:
+        raise InvalidInput(
+            f"Unknown identifier kind {scheme!r}: use alias, wapo (the Post's agency id) or ori.",
+            code="invalid_scheme",
+        )
+    identity.add_identifier(
+        session=session,
+        actor=actor,
+        agency_id=agency_id,
+        scheme=IdentifierScheme(scheme),
+        value=value,
+    )
+    return rematch(session=session)
+
+
+def remove_identifier(
+    *, session: Session, actor: User | None, agency_id: uuid.UUID, identifier_id: uuid.UUID
+) -> None:
+    """Take an identifier off the agency (audited, public) and match every stored row
+    again: the rows it matched go back to the review."""
+    identity.remove_identifier(
+        session=session, actor=actor, agency_id=agency_id, identifier_id=identifier_id
+    )
+    rematch(session=session, everything=True)

@@ -24,8 +24,10 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from doorstep import audit
+from doorstep.accounts.models import Role, User
+from doorstep.accounts.service import actor_of
 from doorstep.db import bulk_insert, utcnow
-from doorstep.errors import Conflict, InvalidInput, NotFound
+from doorstep.errors import Conflict, Forbidden, InvalidInput, NotFound
 from doorstep.transparency.models import (
     AccountabilityAnalysis,
     AccountabilityAttribution,
@@ -81,11 +83,13 @@ def record_public(
     action: audit.AuditAction,
     subject: AccountabilityImport | AccountabilityAnalysis,
     details: dict[str, Any],
+    actor: audit.Actor | None = None,
 ) -> None:
-    """Audit a dataset action on a release or an analysis: public, by the command line."""
+    """Audit a dataset action on a release or an analysis: public, by ``actor`` (the
+    command line when None)."""
     kind = "import" if isinstance(subject, AccountabilityImport) else "analysis"
     audit.record(
-        session=session, actor=audit.Actor.system("cli"), action=action,
+        session=session, actor=actor or audit.Actor.system("cli"), action=action,
         subject_type=f"accountability_{kind}", subject_id=subject.id,
         is_public=True, details=details,
     )  # fmt: skip
@@ -334,12 +338,21 @@ def _restore(session: Session, record: AccountabilityRecord, index: AgencyIndex)
     record.previous, record.revised_import_id = None, None
 
 
+def _admin(actor: User | None) -> audit.Actor | None:
+    if actor is None:
+        return None
+    if actor.role != Role.admin:
+        raise Forbidden("Only an instance administrator can withdraw a release.", code="admin_only")
+    return actor_of(actor)
+
+
 def withdraw_release(
-    *, session: Session, release_id: uuid.UUID, reason: str
+    *, session: Session, release_id: uuid.UUID, reason: str, actor: User | None = None
 ) -> AccountabilityImport:
     """Withdraw a release: the incidents it added leave every figure and the review
     (they stay stored), those it revised say again what they said before. Audited and
-    public, with the reason."""
+    public, with the reason; by an instance admin (``actor``) or the command line."""
+    who = _admin(actor)
     batch = session.get(AccountabilityImport, release_id)
     if batch is None:
         raise NotFound("No such release.", code="release_not_found")
@@ -357,6 +370,6 @@ def withdraw_release(
     record_public(session, audit.AuditAction.ACCOUNTABILITY_RELEASE_WITHDRAWN, batch, {
         "kind": batch.kind, "reason": batch.withdrawn_reason,
         "rows_added": batch.rows_added, "rows_restored": len(revised),
-    })  # fmt: skip
+    }, who)  # fmt: skip
     session.flush()
     return batch

@@ -3,6 +3,8 @@ one line per dataset row."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from doorstep.transparency.models import AccountabilityAnalysis, AccountabilityRecord
 from doorstep.transparency.records.analysis import DatasetFigures
 from doorstep.transparency.records.matching import ReviewGroup
@@ -119,3 +121,20 @@ def figures_lines(figures: DatasetFigures) -> list[str]:
         )
     lines += [f"warning: {w}" for w in figures.warnings]
     return lines
+
+
+def review_json(groups: list[ReviewGroup], undated: list[AccountabilityRecord]) -> dict[str, Any]:
+    """The review as JSON-ready data: the names grouped, with suggestions; the dates."""
+    return {
+        "names": [
+            {"name": g.name, "state": g.state, "rows": g.rows, "note": g.note,
+             "suggestions": [{"agency_id": str(s.agency_id), "label": s.label, "score": s.score}
+                             for s in g.suggestions]}
+            for g in groups
+        ],
+        "dates": [
+            {"kind": r.kind, "line": r.row_number, "id": r.external_id,
+             "agencies": r.agency_name, "state": r.state_text, "date": r.date_text}
+            for r in undated
+        ],
+    }  # fmt: skip
