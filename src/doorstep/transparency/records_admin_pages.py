@@ -11,20 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from doorstep.accounts.deps import CheckedForm, PageAdmin, PageVisitor, Visitor
+from doorstep.accounts.deps import CheckedForm, PageAdmin, ThisPage
 from doorstep.accounts.models import User
 from doorstep.agencies import identity
 from doorstep.errors import InvalidInput
-from doorstep.http import DbSession
 from doorstep.routing import GuardedRoute
 from doorstep.transparency import public, records
-from doorstep.web.forms import checkbox, form_action, notice_for, show_refusal, text
-from doorstep.web.render import redirect, show
+from doorstep.web.forms import checkbox, text
+from doorstep.web.render import Page, redirect
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -39,19 +38,14 @@ NOTICES = {
 }
 
 
-def _review_page(
-    request: Request, visitor: PageVisitor, session: Session, **shown: Any
-) -> Response:
-    """The review page; ``shown`` holds a refusal's ``error`` and ``status_code``."""
+def _review_page(page: Page) -> Response:
+    """The review page (with a refused form's ``error`` and status, if any)."""
+    session = page.session
     groups = records.review_groups(session=session)
     partners = public.participating_agencies(session=session)
-    return show(
-        request,
+    return page.show(
         "transparency/records_review.html",
-        visitor,
-        session,
-        **shown,
-        notice=notice_for(request, NOTICES),
+        notice=page.notice(NOTICES),
         groups=groups[:GROUPS_SHOWN],
         groups_total=len(groups),
         undated=records.undated_records(session=session),
@@ -67,13 +61,16 @@ def _review_page(
 
 @dataclass(frozen=True)
 class AdminPost:
-    """What every form of the page needs: the admin who sent it and its checked fields."""
+    """What every form of the page needs: its page, the admin who sent it and its checked
+    fields."""
 
-    request: Request
-    visitor: PageVisitor
+    page: Page
     user: User
     form: FormData
-    session: Session
+
+    @property
+    def session(self) -> Session:
+        return self.page.session
 
     def field(self, name: str) -> str:
         return text(self.form.get(name))
@@ -87,32 +84,23 @@ class AdminPost:
     def run(self, act: Callable[[], Any], notice: str) -> Response:
         """The action in a savepoint; then back to the page with ``notice``, or the page
         again with the refusal (nothing changed)."""
-        return form_action(
-            self.session,
+        return self.page.act(
             act,
             done=lambda _: redirect(f"{PAGE}?notice={notice}"),
-            refused=show_refusal(_review_page, self.request, self.visitor, self.session),
+            refused=self.page.refusal(_review_page),
         )
 
 
-def _admin_post(
-    request: Request, visitor: Visitor, user: PageAdmin, form: CheckedForm, session: DbSession
-) -> AdminPost:
-    return AdminPost(request, visitor, user, form, session)
+def _admin_post(page: ThisPage, user: PageAdmin, form: CheckedForm) -> AdminPost:
+    return AdminPost(page, user, form)
 
 
 Posted = Annotated[AdminPost, Depends(_admin_post)]
 
 
-def _identifiers(session: Session, agency_id: uuid.UUID) -> list[Any]:
-    return identity.identifiers_of(session=session, agency_id=agency_id)
-
-
 @router.get(PAGE, response_class=HTMLResponse)
-def review_page(
-    request: Request, visitor: Visitor, user: PageAdmin, session: DbSession
-) -> Response:
-    return _review_page(request, visitor, session)
+def review_page(page: ThisPage, user: PageAdmin) -> Response:
+    return _review_page(page)
 
 
 @router.post(f"{PAGE}/links", response_class=HTMLResponse)

@@ -5,32 +5,27 @@ of the partner agencies (their public jurisdictions, marked at their centres).""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
-from doorstep.accounts.deps import Visitor
-from doorstep.http import DbSession
+from doorstep.accounts.deps import ThisPage
 from doorstep.routing import GuardedRoute
 from doorstep.transparency import charts, public, records
 from doorstep.transparency.schemas import MonthCount
-from doorstep.web.render import show
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 
 @router.get("/transparency/datasets", response_class=HTMLResponse)
-def datasets_page(request: Request, visitor: Visitor, session: DbSession) -> Response:
-    return show(
-        request,
-        "transparency/datasets.html",
-        visitor,
-        session,
-        datasets=records.published.datasets(session=session),
+def datasets_page(page: ThisPage) -> Response:
+    return page.show(
+        "transparency/datasets.html", datasets=records.published.datasets(session=page.session)
     )
 
 
 @router.get("/transparency/datasets/{kind}", response_class=HTMLResponse)
-def dataset_page(kind: str, request: Request, visitor: Visitor, session: DbSession) -> Response:
+def dataset_page(kind: str, page: ThisPage) -> Response:
+    session = page.session
     releases = records.published.dataset_releases(session=session, kind=kind)
     figures = records.dataset_figures(session=session, kind=kind)
     partner_ids = {p.agency_id for p in figures.partners if p.total}
@@ -38,11 +33,8 @@ def dataset_page(kind: str, request: Request, visitor: Visitor, session: DbSessi
     bars = [
         MonthCount(month=str(year), count=n["with_partner"]) for year, n in figures.per_year.items()
     ]
-    return show(
-        request,
+    return page.show(
         "transparency/dataset.html",
-        visitor,
-        session,
         figures=figures,
         releases=releases,
         years=sorted({y for p in figures.partners for y in p.per_year}),
