@@ -12,8 +12,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from tests.factories import make_person, sign_in_browser
 from tests.transparency.portal import make_public_agency
-from tests.transparency.test_records import agencies as agencies
-from tests.transparency.test_records_api import KIND, load_dataset, partner_since
+from tests.transparency.records_support import KIND, load_dataset, partner_since
+from tests.transparency.records_support import agencies as agencies
 
 from doorstep.accounts.models import Role
 from doorstep.runtime import Runtime

@@ -4,14 +4,14 @@ computed by hand below."""
 
 from __future__ import annotations
 
-import csv
-from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from tests.transparency.portal import make_public_agency
+from tests.transparency.records_support import agencies as agencies
+from tests.transparency.records_support import messy_dataset
 from typer.testing import CliRunner
 
 from doorstep.audit import AuditRecord
@@ -47,51 +47,6 @@ def test_different_agencies_stay_apart() -> None:
     assert records.normalize_state("Pennsylvania") == "PA" and records.normalize_state("XX") is None
 
 
-def _dataset(path: Path, today: date) -> Path:
-    recent, older = today - timedelta(days=100), today - timedelta(days=2 * 365)
-    rows = [
-        ("1", "SPRINGFIELD P.D.", "PA", recent.isoformat()),
-        (
-            "2",
-            "Springfield Police Dept.",
-            "Pennsylvania",
-            (today - timedelta(days=200)).isoformat(),
-        ),
-        (
-            "3",
-            "springfield police department",
-            "pa",
-            (today - timedelta(days=10 * 365)).isoformat(),
-        ),
-        ("4", "Smith Co. Sheriff Office", "PA", (today - timedelta(days=50)).isoformat()),
-        ("5", "Smith County Sheriffs Dept", "PA", older.strftime("%m/%d/%Y")),
-        ("6", "Ogdenville PD", "PA", recent.isoformat()),
-        ("7", "Springfield PD", "OH", recent.isoformat()),
-        ("8", "Capital City Police", "PA", recent.isoformat()),
-        ("9", "Smith County Sheriff's Office", "PA", "not a date"),
-        ("10", "Shelbyville Police", "XX", recent.isoformat()),
-    ]
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["case_id", "Agency Name", "ST", "Incident Date", "notes"])
-        writer.writerows([(*r, "") for r in rows])
-    return path
-
-
-@pytest.fixture
-def agencies(runtime: Runtime) -> dict[str, object]:
-    return {
-        "springfield": make_public_agency(runtime, name="Springfield Police Department"),
-        "smith": make_public_agency(
-            runtime, name="Smith County Sheriff's Office", agency_type="sheriff"
-        ),
-        "shelbyville": make_public_agency(
-            runtime, name="Shelbyville Police Department", actions=("verify", "end")
-        ),
-        "ogdenville": make_public_agency(runtime, name="Ogdenville Police Department", actions=()),
-    }
-
-
 def _cli(runtime: Runtime, monkeypatch: pytest.MonkeyPatch, *args: str) -> str:
     monkeypatch.setattr(transparency_cli, "get_settings", lambda: runtime.settings)
     result = CliRunner().invoke(transparency_cli.app, list(args))
@@ -106,7 +61,7 @@ def test_import_matches_messy_names_and_keeps_the_rest_for_review(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     today = utcnow().date()
-    csv_path = _dataset(tmp_path / "uof.csv", today)
+    csv_path = messy_dataset(tmp_path / "uof.csv", today)
     args = [
         "import-records",
         str(csv_path),
@@ -175,7 +130,7 @@ def test_analysis_figures_by_hand(
 ) -> None:
     today = utcnow().date()
     with runtime.db.transaction() as session:
-        rows = records.read_csv(_dataset(tmp_path / "uof.csv", today))
+        rows = records.read_csv(messy_dataset(tmp_path / "uof.csv", today))
         records.import_records(
             session=session,
             rows=rows,

@@ -6,52 +6,23 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from tests.factories import make_person
-from tests.transparency import test_records_wapo as wapo
+from tests.transparency import wapo_sample as wapo
 from tests.transparency.portal import make_public_agency
-from tests.transparency.test_records import _dataset
-from tests.transparency.test_records import agencies as agencies
-from tests.transparency.test_records_wapo import partners as partners
+from tests.transparency.records_support import KIND, load_dataset, partner_since
+from tests.transparency.records_support import agencies as agencies
+from tests.transparency.wapo_sample import partners as partners
 
 from doorstep.accounts.models import Role
-from doorstep.agencies.models import Agency
-from doorstep.db import utcnow
 from doorstep.runtime import Runtime
 from doorstep.transparency import records
 
-KIND = "use-of-force"
 BASE = "/api/v1/transparency"
-
-
-def load_dataset(runtime: Runtime, tmp_path: Path) -> str:
-    """The ten rows of ``test_records._dataset`` as one release; returns its SHA-256."""
-    path = _dataset(tmp_path / "uof.csv", utcnow().date())
-    sha = records.file_sha256(path)
-    columns = records.Columns("Agency Name", "ST", "Incident Date", "case_id")
-    with runtime.db.transaction() as session:
-        records.import_release(
-            session=session,
-            rows=records.generic_rows(records.read_table(path), columns),
-            release=records.ReleaseInfo(
-                kind=KIND, source=str(path), source_url="https://example.org/uof.csv",
-                released_on=date(2026, 11, 1), sha256=sha,
-            ),
-        )  # fmt: skip
-    return sha
-
-
-def partner_since(runtime: Runtime, agency: Any, years: int) -> None:
-    """The service stamps "now" on a verification: the test moves it back."""
-    with runtime.db.transaction() as session:
-        row = session.get_one(Agency, agency.id)
-        assert row.verified_at is not None
-        row.verified_at = row.verified_at - timedelta(days=365 * years)
 
 
 def _refused(r: Any, status: int, code: str) -> None:
@@ -230,7 +201,7 @@ def test_post_sample_through_the_api_equals_an_independent_count(
 ) -> None:
     """The Post's real sample: names linked and codes added through the API give the
     figures recomputed from the raw files, partner by partner; the page shows them."""
-    wapo._import(runtime, monkeypatch, wapo.INCIDENTS)
+    wapo.import_sample(runtime, monkeypatch, wapo.INCIDENTS)
     admin = make_person(runtime, role=Role.admin)
     link = {"name": "New York Police Department", "state": "NY",
             "agency_id": str(partners["nyc"].id)}  # fmt: skip
@@ -243,7 +214,7 @@ def test_post_sample_through_the_api_equals_an_independent_count(
         )
         assert r.status_code == 201 and r.json()["rows_matched"] > 0, r.text
     data = client.get(f"{BASE}/datasets/{wapo.KIND}").json()
-    wapo._assert_equal(data, partners, wapo.INCIDENTS)
+    wapo.assert_equal(data, partners, wapo.INCIDENTS)
     nyc = _partner(data, partners["nyc"])
     page = client.get(f"/transparency/datasets/{wapo.KIND}").text
     row = page.split(f'data-agency-id="{partners["nyc"].id}"', 1)[1].split("</tr>", 1)[0]

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.factories import HTML, csrf_of, form_error, make_person, sign_in
 from tests.transparency.portal import make_public_agency
-from tests.transparency.test_records import agencies as agencies
-from tests.transparency.test_records_api import KIND, load_dataset, partner_since
+from tests.transparency.records_support import KIND, load_dataset, partner_since
+from tests.transparency.records_support import agencies as agencies
 
 from doorstep.accounts.models import Role
 from doorstep.audit import AuditRecord
