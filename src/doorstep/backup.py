@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -39,7 +40,7 @@ from sqlalchemy.pool import NullPool
 
 from doorstep import __version__
 from doorstep.audit import verify_chain
-from doorstep.config import Settings
+from doorstep.config import Settings, get_settings
 
 MANIFEST = "manifest.json"
 DATABASE_FILE = "doorstep.db"
@@ -240,17 +241,21 @@ def restore(settings: Settings, src: Path) -> dict[str, Any]:
     return manifest
 
 
+def _run(step: Callable[[Settings, Path], dict[str, Any]], folder: Path) -> dict[str, Any]:
+    """Run a backup or restore with this instance's settings; a refusal is one line and
+    exit status 2."""
+    try:
+        return step(get_settings(), folder)
+    except BackupRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 def backup_command(
     dest: Annotated[Path, typer.Argument(help="A new or empty folder to write the backup to.")],
 ) -> None:
     """Copy a running SQLite instance (database, media, Web Push key) with a manifest."""
-    from doorstep.config import get_settings
-
-    try:
-        manifest = backup(get_settings(), dest)
-    except BackupRefused as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    manifest = _run(backup, dest)
     chain = manifest["audit_chain"]
     typer.echo(
         f"backed up {len(manifest['files'])} files to {dest}: revision "
@@ -264,13 +269,7 @@ def restore_command(
     src: Annotated[Path, typer.Argument(help="A folder written by `doorstep backup`.")],
 ) -> None:
     """Restore a backup into an empty data dir, checking every file's SHA-256."""
-    from doorstep.config import get_settings
-
-    try:
-        manifest = restore(get_settings(), src)
-    except BackupRefused as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    manifest = _run(restore, src)
     typer.echo(
         f"restored {len(manifest['files'])} files from {src}; "
         f"audit head {manifest['audit_chain']['head']}"
