@@ -14,8 +14,8 @@ from doorstep import audit
 from doorstep.backup import BackupRefused, backup, read_manifest, restore, sha256_of
 from doorstep.migrate import upgrade
 from doorstep.runtime import Runtime
+from tests.commands import run_doorstep as _doorstep
 from tests.conftest import make_settings
-from tests.test_cli import _doorstep
 
 
 def _media_hashes(root: Path) -> dict[str, str]:
@@ -117,7 +117,7 @@ def test_backup_while_another_connection_writes_is_one_commit(tmp_path: Path) ->
     runtime.close()
 
 
-def test_manifest_paths_stay_inside_the_backup(tmp_path: Path) -> None:
+def test_backup_and_restore_keep_their_paths_apart(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text(
         json.dumps({"format": 1, "files": [{"path": "../etc/passwd", "bytes": 1, "sha256": ""}]})
     )
@@ -127,3 +127,5 @@ def test_manifest_paths_stay_inside_the_backup(tmp_path: Path) -> None:
     with pytest.raises(BackupRefused, match="outside the backup"):
         restore(settings, tmp_path)
     assert not settings.data_dir.exists() or not any(settings.data_dir.iterdir())
+    with pytest.raises(BackupRefused, match="inside the media folder"):
+        backup(settings, tmp_path / "target" / "media" / "backup")

@@ -137,11 +137,13 @@ def backup(settings: Settings, dest: Path) -> dict[str, Any]:
     db_file = _sqlite_file(settings)
     if not _is_empty(dest):
         raise BackupRefused(f"{dest} is not empty; back up into a new or empty folder")
+    media_root = _local_media_root(settings)
+    if media_root is not None and dest.resolve().is_relative_to(media_root.resolve()):
+        raise BackupRefused(f"{dest} is inside the media folder it would copy")
     dest.mkdir(parents=True, exist_ok=True)
     dest.chmod(0o700)  # the database holds password hashes and the Web Push key is secret
     copy_database(db_file, dest / DATABASE_FILE)
     copied = [DATABASE_FILE]
-    media_root = _local_media_root(settings)
     if media_root is not None and media_root.is_dir():
         for path in _media_files(media_root):
             relative = PurePosixPath(MEDIA_DIR, *path.relative_to(media_root).parts)
