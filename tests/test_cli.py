@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from doorstep.app import create_app
 from doorstep.runtime import Runtime
+from tests.commands import run_doorstep as _doorstep
 from tests.conftest import make_settings
-
-
-def _doorstep(
-    *args: str, env: dict[str, str], check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "doorstep", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=check,
-    )
 
 
 def test_migrate_users_worker_audit(tmp_path: Path) -> None:

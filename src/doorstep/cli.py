@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from doorstep.accounts.models import Role
+from doorstep.backup import backup_command, restore_command
 from doorstep.config import Settings, get_settings
 from doorstep.integrations.cli import agent, bridge_app
 from doorstep.transparency.cli import app as transparency_app
@@ -27,6 +28,8 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(bridge_app, name="bridge")
 app.add_typer(transparency_app, name="transparency")
 app.command("agent")(agent)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 def _runtime(settings: Settings | None = None):  # type: ignore[no-untyped-def]
