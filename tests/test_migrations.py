@@ -76,6 +76,7 @@ REVISIONS = [
         ("accountability_records", "ix_accountability_records_kind_agency_id_occurred_on"),
     ),
     ("20261129_0006", "20261129_0005", set(), ("cameras", "ix_cameras_targeting")),
+    ("20261204_0010", "20261204_0009", set(), ("clips", "ix_clips_retention_due")),
 ]
 
 

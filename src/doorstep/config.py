@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     # one cannot keep anything past the retention, so the shorter of the two applies.
     max_clip_age_days: int | None = Field(default=None, ge=1)
 
+    # Kept clips (issue 15): a resident may keep a clip past its camera's retention until
+    # he stops keeping it; this is the most clips one resident keeps at once (0: nobody
+    # may keep a clip). Each clip is at most max_clip_bytes, so this bounds his storage.
+    max_kept_clips: int = Field(default=50, ge=0)
+
     # Email (SMTP)
     smtp_host: str | None = None
     smtp_port: int = 25

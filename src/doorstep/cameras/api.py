@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from doorstep.accounts.deps import AnyUser, CurrentUser
 from doorstep.cameras import deletion as camera_deletion
 from doorstep.cameras import inbox as camera_inbox
+from doorstep.cameras import keeps as camera_keeps
 from doorstep.cameras import registry as camera_registry
 from doorstep.cameras.schemas import (
     CameraCreate,
@@ -22,7 +23,7 @@ from doorstep.cameras.schemas import (
     EventPage,
     EventRead,
 )
-from doorstep.http import DbSession, PageCursor, RuntimeDep
+from doorstep.http import DbSession, PageCursor, RuntimeDep, SettingsDep
 from doorstep.inputs import OptionalMoment
 from doorstep.media.kinds import EventKind
 from doorstep.media.streaming import media_response
@@ -156,6 +157,27 @@ def delete_clip(
         session=session, storage=runtime.storage, owner=user, clip_id=clip_id
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(f"{api}/clips/{{clip_id}}/keep", response_model=ClipRead)
+def keep_clip(
+    clip_id: uuid.UUID, user: CurrentUser, session: DbSession, settings: SettingsDep
+) -> ClipRead:
+    """Keep the clip past its camera's retention (409 ``keep_limit_reached`` over the
+    instance's maximum)."""
+    return camera_inbox.clip_view(
+        camera_keeps.keep_clip(
+            session=session, owner=user, clip_id=clip_id, max_kept=settings.max_kept_clips
+        )
+    )
+
+
+@router.delete(f"{api}/clips/{{clip_id}}/keep", response_model=ClipRead)
+def stop_keeping_clip(clip_id: uuid.UUID, user: CurrentUser, session: DbSession) -> ClipRead:
+    """Stop keeping the clip: the next retention sweep deletes it if it is past retention."""
+    return camera_inbox.clip_view(
+        camera_keeps.stop_keeping_clip(session=session, owner=user, clip_id=clip_id)
+    )
 
 
 # ---------------------------------------------------------------- media

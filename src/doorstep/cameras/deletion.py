@@ -55,6 +55,7 @@ def _erase_clip(session: Session, storage: MediaStorage, clip: Clip, reason: str
     delete_files_after_commit(session, storage, clip)
     clip.deleted_at = utcnow()
     clip.deleted_reason = reason
+    clip.kept_at = None
     session.execute(delete(MotionEvent).where(MotionEvent.clip_id == clip.id))
 
 
@@ -114,8 +115,9 @@ def _finish_file_deletes(session: Session, storage: MediaStorage, batch: int) ->
 
 def sweep_retention(*, session: Session, storage: MediaStorage, batch: int = 500) -> int:
     """Delete clips (files and all) and local-first events older than their camera's
-    retention; the files leave storage once this transaction commits. Also finishes the
-    file deletes of clips deleted before (see the module's docstring).
+    retention, except the clips their owner keeps (``keeps``); the files leave storage
+    once this transaction commits. Also finishes the file deletes of clips deleted before
+    (see the module's docstring).
 
     Returns how many clips were deleted. Runs in batches; call again until it returns 0.
     """
@@ -128,7 +130,11 @@ def sweep_retention(*, session: Session, storage: MediaStorage, batch: int = 500
             select(Clip)
             .join(Camera, Camera.id == Clip.camera_id)
             .where(
-                Camera.retention_days == days, Clip.deleted_at.is_(None), Clip.started_at < cutoff
+                Camera.retention_days == days,
+                # The conditions of ix_clips_retention_due, so that it serves this query.
+                Clip.deleted_at.is_(None),
+                Clip.kept_at.is_(None),
+                Clip.started_at < cutoff,
             )
             .limit(batch)
         ).all()

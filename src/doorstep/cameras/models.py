@@ -69,7 +69,25 @@ class Clip(UuidKey, Base):
     """A stored video file. Deleted clips keep their row (hash, times) with the file gone."""
 
     __tablename__ = "clips"
-    __table_args__ = (Index("ix_clips_camera_id_started_at", "camera_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_clips_camera_id_started_at", "camera_id", "started_at"),
+        # The retention sweep reads only live clips nobody keeps, per camera and by age;
+        # deleted rows stay forever, so the index leaves them (and kept clips) out.
+        Index(
+            "ix_clips_retention_due",
+            "camera_id",
+            "started_at",
+            sqlite_where=text("deleted_at IS NULL AND kept_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL AND kept_at IS NULL"),
+        ),
+        # An owner's kept clips, counted against the instance's maximum.
+        Index(
+            "ix_clips_owner_id_kept",
+            "owner_id",
+            sqlite_where=text("kept_at IS NOT NULL"),
+            postgresql_where=text("kept_at IS NOT NULL"),
+        ),
+    )
 
     camera_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
     # Typed here, not only through the foreign key: targeting reads it with Core before the
@@ -90,6 +108,8 @@ class Clip(UuidKey, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     deleted_reason: Mapped[str | None] = mapped_column(String(20), default=None)
+    # Set while the owner keeps the clip: the retention sweep leaves it until he stops.
+    kept_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class MotionEvent(UuidKey, Base):

@@ -7,6 +7,8 @@ pages, through ``camera_registry.owner_view``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,10 +20,11 @@ from doorstep.accounts.deps import CheckedForm, PageUser, ThisPage
 from doorstep.accounts.models import User
 from doorstep.cameras import deletion as camera_deletion
 from doorstep.cameras import inbox as camera_inbox
+from doorstep.cameras import keeps as camera_keeps
 from doorstep.cameras import registry as camera_registry
-from doorstep.cameras.models import CameraKind
+from doorstep.cameras.models import CameraKind, Clip
 from doorstep.cameras.schemas import CameraCreate, CameraRead, CameraUpdate, EventRead
-from doorstep.errors import DoorstepError, InvalidInput
+from doorstep.errors import DoorstepError, InvalidInput, found
 from doorstep.http import DbSession, RuntimeDep, SettingsDep
 from doorstep.media.kinds import EventKind
 from doorstep.routing import GuardedRoute
@@ -35,6 +38,8 @@ NOTICES = {
     "camera_deleted": "The camera and all its clips were deleted.",
     "token_revoked": "The ingest token was revoked. The camera can no longer upload.",
     "event_deleted": "The event was deleted; its clip file is gone from storage.",
+    "clip_kept": "This clip is kept: retention leaves it until you stop keeping it.",
+    "clip_unkept": "This clip is no longer kept: it is deleted once it is past retention.",
 }
 _CAMERA_LABELS = {
     "name": "Name",
@@ -266,12 +271,52 @@ def timeline(page: ThisPage, user: PageUser) -> Response:
     )
 
 
-@router.get("/events/{event_id}", response_class=HTMLResponse)
-def event_page(event_id: uuid.UUID, page: ThisPage, user: PageUser) -> Response:
+def _event_page(page: Page, user: User, event_id: uuid.UUID, max_kept: int) -> Response:
     event = camera_inbox.event_view(
         *camera_inbox.get_own_event(session=page.session, owner=user, event_id=event_id)
     )
-    return page.show("cameras/event.html", event=event)
+    return page.show(
+        "cameras/event.html", event=event, max_kept=max_kept, notice=page.notice(NOTICES)
+    )
+
+
+@router.get("/events/{event_id}", response_class=HTMLResponse)
+def event_page(
+    event_id: uuid.UUID, page: ThisPage, user: PageUser, settings: SettingsDep
+) -> Response:
+    return _event_page(page, user, event_id, settings.max_kept_clips)
+
+
+@router.post("/events/{event_id}/keep", response_class=HTMLResponse)
+def keep_event_clip(
+    event_id: uuid.UUID, page: ThisPage, user: PageUser, form: CheckedForm, settings: SettingsDep
+) -> Response:
+    """Keep the event's clip (``keep=yes``) or stop keeping it (``keep=no``)."""
+    _event, _camera, clip = camera_inbox.get_own_event(
+        session=page.session, owner=user, event_id=event_id
+    )
+    clip_id = found(clip, "This event has no stored clip.", code="clip_not_found").id
+    max_kept = settings.max_kept_clips
+    act: Callable[[], Clip]
+    if form.get("keep") == "no":
+        act = partial(
+            camera_keeps.stop_keeping_clip, session=page.session, owner=user, clip_id=clip_id
+        )
+        notice = "clip_unkept"
+    else:
+        act = partial(
+            camera_keeps.keep_clip,
+            session=page.session,
+            owner=user,
+            clip_id=clip_id,
+            max_kept=max_kept,
+        )
+        notice = "clip_kept"
+    return page.act(
+        act,
+        done=lambda _: redirect(f"/events/{event_id}?notice={notice}"),
+        refused=page.refusal(_event_page, user, event_id, max_kept),
+    )
 
 
 @router.post("/events/{event_id}/delete")

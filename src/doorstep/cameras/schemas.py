@@ -78,6 +78,9 @@ class ClipRead(Schema):
     width: int
     height: int
     codec: str
+    kept_at: datetime | None = Field(
+        description="Set while the owner keeps the clip: retention leaves it until then."
+    )
     video_url: str
     thumbnail_url: str
 

@@ -88,3 +88,16 @@ def drop_table(table: str, *indexes: str) -> None:
             for name in indexes:
                 batch_op.drop_index(batch_op.f(name))
     op.drop_table(table)
+
+
+def create_partial_index(table: str, name: str, columns: list[str], *, where: str) -> None:
+    """Add the plain index ``name`` on ``columns`` of ``table``, over the rows ``where`` (an
+    SQL condition) holds, on SQLite and PostgreSQL alike."""
+    with op.batch_alter_table(table, schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f(name),
+            columns,
+            unique=False,
+            sqlite_where=sa.text(where),
+            postgresql_where=sa.text(where),
+        )
