@@ -341,7 +341,7 @@ def sign_in(client: TestClient, who: Person | str, runtime: Runtime | None = Non
 
 def sign_in_browser(page: Page, who: Person | str, runtime: Runtime | None = None) -> None:
     """Sign in through the form in Chromium (the second factor too when the account has
-    one: pass the runtime); lands on the timeline."""
+    one: pass the runtime); lands on the timeline, an agency member on his agency's page."""
     from playwright.sync_api import expect
 
     email = _email_of(who)
@@ -354,7 +354,11 @@ def sign_in_browser(page: Page, who: Person | str, runtime: Runtime | None = Non
         expect(page).to_have_url(re.compile(r"/signin/2fa"))
         page.get_by_label("Code").fill(code)
         page.get_by_role("button", name="Continue").click()
-    expect(page).to_have_url(re.compile(r"/timeline$"))
+    officer = not isinstance(who, str) and who.user.role == Role.agency_member
+    expect(page).to_have_url(re.compile(r"/agency$" if officer else r"/timeline$"))
+    menu = page.get_by_role("button", name="Menu")
+    if menu.is_visible():  # a phone: the navigation is behind its menu button
+        menu.click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 

@@ -71,7 +71,10 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
 )
 
 # What the layout of every signed-in page shows besides the page (``web.render.show``).
-LAYOUT_CONTEXT: tuple[LayoutContext, ...] = (notify_pages.layout_context,)
+LAYOUT_CONTEXT: tuple[LayoutContext, ...] = (
+    notify_pages.layout_context,
+    camera_pages.layout_context,
+)
 
 
 def include_all(app: FastAPI) -> None:

@@ -13,12 +13,15 @@ from tests.factories import (
     codes_around_now,
     csrf_of,
     form_error,
+    make_agency,
+    make_officer,
     make_person,
+    next_code,
     submit_sign_in,
     turn_on_two_factor_in_pages,
 )
 
-from doorstep.accounts.models import ApiToken, SignInAttempt, User
+from doorstep.accounts.models import ApiToken, Role, SignInAttempt, User
 from doorstep.accounts.pages import safe_next
 from doorstep.runtime import Runtime
 
@@ -310,3 +313,33 @@ def test_second_factor_guesses_are_throttled(client: TestClient, runtime: Runtim
         for _ in range(runtime.settings.login_max_failures_per_account + 1)
     ]
     assert statuses[-1] == 429
+
+
+def test_an_agency_member_lands_on_his_agency_page(client: TestClient, runtime: Runtime) -> None:
+    officer = make_officer(runtime, make_agency(runtime, lat=39.95, lng=-75.16))
+    r = submit_sign_in(client, officer.user.email)
+    assert r.status_code == 303 and r.headers["location"] == "/signin/2fa?next=/timeline"
+    page = client.get(r.headers["location"], headers=HTML)
+    code = next_code(runtime, officer.user.email)
+    r = client.post(
+        "/signin/2fa",
+        data={"csrf_token": csrf_of(page.text), "code": code, "next": "/timeline"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/agency"
+    for start in ("/", "/signup", "/signin", "/signin/2fa"):
+        r = client.get(start, headers=HTML, follow_redirects=False)
+        assert r.headers["location"] == "/agency", start
+    # A page he asked for still wins over the landing page.
+    r = client.get("/signin?next=/cameras", headers=HTML, follow_redirects=False)
+    assert r.headers["location"] == "/cameras"
+
+
+def test_an_agency_member_without_a_second_factor_lands_on_his_agency_page(
+    client: TestClient, runtime: Runtime
+) -> None:
+    member = make_person(runtime, role=Role.agency_member)
+    r = submit_sign_in(client, member.user.email)
+    assert r.status_code == 303 and r.headers["location"] == "/agency"
+    r = submit_sign_in(client, member.user.email, next="/requests")
+    assert r.status_code == 303 and r.headers["location"] == "/requests"

@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page
 from tests.factories import (
+    active_request,
     make_agency,
     make_camera,
     make_officer,
     make_person,
+    make_post,
     set_home,
+    set_policy,
     sign_in_browser,
 )
 
@@ -46,18 +49,55 @@ def _sideways(page: Page, paths: list[str]) -> dict[str, int]:
 @pytest.mark.parametrize("width", [390, 1280])
 def test_no_page_scrolls_sideways(page: Page, runtime: Runtime, width: int) -> None:
     page.set_viewport_size({"width": width, "height": 844})
+    set_policy(runtime, moderator_review=False)
     resident = make_person(runtime)
     set_home(runtime, resident)
-    make_camera(runtime, resident.user, latitude=LAT, longitude=LNG)
-    officer = make_officer(runtime, make_agency(runtime, lat=LAT, lng=LNG))
+    camera = make_camera(runtime, resident.user, latitude=LAT, longitude=LNG).camera
+    post = make_post(runtime, resident, lat=LAT, lng=LNG)
+    agency = make_agency(runtime, lat=LAT, lng=LNG)
+    officer = make_officer(runtime, agency)
+    request_id = active_request(runtime, officer, lat=LAT, lng=LNG)
     admin = make_person(runtime, role=Role.admin)
-    wide = _sideways(page, PUBLIC)
+    wide = _sideways(page, [*PUBLIC, f"/transparency/agencies/{agency.id}"])
     sign_in_browser(page, resident)
-    wide |= _sideways(page, RESIDENT)
+    wide |= _sideways(
+        page,
+        [
+            *RESIDENT,
+            f"/cameras/{camera.id}",
+            f"/cameras/{camera.id}/delete",
+            f"/posts/{post.id}",
+            f"/posts/{post.id}/edit",
+            "/requests/shared",
+            "/agency/invitations/accept",
+        ],
+    )
     page.context.clear_cookies()
     sign_in_browser(page, officer, runtime)
-    wide |= _sideways(page, OFFICER)
+    wide |= _sideways(page, [*OFFICER, f"/agency/requests/{request_id}"])
     page.context.clear_cookies()
     sign_in_browser(page, admin)
     wide |= _sideways(page, ADMIN)
     assert wide == {}
+
+
+# The distinct line tops of an element's text: 1 when it does not wrap.
+TEXT_LINES = """element => {
+  const range = document.createRange();
+  range.selectNodeContents(element);
+  return new Set([...range.getClientRects()].map(rect => Math.round(rect.top))).size;
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_camera_forms_legends_sit_on_one_line(page: Page, runtime: Runtime, width: int) -> None:
+    """A legend that wraps runs across its fieldset's border."""
+    page.set_viewport_size({"width": width, "height": 844})
+    resident = make_person(runtime)
+    camera = make_camera(runtime, resident.user, latitude=LAT, longitude=LNG).camera
+    sign_in_browser(page, resident)
+    for path in ("/cameras/new", f"/cameras/{camera.id}"):
+        page.goto(path)
+        legends = page.locator("fieldset.position legend")
+        assert legends.count() == 1, path
+        assert legends.first.evaluate(TEXT_LINES) == 1, path

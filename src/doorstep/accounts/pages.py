@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from doorstep.accounts import service as account_service
 from doorstep.accounts import sign_in
 from doorstep.accounts.deps import CheckedForm, ThisPage, Visitor
+from doorstep.accounts.models import Role, User
 from doorstep.accounts.schemas import UserCreate
 from doorstep.config import Settings
 from doorstep.errors import DoorstepError
@@ -28,6 +29,8 @@ from doorstep.web.render import Page, redirect, render
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 DEFAULT_LANDING = "/timeline"
+# An agency member's day starts with his agency's requests, not a camera timeline.
+AGENCY_LANDING = "/agency"
 _SIGNUP_LABELS = {"email": "Email", "display_name": "Display name", "password": "Password"}
 # A path on this site: one leading slash, no scheme, no host, no backslash or control chars.
 _LOCAL_PATH = re.compile(r"^/(?![/\\])[^\\\s\x00-\x1f\x7f]*$")
@@ -38,6 +41,13 @@ def safe_next(value: str | None) -> str:
     if value and _LOCAL_PATH.match(value):
         return value
     return DEFAULT_LANDING
+
+
+def landing_of(user: User, next_path: str = DEFAULT_LANDING) -> str:
+    """Where a signed-in user goes: the page he asked for, else his role's first page."""
+    if next_path == DEFAULT_LANDING and user.role == Role.agency_member:
+        return AGENCY_LANDING
+    return next_path
 
 
 def _signed_in(response: Response, settings: Settings, token: str) -> Response:
@@ -60,7 +70,7 @@ def _signed_in(response: Response, settings: Settings, token: str) -> Response:
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, visitor: Visitor) -> Response:
     if visitor.user is not None:
-        return redirect(DEFAULT_LANDING)
+        return redirect(landing_of(visitor.user))
     return render(request, "home.html", visitor)
 
 
@@ -70,7 +80,7 @@ def home(request: Request, visitor: Visitor) -> Response:
 @router.get("/signup", response_class=HTMLResponse)
 def signup_form(page: ThisPage) -> Response:
     if page.visitor.user is not None:
-        return redirect(DEFAULT_LANDING)
+        return redirect(landing_of(page.visitor.user))
     return page.show("accounts/signup.html", values={})
 
 
@@ -108,7 +118,7 @@ def signup(page: ThisPage, form: CheckedForm, settings: SettingsDep, ip: ClientA
 @router.get("/signin", response_class=HTMLResponse)
 def signin_form(page: ThisPage, next: str = "") -> Response:
     if page.visitor.user is not None:
-        return redirect(safe_next(next))
+        return redirect(landing_of(page.visitor.user, safe_next(next)))
     return page.show("accounts/signin.html", next=safe_next(next), email="")
 
 
@@ -150,13 +160,13 @@ def signin(page: ThisPage, form: CheckedForm, settings: SettingsDep, ip: ClientA
         return _signed_in(
             redirect(f"/signin/2fa?next={quote(next_path, safe='/')}"), settings, token
         )
-    return _signed_in(redirect(next_path), settings, token)
+    return _signed_in(redirect(landing_of(user, next_path)), settings, token)
 
 
 @router.get("/signin/2fa", response_class=HTMLResponse)
 def second_factor_form(page: ThisPage, visitor: Visitor, next: str = "") -> Response:
     if visitor.user is not None:
-        return redirect(safe_next(next))
+        return redirect(landing_of(visitor.user, safe_next(next)))
     if visitor.web_session is None:
         return redirect("/signin")
     return page.show("accounts/signin_2fa.html", next=safe_next(next))
@@ -169,7 +179,7 @@ def second_factor(
     session = page.session
     next_path = safe_next(text(form.get("next")))
     if visitor.user is not None:
-        return redirect(next_path)
+        return redirect(landing_of(visitor.user, next_path))
     if visitor.web_session is None:
         return redirect("/signin")
     user = account_service.get_user(session=session, user_id=visitor.web_session.user_id)
@@ -191,7 +201,7 @@ def second_factor(
     if not completed:
         # Returned, not raised: the failed attempt is committed and counts.
         return page.with_error(error, status_code).show("accounts/signin_2fa.html", next=next_path)
-    return redirect(next_path)
+    return redirect(landing_of(user, next_path))
 
 
 @router.post("/signout")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from doorstep.accounts.deps import CheckedForm, PageUser, ThisPage
-from doorstep.accounts.models import User
+from doorstep.accounts.models import Role, User
 from doorstep.cameras import deletion as camera_deletion
 from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras import keeps as camera_keeps
@@ -41,6 +41,16 @@ NOTICES = {
     "clip_kept": "This clip is kept: retention leaves it until you stop keeping it.",
     "clip_unkept": "This clip is no longer kept: it is deleted once it is past retention.",
 }
+
+
+def layout_context(session: Session, user: User) -> dict[str, object]:
+    """What the layout shows of cameras: whether an agency member also owns cameras, so
+    that his navigation offers the owner's pages too (a resident's always does)."""
+    if user.role != Role.agency_member:
+        return {}
+    return {"owns_cameras": camera_registry.owns_cameras(session=session, owner=user)}
+
+
 _CAMERA_LABELS = {
     "name": "Name",
     "kind": "Kind",

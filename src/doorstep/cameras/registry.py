@@ -94,6 +94,12 @@ def readable_cameras(*, actor: User) -> Select[Camera]:
     return select(Camera).where(Camera.owner_id == actor.id)
 
 
+def owns_cameras(*, session: Session, owner: User) -> bool:
+    """Whether this user has at least one camera of his own."""
+    first = readable_cameras(actor=owner).with_only_columns(Camera.id).limit(1)
+    return session.scalar(first) is not None
+
+
 def list_cameras(*, session: Session, owner: User) -> list[Camera]:
     return list(session.scalars(readable_cameras(actor=owner).order_by(Camera.created_at)))
 

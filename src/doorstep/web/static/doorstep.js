@@ -9,4 +9,27 @@
       event.preventDefault();
     }
   });
+
+  // On a narrow screen the main navigation folds behind its menu button (the stylesheet
+  // folds it only once the header has the "has-menu" class, so without this script the
+  // navigation simply wraps). Escape closes it and gives the focus back to the button.
+  var header = document.querySelector("header.top");
+  var toggle = header && header.querySelector(".menu-toggle");
+  var nav = toggle && document.getElementById(toggle.getAttribute("aria-controls"));
+  if (nav) {
+    var setOpen = function (open) {
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      nav.classList.toggle("open", open);
+    };
+    header.classList.add("has-menu");
+    toggle.addEventListener("click", function () {
+      setOpen(toggle.getAttribute("aria-expanded") !== "true");
+    });
+    nav.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") {
+        setOpen(false);
+        toggle.focus();
+      }
+    });
+  }
 })();
