@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.ingest --db URL [--concurrency 1,8,32] [--max-events 6000]
 
 URL is any database on the PostgreSQL server; the benchmark creates (and at the end
-drops) its own database doorstep_bench_ingest there, registers its own cameras (their
+drops, unless --keep) its own database there (doorstep_bench_ingest_<random>, or
+--database NAME), registers its own cameras (their
 ingest tokens are needed), serves the app with uvicorn in a separate process and sends
 local-first events (POST /api/v1/cameras/{id}/events, one event per request: the API has
 no batch endpoint) with N concurrent httpx clients, each level bounded in events and
@@ -57,8 +58,6 @@ from doorstep.notify.models import Notification
 from doorstep.runtime import Runtime
 
 __all__ = ["run", "summary", "write_results"]
-
-DATABASE = "doorstep_bench_ingest"
 
 
 # ---------------------------------------------------------------- the database
@@ -333,15 +332,16 @@ def run(
     cameras: int = 300,
     in_process: int = 1_000,
     seed: int = 7,
-    database: str = DATABASE,
+    database: str | None = None,
     keep: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the ingest benchmark on a fresh database on the server of ``url``."""
+    """Run the ingest benchmark on a fresh database (``database``, or a name of its own)
+    on the server of ``url``."""
     say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
     if make_url(url).get_backend_name() != "postgresql":
         raise ValueError("the ingest benchmark needs PostgreSQL (it creates its own database)")
-    ingest_url = make_url(url).set(database=database).render_as_string(hide_password=False)
+    database = database or databases.scratch_name("ingest")
     rng = np.random.default_rng(seed)
     results: dict[str, Any] = {
         "benchmark": "ingest",
@@ -349,34 +349,32 @@ def run(
         "machine": machine(),
     }
     say(f"creating and migrating {database}")
-    databases.recreate(url, database)
-    runtime: Runtime | None = None
     try:
-        migrate.upgrade(ingest_url)
-        data_dir = tempfile.mkdtemp(prefix="doorstep-bench-ingest-")
-        runtime = Runtime(Settings(database_url=ingest_url, data_dir=Path(data_dir)))
-        return _measure(
-            runtime=runtime,
-            ingest_url=ingest_url,
-            data_dir=data_dir,
-            results=results,
-            url=url,
-            database=database,
-            concurrency=concurrency,
-            max_events=max_events,
-            max_s=max_s,
-            owners=owners,
-            cameras=cameras,
-            in_process=in_process,
-            rng=rng,
-            say=say,
-        )
+        with databases.scratch_postgres(url, database, keep=keep) as ingest_url:
+            migrate.upgrade(ingest_url)
+            data_dir = tempfile.mkdtemp(prefix="doorstep-bench-ingest-")
+            runtime = Runtime(Settings(database_url=ingest_url, data_dir=Path(data_dir)))
+            try:
+                return _measure(
+                    runtime=runtime,
+                    ingest_url=ingest_url,
+                    data_dir=data_dir,
+                    results=results,
+                    url=url,
+                    database=database,
+                    concurrency=concurrency,
+                    max_events=max_events,
+                    max_s=max_s,
+                    owners=owners,
+                    cameras=cameras,
+                    in_process=in_process,
+                    rng=rng,
+                    say=say,
+                )
+            finally:
+                runtime.close()
     finally:
-        if runtime is not None:
-            runtime.close()
-        if not keep:
-            databases.drop(url, database)
-            say(f"dropped {database}")
+        say(f"kept {database}" if keep else f"dropped {database}")
 
 
 def write_results(results: dict[str, Any], folder: Path) -> Path:
@@ -421,7 +419,7 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=300)
     parser.add_argument("--in-process", type=int, default=1_000, help="events without HTTP")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--keep", action="store_true", help="keep doorstep_bench_ingest")
+    databases.add_options(parser, "ingest")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     if not args.db:
@@ -435,6 +433,7 @@ def main() -> None:
         cameras=args.cameras,
         in_process=args.in_process,
         seed=args.seed,
+        database=args.database,
         keep=args.keep,
     )
     path = write_results(results, args.out)
