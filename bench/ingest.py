@@ -45,7 +45,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bench import databases, output
+from bench import agent_outbox, databases, output
 from bench.event_senders import BenchCamera, send_batches, send_events
 from bench.ingest_baselines import bulk_copy, in_process_events
 from bench.machine import cpu_s, free_port, machine, machine_busy
@@ -108,7 +108,7 @@ def _serve(database_url: str, data_dir: str, port: int) -> None:
     uvicorn.Server(config).run()
 
 
-def _wait_ready(base: str, deadline_s: float = 30.0) -> None:
+def _wait_ready(base: str, deadline_s: float = 120.0) -> None:
     until = time.monotonic() + deadline_s
     while time.monotonic() < until:
         try:
@@ -283,6 +283,7 @@ def _measure(
     owners: int,
     cameras: int,
     in_process: int,
+    agent: tuple[int, int, int],
     rng: np.random.Generator,
     say: Callable[[str], None],
 ) -> dict[str, Any]:
@@ -309,6 +310,16 @@ def _measure(
             rng=rng,
             say=say,
         )
+        agent_cameras, agent_events, agent_rounds = agent
+        say(f"device outbox: {agent_cameras} cameras x {agent_events} queued events")
+        results["agent_outbox"] = agent_outbox.measure(
+            base=f"http://127.0.0.1:{port}",
+            cameras=bench_cameras[:agent_cameras],
+            events_per_camera=agent_events,
+            rounds=agent_rounds,
+            rng=rng,
+            say=say,
+        )
     finally:
         server.terminate()
         server.join(10)
@@ -317,6 +328,7 @@ def _measure(
     say(f"bulk COPY of the same {len(rows):,} rows")
     results["bulk_copy"] = bulk_copy(databases.conninfo(url, database), rows)
     expected = warm["created"] + len(rows) * 2 + in_process + results["batched"]["created"]
+    expected += results["agent_outbox"]["created"]
     results["check"] = _check(runtime, expected)
     return results | _conclusions(results)
 
@@ -331,6 +343,7 @@ def run(
     owners: int = 20,
     cameras: int = 300,
     in_process: int = 1_000,
+    agent: tuple[int, int, int] = (10, 100, 3),
     seed: int = 7,
     database: str | None = None,
     keep: bool = False,
@@ -368,6 +381,7 @@ def run(
                     owners=owners,
                     cameras=cameras,
                     in_process=in_process,
+                    agent=agent,
                     rng=rng,
                     say=say,
                 )
@@ -396,6 +410,7 @@ def summary(results: dict[str, Any]) -> str:
         f"HTTP batch endpoint: {batched['events_per_s']:,} events/s"
         f" ({batched['concurrency']} clients x {batched['batch_size']} events a request)"
     )
+    lines.extend(agent_outbox.summary(results["agent_outbox"]))
     lines.append(f"bulk / best HTTP:    {results['ratio_bulk_to_http']}x")
     lines.append(f"bulk / batched HTTP: {results['ratio_bulk_to_batched']}x")
     goals = results["goals"]
@@ -403,6 +418,11 @@ def summary(results: dict[str, Any]) -> str:
         met = goals[f"at_least_5000_events_per_s_{name}"]
         lines.append(f"goal >= 5,000 events/s, {label}: {'met' if met else 'NOT met'}")
     return "\n".join(lines)
+
+
+def _three(value: str) -> tuple[int, int, int]:
+    first, second, third = (int(part) for part in value.split(","))
+    return first, second, third
 
 
 def main() -> None:
@@ -418,6 +438,11 @@ def main() -> None:
     parser.add_argument("--owners", type=int, default=20)
     parser.add_argument("--cameras", type=int, default=300)
     parser.add_argument("--in-process", type=int, default=1_000, help="events without HTTP")
+    parser.add_argument(
+        "--agent",
+        default="10,100,3",
+        help="device outbox: cameras, queued events per camera, rounds (comma-separated)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     databases.add_options(parser, "ingest")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
@@ -432,6 +457,7 @@ def main() -> None:
         owners=args.owners,
         cameras=args.cameras,
         in_process=args.in_process,
+        agent=_three(args.agent),
         seed=args.seed,
         database=args.database,
         keep=args.keep,
