@@ -1,7 +1,12 @@
-"""The benchmarks' own PostgreSQL databases: made fresh on a server, dropped at the end."""
+"""The benchmarks' own PostgreSQL databases: made fresh on a server, dropped at the end.
+
+Each run names its database ``doorstep_bench_<benchmark>_<random>`` (or what ``--database``
+says), so two runs on one server never share or drop each other's database."""
 
 from __future__ import annotations
 
+import argparse
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,19 +44,45 @@ def drop(url: str, database: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
+def scratch_name(benchmark: str) -> str:
+    """A database name of its own for one run of ``benchmark``."""
+    return f"doorstep_bench_{benchmark}_{uuid.uuid4().hex[:8]}"
+
+
+def add_options(parser: argparse.ArgumentParser, benchmark: str) -> None:
+    """The ``--database NAME`` and ``--keep`` options every benchmark with a scratch
+    database takes."""
+    parser.add_argument(
+        "--database",
+        help=f"name of the run's own database (default doorstep_bench_{benchmark}_<random>)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the run's database at the end")
+
+
 @contextmanager
-def scratch_database(kind: str, *, folder: Path, pg_url: str, name: str) -> Iterator[str]:
+def scratch_postgres(url: str, name: str, *, keep: bool = False) -> Iterator[str]:
+    """Database ``name`` made fresh on the PostgreSQL server of ``url``, as a SQLAlchemy
+    URL; dropped when the block ends unless ``keep``."""
+    recreate(url, name)
+    try:
+        yield database_url(url, name)
+    finally:
+        if not keep:
+            drop(url, name)
+
+
+@contextmanager
+def scratch_database(
+    kind: str, *, folder: Path, pg_url: str, name: str, keep: bool = False
+) -> Iterator[str]:
     """A fresh database for one run, as a SQLAlchemy URL: the SQLite file
     ``folder/doorstep.db`` when ``kind`` is ``sqlite``, else database ``name`` made on the
-    PostgreSQL server of ``pg_url`` and dropped when the block ends."""
+    PostgreSQL server of ``pg_url`` and dropped when the block ends unless ``keep``."""
     if kind == "sqlite":
         yield f"sqlite:///{folder / 'doorstep.db'}"
         return
-    recreate(pg_url, name)
-    try:
-        yield database_url(pg_url, name)
-    finally:
-        drop(pg_url, name)
+    with scratch_postgres(pg_url, name, keep=keep) as url:
+        yield url
 
 
 def server_version(session: Session) -> str | None:

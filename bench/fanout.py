@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.fanout --db postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
         [--owners 10000] [--workers 2] [--rounds 3]
 
-Makes its own database (doorstep_bench_fanout) on that server, 10,000 owners with a
+Makes its own database (doorstep_bench_fanout_<random>, or --database NAME; dropped at the
+end unless --keep) on that server, 10,000 owners with a
 camera, an event, email on and a webhook inside one request's area, a local SMTP sink and
 a local webhook sink, and two `doorstep worker` processes. Times the approval that queues
 every notice, then the delivery of one email and one webhook per owner. Writes
@@ -23,7 +24,7 @@ Two figures, both on PostgreSQL with the product's own code paths:
   from the commit until both sinks hold one delivery per owner. The rate is channel
   deliveries (emails + webhooks) per second; owners notified per second is half that.
 
-The benchmark makes its own database (``doorstep_bench_fanout`` on the server of
+The benchmark makes its own database (``doorstep_bench_fanout_<random>`` on the server of
 ``--db``), so the 10,000 owners can all live inside one request's area. Owners, their
 preferences (email on), webhooks, cameras and one event each are inserted in bulk with
 the models' own defaults (creating 10,000 accounts through argon2 would take minutes and
@@ -59,8 +60,6 @@ from doorstep.notify.models import OutboxJob
 from doorstep.runtime import Runtime
 
 __all__ = ["run", "summary", "write_results"]
-
-DATABASE = "doorstep_bench_fanout"
 
 
 def _targeting_only(runtime: Runtime, scene: Scene) -> float:
@@ -202,12 +201,36 @@ def run(
     rounds: int = 3,
     seed: int = 7,
     timeout_s: float = 600.0,
+    database: str | None = None,
     keep: bool = False,
     data_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Set up the scene, then ``rounds`` times: approve a request, wait for delivery."""
-    databases.recreate(url, DATABASE)
-    database_url = databases.database_url(url, DATABASE)
+    """Set up the scene in a database of its own (``database``, or a fresh name), then
+    ``rounds`` times: approve a request, wait for delivery."""
+    with databases.scratch_postgres(
+        url, database or databases.scratch_name("fanout"), keep=keep
+    ) as database_url:
+        return _run_in(
+            database_url,
+            owners=owners,
+            workers=workers,
+            rounds=rounds,
+            seed=seed,
+            timeout_s=timeout_s,
+            data_dir=data_dir,
+        )
+
+
+def _run_in(
+    database_url: str,
+    *,
+    owners: int,
+    workers: int,
+    rounds: int,
+    seed: int,
+    timeout_s: float,
+    data_dir: Path | None,
+) -> dict[str, Any]:
     upgrade(database_url)
     folder = data_dir or Path(tempfile.mkdtemp(prefix="doorstep-bench-fanout-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -242,8 +265,6 @@ def run(
         _stop_workers(processes)
         sinks.stop()
         runtime.db.dispose()
-        if not keep:
-            databases.drop(url, DATABASE)
     return results
 
 
@@ -285,7 +306,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark's database")
+    databases.add_options(parser, "fanout")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     if not args.db:
@@ -296,6 +317,7 @@ def main() -> None:
         workers=args.workers,
         rounds=args.rounds,
         seed=args.seed,
+        database=args.database,
         keep=args.keep,
     )
     path = write_results(results, args.out)

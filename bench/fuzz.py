@@ -5,8 +5,8 @@
 Builds the populated instance the test suite fuzzes (tests/fuzz/world.py: anonymous, a
 resident, an officer with two-factor sign-in, a moderator, an admin, a camera token, and a
 stranger and a second agency whose objects the others may not touch) on a fresh database:
-a SQLite file, or a PostgreSQL database of its own (doorstep_bench_fuzz_<random>, dropped
-at the end) on the server of --pg-url. Then for each principal:
+a SQLite file, or a PostgreSQL database of its own (doorstep_bench_fuzz_<random> or --database
+NAME, dropped at the end unless --keep) on the server of --pg-url. Then for each principal:
 
 1. every operation (the camera token: the device endpoints) gets --examples generated
    cases, positive and negative, a well-formed id pointed at a real object of the stranger;
@@ -29,7 +29,6 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -213,11 +212,15 @@ def run(
     pg_url: str = PG_ADMIN_URL,
     run_seed: int = 11,
     stateful: bool = True,
+    database: str | None = None,
+    keep: bool = False,
 ) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="doorstep-bench-fuzz-"))
-    database = f"doorstep_bench_fuzz_{uuid.uuid4().hex[:8]}"
+    name = database or databases.scratch_name("fuzz")
     try:
-        with databases.scratch_database(db, folder=folder, pg_url=pg_url, name=database) as url:
+        with databases.scratch_database(
+            db, folder=folder, pg_url=pg_url, name=name, keep=keep
+        ) as url:
             upgrade(url)
             # The world's webhook points at TEST-NET-1, allowlisted as on-premises (never reached).
             runtime = Runtime(make_settings(folder, url, webhook_allowed_networks=["192.0.2.0/24"]))
@@ -315,6 +318,7 @@ def main() -> None:
     parser.add_argument("--principals", default=",".join(PRINCIPALS))
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--no-stateful", action="store_true")
+    databases.add_options(parser, "fuzz")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     results = run(
@@ -324,6 +328,8 @@ def main() -> None:
         pg_url=args.pg_url,
         run_seed=args.seed,
         stateful=not args.no_stateful,
+        database=args.database,
+        keep=args.keep,
     )
     path = output.write_results(f"fuzz-{args.db}", results, args.out)
     print(summary(results))

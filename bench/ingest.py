@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.ingest --db URL [--concurrency 1,8,32] [--max-events 6000]
 
 URL is any database on the PostgreSQL server; the benchmark creates (and at the end
-drops) its own database doorstep_bench_ingest there, registers its own cameras (their
+drops, unless --keep) its own database there (doorstep_bench_ingest_<random>, or
+--database NAME), registers its own cameras (their
 ingest tokens are needed), serves the app with uvicorn in a separate process and sends
 local-first events (POST /api/v1/cameras/{id}/events, one event per request: the API has
 no batch endpoint) with N concurrent httpx clients, each level bounded in events and
@@ -44,7 +45,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bench import databases, output
+from bench import agent_outbox, databases, output
 from bench.event_senders import BenchCamera, send_batches, send_events
 from bench.ingest_baselines import bulk_copy, in_process_events
 from bench.machine import cpu_s, free_port, machine, machine_busy
@@ -57,8 +58,6 @@ from doorstep.notify.models import Notification
 from doorstep.runtime import Runtime
 
 __all__ = ["run", "summary", "write_results"]
-
-DATABASE = "doorstep_bench_ingest"
 
 
 # ---------------------------------------------------------------- the database
@@ -109,7 +108,7 @@ def _serve(database_url: str, data_dir: str, port: int) -> None:
     uvicorn.Server(config).run()
 
 
-def _wait_ready(base: str, deadline_s: float = 30.0) -> None:
+def _wait_ready(base: str, deadline_s: float = 120.0) -> None:
     until = time.monotonic() + deadline_s
     while time.monotonic() < until:
         try:
@@ -284,6 +283,7 @@ def _measure(
     owners: int,
     cameras: int,
     in_process: int,
+    agent: tuple[int, int, int],
     rng: np.random.Generator,
     say: Callable[[str], None],
 ) -> dict[str, Any]:
@@ -310,6 +310,16 @@ def _measure(
             rng=rng,
             say=say,
         )
+        agent_cameras, agent_events, agent_rounds = agent
+        say(f"device outbox: {agent_cameras} cameras x {agent_events} queued events")
+        results["agent_outbox"] = agent_outbox.measure(
+            base=f"http://127.0.0.1:{port}",
+            cameras=bench_cameras[:agent_cameras],
+            events_per_camera=agent_events,
+            rounds=agent_rounds,
+            rng=rng,
+            say=say,
+        )
     finally:
         server.terminate()
         server.join(10)
@@ -318,6 +328,7 @@ def _measure(
     say(f"bulk COPY of the same {len(rows):,} rows")
     results["bulk_copy"] = bulk_copy(databases.conninfo(url, database), rows)
     expected = warm["created"] + len(rows) * 2 + in_process + results["batched"]["created"]
+    expected += results["agent_outbox"]["created"]
     results["check"] = _check(runtime, expected)
     return results | _conclusions(results)
 
@@ -332,16 +343,18 @@ def run(
     owners: int = 20,
     cameras: int = 300,
     in_process: int = 1_000,
+    agent: tuple[int, int, int] = (10, 100, 3),
     seed: int = 7,
-    database: str = DATABASE,
+    database: str | None = None,
     keep: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the ingest benchmark on a fresh database on the server of ``url``."""
+    """Run the ingest benchmark on a fresh database (``database``, or a name of its own)
+    on the server of ``url``."""
     say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
     if make_url(url).get_backend_name() != "postgresql":
         raise ValueError("the ingest benchmark needs PostgreSQL (it creates its own database)")
-    ingest_url = make_url(url).set(database=database).render_as_string(hide_password=False)
+    database = database or databases.scratch_name("ingest")
     rng = np.random.default_rng(seed)
     results: dict[str, Any] = {
         "benchmark": "ingest",
@@ -349,34 +362,33 @@ def run(
         "machine": machine(),
     }
     say(f"creating and migrating {database}")
-    databases.recreate(url, database)
-    runtime: Runtime | None = None
     try:
-        migrate.upgrade(ingest_url)
-        data_dir = tempfile.mkdtemp(prefix="doorstep-bench-ingest-")
-        runtime = Runtime(Settings(database_url=ingest_url, data_dir=Path(data_dir)))
-        return _measure(
-            runtime=runtime,
-            ingest_url=ingest_url,
-            data_dir=data_dir,
-            results=results,
-            url=url,
-            database=database,
-            concurrency=concurrency,
-            max_events=max_events,
-            max_s=max_s,
-            owners=owners,
-            cameras=cameras,
-            in_process=in_process,
-            rng=rng,
-            say=say,
-        )
+        with databases.scratch_postgres(url, database, keep=keep) as ingest_url:
+            migrate.upgrade(ingest_url)
+            data_dir = tempfile.mkdtemp(prefix="doorstep-bench-ingest-")
+            runtime = Runtime(Settings(database_url=ingest_url, data_dir=Path(data_dir)))
+            try:
+                return _measure(
+                    runtime=runtime,
+                    ingest_url=ingest_url,
+                    data_dir=data_dir,
+                    results=results,
+                    url=url,
+                    database=database,
+                    concurrency=concurrency,
+                    max_events=max_events,
+                    max_s=max_s,
+                    owners=owners,
+                    cameras=cameras,
+                    in_process=in_process,
+                    agent=agent,
+                    rng=rng,
+                    say=say,
+                )
+            finally:
+                runtime.close()
     finally:
-        if runtime is not None:
-            runtime.close()
-        if not keep:
-            databases.drop(url, database)
-            say(f"dropped {database}")
+        say(f"kept {database}" if keep else f"dropped {database}")
 
 
 def write_results(results: dict[str, Any], folder: Path) -> Path:
@@ -398,6 +410,7 @@ def summary(results: dict[str, Any]) -> str:
         f"HTTP batch endpoint: {batched['events_per_s']:,} events/s"
         f" ({batched['concurrency']} clients x {batched['batch_size']} events a request)"
     )
+    lines.extend(agent_outbox.summary(results["agent_outbox"]))
     lines.append(f"bulk / best HTTP:    {results['ratio_bulk_to_http']}x")
     lines.append(f"bulk / batched HTTP: {results['ratio_bulk_to_batched']}x")
     goals = results["goals"]
@@ -405,6 +418,11 @@ def summary(results: dict[str, Any]) -> str:
         met = goals[f"at_least_5000_events_per_s_{name}"]
         lines.append(f"goal >= 5,000 events/s, {label}: {'met' if met else 'NOT met'}")
     return "\n".join(lines)
+
+
+def _three(value: str) -> tuple[int, int, int]:
+    first, second, third = (int(part) for part in value.split(","))
+    return first, second, third
 
 
 def main() -> None:
@@ -420,8 +438,13 @@ def main() -> None:
     parser.add_argument("--owners", type=int, default=20)
     parser.add_argument("--cameras", type=int, default=300)
     parser.add_argument("--in-process", type=int, default=1_000, help="events without HTTP")
+    parser.add_argument(
+        "--agent",
+        default="10,100,3",
+        help="device outbox: cameras, queued events per camera, rounds (comma-separated)",
+    )
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--keep", action="store_true", help="keep doorstep_bench_ingest")
+    databases.add_options(parser, "ingest")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     if not args.db:
@@ -434,7 +457,9 @@ def main() -> None:
         owners=args.owners,
         cameras=args.cameras,
         in_process=args.in_process,
+        agent=_three(args.agent),
         seed=args.seed,
+        database=args.database,
         keep=args.keep,
     )
     path = write_results(results, args.out)

@@ -4,14 +4,14 @@
         --db postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
         [--owners 10000] [--kill-at 0.3] [--lease 5]
 
-Builds the fan-out benchmark's scene (bench.fanout: owners with a camera, an
-event, email on and a webhook, inside one request's area) in a database of its own
-(doorstep_bench_kill_<random>, dropped at the end), with a local SMTP sink and a local
-webhook sink that count every arrival by recipient and by ``X-Doorstep-Delivery``. One
-`doorstep worker` process starts; a moderator approves the request (one notice job per
-owner); when the sink holds --kill-at of the webhooks, the worker gets SIGKILL. A second
-worker starts and finishes: the dead worker's leased jobs come back when their lease
-(--lease seconds) runs out.
+Builds the fan-out benchmark's scene (bench.fanout: owners with a camera, an event, email on
+and a webhook, inside one request's area) in a database of its own
+(doorstep_bench_kill_<random> or --database NAME, dropped at the end unless --keep), with a
+local SMTP sink and a local webhook sink that count every arrival by recipient and by
+``X-Doorstep-Delivery``. One `doorstep worker` process starts; a moderator approves the
+request (one notice job per owner); when the sink holds --kill-at of the webhooks, the
+worker gets SIGKILL. A second worker starts and finishes: the dead worker's leased jobs come
+back when their lease (--lease seconds) runs out.
 
 The requirement: 0 notices lost (every owner has his in-app notice, an email and a
 webhook delivery key), and every duplicate prevented by the idempotency key: a webhook
@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -198,10 +197,12 @@ def run(
     seed: int = 7,
     timeout_s: float = 900.0,
     data_dir: Path | None = None,
+    database: str | None = None,
+    keep: bool = False,
 ) -> dict[str, Any]:
     """Approve one request to ``owners``; SIGKILL the worker at ``kill_at`` of the
     webhooks; a second worker finishes. Returns the counts at the kill and at the end."""
-    database = f"doorstep_bench_kill_{uuid.uuid4().hex[:8]}"
+    database = database or databases.scratch_name("kill")
     databases.recreate(url, database)
     database_url = databases.database_url(url, database)
     folder = data_dir or Path(tempfile.mkdtemp(prefix="doorstep-bench-kill-"))
@@ -244,7 +245,8 @@ def run(
         sinks.stop()
         if runtime is not None:
             runtime.db.dispose()
-        databases.drop(url, database)
+        if not keep:
+            databases.drop(url, database)
     return results
 
 
@@ -283,6 +285,7 @@ def main() -> None:
     parser.add_argument("--lease", type=int, default=5, help="worker lease, seconds")
     parser.add_argument("--sink-delay", type=float, default=0.0, help="webhook answer delay, s")
     parser.add_argument("--seed", type=int, default=7)
+    databases.add_options(parser, "kill")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     if not args.db:
@@ -294,6 +297,8 @@ def main() -> None:
         lease_s=args.lease,
         sink_delay_s=args.sink_delay,
         seed=args.seed,
+        database=args.database,
+        keep=args.keep,
     )
     path = write_results(results, args.out)
     print(summary(results))

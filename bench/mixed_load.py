@@ -3,18 +3,17 @@
     .venv/bin/python -m bench.mixed_load --db sqlite|postgres [--readers 8] [--uploaders 4] \\
         [--duration 30] [--pg-url URL]
 
-Makes a fresh database (a SQLite file, or doorstep_bench_mixed_<random> on the server of
---pg-url, dropped at the end), residents with an API token, a home, a camera and a
-timeline of events, published posts in their feed, and camera owners whose devices
-upload. The app runs in a separate uvicorn process (bench.servers.Servers). Each
-reader is a thread polling GET /api/v1/users/me, the timeline (GET /api/v1/events) and the
-feed (GET /api/v1/feed) in turn, one request at a time, for --duration seconds idle, then
-for --duration seconds while each uploader thread sends PyAV-made MP4s to
-POST /api/v1/cameras/{id}/clips back to back. Reported: the reads' p50/p99 idle and under
-upload, their ratio (same run), uploads done, and every 5xx (reads, uploads, and unhandled
-errors in the server's log). Goal: p99 under upload within 3x of idle, and no 5xx.
-Writes bench/results/mixed-<db>-<UTC timestamp>.json. Method: BENCHMARKS.md.
-"""
+Makes a fresh database (a SQLite file, or doorstep_bench_mixed_<random> or --database NAME
+on the server of --pg-url, dropped at the end unless --keep), residents with an API token, a
+home, a camera and a timeline of events, published posts in their feed, and camera owners
+whose devices upload. The app runs in a separate uvicorn process (bench.servers.Servers).
+Each reader is a thread polling GET /api/v1/users/me, the timeline (GET /api/v1/events) and
+the feed (GET /api/v1/feed) in turn, one request at a time, for --duration seconds idle,
+then for --duration seconds while each uploader thread sends PyAV-made MP4s to POST
+/api/v1/cameras/{id}/clips back to back. Reported: the reads' p50/p99 idle and under upload,
+their ratio (same run), uploads done, and every 5xx (reads, uploads, and unhandled errors in
+the server's log). Goal: p99 under upload within 3x of idle, and no 5xx. Writes
+bench/results/mixed-<db>-<UTC timestamp>.json. Method: BENCHMARKS.md. """
 
 from __future__ import annotations
 
@@ -295,6 +294,8 @@ def run(
     clip_seconds: float = 4.0,
     seed: int = 7,
     data_dir: Path | None = None,
+    database: str | None = None,
+    keep: bool = False,
 ) -> dict[str, Any]:
     """Set up, start uvicorn, measure reads idle and under uploads; returns the figures."""
     folder = data_dir or Path(tempfile.mkdtemp(prefix="doorstep-bench-mixed-"))
@@ -310,12 +311,12 @@ def run(
         "reads": list(READS),
         "clip": {"seconds": clip_seconds, "size": "320x240", "fps": 10, "codec": "h264 (PyAV)"},
     }
-    database = f"doorstep_bench_mixed_{uuid.uuid4().hex[:8]}"
+    name = database or databases.scratch_name("mixed")
     servers: Servers | None = None
     runtime: Runtime | None = None
     try:
         with databases.scratch_database(
-            db, folder=folder, pg_url=pg_url, name=database
+            db, folder=folder, pg_url=pg_url, name=name, keep=keep
         ) as database_url:
             try:
                 upgrade(database_url)
@@ -375,11 +376,14 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds per phase")
     parser.add_argument("--clip-seconds", type=float, default=4.0)
     parser.add_argument("--seed", type=int, default=7)
+    databases.add_options(parser, "mixed")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     results = run(
         db=args.db,
         pg_url=args.pg_url,
+        database=args.database,
+        keep=args.keep,
         readers=args.readers,
         uploaders=args.uploaders,
         duration_s=args.duration,

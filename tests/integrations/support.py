@@ -86,6 +86,8 @@ class LiveServer:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.app = create_app(runtime)
+        # Every HTTP request the server saw, as (method, path), to count them.
+        self.requests: list[tuple[str, str]] = []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._reader: Engine | None = None
@@ -97,7 +99,11 @@ class LiveServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self.port))
         config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+            self._recorded,
+            interface="asgi3",
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=2,
         )
         self._server = server = uvicorn.Server(config)
         self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -107,6 +113,15 @@ class LiveServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the test server did not start")
             time.sleep(0.02)
+
+    async def _recorded(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.requests.append((scope["method"], scope["path"]))
+        await self.app(scope, receive, send)
+
+    def posts(self, camera_id: uuid.UUID, path: str) -> int:
+        """How many POSTs reached the camera's ``path`` (e.g. ``events/batch``)."""
+        return self.requests.count(("POST", f"/api/v1/cameras/{camera_id}/{path}"))
 
     def stop(self) -> None:
         if self._server is None or self._thread is None:
@@ -144,6 +159,22 @@ class LiveServer:
     def evidence(self, evidence_id: uuid.UUID) -> Evidence | None:
         with self.reading() as session:
             return session.get(Evidence, evidence_id)
+
+
+class LoseFirstAnswer(httpx.BaseTransport):
+    """Delivers the request to the real server, then drops its first answer (a timeout)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.lost = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if self.lost == 0 and request.method == "POST":
+            response.read()
+            self.lost += 1
+            raise httpx.ReadTimeout("the answer was lost", request=request)
+        return response
 
 
 def share_events(server: LiveServer, owner: Any, event_ids: list[str]) -> list[dict[str, Any]]:

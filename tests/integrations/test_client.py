@@ -20,7 +20,7 @@ from doorstep.integrations.client import (
 from doorstep.integrations.outbox import DELIVERED, FAILED, QUEUED, DeviceOutbox, OutboxBusy
 from doorstep.runtime import Runtime
 from tests.factories import make_camera, make_person
-from tests.integrations.support import LiveServer, sha256_of, share_events
+from tests.integrations.support import LiveServer, LoseFirstAnswer, sha256_of, share_events
 
 FAST = RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.05)
 
@@ -233,22 +233,6 @@ def test_outbox_survives_an_outage_and_a_restart(
     assert refs == ["dev:1", "dev:2"]
 
 
-class _LoseFirstAnswer(httpx.BaseTransport):
-    """Delivers the request to the real server, then drops its first answer (a timeout)."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
-        self.lost = 0
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.inner.handle_request(request)
-        if self.lost == 0 and request.method == "POST":
-            response.read()
-            self.lost += 1
-            raise httpx.ReadTimeout("the answer was lost", request=request)
-        return response
-
-
 def test_an_unanswered_send_is_resent_and_recorded_once(
     runtime: Runtime, live_server: LiveServer, videos: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -261,7 +245,7 @@ def test_an_unanswered_send_is_resent_and_recorded_once(
         cam.camera.id,
         cam.token,
         retry=RetryPolicy(attempts=1),
-        transport=_LoseFirstAnswer(),
+        transport=LoseFirstAnswer(),
     )
     with DeviceOutbox(
         tmp_path / "state", retry=RetryPolicy(0, base_delay_s=0.01, max_delay_s=0.02)
@@ -297,7 +281,7 @@ def test_a_shared_clip_is_fulfilled_once_even_when_the_answer_is_lost(
         cam.camera.id,
         cam.token,
         retry=RetryPolicy(attempts=1),
-        transport=_LoseFirstAnswer(),
+        transport=LoseFirstAnswer(),
     )
     pending = lossy.list_pending_uploads()
     assert [p.device_ref for p in pending] == ["sd:/0001.mp4"]

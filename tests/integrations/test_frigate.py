@@ -525,3 +525,64 @@ async def test_a_doorstep_outage_loses_nothing_and_sends_nothing_twice(
     finally:
         await forget_session(system_broker, client_id)
     assert _refs(live_server, cam) == sorted(f"frigate:review:{r}" for r in [*ids, sentinel])
+
+
+async def test_reviews_queued_in_an_outage_reach_doorstep_in_one_batch(
+    runtime: Runtime,
+    live_server: LiveServer,
+    system_broker: tuple[str, int],
+    tmp_path: Path,
+) -> None:
+    """Local-first: three reviews queued while doorstep is down arrive in one batch
+    request when it is back, each once; a late repeat is not sent again."""
+    owner = make_person(runtime)
+    cam = make_camera(runtime, owner.user)
+    prefix, client_id = f"frigate-test-{uuid.uuid4().hex[:8]}", f"doorstep-{uuid.uuid4().hex}"
+    config = _config(
+        tmp_path,
+        mode="local_first",
+        broker=system_broker,
+        prefix=prefix,
+        client_id=client_id,
+        server=live_server,
+        frigate="http://127.0.0.1:9",
+        cameras={"front_door": _link(cam)},
+    )
+    topic, t0 = f"{prefix}/reviews", hours_ago(2)
+    ids = [review_id(t0 + i * 60) for i in range(3)]
+    ends = [
+        frigate_review(r, "front_door", "end", start=t0 + i * 60, end=t0 + i * 60 + 10)
+        for i, r in enumerate(ids)
+    ]
+    try:
+        await asyncio.to_thread(live_server.stop)
+        async with running(config) as bridge:
+            await publish(system_broker, topic, *ends)
+
+            def tried_all() -> bool:
+                items = bridge.outbox.items()
+                return len(items) == 3 and all(d.last_error for d in items)
+
+            await async_wait_until(tried_all, what="three queued reviews, tried")
+        await asyncio.to_thread(live_server.start)
+        await asyncio.sleep(0.5)  # past the longest backoff (retry_max_s): all three are due
+        async with running(config) as bridge:
+            await async_wait_until(
+                lambda: bridge.outbox.count(QUEUED) == 0, timeout_s=30, what="the queue to drain"
+            )
+            await publish(system_broker, topic, ends[1])  # a late duplicate
+            sentinel = review_id(t0 + 600)
+            await publish(
+                system_broker,
+                topic,
+                frigate_review(sentinel, "front_door", "end", start=t0 + 600, end=t0 + 610),
+            )
+            await async_wait_until(
+                lambda: f"frigate:review:{sentinel}" in _refs(live_server, cam),
+                what="the sentinel review",
+            )
+    finally:
+        await forget_session(system_broker, client_id)
+    assert _refs(live_server, cam) == sorted(f"frigate:review:{r}" for r in [*ids, sentinel])
+    assert live_server.posts(cam.camera.id, "events/batch") == 1
+    assert live_server.posts(cam.camera.id, "events") == 1  # the sentinel, alone

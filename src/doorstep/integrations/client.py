@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -128,6 +128,39 @@ class PendingUpload:
             started_at=parse_time(body["started_at"]),
             ended_at=parse_time(body["ended_at"]),
         )
+
+
+@dataclass(frozen=True)
+class EventReport:
+    """One local-first event, as sent in a batch."""
+
+    started_at: datetime
+    ended_at: datetime | None = None
+    kind: str = "motion"
+    device_ref: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        _require_aware(self.started_at)
+        body: dict[str, Any] = {"kind": self.kind, "started_at": self.started_at.isoformat()}
+        if self.ended_at is not None:
+            _require_aware(self.ended_at)
+            body["ended_at"] = self.ended_at.isoformat()
+        if self.device_ref:
+            body["device_ref"] = self.device_ref
+        return body
+
+
+@dataclass(frozen=True)
+class BatchAnswer:
+    """What the batch endpoint recorded: new events, and events whose ``device_ref`` it
+    had already (skipped)."""
+
+    created: int
+    duplicates: int
+
+
+# The batch endpoint's limit on events per request.
+MAX_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -247,16 +280,21 @@ class DeviceClient:
         device_ref: str | None = None,
     ) -> RecordedEvent:
         """Report a local-first event: the clip stays on the device until the owner shares it."""
-        _require_aware(started_at)
-        body: dict[str, Any] = {"kind": kind, "started_at": started_at.isoformat()}
-        if ended_at is not None:
-            _require_aware(ended_at)
-            body["ended_at"] = ended_at.isoformat()
-        if device_ref:
-            body["device_ref"] = device_ref
+        body = EventReport(started_at, ended_at, kind, device_ref).body()
         return RecordedEvent.from_json(
             self._call(lambda: self._http.post(f"{self._base}/events", json=body), "report_event")
         )
+
+    def report_events(self, events: Sequence[EventReport]) -> BatchAnswer:
+        """Report up to ``MAX_BATCH`` local-first events in one request: the server records
+        all of them or none, and skips those whose ``device_ref`` it has already."""
+        if not 1 <= len(events) <= MAX_BATCH:
+            raise ValueError(f"a batch holds 1 to {MAX_BATCH} events, not {len(events)}")
+        body = {"events": [event.body() for event in events]}
+        answer = self._call(
+            lambda: self._http.post(f"{self._base}/events/batch", json=body), "report_events"
+        )
+        return BatchAnswer(created=int(answer["created"]), duplicates=int(answer["duplicates"]))
 
     def list_pending_uploads(self) -> list[PendingUpload]:
         """The owner's shared local-first events this device has not sent yet."""

@@ -9,6 +9,13 @@ event there, carrying the same ``device_ref``. A shared clip (fulfil) cannot be
 duplicated: the server accepts each pending upload once and answers 404
 ``upload_not_pending`` after, which the outbox takes as done.
 
+Events queued for one camera, two or more due in a round, go in one request to the batch
+endpoint (``POST /events/batch``): the server records all of them or none and skips any
+``device_ref`` it already has, so a batch sent again after an unanswered attempt records
+each event once. A batch it refuses (4xx) recorded nothing: its events are then sent one
+by one, and only the event at fault fails. Events without a ``device_ref`` are sent alone
+(the server could not recognise them in a repeated batch).
+
 Refusals: a 4xx about the item (invalid, too long, not a video) fails it for good (kept,
 ``retry_failed()`` queues it again); a refused camera token (401/403) keeps everything
 queued, since the item is fine and the key is not.
@@ -29,9 +36,11 @@ import httpx
 import structlog
 
 from doorstep.integrations.client import (
+    MAX_BATCH,
     DeviceAPIError,
     DeviceClient,
     DeviceUnavailable,
+    EventReport,
     RetryPolicy,
 )
 from doorstep.integrations.outbox_store import (
@@ -143,8 +152,8 @@ class DeviceOutbox(OutboxStore):
                 " ORDER BY next_attempt_at, created_at LIMIT ?",
                 (QUEUED, time.time(), limit),
             ).fetchall()
-        for row in rows:
-            item = Delivery.from_row(row)
+        items = self._deliver_batches([Delivery.from_row(row) for row in rows], clients, outcome)
+        for item in items if not outcome.server_down else []:
             client = clients.get(item.camera_id)
             if client is None:
                 log.warning("outbox_no_client", id=item.id, camera_id=item.camera_id)
@@ -162,6 +171,65 @@ class DeviceOutbox(OutboxStore):
                     outcome.server_down = True
                     break
         return outcome
+
+    def _deliver_batches(
+        self, items: list[Delivery], clients: Mapping[str, DeviceClient], outcome: DeliveryRound
+    ) -> list[Delivery]:
+        """Send the due events of each camera with two or more in batch requests; returns
+        the items still to send one by one (all that were not batched, or whose batch the
+        server refused)."""
+        per_camera: dict[str, list[Delivery]] = {}
+        for item in items:
+            if item.action == EVENT and item.device_ref and item.camera_id in clients:
+                per_camera.setdefault(item.camera_id, []).append(item)
+        sent: set[str] = set()
+        for camera_id, events in per_camera.items():
+            for start in range(0, len(events) if len(events) > 1 else 0, MAX_BATCH):
+                batch = events[start : start + MAX_BATCH]
+                result = self._deliver_batch(batch, clients[camera_id])
+                if result == FAILED:
+                    continue
+                sent.update(item.id for item in batch)
+                if result == DELIVERED:
+                    outcome.delivered += len(batch)
+                else:
+                    outcome.deferred += len(batch)
+                    outcome.server_down = True
+                    return []
+        return [item for item in items if item.id not in sent]
+
+    def _deliver_batch(self, events: list[Delivery], client: DeviceClient) -> str:
+        """One batch request: DELIVERED, ``server_down`` (all deferred), or FAILED when the
+        server refused the batch (it recorded none of it)."""
+        with self._one_write():
+            for item in events:
+                self._update(item.id, attempts=item.attempts + 1, in_flight=1)
+        try:
+            answer = client.report_events([_report(item) for item in events])
+        except DeviceUnavailable as exc:
+            with self._one_write():
+                for item in events:
+                    maybe_sent = item.maybe_sent or exc.maybe_delivered
+                    self._update(item.id, in_flight=0, maybe_sent=int(maybe_sent))
+                    self._defer(item, str(exc), exc.retry_after_s)
+            return "server_down"
+        except (DeviceAPIError, ValueError) as exc:
+            token_refused = isinstance(exc, DeviceAPIError) and exc.is_credential_problem
+            with self._one_write():
+                for item in events:
+                    self._update(item.id, in_flight=0)
+                    if token_refused:
+                        self._defer(item, str(exc), self.retry.max_delay_s)
+            if token_refused:
+                log.error("outbox_token_refused", camera_id=client.camera_id, error=str(exc))
+                return "server_down"
+            log.warning("outbox_batch_refused", camera_id=client.camera_id, error=str(exc))
+            return FAILED
+        summary = {"batch": len(events), "created": answer.created, "duplicates": answer.duplicates}
+        with self._one_write():
+            for item in events:
+                self._finish(item, summary)
+        return DELIVERED
 
     def _deliver_one(self, item: Delivery, client: DeviceClient) -> str:
         if item.action in (CLIP, FULFIL) and item.clip_file is None:
@@ -322,6 +390,11 @@ class DeviceOutbox(OutboxStore):
             if not outcome.delivered:
                 time.sleep(min(max(0.01, deadline - time.monotonic()), self._next_due_in(1.0)))
         return self.count(QUEUED) == 0
+
+
+def _report(item: Delivery) -> EventReport:
+    assert item.started_at is not None
+    return EventReport(item.started_at, item.ended_at, item.kind, item.device_ref)
 
 
 def _wait_any(stop: threading.Event, wake: threading.Event, timeout_s: float) -> None:

@@ -20,6 +20,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -325,6 +326,18 @@ class OutboxStore:
                 f"UPDATE deliveries SET {columns} WHERE id = ?",  # noqa: S608
                 (*fields.values(), item_id),
             )
+
+    @contextlib.contextmanager
+    def _one_write(self) -> Iterator[None]:
+        """The updates inside the block in one SQLite transaction: all or none, one fsync."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def retry_failed(self) -> int:
         """Queue every failed item again (after fixing what refused it)."""
