@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import multiprocessing
 import os
 import sys
 import tempfile
@@ -39,16 +37,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
-import structlog
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bench import agent_outbox, databases, output
 from bench.event_senders import BenchCamera, send_batches, send_events
 from bench.ingest_baselines import bulk_copy, in_process_events
-from bench.machine import cpu_s, free_port, machine, machine_busy
+from bench.ingest_server import start_server
+from bench.machine import cpu_s, machine, machine_busy
 from doorstep import migrate
 from doorstep.accounts import service as account_service
 from doorstep.cameras import registry as camera_registry
@@ -92,47 +89,7 @@ def _register(
     return made
 
 
-# ---------------------------------------------------------------- the server
-
-
-def _serve(database_url: str, data_dir: str, port: int) -> None:
-    import uvicorn
-
-    from doorstep.app import create_app
-
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    runtime = Runtime(Settings(database_url=database_url, data_dir=Path(data_dir)))
-    config = uvicorn.Config(
-        create_app(runtime), host="127.0.0.1", port=port, log_level="warning", access_log=False
-    )
-    uvicorn.Server(config).run()
-
-
-def _wait_ready(base: str, deadline_s: float = 120.0) -> None:
-    until = time.monotonic() + deadline_s
-    while time.monotonic() < until:
-        try:
-            httpx.get(f"{base}/api/v1/openapi.json", timeout=2.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError("the uvicorn server did not start")
-
-
 # ---------------------------------------------------------------- the run
-
-
-def _start_server(
-    ingest_url: str, data_dir: str
-) -> tuple[multiprocessing.process.BaseProcess, int]:
-    """The app under uvicorn in a separate process, answering; and its port."""
-    port = free_port()
-    server = multiprocessing.get_context("spawn").Process(
-        target=_serve, args=(ingest_url, data_dir, port), daemon=True
-    )
-    server.start()
-    _wait_ready(f"http://127.0.0.1:{port}")
-    return server, port
 
 
 def _timed_level(
@@ -289,7 +246,7 @@ def _measure(
 ) -> dict[str, Any]:
     say(f"registering {cameras} cameras for {owners} owners")
     bench_cameras = _register(runtime, owners, cameras, rng)
-    server, port = _start_server(ingest_url, data_dir)
+    server, port = start_server(ingest_url, data_dir)
     try:
         assert server.pid is not None
         results["database"] = {
