@@ -17,6 +17,7 @@ import pyotp
 import pytest
 
 from doorstep.demo import DEMO_MARKER, serving_environment
+from tests.factories import csrf_of
 from tests.test_cli import _doorstep
 
 
@@ -117,12 +118,6 @@ def served_demo(demo_dir: tuple[Path, str]) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found is not None
-    return found.group(1)
-
-
 def test_an_http_client_keeps_the_demo_session_on_plain_http(
     served_demo: str, demo_dir: tuple[Path, str]
 ) -> None:
@@ -133,7 +128,7 @@ def test_an_http_client_keeps_the_demo_session_on_plain_http(
         signed = client.post(
             "/signin",
             data={
-                "csrf_token": _csrf(page.text),
+                "csrf_token": csrf_of(page.text),
                 "email": "officer@example.org",
                 "password": "doorstep-demo",
                 "next": "/account",
@@ -147,7 +142,7 @@ def test_an_http_client_keeps_the_demo_session_on_plain_http(
             page = client.get("/signin/2fa")
             second = client.post(
                 "/signin/2fa",
-                data={"csrf_token": _csrf(page.text), "code": code, "next": "/account"},
+                data={"csrf_token": csrf_of(page.text), "code": code, "next": "/account"},
             )
             if "just used" not in second.text:  # the demo's setup spent this step
                 break
