@@ -4,6 +4,7 @@ turning it on ends the other browser sessions; page-made tokens carry the factor
 from __future__ import annotations
 
 import re
+import time
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from tests.factories import (
     turn_on_two_factor_in_pages,
 )
 
-from doorstep.accounts.models import ApiToken
+from doorstep.accounts.models import ApiToken, User
 from doorstep.runtime import Runtime
 
 CODE = re.compile(r"<li><code>([a-z2-7]{4}(?:-[a-z2-7]{4}){3})</code></li>")
@@ -121,3 +122,24 @@ def test_a_code_used_twice_is_called_just_used_on_the_pages(
     )
     assert r.status_code == 400 and "just used" in form_error(r.text)
     assert not CODE.search(r.text)
+
+
+def test_turning_two_factor_on_with_a_used_code_says_so(
+    client: TestClient, runtime: Runtime
+) -> None:
+    person = make_person(runtime)
+    submit_sign_in(client, person.user.email)
+    page = client.get("/account/2fa", headers=HTML)
+    client.post("/account/2fa/setup", data={"csrf_token": csrf_of(page.text)})
+    with runtime.db.transaction() as session:
+        user = session.get_one(User, person.user.id)
+        secret = str(user.totp_secret)
+        user.totp_last_step = int(time.time()) // 30 + 1  # this step and the next: spent
+    r = client.post(
+        "/account/2fa/confirm",
+        data={"csrf_token": csrf_of(page.text), "code": codes_around_now(secret)[0]},
+        headers=HTML,
+    )
+    assert r.status_code == 400 and "just used" in form_error(r.text)
+    with runtime.db.transaction() as session:
+        assert session.get_one(User, person.user.id).totp_enabled is False
