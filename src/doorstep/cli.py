@@ -1,4 +1,5 @@
-"""The ``doorstep`` command: serve, worker, migrate, demo, users, audit."""
+"""The ``doorstep`` command: serve, worker, migrate, demo (and its officer's code), users,
+audit."""
 
 from __future__ import annotations
 
@@ -125,44 +126,47 @@ def worker(
     w.run_forever(stop)
 
 
+_DEMO_DIR = Path("doorstep-demo")
+DemoDir = Annotated[Path, typer.Option(help="Where the demo keeps its files.")]
+
+
 @app.command()
 def demo(
     host: str = "127.0.0.1",
     port: int = 8000,
-    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its files.")] = Path(
-        "doorstep-demo"
-    ),
+    data_dir: DemoDir = _DEMO_DIR,
     reset: Annotated[bool, typer.Option(help="Start again from an empty demo.")] = False,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Build the demo, do not serve.")] = (
         False
     ),
 ) -> None:
-    """Build the demo neighborhood (SQLite, local media) and serve it with its worker."""
+    """Build the demo neighborhood (SQLite, local media) and serve it with its worker.
+
+    Served over plain http on 127.0.0.1 (or another loopback address), its session
+    cookies are not Secure, so API clients there keep them; see ``serving_environment``.
+    """
     import shutil
 
-    from doorstep.demo import DEMO_PASSWORD, officer_totp_secret, seed_demo
+    from doorstep.demo import DEMO_PASSWORD, mark_demo, officer_totp_secret, seed_demo
     from doorstep.migrate import upgrade
 
     if reset and data_dir.exists():
         shutil.rmtree(data_dir)
-    os.environ.setdefault("DOORSTEP_DATA_DIR", str(data_dir))
-    get_settings.cache_clear()
-    settings = get_settings()
+    settings = _demo_settings(data_dir, host=host, port=port)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url())
     runtime = _runtime(settings)
     accounts = seed_demo(runtime)
+    mark_demo(settings.data_dir)
     typer.echo("")
-    typer.echo(f"doorstep demo: http://{host}:{port}")
+    typer.echo(f"doorstep demo: {settings.base_url}")
     for role, email in accounts.items():
         typer.echo(f"  {role:<9} {email}  password: {DEMO_PASSWORD}")
     secret = officer_totp_secret(runtime)
     if secret:
         typer.echo(f"  the officer signs in with two-factor: TOTP secret {secret}")
-        typer.echo(
-            '  (add it to an authenticator app, or: python -c "import pyotp; '
-            f"print(pyotp.TOTP('{secret}').now())\")"
-        )
+        where = "" if data_dir == _DEMO_DIR else f" --data-dir {data_dir}"
+        typer.echo(f"  (add it to an authenticator app, or run: doorstep demo-code{where})")
     typer.echo("")
     if no_serve:
         return
@@ -172,6 +176,35 @@ def demo(
 
     _configure_logging()
     uvicorn.run(create_app(runtime, run_worker=True), host=host, port=port)
+
+
+def _demo_settings(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8000) -> Settings:
+    from doorstep.demo import serving_environment
+
+    os.environ.update(
+        serving_environment(data_dir=data_dir, host=host, port=port, environ=os.environ)
+    )
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@app.command("demo-code")
+def demo_code(
+    email: Annotated[
+        str | None, typer.Argument(help="The demo officer's email (the only account allowed).")
+    ] = None,
+    data_dir: DemoDir = _DEMO_DIR,
+) -> None:
+    """Print the demo officer's current two-factor code (the demo only; no other account)."""
+    from doorstep.demo import officer_code
+    from doorstep.errors import DoorstepError
+
+    try:
+        code = officer_code(_demo_settings(data_dir), email)
+    except DoorstepError as exc:
+        typer.echo(f"refused: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(code)
 
 
 @users_app.command("create")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import random
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pyotp
 from sqlalchemy import select
@@ -23,7 +26,9 @@ from doorstep.cameras import events as camera_events
 from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras import registry as camera_registry
 from doorstep.cameras.models import CameraKind
+from doorstep.config import Settings
 from doorstep.db import utcnow
+from doorstep.errors import Forbidden
 from doorstep.footage import service as request_service
 from doorstep.footage.models import IncidentType
 from doorstep.media.kinds import EventKind
@@ -32,6 +37,9 @@ from doorstep.media.video import ClipLimits
 from doorstep.runtime import Runtime
 
 DEMO_PASSWORD = "doorstep-demo"  # noqa: S105 (printed for the demo on purpose)
+# The file ``doorstep demo`` leaves in its data dir once the demo is built: how the demo
+# officer's code command tells the demo from any other instance.
+DEMO_MARKER = "DOORSTEP-DEMO"
 # A made-up neighborhood laid over a grid of streets (west Philadelphia's latitude).
 CENTRE = (39.9560, -75.2020)
 STREETS = ["Maple Street", "Cedar Avenue", "Walnut Lane", "Birch Road"]
@@ -260,3 +268,71 @@ def officer_totp_secret(runtime: Runtime) -> str | None:
     """The demo officer's two-factor secret, printed so a person can try the agency side."""
     with runtime.db.transaction() as session:
         return session.scalar(select(User.totp_secret).where(User.email == ACCOUNTS["officer"][0]))
+
+
+def mark_demo(data_dir: Path) -> None:
+    """Leave the marker that says this data dir holds the demo (see ``is_demo``)."""
+    (data_dir / DEMO_MARKER).write_text(
+        "Built by `doorstep demo`: its accounts and passwords are public.\n", encoding="utf-8"
+    )
+
+
+def is_demo(settings: Settings) -> bool:
+    """Whether these settings are the demo's: its data dir carries the marker that
+    ``doorstep demo`` leaves, and the database is that dir's own SQLite (no database URL
+    set, as the demo never sets one). A real instance has neither."""
+    return not settings.database_url and (settings.data_dir / DEMO_MARKER).is_file()
+
+
+def officer_code(settings: Settings, email: str | None = None) -> str:
+    """The demo officer's current two-factor code, for the demo only and for no other
+    account (``email``, when given, must be the demo officer's). Nothing is opened
+    before both are checked."""
+    officer_email = ACCOUNTS["officer"][0]
+    if not is_demo(settings):
+        raise Forbidden(
+            "This is not the demo: codes are shown only for the demo built by `doorstep demo`.",
+            code="not_the_demo",
+        )
+    if email is not None and email.strip().lower() != officer_email:
+        raise Forbidden(
+            f"Codes are shown only for the demo officer ({officer_email}).",
+            code="not_the_demo_officer",
+        )
+    runtime = Runtime(settings)
+    try:
+        secret = officer_totp_secret(runtime)
+    finally:
+        runtime.close()
+    if not secret:
+        raise Forbidden("The demo officer has no two-factor sign-in.", code="no_second_factor")
+    return pyotp.TOTP(secret).now()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serving_environment(
+    *, data_dir: Path, host: str, port: int, environ: Mapping[str, str]
+) -> dict[str, str]:
+    """The ``DOORSTEP_`` settings the demo adds to ``environ`` (which wins where it has
+    one): its data dir, the address it serves as its base URL, and session cookies
+    without Secure when that is plain http on a loopback address, since HTTP clients
+    other than browsers (httpx, requests, curl) do not send Secure cookies over http.
+    An https base URL keeps them Secure; an address other than loopback does too."""
+    base_url = environ.get("DOORSTEP_BASE_URL") or f"http://{_url_host(host)}:{port}"
+    env = {"DOORSTEP_DATA_DIR": str(data_dir), "DOORSTEP_BASE_URL": base_url}
+    served = urlsplit(base_url)
+    if served.scheme == "http" and _is_loopback(host) and _is_loopback(served.hostname or ""):
+        env["DOORSTEP_COOKIE_SECURE"] = "false"
+    return {name: value for name, value in env.items() if name not in environ}
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host

@@ -116,6 +116,8 @@ def test_totp_required_for_token_when_enabled(client: TestClient, runtime: Runti
         json={"email": person.user.email, "password": PASSWORD, "totp_code": next_code},
     )
     assert replay.status_code == 401
+    assert replay.json()["error"]["code"] == "code_already_used"
+    assert "just used" in replay.json()["error"]["message"]
 
 
 def test_role_change_admin_only_and_audited(client: TestClient, runtime: Runtime) -> None:

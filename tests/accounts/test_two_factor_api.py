@@ -175,3 +175,50 @@ def test_disable_with_a_recovery_code(client: TestClient, runtime: Runtime) -> N
         json={"code": f" {codes[1]} "},
     )
     assert r.status_code == 200 and r.json()["totp_enabled"] is False
+
+
+def test_a_code_given_twice_in_its_step_is_called_just_used(
+    client: TestClient, runtime: Runtime
+) -> None:
+    """Wherever a TOTP code is checked, its second use in the same step says so (issue 15,
+    item 10): the person waits for the next code instead of doubting his app."""
+    person = make_person(runtime)
+    secret = client.post("/api/v1/users/me/two-factor", headers=person.headers).json()["secret"]
+    totp = pyotp.TOTP(secret)
+    # Turning two-factor on: a step already spent (here, the next one) is refused as used.
+    with runtime.db.transaction() as session:
+        session.get_one(User, person.user.id).totp_last_step = int(time.time()) // 30 + 1
+    r = client.post(
+        "/api/v1/users/me/two-factor/confirm", headers=person.headers, json={"code": totp.now()}
+    )
+    assert r.status_code == 400 and r.json()["error"]["code"] == "code_already_used"
+    assert "just used" in r.json()["error"]["message"]
+    assert "wait for the next code" in r.json()["error"]["message"].lower()
+    with runtime.db.transaction() as session:
+        session.get_one(User, person.user.id).totp_last_step = None
+    r = client.post(
+        "/api/v1/users/me/two-factor/confirm", headers=person.headers, json={"code": totp.now()}
+    )
+    assert r.status_code == 200, r.text
+
+    # Signing in for a token: the next step's code works once, then is "just used" (401).
+    code = totp.at(time.time() + 30)
+    issued = _token(client, person.user.email, totp_code=code)
+    r = client.post(
+        "/api/v1/tokens",
+        json={"email": person.user.email, "password": PASSWORD, "totp_code": code},
+    )
+    assert r.status_code == 401 and r.json()["error"]["code"] == "code_already_used"
+    # A wrong code is still "not right", and a wrong password wins over a used code.
+    r = client.post(
+        "/api/v1/tokens",
+        json={"email": person.user.email, "password": "wrong one!", "totp_code": code},
+    )
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_credentials"
+
+    # New recovery codes and turning it off: the same answer for the same used code.
+    headers = _bearer(str(issued["token"]))
+    for path in ("/api/v1/users/me/recovery-codes", "/api/v1/users/me/two-factor/disable"):
+        r = client.post(path, headers=headers, json={"code": code})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "code_already_used", path
+    assert client.get("/api/v1/users/me", headers=headers).json()["totp_enabled"] is True

@@ -4,6 +4,7 @@ turning it on ends the other browser sessions; page-made tokens carry the factor
 from __future__ import annotations
 
 import re
+import time
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from tests.factories import (
     turn_on_two_factor_in_pages,
 )
 
-from doorstep.accounts.models import ApiToken
+from doorstep.accounts.models import ApiToken, User
 from doorstep.runtime import Runtime
 
 CODE = re.compile(r"<li><code>([a-z2-7]{4}(?:-[a-z2-7]{4}){3})</code></li>")
@@ -80,3 +81,65 @@ def test_recovery_codes_sign_in_once_and_other_sessions_end(
     assert r.status_code == 303 and r.headers["location"] == "/account"  # type: ignore[attr-defined]
     r = sign_in_with(codes[0])
     assert r.status_code == 401 and "not right" in form_error(r.text)  # type: ignore[attr-defined]
+
+
+def test_a_code_used_twice_is_called_just_used_on_the_pages(
+    client: TestClient, runtime: Runtime
+) -> None:
+    """Issue 15, item 10: the second sign-in with the same code is told the code was just
+    used (not that it is wrong), and so is the two-factor page that asks for a code."""
+    person = make_person(runtime)
+    submit_sign_in(client, person.user.email)
+    secret = turn_on_two_factor_in_pages(client, runtime)
+    code = codes_around_now(secret)[1]
+
+    def second_step(browser: TestClient, code: str) -> object:
+        submit_sign_in(browser, person.user.email)
+        page = browser.get("/signin/2fa", headers=HTML)
+        return browser.post(
+            "/signin/2fa",
+            data={"csrf_token": csrf_of(page.text), "code": code, "next": "/account"},
+            headers=HTML,
+            follow_redirects=False,
+        )
+
+    first = _other_browser(client)
+    r = second_step(first, code)
+    assert r.status_code == 303  # type: ignore[attr-defined]
+    r = second_step(_other_browser(client), code)
+    error = form_error(r.text)  # type: ignore[attr-defined]
+    assert r.status_code == 401 and "just used" in error and "next code" in error  # type: ignore[attr-defined]
+    assert "not right" not in error
+    r = second_step(_other_browser(client), "000000")
+    assert r.status_code == 401 and "not right" in form_error(r.text)  # type: ignore[attr-defined]
+
+    # Asking for new recovery codes with the spent code says the same.
+    page = first.get("/account/2fa", headers=HTML)
+    r = first.post(
+        "/account/2fa/recovery-codes",
+        data={"csrf_token": csrf_of(page.text), "code": code},
+        headers=HTML,
+    )
+    assert r.status_code == 400 and "just used" in form_error(r.text)
+    assert not CODE.search(r.text)
+
+
+def test_turning_two_factor_on_with_a_used_code_says_so(
+    client: TestClient, runtime: Runtime
+) -> None:
+    person = make_person(runtime)
+    submit_sign_in(client, person.user.email)
+    page = client.get("/account/2fa", headers=HTML)
+    client.post("/account/2fa/setup", data={"csrf_token": csrf_of(page.text)})
+    with runtime.db.transaction() as session:
+        user = session.get_one(User, person.user.id)
+        secret = str(user.totp_secret)
+        user.totp_last_step = int(time.time()) // 30 + 1  # this step and the next: spent
+    r = client.post(
+        "/account/2fa/confirm",
+        data={"csrf_token": csrf_of(page.text), "code": codes_around_now(secret)[0]},
+        headers=HTML,
+    )
+    assert r.status_code == 400 and "just used" in form_error(r.text)
+    with runtime.db.transaction() as session:
+        assert session.get_one(User, person.user.id).totp_enabled is False

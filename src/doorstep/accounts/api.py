@@ -62,16 +62,24 @@ def issue_token(
         )
         user = check.user
         second_factor_missing = False
+        replayed: sign_in.SignInCodeAlreadyUsed | None = None
         if user is not None and user.totp_enabled:
-            method = two_factor.verify_second_factor(
-                session=session, user=user, code=body.totp_code or body.recovery_code
-            )
+            try:
+                method = sign_in.checked_second_factor(
+                    session=session,
+                    user=user,
+                    code=body.totp_code or body.recovery_code,
+                    ip_address=ip,
+                )
+            except sign_in.SignInCodeAlreadyUsed as exc:
+                method, replayed = None, exc
             if method is None:
-                sign_in.record_failed_second_factor(session=session, user=user, ip_address=ip)
                 user = None
                 second_factor_missing = True
     if check.failure is not None:
         raise check.failure
+    if replayed is not None:
+        raise replayed
     if user is None:
         raise Unauthenticated(
             "This account has two-factor sign-in: send a current 'totp_code' (or an unused "

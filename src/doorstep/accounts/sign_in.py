@@ -66,6 +66,11 @@ class SignInFailed(Unauthenticated):
     code = "invalid_credentials"
 
 
+class SignInCodeAlreadyUsed(Unauthenticated, code=two_factor.CodeAlreadyUsed.code):
+    """A sign-in whose right TOTP code was already used in its step (401, like a wrong
+    code, but told apart so the person waits for the next code)."""
+
+
 @dataclass
 class CredentialCheck:
     user: User | None
@@ -105,6 +110,21 @@ def record_failed_second_factor(*, session: Session, user: User, ip_address: str
     """Count a wrong second-factor code as a failed sign-in (so guesses are throttled)."""
     session.add(SignInAttempt(email=user.email, ip_address=ip_address, succeeded=False))
     session.flush()
+
+
+def checked_second_factor(
+    *, session: Session, user: User, code: str | None, ip_address: str
+) -> str | None:
+    """``two_factor.verify_second_factor``, with a wrong or replayed code counted as a
+    failed sign-in. A replayed code raises ``SignInCodeAlreadyUsed``, once counted."""
+    try:
+        method = two_factor.verify_second_factor(session=session, user=user, code=code)
+    except two_factor.CodeAlreadyUsed as exc:
+        record_failed_second_factor(session=session, user=user, ip_address=ip_address)
+        raise SignInCodeAlreadyUsed(exc.message) from exc
+    if method is None:
+        record_failed_second_factor(session=session, user=user, ip_address=ip_address)
+    return method
 
 
 def start_web_session(
@@ -153,12 +173,13 @@ def complete_second_factor(
     """Turn a half-open session into a full one when the TOTP code (or an unused
     recovery code) is right.
 
-    Code guesses count as failed sign-ins and are throttled like passwords.
+    Code guesses count as failed sign-ins and are throttled like passwords; so does a
+    code given again in its step, which raises ``SignInCodeAlreadyUsed`` after the
+    attempt is recorded (the caller commits it, as for a wrong code).
     """
     _check_throttle(session=session, settings=settings, email=user.email, ip_address=ip_address)
-    method = two_factor.verify_second_factor(session=session, user=user, code=code)
+    method = checked_second_factor(session=session, user=user, code=code, ip_address=ip_address)
     if method is None:
-        record_failed_second_factor(session=session, user=user, ip_address=ip_address)
         return False
     web_session.awaiting_second_factor = False
     _audit_sign_in(session=session, user=user, ip_address=ip_address, method=f"password+{method}")

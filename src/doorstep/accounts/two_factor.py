@@ -27,8 +27,21 @@ from doorstep.security import verify_password
 TOTP_ISSUER = "doorstep"
 
 
+class CodeAlreadyUsed(InvalidInput, code="code_already_used"):
+    """A right code whose 30-second step was already spent: it cannot be given twice."""
+
+
+def _refuse_replay() -> CodeAlreadyUsed:
+    return CodeAlreadyUsed(
+        "That code was just used. Wait for the next code from your authenticator app "
+        "(a new one comes every 30 seconds) and enter that one."
+    )
+
+
 def verify_totp_code(*, session: Session, user: User, code: str | None) -> bool:
-    """Accept a current TOTP code once (a used time step cannot be replayed)."""
+    """Accept a current TOTP code once. A right code whose step was already used (or one
+    before it) is refused with ``CodeAlreadyUsed``, so the person is told to wait for the
+    next code rather than that his code is wrong."""
     if not user.totp_secret or not code:
         return False
     code = code.strip().replace(" ", "")
@@ -41,7 +54,7 @@ def verify_totp_code(*, session: Session, user: User, code: str | None) -> bool:
         step = int(at.timestamp()) // 30
         if secrets.compare_digest(totp.at(at), code):
             if user.totp_last_step is not None and step <= user.totp_last_step:
-                return False
+                raise _refuse_replay()
             user.totp_last_step = step
             session.flush()
             return True
@@ -51,7 +64,8 @@ def verify_totp_code(*, session: Session, user: User, code: str | None) -> bool:
 def verify_second_factor(*, session: Session, user: User, code: str | None) -> str | None:
     """Accept a current TOTP code or one unused recovery code (spent by this call).
 
-    Returns how the factor was given (``"totp"`` or ``"recovery_code"``), or None.
+    Returns how the factor was given (``"totp"`` or ``"recovery_code"``), or None; a
+    TOTP code already used in its step raises ``CodeAlreadyUsed``.
     """
     if not user.totp_enabled:
         return None
