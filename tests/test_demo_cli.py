@@ -17,8 +17,8 @@ import pyotp
 import pytest
 
 from doorstep.demo import DEMO_MARKER, serving_environment
+from tests.commands import run_doorstep as _doorstep
 from tests.factories import csrf_of
-from tests.test_cli import _doorstep
 
 
 @pytest.fixture(scope="module")
