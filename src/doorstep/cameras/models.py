@@ -3,6 +3,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -13,11 +14,12 @@ from sqlalchemy import (
     Integer,
     String,
     Uuid,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from doorstep.db import Base, UTCDateTime, UuidKey, str_enum, utcnow
+from doorstep.db import Base, JSONType, UTCDateTime, UuidKey, str_enum, utcnow
 from doorstep.media.kinds import EventKind
 
 
@@ -59,6 +61,11 @@ class Camera(UuidKey, Base):
     coarse_cell: Mapped[int] = mapped_column(BigInteger, index=True)
     accepts_requests: Mapped[bool] = mapped_column(Boolean, default=True)
     retention_days: Mapped[int] = mapped_column(Integer, default=60)
+    # The owner's privacy zones: {"width", "height", "polygons"} in that frame's pixels
+    # (cameras.zones). Filled in every copy that leaves him; before storing when
+    # zones_at_ingest.
+    privacy_zones: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    zones_at_ingest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     token_prefix: Mapped[str | None] = mapped_column(String(16), default=None)
     token_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

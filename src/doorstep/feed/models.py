@@ -103,6 +103,11 @@ class Post(UuidKey, Base):
     clip_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("clips.id", ondelete="SET NULL"), default=None, index=True
     )
+    # What neighbours see of it: a redacted copy (feed.clip_copies), its state
+    # (processing, ready, failed) and the manifest of what was hidden.
+    clip_copy_key: Mapped[str | None] = mapped_column(String(300), default=None)
+    clip_copy_status: Mapped[str | None] = mapped_column(String(20), default=None)
+    clip_copy_redaction: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     # Set when the post announces an agency's footage request (published on activation).
     footage_request_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("footage_requests.id", ondelete="CASCADE"), default=None, unique=True

@@ -61,6 +61,10 @@ class RecipientStatus(enum.StrEnum):
 
 class EvidenceStatus(enum.StrEnum):
     pending_upload = "pending_upload"
+    # Shared, its redacted copy being made (footage.redaction): not yet the agency's.
+    redacting = "redacting"
+    # The copy could not be made: nothing was shared; redaction_error says why.
+    redaction_failed = "redaction_failed"
     available = "available"
     withdrawn = "withdrawn"
     deleted = "deleted"
@@ -163,6 +167,13 @@ class Evidence(UuidKey, Base):
     held_for_case: Mapped[bool] = mapped_column(Boolean, default=False)
     delete_after: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The redacted copy: the owner's choices, the job's progress (0..1) and failure, the
+    # original's hash (sha256 is the copy's) and the manifest of what was hidden.
+    redaction_request: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    redaction_progress: Mapped[float | None] = mapped_column(Float, default=None)
+    redaction_error: Mapped[str | None] = mapped_column(Text, default=None)
+    original_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    redaction: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
 
 
 class EvidenceAccess(SerialKey, Base):

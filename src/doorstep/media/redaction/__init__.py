@@ -14,10 +14,18 @@ from doorstep.media.redaction.options import (
     RedactionReport,
     Removal,
 )
+from doorstep.media.redaction.release import (
+    Choices,
+    redact_file,
+    release_copy,
+    scaled_zones,
+    shared_detectors,
+)
 from doorstep.media.redaction.zones import validate_zones
 
 __all__ = [
     "Box",
+    "Choices",
     "HideStyle",
     "ManualBox",
     "ModelMissing",
@@ -27,5 +35,9 @@ __all__ = [
     "build_detectors",
     "file_sha256",
     "redact_clip",
+    "redact_file",
+    "release_copy",
+    "scaled_zones",
+    "shared_detectors",
     "validate_zones",
 ]
