@@ -503,3 +503,12 @@ def ids(*posts: Post) -> list[str]:
 
 def new_uuid() -> str:
     return str(uuid.uuid4())
+
+
+def run_jobs(runtime: Runtime) -> int:
+    """Run every due outbox job, as the worker would (the redacted copies of shares
+    included), and answer how many ran."""
+    from doorstep.jobs import job_registry
+    from doorstep.notify.worker import Worker
+
+    return Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()

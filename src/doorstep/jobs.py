@@ -14,6 +14,8 @@ from doorstep.feed import jobs as feed_jobs
 from doorstep.feed import service as feed_service
 from doorstep.footage import jobs as footage_jobs
 from doorstep.footage import lifecycle as footage_lifecycle
+from doorstep.footage import previews as footage_previews
+from doorstep.footage import redaction as footage_redaction
 from doorstep.notify.channels.registry import CHANNELS
 from doorstep.notify.handlers import JobRegistry
 from doorstep.runtime import Runtime
@@ -37,6 +39,8 @@ def job_registry(settings: Settings, *, periodic: bool = True) -> JobRegistry:
     jobs.add_batch(footage_lifecycle.NOTICE_JOB, footage_jobs.NOTICES.many)
     jobs.add(footage_jobs.REMINDER_JOB, footage_jobs.REMINDERS.one)
     jobs.add_batch(footage_jobs.REMINDER_JOB, footage_jobs.REMINDERS.many)
+    jobs.add_long(footage_redaction.REDACTION_JOB, footage_redaction.run_redaction)
+    jobs.add_long(footage_previews.PREVIEW_JOB, footage_previews.run_preview)
     if periodic:
         jobs.every("retention", settings.retention_sweep_s, _sweep_retention)
         jobs.every("evidence_retention", settings.retention_sweep_s, footage_jobs.sweep_evidence)

@@ -30,6 +30,7 @@ from doorstep.footage import agency_pages as footage_agency_pages
 from doorstep.footage import api as footage_api
 from doorstep.footage import moderation_pages as footage_moderation_pages
 from doorstep.footage import owner_pages as footage_owner_pages
+from doorstep.footage import preview_pages as footage_preview_pages
 from doorstep.notify import api as notify_api
 from doorstep.notify import pages as notify_pages
 from doorstep.routing import EarlyAuthenticators
@@ -63,6 +64,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     feed_post_pages.router,
     footage_agency_pages.router,
     footage_owner_pages.router,
+    footage_preview_pages.router,
     footage_moderation_pages.router,
     transparency_pages.router,
     transparency_records_pages.router,

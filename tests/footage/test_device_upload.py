@@ -19,6 +19,7 @@ from tests.factories import (
     make_camera,
     make_officer,
     make_person,
+    run_jobs,
     sample_clip,
     send_request,
     set_policy,
@@ -137,6 +138,7 @@ def test_evidence_files_go_only_when_their_deletion_commits(
 ) -> None:
     owner, cam, pending = _pending_upload(client, runtime)
     assert _send(client, cam, pending, sample_clip(tmp_path)).status_code == 201
+    run_jobs(runtime)  # the redacted copy: what the agency gets
     evidence_id = uuid.UUID(pending["evidence_id"])
     [key] = runtime.storage.keys(prefix="evidence/")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from tests.factories import (
     make_officer,
     make_person,
     request_body,
+    run_jobs,
     sample_clip,
     submit_sign_in,
     upload_clip,
@@ -156,6 +158,10 @@ def test_full_flow_draft_to_verified_bundle(
             files={"file": ("bob.mp4", fh, "video/mp4")},
         )
     assert r.status_code == 201, r.text
+    # Nothing reaches the agency before its redacted copy exists.
+    before = client.get(f"/api/v1/requests/{request_id}/evidence", headers=officer.headers)
+    assert before.json() == []
+    assert run_jobs(runtime) >= 2
 
     counts = client.get(f"/api/v1/requests/{request_id}", headers=officer.headers).json()
     assert counts["counts"] == {"asked": 2, "shared": 2, "declined": 0, "no_answer": 0}
@@ -168,7 +174,12 @@ def test_full_flow_draft_to_verified_bundle(
     assert alice.user.email not in str(evidence)
     by_owner = {e["shared_by"].startswith("Neighbor"): e for e in evidence}
     video = client.get(by_owner[True]["video_url"], headers=officer.headers)
-    assert video.status_code == 200 and video.content == clip_path.read_bytes()
+    original_sha256 = hashlib.sha256(clip_path.read_bytes()).hexdigest()
+    # The agency gets the redacted copy; the manifest names both hashes.
+    assert video.status_code == 200 and video.content != clip_path.read_bytes()
+    assert hashlib.sha256(video.content).hexdigest() == by_owner[True]["sha256"]
+    assert by_owner[True]["original_sha256"] == original_sha256
+    assert by_owner[True]["redaction"]["redacted_sha256"] == by_owner[True]["sha256"]
     # opened: Alice can no longer withdraw
     shared = client.get("/api/v1/shared", headers=alice.headers).json()
     assert (
@@ -193,9 +204,8 @@ def test_full_flow_draft_to_verified_bundle(
         manifest = json.loads(zf.read("manifest.json"))
         custody = json.loads(zf.read("custody.json"))
         request_doc = json.loads(zf.read("request.json"))
-    assert {f["sha256"] for f in manifest["files"]} >= {
-        __import__("hashlib").sha256(clip_path.read_bytes()).hexdigest()
-    }
+    assert original_sha256 in {f["original_sha256"] for f in manifest["files"]}
+    assert original_sha256 not in {f["sha256"] for f in manifest["files"]}
     assert request_doc["counts"]["shared"] == 2 and request_doc["case_number"] == "2026-001234"
     assert all(any(e["event"] == "exported" for e in log) for log in custody.values())
     tampered = tmp_path / "tampered.zip"
@@ -267,6 +277,7 @@ def test_modified_evidence_file_is_refused(
         headers=owner.headers,
         json={"event_ids": [event]},
     )
+    run_jobs(runtime)
     with runtime.db.transaction() as session:
         item = session.scalars(select(Evidence)).one()
     data = runtime.storage.read_bytes(item.storage_key)
@@ -333,6 +344,7 @@ def test_every_reader_of_evidence_is_logged_and_request_posts_are_fixed(
         headers=owner.headers,
         json={"event_ids": [event]},
     )
+    run_jobs(runtime)
     [item] = client.get(f"/api/v1/requests/{request_id}/evidence", headers=officer.headers).json()
     assert client.get(item["video_url"], headers=officer.headers).status_code == 200
     # A colleague reading the whole file with a suffix range is a view of his own.

@@ -134,6 +134,7 @@ def test_evidence_deleted_after_retention_unless_held(
         headers=person.headers,
         json={"event_ids": [event["id"]]},
     )
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()  # its copy
     assert client.post(
         f"/api/v1/requests/{request_id}/hold", headers=officer.headers, json={"held": True}
     ).json() == {"items": 1}

@@ -27,6 +27,7 @@ from tests.factories import (
     make_camera,
     make_officer,
     make_person,
+    run_jobs,
     sample_clip,
     set_policy,
     sign_in,
@@ -101,6 +102,7 @@ def share_through_service(
             event_ids=[uuid.UUID(event)],
             reveal_identity=False,
         )
+    run_jobs(runtime)  # its redacted copy, which the agency then sees
 
 
 def count_requests(runtime: Runtime) -> int:
@@ -308,7 +310,12 @@ def test_full_flow_through_the_pages(client: TestClient, runtime: Runtime, tmp_p
     )
     assert r.status_code == 303
     answer = alice_browser.get(r.headers["location"], headers=HTML).text
-    assert 'id="my-answer">shared<' in answer and "Shared. The agency sees only" in answer
+    # The share counts once its redacted copy exists: the page says it is being prepared.
+    assert "Shared. Your clips are being prepared" in answer and "preparing 0%" in answer
+    assert 'id="my-answer">not answered<' in answer
+    assert run_jobs(runtime) >= 1
+    answer = alice_browser.get(r.headers["location"], headers=HTML).text
+    assert 'id="my-answer">shared<' in answer and "preparing" not in answer
     # Until the agency opens it, she may take it back: the button is there.
     assert "/withdraw" in alice_browser.get("/requests/shared", headers=HTML).text
 
@@ -322,15 +329,17 @@ def test_full_flow_through_the_pages(client: TestClient, runtime: Runtime, tmp_p
     page = officer_browser.get(request_url, headers=HTML).text
     for name, n in (("asked", 2), ("shared", 1), ("declined", 1), ("no-answer", 0)):
         assert re.search(rf'id="count-{name}">{n}<', page), name
-    digest = hashlib.sha256(alice_clip.read_bytes()).hexdigest()
-    assert f'<code class="hash sha256">{digest}</code>' in page
-    assert re.search(r'class="shared-by">Neighbor \d<', page)
+    original = hashlib.sha256(alice_clip.read_bytes()).hexdigest()
     with runtime.db.transaction() as session:
         item = session.scalars(select(Evidence)).one()
+    assert f'<code class="hash sha256">{item.sha256}</code>' in page
+    assert f'<code class="hash original-sha256">{original}</code>' in page
+    assert "redaction-summary" in page
+    assert re.search(r'class="shared-by">Neighbor \d<', page)
     video_url = f"/api/v1/evidence/{item.id}/video"
     assert f'src="{video_url}"' in page and 'preload="none"' in page
     video = officer_browser.get(video_url)
-    assert video.status_code == 200 and video.content == alice_clip.read_bytes()
+    assert video.status_code == 200 and hashlib.sha256(video.content).hexdigest() == item.sha256
 
     # Export the bundle through the page's form: a ZIP that verifies.
     r = officer_browser.post(f"{request_url}/export", data={"csrf_token": csrf})

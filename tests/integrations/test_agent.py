@@ -149,7 +149,7 @@ def test_local_first_keeps_the_clip_and_sends_it_when_shared(
     finally:
         agent.close()
     evidence = live_server.evidence(uuid.UUID(shared[0]["id"]))
-    assert evidence is not None and evidence.sha256 == sha256_of(clip.path)
+    assert evidence is not None and evidence.original_sha256 == sha256_of(clip.path)
     assert clip.path.exists()  # the device keeps its copy until its own retention
 
 

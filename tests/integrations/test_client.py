@@ -306,7 +306,7 @@ def test_a_shared_clip_is_fulfilled_once_even_when_the_answer_is_lost(
     assert lossy.list_pending_uploads() == []
     lossy.close()
     evidence = live_server.evidence(pending[0].evidence_id)
-    assert evidence is not None and evidence.sha256 == sha256_of(videos["frigate"])
+    assert evidence is not None and evidence.original_sha256 == sha256_of(videos["frigate"])
 
 
 def test_refusals_fail_the_item_but_a_refused_token_keeps_it(

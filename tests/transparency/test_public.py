@@ -16,7 +16,7 @@ from pathlib import Path
 import h3
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.factories import make_person, sample_clip
+from tests.factories import make_person, run_jobs, sample_clip
 from tests.transparency.portal import (
     build_world,
     make_public_agency,
@@ -208,6 +208,7 @@ def test_agency_page_figures(client: TestClient, runtime: Runtime, tmp_path: Pat
             files={"file": ("clip.mp4", fh, "video/mp4")},
         )
     assert r.status_code == 201, r.text
+    run_jobs(runtime)  # its redacted copy
     officer = world.officer.headers
     (item,) = client.get(f"/api/v1/requests/{world.r1.id}/evidence", headers=officer).json()
     assert client.get(item["video_url"], headers=officer).status_code == 200

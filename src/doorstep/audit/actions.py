@@ -58,6 +58,7 @@ class AuditAction(StrEnum):
     EVIDENCE_SHARED = "evidence.shared"
     EVIDENCE_WITHDRAWN = "evidence.withdrawn"
     EVIDENCE_UPLOADED = "evidence.uploaded"
+    EVIDENCE_REDACTED = "evidence.redacted"
     EVIDENCE_VIEWED = "evidence.viewed"
     EVIDENCE_EXPORTED = "evidence.exported"
     EVIDENCE_HELD = "evidence.held"

@@ -26,9 +26,10 @@ from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import Agency
 from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras.models import Camera, Clip, MotionEvent
-from doorstep.db import after_commit, undo_on_rollback, utcnow
+from doorstep.db import after_commit, utcnow
 from doorstep.errors import Conflict, InvalidInput, NotFound
 from doorstep.footage import policy as policy_service
+from doorstep.footage import redaction
 from doorstep.footage.models import (
     AgencyMute,
     Evidence,
@@ -40,7 +41,11 @@ from doorstep.footage.models import (
     RecipientStatus,
     RequestStatus,
 )
+from doorstep.media.redaction import Choices
 from doorstep.media.storage import MediaStorage
+
+LIVE_STATUSES = (EvidenceStatus.available, EvidenceStatus.pending_upload, EvidenceStatus.redacting)
+"""Shared and not taken back: what a second share of the same event skips."""
 
 
 @dataclass
@@ -100,22 +105,63 @@ def share(
     request_id: uuid.UUID,
     event_ids: list[uuid.UUID],
     reveal_identity: bool,
+    choices: Choices | None = None,
 ) -> list[Evidence]:
-    """Share chosen events of the owner's own in the window. A stored clip is copied into
-    the request's evidence (an immutable copy, hash checked); an on-device event
-    becomes a pending upload the device fulfils. Audited."""
+    """Share chosen events of the owner's own in the window, redacted as ``choices`` say
+    (faces, text and zones hidden unless turned off). A stored clip is staged and its
+    redacted copy made by the worker (``footage.redaction``): it becomes evidence, and
+    the share counts, once the copy exists. An on-device event becomes a pending upload
+    the device fulfils, redacted when it arrives. Audited."""
+    choices = choices or Choices()
     found = get_owner_request(session=session, owner=owner, request_id=request_id)
     if found.request.status != RequestStatus.active:
         raise Conflict("This request is no longer open.", code="request_not_active")
     if not event_ids:
         raise InvalidInput("Choose at least one clip to share.", code="nothing_chosen")
+    eligible, already = _eligible(session, owner, found, event_ids)
+    policy = policy_service.effective_policy(session=session, agency_id=found.agency.id)
+    now = utcnow()
+    delete_after = now + timedelta(days=policy.evidence_retention_days)
+    created = [
+        _evidence_of(session, storage, found, *eligible[event_id], now, delete_after, choices)
+        for event_id in dict.fromkeys(event_ids)
+        if event_id not in already
+    ]
+    pending = sum(1 for c in created if c.status == EvidenceStatus.pending_upload)
+    if pending:  # the owner's answer stands; the device sends the clip when it can
+        found.recipient.status = RecipientStatus.shared
+        found.recipient.answered_at = now
+    found.recipient.reveal_identity = reveal_identity or found.recipient.reveal_identity
+    found.recipient.next_reminder_at = None
+    audit.record(
+        session=session,
+        actor=actor_of(owner),
+        action=audit.AuditAction.EVIDENCE_SHARED,
+        subject_type="footage_request",
+        subject_id=found.request.id,
+        details={
+            "items": len(created),
+            "pending_uploads": pending,
+            "redacting": sum(1 for c in created if c.status == EvidenceStatus.redacting),
+            "unredacted": choices.unredacted,
+        },
+    )
+    session.flush()
+    return created
+
+
+def _eligible(
+    session: Session, owner: User, found: OwnerRequest, event_ids: list[uuid.UUID]
+) -> tuple[dict[uuid.UUID, tuple[MotionEvent, Clip | None]], set[uuid.UUID | None]]:
+    """The owner's events in the window, by id, and those already shared (live); a chosen
+    event outside them is refused."""
     in_window = events_in_window(session=session, owner=owner, found=found)
     eligible = {event.id: (event, clip) for event, _camera, clip in in_window}
     already = set(
         session.scalars(
             select(Evidence.source_event_id).where(
                 Evidence.recipient_id == found.recipient.id,
-                Evidence.status.in_([EvidenceStatus.available, EvidenceStatus.pending_upload]),
+                Evidence.status.in_(LIVE_STATUSES),
             )
         )
     )
@@ -126,31 +172,7 @@ def share(
             code="clip_not_eligible",
             event_ids=unknown,
         )
-    policy = policy_service.effective_policy(session=session, agency_id=found.agency.id)
-    now = utcnow()
-    delete_after = now + timedelta(days=policy.evidence_retention_days)
-    created = [
-        _evidence_of(session, storage, found, *eligible[event_id], now, delete_after)
-        for event_id in dict.fromkeys(event_ids)
-        if event_id not in already
-    ]
-    found.recipient.status = RecipientStatus.shared
-    found.recipient.reveal_identity = reveal_identity or found.recipient.reveal_identity
-    found.recipient.answered_at = now
-    found.recipient.next_reminder_at = None
-    audit.record(
-        session=session,
-        actor=actor_of(owner),
-        action=audit.AuditAction.EVIDENCE_SHARED,
-        subject_type="footage_request",
-        subject_id=found.request.id,
-        details={
-            "items": len(created),
-            "pending_uploads": sum(1 for c in created if c.status == EvidenceStatus.pending_upload),
-        },
-    )
-    session.flush()
-    return created
+    return eligible, already
 
 
 def _evidence_of(
@@ -161,9 +183,11 @@ def _evidence_of(
     clip: Clip | None,
     now: datetime,
     delete_after: datetime,
+    choices: Choices,
 ) -> Evidence:
-    """One shared event as evidence: its stored clip copied (the copy goes if the
-    transaction rolls back), or a pending upload when the clip is on the device."""
+    """One shared event as evidence: its stored clip staged for redaction (the staged
+    file goes if the transaction rolls back), or a pending upload when the clip is on
+    the device; either way with the owner's redaction choices."""
     item = Evidence(
         id=uuid.uuid4(),
         request_id=found.request.id,
@@ -175,24 +199,29 @@ def _evidence_of(
         shared_at=now,
         delete_after=delete_after,
     )
+    session.add(item)
     if clip is not None and clip.deleted_at is None and clip.storage_key:
-        item.storage_key = f"evidence/{found.request.id}/{item.id}.mp4"
-        storage.copy(clip.storage_key, item.storage_key)
-        undo_on_rollback(session, partial(storage.delete, item.storage_key))
-        item.source_clip_id = clip.id
-        item.sha256, item.size_bytes = clip.sha256, clip.size_bytes
+        item.source_clip_id, item.original_sha256 = clip.id, clip.sha256
         item.duration_s, item.width, item.height = clip.duration_s, clip.width, clip.height
-        item.status, item.uploaded_at = EvidenceStatus.available, now
+        redaction.queue_redaction(
+            session, storage, item, choices, source_key=clip.storage_key, copy_source=True
+        )
     else:
         item.status = EvidenceStatus.pending_upload
-    session.add(item)
+        item.redaction_request = choices.as_dict()
     return item
 
 
 def decline(*, session: Session, owner: User, request_id: uuid.UUID) -> Recipient:
     """Decline. The agency only ever sees this in the total of declines."""
     found = get_owner_request(session=session, owner=owner, request_id=request_id)
-    if found.recipient.status == RecipientStatus.shared:
+    preparing = session.scalar(
+        select(Evidence.id).where(
+            Evidence.recipient_id == found.recipient.id,
+            Evidence.status == EvidenceStatus.redacting,
+        )
+    )
+    if found.recipient.status == RecipientStatus.shared or preparing is not None:
         raise Conflict(
             "You already shared clips; withdraw them one by one instead.", code="already_shared"
         )
@@ -220,8 +249,11 @@ def withdraw_share(
         raise Conflict(
             "The agency has already opened this clip; sharing it is final.", code="already_opened"
         )
-    if item.status not in (EvidenceStatus.available, EvidenceStatus.pending_upload):
+    if item.status not in LIVE_STATUSES:
         raise Conflict("This clip is no longer shared.", code="not_shared")
+    staged = redaction.staged_of(item)
+    if item.status == EvidenceStatus.redacting and staged:
+        after_commit(session, partial(storage.delete, staged))
     if item.storage_key:
         # Once withdrawn for good: a rolled-back withdrawal keeps the clip it still shares.
         after_commit(session, partial(storage.delete, item.storage_key))

@@ -40,6 +40,7 @@ from doorstep.footage.schemas import (
     SharedEvidenceRead,
 )
 from doorstep.http import DbSession, RuntimeDep
+from doorstep.media.redaction import Choices
 from doorstep.media.streaming import media_response
 from doorstep.media.video import ClipLimits
 from doorstep.routing import GuardedRoute
@@ -279,6 +280,7 @@ def share(
         request_id=request_id,
         event_ids=body.event_ids,
         reveal_identity=body.reveal_identity,
+        choices=Choices.from_dict(body.redaction.model_dump()),
     )
     return [s for s in shared_history(user, session) if s.request_id == request_id]
 
@@ -392,8 +394,11 @@ def _fulfil(
         camera = camera_registry.authenticate_camera(
             session=session, camera_id=camera_id, token=token
         )
-        item = upload_service.record_upload(session=session, camera=camera, stored=stored)
-        return {"evidence_id": str(item.id), "sha256": item.sha256 or ""}
+        item = upload_service.record_upload(
+            session=session, storage=runtime.storage, camera=camera, stored=stored
+        )
+        # The hash of the clip as sent; the agency's copy is redacted by the worker.
+        return {"evidence_id": str(item.id), "sha256": item.original_sha256 or ""}
 
 
 @router.post(

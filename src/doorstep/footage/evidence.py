@@ -29,6 +29,7 @@ from doorstep.accounts.models import User
 from doorstep.accounts.service import actor_of
 from doorstep.db import after_commit, undo_on_rollback, utcnow
 from doorstep.errors import Conflict, DoorstepError, NotFound
+from doorstep.footage import redaction
 from doorstep.footage import service as request_service
 from doorstep.footage.models import (
     Evidence,
@@ -242,7 +243,7 @@ def export_bundle(
 
 def _manifest(request: FootageRequest, actor: User, views: list[EvidenceView]) -> dict[str, Any]:
     return {
-        "format": "doorstep-evidence-bundle/1",
+        "format": BUNDLE_FORMAT,
         "request_id": str(request.id),
         "exported_at": utcnow().isoformat(),
         "exported_by": str(actor.id),
@@ -251,6 +252,8 @@ def _manifest(request: FootageRequest, actor: User, views: list[EvidenceView]) -
                 "path": f"clips/{v.evidence.id}.mp4",
                 "sha256": v.evidence.sha256,
                 "size_bytes": v.evidence.size_bytes,
+                "original_sha256": v.evidence.original_sha256,
+                "redaction": v.evidence.redaction,
                 "kind": v.evidence.kind,
                 "started_at": v.evidence.started_at.isoformat(),
                 "ended_at": v.evidence.ended_at.isoformat(),
@@ -303,6 +306,10 @@ def _write_bundle(
         bundle.writestr("custody.json", json.dumps(custody, indent=2))
 
 
+BUNDLE_FORMAT = "doorstep-evidence-bundle/2"
+"""Version 2: every clip is a redacted copy, with its redaction manifest."""
+
+
 @dataclass(frozen=True)
 class BundleCheck:
     ok: bool
@@ -312,7 +319,8 @@ class BundleCheck:
 
 def verify_bundle(path: Path) -> BundleCheck:
     """Check an export bundle offline: every listed clip present, same size, same SHA-256,
-    and no clip that the manifest does not list."""
+    its redaction manifest consistent with it (both hashes, the detectors), and no clip
+    that the manifest does not list."""
     problems: list[str] = []
     try:
         bundle = zipfile.ZipFile(path)
@@ -342,6 +350,8 @@ def verify_bundle(path: Path) -> BundleCheck:
                 )
             if digest.hexdigest() != entry["sha256"]:
                 problems.append(f"{entry['path']}: SHA-256 does not match the manifest")
+            if manifest.get("format") == BUNDLE_FORMAT:
+                problems.extend(redaction.check_manifest(entry, digest.hexdigest()))
         for extra in sorted(n for n in names if n.startswith("clips/") and n not in listed):
             problems.append(f"{extra} is not listed in the manifest")
         return BundleCheck(not problems, len(listed), problems)

@@ -18,10 +18,12 @@ from doorstep.accounts.models import User
 from doorstep.cameras import inbox as camera_inbox
 from doorstep.errors import InvalidInput
 from doorstep.footage import answers as answer_service
+from doorstep.footage import preview_pages
 from doorstep.footage.agency_pages import page_context
 from doorstep.footage.models import EvidenceStatus
 from doorstep.footage.notice import render_notice
 from doorstep.http import DbSession, RuntimeDep
+from doorstep.media.redaction import Choices
 from doorstep.routing import GuardedRoute
 from doorstep.web.forms import checkbox, text
 from doorstep.web.render import Page, redirect
@@ -29,14 +31,23 @@ from doorstep.web.render import Page, redirect
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 NOTICES = {
-    "shared": "Shared. The agency sees only the clips you chose; you can withdraw a clip "
-    "until the agency opens it.",
+    "shared": "Shared. Your clips are being prepared: what you chose to hide is hidden "
+    "before the agency can see anything. The agency sees only the clips you chose; you can "
+    "withdraw a clip until the agency opens it.",
     "declined": "You declined. The agency is never told who declined.",
     "muted": "You will get no more requests from this agency.",
     "unmuted": "You will get requests from this agency again.",
     "opted_out": "You will get no more footage requests.",
     "settings_saved": "Request settings saved.",
     "withdrawn": "The clip was withdrawn; its copy was deleted.",
+}
+SHARE_LABELS = {
+    "redacting": "being prepared",
+    "redaction_failed": "not shared: the copy failed",
+    "pending_upload": "waiting for your device",
+    "available": "shared",
+    "withdrawn": "withdrawn",
+    "deleted": "deleted after retention",
 }
 ANSWER_LABELS = {"pending": "not answered", "shared": "shared", "declined": "declined"}
 
@@ -97,6 +108,7 @@ def _answer_page(
     *,
     chosen: set[str] | None = None,
     reveal: bool = False,
+    choices: Choices | None = None,
 ) -> Response:
     session = page.session
     found = answer_service.get_owner_request(session=session, owner=user, request_id=request_id)
@@ -104,11 +116,24 @@ def _answer_page(
         camera_inbox.event_view(*row)
         for row in answer_service.events_in_window(session=session, owner=user, found=found)
     ]
-    shared = {
-        str(item.evidence.source_event_id)
+    mine = [
+        item.evidence
         for item in answer_service.sharing_history(session=session, owner=user)
         if item.request.id == request_id
-        and item.evidence.status in (EvidenceStatus.available, EvidenceStatus.pending_upload)
+    ]
+    shared = {str(e.source_event_id) for e in mine if e.status in answer_service.LIVE_STATUSES}
+    # Newest first: an earlier failure of a clip shared again since is not shown.
+    failed: dict[str, str] = {}
+    for e in reversed(mine):
+        key = str(e.source_event_id)
+        if e.status == EvidenceStatus.redaction_failed:
+            failed[key] = e.redaction_error or "the copy could not be made"
+        elif e.status in answer_service.LIVE_STATUSES:
+            failed.pop(key, None)
+    preparing = {
+        str(e.source_event_id): round((e.redaction_progress or 0.0) * 100)
+        for e in mine
+        if e.status == EvidenceStatus.redacting
     }
     return page.show(
         "footage/answer.html",
@@ -117,6 +142,9 @@ def _answer_page(
         notice_text=render_notice(request=found.request, agency=found.agency),
         events=events,
         shared=shared,
+        preparing=preparing,
+        failed=failed,
+        choices=choices or Choices(),
         chosen=chosen or set(),
         reveal=reveal or found.recipient.reveal_identity,
         answer_labels=ANSWER_LABELS,
@@ -143,6 +171,10 @@ def share(
 ) -> Response:
     chosen = [text(v) for v in form.getlist("event_id")]
     reveal = checkbox(form.get("reveal_identity"))
+    try:
+        choices = preview_pages.choices_from_form(form)
+    except InvalidInput as exc:
+        return page.refusal(_answer_page, user, request_id, chosen=set(chosen), reveal=reveal)(exc)
     return page.act(
         lambda: answer_service.share(
             session=page.session,
@@ -151,9 +183,12 @@ def share(
             request_id=request_id,
             event_ids=_event_ids(chosen),
             reveal_identity=reveal,
+            choices=choices,
         ),
         done=lambda _: redirect(f"/requests/{request_id}/answer?notice=shared"),
-        refused=page.refusal(_answer_page, user, request_id, chosen=set(chosen), reveal=reveal),
+        refused=page.refusal(
+            _answer_page, user, request_id, chosen=set(chosen), reveal=reveal, choices=choices
+        ),
         passes=(404,),
     )
 
@@ -183,7 +218,8 @@ def shared_history(page: ThisPage, user: PageUser) -> Response:
     return page.show(
         "footage/shared.html",
         items=answer_service.sharing_history(session=page.session, owner=user),
-        withdrawable=(EvidenceStatus.available, EvidenceStatus.pending_upload),
+        withdrawable=answer_service.LIVE_STATUSES,
+        share_labels=SHARE_LABELS,
         notice=page.notice(NOTICES),
         **page_context(),
     )

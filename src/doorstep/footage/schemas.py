@@ -81,11 +81,16 @@ class CloseRequest(Schema):
 
 
 class EvidenceRead(Schema):
+    """A shared clip as the agency sees it: the redacted copy, with the manifest of what
+    was hidden and the original's hash (the original stays with its owner)."""
+
     id: uuid.UUID
     kind: str
     started_at: datetime
     ended_at: datetime
     sha256: str | None
+    original_sha256: str | None
+    redaction: dict[str, Any] | None
     size_bytes: int | None
     duration_s: float | None
     shared_by: str
@@ -124,9 +129,40 @@ class OwnerRequestRead(Schema):
     my_events: list[OwnerEvent]
 
 
+class ManualBoxIn(Schema):
+    """A box the owner draws over the clip, in frame pixels, hidden from start to end."""
+
+    box: list[float] = Field(min_length=4, max_length=4, description="[x1, y1, x2, y2]")
+    start_s: float = Field(0.0, ge=0)
+    end_s: float = Field(ge=0)
+
+
+class RemovalIn(Schema):
+    """A false detection taken back: a track by its id, or a box over a time span."""
+
+    track_id: str | None = Field(None, max_length=40)
+    box: list[float] | None = Field(None, min_length=4, max_length=4)
+    start_s: float = Field(0.0, ge=0)
+    end_s: float | None = Field(None, ge=0)
+
+
+class RedactionChoices(Schema):
+    """What is hidden in the copy the agency receives. Faces, text and the camera's
+    privacy zones are hidden unless turned off; ``unredacted`` sends the clip as recorded
+    (tags still stripped), only by this explicit choice, counted in the public log."""
+
+    faces: Flag = True
+    text: Flag = True
+    zones: Flag = True
+    unredacted: Flag = False
+    manual_boxes: list[ManualBoxIn] = Field(default_factory=list, max_length=32)
+    removals: list[RemovalIn] = Field(default_factory=list, max_length=32)
+
+
 class ShareBody(Schema):
     event_ids: list[uuid.UUID] = Field(min_length=1, max_length=200)
     reveal_identity: Flag = False
+    redaction: RedactionChoices = Field(default_factory=RedactionChoices)
 
 
 class SharedEvidenceRead(Schema):
@@ -138,6 +174,10 @@ class SharedEvidenceRead(Schema):
     started_at: datetime
     shared_at: datetime
     sha256: str | None
+    original_sha256: str | None
+    redaction_progress: float | None
+    redaction_error: str | None
+    redaction: dict[str, Any] | None
     accesses: list[dict[str, Any]]
 
 

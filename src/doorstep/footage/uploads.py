@@ -22,7 +22,9 @@ from doorstep.cameras import clips as camera_clips
 from doorstep.cameras.models import Camera, MotionEvent
 from doorstep.db import undo_on_rollback, utcnow
 from doorstep.errors import NotFound
+from doorstep.footage import redaction
 from doorstep.footage.models import Evidence, EvidenceStatus
+from doorstep.media.redaction import Choices
 from doorstep.media.storage import MediaStorage, removed_on_failure
 from doorstep.media.video import ClipLimits, VideoProbe, probe_clip
 
@@ -97,7 +99,9 @@ def claim_upload(*, session: Session, storage: MediaStorage, stored: StoredUploa
     undo_on_rollback(session, partial(discard_upload, storage=storage, stored=stored))
 
 
-def record_upload(*, session: Session, camera: Camera, stored: StoredUpload) -> Evidence:
+def record_upload(
+    *, session: Session, storage: MediaStorage, camera: Camera, stored: StoredUpload
+) -> Evidence:
     """Make a stored upload the evidence the owner shared: the row is locked and must still
     be pending, so a share the owner withdrew meanwhile (or a retry that lost the race)
     never becomes evidence. Only the lock and the update run here, so the write
@@ -113,17 +117,25 @@ def record_upload(*, session: Session, camera: Camera, stored: StoredUpload) -> 
     if item is None or item.status != EvidenceStatus.pending_upload:
         raise _not_pending()
     probe = stored.probe
-    item.storage_key = stored.storage_key
-    item.sha256, item.size_bytes = stored.sha256, stored.size_bytes
+    item.original_sha256 = stored.sha256
     item.duration_s, item.width, item.height = probe.duration_s, probe.width, probe.height
-    item.status, item.uploaded_at = EvidenceStatus.available, utcnow()
+    item.uploaded_at = utcnow()
+    # The agency gets the redacted copy only, made by the worker from this upload.
+    redaction.queue_redaction(
+        session,
+        storage,
+        item,
+        Choices.from_dict(item.redaction_request),
+        source_key=stored.storage_key,
+        copy_source=False,
+    )
     audit.record(
         session=session,
         actor=audit.Actor(id=camera.owner_id, label=f"camera:{camera.id}"),
         action=audit.AuditAction.EVIDENCE_UPLOADED,
         subject_type="evidence",
         subject_id=item.id,
-        details={"sha256": item.sha256},
+        details={"sha256": stored.sha256},
     )
     session.flush()
     return item

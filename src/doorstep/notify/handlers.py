@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,6 +25,8 @@ __all__ = [
     "JobContext",
     "JobHandler",
     "JobRegistry",
+    "LongJobContext",
+    "LongJobHandler",
     "PeriodicTask",
     "Services",
 ]
@@ -67,7 +70,23 @@ class BatchContext:
         return time.monotonic() >= self.deadline
 
 
+@dataclass
+class LongJobContext:
+    """What a long job's handler gets (seconds to minutes of work, such as redacting a
+    clip): no transaction held while it works. It opens short ones of its own with
+    ``transaction()`` (read what it needs; record the result, checking it is still
+    wanted: a job may run twice), and calls ``keep_alive()`` now and then, which renews
+    its lease and answers False once the lease is lost."""
+
+    job_id: int
+    attempt: int
+    services: Services
+    transaction: Callable[[], AbstractContextManager[Session]]
+    keep_alive: Callable[[], bool]
+
+
 JobHandler = Callable[[JobContext, dict[str, Any]], None]
+LongJobHandler = Callable[[LongJobContext, dict[str, Any]], None]
 # A batch handler gets many claimed jobs of one kind and answers, for each job it
 # attempted, None (done) or the exception that failed it; a job it did not attempt (its
 # time ran out) is left out of the answer and goes back to the queue untouched.
@@ -91,6 +110,7 @@ class JobRegistry:
     def __init__(self) -> None:
         self._handlers: dict[str, JobHandler] = {}
         self._batch_handlers: dict[str, BatchHandler] = {}
+        self._long_handlers: dict[str, LongJobHandler] = {}
         self.periodic: list[PeriodicTask] = []
 
     def add(self, kind: str, run: JobHandler) -> None:
@@ -106,6 +126,17 @@ class JobRegistry:
         if kind in self._batch_handlers:
             raise ValueError(f"job kind {kind!r} already has a batch handler")
         self._batch_handlers[kind] = run
+
+    def add_long(self, kind: str, run: LongJobHandler) -> None:
+        """Run jobs of ``kind`` with ``run`` outside any transaction (a long job: on
+        SQLite a transaction holds the write lock, so a long one would stall every
+        writer). The job is marked done after ``run`` returns, if still leased."""
+        if kind in self._handlers or kind in self._long_handlers:
+            raise ValueError(f"job kind {kind!r} already has a handler")
+        self._long_handlers[kind] = run
+
+    def long_handler_for(self, kind: str) -> LongJobHandler | None:
+        return self._long_handlers.get(kind)
 
     def every(self, name: str, every_s: float, run: Callable[[Runtime], int]) -> None:
         """Run ``run`` every ``every_s`` seconds (and once at the worker's start)."""

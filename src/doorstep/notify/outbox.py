@@ -165,6 +165,20 @@ def still_leased(*, session: Session, job_ids: list[int], worker_id: str) -> set
     )
 
 
+def renew_lease(*, session: Session, job_id: int, worker_id: str, lease_s: int) -> bool:
+    """Extend a running job's lease; False when it is no longer this worker's."""
+    result = session.execute(
+        update(OutboxJob)
+        .where(
+            OutboxJob.id == job_id,
+            OutboxJob.locked_by == worker_id,
+            OutboxJob.status == JobStatus.pending,
+        )
+        .values(locked_until=utcnow() + timedelta(seconds=lease_s))
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 def release(*, session: Session, job_ids: list[int], worker_id: str) -> None:
     """Give jobs this worker did not start back to the queue, with no attempt counted."""
     if job_ids:

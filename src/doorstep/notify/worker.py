@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session
 
 from doorstep.notify import outbox
 from doorstep.notify.channels import DeliveryError, PermanentDeliveryError
-from doorstep.notify.handlers import BatchContext, BatchHandler, JobContext, JobRegistry
+from doorstep.notify.handlers import (
+    BatchContext,
+    BatchHandler,
+    JobContext,
+    JobRegistry,
+    LongJobContext,
+    LongJobHandler,
+)
 from doorstep.notify.models import OutboxJob
 from doorstep.runtime import Runtime
 from doorstep.telemetry import JOB_BATCH_SECONDS, JOB_FAILURES, JOB_SECONDS, JOBS_DONE
@@ -70,7 +77,11 @@ class Worker:
             if time.monotonic() >= deadline:
                 self._release(jobs[i:])
                 return
-            self._run_job(job.id)
+            long_run = self.jobs.long_handler_for(job.kind)
+            if long_run is not None:
+                self._run_long_job(long_run, job)
+            else:
+                self._run_job(job.id)
 
     def _release(self, jobs: list[outbox.ClaimedJob]) -> None:
         with self.runtime.db.transaction() as session:
@@ -169,6 +180,41 @@ class Worker:
         finally:
             if kind is not None:
                 JOB_SECONDS.labels(kind).observe(time.monotonic() - started)
+
+    def _keep_alive(self, job_id: int) -> bool:
+        with self.runtime.db.transaction() as session:
+            return outbox.renew_lease(
+                session=session,
+                job_id=job_id,
+                worker_id=self.worker_id,
+                lease_s=self.settings.worker_lease_s,
+            )
+
+    def _run_long_job(self, run: LongJobHandler, job: outbox.ClaimedJob) -> None:
+        """A long job: its handler opens its own short transactions; the job is marked
+        done afterwards if this worker still holds it (else another worker ran it)."""
+        started = time.monotonic()
+        try:
+            if not self._keep_alive(job.id):
+                return  # lease lost to another worker
+            ctx = LongJobContext(
+                job_id=job.id,
+                attempt=job.attempts + 1,
+                services=self.runtime,
+                transaction=self.runtime.db.transaction,
+                keep_alive=lambda: self._keep_alive(job.id),
+            )
+            run(ctx, dict(job.payload))
+            with self.runtime.db.transaction() as session:
+                if outbox.still_leased(session=session, job_ids=[job.id], worker_id=self.worker_id):
+                    outbox.mark_done(session=session, job_id=job.id)
+            log.info("outbox.job_done", job_id=job.id)
+            JOBS_DONE.labels(job.kind).inc()
+        except Exception as exc:  # recorded and retried like any job's failure
+            with self.runtime.db.transaction() as session:
+                self._record_failure(session, job.id, exc, kind=job.kind)
+        finally:
+            JOB_SECONDS.labels(job.kind).observe(time.monotonic() - started)
 
     def run_periodic(self, *, force: bool = False) -> None:
         now = time.monotonic()
