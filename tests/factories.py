@@ -512,3 +512,40 @@ def run_jobs(runtime: Runtime) -> int:
     from doorstep.notify.worker import Worker
 
     return Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
+
+
+@dataclass
+class AskedOwners:
+    """An active request (moderator review off) and the owners it asked, each with one
+    stored clip in its window."""
+
+    officer: Person
+    request_id: str
+    owners: list[tuple[Person, dict[str, Any]]]
+
+
+def asked_owners(
+    client: TestClient,
+    runtime: Runtime,
+    tmp_path: Path,
+    *,
+    count: int = 1,
+    lat: float = 39.9526,
+    lng: float = -75.1652,
+) -> AskedOwners:
+    agency = make_agency(runtime, lat=lat, lng=lng)
+    officer = make_officer(runtime, agency)
+    owners = []
+    for i in range(count):
+        person = make_person(runtime)
+        cam = make_camera(runtime, person.user, latitude=lat + 0.0002 * i, longitude=lng)
+        event = upload_clip(
+            client,
+            cam,
+            sample_clip(tmp_path, f"{i}.mp4", seed=i),
+            started_at=utcnow() - timedelta(hours=2),
+        ).json()
+        owners.append((person, event))
+    set_policy(runtime, moderator_review=False)
+    request_id, _ = send_request(client, officer, lat=lat, lng=lng)
+    return AskedOwners(officer, request_id, owners)

@@ -30,6 +30,7 @@ from doorstep.footage import agency_pages as footage_agency_pages
 from doorstep.footage import api as footage_api
 from doorstep.footage import moderation_pages as footage_moderation_pages
 from doorstep.footage import owner_pages as footage_owner_pages
+from doorstep.footage import preview_api as footage_preview_api
 from doorstep.footage import preview_pages as footage_preview_pages
 from doorstep.notify import api as notify_api
 from doorstep.notify import pages as notify_pages
@@ -48,6 +49,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     cameras_device_api.router,
     feed_api.router,
     footage_api.router,
+    footage_preview_api.router,
     notify_api.router,
     transparency_api.router,
     transparency_records_api.router,

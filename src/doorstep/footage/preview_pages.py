@@ -11,20 +11,19 @@ from __future__ import annotations
 import re
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
-from doorstep.accounts.deps import AnyUser, CheckedForm, PageUser, ThisPage
+from doorstep.accounts.deps import CheckedForm, PageUser, ThisPage
 from doorstep.accounts.models import User
 from doorstep.errors import InvalidInput, NotFound
 from doorstep.footage import answers as answer_service
 from doorstep.footage import previews
 from doorstep.footage.agency_pages import page_context
-from doorstep.http import DbSession, RuntimeDep
+from doorstep.http import RuntimeDep
 from doorstep.media.redaction import Choices
 from doorstep.media.storage import MediaStorage
-from doorstep.media.streaming import media_response
 from doorstep.routing import GuardedRoute
 from doorstep.web.forms import checkbox, text
 from doorstep.web.render import Page, redirect
@@ -149,27 +148,4 @@ def make_preview(
         ),
         refused=page.refusal(_preview_page, user, runtime.storage, request_id, event_id, None),
         passes=(404,),
-    )
-
-
-@router.get("/requests/{request_id}/events/{event_id}/preview/{digest}.mp4")
-def preview_video(
-    request_id: uuid.UUID,
-    event_id: uuid.UUID,
-    digest: str,
-    request: Request,
-    user: AnyUser,
-    session: DbSession,
-    runtime: RuntimeDep,
-) -> Response:
-    """The preview's video, for its owner alone (the key holds his id)."""
-    found = answer_service.get_owner_request(session=session, owner=user, request_id=request_id)
-    del found  # asked of him: else 404 above
-    if not _DIGEST.match(digest):
-        raise NotFound("No such preview.", code="preview_not_found")
-    key = previews.video_key(user.id, event_id, digest)
-    if not runtime.storage.exists(key):
-        raise NotFound("No such preview.", code="preview_not_found")
-    return media_response(
-        runtime.storage, key, content_type="video/mp4", range_header=request.headers.get("range")
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -41,6 +42,13 @@ def digest_of(choices: Choices) -> str:
     """The name of a preview: the same choices give the same preview."""
     body = json.dumps(choices.as_dict(), sort_keys=True).encode()
     return hashlib.sha256(body).hexdigest()[:20]
+
+
+def checked_digest(value: str) -> str:
+    """A preview's name as a client sent it, or 404."""
+    if not re.fullmatch(r"[0-9a-f]{20}", value):
+        raise NotFound("No such preview.", code="preview_not_found")
+    return value
 
 
 def video_key(owner_id: uuid.UUID, event_id: uuid.UUID, digest: str) -> str:

@@ -159,6 +159,18 @@ class RedactionChoices(Schema):
     removals: list[RemovalIn] = Field(default_factory=list, max_length=32)
 
 
+class PreviewRead(Schema):
+    """An owner's preview of the copy an agency would receive (``status``: preparing,
+    ready or failed); ``manifest`` lists what was hidden, tracks by id."""
+
+    id: str
+    status: str
+    progress: float
+    error: str | None
+    video_url: str | None
+    manifest: dict[str, Any] | None
+
+
 class ShareBody(Schema):
     event_ids: list[uuid.UUID] = Field(min_length=1, max_length=200)
     reveal_identity: Flag = False

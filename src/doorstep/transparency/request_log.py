@@ -23,7 +23,13 @@ from doorstep.agencies.models import Agency
 from doorstep.db import Database
 from doorstep.errors import InvalidInput
 from doorstep.footage import policy as policy_service
-from doorstep.footage.models import FootageRequest, IncidentType, Recipient, RecipientStatus
+from doorstep.footage.models import (
+    Evidence,
+    FootageRequest,
+    IncidentType,
+    Recipient,
+    RecipientStatus,
+)
 from doorstep.transparency.public import csv_cell
 from doorstep.transparency.schemas import PublicRequest
 
@@ -61,8 +67,21 @@ def _counts_subquery() -> Any:
     )
 
 
+def _unredacted_subquery() -> Any:
+    """Per request, the clips whose owner chose to send them unredacted and that went out
+    (their copy was made: ``redaction`` is recorded, whatever happened to it since)."""
+    chosen = Evidence.redaction_request["unredacted"].as_boolean()
+    return (
+        select(Evidence.request_id.label("request_id"), func.count().label("unredacted"))
+        .where(Evidence.redaction.is_not(None), chosen.is_(True))
+        .group_by(Evidence.request_id)
+        .subquery()
+    )
+
+
 def _log_statement(filters: RequestFilter) -> tuple[Any, Any]:
     counts = _counts_subquery()
+    unredacted = _unredacted_subquery()
     stmt = (
         select(
             FootageRequest.id,
@@ -80,10 +99,12 @@ def _log_statement(filters: RequestFilter) -> tuple[Any, Any]:
             FootageRequest.asked_count,
             func.coalesce(counts.c.shared, 0),
             func.coalesce(counts.c.declined, 0),
+            func.coalesce(unredacted.c.unredacted, 0),
             FootageRequest.public_cells,
         )
         .join(Agency, Agency.id == FootageRequest.agency_id)
         .outerjoin(counts, counts.c.request_id == FootageRequest.id)
+        .outerjoin(unredacted, unredacted.c.request_id == FootageRequest.id)
         .where(FootageRequest.activated_at.is_not(None))
     )
     if filters.agency_id is not None:
@@ -140,7 +161,8 @@ def cells_outline(cells: list[str]) -> dict[str, Any] | None:
 
 def _public_request(row: Any, resolution: PublicResolution) -> PublicRequest:
     (rid, agency_id, agency_name, case_number, incident, w_start, w_end, submitted,
-     activated, closed, status, close_reason, asked, shared, declined, cells) = row  # fmt: skip
+     activated, closed, status, close_reason, asked, shared, declined, unredacted,
+     cells) = row  # fmt: skip
     res = resolution.of(agency_id)
     shared, declined = int(shared), int(declined)
     return PublicRequest(
@@ -160,6 +182,7 @@ def _public_request(row: Any, resolution: PublicResolution) -> PublicRequest:
         shared=shared,
         declined=declined,
         no_answer=max(asked - shared - declined, 0),
+        unredacted_clips=int(unredacted),
         cells=coarse_cells(list(cells or []), res),
         cell_resolution=res,
     )

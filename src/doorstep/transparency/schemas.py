@@ -57,6 +57,9 @@ class PublicRequest(PublicBase):
     shared: int
     declined: int
     no_answer: int
+    unredacted_clips: int = Field(
+        description="Clips sent to the agency unredacted, each by its owner's explicit choice."
+    )
     cells: list[str] = Field(description="H3 cells covering the area, at the public resolution.")
     cell_resolution: int
 

@@ -132,6 +132,10 @@ def _removal(raw: Any, index: int) -> Removal:
         raise InvalidInput(f"Removal {index + 1}: expected an object.", code="bad_removal")
     if raw.get("track_id") is not None:
         return Removal(track_id=str(raw["track_id"])[:40])
+    if raw.get("box") is None:
+        raise InvalidInput(
+            f"Removal {index + 1}: name a track_id, or a box and a time span.", code="bad_removal"
+        )
     start, end = _span(raw, "Removal", index)
     return Removal(box=_box(raw.get("box"), "Removal", index), start_s=start, end_s=end)
 
