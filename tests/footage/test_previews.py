@@ -102,6 +102,7 @@ def test_preview_page_then_share_with_the_previewed_choices(
     assert chosen["faces"] is True and chosen["text"] is False and chosen["zones"] is True
     assert chosen["manual_boxes"] == [{"box": [4.0, 4.0, 40.0, 30.0], "start_s": 0.0, "end_s": 1.5}]
     assert chosen["removals"] == [{"track_id": "face-7"}]
+    assert runtime.storage.keys(prefix="previews/") == []  # done with once shared
     run_jobs(runtime)
     history = page.get("/requests/shared", headers=HTML).text
     assert "Hidden in the agency's copy: 0 face(s), 0 text region(s)" in history

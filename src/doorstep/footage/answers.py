@@ -127,6 +127,8 @@ def share(
         for event_id in dict.fromkeys(event_ids)
         if event_id not in already
     ]
+    for event_id in event_ids:  # his previews of a clip are done with once it is shared
+        after_commit(session, partial(redaction.discard_previews, storage, owner.id, event_id))
     pending = sum(1 for c in created if c.status == EvidenceStatus.pending_upload)
     if pending:  # the owner's answer stands; the device sends the clip when it can
         found.recipient.status = RecipientStatus.shared

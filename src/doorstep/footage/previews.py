@@ -24,7 +24,7 @@ import av
 from doorstep.accounts.models import User
 from doorstep.errors import DoorstepError, InvalidInput, NotFound
 from doorstep.footage import answers as answer_service
-from doorstep.footage.redaction import manifest_of
+from doorstep.footage.redaction import discard_previews, manifest_of, preview_prefix
 from doorstep.media.redaction import Choices, ModelMissing, release_copy, scaled_zones
 from doorstep.media.storage import MediaStorage
 from doorstep.notify import outbox
@@ -32,10 +32,6 @@ from doorstep.notify.handlers import LongJobContext
 
 PREVIEW_JOB = "footage.preview"
 _PROGRESS_EVERY_S = 1.0
-
-
-def _prefix(owner_id: uuid.UUID, event_id: uuid.UUID) -> str:
-    return f"previews/{owner_id}/{event_id}/"
 
 
 def digest_of(choices: Choices) -> str:
@@ -52,11 +48,11 @@ def checked_digest(value: str) -> str:
 
 
 def video_key(owner_id: uuid.UUID, event_id: uuid.UUID, digest: str) -> str:
-    return f"{_prefix(owner_id, event_id)}{digest}.mp4"
+    return f"{preview_prefix(owner_id, event_id)}{digest}.mp4"
 
 
 def _state_key(owner_id: uuid.UUID, event_id: uuid.UUID, digest: str) -> str:
-    return f"{_prefix(owner_id, event_id)}{digest}.json"
+    return f"{preview_prefix(owner_id, event_id)}{digest}.json"
 
 
 @dataclass(frozen=True)
@@ -103,8 +99,7 @@ def request_preview(
     digest = digest_of(choices)
     if storage.exists(video_key(owner.id, event_id, digest)):
         return digest
-    for key in storage.keys(prefix=_prefix(owner.id, event_id)):
-        storage.delete(key)  # one preview per clip: the others are stale
+    discard_previews(storage, owner.id, event_id)  # one preview per clip: others are stale
     zones = scaled_zones(camera.privacy_zones, clip.width or 0, clip.height or 0)
     state = {
         "choices": choices.as_dict(),

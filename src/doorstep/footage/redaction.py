@@ -51,6 +51,17 @@ def staged_key(evidence_id: uuid.UUID) -> str:
     return f"redaction/{evidence_id}/original.mp4"
 
 
+def preview_prefix(owner_id: uuid.UUID, event_id: uuid.UUID) -> str:
+    """Where the owner's previews of one clip are kept (``footage.previews``)."""
+    return f"previews/{owner_id}/{event_id}/"
+
+
+def discard_previews(storage: MediaStorage, owner_id: uuid.UUID, event_id: uuid.UUID) -> None:
+    """Remove the owner's previews of a clip (once he has shared it, they are done)."""
+    for key in storage.keys(prefix=preview_prefix(owner_id, event_id)):
+        storage.delete(key)
+
+
 def copy_key(item: Evidence) -> str:
     """One key per evidence: a job run twice writes the same bytes to the same place."""
     return f"evidence/{item.request_id}/{item.id}.mp4"
