@@ -13,28 +13,48 @@ NO_CONSEQUENCE = (
     "or who did not answer."
 )
 WHAT_AGENCY_RECEIVES = (
-    "If you share, the agency receives only the clips you choose, with their time and kind, "
-    "and a SHA-256 fingerprint of each; it sees your name and contact only if you choose "
-    'to show them, otherwise you appear as "Neighbor N". It never learns where your '
-    "camera is or that you were asked."
+    "If you share, the agency receives only a copy of each clip you choose, with faces, "
+    "text such as licence plates, and your privacy zones hidden unless you choose otherwise, "
+    "its time and kind, and a SHA-256 fingerprint of it; it sees your name and contact only "
+    'if you choose to show them, otherwise you appear as "Neighbor N". It never learns where '
+    "your camera is or that you were asked."
 )
 
 
 @dataclass(frozen=True)
 class Notice:
+    """The notice as text (``body``: email, push, the feed's post) and as the structured
+    facts a page shows under the voluntary statement, which always comes first."""
+
     title: str
     body: str
+    facts: tuple[tuple[str, str], ...] = ()
+    voluntary: tuple[str, ...] = (VOLUNTARY, NO_CONSEQUENCE)
 
 
 def _label(value: str) -> str:
     return value.replace("_", " ")
 
 
+def _facts(request: FootageRequest, agency: Agency) -> tuple[tuple[str, str], ...]:
+    """Who asks, why, where, when, in the officer's words, and what the agency receives."""
+    window = f"{request.window_start:%Y-%m-%d %H:%M} to {request.window_end:%Y-%m-%d %H:%M} UTC"
+    case = f"case {request.case_number}" if request.case_number else "no case number"
+    return (
+        ("Who asks", f"{agency.name} ({agency.city}, {agency.state})"),
+        ("Why", f"A {_label(request.incident_type.value)} ({case})"),
+        ("Where", "An area near you, shown on the map of the request"),
+        ("When", window),
+        ("The officer's message", f'"{request.message}"'),
+        ("What the agency receives", WHAT_AGENCY_RECEIVES),
+    )
+
+
 def render_notice(
     *, request: FootageRequest, agency: Agency, reminder: bool = False, for_feed: bool = False
 ) -> Notice:
-    """The fixed notice: who asks, why, where, when, the officer's words, and always the
-    three sentences about voluntariness, consequences and what the agency receives.
+    """The fixed notice: the voluntary statement first, then who asks, why, where, when,
+    the officer's words and what the agency receives, then how to answer.
 
     ``for_feed`` renders the neighborhood feed's post of the request: the same notice,
     told to neighbors instead of to an owner who was asked."""
@@ -47,21 +67,14 @@ def render_notice(
         prefix = "Reminder: " if reminder else ""
         title = f"{prefix}{agency.name} asks for footage ({_label(request.incident_type.value)})"
         answer = "Open the request to see your own clips from that window and answer"
-    window = f"{request.window_start:%Y-%m-%d %H:%M} to {request.window_end:%Y-%m-%d %H:%M} UTC"
-    case = f"case {request.case_number}" if request.case_number else "no case number"
+    facts = _facts(request, agency)
     body = "\n".join(
         [
-            f"{agency.name} ({agency.city}, {agency.state}) asks camera owners in an area near "
-            f"you for footage about a {_label(request.incident_type.value)} ({case}).",
-            f"Time window: {window}.",
-            "The area is shown on a map on the request's page.",
-            f'The officer\'s message: "{request.message}"',
+            f"{VOLUNTARY} {NO_CONSEQUENCE}",
             "",
-            VOLUNTARY,
-            NO_CONSEQUENCE,
-            WHAT_AGENCY_RECEIVES,
+            *(f"{label}: {value}" for label, value in facts),
             "",
             f"{answer}: share some, decline, mute this agency, or stop all requests.",
         ]
     )
-    return Notice(title=title, body=body)
+    return Notice(title=title, body=body, facts=facts)

@@ -73,7 +73,7 @@ class RedactionOptions:
     removals: Sequence[Removal] = ()
     """What is hidden: the owner's choices at a share (all detection on by default)."""
     style: HideStyle = HideStyle.PIXELATE
-    margin: float = 0.25
+    margin: float = 0.35
     """How: large-block pixelation or a solid fill, over detections grown by ``margin``
     (a share of their width and height on every side)."""
     detect_every: int = 5
