@@ -74,6 +74,17 @@ def daily_heads(*, session: Session, limit: int | None = None) -> list[AuditDail
     return list(session.scalars(stmt))
 
 
+def heads_up_to_date(*, session: Session, limit: int | None = None) -> list[AuditDailyHead]:
+    """The published daily heads, newest first, with every day that has passed published
+    first: a page shows yesterday's head as soon as the day is over, without waiting for
+    the worker's hourly task (which does the same when nobody looks)."""
+    newest = daily_heads(session=session, limit=1)
+    yesterday = utcnow().date() - timedelta(days=1)
+    if not newest or newest[0].day < yesterday:
+        publish_daily_heads(session=session)
+    return daily_heads(session=session, limit=limit)
+
+
 def _day_end(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time.min, UTC)
 

@@ -93,6 +93,8 @@ def overview(page: ThisPage) -> Response:
     session = page.session
     agencies = public.participating_agencies(session=session)
     total, latest = request_log.log_page(session=session, limit=5)
+    agencies_monthly = public.active_per_month(session=session, agencies=agencies)
+    requests_monthly = request_log.requests_per_month(session=session)
     return _portal_page(
         page,
         "transparency/overview.html",
@@ -101,7 +103,20 @@ def overview(page: ThisPage) -> Response:
         requests_total=total,
         latest=latest,
         head=digests.current_head(session=session),
+        heads=digests.heads_up_to_date(session=session, limit=3),
+        geojson=public.agencies_geojson(agencies),
+        agencies_chart=charts.bar_chart(agencies_monthly, label="Agencies taking part, per month"),
+        monthly_rows=_monthly_rows(agencies_monthly, requests_monthly),
+        requests_chart=charts.bar_chart(requests_monthly, label="Requests sent, per month"),
     )
+
+
+def _monthly_rows(agencies: list[Any], requests: list[Any]) -> list[tuple[str, int, int]]:
+    """(month, agencies taking part, requests sent) for every month either counts."""
+    by_month = {m.month: [m.count, 0] for m in agencies}
+    for m in requests:
+        by_month.setdefault(m.month, [0, 0])[1] = m.count
+    return [(month, a, r) for month, (a, r) in sorted(by_month.items())]
 
 
 # ---------------------------------------------------------------- agencies
@@ -354,7 +369,7 @@ def audit_page(page: ThisPage) -> Response:
         page,
         "transparency/audit.html",
         head=digests.current_head(session=page.session),
-        heads=digests.daily_heads(session=page.session, limit=60),
+        heads=digests.heads_up_to_date(session=page.session, limit=60),
         genesis=digests.GENESIS_HASH,
         content_keys=digests.CONTENT_KEYS,
     )

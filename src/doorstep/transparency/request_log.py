@@ -20,7 +20,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from doorstep.agencies.models import Agency
-from doorstep.db import Database
+from doorstep.db import Database, utcnow
 from doorstep.errors import InvalidInput
 from doorstep.footage import policy as policy_service
 from doorstep.footage.models import (
@@ -30,8 +30,8 @@ from doorstep.footage.models import (
     Recipient,
     RecipientStatus,
 )
-from doorstep.transparency.public import csv_cell
-from doorstep.transparency.schemas import PublicRequest
+from doorstep.transparency.public import csv_cell, months_between
+from doorstep.transparency.schemas import MonthCount, PublicRequest
 
 SORTS = {
     "activated": FootageRequest.activated_at,
@@ -270,6 +270,27 @@ def stream_request_log(
         if len(rows) < batch:
             return
         after = (rows[-1].activated_at, rows[-1].id)
+
+
+def requests_per_month(*, session: Session, until: datetime | None = None) -> list[MonthCount]:
+    """Requests that went out, per month of activation, empty months included: counted in
+    SQL, one row a month, however long the log."""
+    if session.get_bind().dialect.name == "postgresql":
+        month: Any = func.to_char(FootageRequest.activated_at, "YYYY-MM")
+    else:
+        month = func.strftime("%Y-%m", FootageRequest.activated_at)
+    rows = session.execute(
+        select(month, func.count())
+        .where(FootageRequest.activated_at.is_not(None))
+        .group_by(month)
+        .order_by(month)
+    ).all()
+    if not rows:
+        return []
+    counts = {str(m): int(n) for m, n in rows}
+    first = datetime.strptime(rows[0][0], "%Y-%m").date()
+    last = (until or utcnow()).date()
+    return [MonthCount(month=m, count=counts.get(m, 0)) for m in months_between(first, last)]
 
 
 def request_feature(item: PublicRequest) -> dict[str, Any]:
