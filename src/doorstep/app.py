@@ -21,7 +21,7 @@ from doorstep import openapi as doorstep_openapi
 from doorstep.accounts.deps import PageVisitor, SignInRequired
 from doorstep.errors import DoorstepError
 from doorstep.headers import SecurityHeaders, media_origin, security_headers
-from doorstep.operations import UNGATED_PATHS, RequestTimer
+from doorstep.operations import UNGATED_PATHS, RequestIds, RequestTimer
 from doorstep.routing import BODY_UNFINISHED
 from doorstep.runtime import Runtime
 from doorstep.web import render as web_render
@@ -160,6 +160,7 @@ def _add_routes_and_middleware(app: FastAPI, runtime: Runtime) -> None:
     if limit is not None:
         app.add_middleware(ConnectionGate, limit=limit)
     app.add_middleware(RequestTimer)  # outside the gate: its wait is part of the latency
+    app.add_middleware(RequestIds)  # outside the timer: every log line of a request names it
     routes.include_all(app)
     doorstep_openapi.install(app, runtime.settings)
     app.add_middleware(

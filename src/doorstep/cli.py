@@ -39,10 +39,13 @@ def _runtime(settings: Settings | None = None):  # type: ignore[no-untyped-def]
     return Runtime(settings or get_settings())
 
 
-def _configure_logging() -> None:
+def _configure_logging(default_format: str = "json") -> None:
+    """JSON lines for processes an operator runs; ``DOORSTEP_LOG_FORMAT`` overrides."""
+    import os
+
     from doorstep import logs
 
-    logs.configure()
+    logs.configure(log_format=os.environ.get("DOORSTEP_LOG_FORMAT", default_format))
 
 
 @app.command()
@@ -174,7 +177,7 @@ def demo(
 
     from doorstep.app import create_app
 
-    _configure_logging()
+    _configure_logging("console")  # the demo is read in a terminal
     uvicorn.run(create_app(runtime, run_worker=True), host=host, port=port)
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.pool import QueuePool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from doorstep import logs
 from doorstep.config import Settings
 from doorstep.db import utcnow
 from doorstep.errors import Forbidden
@@ -43,6 +44,31 @@ router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 # Paths that need no database and no connection slot (see ``app.ConnectionGate``).
 UNGATED_PATHS = ("/static/", "/vendor/", "/healthz")
+
+
+class RequestIds:
+    """Gives every HTTP request an id (the client's ``X-Request-ID`` when sound), bound to
+    its log lines and to the jobs it queues, and sent back in ``X-Request-ID``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = dict(scope.get("headers") or []).get(b"x-request-id", b"")
+        request_id = logs.request_id_from(sent.decode("latin-1") or None)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0] != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        with logs.bound(request_id=request_id):
+            await self.app(scope, receive, send_with_id)
 
 
 class RequestTimer:

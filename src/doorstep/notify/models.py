@@ -37,6 +37,8 @@ class OutboxJob(SerialKey, Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The HTTP request that queued it (its X-Request-ID), carried into the worker's logs.
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class Notification(UuidKey, Base):

@@ -11,6 +11,7 @@ import structlog
 from sqlalchemy import Integer, Select, String, cast, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from doorstep import logs
 from doorstep.db import UTCDateTime, bulk_insert, utcnow
 from doorstep.notify.models import JobStatus, OutboxJob
 
@@ -34,6 +35,7 @@ class ClaimedJob:
     kind: str
     payload: dict[str, Any]
     attempts: int
+    request_id: str | None = None
 
 
 def enqueue(
@@ -53,6 +55,7 @@ def enqueue(
         payload=payload,
         run_after=utcnow() + timedelta(seconds=delay_s),
         max_attempts=max_attempts,
+        request_id=logs.current_request_id(),
     )
     session.add(job)
     session.flush()
@@ -66,6 +69,7 @@ def enqueue_many(
     if not payloads:
         return
     now = utcnow()
+    request_id = logs.current_request_id()
     bulk_insert(
         session,
         OutboxJob,
@@ -78,6 +82,7 @@ def enqueue_many(
                 "attempts": 0,
                 "max_attempts": max_attempts,
                 "created_at": now,
+                "request_id": request_id,
             }
             for payload in payloads
         ],
@@ -106,13 +111,10 @@ def enqueue_each(
         literal(0, Integer),
         literal(max_attempts, Integer),
         literal(now, UTCDateTime),
+        literal(logs.current_request_id(), String),
     ).select_from(column.table)
-    session.execute(
-        insert(OutboxJob).from_select(
-            ["kind", "payload", "status", "run_after", "attempts", "max_attempts", "created_at"],
-            rows,
-        )
-    )
+    columns = ["kind", "payload", "status", "run_after", "attempts", "max_attempts", "created_at"]
+    session.execute(insert(OutboxJob).from_select([*columns, "request_id"], rows))
 
 
 def claim_jobs(*, session: Session, worker_id: str, limit: int, lease_s: int) -> list[ClaimedJob]:
@@ -124,7 +126,13 @@ def claim_jobs(*, session: Session, worker_id: str, limit: int, lease_s: int) ->
     """
     now = utcnow()
     stmt = (
-        select(OutboxJob.id, OutboxJob.kind, OutboxJob.payload, OutboxJob.attempts)
+        select(
+            OutboxJob.id,
+            OutboxJob.kind,
+            OutboxJob.payload,
+            OutboxJob.attempts,
+            OutboxJob.request_id,
+        )
         .where(
             OutboxJob.status == JobStatus.pending,
             OutboxJob.run_after <= now,
@@ -135,8 +143,8 @@ def claim_jobs(*, session: Session, worker_id: str, limit: int, lease_s: int) ->
         .with_for_update(skip_locked=True)
     )
     jobs = [
-        ClaimedJob(id, kind, dict(payload), attempts)
-        for id, kind, payload, attempts in session.execute(stmt)
+        ClaimedJob(id, kind, dict(payload), attempts, request_id)
+        for id, kind, payload, attempts, request_id in session.execute(stmt)
     ]
     if jobs:
         session.execute(

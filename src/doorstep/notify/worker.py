@@ -16,6 +16,7 @@ import time
 import structlog
 from sqlalchemy.orm import Session
 
+from doorstep import logs
 from doorstep.notify import outbox
 from doorstep.notify.channels import DeliveryError, PermanentDeliveryError
 from doorstep.notify.handlers import (
@@ -78,10 +79,11 @@ class Worker:
                 self._release(jobs[i:])
                 return
             long_run = self.jobs.long_handler_for(job.kind)
-            if long_run is not None:
-                self._run_long_job(long_run, job)
-            else:
-                self._run_job(job.id)
+            with logs.bound(job_id=job.id, job_kind=job.kind, request_id=job.request_id):
+                if long_run is not None:
+                    self._run_long_job(long_run, job)
+                else:
+                    self._run_job(job.id)
 
     def _release(self, jobs: list[outbox.ClaimedJob]) -> None:
         with self.runtime.db.transaction() as session:
@@ -117,6 +119,7 @@ class Worker:
                 kind=jobs[0].kind if jobs else None,
                 done=len(done),
                 failed=len(outcomes) - len(done),
+                request_ids=sorted({j.request_id for j in jobs if j.request_id})[:20],
             )
             if jobs:
                 JOB_BATCH_SECONDS.labels(jobs[0].kind).observe(time.monotonic() - started)

@@ -14,6 +14,9 @@ Every copy that leaves an owner is a redacted copy (issue 13):
   (``redaction``). Evidence waits in ``redacting`` until its copy exists.
 - ``feed_posts``: the redacted copy of the post's clip that neighbours see, its state
   and its manifest.
+
+And, for the logs (issue 17): ``outbox_jobs.request_id``, the HTTP request that queued a
+job, so that the worker's log lines name it.
 """
 
 from collections.abc import Sequence
@@ -45,9 +48,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("clip_copy_key", sa.String(length=300), nullable=True))
         batch_op.add_column(sa.Column("clip_copy_status", sa.String(length=20), nullable=True))
         batch_op.add_column(ddl.json("clip_copy_redaction", nullable=True))
+    with op.batch_alter_table("outbox_jobs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("request_id", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox_jobs", schema=None) as batch_op:
+        batch_op.drop_column("request_id")
     with op.batch_alter_table("feed_posts", schema=None) as batch_op:
         batch_op.drop_column("clip_copy_redaction")
         batch_op.drop_column("clip_copy_status")
