@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     media_url: str = ""
     base_url: str = "http://127.0.0.1:8000"
     instance_name: str = "doorstep"
+    # The instance's time zone (IANA name): public pages, and anyone with no zone of his own.
+    time_zone: str = "UTC"
 
     # S3-compatible object storage (used when media_url starts with s3://)
     s3_endpoint_url: str | None = None
@@ -139,6 +141,17 @@ class Settings(BaseSettings):
                 wanted = f"neither {example} nor a host name" if hosts_too else f"not {example}"
                 raise ValueError(f"{entry!r} is {wanted}") from None
         return cleaned
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone (an IANA name such as UTC)") from None
+        return value
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -21,7 +21,9 @@ from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import IdentifierScheme, MemberRole
 from doorstep.db import utcnow
 from doorstep.feed import service as feed_service
+from doorstep.footage.previews import digest_of
 from doorstep.jobs import job_registry
+from doorstep.media.redaction import Choices
 from doorstep.notify.models import Notification
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
@@ -201,6 +203,8 @@ def build_world(runtime: Runtime, client: TestClient, tmp_path: Path) -> World:
         "comment_id": str(comment["id"]),
         "request_id": str(request["id"]),
         "evidence_id": str(shared[0]["id"]),
+        # The name the stranger's preview with the default choices would have.
+        "preview_id": digest_of(Choices()),
         "notification_id": str(notification),
         "webhook_id": str(webhook["id"]),
         "invitation_id": str(invitation.id),

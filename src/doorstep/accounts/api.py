@@ -16,6 +16,7 @@ from doorstep.accounts.schemas import (
     PushSubscriptionCreate,
     RecoveryCodes,
     RoleChange,
+    TimeZoneUpdate,
     TokenCreate,
     TokenIssued,
     TokenRead,
@@ -41,6 +42,13 @@ def sign_up(body: UserCreate, session: DbSession) -> UserRead:
 
 @router.get("/users/me", response_model=UserRead)
 def me(user: CurrentUser) -> UserRead:
+    return UserRead.model_validate(user)
+
+
+@router.put("/users/me/time-zone", response_model=UserRead)
+def set_time_zone(body: TimeZoneUpdate, user: CurrentUser, session: DbSession) -> UserRead:
+    """Show times in this zone on every page (API times stay UTC, with their offset)."""
+    account_service.set_time_zone(session=session, user=user, name=body.time_zone)
     return UserRead.model_validate(user)
 
 

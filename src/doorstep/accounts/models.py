@@ -30,6 +30,8 @@ class User(UuidKey, Base):
     totp_last_step: Mapped[int | None] = mapped_column(Integer, default=None)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The zone he reads times in (IANA name); None: his browser's, else the instance's.
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class WebSession(Base):

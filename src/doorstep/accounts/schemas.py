@@ -37,6 +37,16 @@ class UserRead(Schema):
     role: Role
     totp_enabled: bool
     created_at: datetime
+    time_zone: str | None = Field(
+        description="The zone pages show his times in (IANA name); null: his browser's zone."
+    )
+
+
+class TimeZoneUpdate(Schema):
+    """The zone to read times in (an IANA name such as America/New_York); null follows the
+    browser's zone."""
+
+    time_zone: str | None = Field(max_length=64)
 
 
 class TokenCreate(Schema):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from doorstep import audit
+from doorstep import audit, timezones
 from doorstep.accounts.models import NotificationPreference, PushSubscription, Role, User
 from doorstep.accounts.schemas import UserCreate
 from doorstep.audit import Actor
@@ -198,6 +198,13 @@ def withdraw_agency_member_role(*, session: Session, user_id: uuid.UUID) -> None
 
 
 # ---------------------------------------------------------------- preferences
+
+
+def set_time_zone(*, session: Session, user: User, name: str | None) -> User:
+    """The zone he reads times in (None: his browser's); 400 for a name that is no zone."""
+    user.time_zone = timezones.checked_name(name) if name else None
+    session.flush()
+    return user
 
 
 def get_preferences(*, session: Session, user: User) -> NotificationPreference:

@@ -9,7 +9,9 @@ import segno
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
+from doorstep import timezones
 from doorstep.accounts import api_tokens, two_factor
+from doorstep.accounts import service as account_service
 from doorstep.accounts.deps import CheckedForm, PageUser, ThisPage, Visitor
 from doorstep.accounts.models import User
 from doorstep.http import DbSession
@@ -20,6 +22,7 @@ from doorstep.web.render import Page, never_cached, redirect
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 NOTICES = {
+    "time_zone_saved": "Saved: pages show times in the zone you chose.",
     "token_revoked": "The token was revoked. Scripts using it stop working now.",
     "totp_on": "Two-factor sign-in is on. You will need a code from your app to sign in.",
     "totp_off": "Two-factor sign-in is off.",
@@ -31,9 +34,25 @@ TOTP_ON_WITH_CODES = (
 )
 
 
+def _account_page(page: Page, user: User) -> Response:
+    return page.show(
+        "accounts/account.html", zone_names=timezones.zone_names(), notice=page.notice(NOTICES)
+    )
+
+
 @router.get("/account", response_class=HTMLResponse)
 def account(page: ThisPage, user: PageUser) -> Response:
-    return page.show("accounts/account.html", notice=page.notice(NOTICES))
+    return _account_page(page, user)
+
+
+@router.post("/account/time-zone", response_class=HTMLResponse)
+def save_time_zone(page: ThisPage, user: PageUser, form: CheckedForm) -> Response:
+    name = text(form.get("time_zone")).strip() or None
+    return page.act(
+        lambda: account_service.set_time_zone(session=page.session, user=user, name=name),
+        done=lambda _: redirect("/account?notice=time_zone_saved"),
+        refused=page.refusal(_account_page, user),
+    )
 
 
 def _totp_page(

@@ -14,7 +14,7 @@ import json
 import shutil
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 
+from doorstep import timezones
 from doorstep.accounts.deps import CheckedForm, ThisPage
 from doorstep.accounts.models import User
 from doorstep.agencies.deps import ActingMember, PageAgencyMember, page_agency_member
@@ -117,16 +118,23 @@ def _form_values(form: FormData | None) -> dict[str, str]:
     return values
 
 
-def _utc(value: str, label: str) -> datetime:
-    """A datetime-local value, read as UTC (the form says so)."""
+def _utc(value: str, label: str, zone: tzinfo) -> datetime:
+    """A datetime-local value, read in the zone the form names; stored as UTC."""
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError as exc:
-        raise InvalidInput(f"{label}: give a date and a time (UTC).", code="invalid_time") from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        raise InvalidInput(
+            f"{label}: give a date and a time ({zone_label(zone)}).", code="invalid_time"
+        ) from exc
+    return timezones.from_local(moment, zone)
 
 
-def _parse_request(values: dict[str, str]) -> RequestCreate:
+def zone_label(zone: tzinfo) -> str:
+    """A zone as a form names it: its IANA name."""
+    return str(getattr(zone, "key", zone))
+
+
+def _parse_request(values: dict[str, str], zone: tzinfo) -> RequestCreate:
     area: Any = None
     circle: dict[str, str] | None = None
     if values["shape"] == "circle":
@@ -156,8 +164,8 @@ def _parse_request(values: dict[str, str]) -> RequestCreate:
     fields = {
         "area": area,
         "circle": circle,
-        "window_start": _utc(values["window_start"], "Window start"),
-        "window_end": _utc(values["window_end"], "Window end"),
+        "window_start": _utc(values["window_start"], "Window start", zone),
+        "window_end": _utc(values["window_end"], "Window end", zone),
         "case_number": values["case_number"].strip() or None,
         "incident_type": values["incident_type"],
         "message": values["message"],
@@ -173,6 +181,7 @@ def _new_request_page(page: Page, member: ActingMember, values: dict[str, str]) 
         agency=agency,
         policy=policy_service.effective_policy(session=page.session, agency_id=agency.id),
         values=values,
+        zone_name=zone_label(page.time_zone),
         incident_types=list(IncidentType),
         max_message=MAX_MESSAGE_CHARS,
         **page_context(),
@@ -189,7 +198,7 @@ def draft_request(page: ThisPage, member: PageDrafter, form: CheckedForm) -> Res
     values = _form_values(form)
     return page.act(
         lambda: request_service.draft_from(
-            session=page.session, actor=member.user, body=_parse_request(values)
+            session=page.session, actor=member.user, body=_parse_request(values, page.time_zone)
         ),
         done=lambda drafted: redirect(f"/agency/requests/{drafted.id}?notice=drafted"),
         refused=page.refusal(_new_request_page, member, values),
@@ -211,7 +220,7 @@ def _request_page(page: Page, member: ActingMember, request_id: uuid.UUID) -> Re
         agency=agency,
         fr=footage_request,
         counts=request_service.request_counts(session=session, request_id=request_id),
-        notice_text=render_notice(request=footage_request, agency=agency),
+        notice_text=render_notice(request=footage_request, agency=agency, zone=page.time_zone),
         evidence=evidence,
         held=any(v.evidence.held_for_case for v in evidence),
         can_approve=membership.role in lifecycle.APPROVERS,

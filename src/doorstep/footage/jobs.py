@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from doorstep import timezones
+from doorstep.accounts.models import User
 from doorstep.agencies import service as agency_service
 from doorstep.db import utcnow
 from doorstep.footage import evidence as evidence_service
@@ -32,24 +34,31 @@ from doorstep.runtime import Runtime
 REMINDER_JOB = "footage.reminder"
 
 
-def _deliver(session: Session, recipient_ids: list[uuid.UUID], *, reminder: bool) -> None:
-    """The fixed notice (or its reminder) to each recipient, on his channels, in bulk."""
+def _deliver(
+    session: Session, recipient_ids: list[uuid.UUID], *, reminder: bool, instance_zone: str
+) -> None:
+    """The fixed notice (or its reminder) to each recipient, on his channels, in bulk; its
+    times in the recipient's zone (his preference, else the instance's)."""
     rows = session.execute(
-        select(Recipient, FootageRequest)
+        select(Recipient, FootageRequest, User.time_zone)
         .join(FootageRequest, FootageRequest.id == Recipient.request_id)
+        .join(User, User.id == Recipient.owner_id)
         .where(Recipient.id.in_(recipient_ids))
     ).all()
-    notices: dict[uuid.UUID, Notice] = {}
+    notices: dict[tuple[uuid.UUID, str], Notice] = {}
     alerts: list[notify_service.Alert] = []
-    for recipient, request in rows:
+    for recipient, request, preference in rows:
         if request.status != RequestStatus.active:
             continue  # closed before delivery: nothing to ask any more
         if reminder and recipient.status != RecipientStatus.pending:
             continue
-        if request.id not in notices:  # one text per request: render it once
+        zone = timezones.viewer_zone(preference, None, instance_zone)
+        if (request.id, zone.key) not in notices:  # one text per request and zone
             agency = agency_service.get_agency(session=session, agency_id=request.agency_id)
-            notices[request.id] = render_notice(request=request, agency=agency, reminder=reminder)
-        notice = notices[request.id]
+            notices[request.id, zone.key] = render_notice(
+                request=request, agency=agency, reminder=reminder, zone=zone
+            )
+        notice = notices[request.id, zone.key]
         alerts.append(
             notify_service.Alert(
                 user_id=recipient.owner_id,
@@ -70,12 +79,18 @@ class Deliveries:
     reminder: bool
 
     def one(self, ctx: JobContext, payload: dict[str, Any]) -> None:
-        _deliver(ctx.session, [uuid.UUID(payload["recipient_id"])], reminder=self.reminder)
+        _deliver(
+            ctx.session,
+            [uuid.UUID(payload["recipient_id"])],
+            reminder=self.reminder,
+            instance_zone=ctx.services.settings.time_zone,
+        )
 
     def many(self, ctx: BatchContext, jobs: list[outbox.ClaimedJob]) -> dict[int, Exception | None]:
         # All or nothing: an error fails the batch, and the worker runs its jobs one by one.
         recipient_ids = [uuid.UUID(job.payload["recipient_id"]) for job in jobs]
-        _deliver(ctx.session, recipient_ids, reminder=self.reminder)
+        zone = ctx.services.settings.time_zone
+        _deliver(ctx.session, recipient_ids, reminder=self.reminder, instance_zone=zone)
         return {job.id: None for job in jobs}
 
 

@@ -26,9 +26,8 @@ def _review_page(page: Page, user: User, *, failed: uuid.UUID | None = None) -> 
     items = []
     for footage_request in queue:
         agency = agency_service.get_agency(session=session, agency_id=footage_request.agency_id)
-        items.append(
-            (footage_request, agency, render_notice(request=footage_request, agency=agency))
-        )
+        notice = render_notice(request=footage_request, agency=agency, zone=page.time_zone)
+        items.append((footage_request, agency, notice))
     return page.show(
         "footage/review_queue.html",
         items=items,

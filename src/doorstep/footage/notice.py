@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 
+from doorstep import timezones
 from doorstep.agencies.models import Agency
 from doorstep.footage.models import FootageRequest
 
@@ -36,9 +38,19 @@ def _label(value: str) -> str:
     return value.replace("_", " ")
 
 
-def _facts(request: FootageRequest, agency: Agency) -> tuple[tuple[str, str], ...]:
+def window_text(request: FootageRequest, zone: tzinfo = UTC) -> str:
+    """The request's window in ``zone``, the zone named."""
+    start = timezones.shown(request.window_start, zone, "%Y-%m-%d %H:%M")
+    same_day = (
+        request.window_start.astimezone(zone).date() == request.window_end.astimezone(zone).date()
+    )
+    end = timezones.shown(request.window_end, zone, "%H:%M %Z" if same_day else "%Y-%m-%d %H:%M %Z")
+    return f"{start} to {end}"
+
+
+def _facts(request: FootageRequest, agency: Agency, zone: tzinfo) -> tuple[tuple[str, str], ...]:
     """Who asks, why, where, when, in the officer's words, and what the agency receives."""
-    window = f"{request.window_start:%Y-%m-%d %H:%M} to {request.window_end:%Y-%m-%d %H:%M} UTC"
+    window = window_text(request, zone)
     case = f"case {request.case_number}" if request.case_number else "no case number"
     return (
         ("Who asks", f"{agency.name} ({agency.city}, {agency.state})"),
@@ -51,10 +63,16 @@ def _facts(request: FootageRequest, agency: Agency) -> tuple[tuple[str, str], ..
 
 
 def render_notice(
-    *, request: FootageRequest, agency: Agency, reminder: bool = False, for_feed: bool = False
+    *,
+    request: FootageRequest,
+    agency: Agency,
+    reminder: bool = False,
+    for_feed: bool = False,
+    zone: tzinfo = UTC,
 ) -> Notice:
-    """The fixed notice: the voluntary statement first, then who asks, why, where, when,
-    the officer's words and what the agency receives, then how to answer.
+    """The fixed notice: the voluntary statement first, then who asks, why, where, when
+    (in ``zone``, named), the officer's words and what the agency receives, then how to
+    answer.
 
     ``for_feed`` renders the neighborhood feed's post of the request: the same notice,
     told to neighbors instead of to an owner who was asked."""
@@ -67,7 +85,7 @@ def render_notice(
         prefix = "Reminder: " if reminder else ""
         title = f"{prefix}{agency.name} asks for footage ({_label(request.incident_type.value)})"
         answer = "Open the request to see your own clips from that window and answer"
-    facts = _facts(request, agency)
+    facts = _facts(request, agency, zone)
     body = "\n".join(
         [
             f"{VOLUNTARY} {NO_CONSEQUENCE}",

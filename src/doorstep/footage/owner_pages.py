@@ -139,7 +139,7 @@ def _answer_page(
         "footage/answer.html",
         found=found,
         fr=found.request,
-        notice_text=render_notice(request=found.request, agency=found.agency),
+        notice_text=render_notice(request=found.request, agency=found.agency, zone=page.time_zone),
         events=events,
         shared=shared,
         preparing=preparing,

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
-from doorstep import paging
+from doorstep import paging, timezones
 from doorstep.accounts.deps import CheckedForm, PageAdmin, ThisPage
 from doorstep.agencies.models import AgencyType
 from doorstep.errors import DoorstepError, InvalidInput, NotFound
@@ -54,9 +54,15 @@ SORT_LABELS = {
 NOTICES = {"statement_saved": "The statement was saved and the change published."}
 
 
+def _instance_zone(page: Page) -> Any:
+    """The portal shows times in the instance's zone: everyone reads the same record."""
+    return timezones.viewer_zone(None, None, page.request.app.state.runtime.settings.time_zone)
+
+
 def _portal_page(page: Page, name: str, /, **context: Any) -> Response:
     return page.show(
         name,
+        time_zone=_instance_zone(page),
         status_labels=STATUS_LABELS,
         type_labels=TYPE_LABELS,
         incident_labels=INCIDENT_LABELS,
@@ -142,6 +148,7 @@ def agencies_page(page: ThisPage) -> Response:
     query = urlencode([(k, v) for k, v in (("state", state), ("status", status)) if v])
     return page.show(
         "transparency/agencies.html",
+        time_zone=_instance_zone(page),
         agencies=[public.public_agency(a) for a in agencies],
         geojson=public.agencies_geojson(agencies),
         states=public.agency_states(session=session),

@@ -13,17 +13,20 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+from zoneinfo import ZoneInfo
 
 import h3
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from doorstep import timezones
 from doorstep.errors import DoorstepError
 from doorstep.web.forms import form_action, notice_for
 
@@ -49,8 +52,12 @@ class Viewer(Protocol):
     def csrf_token(self) -> str: ...
 
 
-def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
-    return value.strftime(fmt) if value else ""
+@pass_context
+def _when(context: Any, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
+    """A stored (UTC) time in the page's zone; a "UTC" in ``fmt`` names that zone."""
+    if not value:
+        return ""
+    return timezones.shown(value, context.get("time_zone") or UTC, fmt)
 
 
 def _cell_boundary(cell: int) -> list[list[float]]:
@@ -59,6 +66,15 @@ def _cell_boundary(cell: int) -> list[list[float]]:
 
 templates.env.filters["when"] = _when
 templates.env.filters["cell_boundary"] = _cell_boundary
+
+
+def viewer_zone(request: Request, visitor: Viewer) -> ZoneInfo:
+    """The zone this visitor reads (and types) times in: ``timezones.viewer_zone``."""
+    return timezones.viewer_zone(
+        getattr(visitor.user, "time_zone", None),
+        request.cookies.get(timezones.BROWSER_COOKIE),
+        request.app.state.runtime.settings.time_zone,
+    )
 
 
 def render(
@@ -85,6 +101,7 @@ def render(
             "instance_name": settings.instance_name,
             "tile_url": settings.tile_url,
             "tile_attribution": settings.tile_attribution,
+            "time_zone": viewer_zone(request, visitor),
             **context,
         },
         status_code=status_code,
@@ -144,6 +161,11 @@ class Page:
             error=self.error,
             **context,
         )
+
+    @property
+    def time_zone(self) -> ZoneInfo:
+        """The zone this page shows times in and reads typed times in."""
+        return viewer_zone(self.request, self.visitor)
 
     def notice(self, notices: Mapping[str, str]) -> str | None:
         """The sentence for the ``notice`` a form's redirect put in the query (or None)."""

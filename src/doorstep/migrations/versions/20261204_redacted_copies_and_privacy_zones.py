@@ -16,7 +16,8 @@ Every copy that leaves an owner is a redacted copy (issue 13):
   and its manifest.
 
 And, for the logs (issue 17): ``outbox_jobs.request_id``, the HTTP request that queued a
-job, so that the worker's log lines name it.
+job, so that the worker's log lines name it; for time zones (issue 15):
+``users.time_zone``, the zone a person reads times in.
 """
 
 from collections.abc import Sequence
@@ -50,9 +51,13 @@ def upgrade() -> None:
         batch_op.add_column(ddl.json("clip_copy_redaction", nullable=True))
     with op.batch_alter_table("outbox_jobs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("request_id", sa.String(length=64), nullable=True))
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("time_zone", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("time_zone")
     with op.batch_alter_table("outbox_jobs", schema=None) as batch_op:
         batch_op.drop_column("request_id")
     with op.batch_alter_table("feed_posts", schema=None) as batch_op:

@@ -33,3 +33,23 @@
     });
   }
 })();
+
+// The browser's time zone, for people who chose none: the server shows times in it from
+// the next page on (timezones.BROWSER_COOKIE).
+(function () {
+  var zone;
+  try {
+    zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  } catch (error) {
+    return;
+  }
+  if (!zone || zone.length > 64) return;
+  var current = document.cookie.split("; ").filter(function (c) {
+    return c.indexOf("doorstep_tz=") === 0;
+  })[0];
+  var value = encodeURIComponent(zone);
+  if (current !== "doorstep_tz=" + value) {
+    var secure = location.protocol === "https:" ? "; Secure" : "";
+    document.cookie = "doorstep_tz=" + value + "; Path=/; Max-Age=31536000; SameSite=Lax" + secure;
+  }
+})();
