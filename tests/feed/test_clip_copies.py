@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import delete, select
 
 from bench.redaction_clips import FACES, ClipShape, load_labelled, write_clip
 from doorstep.cameras.models import Camera, Clip
@@ -23,6 +24,7 @@ from doorstep.feed.models import Post
 from doorstep.jobs import job_registry
 from doorstep.media.redaction import Box, RedactionOptions, build_detectors
 from doorstep.media.redaction.geometry import covered_share
+from doorstep.notify.models import JobStatus, OutboxJob
 from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
 from tests.factories import (
@@ -307,3 +309,49 @@ def test_a_lasting_failure_shows_the_author_why(
     url = f"/media/posts/{post['id']}/clip.mp4"
     assert client.get(url, headers=neighbor.headers).status_code == 404
     assert _copy_files(runtime, post["id"]) == []
+
+
+def _copy_job(runtime: Runtime) -> OutboxJob:
+    with runtime.db.transaction() as session:
+        job = session.scalars(select(OutboxJob).where(OutboxJob.kind == clip_copies.COPY_JOB)).one()
+        session.expunge(job)
+        return job
+
+
+def test_a_passing_failure_is_retried_until_it_gives_up(
+    client: TestClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    author, cam = _author(runtime, zones=False)
+    clip = upload_clip(client, cam, sample_clip(tmp_path)).json()["clip"]
+    with runtime.db.transaction() as session:
+        stored_clip = session.get(Clip, uuid.UUID(clip["id"]))
+        assert stored_clip is not None and stored_clip.storage_key is not None
+        original_key = stored_clip.storage_key
+    original = runtime.storage.read_bytes(original_key)
+    runtime.storage.delete(original_key)  # the store does not answer for a while
+    post = _post(client, author, clip["id"])
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain(max_rounds=1)
+    job = _copy_job(runtime)
+    assert job.status == JobStatus.pending and job.attempts == 1  # to be tried again
+    assert _stored(runtime, post["id"]).clip_copy_status == "processing"
+
+    runtime.storage.put_bytes(original_key, original, "video/mp4")  # it answers again
+    drain(runtime)
+    assert _stored(runtime, post["id"]).clip_copy_status == "ready"
+
+    second = upload_clip(client, cam, sample_clip(tmp_path / "2")).json()["clip"]
+    with runtime.db.transaction() as session:
+        stored_clip = session.get(Clip, uuid.UUID(second["id"]))
+        assert stored_clip is not None and stored_clip.storage_key is not None
+        runtime.storage.delete(stored_clip.storage_key)
+        session.execute(delete(OutboxJob).where(OutboxJob.kind == clip_copies.COPY_JOB))
+        # (the first job, done, is cleared so that the second is the one looked at)
+    r = client.patch(
+        f"/api/v1/posts/{post['id']}", headers=author.headers, json={"clip_id": second["id"]}
+    )
+    assert r.json()["clip_status"] == "processing"
+    drain(runtime)  # this instance retries at once: every try fails
+    assert _copy_job(runtime).status == JobStatus.done  # the last try recorded the failure
+    mine = client.get(f"/api/v1/posts/{post['id']}", headers=author.headers).json()
+    assert mine["clip_status"] == "failed" and "several tries" in mine["clip_status_message"]
+    assert mine["clip"] is None

@@ -37,6 +37,7 @@ COPY_JOB = "feed.clip_copy"
 DELETE_JOB = "feed.clip_copy_delete"
 
 PROCESSING, READY, FAILED = "processing", "ready", "failed"
+COPY_ATTEMPTS = 5
 PREPARING = "Preparing the clip (faces, text and privacy zones are being hidden)."
 
 # Failures that another attempt cannot mend: no model installed, a file PyAV cannot read.
@@ -61,6 +62,7 @@ def start_copy(*, session: Session, post: Post) -> None:
         session=session,
         kind=COPY_JOB,
         payload={"post_id": str(post.id), "clip_id": str(post.clip_id), "key": key},
+        max_attempts=COPY_ATTEMPTS,
     )
 
 
@@ -131,7 +133,9 @@ def make_copy(ctx: JobContext, payload: dict[str, Any]) -> None:
         return
     try:
         manifest = _make_copy(storage, clip, camera.privacy_zones, key)
-    except _LASTING as exc:
+    except Exception as exc:
+        if not isinstance(exc, _LASTING) and ctx.attempt < COPY_ATTEMPTS:
+            raise  # the outbox tries again later
         _delete_files(storage, key)
         _record_failure(session, post_id, clip_id, key, exc)
         return
@@ -150,8 +154,10 @@ def _record_failure(
         reason = "the redaction models are not installed on this server."
     elif isinstance(exc, InvalidInput):
         reason = exc.message
-    else:
+    elif isinstance(exc, av.FFmpegError):
         reason = "the clip's file could not be read."
+    else:
+        reason = "the copy could not be made after several tries. Share the clip again."
     log.warning("feed.clip_copy_failed", post_id=str(post_id), error=repr(exc))
     post = _waiting(session, post_id, clip_id, key, lock=True)
     if post is not None:
