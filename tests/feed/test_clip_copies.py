@@ -355,3 +355,39 @@ def test_a_passing_failure_is_retried_until_it_gives_up(
     mine = client.get(f"/api/v1/posts/{post['id']}", headers=author.headers).json()
     assert mine["clip_status"] == "failed" and "several tries" in mine["clip_status_message"]
     assert mine["clip"] is None
+
+
+def test_the_edit_page_changes_the_clip_and_makes_a_new_copy(
+    client: TestClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    author, cam = _author(runtime, zones=False)
+    first = upload_clip(client, cam, sample_clip(tmp_path / "a")).json()["clip"]
+    second = upload_clip(client, cam, sample_clip(tmp_path / "b", seconds=3)).json()["clip"]
+    post = _post(client, author, first["id"])
+    drain(runtime)
+    old_key = _stored(runtime, post["id"]).clip_copy_key
+    assert old_key is not None
+    csrf = sign_in(client, author)
+    form = client.get(f"/posts/{post['id']}/edit", headers=HTML)
+    assert "Keep the current clip" in form.text and f'value="{second["id"]}"' in form.text
+    r = client.post(
+        f"/posts/{post['id']}/edit",
+        data={
+            "csrf_token": csrf,
+            "category": "crime",
+            "title": "Package taken",
+            "body": "See the other clip.",
+            "clip_id": second["id"],
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    assert clip_copies.PREPARING in client.get(f"/posts/{post['id']}", headers=HTML).text
+    drain(runtime)
+    stored = _stored(runtime, post["id"])
+    assert stored.clip_id == uuid.UUID(second["id"]) and stored.clip_copy_status == "ready"
+    assert stored.clip_copy_key is not None and stored.clip_copy_key != old_key
+    assert not runtime.storage.exists(old_key)
+    assert not runtime.storage.exists(clip_copies.thumbnail_key(old_key))
+    page = client.get(f"/posts/{post['id']}", headers=HTML)
+    assert f'src="/media/posts/{post["id"]}/clip.mp4"' in page.text

@@ -156,7 +156,9 @@ def test_post_with_clip_comment_edit_report_delete(
         follow_redirects=False,
     )
     assert r.status_code == 303
-    assert 'class="edited"' in client.get(post_url, headers=HTML).text
+    page = client.get(post_url, headers=HTML)
+    assert 'class="edited"' in page.text
+    assert f'src="/media/posts/{post_id}/clip.mp4"' in page.text  # the clip and its copy kept
 
     neighbor = make_person(runtime)
     set_home(runtime, neighbor)
