@@ -391,3 +391,21 @@ def test_the_edit_page_changes_the_clip_and_makes_a_new_copy(
     assert not runtime.storage.exists(clip_copies.thumbnail_key(old_key))
     page = client.get(f"/posts/{post['id']}", headers=HTML)
     assert f'src="/media/posts/{post["id"]}/clip.mp4"' in page.text
+
+
+def test_a_clip_deleted_before_the_job_runs_gets_no_copy(
+    client: TestClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    author, cam = _author(runtime, zones=False)
+    clip = upload_clip(client, cam, sample_clip(tmp_path)).json()["clip"]
+    post = _post(client, author, clip["id"])
+    r = client.delete(f"/api/v1/clips/{clip['id']}", headers=author.headers)
+    assert r.status_code == 204
+    drain(runtime)
+    assert _copy_files(runtime, post["id"]) == []
+    with runtime.db.transaction() as session:
+        assert clip_copies.sweep_orphans(session=session) == 1
+    stored = _stored(runtime, post["id"])
+    assert stored.clip_copy_status is None and stored.clip_copy_key is None
+    mine = client.get(f"/api/v1/posts/{post['id']}", headers=author.headers).json()
+    assert mine["clip"] is None and mine["clip_status_message"] is None

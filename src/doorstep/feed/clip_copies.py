@@ -22,8 +22,11 @@ import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from doorstep.cameras.models import Camera, Clip
-from doorstep.errors import InvalidInput
+from doorstep.accounts import service as account_service
+from doorstep.cameras import inbox as camera_inbox
+from doorstep.cameras import registry as camera_registry
+from doorstep.cameras.models import Clip
+from doorstep.errors import InvalidInput, NotFound
 from doorstep.feed.models import Post
 from doorstep.media import video
 from doorstep.media.redaction import Choices, ModelMissing, release_copy, scaled_zones
@@ -97,6 +100,21 @@ def _waiting(
     return post if post.clip_copy_status == PROCESSING else None
 
 
+def _shared_clip(session: Session, post: Post) -> tuple[Clip, dict[str, Any] | None] | None:
+    """The clip the post shares, as its author still keeps it, with its camera's zones."""
+    author = account_service.get_user(session=session, user_id=post.author_id)
+    if post.clip_id is None:
+        return None
+    try:
+        clip = camera_inbox.get_own_clip(session=session, owner=author, clip_id=post.clip_id)
+        camera = camera_registry.get_own_camera(
+            session=session, owner=author, camera_id=clip.camera_id
+        )
+    except NotFound:
+        return None
+    return clip, camera.privacy_zones
+
+
 def _make_copy(storage: MediaStorage, clip: Clip, zones: Any, key: str) -> dict[str, Any]:
     """Write the copy and its thumbnail (made from the copy); the manifest."""
     if clip.storage_key is None:
@@ -123,16 +141,14 @@ def make_copy(ctx: JobContext, payload: dict[str, Any]) -> None:
     session, storage = ctx.session, ctx.services.storage
     post_id, clip_id = uuid.UUID(payload["post_id"]), uuid.UUID(payload["clip_id"])
     key = payload["key"]
-    if _waiting(session, post_id, clip_id, key) is None:
+    post = _waiting(session, post_id, clip_id, key)
+    shared = _shared_clip(session, post) if post is not None else None
+    if shared is None:
         _delete_files(storage, key)
         return
-    clip = session.get(Clip, clip_id)
-    camera = session.get(Camera, clip.camera_id) if clip is not None else None
-    if clip is None or camera is None or clip.deleted_at is not None:
-        _delete_files(storage, key)
-        return
+    clip, zones = shared
     try:
-        manifest = _make_copy(storage, clip, camera.privacy_zones, key)
+        manifest = _make_copy(storage, clip, zones, key)
     except Exception as exc:
         if not isinstance(exc, _LASTING) and ctx.attempt < COPY_ATTEMPTS:
             raise  # the outbox tries again later
