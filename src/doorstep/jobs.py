@@ -10,6 +10,7 @@ from doorstep.agencies import service as agency_service
 from doorstep.cameras import deletion as camera_deletion
 from doorstep.config import Settings
 from doorstep.feed import alerts as feed_alerts
+from doorstep.feed import clip_copies as feed_clip_copies
 from doorstep.feed import jobs as feed_jobs
 from doorstep.feed import service as feed_service
 from doorstep.footage import jobs as footage_jobs
@@ -35,6 +36,8 @@ def job_registry(settings: Settings, *, periodic: bool = True) -> JobRegistry:
     jobs.add(agency_service.INVITATION_JOB, agency_jobs.send_invitation)
     jobs.add(feed_service.POST_PUBLISHED_JOB, feed_jobs.fan_out_post)
     jobs.add(feed_alerts.DIGEST_JOB, feed_jobs.send_digest)
+    jobs.add(feed_clip_copies.COPY_JOB, feed_clip_copies.make_copy)
+    jobs.add(feed_clip_copies.DELETE_JOB, feed_clip_copies.delete_copy)
     jobs.add(footage_lifecycle.NOTICE_JOB, footage_jobs.NOTICES.one)
     jobs.add_batch(footage_lifecycle.NOTICE_JOB, footage_jobs.NOTICES.many)
     jobs.add(footage_jobs.REMINDER_JOB, footage_jobs.REMINDERS.one)
@@ -46,6 +49,7 @@ def job_registry(settings: Settings, *, periodic: bool = True) -> JobRegistry:
         jobs.every("evidence_retention", settings.retention_sweep_s, footage_jobs.sweep_evidence)
         jobs.every("close_requests", 300, footage_jobs.close_expired)
         jobs.every("reminders", 300, footage_jobs.queue_reminders)
+        jobs.every("feed_clip_copies", 300, _sweep_clip_copies)
         jobs.every("audit_daily_head", 3600, transparency_digests.publish_daily_head)
     return jobs
 
@@ -66,3 +70,9 @@ def _sweep_retention(runtime: Runtime) -> int:
                 return total
     finally:
         telemetry.SWEEP_RUNNING.set(0)
+
+
+def _sweep_clip_copies(runtime: Runtime) -> int:
+    """Queue the deletion of the feed's clip copies whose clip is gone."""
+    with runtime.db.transaction() as session:
+        return feed_clip_copies.sweep_orphans(session=session)

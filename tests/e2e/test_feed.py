@@ -39,6 +39,18 @@ def sign_out(page: Page) -> None:
     expect(page.get_by_role("link", name="Sign in").first).to_be_visible()
 
 
+def wait_for_the_copy(page: Page) -> None:
+    """The post's clip shows once the in-process worker made its redacted copy; until then
+    its author reads that it is being prepared."""
+    for _ in range(120):
+        if page.locator("video#post-clip").count():
+            return
+        expect(page.get_by_role("status").filter(has_text="Preparing the clip")).to_be_visible()
+        page.wait_for_timeout(500)
+        page.reload()
+    raise AssertionError("the post's clip copy was not made within a minute")
+
+
 def test_post_with_a_clip_and_watch_it(
     page: Page, runtime: Runtime, live_server: str, tmp_path: Path
 ) -> None:
@@ -71,6 +83,7 @@ def test_post_with_a_clip_and_watch_it(
     expect(page).to_have_url(re.compile(r"/posts/[0-9a-f-]+\?notice=posted$"))
     expect(page.get_by_role("heading", name="Package taken from the porch")).to_be_visible()
     expect(page.get_by_text("green rain jacket")).to_be_visible()
+    wait_for_the_copy(page)
     video = page.locator("video#post-clip")
     expect(video).to_be_visible()
     video.evaluate("v => v.play()")

@@ -11,6 +11,8 @@ from sqlalchemy import select
 
 from doorstep import geo
 from doorstep.feed.models import Comment, Home, Post, Report, ReportReason
+from doorstep.jobs import job_registry
+from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
 from tests.factories import (
     HOME_LAT,
@@ -131,8 +133,11 @@ def test_post_with_clip_comment_edit_report_delete(
     )
     assert r.status_code == 303, r.text
     post_url = r.headers["location"].split("?")[0]
-    page = client.get(post_url, headers=HTML)
     post_id = post_url.rsplit("/", 1)[1]
+    page = client.get(post_url, headers=HTML)
+    assert "Preparing the clip" in page.text and f"/media/posts/{post_id}/clip.mp4" not in page.text
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()  # the clip's copy
+    page = client.get(post_url, headers=HTML)
     assert f'src="/media/posts/{post_id}/clip.mp4"' in page.text
     assert "green rain jacket" in page.text and "Walked up the steps" in page.text
     assert "Report this post" not in page.text  # not his own
@@ -151,7 +156,9 @@ def test_post_with_clip_comment_edit_report_delete(
         follow_redirects=False,
     )
     assert r.status_code == 303
-    assert 'class="edited"' in client.get(post_url, headers=HTML).text
+    page = client.get(post_url, headers=HTML)
+    assert 'class="edited"' in page.text
+    assert f'src="/media/posts/{post_id}/clip.mp4"' in page.text  # the clip and its copy kept
 
     neighbor = make_person(runtime)
     set_home(runtime, neighbor)

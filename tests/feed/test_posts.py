@@ -15,6 +15,8 @@ from doorstep.agencies import service as agency_service
 from doorstep.agencies.models import MemberRole
 from doorstep.audit import AuditRecord
 from doorstep.feed.models import Comment, Post
+from doorstep.jobs import job_registry
+from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
 from tests.factories import (
     HOME_LAT,
@@ -63,6 +65,9 @@ def test_post_with_own_clip_is_watchable_until_the_owner_deletes_it(
         },
     )
     assert r.status_code == 201, r.text
+    assert r.json()["clip"] is None and r.json()["clip_status"] == "processing"
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()  # its copy
+    r = client.get(f"/api/v1/posts/{r.json()['id']}", headers=owner.headers)
     post = r.json()
     assert post["clip"]["video_url"] == f"/media/posts/{post['id']}/clip.mp4"
     assert "camera_id" not in post["clip"] and clip["id"] not in r.text

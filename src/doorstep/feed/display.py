@@ -20,7 +20,7 @@ from doorstep.agencies import service as agency_service
 from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras.models import Clip
 from doorstep.errors import NotFound
-from doorstep.feed import areas
+from doorstep.feed import areas, clip_copies
 from doorstep.feed.models import Comment, Post
 from doorstep.feed.schemas import AgencyRef, PersonFields, PostClip, PostRead
 from doorstep.feed.service import get_post, is_moderator
@@ -39,16 +39,26 @@ def live_clip(*, session: Session, post: Post) -> Clip | None:
         return None
 
 
+def shown_clip(*, session: Session, post: Post) -> Clip | None:
+    """The post's clip as anyone sees it: only while its owner keeps it and once its
+    redacted copy is ready (never the owner's file itself)."""
+    if post.clip_copy_status != clip_copies.READY or post.clip_copy_key is None:
+        return None
+    return live_clip(session=session, post=post)
+
+
 def post_clip_key(
     *, session: Session, viewer: User, post_id: uuid.UUID, thumbnail: bool
 ) -> tuple[Post, str]:
-    """The storage key of a post's clip (or thumbnail), for a viewer who may read the post.
-    404 when the post is not his to read or the clip is no longer shared in it."""
+    """The storage key of a post's redacted clip copy (or its thumbnail), for a viewer who
+    may read the post. 404 when the post is not his to read, the clip is no longer shared
+    in it, or its copy is not ready."""
     post = get_post(session=session, actor=viewer, post_id=post_id)
-    clip = live_clip(session=session, post=post)
-    if clip is None:
+    clip = shown_clip(session=session, post=post)
+    if clip is None or post.clip_copy_key is None:
         raise NotFound("This post has no clip.", code="clip_not_found")
-    return post, camera_inbox.clip_file_key(clip, thumbnail=thumbnail)
+    key = post.clip_copy_key
+    return post, clip_copies.thumbnail_key(key) if thumbnail else key
 
 
 def _author_name(session: Session, post: Post, agencies: dict[uuid.UUID, str]) -> str:
@@ -80,7 +90,8 @@ def post_views(*, session: Session, viewer: User, posts: Sequence[Post]) -> list
     authors = account_service.list_users(session=session, user_ids={p.author_id for p in posts})
     views = []
     for post in posts:
-        clip = live_clip(session=session, post=post)
+        clip = shown_clip(session=session, post=post)
+        mine = post.author_id == viewer.id
         sees_reason = post.author_id == viewer.id or is_moderator(viewer)
         views.append(
             view_of(
@@ -95,6 +106,8 @@ def post_views(*, session: Session, viewer: User, posts: Sequence[Post]) -> list
                 author_name=_author_name(session, post, agencies),
                 is_mine=post.author_id == viewer.id,
                 status_reason=post.status_reason if sees_reason else None,
+                clip_status=post.clip_copy_status if mine else None,
+                clip_status_message=clip_copies.status_message(post) if mine else None,
                 clip=PostClip(
                     started_at=clip.started_at,
                     duration_s=clip.duration_s,

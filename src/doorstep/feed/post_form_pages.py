@@ -111,6 +111,7 @@ def _parse_update(values: dict[str, Any]) -> PostUpdate:
                 "body": values["body"],
                 "person": person,
                 "remove_person": person is None,
+                "clip_id": values["clip_id"] or None,
                 "remove_clip": values["remove_clip"],
                 "confirm_personal_data": values["confirm_personal_data"],
             }
@@ -176,8 +177,17 @@ def create_post(page: ThisPage, user: PageUser, form: CheckedForm) -> Response:
     )
 
 
-def _edit_page(page: Page, post_id: uuid.UUID, values: dict[str, Any], **warning: Any) -> Response:
-    return page.show("feed/edit.html", post_id=post_id, values=values, **warning, **post_labels())
+def _edit_page(
+    page: Page, user: User, post_id: uuid.UUID, values: dict[str, Any], **warning: Any
+) -> Response:
+    return page.show(
+        "feed/edit.html",
+        post_id=post_id,
+        values=values,
+        **warning,
+        clips=_own_clips(page.session, user),
+        **post_labels(),
+    )
 
 
 @router.get("/posts/{post_id}/edit", response_class=HTMLResponse)
@@ -189,10 +199,11 @@ def edit_post_form(post_id: uuid.UUID, page: ThisPage, user: PageUser) -> Respon
         "body": post.body,
         "person": {k: v or "" for k, v in (post.person or {}).items()},
         "has_clip": post.clip_id is not None,
+        "clip_id": "",
         "remove_clip": False,
         "confirm_personal_data": False,
     }
-    return _edit_page(page, post_id, values)
+    return _edit_page(page, user, post_id, values)
 
 
 @router.post("/posts/{post_id}/edit", response_class=HTMLResponse)
@@ -208,7 +219,7 @@ def edit_post(post_id: uuid.UUID, page: ThisPage, user: PageUser, form: CheckedF
             session=page.session, author=user, post_id=post_id, **dict(_parse_update(values))
         ),
         done=lambda _: redirect(f"/posts/{post_id}?notice=edited"),
-        refused=_refusal(page, _edit_page, post_id, values),
+        refused=_refusal(page, _edit_page, user, post_id, values),
     )
 
 

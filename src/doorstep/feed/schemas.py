@@ -93,6 +93,8 @@ class PostUpdate(Schema):
     body: OptionalText = Field(default=None, min_length=1, max_length=5000)
     person: PersonCreate | None = None
     remove_person: Flag = False
+    # A clip of the author's own to share instead (or for the first time).
+    clip_id: uuid.UUID | None = None
     remove_clip: Flag = False
     confirm_personal_data: Flag = False
 
@@ -132,7 +134,16 @@ class PostRead(Schema):
     created_at: datetime
     published_at: datetime | None
     edited_at: datetime | None
-    clip: PostClip | None
+    clip: PostClip | None = Field(
+        description="The redacted copy of the shared clip, once it is ready."
+    )
+    clip_status: str | None = Field(
+        default=None,
+        description="The author's view of the copy: processing, ready or failed.",
+    )
+    clip_status_message: str | None = Field(
+        default=None, description="For the author: why neighbours do not see the clip yet."
+    )
     comment_count: int
 
 

@@ -26,7 +26,7 @@ from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras.models import Clip
 from doorstep.db import utcnow
 from doorstep.errors import Conflict, Forbidden, InvalidInput, NotFound
-from doorstep.feed import areas, guardrails
+from doorstep.feed import areas, clip_copies, guardrails
 from doorstep.feed.guardrails import PersonDescription
 from doorstep.feed.homes import HomeRequired, get_home, require_home
 from doorstep.feed.models import Category, FeedSettings, Post, PostStatus
@@ -300,6 +300,8 @@ def create_post(
     )
     session.add(post)
     session.flush()
+    if clip_id is not None:
+        clip_copies.start_copy(session=session, post=post)
     if official:
         action = audit.AuditAction.FEED_OFFICIAL_POST
         _record_official(session, author, action, post, category=category.value, title=title)
@@ -351,6 +353,7 @@ def update_post(
     body: str | None = None,
     person: PersonFields | None = None,
     remove_person: bool = False,
+    clip_id: uuid.UUID | None = None,
     remove_clip: bool = False,
     confirm_personal_data: bool = False,
 ) -> Post:
@@ -373,8 +376,7 @@ def update_post(
     _check_guardrails(new_category, new_title, new_body, description, confirm_personal_data)
     post.category, post.title, post.body = new_category, new_title, new_body
     post.person = description.as_dict() if description else None
-    if remove_clip:
-        post.clip_id = None
+    _change_clip(session=session, author=author, post=post, clip_id=clip_id, remove=remove_clip)
     post.edited_at = utcnow()
     if (
         post.status == PostStatus.published
@@ -387,11 +389,25 @@ def update_post(
     return post
 
 
+def _change_clip(
+    *, session: Session, author: User, post: Post, clip_id: uuid.UUID | None, remove: bool
+) -> None:
+    """A clip removed from the post takes its copy along; a new one gets a new copy."""
+    if remove:
+        post.clip_id = None
+        clip_copies.discard_copy(session=session, post=post)
+    elif clip_id is not None and clip_id != post.clip_id:
+        _check_clip(session=session, author=author, clip_id=clip_id)
+        post.clip_id = clip_id
+        clip_copies.start_copy(session=session, post=post)
+
+
 def delete_post(*, session: Session, author: User, post_id: uuid.UUID) -> None:
     """The author deletes his post, with its comments and reports. Moderation records of
     it stay in the audit log."""
     post = get_own_post(session=session, author=author, post_id=post_id)
     _check_official_change(session=session, author=author, post=post, action="deleted")
+    clip_copies.discard_copy(session=session, post=post)
     session.delete(post)
     session.flush()
 
