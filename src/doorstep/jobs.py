@@ -36,7 +36,7 @@ def job_registry(settings: Settings, *, periodic: bool = True) -> JobRegistry:
     jobs.add(agency_service.INVITATION_JOB, agency_jobs.send_invitation)
     jobs.add(feed_service.POST_PUBLISHED_JOB, feed_jobs.fan_out_post)
     jobs.add(feed_alerts.DIGEST_JOB, feed_jobs.send_digest)
-    jobs.add(feed_clip_copies.COPY_JOB, feed_clip_copies.make_copy)
+    jobs.add_long(feed_clip_copies.COPY_JOB, feed_clip_copies.make_copy)
     jobs.add(feed_clip_copies.DELETE_JOB, feed_clip_copies.delete_copy)
     jobs.add(footage_lifecycle.NOTICE_JOB, footage_jobs.NOTICES.one)
     jobs.add_batch(footage_lifecycle.NOTICE_JOB, footage_jobs.NOTICES.many)

@@ -13,7 +13,10 @@ author reads; any other failure is retried by the outbox.
 from __future__ import annotations
 
 import tempfile
+import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,7 @@ from doorstep.media import video
 from doorstep.media.redaction import Choices, ModelMissing, release_copy, scaled_zones
 from doorstep.media.storage import MediaStorage, removed_on_failure
 from doorstep.notify import outbox
-from doorstep.notify.handlers import JobContext
+from doorstep.notify.handlers import JobContext, LongJobContext
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +48,7 @@ PREPARING = "Preparing the clip (faces, text and privacy zones are being hidden)
 
 # Failures that another attempt cannot mend: no model installed, a file PyAV cannot read.
 _LASTING = (ModelMissing, av.FFmpegError, InvalidInput)
+_KEEP_ALIVE_S = 10.0
 
 
 def thumbnail_key(copy_key: str) -> str:
@@ -115,13 +119,32 @@ def _shared_clip(session: Session, post: Post) -> tuple[Clip, dict[str, Any] | N
     return clip, camera.privacy_zones
 
 
-def _make_copy(storage: MediaStorage, clip: Clip, zones: Any, key: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Source:
+    """What the job reads of the post's clip in its first short transaction."""
+
+    storage_key: str | None
+    width: int
+    height: int
+    zones: dict[str, Any] | None
+
+
+def _make_copy(
+    storage: MediaStorage, source: _Source, key: str, keep_alive: Callable[[], bool]
+) -> dict[str, Any]:
     """Write the copy and its thumbnail (made from the copy); the manifest."""
-    if clip.storage_key is None:
+    if source.storage_key is None:
         raise InvalidInput("The clip's file is no longer stored.", code="clip_deleted")
     choices = Choices()
-    options = choices.options(scaled_zones(zones, clip.width, clip.height))
-    report = release_copy(storage, clip.storage_key, key, options)
+    options = choices.options(scaled_zones(source.zones, source.width, source.height))
+    last = [time.monotonic()]
+
+    def progress(_share: float) -> None:  # renews the job's lease on a long clip
+        if time.monotonic() - last[0] > _KEEP_ALIVE_S:
+            last[0] = time.monotonic()
+            keep_alive()
+
+    report = release_copy(storage, source.storage_key, key, options, progress=progress)
     with removed_on_failure(storage, key), tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp) / "copy.mp4"
         with local.open("wb") as out:
@@ -136,31 +159,40 @@ def _delete_files(storage: MediaStorage, key: str) -> None:
     storage.delete(thumbnail_key(key))
 
 
-def make_copy(ctx: JobContext, payload: dict[str, Any]) -> None:
-    """The job: the post's redacted copy, recorded only if the post still waits for it."""
-    session, storage = ctx.session, ctx.services.storage
+def make_copy(ctx: LongJobContext, payload: dict[str, Any]) -> None:
+    """The job (a long one: no transaction is held while the copy is made, so SQLite's
+    writers are not stalled): the post's redacted copy, recorded only if the post still
+    waits for it."""
+    storage = ctx.services.storage
     post_id, clip_id = uuid.UUID(payload["post_id"]), uuid.UUID(payload["clip_id"])
     key = payload["key"]
-    post = _waiting(session, post_id, clip_id, key)
-    shared = _shared_clip(session, post) if post is not None else None
-    if shared is None:
+    with ctx.transaction() as session:
+        post = _waiting(session, post_id, clip_id, key)
+        shared = _shared_clip(session, post) if post is not None else None
+        source = (
+            _Source(shared[0].storage_key, shared[0].width, shared[0].height, shared[1])
+            if shared is not None
+            else None
+        )
+    if source is None:
         _delete_files(storage, key)
         return
-    clip, zones = shared
     try:
-        manifest = _make_copy(storage, clip, zones, key)
+        manifest = _make_copy(storage, source, key, ctx.keep_alive)
     except Exception as exc:
         if not isinstance(exc, _LASTING) and ctx.attempt < COPY_ATTEMPTS:
             raise  # the outbox tries again later
         _delete_files(storage, key)
-        _record_failure(session, post_id, clip_id, key, exc)
+        with ctx.transaction() as session:
+            _record_failure(session, post_id, clip_id, key, exc)
         return
-    post = _waiting(session, post_id, clip_id, key, lock=True)
-    if post is None:
-        _delete_files(storage, key)
-        return
-    post.clip_copy_status, post.clip_copy_redaction = READY, manifest
-    session.flush()
+    with ctx.transaction() as session:
+        post = _waiting(session, post_id, clip_id, key, lock=True)
+        if post is None:
+            _delete_files(storage, key)
+            return
+        post.clip_copy_status, post.clip_copy_redaction = READY, manifest
+        session.flush()
 
 
 def _record_failure(
