@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, ViewportSize, expect
 from shapely.geometry import box as bbox
 from tests.factories import make_agency, make_officer, set_policy, sign_in_browser
 
@@ -17,7 +17,10 @@ from doorstep.runtime import Runtime
 pytestmark = pytest.mark.browser
 
 LAT, LNG = 39.9526, -75.1652
-SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+SIZES: dict[str, ViewportSize] = {
+    "desktop": {"width": 1280, "height": 800},
+    "phone": {"width": 390, "height": 844},
+}
 MAX_AREA_SQ_MI = 1.2
 
 

@@ -15,12 +15,14 @@ from tests.factories import (
     HOME_LAT,
     HOME_LNG,
     HTML,
+    active_request,
     make_agency,
     make_camera,
     make_officer,
     make_person,
     make_post,
     set_home,
+    set_policy,
     sign_in,
 )
 
@@ -157,3 +159,15 @@ def test_place_names_setting(tmp_path: Path) -> None:
         Settings(data_dir=tmp_path, place_names="Fishtown=39.9713")
     with pytest.raises(ValueError, match="name=latitude,longitude"):
         Settings(data_dir=tmp_path, place_names="=39.9,-75.1")
+
+
+def test_the_public_request_log_page_prints_no_h3_id(client: TestClient, runtime: Runtime) -> None:
+    officer = make_officer(runtime, make_agency(runtime))
+    set_policy(runtime, moderator_review=False)
+    active_request(runtime, officer, lat=HOME_LAT, lng=HOME_LNG)
+    page = client.get("/transparency/requests", headers=HTML)
+    assert page.status_code == 200 and 'id="requests-map-data"' in page.text
+    assert_no_h3_id(page.text)
+    # The published data keeps the cells, for anyone to recompute the figures.
+    (row,) = client.get("/api/v1/transparency/requests").json()["requests"]
+    assert row["cells"] and all(h3.is_valid_cell(c) for c in row["cells"])
