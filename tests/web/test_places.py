@@ -41,6 +41,7 @@ PLACES = [
     ("Hilltop", CENTRE_LAT + 0.0081, CENTRE_LNG),
     ("Riverside", CENTRE_LAT, CENTRE_LNG + 0.0035),
 ]
+COARSE_NOTE = "A coarse area of a few hundred homes, never an address."
 
 
 @pytest.fixture
@@ -171,3 +172,36 @@ def test_the_public_request_log_page_prints_no_h3_id(client: TestClient, runtime
     # The published data keeps the cells, for anyone to recompute the figures.
     (row,) = client.get("/api/v1/transparency/requests").json()["requests"]
     assert row["cells"] and all(h3.is_valid_cell(c) for c in row["cells"])
+
+
+def test_describing_a_cell_from_the_viewers_home() -> None:
+    inside = geo.describe_cell(HOME_CELL, home=(HOME_LAT, HOME_LNG))
+    assert inside == "an area of about 0.7 km² (0.3 sq mi) that includes your home"
+    # From a home ~1 mile south of the cell's centre, the area lies north.
+    south = (CENTRE_LAT - 0.0145, CENTRE_LNG)
+    assert geo.describe_cell(HOME_CELL, home=south).endswith(
+        ", its centre about 1.0 mi north of your home"
+    )
+    assert geo.compass_direction(0, 0, -1, -1) == "south-west"
+    # A configured name near the cell comes first.
+    assert geo.describe_cell(HOME_CELL, PLACES, home=south).endswith("around Riverside")
+
+
+def test_away_from_named_places_the_feed_says_where_from_the_viewers_home(
+    client: TestClient, runtime: Runtime
+) -> None:
+    author = make_person(runtime)
+    set_home(runtime, author)
+    viewer = make_person(runtime)
+    set_home(runtime, viewer, radius_mi=5.0)
+    # ~3.3 km north of the viewer's home, over 1.5 km from every named place.
+    post = make_post(runtime, author, lat=HOME_LAT + 0.03, lng=HOME_LNG)
+    assert geo.place_of(post.coarse_cell, PLACES) is None
+    expected = geo.describe_cell(post.coarse_cell, home=(HOME_LAT, HOME_LNG))
+    assert re.search(r", its centre about [12]\.\d mi north of your home$", expected)
+    sign_in(client, viewer)
+    feed = client.get("/feed", headers=HTML).text
+    assert expected in feed
+    assert_no_h3_id(feed, post.coarse_cell)
+    page = client.get(f"/posts/{post.id}", headers=HTML).text
+    assert place_text(page, "post-place") == f"Where: {expected}. {COARSE_NOTE}"

@@ -61,11 +61,13 @@ def _cell_boundary(cell: int) -> list[list[float]]:
 
 
 @pass_context
-def _place(context: Context, cell: int | str) -> str:
+def _place(context: Context, cell: int | str, home: Any = None) -> str:
     """A coarse cell as people read it (``geo.describe_cell``), with the instance's named
-    places: pages never print an H3 id."""
+    places, or from the viewer's own ``home`` (anything with a latitude and a longitude)
+    when given: pages never print an H3 id."""
     settings = context["request"].app.state.runtime.settings
-    return geo.describe_cell(cell, settings.place_names, settings.place_reach_m)
+    position = (home.latitude, home.longitude) if home else None
+    return geo.describe_cell(cell, settings.place_names, settings.place_reach_m, position)
 
 
 templates.env.filters["when"] = _when
