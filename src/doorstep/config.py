@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     # Map tiles. Pages keep working (without a base map) when the tile server is unreachable.
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     tile_attribution: str = "&copy; OpenStreetMap contributors"
+    # Named places (neighbourhoods, streets) that pages use to say where a coarse area is:
+    # "an area of about 0.7 km² around Fishtown". Semicolon-separated name=latitude,longitude:
+    # DOORSTEP_PLACE_NAMES="Fishtown=39.9713,-75.1340;Old City=39.9522,-75.1446". A coarse
+    # area takes the name nearest its centre within place_reach_m; without one, its size.
+    place_names: Annotated[list[tuple[str, float, float]], NoDecode] = []
+    place_reach_m: float = Field(default=1500.0, gt=0)
 
     # Worker
     worker_poll_s: float = 1.0
@@ -152,6 +158,26 @@ class Settings(BaseSettings):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not a time zone (an IANA name such as UTC)") from None
         return value
+
+    @field_validator("place_names", mode="before")
+    @classmethod
+    def _split_places(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        places = []
+        for entry in (e.strip() for e in value.split(";")):
+            if not entry:
+                continue
+            name, _, position = entry.rpartition("=")
+            latitude, _, longitude = position.partition(",")
+            try:
+                lat, lng = float(latitude), float(longitude)
+            except ValueError:
+                lat = lng = float("nan")
+            if not name.strip() or not (abs(lat) <= 90 and abs(lng) <= 180):
+                raise ValueError(f"{entry!r} is not name=latitude,longitude")
+            places.append((name.strip(), lat, lng))
+        return places
 
     def resolved_database_url(self) -> str:
         if self.database_url:

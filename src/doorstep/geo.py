@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import h3
@@ -18,6 +19,7 @@ from doorstep.errors import InvalidInput
 
 EARTH_RADIUS_M = 6_371_008.8
 SQ_M_PER_SQ_MILE = 2_589_988.110336
+METRES_PER_MILE = 1609.344
 # Cells at this resolution (~0.1 km²) index positions for lookups; never shown to anyone.
 INDEX_RESOLUTION = 9
 # Cells at this resolution (~0.7 km², a few hundred homes) are all that other people,
@@ -216,3 +218,87 @@ def area_m2(geom: BaseGeometry) -> float:
 
 def contains_point(geom: BaseGeometry, latitude: float, longitude: float) -> bool:
     return bool(geom.covers(Point(longitude, latitude)))
+
+
+# ---------------------------------------------------------------- places people read
+
+# How far from a coarse cell's centre a configured place name may be to name the cell.
+DEFAULT_PLACE_REACH_M = 1500.0
+SQ_KM_PER_SQ_MILE = SQ_M_PER_SQ_MILE / 1e6
+
+# A named place of the instance (a neighbourhood, a street): name, latitude, longitude.
+NamedPlace = tuple[str, float, float]
+
+
+def cell_int(cell: int | str) -> int:
+    """A cell given as H3's hexadecimal string or as its integer, as the integer."""
+    return cell if isinstance(cell, int) else int(h3.str_to_int(cell))
+
+
+def cell_area_km2(cell: int | str) -> float:
+    return float(h3.cell_area(h3.int_to_str(cell_int(cell)), "km^2"))
+
+
+def place_of(
+    cell: int | str, places: Sequence[NamedPlace], reach_m: float = DEFAULT_PLACE_REACH_M
+) -> str | None:
+    """The name of the configured place nearest the cell's centre, if one lies within
+    ``reach_m`` of it. Decided on the centre alone: every position in the cell gets the
+    same name, so the name tells no more than the cell does."""
+    lat, lng = cell_center(cell_int(cell))
+    best: tuple[float, str] | None = None
+    for name, place_lat, place_lng in places:
+        distance = haversine_m(lat, lng, place_lat, place_lng)
+        if distance <= reach_m and (best is None or distance < best[0]):
+            best = (distance, name)
+    return best[1] if best else None
+
+
+_COMPASS = (
+    "north",
+    "north-east",
+    "east",
+    "south-east",
+    "south",
+    "south-west",
+    "west",
+    "north-west",
+)
+
+
+def compass_direction(lat1: float, lng1: float, lat2: float, lng2: float) -> str:
+    """The initial great-circle bearing from the first point to the second, as one of the
+    eight compass directions ("north-east")."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dl = math.radians(lng2 - lng1)
+    x = math.sin(dl) * math.cos(p2)
+    y = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
+    bearing = math.degrees(math.atan2(x, y)) % 360
+    return _COMPASS[round(bearing / 45) % 8]
+
+
+def describe_cell(
+    cell: int | str,
+    places: Sequence[NamedPlace] = (),
+    reach_m: float = DEFAULT_PLACE_REACH_M,
+    home: tuple[float, float] | None = None,
+) -> str:
+    """A coarse cell in words a person reads, never its H3 id: "an area of about 0.7 km²
+    (0.3 sq mi) around Fishtown", the name only where the instance configured one near;
+    else, for a viewer who gave his own ``home`` (latitude, longitude), where the area
+    lies from it: "..., its centre about 0.8 mi north-east of your home". Only the cell
+    and the viewer's own position go in, so the words tell no more than the cell."""
+    cell = cell_int(cell)
+    km2 = cell_area_km2(cell)
+    size = f"an area of about {km2:.1f} km² ({km2 / SQ_KM_PER_SQ_MILE:.1f} sq mi)"
+    name = place_of(cell, places, reach_m)
+    if name:
+        return f"{size} around {name}"
+    if home is None:
+        return size
+    if cell_of(*home, COARSE_RESOLUTION) == cell:
+        return f"{size} that includes your home"
+    lat, lng = cell_center(cell)
+    miles = haversine_m(*home, lat, lng) / METRES_PER_MILE
+    direction = compass_direction(*home, lat, lng)
+    return f"{size}, its centre about {miles:.1f} mi {direction} of your home"

@@ -100,7 +100,9 @@ def _feed_page(page: Page, user: User, *, as_map: bool) -> Response:
     else:
         posts = feed_display.post_views(session=session, viewer=user, posts=batch.posts)
         if as_map:
-            features = feed_display.map_features(session=session, viewer=user, posts=batch.posts)
+            features = _areas_numbered(
+                feed_display.map_features(session=session, viewer=user, posts=batch.posts)
+            )
         if batch.next_cursor:
             path = "/feed/map" if as_map else "/feed"
             older = f"{path}?{filters.query(cursor=batch.next_cursor)}"
@@ -114,6 +116,17 @@ def _feed_page(page: Page, user: User, *, as_map: bool) -> Response:
         notice=page.notice(NOTICES),
         **post_labels(),
     )
+
+
+def _areas_numbered(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The map's features for the page: posts of one coarse area share a number instead of
+    carrying the cell's H3 id, which the page's source would otherwise print."""
+    numbers: dict[object, int] = {}
+    for feature in features:
+        properties = dict(feature["properties"])
+        properties["area"] = numbers.setdefault(properties.pop("cell"), len(numbers) + 1)
+        feature["properties"] = properties
+    return features
 
 
 @router.get("/feed", response_class=HTMLResponse)

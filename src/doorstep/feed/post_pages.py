@@ -18,9 +18,9 @@ from doorstep.accounts.models import User
 from doorstep.errors import InvalidInput
 from doorstep.feed import comments as feed_comments
 from doorstep.feed import display as feed_display
+from doorstep.feed import homes, tips
 from doorstep.feed import reports as feed_reports
 from doorstep.feed import service as feed_service
-from doorstep.feed import tips
 from doorstep.feed.pages import NOTICES, REPORT_LABELS, post_labels
 from doorstep.feed.schemas import ReportCreate
 from doorstep.http import DbSession
@@ -47,10 +47,12 @@ def _post_page(
         viewer=user,
         comments=feed_comments.list_comments(session=session, viewer=user, post_id=post_id),
     )
+    home = homes.get_home(session=session, owner=user)
     return page.show(
         "feed/post.html",
         post=view,
         cell=post.coarse_cell,
+        home=homes.home_view(home) if home else None,
         comments=comments,
         report_labels=REPORT_LABELS,
         is_moderator=feed_service.is_moderator(user),

@@ -310,9 +310,16 @@ def requests_page(page: ThisPage) -> Response:
         agency_query=urlencode(extra),
         geojson={
             "type": "FeatureCollection",
-            "features": [request_log.request_feature(r) for r in rows if r.cells],
+            "features": [_shown_feature(request_log.request_feature(r)) for r in rows if r.cells],
         },
     )
+
+
+def _shown_feature(feature: dict[str, Any]) -> dict[str, Any]:
+    """A request's map feature as the page embeds it: its outline, without the H3 ids of
+    its cells (the downloads and the API keep them for machines)."""
+    properties = {k: v for k, v in feature["properties"].items() if k != "cells"}
+    return {**feature, "properties": properties}
 
 
 def _log_filters(request: Request) -> request_log.RequestFilter:

@@ -23,10 +23,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
+from jinja2.runtime import Context
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from doorstep import timezones
+from doorstep import geo, timezones
 from doorstep.errors import DoorstepError
 from doorstep.web.forms import form_action, notice_for
 
@@ -64,8 +65,19 @@ def _cell_boundary(cell: int) -> list[list[float]]:
     return [[lat, lng] for lat, lng in h3.cell_to_boundary(h3.int_to_str(cell))]
 
 
+@pass_context
+def _place(context: Context, cell: int | str, home: Any = None) -> str:
+    """A coarse cell as people read it (``geo.describe_cell``), with the instance's named
+    places, or from the viewer's own ``home`` (anything with a latitude and a longitude)
+    when given: pages never print an H3 id."""
+    settings = context["request"].app.state.runtime.settings
+    position = (home.latitude, home.longitude) if home else None
+    return geo.describe_cell(cell, settings.place_names, settings.place_reach_m, position)
+
+
 templates.env.filters["when"] = _when
 templates.env.filters["cell_boundary"] = _cell_boundary
+templates.env.filters["place"] = _place
 
 
 def viewer_zone(request: Request, visitor: Viewer) -> ZoneInfo:

@@ -33,7 +33,13 @@
     maxZoom: 19,
     attribution: box.dataset.attribution || ""
   }).addTo(map);
-  map.on("zoomend", function () { box.dataset.zoom = String(map.getZoom()); });
+  // The view is published on the box (zoom, and bounds as "west,south,east,north") for
+  // the page's tests and for anything that frames the map.
+  function publishView() {
+    box.dataset.zoom = String(map.getZoom());
+    box.dataset.bounds = map.getBounds().toBBoxString();
+  }
+  map.on("moveend zoomend", publishView);
 
   function outlines(geojson) {
     var polygons = geojson.type === "MultiPolygon" ? geojson.coordinates : [geojson.coordinates];
@@ -266,14 +272,20 @@
     }
     if (sqMi === null) {
       delete box.dataset.areaSqMi;
-      say(hint, false);
+      say(hint + limits(), false);
       return;
     }
     box.dataset.areaSqMi = sqMi.toFixed(4);
     var bad = (isFinite(minArea) && sqMi < minArea) || (isFinite(maxArea) && sqMi > maxArea);
-    var limits = isFinite(minArea) && isFinite(maxArea)
-      ? " (policy: " + minArea + " to " + maxArea + " sq mi)" : "";
-    say("Area: " + sqMi.toFixed(3) + " sq mi" + (bad ? limits : "") + hint, bad);
+    var verdict = bad ? (sqMi < minArea ? " — too small" : " — too large") : "";
+    say("Area: " + sqMi.toFixed(3) + " sq mi" + verdict + hint + limits(), bad);
+  }
+
+  // The policy's limits are always part of the readout, so its text (and the room it
+  // takes) changes as little as possible while drawing.
+  function limits() {
+    return isFinite(minArea) && isFinite(maxArea)
+      ? " · policy: " + minArea + " to " + maxArea + " sq mi" : "";
   }
 
   // ------------------------------------------------------------------ modes and events
@@ -365,9 +377,17 @@
     map.fitBounds(circle.getLatLng().toBounds(radius() * 2.5));
   } else if (filled) {
     map.fitBounds(filled.getBounds(), { padding: [20, 20] });
+  } else if (jurisdiction && isFinite(maxArea) && maxArea > 0) {
+    // Open where a request is drawn: the largest area the policy allows (a circle of
+    // maxArea) fills the map, centred on the jurisdiction, instead of the whole
+    // jurisdiction at a zoom where an allowed area is a few pixels wide.
+    var largestRadius = Math.sqrt(maxArea * SQ_M_PER_SQ_MI / Math.PI);
+    map.fitBounds(jurisdiction.getBounds().getCenter().toBounds(largestRadius * 2), {
+      padding: [10, 10]
+    });
   } else if (jurisdiction) {
     map.fitBounds(jurisdiction.getBounds(), { padding: [10, 10] });
   }
-  box.dataset.zoom = String(map.getZoom());
+  publishView();
   box.dataset.ready = "true";
 })();

@@ -70,21 +70,22 @@
       radius: radius, weight: 1, dashArray: "4 4", fill: false, interactive: false
     }).addTo(map);
 
-    // Posts in the same coarse area share one shape, with all of them in its popup.
-    var byCell = {};
+    // Posts in the same coarse area (the page numbers the areas) share one shape, with
+    // all of them in its popup.
+    var byArea = {};
     (data.features || []).forEach(function (feature) {
-      var cell = feature.properties.cell;
-      if (!byCell[cell]) byCell[cell] = { geometry: feature.geometry, posts: [], official: false };
-      byCell[cell].posts.push(feature);
-      if (feature.properties.official) byCell[cell].official = true;
+      var area = feature.properties.area;
+      if (!byArea[area]) byArea[area] = { geometry: feature.geometry, posts: [], official: false };
+      byArea[area].posts.push(feature);
+      if (feature.properties.official) byArea[area].official = true;
     });
-    Object.keys(byCell).forEach(function (cell) {
-      var group = byCell[cell];
+    Object.keys(byArea).forEach(function (area) {
+      var group = byArea[area];
       var layer = L.geoJSON(group.geometry, {
         style: {
           color: group.official ? "#1d4ed8" : "#b45309",
           weight: 2, fillOpacity: Math.min(0.15 + 0.1 * group.posts.length, 0.6),
-          className: "post-area cell-" + cell
+          className: "post-area area-posts-" + group.posts.length
         }
       });
       var list = document.createElement("ul");
@@ -105,7 +106,7 @@
       layer.bindPopup(list);
       layer.addTo(map);
     });
-    feedBox.dataset.areas = String(Object.keys(byCell).length);
+    feedBox.dataset.areas = String(Object.keys(byArea).length);
   }
 
   // ---------------------------------------------------------------- one post's area
