@@ -4,6 +4,7 @@ ingest (a real MP4 made with PyAV, decoded back and checked pixel by pixel)."""
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,11 @@ from tests.factories import (
     upload_clip,
 )
 
+from doorstep.cameras import clips as camera_clips
+from doorstep.cameras.models import Camera
+from doorstep.db import utcnow
+from doorstep.media.kinds import EventKind
+from doorstep.media.video import ClipLimits
 from doorstep.runtime import Runtime
 
 TRIANGLE = [[10, 10], [200, 10], [100, 150]]
@@ -82,8 +88,6 @@ def test_set_get_and_clear_zones(client: TestClient, runtime: Runtime) -> None:
 
     # The stored format the redacted copies read (media.redaction.scaled_zones).
     with runtime.db.transaction() as session:
-        from doorstep.cameras.models import Camera
-
         camera = session.get(Camera, cam.camera.id)
         assert camera is not None
         assert camera.privacy_zones == {
@@ -296,3 +300,32 @@ def test_page_draws_on_the_newest_clips_thumbnail(
     assert f'src="/media/clips/{clip["id"]}.jpg"' in page
     assert 'name="width" value="320"' in page and 'name="height" value="240"' in page
     assert "0,0 320,0 0,240" in page  # the stored zones, on the frame shown
+
+
+def test_ingest_in_one_transaction_fills_the_zones_too(
+    client: TestClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    """``ingest_clip`` (the demo, scripts) stores through the same step as an upload."""
+    owner = make_person(runtime)
+    cam = make_camera(runtime, owner.user)
+    square = [[40, 40], [120, 40], [120, 120], [40, 120]]
+    body = {"width": 320, "height": 240, "polygons": [square], "apply_at_ingest": True}
+    assert client.put(zones_url(cam), json=body, headers=owner.headers).status_code == 200
+    sent = bright_clip(tmp_path / "sent.mp4")
+    with runtime.db.transaction() as session:
+        result = camera_clips.ingest_clip(
+            session=session,
+            storage=runtime.storage,
+            limits=ClipLimits.from_settings(runtime.settings),
+            camera=session.get_one(Camera, cam.camera.id),
+            file_path=sent,
+            started_at=utcnow() - timedelta(minutes=5),
+            kind=EventKind.motion,
+        )
+        assert result.clip is not None
+        clip = {"id": str(result.clip.id), "sha256": result.clip.sha256}
+    stored = _stored_file(client, owner, clip, tmp_path)
+    assert clip["sha256"] == hashlib.sha256(stored.read_bytes()).hexdigest()
+    frames, container_tags, _ = decoded_frames(stored)
+    assert all(frame[42:118, 42:118].max() <= 24 for frame in frames)
+    assert "title" not in container_tags

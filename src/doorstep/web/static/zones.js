@@ -110,7 +110,6 @@
     svg.setAttribute("preserveAspectRatio", "none");
     polygons = readText(textarea.value, sx, sy);
     writeText();
-    box.hidden = false;
     tools.hidden = false;
     hint.hidden = false;
     draw();
