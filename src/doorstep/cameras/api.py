@@ -13,6 +13,7 @@ from doorstep.cameras import deletion as camera_deletion
 from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras import keeps as camera_keeps
 from doorstep.cameras import registry as camera_registry
+from doorstep.cameras import zones as camera_zones
 from doorstep.cameras.schemas import (
     CameraCreate,
     CameraIssued,
@@ -22,6 +23,8 @@ from doorstep.cameras.schemas import (
     ClipRead,
     EventPage,
     EventRead,
+    ZonesRead,
+    ZonesUpdate,
 )
 from doorstep.http import DbSession, PageCursor, RuntimeDep, SettingsDep
 from doorstep.inputs import OptionalMoment
@@ -95,6 +98,44 @@ def revoke_token(camera_id: uuid.UUID, user: CurrentUser, session: DbSession) ->
 
 
 # ---------------------------------------------------------------- timeline
+
+
+@router.get(f"{api}/cameras/{{camera_id}}/zones", response_model=ZonesRead)
+def get_zones(camera_id: uuid.UUID, user: CurrentUser, session: DbSession) -> ZonesRead:
+    """The camera's privacy zones, in the pixels of the frame they were drawn on."""
+    camera = camera_zones.get_zones(session=session, owner=user, camera_id=camera_id)
+    return camera_zones.zones_view(camera)
+
+
+@router.put(f"{api}/cameras/{{camera_id}}/zones", response_model=ZonesRead)
+def set_zones(
+    camera_id: uuid.UUID, body: ZonesUpdate, user: CurrentUser, session: DbSession
+) -> ZonesRead:
+    """Replace the camera's privacy zones. They are filled solid in every copy that leaves
+    you from now on (evidence, feed clips, exports); with apply_at_ingest, also before
+    clips are stored. Copies already made do not change.
+
+    A bad polygon is refused with a 400 whose message names the zone and whose code says
+    what is wrong: `zone_too_many` (over 16 zones), `zone_too_few_points` (under 3),
+    `zone_too_many_points` (over 64), `zone_outside_frame`, `zone_self_intersecting`,
+    `zone_empty` (no area)."""
+    camera = camera_zones.set_zones(
+        session=session,
+        owner=user,
+        camera_id=camera_id,
+        width=body.width,
+        height=body.height,
+        polygons=body.polygons,
+        apply_at_ingest=body.apply_at_ingest,
+    )
+    return camera_zones.zones_view(camera)
+
+
+@router.delete(f"{api}/cameras/{{camera_id}}/zones", status_code=status.HTTP_204_NO_CONTENT)
+def clear_zones(camera_id: uuid.UUID, user: CurrentUser, session: DbSession) -> Response:
+    """Remove the camera's privacy zones (later copies only)."""
+    camera_zones.clear_zones(session=session, owner=user, camera_id=camera_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(f"{api}/events", response_model=EventPage)

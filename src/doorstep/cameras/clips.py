@@ -12,11 +12,13 @@ rolls back, and a duplicate's files go with its commit.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -30,8 +32,10 @@ from doorstep.cameras.device_input import (
     insert_event,
 )
 from doorstep.cameras.models import Camera, Clip, MotionEvent
+from doorstep.cameras.zones import ingest_zones
 from doorstep.db import after_commit, undo_on_rollback, utcnow
 from doorstep.media.kinds import EventKind
+from doorstep.media.redaction import RedactionOptions, redact_file, scaled_zones
 from doorstep.media.storage import MediaStorage, removed_on_failure
 from doorstep.media.video import ClipLimits, VideoProbe, make_thumbnail, probe_clip
 
@@ -58,13 +62,40 @@ class StoredClip:
     probe: VideoProbe
 
 
+def _filled_copy(file_path: Path, probe: VideoProbe, zones: dict[str, Any], tmp: Path) -> Path:
+    """The clip with the camera's zones filled solid (no detection, no tags)."""
+    filled = tmp / "filled.mp4"
+    polygons = scaled_zones(zones, probe.width, probe.height)
+    redact_file(file_path, filled, RedactionOptions(faces=False, text=False, zones=polygons))
+    return filled
+
+
 def store_clip(
-    *, storage: MediaStorage, limits: ClipLimits, camera_id: uuid.UUID, file_path: Path
+    *,
+    storage: MediaStorage,
+    limits: ClipLimits,
+    camera_id: uuid.UUID,
+    file_path: Path,
+    zones: dict[str, Any] | None = None,
 ) -> StoredClip:
     """Check a clip with PyAV (every frame decoded), hash it, make its thumbnail and store
     both files. The slow part of an upload, so it touches no database: run it between
-    transactions, off the event loop. A refusal or a failure leaves nothing in storage."""
+    transactions, off the event loop. A refusal or a failure leaves nothing in storage.
+
+    With ``zones`` (a camera's stored privacy zones, ``cameras.zones.ingest_zones``) the
+    zones are filled first: what is hashed, thumbnailed and stored is the filled copy, and
+    the original is never stored."""
     probe = probe_clip(file_path, limits)
+    if zones is None:
+        return _store_checked(storage, camera_id, file_path, probe)
+    with tempfile.TemporaryDirectory(prefix="doorstep-zones-") as tmp:
+        filled = _filled_copy(file_path, probe, zones, Path(tmp))
+        return _store_checked(storage, camera_id, filled, probe_clip(filled, limits))
+
+
+def _store_checked(
+    storage: MediaStorage, camera_id: uuid.UUID, file_path: Path, probe: VideoProbe
+) -> StoredClip:
     thumbnail = make_thumbnail(file_path)
     clip_id = uuid.uuid4()
     stored = StoredClip(
@@ -219,7 +250,13 @@ def ingest_clip(
     )
     if existing is not None:
         return existing
-    stored = store_clip(storage=storage, limits=limits, camera_id=camera.id, file_path=file_path)
+    stored = store_clip(
+        storage=storage,
+        limits=limits,
+        camera_id=camera.id,
+        file_path=file_path,
+        zones=ingest_zones(camera),
+    )
     discard_on_rollback(session=session, storage=storage, stored=stored)
     return record_clip(
         session=session,

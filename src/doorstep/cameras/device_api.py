@@ -17,6 +17,7 @@ from doorstep.cameras import clips as camera_clips
 from doorstep.cameras import events as camera_events
 from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras import registry as camera_registry
+from doorstep.cameras import zones as camera_zones
 from doorstep.cameras.schemas import EventBatch, EventBatchResult, EventCreate, EventRead
 from doorstep.cameras.uploads import CLIP_FILE_FIELD, camera_upload, multipart_body, spooled_upload
 from doorstep.errors import InvalidInput
@@ -60,9 +61,14 @@ def _ingest(
         )
         if existing is not None:  # a retry: the event it made, without decoding it again
             return camera_inbox.event_view(existing.event, camera, existing.clip), False
+        zones = camera_zones.ingest_zones(camera)
     with spooled_upload(upload, limits.max_bytes) as path:
         stored = camera_clips.store_clip(
-            storage=runtime.storage, limits=limits, camera_id=camera_id, file_path=path
+            storage=runtime.storage,
+            limits=limits,
+            camera_id=camera_id,
+            file_path=path,
+            zones=zones,
         )
     with runtime.db.transaction() as session:
         # First: whatever step below refuses or fails (the commit included), the files go.

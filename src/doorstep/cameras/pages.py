@@ -22,6 +22,7 @@ from doorstep.cameras import deletion as camera_deletion
 from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras import keeps as camera_keeps
 from doorstep.cameras import registry as camera_registry
+from doorstep.cameras import zones as camera_zones
 from doorstep.cameras.models import CameraKind, Clip
 from doorstep.cameras.schemas import CameraCreate, CameraRead, CameraUpdate, EventRead
 from doorstep.errors import DoorstepError, InvalidInput, found
@@ -35,6 +36,7 @@ router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 NOTICES = {
     "camera_saved": "Camera settings saved.",
+    "zones_saved": "Privacy zones saved. They apply to copies made from now on.",
     "camera_deleted": "The camera and all its clips were deleted.",
     "token_revoked": "The ingest token was revoked. The camera can no longer upload.",
     "event_deleted": "The event was deleted; its clip file is gone from storage.",
@@ -139,14 +141,39 @@ def add_camera(
     )
 
 
+def _zones_form(page: Page, user: User, camera_id: uuid.UUID) -> dict[str, Any]:
+    """The privacy zones section: the still frame and the saved zones drawn on it."""
+    session = page.session
+    frame = camera_zones.still_frame(session=session, owner=user, camera_id=camera_id)
+    camera = camera_zones.get_zones(session=session, owner=user, camera_id=camera_id)
+    return {
+        "frame": frame,
+        "frame_src": f"/media/clips/{frame.clip_id}.jpg"
+        if frame.clip_id
+        else "/static/zone-frame.svg",
+        "points": camera_zones.points_text(
+            camera_zones.zones_on_frame(camera, frame.width, frame.height)
+        ),
+        "apply_at_ingest": camera.zones_at_ingest,
+    }
+
+
 def _camera_page(
-    page: Page, camera: CameraRead, *, values: dict[str, Any] | None = None
+    page: Page,
+    camera: CameraRead,
+    *,
+    values: dict[str, Any] | None = None,
+    zone_values: dict[str, Any] | None = None,
+    zones_error: str | None = None,
 ) -> Response:
+    zones = _zones_form(page, page.visitor.user, camera.id)
     return _form_page(
         page,
         "cameras/detail.html",
         values=values or camera.model_dump(mode="json"),
         camera=camera,
+        zones={**zones, **(zone_values or {})},
+        zones_error=zones_error,
         notice=page.notice(NOTICES),
     )
 
@@ -180,6 +207,39 @@ def update_camera(
         done=lambda _: redirect(f"/cameras/{camera_id}?notice=camera_saved"),
         refused=page.refusal(_camera_page, current, values=values),
     )
+
+
+@router.post("/cameras/{camera_id}/zones", response_class=HTMLResponse)
+def save_zones(camera_id: uuid.UUID, page: ThisPage, user: PageUser, form: CheckedForm) -> Response:
+    current = _own_camera(page.session, user, camera_id)
+    points, apply_at_ingest = text(form.get("points")), checkbox(form.get("apply_at_ingest"))
+    zone_values = {"points": points, "apply_at_ingest": apply_at_ingest}
+
+    def save() -> object:
+        return camera_zones.set_zones(
+            session=page.session,
+            owner=user,
+            camera_id=camera_id,
+            width=_whole(form.get("width")),
+            height=_whole(form.get("height")),
+            polygons=camera_zones.parse_points(points),
+            apply_at_ingest=apply_at_ingest,
+        )
+
+    return page.act(
+        save,
+        done=lambda _: redirect(f"/cameras/{camera_id}?notice=zones_saved#zones"),
+        refused=page.refusal(
+            _camera_page, current, zone_values=zone_values, error_as="zones_error"
+        ),
+    )
+
+
+def _whole(value: object) -> int:
+    try:
+        return int(text(value).strip())
+    except ValueError:
+        raise InvalidInput("The frame's size is missing.", code="invalid_frame") from None
 
 
 @router.post("/cameras/{camera_id}/token/rotate", response_class=HTMLResponse)

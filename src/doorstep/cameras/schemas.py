@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import ConfigDict, Field, field_validator
 
@@ -13,6 +14,7 @@ from doorstep.inputs import (
     Line,
     Longitude,
     Moment,
+    Number,
     OptionalFlag,
     OptionalLine,
     OptionalMoment,
@@ -132,3 +134,33 @@ class EventRead(Schema):
 class EventPage(Schema):
     events: list[EventRead]
     next_cursor: str | None
+
+
+ZonePoint = tuple[Number, Number]
+# Generous caps against abuse only: the limits an owner meets (16 zones, 3 to 64 points)
+# are the service's, refused with a 400 that names the zone.
+ZonePolygon = Annotated[list[ZonePoint], Field(max_length=1024)]
+
+
+class ZonesUpdate(Schema):
+    """Privacy zones drawn on a ``width`` by ``height`` frame, in its pixels."""
+
+    width: WholeNumber = Field(ge=16, le=7680, description="The frame's width in pixels.")
+    height: WholeNumber = Field(ge=16, le=7680, description="The frame's height in pixels.")
+    polygons: list[ZonePolygon] = Field(
+        max_length=256,
+        description="Up to 16 polygons of 3 to 64 [x, y] points each, inside the frame, "
+        "whose outline does not cross itself. An empty list clears the zones.",
+    )
+    apply_at_ingest: Flag = Field(
+        default=False,
+        description="Also fill the zones before clips are stored, so the area is never kept.",
+    )
+
+
+class ZonesRead(Schema):
+    camera_id: uuid.UUID
+    width: int | None = Field(description="The frame the zones were drawn on (null: no zones).")
+    height: int | None
+    polygons: list[list[ZonePoint]]
+    apply_at_ingest: bool
