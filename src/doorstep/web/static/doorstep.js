@@ -32,4 +32,10 @@
       }
     });
   }
+
+  // The service worker keeps the offline page (and shows push alerts); registering it
+  // again on each page is cheap, the browser only checks it for updates.
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+  }
 })();
