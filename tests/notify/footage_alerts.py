@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from fastapi.testclient import TestClient
+import httpx
 from tests.factories import (
     Person,
     active_request,
@@ -38,7 +38,7 @@ class FootageAlert:
         return f"/requests/{self.request_id}/answer"
 
 
-def footage_alert(runtime: Runtime, client: TestClient) -> FootageAlert:
+def footage_alert(runtime: Runtime, client: httpx.Client) -> FootageAlert:
     """An owner asked for footage by a verified agency, his alert delivered."""
     set_policy(runtime, moderator_review=False)
     agency = make_agency(runtime, name=AGENCY, lat=LAT, lng=LNG)
