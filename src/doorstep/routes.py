@@ -32,14 +32,17 @@ from doorstep.footage import moderation_pages as footage_moderation_pages
 from doorstep.footage import owner_pages as footage_owner_pages
 from doorstep.footage import preview_api as footage_preview_api
 from doorstep.footage import preview_pages as footage_preview_pages
+from doorstep.footage import summaries as footage_summaries
 from doorstep.notify import api as notify_api
 from doorstep.notify import pages as notify_pages
+from doorstep.notify.service import Summarizer
 from doorstep.routing import EarlyAuthenticators
 from doorstep.transparency import api as transparency_api
 from doorstep.transparency import pages as transparency_pages
 from doorstep.transparency import records_admin_pages as transparency_records_admin
 from doorstep.transparency import records_api as transparency_records_api
 from doorstep.transparency import records_pages as transparency_records_pages
+from doorstep.web import install as web_install
 from doorstep.web.render import LayoutContext
 
 API_ROUTERS: tuple[APIRouter, ...] = (
@@ -72,6 +75,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     transparency_records_pages.router,
     transparency_records_admin.router,
     notify_pages.router,
+    web_install.router,
 )
 
 # What the layout of every signed-in page shows besides the page (``web.render.show``).
@@ -79,6 +83,11 @@ LAYOUT_CONTEXT: tuple[LayoutContext, ...] = (
     notify_pages.layout_context,
     camera_pages.layout_context,
 )
+
+# The short line of an alert in a list, by topic, from the domain that sends it.
+ALERT_SUMMARIES: dict[str, Summarizer] = {
+    footage_summaries.ALERT_TOPIC: footage_summaries.alert_summaries,
+}
 
 
 def include_all(app: FastAPI) -> None:
@@ -91,3 +100,5 @@ def include_all(app: FastAPI) -> None:
         user=account_deps.authenticate_api_user, camera=camera_uploads.authenticate_device
     )
     app.state.layout_context = LAYOUT_CONTEXT
+    app.state.subject_opened = notify_pages.subject_opened
+    app.state.alert_summaries = ALERT_SUMMARIES

@@ -26,6 +26,7 @@ from doorstep.footage.models import (
     RequestStatus,
 )
 from doorstep.footage.notice import Notice, render_notice
+from doorstep.footage.summaries import ALERT_TOPIC, answer_link
 from doorstep.notify import outbox
 from doorstep.notify import service as notify_service
 from doorstep.notify.handlers import BatchContext, JobContext
@@ -62,10 +63,10 @@ def _deliver(
         alerts.append(
             notify_service.Alert(
                 user_id=recipient.owner_id,
-                topic="footage_request",
+                topic=ALERT_TOPIC,
                 title=notice.title,
                 body=notice.body,
-                link=f"/requests/{request.id}/answer",
+                link=answer_link(request.id),
             )
         )
     notify_service.alert_users(session=session, alerts=alerts)

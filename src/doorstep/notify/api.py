@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from doorstep.accounts.deps import CurrentUser
 from doorstep.http import DbSession, SettingsDep
 from doorstep.inputs import Line
 from doorstep.notify import service as notify_service
+from doorstep.notify.pages import alert_summaries
 from doorstep.routing import GuardedRoute
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"], route_class=GuardedRoute)
@@ -26,6 +27,13 @@ class NotificationRead(BaseModel):
     link: str | None
     created_at: datetime
     read_at: datetime | None
+    summary: str | None = Field(
+        default=None, description="A short line that stands for the body in a list, if any."
+    )
+
+
+class MarkedRead(BaseModel):
+    marked: int = Field(description="How many unread alerts were marked read.")
 
 
 class WebhookCreate(BaseModel):
@@ -45,12 +53,23 @@ class WebhookIssued(WebhookRead):
 
 @router.get("/notifications", response_model=list[NotificationRead])
 def list_notifications(
-    user: CurrentUser, session: DbSession, unread: bool = False
+    request: Request, user: CurrentUser, session: DbSession, unread: bool = False
 ) -> list[NotificationRead]:
+    notes = notify_service.inbox(session=session, user_id=user.id, unread_only=unread)
+    summaries = notify_service.summarize(
+        session=session, notes=notes, summarizers=alert_summaries(request)
+    )
     return [
-        NotificationRead.model_validate(n)
-        for n in notify_service.inbox(session=session, user_id=user.id, unread_only=unread)
+        NotificationRead.model_validate(n).model_copy(update={"summary": summaries.get(n.id)})
+        for n in notes
     ]
+
+
+@router.post("/notifications/read", response_model=MarkedRead)
+def mark_all_read(user: CurrentUser, session: DbSession) -> MarkedRead:
+    """Mark every unread alert of the caller read."""
+    marked = notify_service.mark_read(session=session, user_id=user.id, notification_id=None)
+    return MarkedRead(marked=marked)
 
 
 @router.post("/notifications/{notification_id}/read", status_code=status.HTTP_204_NO_CONTENT)

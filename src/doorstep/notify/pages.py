@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -36,10 +37,28 @@ def layout_context(session: Session, user: User) -> dict[str, object]:
     return {"unread_alerts": notify_service.unread_count(session=session, user_id=user.id)}
 
 
+def subject_opened(session: Session, user: User, path: str, query: str) -> None:
+    """A signed-in page was opened: the alerts that link to it are read."""
+    notify_service.mark_subject_read(session=session, user_id=user.id, path=path, query=query)
+
+
+def alert_summaries(request: Request) -> Mapping[str, notify_service.Summarizer]:
+    """The summarizers ``routes.py`` gave the app, by alert topic."""
+    found: Mapping[str, notify_service.Summarizer] = getattr(
+        request.app.state, "alert_summaries", {}
+    )
+    return found
+
+
 @router.get("/notifications", response_class=HTMLResponse)
 def inbox(page: ThisPage, user: PageUser) -> Response:
     notes = notify_service.inbox(session=page.session, user_id=user.id, limit=100)
-    return page.show("notify/inbox.html", notes=notes, notice=page.notice(NOTICES))
+    summaries = notify_service.summarize(
+        session=page.session, notes=notes, summarizers=alert_summaries(page.request)
+    )
+    return page.show(
+        "notify/inbox.html", notes=notes, summaries=summaries, notice=page.notice(NOTICES)
+    )
 
 
 @router.post("/notifications/read")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -159,6 +159,43 @@ def mark_read(*, session: Session, user_id: uuid.UUID, notification_id: uuid.UUI
         stmt = stmt.where(Notification.id == notification_id)
     result = session.execute(stmt.values(read_at=utcnow()))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def mark_subject_read(*, session: Session, user_id: uuid.UUID, path: str, query: str = "") -> int:
+    """Mark read every unread alert of this user that links to the page at ``path`` (with
+    ``query``, or without one): opening an alert's subject answers the alert. Returns
+    how many were marked."""
+    links = [path, f"{path}?{query}"] if query else [path]
+    result = session.execute(
+        update(Notification)
+        .where(
+            Notification.user_id == user_id,
+            Notification.read_at.is_(None),
+            Notification.link.in_(links),
+        )
+        .values(read_at=utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# For one topic, the summary line of each of its alerts' links (e.g. a footage request's
+# "agency · incident type · window"), given by the domain that sends them.
+Summarizer = Callable[..., Mapping[str, str]]
+
+
+def summarize(
+    *, session: Session, notes: Sequence[Notification], summarizers: Mapping[str, Summarizer]
+) -> dict[uuid.UUID, str]:
+    """The short line that stands for each alert's text in a list, by notification id,
+    for the alerts whose topic has a summarizer; the others keep their own text."""
+    summaries: dict[uuid.UUID, str] = {}
+    for topic, summarizer in summarizers.items():
+        links = {n.id: n.link for n in notes if n.topic == topic and n.link}
+        if not links:
+            continue
+        lines = summarizer(session=session, links=list(links.values()))
+        summaries.update({i: lines[link] for i, link in links.items() if link in lines})
+    return summaries
 
 
 def get_notification(*, session: Session, notification_id: uuid.UUID) -> Notification | None:

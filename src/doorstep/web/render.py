@@ -41,6 +41,9 @@ templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
 
 # What the layout of a signed-in page shows besides the page, for (session, user).
 LayoutContext = Callable[[Session, Any], Mapping[str, object]]
+# Told, for (session, user, path, query), that a signed-in user opened a page: the alerts
+# that link to it are answered (``routes.py`` puts it on the app as ``subject_opened``).
+SubjectOpened = Callable[[Session, Any, str, str], None]
 
 
 class Viewer(Protocol):
@@ -140,9 +143,13 @@ def show(
     **context: Any,
 ) -> HTMLResponse:
     """Render a page of a signed-in area: for a signed-in visitor the layout also shows
-    what the app's ``layout_context`` providers give (the unread alert count)."""
+    what the app's ``layout_context`` providers give (the unread alert count), once the
+    app's ``subject_opened`` was told this page was opened."""
     layout: dict[str, object] = {}
     if visitor.user is not None:
+        opened: SubjectOpened | None = getattr(request.app.state, "subject_opened", None)
+        if opened is not None:
+            opened(session, visitor.user, request.url.path, request.url.query)
         providers: tuple[LayoutContext, ...] = getattr(request.app.state, "layout_context", ())
         for provide in providers:
             layout.update(provide(session, visitor.user))

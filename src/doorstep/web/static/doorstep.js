@@ -32,6 +32,12 @@
       }
     });
   }
+
+  // The service worker keeps the offline page (and shows push alerts); registering it
+  // again on each page is cheap, the browser only checks it for updates.
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+  }
 })();
 
 // The browser's time zone, for people who chose none: the server shows times in it from
