@@ -4,34 +4,12 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page
-from tests.factories import (
-    active_request,
-    make_agency,
-    make_camera,
-    make_officer,
-    make_person,
-    make_post,
-    set_home,
-    set_policy,
-    sign_in_browser,
-)
+from tests.e2e.site_pages import LAT, LNG, build_site
+from tests.factories import make_camera, make_person, sign_in_browser
 
-from doorstep.accounts.models import Role
 from doorstep.runtime import Runtime
 
 pytestmark = pytest.mark.browser
-
-LAT, LNG = 39.9526, -75.1652
-
-PUBLIC = ["/", "/signin", "/signup", "/transparency", "/transparency/agencies",
-          "/transparency/requests", "/transparency/policy", "/transparency/audit",
-          "/transparency/datasets"]  # fmt: skip
-RESIDENT = ["/timeline", "/cameras", "/cameras/new", "/feed", "/feed/map", "/feed/home",
-            "/feed/mine", "/feed/guidelines", "/posts/new", "/account", "/account/2fa",
-            "/account/notifications", "/account/tokens", "/notifications", "/requests",
-            "/agencies/apply"]  # fmt: skip
-OFFICER = ["/agency", "/agency/requests/new", "/feed/tips"]
-ADMIN = ["/admin/agencies", "/admin/records", "/moderation", "/moderation/requests"]
 
 
 def _sideways(page: Page, paths: list[str]) -> dict[str, int]:
@@ -49,35 +27,13 @@ def _sideways(page: Page, paths: list[str]) -> dict[str, int]:
 @pytest.mark.parametrize("width", [390, 1280])
 def test_no_page_scrolls_sideways(page: Page, runtime: Runtime, width: int) -> None:
     page.set_viewport_size({"width": width, "height": 844})
-    set_policy(runtime, moderator_review=False)
-    resident = make_person(runtime)
-    set_home(runtime, resident)
-    camera = make_camera(runtime, resident.user, latitude=LAT, longitude=LNG).camera
-    post = make_post(runtime, resident, lat=LAT, lng=LNG)
-    agency = make_agency(runtime, lat=LAT, lng=LNG)
-    officer = make_officer(runtime, agency)
-    request_id = active_request(runtime, officer, lat=LAT, lng=LNG)
-    admin = make_person(runtime, role=Role.admin)
-    wide = _sideways(page, [*PUBLIC, f"/transparency/agencies/{agency.id}"])
-    sign_in_browser(page, resident)
-    wide |= _sideways(
-        page,
-        [
-            *RESIDENT,
-            f"/cameras/{camera.id}",
-            f"/cameras/{camera.id}/delete",
-            f"/posts/{post.id}",
-            f"/posts/{post.id}/edit",
-            "/requests/shared",
-            "/agency/invitations/accept",
-        ],
-    )
-    page.context.clear_cookies()
-    sign_in_browser(page, officer, runtime)
-    wide |= _sideways(page, [*OFFICER, f"/agency/requests/{request_id}"])
-    page.context.clear_cookies()
-    sign_in_browser(page, admin)
-    wide |= _sideways(page, ADMIN)
+    site = build_site(runtime)
+    wide: dict[str, int] = {}
+    for person, paths in site.visits:
+        page.context.clear_cookies()
+        if person is not None:
+            sign_in_browser(page, person, runtime if person is site.officer else None)
+        wide |= _sideways(page, paths)
     assert wide == {}
 
 
