@@ -83,6 +83,7 @@ def test_the_preference_through_the_account_page_and_the_api(
     page = browser(client)
     csrf = sign_in(page, person, runtime)
     account = page.get("/account", headers=HTML).text
+    assert f'name="csrf_token" value="{csrf}"' in account  # the form carries its token
     assert 'name="time_zone"' in account and '<option value="America/Chicago"' in account
     r = page.post("/account/time-zone", data={"csrf_token": csrf, "time_zone": "Nowhere/Else"})
     assert r.status_code == 400 and "Choose a time zone" in form_error(r.text)

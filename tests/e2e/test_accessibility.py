@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page
@@ -29,14 +30,15 @@ RUN_AXE = """async () => {
 }"""
 
 
-def _audit(page: Page, path: str) -> list[dict[str, object]]:
+def _audit(page: Page, path: str) -> dict[str, object]:
     answer = page.goto(path)
     assert answer is not None and answer.status < 400, (path, answer and answer.status)
     page.wait_for_load_state("load")
     # Evaluated through the DevTools protocol, which the page's CSP does not govern.
     page.evaluate(AXE.read_text())
     found: list[dict[str, object]] = page.evaluate(RUN_AXE)
-    return found
+    width = page.evaluate("document.documentElement.scrollWidth")
+    return {"violations": found, "scroll_width": width}
 
 
 @pytest.mark.parametrize("width", [390, 1280])
@@ -47,7 +49,7 @@ def test_no_page_has_a_serious_or_critical_violation(
         pytest.fail(f"axe-core is not installed at {AXE}: run `npm ci` in the repository root")
     page.set_viewport_size({"width": width, "height": 844})
     site = build_site(runtime)
-    results: dict[str, list[dict[str, object]]] = {}
+    results: dict[str, dict[str, Any]] = {}
     for person, paths in site.visits:
         page.context.clear_cookies()
         role = "anonymous"
@@ -59,7 +61,11 @@ def test_no_page_has_a_serious_or_critical_violation(
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / f"axe-{width}.json").write_text(json.dumps(results, indent=2))
     grave = {
-        page_id: [f"{v['id']} ({v['impact']}): {v['nodes']}" for v in found if v["impact"] in GRAVE]
+        page_id: [
+            f"{v['id']} ({v['impact']}): {v['nodes']}"
+            for v in found["violations"]
+            if v["impact"] in GRAVE
+        ]
         for page_id, found in results.items()
     }
     assert {k: v for k, v in grave.items() if v} == {}

@@ -85,6 +85,7 @@ def test_preview_page_then_share_with_the_previewed_choices(
     assert "Preparing the preview" in shown and 'http-equiv="refresh"' in shown
     run_jobs(runtime)
     shown = page.get(r.headers["location"], headers=HTML).text
+    assert f'name="csrf_token" value="{csrf}"' in shown  # the form carries its token
     assert 'id="original"' in shown and 'id="redacted"' in shown
     assert re.search(r"Hidden: 0 faces?,\s+0 text regions?,\s+0 privacy zones?,\s+1 box", shown)
     assert ">4 4 40 30 0 1.5<" in shown  # the box, shown again to edit

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import h3
@@ -87,7 +88,7 @@ def viewer_zone(request: Request, visitor: Viewer) -> ZoneInfo:
     """The zone this visitor reads (and types) times in: ``timezones.viewer_zone``."""
     return timezones.viewer_zone(
         getattr(visitor.user, "time_zone", None),
-        request.cookies.get(timezones.BROWSER_COOKIE),
+        unquote(request.cookies.get(timezones.BROWSER_COOKIE) or ""),
         request.app.state.runtime.settings.time_zone,
     )
 

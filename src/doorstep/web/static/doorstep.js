@@ -53,7 +53,9 @@
   var current = document.cookie.split("; ").filter(function (c) {
     return c.indexOf("doorstep_tz=") === 0;
   })[0];
-  var value = encodeURIComponent(zone);
+  // IANA names are letters, digits and "/_+-": safe in a cookie as they are.
+  if (!/^[A-Za-z0-9/_+-]+$/.test(zone)) return;
+  var value = zone;
   if (current !== "doorstep_tz=" + value) {
     var secure = location.protocol === "https:" ? "; Secure" : "";
     document.cookie = "doorstep_tz=" + value + "; Path=/; Max-Age=31536000; SameSite=Lax" + secure;
