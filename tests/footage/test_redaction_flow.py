@@ -8,15 +8,18 @@ import hashlib
 import json
 import subprocess
 import sys
+import threading
+import time
 import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
-from tests.factories import run_jobs
+from tests.factories import notifications, run_jobs
 from tests.media.haar import haar_sees
 from tests.redaction_support import (
     LOCATION,
@@ -31,6 +34,7 @@ from tests.redaction_support import (
     zone_mask,
 )
 
+from doorstep.audit import AuditRecord
 from doorstep.cameras.models import Camera, Clip
 from doorstep.footage.evidence import verify_bundle
 from doorstep.footage.models import Evidence, EvidenceStatus
@@ -261,3 +265,122 @@ def test_bundle_manifest_verifies_and_tampering_is_caught(
         assert any("SHA-256" in p or "redact" in p for p in check.problems), check.problems
         cli = _cli_verify(tampered)
         assert cli.returncode == 1 and "FAIL" in cli.stderr, (label, cli.stdout, cli.stderr)
+
+
+# A manual box over a textured part of the second photo (frames 10-19), far from its
+# faces, hidden from 1.2 s to 1.6 s only.
+MANUAL_BOX = [100.0, 345.0, 180.0, 420.0]
+
+
+def _region_change(a: Path, b: Path) -> list[float]:
+    """Per frame, the mean absolute difference of two clips inside MANUAL_BOX."""
+    x1, y1, x2, y2 = (int(v) for v in MANUAL_BOX)
+    return [
+        float(np.abs(fa[y1:y2, x1:x2].astype(int) - fb[y1:y2, x1:x2].astype(int)).mean())
+        for fa, fb in zip(frames_of(a), frames_of(b), strict=True)
+    ]
+
+
+def test_manual_box_hides_its_span_only_and_a_removed_track_stays_visible(
+    client: TestClient,
+    runtime: Runtime,
+    tmp_path: Path,
+    face_clip: tuple[Path, Truth],
+    face_detector: Any,
+) -> None:
+    source, truth = face_clip
+    s = scene(client, runtime, source)
+    _share(client, s)
+    run_jobs(runtime)
+    # The first copy's tracks, from its manifest: the agency has not opened it, so the
+    # owner can still take it back, and then share again with his edits.
+    [item] = _evidence(runtime)
+    assert item.redaction
+    faces = [t for t in item.redaction["tracks"] if t["kind"] == "face"]
+    track = max(faces, key=lambda t: t["detections"])
+    span = range(track["first_frame"], track["last_seen_frame"] + 1)
+    r = client.post(f"/api/v1/shared/{item.id}/withdraw", headers=s.owner.headers)
+    assert r.status_code == 204, r.text
+    # Text off: the text detector's regions also cover parts of these photos, faces
+    # included, and would hide the face whose track is taken back.
+    edits = {
+        "text": False,
+        "manual_boxes": [{"box": MANUAL_BOX, "start_s": 1.2, "end_s": 1.6}],
+        "removals": [{"track_id": track["track_id"]}],
+    }
+    _share(client, s, edits)
+    run_jobs(runtime)
+    second, _entry = _agency_copy(client, s, tmp_path, "second.mp4")
+    # The removed track's face shows again in its frames; no other face does.
+    found = _faces_on_labels(face_detector, second, truth)
+    assert sum(found[i] for i in span) >= len(span) // 2
+    assert [found[i] for i in range(len(truth)) if i not in span] == [0] * (len(truth) - len(span))
+    # The box is hidden in 1.2-1.6 s (frames 12-16) and nowhere else.
+    change = _region_change(source, second)
+    assert min(change[13:16]) > 8.0, change
+    assert max(change[:11] + change[18:]) < 3.0, change
+
+
+def test_a_copy_that_cannot_be_made_shares_nothing_and_tells_the_owner(
+    client: TestClient, runtime: Runtime, tmp_path: Path, face_clip: tuple[Path, Truth]
+) -> None:
+    s = scene(client, runtime, face_clip[0])
+    before = _counts(client, s)
+    _share(client, s)
+    [item] = _evidence(runtime)
+    runtime.storage.put_bytes(staged_key(item.id), b"this is not a video" * 100, "video/mp4")
+    run_jobs(runtime)
+    [item] = _evidence(runtime)
+    assert item.status == EvidenceStatus.redaction_failed
+    assert item.redaction_error == "the clip's file could not be read as video"
+    assert item.storage_key is None or not runtime.storage.exists(item.storage_key)
+    alerts = [n for n in notifications(runtime, s.owner) if "could not be prepared" in n.title]
+    assert len(alerts) == 1 and "could not be read as video" in alerts[0].body
+    assert (
+        client.get(f"/api/v1/requests/{s.request_id}/evidence", headers=s.officer.headers).json()
+        == []
+    )
+    assert _counts(client, s) == before
+    assert runtime.storage.keys(prefix="redaction/") == []
+    assert runtime.storage.keys(prefix="evidence/") == []
+    # The owner shares the clip again; this time the copy is made.
+    _share(client, s)
+    run_jobs(runtime)
+    assert [e.status for e in _evidence(runtime)] == [
+        EvidenceStatus.redaction_failed,
+        EvidenceStatus.available,
+    ]
+    assert _counts(client, s)["shared"] == 1
+
+
+def test_withdrawn_while_redacting_leaves_no_copy(
+    client: TestClient, runtime: Runtime, face_clip: tuple[Path, Truth]
+) -> None:
+    """The owner takes the clip back while the job is making its copy: the job finishes
+    but records nothing and leaves no file."""
+    s = scene(client, runtime, face_clip[0])
+    _share(client, s)
+    [item] = _evidence(runtime)
+    done: list[int] = []
+    worker = threading.Thread(target=lambda: done.append(run_jobs(runtime)))
+    worker.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        [item] = _evidence(runtime)
+        if (item.redaction_progress or 0) > 0:
+            break
+        time.sleep(0.02)
+    assert item.status == EvidenceStatus.redacting and (item.redaction_progress or 0) > 0
+    r = client.post(f"/api/v1/shared/{item.id}/withdraw", headers=s.owner.headers)
+    assert r.status_code == 204, r.text
+    worker.join(120)
+    assert done and not worker.is_alive()
+    [item] = _evidence(runtime)
+    assert item.status == EvidenceStatus.withdrawn
+    assert item.storage_key is None and item.redaction is None
+    assert runtime.storage.keys(prefix="evidence/") == []
+    assert runtime.storage.keys(prefix="redaction/") == []
+    assert _counts(client, s)["shared"] == 0
+    with runtime.db.transaction() as session:
+        actions = list(session.scalars(select(AuditRecord.action)))
+    assert "evidence.redacted" not in actions
