@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -384,3 +386,68 @@ def test_withdrawn_while_redacting_leaves_no_copy(
     with runtime.db.transaction() as session:
         actions = list(session.scalars(select(AuditRecord.action)))
     assert "evidence.redacted" not in actions
+
+
+def _worker(runtime: Runtime, log: Path) -> subprocess.Popen[bytes]:
+    """A real ``doorstep worker`` process on the test's database and storage, with a
+    short lease so that a killed worker's job is taken over within seconds."""
+    settings = runtime.settings
+    env = {
+        **os.environ,
+        "DOORSTEP_DATA_DIR": str(settings.data_dir),
+        "DOORSTEP_DATABASE_URL": settings.resolved_database_url(),
+        "DOORSTEP_MEDIA_URL": str(settings.media_url),
+        "DOORSTEP_WORKER_POLL_S": "0.1",
+        "DOORSTEP_WORKER_LEASE_S": "3",
+        "DOORSTEP_WORKER_BACKOFF_BASE_S": "0",
+        "DOORSTEP_WORKER_BACKOFF_MAX_S": "0",
+    }
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "doorstep", "worker"], env=env, stdout=out, stderr=out
+        )
+
+
+def _wait_for(runtime: Runtime, done: Any, seconds: float) -> Evidence:
+    deadline = time.monotonic() + seconds
+    while True:
+        [item] = _evidence(runtime)
+        if done(item) or time.monotonic() > deadline:
+            return item
+        time.sleep(0.1)
+
+
+def test_a_worker_killed_during_redaction_is_taken_over_and_shares_once(
+    client: TestClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    long_clip = tmp_path / "long.mp4"
+    write_tagged_clip(long_clip, total=100)  # 10 s at 640x480
+    s = scene(client, runtime, long_clip)
+    _share(client, s)
+    log = tmp_path / "worker.log"
+    first = _worker(runtime, log)
+    try:
+        item = _wait_for(runtime, lambda e: (e.redaction_progress or 0) > 0, 180)
+        assert item.status == EvidenceStatus.redacting and (item.redaction_progress or 0) > 0
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    second = _worker(runtime, log)
+    try:
+        item = _wait_for(runtime, lambda e: e.status != EvidenceStatus.redacting, 240)
+    finally:
+        second.terminate()
+        second.wait(timeout=60)
+    assert item.status == EvidenceStatus.available, log.read_text()[-3000:]
+    assert runtime.storage.keys(prefix="evidence/") == [item.storage_key]
+    assert runtime.storage.keys(prefix="redaction/") == []
+    with runtime.db.transaction() as session:
+        actions = list(session.scalars(select(AuditRecord.action)))
+    assert actions.count("evidence.redacted") == 1
+    assert _counts(client, s)["shared"] == 1
+    [entry] = client.get(
+        f"/api/v1/requests/{s.request_id}/evidence", headers=s.officer.headers
+    ).json()
+    assert entry["sha256"] == item.sha256 and entry["redaction"]["frames"] == 100
