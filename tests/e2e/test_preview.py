@@ -59,6 +59,8 @@ def _preview_ready(page: Page) -> None:
     expect(page.locator("#redacted")).to_be_visible(timeout=90_000)
     expect(page.locator("#original")).to_be_visible()
     expect(page.locator("#preview-summary")).to_contain_text("Hidden:")
+    for video in ("#original", "#redacted"):  # each loads (its metadata, at least)
+        page.wait_for_function(f"document.querySelector('{video}').readyState >= 1")
 
 
 def test_an_owner_previews_edits_and_shares_with_those_choices(
@@ -68,11 +70,9 @@ def test_an_owner_previews_edits_and_shares_with_those_choices(
     page.get_by_role("button", name="Preview", exact=True).click()
     _preview_ready(page)
     tracks = page.locator('input[name="remove_track"]')
-    removed = []
-    if tracks.count():
-        first = tracks.first
-        removed.append(first.get_attribute("value"))
-        first.check()
+    assert tracks.count() > 0  # the clip's faces were found
+    removed = [tracks.first.get_attribute("value")]
+    tracks.first.check()
     page.locator("#boxes").fill(BOX_LINE)
     page.get_by_role("button", name="Preview", exact=True).click()
     _preview_ready(page)
