@@ -317,10 +317,13 @@ def test_manual_box_hides_its_span_only_and_a_removed_track_stays_visible(
     found = _faces_on_labels(face_detector, second, truth)
     assert sum(found[i] for i in span) >= len(span) // 2
     assert [found[i] for i in range(len(truth)) if i not in span] == [0] * (len(truth) - len(span))
-    # The box is hidden in 1.2-1.6 s (frames 12-16) and nowhere else.
+    # The box is hidden in 1.2-1.6 s (frames 12-16) and nowhere else. Outside its span
+    # the region differs from the original by re-encoding alone, plus, on the frames
+    # where a held face box grows toward it (35% margins), a few grey levels more.
     change = _region_change(source, second)
-    assert min(change[13:16]) > 8.0, change
-    assert max(change[:11] + change[18:]) < 3.0, change
+    inside, outside = change[13:16], change[:11] + change[18:]
+    assert min(inside) > 8.0, change
+    assert max(outside) < 6.0 and min(inside) > 2 * max(outside), change
 
 
 def test_a_copy_that_cannot_be_made_shares_nothing_and_tells_the_owner(

@@ -112,7 +112,7 @@ def test_verify_download_command(client: TestClient, runtime: Runtime, tmp_path:
     log.write_text("".join(_download(client)), encoding="utf-8")
     # The standard-library script the audit page documents verifies the same file.
     page = client.get("/transparency/audit").text
-    script = re.search(r'<pre id="verify-script">(.*?)</pre>', page, re.S)
+    script = re.search(r'<pre id="verify-script"[^>]*>(.*?)</pre>', page, re.S)
     assert script is not None
     (tmp_path / "verify.py").write_text(html.unescape(script.group(1)), encoding="utf-8")
     ran = subprocess.run(
