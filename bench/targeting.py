@@ -1,7 +1,7 @@
 """Targeting at scale: target_owners against a PostGIS baseline, in one run.
 
     .venv/bin/python -m bench generate --db URL --cameras 100000 --events 2000000
-    .venv/bin/python -m bench.targeting --db URL [--requests 1000] [--seed 7]
+    .venv/bin/python -m bench.targeting --db URL [--requests 1000] [--seed 7] [--rounds 3]
 
 Times 1,000 random requests (circles and squares of 0.1-0.5 sq mi around random homes,
 windows of 1-12 h in the data's last 30 days) from the request's input to the owner
@@ -14,16 +14,21 @@ For random requests (circles and squares of 0.1 to 0.5 square miles around rando
 camera homes, windows of 1 to 12 hours inside the data's event span) it times the path
 from an activated request's input (area, window) to the list of owners to notify:
 
-- ``h3``: :func:`doorstep.footage.targeting.target_owners`, as the product runs it.
+- ``h3``: :func:`doorstep.footage.targeting.target_owners` on its H3 path (what SQLite and
+  PostgreSQL without PostGIS run).
+- ``postgis_path``: ``target_owners`` on its PostGIS path (what PostgreSQL with PostGIS
+  runs; migration 20261205_0012's index, which the setup builds where it is missing).
 - ``postgis`` (PostgreSQL with the extension only): a copy of the camera points in a
   ``geometry(Point, 4326)`` column with a GiST index, ``ST_Covers`` (the edge counts as
   inside, as in targeting; ``ST_Within`` would drop points on the edge) plus
   ``accepts_requests`` and an ``EXISTS`` on the window's events through the same
   ``(camera_id, started_at)`` index, grouped into the same owner list.
 
-Both run in the same process, in alternating order, on warm caches, each inside an
-open read transaction (connection checkout is not timed). Every request's two answers
-are compared. Where PostGIS is missing, the result says so and carries no ratio.
+All run in the same process, in rotating order, on warm caches, each inside an open
+read transaction (connection checkout is not timed), over ``--rounds`` passes of the
+same requests; the ratios to the baseline are given per round with min / median / max.
+Every answer is compared with the H3 path's. Where PostGIS is missing, the result says
+so and carries no ratio.
 """
 
 from __future__ import annotations

@@ -457,6 +457,18 @@ def test_postgis_path_refuses_a_database_without_its_index(runtime: Runtime) -> 
         assert target_owners(session=session, area=area, window_start=start, window_end=end) == []
 
 
+def test_postgis_path_reads_positions_only_to_decide_containment() -> None:
+    """Privacy: the PostGIS statement returns owners and cameras, never a position."""
+    start = utcnow()
+    statement = covered_cameras_with_footage(
+        area=geo.circle(*TOWNS[0], 300.0),
+        window_start=start,
+        window_end=start + timedelta(hours=1),
+        max_event_s=MAX_EVENT_S,
+    )
+    assert [column.name for column in statement.selected_columns] == ["owner_id", "id"]
+
+
 def sample_points(area: BaseGeometry, rng: random.Random) -> list[tuple[float, float]]:
     """Points in and around the area, on its edges, and on the corners of nearby cells."""
     minx, miny, maxx, maxy = area.buffer(0.002).bounds

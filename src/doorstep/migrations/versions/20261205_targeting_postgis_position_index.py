@@ -12,9 +12,8 @@ requests are in it, and it carries the camera's id, owner and coordinates, so th
 needs no visit to the table (an index-only scan).
 
 A no-op on SQLite and on PostgreSQL without PostGIS: those keep the H3 path, and the
-application looks for the index at run time. A server that gets PostGIS later gets the
-index by running this revision again (``doorstep migrate`` down to ``20261204_0011`` and
-up).
+application looks for the index at run time. A server that gets PostGIS later builds
+the index by running ``ddl.POSTGIS_POSITION_INDEX`` (README, Deployment).
 """
 
 from collections.abc import Sequence
