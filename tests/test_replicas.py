@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 from sqlalchemy import create_engine, text
+from structlog.testing import capture_logs
 
 from doorstep.app import create_app
 from doorstep.migrate import upgrade
@@ -193,9 +194,14 @@ def test_a_stopped_replica_is_skipped_counted_and_reported(
         assert _metric(client, "doorstep_replica_up", replica=name) == 1
         cluster.stop_replica()
 
-        with _adds(client, 2, "doorstep_replica_skips_total", replica=name, reason="down"):
+        with (
+            capture_logs() as logs,
+            _adds(client, 2, "doorstep_replica_skips_total", replica=name, reason="down"),
+        ):
             assert str(post.id) in feed_ids(client, reader)  # from the primary
             assert client.get("/api/v1/transparency/agencies").status_code == 200
+        skipped = [e for e in logs if e["event"] == "replica.skipped"]
+        assert [(e["replica"], e["reason"]) for e in skipped] == [(name, "down")]  # once
         assert _metric(client, "doorstep_replica_up", replica=name) == 0
 
         ready = client.get("/readyz")

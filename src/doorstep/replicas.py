@@ -49,10 +49,13 @@ FENCE_STATE = "doorstep_read_after"
 _LSN = re.compile(r"^([0-9A-F]{1,8})/([0-9A-F]{1,8})$", re.I)
 
 # On a standby: is it one, how far it has replayed, and how old that is. An idle primary
-# sends nothing, so a standby that has replayed all it received counts as current.
+# sends nothing, so a standby that streams from it (its WAL receiver is connected: the
+# view has a row, whatever the role may see of it) and has replayed all it received
+# counts as current; one cut off from the primary ages from its last replayed commit.
 _STATE_QUERY = text(
     "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text,"
-    " CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
+    " CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()"
+    " AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver) THEN 0"
     " ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()),"
     " 'Infinity') END::float8"
 )
