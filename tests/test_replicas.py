@@ -25,7 +25,15 @@ from doorstep.migrate import upgrade
 from doorstep.replicas import FENCE_COOKIE
 from doorstep.runtime import Runtime
 from tests.conftest import make_settings
-from tests.factories import Person, feed_ids, make_person, make_post, set_home, sign_in
+from tests.factories import (
+    Person,
+    feed_ids,
+    make_camera,
+    make_person,
+    make_post,
+    set_home,
+    sign_in,
+)
 from tests.pg_cluster_support import PgCluster, start_cluster
 
 pytestmark = pytest.mark.postgres
@@ -134,6 +142,32 @@ def test_the_feed_is_read_from_the_replica(runtime: Runtime, cluster: PgCluster)
         cluster.resume_replay()
         cluster.wait_for_replay()
         assert str(post.id) in feed_ids(client, reader)
+
+
+def test_the_portal_the_request_log_and_timelines_are_read_from_the_replica(
+    runtime: Runtime, cluster: PgCluster
+) -> None:
+    owner = make_person(runtime)
+    make_camera(runtime, owner.user)
+    cluster.wait_for_replay()
+    reads = [
+        ("/api/v1/events", owner.headers),
+        ("/api/v1/transparency/requests", {}),
+        ("/api/v1/transparency/agencies", {}),
+        ("/api/v1/transparency/audit/head", {}),
+        ("/api/v1/policy", {}),
+        ("/transparency/requests", {}),
+        ("/transparency/agencies.csv", {}),
+        ("/transparency/policy", {}),
+    ]
+    with _client(runtime) as client:
+        with _adds(client, len(reads), "doorstep_read_sessions_total", target="replica"):
+            for path, headers in reads:
+                assert client.get(path, headers=headers).status_code == 200, path
+        sign_in(client, owner, runtime)
+        cluster.wait_for_replay()
+        with _adds(client, 1, "doorstep_read_sessions_total", target="replica"):
+            assert client.get("/timeline").status_code == 200
 
 
 def test_the_callers_reads_after_his_write_stay_on_the_primary_until_replayed(
