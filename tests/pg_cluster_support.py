@@ -1,6 +1,6 @@
 """A PostgreSQL primary and a streaming replica of its own, for tests that need one.
 
-Built with the machine's PostgreSQL 15 tools (``initdb``, ``pg_basebackup``, ``pg_ctl``)
+Built with the machine's PostgreSQL tools (``initdb``, ``pg_basebackup``, ``pg_ctl``)
 in a temporary folder, on free ports, and run as the ``postgres`` OS user when the tests
 run as root (PostgreSQL refuses to run as root). The machine's own server is not touched.
 
@@ -25,7 +25,16 @@ from pathlib import Path
 
 import psycopg
 
-PG_BIN = Path(os.environ.get("DOORSTEP_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _pg_bin() -> Path:
+    """DOORSTEP_TEST_PG_BIN, else the newest Debian PostgreSQL (15 on this machine)."""
+    if "DOORSTEP_TEST_PG_BIN" in os.environ:
+        return Path(os.environ["DOORSTEP_TEST_PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
 
 # Small and fast: no fsync, little memory (several clusters may run on one machine).
 _PRIMARY_CONF = """
@@ -44,10 +53,6 @@ hot_standby_feedback = on
 wal_receiver_status_interval = 1s
 log_min_messages = warning
 """
-
-
-def pg_available() -> bool:
-    return (PG_BIN / "pg_ctl").exists()
 
 
 def _as_postgres() -> list[str]:
