@@ -1,8 +1,8 @@
 """periodic runs shared by every worker
 
-Revision ID: 20261204_0012
-Revises: 20261204_0011
-Create Date: 2026-12-04 16:00:00
+Revision ID: 20261205_0013
+Revises: 20261205_0012_targeting
+Create Date: 2026-12-05 10:00:00
 
 ``periodic_runs``: when each periodic task (retention sweeps, closing expired requests,
 reminders, the audit's daily heads) is next due for the whole instance, so that two
@@ -16,8 +16,8 @@ from alembic import op
 
 from doorstep.migrations import ddl
 
-revision: str = "20261204_0012"
-down_revision: str | None = "20261204_0011"
+revision: str = "20261205_0013"
+down_revision: str | None = "20261205_0012_targeting"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
