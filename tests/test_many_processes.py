@@ -1,8 +1,9 @@
 """Many processes, one truth: three ``doorstep serve`` processes and two ``doorstep
-worker`` processes on one PostgreSQL database, S3 (moto's server) and an SMTP sink run
-the whole footage-request flow over HTTP. Drafted through one web process, approved
-through another, answered through a third; the notices are delivered by whichever worker
-claims them, once each, and every process shows the same public request log."""
+worker`` processes on a PostgreSQL primary with its streaming replica, S3 (moto's server)
+and an SMTP sink run the whole footage-request flow over HTTP. Drafted through one web
+process, approved through another, answered through a third; the notices are delivered
+by whichever worker claims them, once each, and every process shows the same public
+request log."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import email
 import re
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +20,6 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from doorstep.accounts.models import Role
 from doorstep.db import utcnow
@@ -28,7 +28,7 @@ from doorstep.migrate import upgrade
 from doorstep.notify.channels.email import EMAIL_JOB
 from doorstep.notify.models import JobStatus, Notification, OutboxJob
 from doorstep.runtime import Runtime
-from tests.conftest import PG_ADMIN_URL, S3_KEY_ID, S3_REGION, S3_SECRET, _pg_connect, make_settings
+from tests.conftest import S3_KEY_ID, S3_REGION, S3_SECRET, make_settings
 from tests.factories import (
     HTML,
     Person,
@@ -41,6 +41,7 @@ from tests.factories import (
     sample_clip,
     sign_in,
 )
+from tests.pg_cluster_support import start_cluster
 from tests.process_support import ProcessGroup, eventually, process_group
 from tests.servers import HoldingMailbox
 
@@ -55,6 +56,7 @@ class ClusterDatabase:
 
     primary_url: str
     replica_urls: tuple[str, ...] = ()
+    wait_for_replicas: Callable[[], None] = lambda: None
 
     def environment(self) -> dict[str, str]:
         env = {"DOORSTEP_DATABASE_URL": self.primary_url}
@@ -65,17 +67,20 @@ class ClusterDatabase:
 
 @pytest.fixture
 def cluster_database() -> Iterator[ClusterDatabase]:
-    """A fresh, migrated database on the machine's PostgreSQL. A primary with a streaming
-    replica plugs in here: yield its URLs instead, the test reads nothing else."""
-    name = f"doorstep_multiproc_{uuid.uuid4().hex[:8]}"
-    with _pg_connect(PG_ADMIN_URL) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-            upgrade(url)
-            yield ClusterDatabase(url)
-        finally:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """A primary and its streaming replica of the test's own (``pg_cluster_support``),
+    migrated; the processes send their read-only traffic to the replica."""
+    cluster = start_cluster()
+    try:
+        cluster.create_database("doorstep")
+        upgrade(cluster.primary_url("doorstep"))
+        cluster.wait_for_replay()
+        yield ClusterDatabase(
+            cluster.primary_url("doorstep"),
+            (cluster.replica_url("doorstep"),),
+            cluster.wait_for_replay,
+        )
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture
@@ -156,6 +161,8 @@ def test_the_footage_request_flow_across_three_web_processes_and_two_workers(
             world = {
                 "officer": officer, "moderator": moderator, "alice": alice, "bob": bob,
                 "cam_a": cam_a, "cam_b": cam_b, "started": started, "clip": clip,
+                "wait_for_replicas": cluster_database.wait_for_replicas,
+                "replicated": bool(cluster_database.replica_urls),
             }  # fmt: skip
             _run_flow(group, runtime, box, (one, two, three), world)
             assert all(w.popen.poll() is None for w in workers)
@@ -237,7 +244,9 @@ def _run_flow(
     assert video.status_code == 200 and video.content != world["clip"].read_bytes()
     eventually(lambda: _pending(runtime) == 0, what="an empty outbox", group=group)
 
-    # Every process shows the same public figures.
+    # Every process shows the same public figures (read from the replica once it has
+    # replayed the answers).
+    world["wait_for_replicas"]()
     logs = [c.get("/api/v1/transparency/requests").json() for c in clients]
     rows = [next(row for row in log["requests"] if row["id"] == request_id) for log in logs]
     assert rows[0] == rows[1] == rows[2]
@@ -245,6 +254,13 @@ def _run_flow(
     assert counts == (2, 1, 1, 0)
     heads = {c.get("/api/v1/transparency/audit/head").json()["hash"] for c in clients}
     assert len(heads) == 1
+    if world["replicated"]:  # the public reads went to the replica, in every process
+        for client in clients:
+            metrics = client.get("/metrics").text
+            served = re.search(
+                r'^doorstep_read_sessions_total\{target="replica"\} (\S+)$', metrics, re.M
+            )
+            assert served is not None and float(served.group(1)) >= 1, metrics
 
     # Nothing was done twice: every job done at the first try (``attempts`` counts the
     # failed ones), one redaction, and one mail for each mail job, none repeated.
