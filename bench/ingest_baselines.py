@@ -46,6 +46,7 @@ def in_process_events(
                 ended_at=datetime.fromisoformat(body["ended_at"]),
                 device_ref=body["device_ref"],
                 max_duration_s=runtime.settings.max_clip_duration_s,
+                alert_window_s=runtime.settings.event_alert_window_s,
             ).event
             camera_inbox.event_view(event, camera, None)
     elapsed = time.perf_counter() - started

@@ -8,11 +8,12 @@ domain's table.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -118,12 +119,33 @@ def insert_event(
     unique index refuses the second, and the savepoint lets its transaction carry on to
     answer with the first one's event instead of a 500.
     """
+    return _insert_once(session, camera, event, clip, lambda: _add(session, event, clip))
+
+
+def insert_device_event(session: Session, camera: Camera, event: MotionEvent) -> RecordedEvent:
+    """``insert_event`` for an event without a clip, as one Core ``INSERT`` of the
+    transient ``event``'s columns (every one set by the caller): the single-event ingest
+    path, where the ORM's unit of work cost more than the insert. ``event`` stays out of
+    the session."""
+    row = {column.key: getattr(event, column.key) for column in MotionEvent.__table__.columns}
+    return _insert_once(
+        session, camera, event, None, lambda: session.execute(insert(MotionEvent), [row])
+    )
+
+
+def _insert_once(
+    session: Session,
+    camera: Camera,
+    event: MotionEvent,
+    clip: Clip | None,
+    write: Callable[[], object],
+) -> RecordedEvent:
     if event.device_ref is None:
-        _add(session, event, clip)
+        write()
         return RecordedEvent(event=event, clip=clip)
     try:
         with session.begin_nested():
-            _add(session, event, clip)
+            write()
     except IntegrityError:
         if found := find_device_event(session=session, camera=camera, device_ref=event.device_ref):
             return found
