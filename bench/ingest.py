@@ -366,9 +366,12 @@ def write_results(results: dict[str, Any], folder: Path) -> Path:
 
 
 def summary(results: dict[str, Any]) -> str:
+    # Server CPU per event moves far less than the rate when other work shares the cores.
     lines = [
         f"HTTP, {level['concurrency']:>2} clients: {level['events_per_s']:>8,} events/s,"
-        f" p50 {level['latency']['p50_ms']} ms, p99 {level['latency']['p99_ms']} ms"
+        f" p50 {level['latency']['p50_ms']} ms, p99 {level['latency']['p99_ms']} ms,"
+        f" server CPU {level['cpu_s']['server_process'] * 1000 / max(level['created'], 1):.2f}"
+        " ms/event"
         for level in results["http"]
     ]
     lines.append(

@@ -8,12 +8,12 @@ domain's table.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -119,38 +119,38 @@ def insert_event(
     unique index refuses the second, and the savepoint lets its transaction carry on to
     answer with the first one's event instead of a 500.
     """
-    return _insert_once(session, camera, event, clip, lambda: _add(session, event, clip))
-
-
-def insert_device_event(session: Session, camera: Camera, event: MotionEvent) -> RecordedEvent:
-    """``insert_event`` for an event without a clip, as one Core ``INSERT`` of the
-    transient ``event``'s columns (every one set by the caller): the single-event ingest
-    path, where the ORM's unit of work cost more than the insert. ``event`` stays out of
-    the session."""
-    row = {column.key: getattr(event, column.key) for column in MotionEvent.__table__.columns}
-    return _insert_once(
-        session, camera, event, None, lambda: session.execute(insert(MotionEvent), [row])
-    )
-
-
-def _insert_once(
-    session: Session,
-    camera: Camera,
-    event: MotionEvent,
-    clip: Clip | None,
-    write: Callable[[], object],
-) -> RecordedEvent:
     if event.device_ref is None:
-        write()
+        _add(session, event, clip)
         return RecordedEvent(event=event, clip=clip)
     try:
         with session.begin_nested():
-            write()
+            _add(session, event, clip)
     except IntegrityError:
         if found := find_device_event(session=session, camera=camera, device_ref=event.device_ref):
             return found
         raise
     return RecordedEvent(event=event, clip=clip)
+
+
+def insert_device_event(session: Session, camera: Camera, event: MotionEvent) -> RecordedEvent:
+    """Record an event without a clip unless this camera already sent its device_ref:
+    then the event recorded then (``created`` False), also when a concurrent request
+    recorded it a moment ago.
+
+    One statement when the event is new: a Core ``INSERT ... ON CONFLICT DO NOTHING`` of
+    the transient ``event``'s columns (every one set by the caller), which stands for the
+    look-up, the savepoint and the ORM's unit of work. It names no constraint: whichever
+    unique index refuses a repeated reference, the insert does nothing and the event
+    recorded before is read. ``event`` stays out of the session.
+    """
+    row = {column.key: getattr(event, column.key) for column in MotionEvent.__table__.columns}
+    upsert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = upsert(MotionEvent).values(row).on_conflict_do_nothing()
+    if session.execute(statement.returning(MotionEvent.id)).first() is not None:
+        return RecordedEvent(event=event, clip=None)
+    if found := find_device_event(session=session, camera=camera, device_ref=event.device_ref):
+        return found
+    raise RuntimeError(f"event {event.id} was refused, and no event has its device_ref")
 
 
 def alert_owner(*, session: Session, camera: Camera, event: MotionEvent) -> None:

@@ -24,7 +24,6 @@ from doorstep.cameras.device_input import (
     check_age,
     check_device_ref,
     check_start,
-    find_device_event,
     insert_device_event,
 )
 from doorstep.cameras.models import Camera, MotionEvent
@@ -78,9 +77,6 @@ def report_device_event(
         started_at, ended_at, max_duration_s, now, camera=camera, max_age_days=max_age_days
     )
     check_device_ref(device_ref)
-    existing = find_device_event(session=session, camera=camera, device_ref=device_ref)
-    if existing is not None:
-        return existing
     event = MotionEvent(
         id=new_id(),
         camera_id=camera.id,
