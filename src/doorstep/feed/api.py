@@ -39,7 +39,7 @@ from doorstep.feed.schemas import (
     TipRead,
     TipSent,
 )
-from doorstep.http import DbSession, PageCursor, RuntimeDep
+from doorstep.http import DbSession, PageCursor, ReadSession, RuntimeDep
 from doorstep.inputs import OptionalMoment
 from doorstep.media.streaming import media_response
 from doorstep.routing import GuardedRoute
@@ -92,7 +92,7 @@ def _feed_slice(default_limit: int) -> Callable[..., feed_service.FeedSlice]:
 
     def feed_slice(
         user: CurrentUser,
-        session: DbSession,
+        session: ReadSession,
         category: Categories = None,
         since: OptionalMoment = None,
         until: OptionalMoment = None,
@@ -115,7 +115,7 @@ def _feed_slice(default_limit: int) -> Callable[..., feed_service.FeedSlice]:
 @router.get(f"{api}/feed", response_model=FeedPage)
 def read_feed(
     user: CurrentUser,
-    session: DbSession,
+    session: ReadSession,
     page: Annotated[feed_service.FeedSlice, Depends(_feed_slice(30))],
 ) -> FeedPage:
     """Posts within the caller's radius, newest first; follow ``next_cursor`` for older."""
@@ -128,7 +128,7 @@ def read_feed(
 @router.get(f"{api}/feed/map", response_model=FeedMap)
 def feed_map(
     user: CurrentUser,
-    session: DbSession,
+    session: ReadSession,
     page: Annotated[feed_service.FeedSlice, Depends(_feed_slice(100))],
 ) -> FeedMap:
     """The same posts as a GeoJSON FeatureCollection; each geometry is a coarse cell."""
@@ -165,7 +165,7 @@ def create_post(body: PostCreate, credential: CurrentCredential, session: DbSess
 
 
 @router.get(f"{api}/users/me/posts", response_model=list[PostRead])
-def my_posts(user: CurrentUser, session: DbSession) -> list[PostRead]:
+def my_posts(user: CurrentUser, session: ReadSession) -> list[PostRead]:
     """The caller's own posts in every state (held, published, rejected, hidden)."""
     return feed_display.post_views(
         session=session, viewer=user, posts=feed_service.own_posts(session=session, author=user)
@@ -173,7 +173,7 @@ def my_posts(user: CurrentUser, session: DbSession) -> list[PostRead]:
 
 
 @router.get(f"{api}/posts/{{post_id}}", response_model=PostRead)
-def get_post(post_id: uuid.UUID, user: CurrentUser, session: DbSession) -> PostRead:
+def get_post(post_id: uuid.UUID, user: CurrentUser, session: ReadSession) -> PostRead:
     post = feed_service.get_post(session=session, actor=user, post_id=post_id)
     return _post_view(session, user, post)
 
@@ -196,7 +196,7 @@ def delete_post(post_id: uuid.UUID, user: CurrentUser, session: DbSession) -> Re
 
 
 @router.get(f"{api}/posts/{{post_id}}/comments", response_model=list[CommentRead])
-def list_comments(post_id: uuid.UUID, user: CurrentUser, session: DbSession) -> list[CommentRead]:
+def list_comments(post_id: uuid.UUID, user: CurrentUser, session: ReadSession) -> list[CommentRead]:
     return feed_comments.comment_views(
         session=session,
         viewer=user,
