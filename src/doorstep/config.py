@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     # at once is accepted. A value shorter than a camera's retention tightens it; a longer
     # one cannot keep anything past the retention, so the shorter of the two applies.
     max_clip_age_days: int | None = Field(default=None, ge=1)
+    # A camera's local-first events are alerted together: the first opens a window of
+    # this many seconds, and one alert after it counts every event in it ("3 motion
+    # events at Front door"), instead of one alert per event.
+    event_alert_window_s: float = Field(default=30.0, ge=0, le=3600)
 
     # Kept clips (issue 15): a resident may keep a clip past its camera's retention until
     # he stops keeping it; this is the most clips one resident keeps at once (0: nobody

@@ -105,6 +105,7 @@ def build_scene(runtime: Runtime, tmp_path: Path, centre: tuple[float, float]) -
                 ended_at=ended,
                 device_ref=None,
                 max_duration_s=runtime.settings.max_clip_duration_s,
+                alert_window_s=runtime.settings.event_alert_window_s,
             )
 
     def in_window(cam: Camera) -> None:
@@ -242,6 +243,7 @@ def test_circle_area_and_big_cell_sets(runtime: Runtime) -> None:
                 ended_at=None,
                 device_ref="ring-1",
                 max_duration_s=600,
+                alert_window_s=30,
             )
     with runtime.db.transaction() as session:
         small = target_owners(
