@@ -1,7 +1,7 @@
 """camera event alerts coalesced per window
 
-Revision ID: 20261205_0013_event_alerts
-Revises: 20261205_0012_targeting
+Revision ID: 20261205_0014_event_alerts
+Revises: 20261205_0013
 Create Date: 2026-12-04 16:00:00
 
 ``cameras.alerted_until`` is the end of the last window of a camera's local-first events
@@ -15,8 +15,8 @@ from alembic import op
 
 from doorstep.migrations import ddl
 
-revision: str = "20261205_0013_event_alerts"
-down_revision: str | None = "20261205_0012_targeting"
+revision: str = "20261205_0014_event_alerts"
+down_revision: str | None = "20261205_0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
