@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
+from doorstep.cameras import partitions
 from doorstep.migrate import alembic_config, downgrade, upgrade
 from doorstep.models import Base
 
@@ -77,6 +78,12 @@ REVISIONS = [
     ),
     ("20261129_0006", "20261129_0005", set(), ("cameras", "ix_cameras_targeting")),
     ("20261204_0010", "20261204_0009", set(), ("clips", "ix_clips_retention_due")),
+    (
+        "20261205_0014",
+        "20261204_0011",
+        set(),
+        ("motion_events", "ix_motion_events_camera_id_started_at"),
+    ),
 ]
 
 
@@ -111,7 +118,13 @@ def test_migrations_build_exactly_the_models(fresh_url: str) -> None:
     engine = create_engine(fresh_url)
     try:
         with engine.connect() as conn:
-            differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            # The same filter as the migrations' own autogenerate: the partitions are not
+            # in the models, and on PostgreSQL the events' two unique rules live in
+            # motion_event_keys (tests/cameras/test_partitions.py proves they hold).
+            context = MigrationContext.configure(
+                conn, opts={"include_object": partitions.autogenerate_filter(conn)}
+            )
+            differences = compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
     assert differences == []

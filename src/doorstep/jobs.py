@@ -8,6 +8,7 @@ from doorstep import telemetry
 from doorstep.agencies import jobs as agency_jobs
 from doorstep.agencies import service as agency_service
 from doorstep.cameras import deletion as camera_deletion
+from doorstep.cameras import partitions as event_partitions
 from doorstep.config import Settings
 from doorstep.feed import alerts as feed_alerts
 from doorstep.feed import clip_copies as feed_clip_copies
@@ -51,6 +52,7 @@ def job_registry(settings: Settings, *, periodic: bool = True) -> JobRegistry:
         jobs.every("reminders", 300, footage_jobs.queue_reminders)
         jobs.every("feed_clip_copies", 300, _sweep_clip_copies)
         jobs.every("audit_daily_head", 3600, transparency_digests.publish_daily_head)
+        jobs.every("event_partitions", settings.event_partitions_check_s, _ensure_event_partitions)
     return jobs
 
 
@@ -70,6 +72,15 @@ def _sweep_retention(runtime: Runtime) -> int:
                 return total
     finally:
         telemetry.SWEEP_RUNNING.set(0)
+
+
+def _ensure_event_partitions(runtime: Runtime) -> int:
+    """Create the coming months' motion-event partitions (PostgreSQL); how many were new."""
+    with runtime.db.transaction() as session:
+        created = event_partitions.ensure_months_ahead(
+            session=session, months_ahead=runtime.settings.event_partitions_ahead_months
+        )
+    return len(created)
 
 
 def _sweep_clip_copies(runtime: Runtime) -> int:

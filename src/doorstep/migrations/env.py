@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
+from doorstep.cameras import partitions
 from doorstep.config import get_settings
 from doorstep.db import make_engine
 from doorstep.models import Base
@@ -29,7 +30,10 @@ def run_migrations_online() -> None:
     connectable = config.attributes.get("connection")
     if connectable is not None:
         context.configure(
-            connection=connectable, target_metadata=target_metadata, render_as_batch=True
+            connection=connectable,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_object=partitions.autogenerate_filter(connectable),
         )
         with context.begin_transaction():
             context.run_migrations()
@@ -37,7 +41,10 @@ def run_migrations_online() -> None:
     engine = make_engine(_url(), poolclass=pool.NullPool)
     with engine.connect() as connection:
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_object=partitions.autogenerate_filter(connection),
         )
         with context.begin_transaction():
             context.run_migrations()
