@@ -75,11 +75,13 @@ def _sweep_retention(runtime: Runtime) -> int:
 
 
 def _ensure_event_partitions(runtime: Runtime) -> int:
-    """Create the coming months' motion-event partitions (PostgreSQL); how many were new."""
+    """Create the coming months' motion-event partitions, and the months of any event in
+    the default partition (PostgreSQL); how many were new."""
     with runtime.db.transaction() as session:
         created = event_partitions.ensure_months_ahead(
             session=session, months_ahead=runtime.settings.event_partitions_ahead_months
         )
+        created += event_partitions.empty_default(session=session)
     return len(created)
 
 

@@ -189,6 +189,17 @@ def test_the_worker_keeps_months_ahead(runtime: Runtime, db_backend: str) -> Non
     assert created == months
     assert again == []
     assert set(months) <= set(names)
+    # Each month's indexes carry the parent's name, so a plan says which index it reads.
+    with runtime.db.transaction() as session:
+        indexes = set(
+            session.scalars(
+                text("SELECT indexname FROM pg_indexes WHERE tablename = 'motion_events_2031_05'")
+            )
+        )
+    assert {
+        "ix_motion_events_camera_id_started_at_2031_05",
+        "ix_motion_events_owner_id_started_at_2031_05",
+    } <= indexes
     this_month = partitions.partition_name(utcnow())
     assert this_month in names
     ahead = partitions.month_start(utcnow())
@@ -209,12 +220,13 @@ def test_an_event_in_a_month_not_made_yet_is_kept_then_moves_into_it(
         if db_backend == "postgres":
             assert _where(session, event.id) == partitions.DEFAULT_PARTITION
     with runtime.db.transaction() as session:
-        created = partitions.ensure_months_ahead(session=session, months_ahead=0, now=at)
+        created = partitions.empty_default(session=session)
         if db_backend == "postgres":
             assert created == ["motion_events_2034_03"]
             assert _where(session, event.id) == "motion_events_2034_03"
         stored = session.get(MotionEvent, event.id)
         assert stored is not None and stored.device_ref == "far-ahead"
+        assert partitions.empty_default(session=session) == []
     # Its reference still names it: the keys stayed with the moved row.
     with pytest.raises(IntegrityError), runtime.db.transaction() as session:
         session.add(_event(camera, at - timedelta(days=1000), device_ref="far-ahead"))

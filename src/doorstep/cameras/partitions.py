@@ -10,9 +10,11 @@ overlaps.
 Why a default partition rather than creating a month when an insert needs it: an insert
 outside every partition fails, and a partition cannot be created from inside the insert
 that needs it. With the default, nothing a device sends is ever refused for its time; the
-default stays empty while the worker runs (devices may not date events in the future, and
-the months ahead are there long before), and a month created later takes its rows out of the
-default in the same transaction, so no event is in the wrong place for long.
+default stays empty while the worker runs: devices may not date events in the future, the
+months ahead are there long before, and the worker creates the month of any event found in
+the default (a backlog dated before the first month made), which takes its rows out of the
+default in the same transaction. An empty default is pruned from every window inside the
+months.
 
 Creating a month takes the lock ``ATTACH PARTITION`` needs (SHARE UPDATE EXCLUSIVE on the
 parent: reads and writes go on), not the ACCESS EXCLUSIVE of ``CREATE TABLE ... PARTITION
@@ -128,8 +130,46 @@ def create_month(connection: Connection, month: datetime) -> bool:
         f"ALTER TABLE {PARENT} ATTACH PARTITION {name} FOR VALUES "
         f"FROM ('{bounds['start'].isoformat()}') TO ('{bounds['end'].isoformat()}')"
     )
+    name_partition_indexes(connection)
     log.info("event_partition_created", partition=name, moved_from_default=moved)
     return True
+
+
+def name_partition_indexes(connection: Connection) -> None:
+    """Name each partition's index after the parent's, with the partition's suffix
+    (``ix_motion_events_camera_id_started_at_2026_12``), as the migration does: a plan then
+    says which index it reads. The server's own would be ``<partition>_<columns>_idx``."""
+    rows = connection.execute(
+        text(
+            "SELECT child.relname, parent.relname, tbl.relname FROM pg_inherits i "
+            "JOIN pg_class child ON child.oid = i.inhrelid "
+            "JOIN pg_class parent ON parent.oid = i.inhparent "
+            "JOIN pg_index x ON x.indexrelid = child.oid "
+            "JOIN pg_class tbl ON tbl.oid = x.indrelid "
+            "WHERE i.inhparent IN (SELECT indexrelid FROM pg_index "
+            "WHERE indrelid = to_regclass(:parent) AND NOT indisprimary)"
+        ),
+        {"parent": PARENT},
+    ).all()
+    for child, parent, table in rows:
+        wanted = f"{parent}_{table.removeprefix(PARENT + '_')}"
+        if child != wanted:
+            connection.exec_driver_sql(f'ALTER INDEX "{child}" RENAME TO "{wanted}"')
+
+
+def ensure_months(*, session: Session, first: datetime, last: datetime) -> list[str]:
+    """Make sure the partitions of every month from ``first``'s to ``last``'s exist;
+    returns the names of those created now (none on SQLite, or when all exist)."""
+    connection = session.connection()
+    if not is_partitioned(connection):
+        return []
+    created = []
+    month = month_start(first)
+    while month <= month_start(last):
+        if create_month(connection, month):
+            created.append(partition_name(month))
+        month = next_month(month)
+    return created
 
 
 def ensure_months_ahead(
@@ -137,15 +177,30 @@ def ensure_months_ahead(
 ) -> list[str]:
     """Make sure the partitions of this month and the ``months_ahead`` after it exist;
     returns the names of those created now (none on SQLite, or when all exist)."""
+    first = last = month_start(now or utcnow())
+    for _ in range(months_ahead):
+        last = next_month(last)
+    return ensure_months(session=session, first=first, last=last)
+
+
+def empty_default(*, session: Session) -> list[str]:
+    """Create the month of every event in the default partition (an event dated before the
+    first month made, e.g. a device's backlog on a new instance), which moves it there;
+    returns the months created. The default stays empty, so it is pruned from any window
+    inside the months."""
     connection = session.connection()
     if not is_partitioned(connection):
         return []
-    month = month_start(now or utcnow())
+    months = connection.scalars(
+        text(
+            f"SELECT DISTINCT date_trunc('month', started_at AT TIME ZONE 'UTC') "  # noqa: S608
+            f"FROM {DEFAULT_PARTITION}"
+        )
+    ).all()
     created = []
-    for _ in range(months_ahead + 1):
-        if create_month(connection, month):
-            created.append(partition_name(month))
-        month = next_month(month)
+    for month in sorted(months):
+        if create_month(connection, month.replace(tzinfo=UTC)):
+            created.append(partition_name(month.replace(tzinfo=UTC)))
     return created
 
 

@@ -45,10 +45,13 @@ COLUMNS = (
     " created_at"
 )
 
-EVENT_INDEXES = (
-    "CREATE INDEX ix_motion_events_camera_id_started_at ON motion_events (camera_id, started_at)",
-    "CREATE INDEX ix_motion_events_owner_id_started_at ON motion_events (owner_id, started_at)",
-)
+# The events' indexes. Each partition's own is named after the parent's, with the
+# partition's suffix, so a plan shows which index it reads (the server's own names would be
+# "<partition>_<columns>_idx").
+PARTITION_INDEXES = {
+    "ix_motion_events_camera_id_started_at": "(camera_id, started_at)",
+    "ix_motion_events_owner_id_started_at": "(owner_id, started_at)",
+}
 
 FOREIGN_KEYS = (
     "CONSTRAINT fk_motion_events_camera_id_cameras FOREIGN KEY (camera_id) "
@@ -173,15 +176,21 @@ def upgrade() -> None:
     last = max(now, newest) if newest is not None else now
     for _ in range(MONTHS_AHEAD):
         last = _next_month(_month(last))
+    suffixes = []
     for month in _months(oldest if oldest is not None else now, last):
+        suffixes.append(f"{month:%Y_%m}")
         op.execute(
-            f"CREATE TABLE motion_events_{month:%Y_%m} PARTITION OF motion_events "
+            f"CREATE TABLE motion_events_{suffixes[-1]} PARTITION OF motion_events "
             f"FOR VALUES FROM ('{month.isoformat()}') TO ('{_next_month(month).isoformat()}')"
         )
+    suffixes.append("default")
     op.execute("CREATE TABLE motion_events_default PARTITION OF motion_events DEFAULT")
     op.execute(_copy_from("motion_events_unpartitioned"))
-    for statement in EVENT_INDEXES:
-        op.execute(statement)
+    for index, columns in PARTITION_INDEXES.items():
+        op.execute(f"CREATE INDEX {index} ON ONLY motion_events {columns}")
+        for suffix in suffixes:
+            op.execute(f"CREATE INDEX {index}_{suffix} ON motion_events_{suffix} {columns}")
+            op.execute(f"ALTER INDEX {index} ATTACH PARTITION {index}_{suffix}")
     op.execute(KEYS_TABLE)
     op.execute(
         "INSERT INTO motion_event_keys (event_id, camera_id, device_ref, clip_id) "
@@ -216,8 +225,8 @@ def downgrade() -> None:
         )
     )
     op.execute(_copy_from("motion_events_partitioned"))
-    for statement in EVENT_INDEXES:
-        op.execute(statement)
+    for index, columns in PARTITION_INDEXES.items():
+        op.execute(f"CREATE INDEX {index} ON motion_events {columns}")
     op.execute(
         "CREATE UNIQUE INDEX uq_motion_events_camera_id_device_ref ON motion_events "
         "(camera_id, device_ref) WHERE device_ref IS NOT NULL"
