@@ -247,6 +247,7 @@ def _report(
             ended_at=None,
             device_ref=device_ref,
             max_duration_s=MAX_EVENT_S,
+            alert_window_s=30,
         )
 
 
