@@ -3,9 +3,11 @@ the cursor parameter of keyset-paginated lists."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
@@ -23,11 +25,33 @@ def get_settings_dep(request: Request) -> Settings:
     return get_runtime(request).settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per HTTP request: commit on success, roll back on any error."""
-    with get_runtime(request).db.transaction() as session:
-        request.state.db_session = session
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One transaction per HTTP request: commit on success, roll back on any error.
+
+    The session is opened on the event loop (a session takes its connection at its first
+    statement, so opening it blocks nothing) and ended in a worker thread (the commit
+    does block). A plain generator would take a threadpool hop for each: this saves one
+    per request. The end runs under a limiter of its own, as FastAPI does for a blocking
+    dependency's exit, so that a commit never waits for a thread held by a request that
+    waits for this connection."""
+    unit = get_runtime(request).db.transaction()
+    session = unit.__enter__()
+    request.state.db_session = session
+    try:
         yield session
+    except BaseException:
+        error = sys.exc_info()
+        with anyio.CancelScope(shield=True):
+            handled = await anyio.to_thread.run_sync(
+                unit.__exit__, *error, limiter=anyio.CapacityLimiter(1)
+            )
+        if not handled:
+            raise
+    else:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(
+                unit.__exit__, None, None, None, limiter=anyio.CapacityLimiter(1)
+            )
 
 
 def client_address(request: Request) -> str:
