@@ -52,36 +52,42 @@ class RequestFilter:
     activated_before: datetime | None = None
 
 
-def _counts_subquery() -> Any:
-    def total(status: RecipientStatus) -> Any:
-        return func.sum(case((Recipient.status == status, 1), else_=0))
-
+def _answers(status: RecipientStatus) -> Any:
+    """How many owners asked by the request gave this answer: a correlated count, which
+    PostgreSQL evaluates for the rows of the page only (after the sort and the limit,
+    by the index on recipients' request), not for every recipient of the log. The status
+    is summed, not filtered: a filter lets the planner combine the status index, which
+    reads every recipient with that answer, for each row."""
     return (
-        select(
-            Recipient.request_id.label("request_id"),
-            total(RecipientStatus.shared).label("shared"),
-            total(RecipientStatus.declined).label("declined"),
-        )
-        .group_by(Recipient.request_id)
-        .subquery()
+        select(func.coalesce(func.sum(case((Recipient.status == status, 1), else_=0)), 0))
+        .where(Recipient.request_id == FootageRequest.id)
+        .correlate(FootageRequest)
+        .scalar_subquery()
     )
 
 
-def _unredacted_subquery() -> Any:
-    """Per request, the clips whose owner chose to send them unredacted and that went out
+def _unredacted() -> Any:
+    """The request's clips whose owner chose to send them unredacted and that went out
     (their copy was made: ``redaction`` is recorded, whatever happened to it since)."""
     chosen = Evidence.redaction_request["unredacted"].as_boolean()
     return (
-        select(Evidence.request_id.label("request_id"), func.count().label("unredacted"))
-        .where(Evidence.redaction.is_not(None), chosen.is_(True))
-        .group_by(Evidence.request_id)
-        .subquery()
+        select(func.count())
+        .where(
+            Evidence.request_id == FootageRequest.id,
+            Evidence.redaction.is_not(None),
+            chosen.is_(True),
+        )
+        .correlate(FootageRequest)
+        .scalar_subquery()
     )
 
 
-def _log_statement(filters: RequestFilter) -> tuple[Any, Any]:
-    counts = _counts_subquery()
-    unredacted = _unredacted_subquery()
+def _log_statement(filters: RequestFilter) -> tuple[Any, dict[str, Any]]:
+    """The log's rows, and its answer counts by name (sort keys too)."""
+    counts = {
+        "shared": _answers(RecipientStatus.shared),
+        "declined": _answers(RecipientStatus.declined),
+    }
     stmt = (
         select(
             FootageRequest.id,
@@ -97,14 +103,12 @@ def _log_statement(filters: RequestFilter) -> tuple[Any, Any]:
             FootageRequest.status,
             FootageRequest.close_reason,
             FootageRequest.asked_count,
-            func.coalesce(counts.c.shared, 0),
-            func.coalesce(counts.c.declined, 0),
-            func.coalesce(unredacted.c.unredacted, 0),
+            counts["shared"],
+            counts["declined"],
+            _unredacted(),
             FootageRequest.public_cells,
         )
         .join(Agency, Agency.id == FootageRequest.agency_id)
-        .outerjoin(counts, counts.c.request_id == FootageRequest.id)
-        .outerjoin(unredacted, unredacted.c.request_id == FootageRequest.id)
         .where(FootageRequest.activated_at.is_not(None))
     )
     if filters.agency_id is not None:
@@ -207,12 +211,10 @@ def log_page(
     filters = filters or RequestFilter()
     stmt, counts = _log_statement(filters)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    column: Any = {"shared": counts.c.shared, "declined": counts.c.declined}.get(sort)
+    column: Any = counts.get(sort)
     if column is None:
         column = SORTS[sort]
         column = func.coalesce(column, "") if sort == "case" else column
-    else:
-        column = func.coalesce(column, 0)
     ordered = column.desc() if descending else column.asc()
     tiebreak = FootageRequest.activated_at.desc() if descending else FootageRequest.activated_at
     stmt = stmt.order_by(ordered, tiebreak, FootageRequest.id).offset(offset).limit(limit)
