@@ -9,6 +9,7 @@ which no service offers; nothing of a camera or an owner is ever selected.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -140,6 +141,16 @@ class PublicResolution:
 
 def coarse_cells(cells: list[str], resolution: int) -> list[str]:
     """Cells no finer than ``resolution``: finer ones are replaced by their parent."""
+    return list(_coarse_cells(tuple(cells), resolution))
+
+
+# A request's cells and the public resolution change rarely, and the log shows the same
+# requests page after page: both conversions are pure, so they are kept, by value.
+_KEPT_AREAS = 4096
+
+
+@functools.lru_cache(maxsize=_KEPT_AREAS)
+def _coarse_cells(cells: tuple[str, ...], resolution: int) -> tuple[str, ...]:
     out = set()
     for cell in cells:
         if not h3.is_valid_cell(cell):
@@ -147,20 +158,26 @@ def coarse_cells(cells: list[str], resolution: int) -> list[str]:
         if h3.get_resolution(cell) > resolution:
             cell = h3.cell_to_parent(cell, resolution)
         out.add(cell)
-    return sorted(out)
+    return tuple(sorted(out))
+
+
+@functools.lru_cache(maxsize=_KEPT_AREAS)
+def _outline(cells: tuple[str, ...]) -> tuple[str, Any]:
+    geometry = h3.cells_to_geo(list(cells))
+    return geometry["type"], geometry["coordinates"]
 
 
 def cells_outline(cells: list[str]) -> dict[str, Any] | None:
     """The union of cells as a GeoJSON (Multi)Polygon, or None without cells."""
     if not cells:
         return None
-    geometry = h3.cells_to_geo(cells)
-    coords = geometry["coordinates"]
+    kind, coords = _outline(tuple(cells))
 
     def listed(value: Any) -> Any:
         return [listed(v) for v in value] if isinstance(value, tuple | list) else value
 
-    return {"type": geometry["type"], "coordinates": listed(coords)}
+    # Lists made anew for each caller: the kept outline is never shared mutable.
+    return {"type": kind, "coordinates": listed(coords)}
 
 
 def _public_request(row: Any, resolution: PublicResolution) -> PublicRequest:
