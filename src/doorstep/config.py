@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     # Jobs claimed at a time; kinds with a batch handler run them together (fewer round
     # trips per job: 194 -> 288 deliveries/s from 20 to 100 in the fan-out benchmark).
     worker_batch: int = 100
+    # Deliveries of one batch in flight at once (SMTP sessions, webhook posts): a send
+    # mostly waits on the receiver, so one at a time leaves the worker idle.
+    worker_send_lanes: int = Field(default=8, ge=1, le=64)
     worker_lease_s: int = 120
     worker_max_attempts: int = 8
     worker_backoff_base_s: float = 5.0
