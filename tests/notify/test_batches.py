@@ -3,6 +3,7 @@ keep-alive HTTP client; each job still succeeds or fails on its own."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import uuid
@@ -22,7 +23,7 @@ from doorstep.jobs import job_registry
 from doorstep.notify import outbox
 from doorstep.notify import service as notify_service
 from doorstep.notify.channels import PermanentDeliveryError, deliver_in_lanes, no_lane_to_open
-from doorstep.notify.channels.email import EMAIL_JOB
+from doorstep.notify.channels.email import EMAIL_JOB, close_kept_sessions, kept_session
 from doorstep.notify.channels.webhook import WEBHOOK_JOB
 from doorstep.notify.handlers import BatchContext, JobContext
 from doorstep.notify.models import JobStatus, Notification, OutboxJob, Webhook
@@ -67,6 +68,29 @@ def test_a_batch_of_emails_shares_one_smtp_session_a_lane(
     sent_to = sorted(message_from_bytes(m)["To"] for m in box.messages)
     assert sent_to == sorted(p.user.email for p in people)
     assert {j.status for j in _jobs(mail_runtime, EMAIL_JOB)} == {JobStatus.done}
+
+
+def test_the_next_batch_uses_the_kept_session_and_a_dead_one_is_replaced(
+    mail_runtime: Runtime, mailbox: tuple[HoldingMailbox, int]
+) -> None:
+    box, _port = mailbox
+    mail_runtime.settings.worker_send_lanes = 1
+    worker = Worker(mail_runtime, job_registry(mail_runtime.settings, periodic=False))
+    for _ in range(2):
+        _alert_everyone(mail_runtime, [make_person(mail_runtime).user.id for _ in range(2)])
+        worker.drain()
+    assert len(box.messages) == 4 and len(set(box.peers)) == 1, "kept for the next batch"
+
+    # The server dropped the kept session: its NOOP check fails and a new one is opened.
+    with kept_session(mail_runtime.settings) as connection:
+        assert connection._client is not None
+        connection._client.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+    _alert_everyone(mail_runtime, [make_person(mail_runtime).user.id for _ in range(2)])
+    worker.drain()
+
+    assert len(box.messages) == 6 and len(set(box.peers)) == 2
+    assert {j.status for j in _jobs(mail_runtime, EMAIL_JOB)} == {JobStatus.done}
+    close_kept_sessions()
 
 
 def test_a_refused_recipient_fails_only_his_own_job(

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from doorstep.config import MAX_SEND_LANES
 from doorstep.notify.handlers import BatchContext, BatchHandler, JobContext
 from doorstep.notify.models import Notification
 from doorstep.notify.outbox import ClaimedJob, PermanentJobError
@@ -185,10 +186,23 @@ def deliver_in_lanes(
     if lanes <= 1:
         run(deliveries)
     else:
-        with ThreadPoolExecutor(lanes, thread_name_prefix="doorstep-send") as pool:
-            # list() waits for every lane, and raises what a lane raised outside a send.
-            list(pool.map(run, [deliveries[i::lanes] for i in range(lanes)]))
+        # list() waits for every lane, and raises what a lane raised outside a send.
+        list(_sending_threads().map(run, [deliveries[i::lanes] for i in range(lanes)]))
     return outcomes
+
+
+_threads: ThreadPoolExecutor | None = None
+_threads_lock = threading.Lock()
+
+
+def _sending_threads() -> ThreadPoolExecutor:
+    """The process's threads for lanes, started as lanes need them and kept (starting
+    eight threads for each batch cost more than the batch's sends)."""
+    global _threads
+    with _threads_lock:
+        if _threads is None:
+            _threads = ThreadPoolExecutor(MAX_SEND_LANES, thread_name_prefix="doorstep-send")
+        return _threads
 
 
 def no_lane_to_open(send: Callable[[Delivery], None]) -> Lane[Delivery]:
