@@ -283,6 +283,7 @@ def _run_in(
         "owners": owners,
         "workers": workers,
         "channels_per_owner": ["email (SMTP sink)", "webhook (HTTP sink)"],
+        "load_average_at_start": os.getloadavg(),
         "baseline_src": str(baseline_src) if baseline_src else None,
         "rounds": [],
         "baseline_rounds": [],
@@ -304,6 +305,7 @@ def _run_in(
                 processes, case = [], case + 1
                 results[key].append(figures)
                 print(f"round {round_no + 1} ({key}): {figures}", file=sys.stderr)
+        results["load_average_at_end"] = os.getloadavg()
         results["targeting_only_s"] = round(_targeting_only(runtime, scene), 4)
         results |= _conclusions(runtime, sinks, results["rounds"], results["baseline_rounds"])
     finally:
