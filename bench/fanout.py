@@ -79,11 +79,15 @@ def _targeting_only(runtime: Runtime, scene: Scene) -> float:
 
 
 def _start_workers(
-    count: int, database_url: str, data_dir: Path, sinks: Sinks
+    count: int, database_url: str, data_dir: Path, sinks: Sinks, source: Path | None
 ) -> list[subprocess.Popen[bytes]]:
+    """``count`` workers of this tree's code, or of the ``src`` folder ``source`` (the
+    baseline: another version of doorstep on the same database, sinks and machine)."""
     env = sinks.worker_env(database_url, data_dir)
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
     # The workers log one line a job, as in production; to a file, so no pipe fills up.
-    return [
+    processes = [
         subprocess.Popen(
             [sys.executable, "-m", "doorstep", "worker"],
             env=env,
@@ -92,6 +96,8 @@ def _start_workers(
         )
         for i in range(count)
     ]
+    time.sleep(2.0)  # the workers import and start polling
+    return processes
 
 
 def _wait_delivered(sinks: Sinks, emails: int, webhooks: int, timeout_s: float) -> dict[str, Any]:
@@ -160,21 +166,46 @@ def _round(
     }
 
 
+def _spread(values: Sequence[float]) -> dict[str, float]:
+    return {
+        "min": min(values),
+        "median": round(statistics.median(values), 3),
+        "max": max(values),
+    }
+
+
 def _conclusions(
-    runtime: Runtime, sinks: Sinks, rounds: Sequence[dict[str, Any]]
+    runtime: Runtime,
+    sinks: Sinks,
+    rounds: Sequence[dict[str, Any]],
+    baseline: Sequence[dict[str, Any]],
 ) -> dict[str, Any]:
-    """What arrived in all, the jobs' states, the rounds' medians and the goals met."""
+    """What arrived in all, the jobs' states, the rounds' medians and the goals met; with a
+    baseline, each round's rate against the baseline round run just before it."""
     final = sinks.stats()
     queued = [r["queued_s"] for r in rounds]
     rates = [r["deliveries_per_s"] for r in rounds]
-    return {
+    compared: dict[str, Any] = {}
+    if baseline:
+        base_rates = [r["deliveries_per_s"] for r in baseline]
+        compared = {
+            "baseline_delivery_per_s": _spread(base_rates),
+            "delivery_vs_baseline": _spread(
+                [round(new / old, 2) for new, old in zip(rates, base_rates, strict=True)]
+            ),
+        }
+    return compared | {
         "check": {
             "distinct_email_recipients": final["distinct_recipients"],
             "distinct_webhook_deliveries": final["distinct_deliveries"],
             "jobs": _jobs_by_status(runtime),
         },
         "queued": {"median_s": statistics.median(queued), "max_s": max(queued)},
-        "delivery": {"median_per_s": statistics.median(rates), "min_per_s": min(rates)},
+        "delivery": {
+            "median_per_s": statistics.median(rates),
+            "min_per_s": min(rates),
+            "max_per_s": max(rates),
+        },
         "goals": {
             "queued_under_1s": max(queued) < 1.0,
             "delivery_at_least_1000_per_s": min(rates) >= 1000.0,
@@ -204,9 +235,13 @@ def run(
     database: str | None = None,
     keep: bool = False,
     data_dir: Path | None = None,
+    baseline_src: Path | None = None,
 ) -> dict[str, Any]:
     """Set up the scene in a database of its own (``database``, or a fresh name), then
-    ``rounds`` times: approve a request, wait for delivery."""
+    ``rounds`` times: approve a request, wait for delivery. With ``baseline_src`` (the
+    ``src`` folder of another doorstep, e.g. main's), each round first runs the same
+    request with workers of that code, then with this tree's: a ratio measured on the
+    same database, sinks and machine load."""
     with databases.scratch_postgres(
         url, database or databases.scratch_name("fanout"), keep=keep
     ) as database_url:
@@ -218,6 +253,7 @@ def run(
             seed=seed,
             timeout_s=timeout_s,
             data_dir=data_dir,
+            baseline_src=baseline_src,
         )
 
 
@@ -230,6 +266,7 @@ def _run_in(
     seed: int,
     timeout_s: float,
     data_dir: Path | None,
+    baseline_src: Path | None,
 ) -> dict[str, Any]:
     upgrade(database_url)
     folder = data_dir or Path(tempfile.mkdtemp(prefix="doorstep-bench-fanout-"))
@@ -246,21 +283,31 @@ def _run_in(
         "owners": owners,
         "workers": workers,
         "channels_per_owner": ["email (SMTP sink)", "webhook (HTTP sink)"],
+        "load_average_at_start": os.getloadavg(),
+        "baseline_src": str(baseline_src) if baseline_src else None,
         "rounds": [],
+        "baseline_rounds": [],
     }
+    contestants: list[tuple[str, Path | None]] = []
+    if baseline_src is not None:
+        contestants.append(("baseline_rounds", baseline_src))
+    contestants.append(("rounds", None))
     try:
         clock = time.perf_counter()
         scene = setup_scene(runtime, owners=owners, webhook_url=sinks.webhook_url, seed=seed)
         results["setup_s"] = round(time.perf_counter() - clock, 2)
-        processes = _start_workers(workers, database_url, folder, sinks)
-        time.sleep(2.0)  # the workers import and start polling
+        case = 0
         for round_no in range(rounds):
-            results["rounds"].append(
-                _round(runtime, scene, sinks, processes, round_no, owners, timeout_s)
-            )
-            print(f"round {round_no + 1}: {results['rounds'][-1]}", file=sys.stderr)
+            for key, source in contestants:
+                processes = _start_workers(workers, database_url, folder, sinks, source)
+                figures = _round(runtime, scene, sinks, processes, case, owners, timeout_s)
+                _stop_workers(processes)
+                processes, case = [], case + 1
+                results[key].append(figures)
+                print(f"round {round_no + 1} ({key}): {figures}", file=sys.stderr)
+        results["load_average_at_end"] = os.getloadavg()
         results["targeting_only_s"] = round(_targeting_only(runtime, scene), 4)
-        results |= _conclusions(runtime, sinks, results["rounds"])
+        results |= _conclusions(runtime, sinks, results["rounds"], results["baseline_rounds"])
     finally:
         _stop_workers(processes)
         sinks.stop()
@@ -285,6 +332,17 @@ def summary(results: dict[str, Any]) -> str:
             f"{r['commit_s'] * 1000:>6.0f}ms {r['delivery_s']:>12.2f}s "
             f"{r['deliveries_per_s']:>13,.0f} {r['owners_notified_per_s']:>9,.0f}"
         )
+    for i, r in enumerate(results["baseline_rounds"], 1):
+        lines.append(
+            f"baseline round {i}: delivered in {r['delivery_s']:.2f}s, "
+            f"{r['deliveries_per_s']:,.0f} deliveries/s"
+        )
+    if results["baseline_rounds"]:
+        ratio = results["delivery_vs_baseline"]
+        lines.append(
+            f"deliveries/s against the baseline ({results['baseline_src']}), round by round: "
+            f"min {ratio['min']:.2f}x, median {ratio['median']:.2f}x, max {ratio['max']:.2f}x"
+        )
     lines.append(f"targeting alone: {results['targeting_only_s'] * 1000:.0f} ms")
     goals = results["goals"]
     lines.append(
@@ -306,6 +364,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="src folder of another doorstep (e.g. `git archive main src | tar -x -C DIR`, "
+        "then DIR/src) whose workers deliver the same request first in each round",
+    )
     databases.add_options(parser, "fanout")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
@@ -319,6 +383,7 @@ def main() -> None:
         seed=args.seed,
         database=args.database,
         keep=args.keep,
+        baseline_src=args.baseline_src,
     )
     path = write_results(results, args.out)
     print(summary(results))

@@ -32,6 +32,10 @@ def _comma_list(value: Any) -> Any:
     return [str(e).strip() for e in entries if str(e).strip()]
 
 
+# The most deliveries of one batch a worker sends at once (``worker_send_lanes``).
+MAX_SEND_LANES = 64
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOORSTEP_", extra="ignore")
 
@@ -125,6 +129,9 @@ class Settings(BaseSettings):
     # Jobs claimed at a time; kinds with a batch handler run them together (fewer round
     # trips per job: 194 -> 288 deliveries/s from 20 to 100 in the fan-out benchmark).
     worker_batch: int = 100
+    # Deliveries of one batch in flight at once (SMTP sessions, webhook posts): a send
+    # mostly waits on the receiver, so one at a time leaves the worker idle.
+    worker_send_lanes: int = Field(default=8, ge=1, le=MAX_SEND_LANES)
     worker_lease_s: int = 120
     worker_max_attempts: int = 8
     worker_backoff_base_s: float = 5.0

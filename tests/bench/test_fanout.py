@@ -29,3 +29,21 @@ def test_every_owner_gets_one_email_and_one_webhook(postgres_url: str, tmp_path:
         "feed.post_published:done": 2,
     }
     assert "goal queued < 1 s" in fanout.summary(results)
+
+
+@pytest.mark.postgres
+def test_a_baseline_delivers_the_same_request_first_in_each_round(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    # This tree's own src as the "other" doorstep: the run's shape, not a real contest.
+    source = Path(fanout.__file__).resolve().parent.parent / "src"
+    results = fanout.run(
+        url=postgres_url, owners=20, workers=1, rounds=1, data_dir=tmp_path, baseline_src=source
+    )
+
+    [base], [new] = results["baseline_rounds"], results["rounds"]
+    assert base["emails"] == new["emails"] == 20 and base["webhooks"] == new["webhooks"] == 20
+    ratio = results["delivery_vs_baseline"]
+    assert ratio["min"] == ratio["median"] == ratio["max"] > 0
+    assert results["check"]["jobs"]["notify.email:done"] == 40
+    assert "against the baseline" in fanout.summary(results)

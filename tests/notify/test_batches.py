@@ -3,8 +3,12 @@ keep-alive HTTP client; each job still succeeds or fails on its own."""
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email import message_from_bytes
 from typing import Any
 
@@ -18,7 +22,8 @@ from doorstep.accounts.models import User
 from doorstep.jobs import job_registry
 from doorstep.notify import outbox
 from doorstep.notify import service as notify_service
-from doorstep.notify.channels.email import EMAIL_JOB
+from doorstep.notify.channels import PermanentDeliveryError, deliver_in_lanes, no_lane_to_open
+from doorstep.notify.channels.email import EMAIL_JOB, close_kept_sessions, kept_session
 from doorstep.notify.channels.webhook import WEBHOOK_JOB
 from doorstep.notify.handlers import BatchContext, JobContext
 from doorstep.notify.models import JobStatus, Notification, OutboxJob, Webhook
@@ -48,31 +53,58 @@ def mail_runtime(runtime: Runtime, mailbox: tuple[HoldingMailbox, int]) -> Runti
     return runtime
 
 
-def test_a_batch_of_emails_shares_one_smtp_session(
-    mail_runtime: Runtime, mailbox: tuple[HoldingMailbox, int]
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_a_batch_of_emails_shares_one_smtp_session_a_lane(
+    mail_runtime: Runtime, mailbox: tuple[HoldingMailbox, int], lanes: int
 ) -> None:
     box, _port = mailbox
+    mail_runtime.settings.worker_send_lanes = lanes
     people = [make_person(mail_runtime) for _ in range(8)]
     _alert_everyone(mail_runtime, [p.user.id for p in people])
     Worker(mail_runtime, job_registry(mail_runtime.settings, periodic=False)).drain()
 
-    assert len(box.messages) == 8
-    assert len(set(box.peers)) == 1, "one connection for the whole batch"
+    assert len(box.messages) == 8, "each message once"
+    assert len(set(box.peers)) == lanes, "one connection a lane for the whole batch"
     sent_to = sorted(message_from_bytes(m)["To"] for m in box.messages)
     assert sent_to == sorted(p.user.email for p in people)
     assert {j.status for j in _jobs(mail_runtime, EMAIL_JOB)} == {JobStatus.done}
+
+
+def test_the_next_batch_uses_the_kept_session_and_a_dead_one_is_replaced(
+    mail_runtime: Runtime, mailbox: tuple[HoldingMailbox, int]
+) -> None:
+    box, _port = mailbox
+    mail_runtime.settings.worker_send_lanes = 1
+    worker = Worker(mail_runtime, job_registry(mail_runtime.settings, periodic=False))
+    for _ in range(2):
+        _alert_everyone(mail_runtime, [make_person(mail_runtime).user.id for _ in range(2)])
+        worker.drain()
+    assert len(box.messages) == 4 and len(set(box.peers)) == 1, "kept for the next batch"
+
+    # The server dropped the kept session: its NOOP check fails and a new one is opened.
+    with kept_session(mail_runtime.settings) as connection:
+        assert connection._client is not None
+        connection._client.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+    _alert_everyone(mail_runtime, [make_person(mail_runtime).user.id for _ in range(2)])
+    worker.drain()
+
+    assert len(box.messages) == 6 and len(set(box.peers)) == 2
+    assert {j.status for j in _jobs(mail_runtime, EMAIL_JOB)} == {JobStatus.done}
+    close_kept_sessions()
 
 
 def test_a_refused_recipient_fails_only_his_own_job(
     mail_runtime: Runtime, mailbox: tuple[HoldingMailbox, int]
 ) -> None:
     box, _port = mailbox
+    mail_runtime.settings.worker_send_lanes = 2
     people = [make_person(mail_runtime) for _ in range(5)]
     box.refuse = {people[2].user.email}
     _alert_everyone(mail_runtime, [p.user.id for p in people])
     Worker(mail_runtime, job_registry(mail_runtime.settings, periodic=False)).drain()
 
-    assert len(box.messages) == 4 and len(set(box.peers)) == 1
+    # the refusal leaves its lane's session open for the next message of that lane
+    assert len(box.messages) == 4 and len(set(box.peers)) == 2
     with mail_runtime.db.transaction() as session:
         outcome = {
             account_service.get_user(
@@ -266,3 +298,45 @@ def test_enqueue_each_writes_one_job_per_row_in_one_statement(runtime: Runtime) 
     with runtime.db.transaction() as session:
         claimed = outbox.claim_jobs(session=session, worker_id="w", limit=10, lease_s=60)
     assert sorted(c.id for c in claimed) == sorted(j.id for j in jobs)
+
+
+def test_deliveries_in_lanes_are_in_flight_together_each_with_its_outcome(
+    runtime: Runtime,
+) -> None:
+    runtime.settings.worker_send_lanes = 3
+    # Every lane must reach the barrier before any goes on: the three sends are in flight
+    # at once (one lane at a time would wait here until the barrier's timeout breaks it).
+    together = threading.Barrier(3, timeout=10)
+    opened: list[str] = []
+
+    @contextmanager
+    def lane() -> Iterator[Callable[[int], None]]:
+        opened.append(threading.current_thread().name)
+
+        def send(n: int) -> None:
+            if n < 3:
+                together.wait()
+            if n == 4:
+                raise PermanentDeliveryError("refused")
+
+        yield send
+
+    with runtime.db.transaction() as session:
+        ctx = BatchContext(session=session, services=runtime, deadline=time.monotonic() + 60)
+        outcomes = deliver_in_lanes(ctx, [(100 + n, n) for n in range(7)], lane=lane)
+
+    assert len(set(opened)) == 3, "one lane opened per thread"
+    assert sorted(outcomes) == [100 + n for n in range(7)]
+    assert isinstance(outcomes[104], PermanentDeliveryError)
+    assert all(outcomes[100 + n] is None for n in range(7) if n != 4)
+
+
+def test_lanes_start_nothing_once_the_batch_is_out_of_time(runtime: Runtime) -> None:
+    sent: list[int] = []
+    with runtime.db.transaction() as session:
+        ctx = BatchContext(session=session, services=runtime, deadline=time.monotonic() - 1)
+        outcomes = deliver_in_lanes(
+            ctx, [(n, n) for n in range(5)], lane=no_lane_to_open(sent.append)
+        )
+
+    assert outcomes == {} and sent == []

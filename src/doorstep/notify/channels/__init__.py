@@ -22,16 +22,20 @@ attempts.
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from doorstep.notify.handlers import BatchHandler, JobContext
+from doorstep.config import MAX_SEND_LANES
+from doorstep.notify.handlers import BatchContext, BatchHandler, JobContext
 from doorstep.notify.models import Notification
 from doorstep.notify.outbox import ClaimedJob, PermanentJobError
 
@@ -43,6 +47,8 @@ __all__ = [
     "DeliveryError",
     "PermanentDeliveryError",
     "absolute_url",
+    "deliver_in_lanes",
+    "no_lane_to_open",
     "notification_of",
     "notifications_of",
     "parse_retry_after",
@@ -141,3 +147,69 @@ def notifications_of(session: Session, jobs: list[ClaimedJob]) -> dict[int, Noti
 def absolute_url(base_url: str, link: str | None) -> str:
     """``link`` (a path on this instance) as a full URL; the instance's own without one."""
     return f"{base_url.rstrip('/')}{link}" if link else base_url
+
+
+Delivery = TypeVar("Delivery")
+# A lane: opened once for its share of a batch (an SMTP session, or nothing to open), it
+# gives the function that sends one delivery.
+Lane = Callable[[], AbstractContextManager[Callable[[Delivery], None]]]
+
+
+def deliver_in_lanes(
+    ctx: BatchContext, deliveries: Sequence[tuple[int, Delivery]], *, lane: Lane[Delivery]
+) -> dict[int, Exception | None]:
+    """Send a batch's deliveries (job id, what to send), ``worker_send_lanes`` at a time.
+
+    Each lane takes every n-th delivery and sends its share in order over one lane of
+    its own (``lane()``): while one waits on its receiver, the others send. Each outcome
+    is its job's (None when delivered, else the exception), and no lane starts a delivery
+    once the batch is out of time: a job left out goes back to the queue untouched. The
+    lanes touch no database session; what they send is read before.
+    """
+    lanes = min(ctx.services.settings.worker_send_lanes, len(deliveries))
+    outcomes: dict[int, Exception | None] = {}
+    lock = threading.Lock()
+
+    def run(share: Sequence[tuple[int, Delivery]]) -> None:
+        with lane() as send:
+            for job_id, delivery in share:
+                if ctx.out_of_time():
+                    return
+                outcome: Exception | None = None
+                try:
+                    send(delivery)
+                except Exception as exc:  # recorded against this job; the others go on
+                    outcome = exc
+                with lock:
+                    outcomes[job_id] = outcome
+
+    if lanes <= 1:
+        run(deliveries)
+    else:
+        # list() waits for every lane, and raises what a lane raised outside a send.
+        list(_sending_threads().map(run, [deliveries[i::lanes] for i in range(lanes)]))
+    return outcomes
+
+
+_threads: ThreadPoolExecutor | None = None
+_threads_lock = threading.Lock()
+
+
+def _sending_threads() -> ThreadPoolExecutor:
+    """The process's threads for lanes, started as lanes need them and kept (starting
+    eight threads for each batch cost more than the batch's sends)."""
+    global _threads
+    with _threads_lock:
+        if _threads is None:
+            _threads = ThreadPoolExecutor(MAX_SEND_LANES, thread_name_prefix="doorstep-send")
+        return _threads
+
+
+def no_lane_to_open(send: Callable[[Delivery], None]) -> Lane[Delivery]:
+    """A lane for deliveries that need nothing opened per lane (they share a client)."""
+
+    @contextmanager
+    def opened() -> Iterator[Callable[[Delivery], None]]:
+        yield send
+
+    return opened

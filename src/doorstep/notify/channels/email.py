@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import threading
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -35,9 +38,11 @@ from doorstep.notify.channels import (
     DeliveryError,
     PermanentDeliveryError,
     absolute_url,
+    deliver_in_lanes,
     notification_of,
     notifications_of,
 )
+from doorstep.notify.channels.email_wire import Letterhead, WireMessage, letterhead, wire_message
 from doorstep.notify.handlers import BatchContext, JobContext
 from doorstep.notify.models import Notification
 from doorstep.notify.outbox import ClaimedJob, PermanentJobError
@@ -48,7 +53,9 @@ __all__ = [
     "EmailMessageSpec",
     "SmtpConnection",
     "build_email",
+    "close_kept_sessions",
     "email_configured",
+    "kept_session",
     "send_email",
 ]
 
@@ -82,18 +89,13 @@ def build_email(settings: Settings, message: EmailMessageSpec) -> EmailMessage:
     configuration mistake an admin can fix before the retries run out).
     """
     mime = EmailMessage()
-    try:
-        mime["From"] = settings.smtp_from
-        sender = _single_address(mime, "From")
-    except ValueError as exc:
-        raise DeliveryError(f"smtp_from is not a valid address: {exc}") from exc
+    sender = _sender(mime, settings)
     try:
         mime["To"] = message.to
         _single_address(mime, "To")
     except ValueError as exc:
         raise PermanentDeliveryError(f"invalid recipient address {message.to!r}: {exc}") from exc
-    # Subjects may be built from user text; a line break would be refused by the header API.
-    mime["Subject"] = " ".join(message.subject.split())
+    mime["Subject"] = _one_line(message.subject)
     mime["Date"] = format_datetime(datetime.now(UTC), usegmt=True)
     mime["Message-ID"] = make_msgid(domain=_message_id_domain(settings, sender))
     # RFC 3834: tells vacation responders and list software this is machine-sent.
@@ -102,6 +104,19 @@ def build_email(settings: Settings, message: EmailMessageSpec) -> EmailMessage:
     if message.html is not None:
         mime.add_alternative(message.html, subtype="html")
     return mime
+
+
+def _sender(mime: EmailMessage, settings: Settings) -> Address:
+    try:
+        mime["From"] = settings.smtp_from
+        return _single_address(mime, "From")
+    except ValueError as exc:
+        raise DeliveryError(f"smtp_from is not a valid address: {exc}") from exc
+
+
+def _one_line(subject: str) -> str:
+    # Subjects may be built from user text; a line break would be refused by the header API.
+    return " ".join(subject.split())
 
 
 def send_email(settings: Settings, message: EmailMessageSpec) -> None:
@@ -126,6 +141,8 @@ class SmtpConnection:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._client: smtplib.SMTP | None = None
+        self._head: Letterhead | None = None
+        self._head_read = False
 
     def __enter__(self) -> SmtpConnection:
         return self
@@ -137,7 +154,7 @@ class SmtpConnection:
         """Send one message, or raise ``DeliveryError``/``PermanentDeliveryError``."""
         if not email_configured(self.settings):
             raise DeliveryError("email not configured: DOORSTEP_SMTP_HOST is not set")
-        mime = build_email(self.settings, message)
+        mime = self._write(message)
         if self._client is None:
             client = _connect(self.settings)
             try:
@@ -154,12 +171,102 @@ class SmtpConnection:
             self.close()  # the session may be broken; the next message starts a new one
             raise
 
+    def _write(self, message: EmailMessageSpec) -> EmailMessage | WireMessage:
+        """The message as bytes when its recipient is a plain address (``email_wire``: a
+        notice in 5 µs of CPU instead of 0.7 ms), else built by the ``email`` package,
+        which checks any address."""
+        if not self._head_read:
+            sender = _sender(EmailMessage(), self.settings)
+            domain = _message_id_domain(self.settings, sender)
+            self._head = letterhead(self.settings.smtp_from, domain)
+            self._head_read = True
+        if self._head is not None:
+            wire = wire_message(
+                self._head,
+                to=message.to,
+                subject=_one_line(message.subject),
+                text=message.text,
+                html=message.html,
+            )
+            if wire is not None:
+                return wire
+        return build_email(self.settings, message)
+
+    def probe(self) -> None:
+        """Check a kept session with NOOP, and drop it if the server no longer answers
+        (the next send opens a new one)."""
+        if self._client is not None:
+            try:
+                code, _reply_text = self._client.noop()
+            except (smtplib.SMTPException, OSError):
+                code = 0
+            if code != 250:
+                self.close()
+
     def close(self) -> None:
         # The messages are accepted at this point (or failed already): a failing QUIT must
         # not turn a delivered message into a retry, which would send it twice.
         if self._client is not None:
             _close_quietly(self._client)
             self._client = None
+
+
+# Sessions a batch's lanes used, kept open for the next batch (opening one costs three
+# round trips, as many as a third of a lane's sends in a batch), by server and login.
+_kept: dict[tuple[Any, ...], list[tuple[float, SmtpConnection]]] = {}
+_kept_lock = threading.Lock()
+# Older than this, a kept session is closed rather than used: RFC 5321 servers wait five
+# minutes for the next command, and the NOOP that checks each kept session would find most
+# older ones closed anyway.
+KEPT_SESSION_IDLE_S = 30.0
+
+
+@contextmanager
+def kept_session(settings: Settings) -> Iterator[SmtpConnection]:
+    """An SMTP session to the configured server: one kept from an earlier batch (checked
+    with NOOP first), else a new one; kept again afterwards unless the lane failed."""
+    key = (
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_username,
+        settings.smtp_password,
+        settings.smtp_starttls,
+        settings.smtp_from,
+        settings.smtp_timeout_s,
+    )
+    now = time.monotonic()
+    connection: SmtpConnection | None = None
+    stale: list[SmtpConnection] = []
+    with _kept_lock:
+        kept = _kept.get(key, [])
+        while kept and connection is None:
+            used_at, candidate = kept.pop()
+            if now - used_at < KEPT_SESSION_IDLE_S:
+                connection = candidate
+            else:
+                stale.append(candidate)
+    for old in stale:
+        old.close()
+    if connection is None:
+        connection = SmtpConnection(settings)
+    else:
+        connection.probe()
+    try:
+        yield connection
+    except BaseException:
+        connection.close()
+        raise
+    with _kept_lock:
+        _kept.setdefault(key, []).append((time.monotonic(), connection))
+
+
+def close_kept_sessions() -> None:
+    """Close every kept SMTP session (a worker stopping, tests)."""
+    with _kept_lock:
+        sessions = [connection for kept in _kept.values() for _at, connection in kept]
+        _kept.clear()
+    for connection in sessions:
+        connection.close()
 
 
 def _single_address(mime: EmailMessage, header: str) -> Address:
@@ -205,9 +312,12 @@ def _start_session(settings: Settings, client: smtplib.SMTP) -> None:
         raise DeliveryError(f"SMTP session setup failed: {exc!r}") from exc
 
 
-def _submit(client: smtplib.SMTP, mime: EmailMessage) -> None:
+def _submit(client: smtplib.SMTP, mime: EmailMessage | WireMessage) -> None:
     try:
-        client.send_message(mime)
+        if isinstance(mime, WireMessage):
+            client.sendmail(mime.envelope_from, [mime.envelope_to], mime.data)
+        else:
+            client.send_message(mime)
     except smtplib.SMTPRecipientsRefused as exc:
         # One recipient per message, so "all refused" is that one recipient's answer.
         code, reply = next(iter(exc.recipients.values()))
@@ -267,7 +377,8 @@ class EmailChannel:
     def deliver_many(
         self, ctx: BatchContext, jobs: list[ClaimedJob]
     ) -> dict[int, Exception | None]:
-        """Many alert emails over one SMTP session, read with one query."""
+        """Many alert emails, read with one query, sent over a few SMTP sessions at once
+        (``deliver_in_lanes``)."""
         settings = ctx.services.settings
         if not email_configured(settings):
             error = PermanentJobError("email is not configured on this instance")
@@ -281,20 +392,20 @@ class EmailChannel:
             )
         }
         outcomes: dict[int, Exception | None] = {}
-        with SmtpConnection(settings) as connection:
-            for job in jobs:
-                if ctx.out_of_time():
-                    break
-                note = notes.get(job.id)
-                if note is None:
-                    outcomes[job.id] = PermanentJobError("notification no longer exists")
-                    continue
-                try:
-                    connection.send(_alert_email(settings, note, addresses[note.user_id]))
-                    outcomes[job.id] = None
-                except Exception as exc:  # recorded against this job; the others go on
-                    outcomes[job.id] = exc
-        return outcomes
+        messages: list[tuple[int, EmailMessageSpec]] = []
+        for job in jobs:
+            note = notes.get(job.id)
+            if note is None:
+                outcomes[job.id] = PermanentJobError("notification no longer exists")
+            else:
+                messages.append((job.id, _alert_email(settings, note, addresses[note.user_id])))
+
+        @contextmanager
+        def session_lane() -> Iterator[Callable[[EmailMessageSpec], None]]:
+            with kept_session(settings) as connection:
+                yield connection.send
+
+        return outcomes | deliver_in_lanes(ctx, messages, lane=session_lane)
 
 
 def _alert_email(settings: Settings, note: Notification, address: str) -> EmailMessageSpec:

@@ -32,6 +32,7 @@ answer, a redirect included (they are not followed), gives the delivery up.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -55,6 +56,8 @@ from doorstep.notify.channels import (
     DeliveryError,
     PermanentDeliveryError,
     absolute_url,
+    deliver_in_lanes,
+    no_lane_to_open,
     notification_of,
     notifications_of,
     parse_retry_after,
@@ -361,30 +364,37 @@ class WebhookChannel:
         settings = ctx.services.settings
         policy = TargetPolicy.from_settings(settings)
         outcomes: dict[int, Exception | None] = {}
+        posts: list[tuple[int, functools.partial[None]]] = []
         for job in jobs:
-            if ctx.out_of_time():
-                break
             note = notes.get(job.id)
             hook = hooks.get(uuid.UUID(job.payload["webhook_id"]))
             if note is None:
                 outcomes[job.id] = PermanentJobError("notification no longer exists")
-                continue
-            if hook is None:
+            elif hook is None:
                 outcomes[job.id] = None  # removed since: nothing to deliver, as one by one
-                continue
-            try:
-                _post_alert(settings, policy, job.id, note, hook)
-                outcomes[job.id] = None
-            except Exception as exc:  # recorded against this job; the others go on
-                outcomes[job.id] = exc
-        return outcomes
+            else:
+                posts.append((job.id, _alert_post(settings, policy, job.id, note, hook)))
+        return outcomes | deliver_in_lanes(ctx, posts, lane=no_lane_to_open(_post))
+
+
+def _post(post: functools.partial[None]) -> None:
+    post()
 
 
 def _post_alert(
     settings: Settings, policy: TargetPolicy, job_id: int, note: Notification, hook: Webhook
 ) -> None:
     """One alert to one endpoint; the job's id is the delivery id, the same on each retry."""
-    send_webhook(
+    _alert_post(settings, policy, job_id, note, hook)()
+
+
+def _alert_post(
+    settings: Settings, policy: TargetPolicy, job_id: int, note: Notification, hook: Webhook
+) -> functools.partial[None]:
+    """The post of one alert to one endpoint, read out of the rows now (it may be sent from
+    another thread, which must not touch them)."""
+    return functools.partial(
+        send_webhook,
         url=hook.url,
         secret=hook.secret,
         policy=policy,
