@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, text
 
+from doorstep.cameras import partitions
 from doorstep.migrate import NOT_IN_MODELS, alembic_config, autogenerate_filter, downgrade, upgrade
 from doorstep.models import Base
 
@@ -121,7 +122,8 @@ def test_migrations_build_exactly_the_models(fresh_url: str) -> None:
             # in the models, and on PostgreSQL the events' two unique rules live in
             # motion_event_keys (tests/cameras/test_partitions.py proves they hold).
             context = MigrationContext.configure(
-                conn, opts={"include_object": autogenerate_filter(conn)}
+                conn,
+                opts={"include_object": autogenerate_filter(partitions.autogenerate_filter(conn))},
             )
             differences = compare_metadata(context, Base.metadata)
     finally:

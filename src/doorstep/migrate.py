@@ -7,10 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Connection
 from sqlalchemy.schema import SchemaItem
-
-from doorstep.cameras import partitions
 
 IncludeObject = Callable[[SchemaItem, str | None, str, bool, SchemaItem | None], bool]
 
@@ -30,11 +27,10 @@ def alembic_config(url: str) -> Config:
 NOT_IN_MODELS = frozenset({"spatial_ref_sys", "ix_cameras_exact_position"})
 
 
-def autogenerate_filter(connection: Connection | None = None) -> IncludeObject:
-    """Autogenerate's filter: leave out what ``NOT_IN_MODELS`` names and, on a database
-    whose events are partitioned (``connection`` given), the partitions and the two unique
-    rules kept in ``motion_event_keys``."""
-    partition_filter = partitions.autogenerate_filter(connection) if connection else None
+def autogenerate_filter(also: IncludeObject | None = None) -> IncludeObject:
+    """Autogenerate's filter: leave out what ``NOT_IN_MODELS`` names, and what ``also``
+    leaves out (the migrations pass the event partitions' filter of
+    ``doorstep.cameras.partitions``, which asks the database)."""
 
     def include_object(
         obj: SchemaItem,
@@ -45,7 +41,7 @@ def autogenerate_filter(connection: Connection | None = None) -> IncludeObject:
     ) -> bool:
         if name in NOT_IN_MODELS:
             return False
-        return partition_filter is None or partition_filter(obj, name, type_, reflected, compare_to)
+        return also is None or also(obj, name, type_, reflected, compare_to)
 
     return include_object
 

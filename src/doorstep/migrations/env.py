@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
+from doorstep.cameras import partitions
 from doorstep.config import get_settings
 from doorstep.db import make_engine
 from doorstep.migrate import autogenerate_filter
@@ -37,7 +38,7 @@ def run_migrations_online() -> None:
             connection=connectable,
             target_metadata=target_metadata,
             render_as_batch=True,
-            include_object=autogenerate_filter(connectable),
+            include_object=autogenerate_filter(partitions.autogenerate_filter(connectable)),
         )
         with context.begin_transaction():
             context.run_migrations()
@@ -48,7 +49,7 @@ def run_migrations_online() -> None:
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=True,
-            include_object=autogenerate_filter(connection),
+            include_object=autogenerate_filter(partitions.autogenerate_filter(connection)),
         )
         with context.begin_transaction():
             context.run_migrations()
