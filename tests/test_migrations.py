@@ -77,6 +77,12 @@ REVISIONS = [
     ),
     ("20261129_0006", "20261129_0005", set(), ("cameras", "ix_cameras_targeting")),
     ("20261204_0010", "20261204_0009", set(), ("clips", "ix_clips_retention_due")),
+    (
+        "20261205_0013",
+        "20261204_0011",
+        set(),
+        ("feed_posts", "ix_feed_posts_coarse_cell_published_at_id"),
+    ),
 ]
 
 
