@@ -14,7 +14,6 @@ import numpy as np
 import psycopg
 
 from bench.event_senders import BenchCamera, random_event
-from doorstep.cameras import device_input as camera_device_input
 from doorstep.cameras import events as camera_events
 from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras import registry as camera_registry
@@ -35,9 +34,6 @@ def in_process_events(
             camera = camera_registry.authenticate_camera(
                 session=session, camera_id=uuid.UUID(camera_ref.id), token=camera_ref.token
             )
-            camera_device_input.find_device_event(
-                session=session, camera=camera, device_ref=body["device_ref"]
-            )
             event = camera_events.report_device_event(
                 session=session,
                 camera=camera,
@@ -46,6 +42,7 @@ def in_process_events(
                 ended_at=datetime.fromisoformat(body["ended_at"]),
                 device_ref=body["device_ref"],
                 max_duration_s=runtime.settings.max_clip_duration_s,
+                alert_window_s=runtime.settings.event_alert_window_s,
             ).event
             camera_inbox.event_view(event, camera, None)
     elapsed = time.perf_counter() - started

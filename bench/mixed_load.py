@@ -117,6 +117,7 @@ def _setup(runtime: Runtime, *, readers: int, uploaders: int, seed: int) -> Scen
                     for n in range(200)
                 ],
                 max_duration_s=runtime.settings.max_clip_duration_s,
+                alert_window_s=runtime.settings.event_alert_window_s,
             )
             for n in range(5):
                 post = feed_service.create_post(

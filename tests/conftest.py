@@ -48,12 +48,29 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+# Tables that PostgreSQL extensions own (PostGIS's SRID catalogue): not the product's.
+EXTENSION_TABLES = ("spatial_ref_sys",)
+
+
+def create_database(name: str) -> str:
+    """Create the PostgreSQL database ``name``, with PostGIS where the server has it (as CI
+    does: targeting then takes its PostGIS path on PostgreSQL); returns its URL."""
+    with _pg_connect(PG_ADMIN_URL) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+        available = conn.execute(
+            "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'postgis')"
+        ).fetchone()
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    if available and available[0]:
+        with _pg_connect(url) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    return url
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     name = f"doorstep_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with _pg_connect(PG_ADMIN_URL) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    url = create_database(name)
     upgrade(url)
     yield url
     with _pg_connect(PG_ADMIN_URL) as conn:
@@ -81,8 +98,9 @@ def database_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest
             for r in conn.execute(
                 text(
                     "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                    "AND tablename <> 'alembic_version'"
-                )
+                    "AND tablename <> 'alembic_version' AND tablename <> ALL(:extension_tables)"
+                ),
+                {"extension_tables": list(EXTENSION_TABLES)},
             )
         ]
         if tables:
@@ -163,10 +181,9 @@ def fresh_url(db_backend: str, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'migrate.db'}"
         return
     name = f"doorstep_migrate_{uuid.uuid4().hex[:8]}"
-    with _pg_connect(PG_ADMIN_URL) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    url = create_database(name)
     try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
         with _pg_connect(PG_ADMIN_URL) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pyotp
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -123,6 +124,24 @@ def upload_clip(
             data={"started_at": started.isoformat(), "kind": kind},
             files={"file": (path.name, fh, "video/mp4")},
         )
+
+
+def report_event(
+    client: TestClient | httpx.Client, cam: CameraWithToken, started_at: datetime, **extra: Any
+) -> dict[str, Any]:
+    """The camera reports a 30 s motion event (kept on the device) starting at ``started_at``."""
+    r = client.post(
+        f"/api/v1/cameras/{cam.camera.id}/events",
+        headers=cam.headers,
+        json={
+            "kind": "motion",
+            "started_at": started_at.isoformat(),
+            "ended_at": (started_at + timedelta(seconds=30)).isoformat(),
+            **extra,
+        },
+    )
+    assert r.status_code == 201, r.text
+    return dict(r.json())
 
 
 def enable_totp(runtime: Runtime, person: Person) -> str:

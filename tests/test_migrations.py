@@ -9,9 +9,9 @@ import io
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import Engine, create_engine, inspect, text
 
-from doorstep.migrate import alembic_config, downgrade, upgrade
+from doorstep.migrate import NOT_IN_MODELS, alembic_config, downgrade, include_object, upgrade
 from doorstep.models import Base
 
 # revision, the one before it, tables it creates, an index it must create
@@ -78,8 +78,8 @@ REVISIONS = [
     ("20261129_0006", "20261129_0005", set(), ("cameras", "ix_cameras_targeting")),
     ("20261204_0010", "20261204_0009", set(), ("clips", "ix_clips_retention_due")),
     (
-        "20261205_0013",
-        "20261204_0011",
+        "20261205_0015_feed",
+        "20261205_0014_event_alerts",
         set(),
         ("feed_posts", "ix_feed_posts_coarse_cell_published_at_id"),
     ),
@@ -89,7 +89,7 @@ REVISIONS = [
 def _schema(url: str, table: str) -> tuple[set[str], set[str]]:
     engine = create_engine(url)
     try:
-        tables = set(inspect(engine).get_table_names())
+        tables = set(inspect(engine).get_table_names()) - NOT_IN_MODELS
         indexes = (
             {i["name"] for i in inspect(engine).get_indexes(table)} if table in tables else set()
         )
@@ -117,10 +117,42 @@ def test_migrations_build_exactly_the_models(fresh_url: str) -> None:
     engine = create_engine(fresh_url)
     try:
         with engine.connect() as conn:
-            differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            context = MigrationContext.configure(conn, opts={"include_object": include_object})
+            differences = compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
     assert differences == []
+
+
+def test_postgis_index_is_built_only_where_postgis_is(fresh_url: str) -> None:
+    """Revision 0012 builds the PostGIS position index on PostgreSQL with the extension
+    (the test databases have it where the server does, as in CI), nothing elsewhere, and
+    takes it away on the way down."""
+    upgrade(fresh_url, "20261205_0012_targeting")
+    engine = create_engine(fresh_url)
+    try:
+        with engine.connect() as conn:
+            postgis = conn.dialect.name == "postgresql" and bool(
+                conn.scalar(text("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'"))
+            )
+        assert postgis == fresh_url.startswith("postgresql")
+        assert ("ix_cameras_exact_position" in _indexes(engine)) == postgis
+        downgrade(fresh_url, "20261204_0011")
+        assert "ix_cameras_exact_position" not in _indexes(engine)
+        upgrade(fresh_url)
+        assert ("ix_cameras_exact_position" in _indexes(engine)) == postgis
+    finally:
+        engine.dispose()
+
+
+def _indexes(engine: Engine) -> set[str]:
+    """The cameras' indexes, expression indexes included (read from the catalogue)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            query = "SELECT indexname FROM pg_indexes WHERE tablename = 'cameras'"
+        else:
+            query = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'cameras'"
+        return {str(name) for name in conn.scalars(text(query))}
 
 
 # SHA-256 of the SQL that ``alembic upgrade --sql`` writes for the revisions that have run

@@ -22,6 +22,7 @@ from doorstep.accounts.deps import PageVisitor, SignInRequired
 from doorstep.errors import DoorstepError
 from doorstep.headers import SecurityHeaders, media_origin, security_headers
 from doorstep.operations import UNGATED_PATHS, RequestIds, RequestTimer
+from doorstep.replicas import ReadFenceCookie
 from doorstep.routing import BODY_UNFINISHED
 from doorstep.runtime import Runtime
 from doorstep.web import render as web_render
@@ -159,6 +160,8 @@ def _add_routes_and_middleware(app: FastAPI, runtime: Runtime) -> None:
     limit = runtime.db.max_connections
     if limit is not None:
         app.add_middleware(ConnectionGate, limit=limit)
+    if runtime.replicas.configured:
+        app.add_middleware(ReadFenceCookie, secure=runtime.settings.cookie_secure)
     app.add_middleware(RequestTimer)  # outside the gate: its wait is part of the latency
     app.add_middleware(RequestIds)  # outside the timer: every log line of a request names it
     routes.include_all(app)

@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     # The instance's time zone (IANA name): public pages, and anyone with no zone of his own.
     time_zone: str = "UTC"
 
+    # Read replicas (issue 17): PostgreSQL hot standbys, comma-separated SQLAlchemy URLs,
+    # that serve read-only requests (the public portal, the feed, timelines, the request
+    # log). A replica whose replay lags more than replica_max_lag_s behind is skipped, and
+    # one that does not answer is not tried again for replica_retry_s; either way the read
+    # goes to the next replica, then the primary. Writes always go to the primary.
+    database_replica_urls: Annotated[list[str], NoDecode] = []
+    replica_max_lag_s: float = Field(default=5.0, gt=0)
+    replica_retry_s: float = Field(default=10.0, ge=0)
+    replica_connect_timeout_s: int = Field(default=2, ge=1)
+
     # S3-compatible object storage (used when media_url starts with s3://)
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
@@ -77,6 +87,10 @@ class Settings(BaseSettings):
     # at once is accepted. A value shorter than a camera's retention tightens it; a longer
     # one cannot keep anything past the retention, so the shorter of the two applies.
     max_clip_age_days: int | None = Field(default=None, ge=1)
+    # A camera's local-first events are alerted together: the first opens a window of
+    # this many seconds, and one alert after it counts every event in it ("3 motion
+    # events at Front door"), instead of one alert per event.
+    event_alert_window_s: float = Field(default=30.0, ge=0, le=3600)
 
     # Kept clips (issue 15): a resident may keep a clip past its camera's retention until
     # he stops keeping it; this is the most clips one resident keeps at once (0: nobody
@@ -146,6 +160,15 @@ class Settings(BaseSettings):
                 example = "a network (10.0.0.0/8, 192.168.1.5)"
                 wanted = f"neither {example} nor a host name" if hosts_too else f"not {example}"
                 raise ValueError(f"{entry!r} is {wanted}") from None
+        return cleaned
+
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _split_replicas(cls, value: Any) -> Any:
+        cleaned = _comma_list(value)
+        for entry in cleaned if isinstance(cleaned, list) else ():
+            if not entry.startswith("postgresql"):
+                raise ValueError(f"{entry.split(':')[0]!r}: a replica is a PostgreSQL URL")
         return cleaned
 
     @field_validator("time_zone")

@@ -168,6 +168,7 @@ def _seed_camera(
             ended_at=None,
             device_ref=f"sd:/DCIM/{o:03d}{k}.mp4",
             max_duration_s=runtime.settings.max_clip_duration_s,
+            alert_window_s=runtime.settings.event_alert_window_s,
         )
 
 

@@ -1,5 +1,6 @@
-"""Dependencies shared by every router: the runtime, one DB transaction per request, and
-the cursor parameter of keyset-paginated lists."""
+"""Dependencies shared by every router: the runtime, one DB transaction per request (on
+the primary, or on a read replica for a route that only reads), and the cursor parameter
+of keyset-paginated lists."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from doorstep import paging
+from doorstep import paging, replicas
 from doorstep.config import Settings
 from doorstep.runtime import Runtime
 
@@ -23,11 +24,36 @@ def get_settings_dep(request: Request) -> Settings:
     return get_runtime(request).settings
 
 
+# Methods that change nothing by HTTP's rules: their bookkeeping writes (a token's last
+# use) need no read-your-writes.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per HTTP request: commit on success, roll back on any error."""
-    with get_runtime(request).db.transaction() as session:
+    """One transaction per HTTP request: commit on success, roll back on any error.
+
+    With read replicas, a request that may have written (not GET, HEAD or OPTIONS) leaves
+    the primary's WAL position after its commit for the ``doorstep_read_after`` cookie,
+    so that the caller's next reads wait for a replica that has replayed it."""
+    runtime = get_runtime(request)
+    with runtime.db.transaction() as session:
         request.state.db_session = session
         yield session
+    if runtime.replicas.configured and request.method not in _SAFE_METHODS:
+        setattr(request.state, replicas.FENCE_STATE, replicas.primary_position(runtime.db.engine))
+
+
+def get_read_session(request: Request, primary: DbSession) -> Iterator[Session]:
+    """A transaction for a route that only reads: on a fit read replica (see
+    ``doorstep.replicas``), else the request's own transaction on the primary, which is
+    all there is when no replica is configured."""
+    runtime = get_runtime(request)
+    if not runtime.replicas.configured:
+        yield primary
+        return
+    after = replicas.parse_lsn(request.cookies.get(replicas.FENCE_COOKIE))
+    with runtime.replicas.read(after=after) as session:
+        yield primary if session is None else session
 
 
 def client_address(request: Request) -> str:
@@ -39,6 +65,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 # scope="function": the commit happens before the response is sent, so a failed
 # commit is an error response, never a silent loss after a 200.
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
+# For routes that only read (the public portal, the feed, timelines, the request log).
+ReadSession = Annotated[Session, Depends(get_read_session, scope="function")]
 ClientAddress = Annotated[str, Depends(client_address)]
 # The opaque ``cursor`` query parameter of a keyset-paginated list: bounded here so that a
 # text far longer than any cursor is a 422 before it reaches paging.decode_cursor.

@@ -8,6 +8,7 @@ from doorstep import telemetry
 from doorstep.agencies import jobs as agency_jobs
 from doorstep.agencies import service as agency_service
 from doorstep.cameras import deletion as camera_deletion
+from doorstep.cameras import event_alerts as camera_event_alerts
 from doorstep.config import Settings
 from doorstep.feed import alerts as feed_alerts
 from doorstep.feed import clip_copies as feed_clip_copies
@@ -33,6 +34,7 @@ def job_registry(settings: Settings, *, periodic: bool = True) -> JobRegistry:
         jobs.add(channel.kind, channel.deliver)
         if channel.deliver_many is not None:
             jobs.add_batch(channel.kind, channel.deliver_many)
+    jobs.add(camera_event_alerts.EVENT_ALERT_JOB, camera_event_alerts.run_event_alert)
     jobs.add(agency_service.INVITATION_JOB, agency_jobs.send_invitation)
     jobs.add(feed_service.POST_PUBLISHED_JOB, feed_jobs.fan_out_post)
     jobs.add(feed_alerts.DIGEST_JOB, feed_jobs.send_digest)

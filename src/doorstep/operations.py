@@ -1,11 +1,16 @@
 """What an operator watches: ``/healthz``, ``/readyz``, ``/metrics`` and the request timer.
 
 - ``/healthz``: the process answers (no database call, no connection slot).
-- ``/readyz``: the database and the media storage answer; 503 naming what does not.
+- ``/readyz``: the database and the media storage answer; 503 naming what does not. Each
+  read replica is reported (answering, lagging, down) but does not make the process
+  unready: reads fall back to the primary, so a process with a replica down still answers
+  every request rightly, and failing them all at once would turn one replica's outage
+  into the whole site's.
 - ``/metrics``: Prometheus's text format. What the process measured as it worked
   (``doorstep.telemetry``: request latency per route, job durations and failures, the
   retention sweep), and what is read from the database when scraped (the outbox's depth,
-  its oldest waiting job and its failed jobs per kind; the connection pool in use).
+  its oldest waiting job and its failed jobs per kind; the connection pool in use; each
+  read replica's lag).
   Only the networks of ``DOORSTEP_METRICS_ALLOWED_NETWORKS`` (default: this machine) or
   a request with the bearer token ``DOORSTEP_METRICS_TOKEN`` may read it.
 """
@@ -137,6 +142,7 @@ class DatabaseCollector(Collector):
                 oldest.add_metric([figure.kind], max(age_s, 0.0))
         yield from (depth, oldest, failed)
         yield from self._pool()
+        yield from self._replicas()
 
     def _pool(self) -> Iterator[GaugeMetricFamily]:
         pool = self.runtime.db.engine.pool
@@ -150,6 +156,24 @@ class DatabaseCollector(Collector):
             "Connections the pool may hand out (its size and overflow).",
             value=pool.size() + pool._max_overflow,
         )
+
+    def _replicas(self) -> Iterator[GaugeMetricFamily]:
+        if not self.runtime.replicas.configured:
+            return
+        up = GaugeMetricFamily(
+            "doorstep_replica_up", "1 when the read replica answers, else 0.", labels=["replica"]
+        )
+        lag = GaugeMetricFamily(
+            "doorstep_replica_lag_seconds",
+            "How far the read replica's replay is behind the primary (0: it has replayed all"
+            " it received).",
+            labels=["replica"],
+        )
+        for replica, state in self.runtime.replicas.states():
+            up.add_metric([replica.name], 0 if state is None else 1)
+            if state is not None:
+                lag.add_metric([replica.name], state.lag_s)
+        yield from (up, lag)
 
 
 def _may_read_metrics(request: Request, settings: Settings) -> bool:
@@ -176,7 +200,8 @@ def healthz() -> JSONResponse:
 
 @router.get("/readyz")
 def readyz(runtime: RuntimeDep) -> JSONResponse:
-    """Ready to serve: the database answers a query and the media storage a lookup."""
+    """Ready to serve: the database answers a query and the media storage a lookup; the
+    read replicas are reported, not required (see the module's doc)."""
     checks: dict[str, str] = {}
     for name, check in (("database", _ping_database), ("storage", _ping_storage)):
         try:
@@ -186,10 +211,26 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
             log.warning("readyz.failed", check=name, error=repr(exc))
             checks[name] = f"unreachable ({type(exc).__name__})"
     ready = all(state == "ok" for state in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "not_ready", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+    answer: dict[str, object] = {"status": "ready" if ready else "not_ready", "checks": checks}
+    if runtime.replicas.configured:
+        answer["replicas"] = _replica_report(runtime)
+    return JSONResponse(answer, status_code=200 if ready else 503)
+
+
+def _replica_report(runtime: Runtime) -> dict[str, str]:
+    """Each replica's state in words: "ok", "lagging (12.0 s)", "not a standby" or
+    "unreachable"."""
+    report = {}
+    for replica, state in runtime.replicas.states():
+        if state is None:
+            report[replica.name] = "unreachable"
+        elif not state.standby:
+            report[replica.name] = "not a standby"
+        elif state.lag_s > runtime.replicas.max_lag_s:
+            report[replica.name] = f"lagging ({state.lag_s:.1f} s)"
+        else:
+            report[replica.name] = "ok"
+    return report
 
 
 def _ping_database(runtime: Runtime) -> None:

@@ -18,7 +18,9 @@ __all__ = [
     "JOB_BATCH_SECONDS",
     "JOB_FAILURES",
     "JOB_SECONDS",
+    "READS_SERVED",
     "REGISTRY",
+    "REPLICA_SKIPS",
     "SWEEP_CLIPS_DELETED",
     "SWEEP_LAST_FINISHED",
     "SWEEP_RUNNING",
@@ -72,5 +74,18 @@ SWEEP_RUNNING = Gauge(
 SWEEP_LAST_FINISHED = Gauge(
     "doorstep_retention_sweep_last_finished_timestamp_seconds",
     "When this process last finished a retention sweep (Unix time; 0: never).",
+    registry=REGISTRY,
+)
+READS_SERVED = Counter(
+    "doorstep_read_sessions",
+    "Read-only request transactions, by where they ran: a replica or the primary.",
+    ["target"],
+    registry=REGISTRY,
+)
+REPLICA_SKIPS = Counter(
+    "doorstep_replica_skips",
+    "Reads that passed a replica over, by replica and reason: down, lagging, not_standby,"
+    " or behind_own_write (the caller's last write not yet replayed there).",
+    ["replica", "reason"],
     registry=REGISTRY,
 )

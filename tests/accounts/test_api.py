@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyotp
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from tests.conftest import make_settings
 from tests.factories import PASSWORD, make_person
 
 from doorstep.accounts.models import Role, User
+from doorstep.app import create_app
 from doorstep.audit import AuditRecord
 from doorstep.runtime import Runtime
 
@@ -61,6 +65,29 @@ def test_wrong_password_and_throttling_per_account(client: TestClient, runtime: 
     assert r.status_code == 429
     assert r.json()["error"]["code"] == "too_many_attempts_account"
     assert "retry-after" in r.headers
+
+
+def test_failed_sign_ins_through_two_processes_count_together(
+    client: TestClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    """The failures live in the database, not in a process: a second web process (its
+    own runtime and data dir, the same database) sees the first one's."""
+    person = make_person(runtime)
+    other = Runtime(make_settings(tmp_path / "second", runtime.settings.resolved_database_url()))
+    wrong = {"email": person.user.email, "password": "nope"}
+    try:
+        with TestClient(create_app(other), base_url="https://testserver") as second:
+            for n in range(runtime.settings.login_max_failures_per_account):
+                r = (client, second)[n % 2].post("/api/v1/tokens", json=wrong)
+                assert r.status_code == 401
+            for either in (client, second):
+                r = either.post(
+                    "/api/v1/tokens", json={"email": person.user.email, "password": PASSWORD}
+                )
+                assert r.status_code == 429
+                assert r.json()["error"]["code"] == "too_many_attempts_account"
+    finally:
+        other.close()
 
 
 def test_throttling_per_address(client: TestClient, runtime: Runtime) -> None:

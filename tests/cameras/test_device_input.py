@@ -153,6 +153,7 @@ def test_service_refuses_an_empty_device_ref_and_repeats_are_one_event(
                 ended_at=None,
                 device_ref=bad,
                 max_duration_s=600,
+                alert_window_s=30,
             )
         assert refused.value.code == "invalid_device_ref"
         with pytest.raises(InvalidInput) as refused, runtime.db.transaction() as session:
@@ -161,6 +162,7 @@ def test_service_refuses_an_empty_device_ref_and_repeats_are_one_event(
                 camera=session.get_one(Camera, cam.id),
                 events=[spec("ok"), spec(bad)],
                 max_duration_s=600,
+                alert_window_s=30,
             )
         assert refused.value.code == "invalid_device_ref" and "Event 1" in refused.value.message
     assert _counts(runtime)[1] == 0
@@ -172,6 +174,7 @@ def test_service_refuses_an_empty_device_ref_and_repeats_are_one_event(
             camera=camera,
             events=[spec("a"), spec("a"), spec(None), spec(None), spec("b")],
             max_duration_s=600,
+            alert_window_s=30,
         )
         assert (result.created, result.duplicates) == (4, 1)
         first = camera_events.report_device_event(
@@ -182,6 +185,7 @@ def test_service_refuses_an_empty_device_ref_and_repeats_are_one_event(
             ended_at=None,
             device_ref="a",
             max_duration_s=600,
+            alert_window_s=30,
         )
         assert first.created is False
     with runtime.db.transaction() as session:
@@ -190,6 +194,7 @@ def test_service_refuses_an_empty_device_ref_and_repeats_are_one_event(
             camera=session.get_one(Camera, cam.id),
             events=[spec("a"), spec("b"), spec("c")],
             max_duration_s=600,
+            alert_window_s=30,
         )
         assert (again.created, again.duplicates) == (1, 2)
     assert _counts(runtime)[1] == 5

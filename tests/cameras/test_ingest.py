@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from tests.factories import make_camera, make_person, sample_clip, upload_clip
 
 from doorstep.cameras.models import Clip, MotionEvent
 from doorstep.db import utcnow
+from doorstep.jobs import job_registry
 from doorstep.media.samples import write_sample_clip
 from doorstep.notify.models import Notification, OutboxJob
+from doorstep.notify.worker import Worker
 from doorstep.runtime import Runtime
 
 
@@ -311,7 +313,7 @@ def test_clip_with_a_location_tag_refused(
     _assert_refused(upload_clip(client, cam, tagged), 400, "location_metadata", runtime)
 
 
-def test_event_batch_all_or_nothing_deduplicated_one_alert(
+def test_event_batch_all_or_nothing_deduplicated_one_alert_per_window(
     client: TestClient, runtime: Runtime
 ) -> None:
     owner = make_person(runtime)
@@ -346,5 +348,10 @@ def test_event_batch_all_or_nothing_deduplicated_one_alert(
     assert _counts(runtime)[1] == 4
     page = client.get("/api/v1/events", headers=owner.headers).json()["events"]
     assert sorted(e["kind"] for e in page) == ["motion"] * 4 and all(e["on_device"] for e in page)
+    # Both batches fall in one alert window: one alert, after it, counts the four events.
+    assert client.get("/api/v1/notifications", headers=owner.headers).json() == []
+    with runtime.db.transaction() as session:
+        session.execute(update(OutboxJob).values(run_after=utcnow() - timedelta(seconds=1)))
+    Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
     titles = [n["title"] for n in client.get("/api/v1/notifications", headers=owner.headers).json()]
-    assert sorted(titles) == ["1 event at Front door", "3 events at Front door"]
+    assert titles == ["4 motion events at Front door"]

@@ -179,6 +179,7 @@ def test_concurrent_sends_of_one_device_ref_make_one_event(runtime: Runtime) -> 
             ended_at=None,
             device_ref="ring-42",
             max_duration_s=600,
+            alert_window_s=30,
         ).event
 
     second = _race(runtime, send, send)
@@ -204,6 +205,7 @@ def test_concurrent_batches_sharing_references_record_each_once(runtime: Runtime
                     for i, ref in enumerate(refs)
                 ],
                 max_duration_s=600,
+                alert_window_s=30,
             )
 
         return send

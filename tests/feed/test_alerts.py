@@ -171,3 +171,51 @@ def test_a_lost_digest_is_queued_again(runtime: Runtime) -> None:
     make_post(runtime, author, title="Downed wire", category=Category.safety)
     worker.drain()
     assert [n.title for n in notifications(runtime, resident)] == ["1 new post near you"]
+
+
+def test_two_workers_send_one_alert_and_one_digest_between_them(
+    runtime: Runtime, settings: Settings, tmp_path: Path, mailbox: tuple[HoldingMailbox, int]
+) -> None:
+    """Two worker processes (each its runtime and data dir, one database) taking turns at
+    a burst's fan-outs: the resident still gets one alert now and one digest later, since
+    when he was last alerted and whether a digest waits are kept with his home."""
+    box, _port = mailbox
+    other = Runtime(
+        make_settings(
+            tmp_path / "second",
+            settings.resolved_database_url(),
+            smtp_host="127.0.0.1",
+            smtp_port=mailbox[1],
+        )
+    )
+    workers = [
+        Worker(rt, job_registry(rt.settings, periodic=False), worker_id=name)
+        for rt, name in ((runtime, "first"), (other, "second"))
+    ]
+    for worker in workers:
+        worker.settings.worker_batch = 1  # one job a turn, so the turns interleave
+
+    def take_turns() -> None:
+        while sum(worker.run_once() for worker in workers):
+            pass
+
+    try:
+        author = make_person(runtime)
+        set_home(runtime, author)
+        resident = make_person(runtime)
+        set_home(runtime, resident, alerts=[Category.crime])
+        for i in range(4):
+            make_post(runtime, author, title=f"Break-in {i}", category=Category.crime)
+        take_turns()
+        _release_digests(runtime)
+        take_turns()
+    finally:
+        other.close()
+    assert [n.topic for n in notifications(runtime, resident)] == ["feed_post", "feed_digest"]
+    assert _subjects(box, resident.user.email) == [
+        "[doorstep] Crime near you: Break-in 0",
+        "[doorstep] 3 new posts near you",
+    ]
+    with runtime.db.transaction() as session:
+        digests = session.scalars(select(OutboxJob).where(OutboxJob.kind == alerts.DIGEST_JOB))
+        assert len(list(digests)) == 1

@@ -353,7 +353,7 @@ def test_a_passing_failure_is_retried_until_it_gives_up(
     drain(runtime)  # this instance retries at once: every try fails
     assert _copy_job(runtime).status == JobStatus.done  # the last try recorded the failure
     mine = client.get(f"/api/v1/posts/{post['id']}", headers=author.headers).json()
-    assert mine["clip_status"] == "failed" and "several tries" in mine["clip_status_message"]
+    assert mine["clip_status"] == "failed" and "file is gone" in mine["clip_status_message"]
     assert mine["clip"] is None
 
 

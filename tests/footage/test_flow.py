@@ -18,6 +18,7 @@ from tests.factories import (
     make_camera,
     make_officer,
     make_person,
+    report_event,
     request_body,
     run_jobs,
     sample_clip,
@@ -40,19 +41,7 @@ LAT, LNG = 39.9526, -75.1652
 
 
 def _event_at(client: TestClient, cam: Any, hours_ago: float, **extra: Any) -> dict[str, Any]:
-    start = utcnow() - timedelta(hours=hours_ago)
-    r = client.post(
-        f"/api/v1/cameras/{cam.camera.id}/events",
-        headers=cam.headers,
-        json={
-            "kind": "motion",
-            "started_at": start.isoformat(),
-            "ended_at": (start + timedelta(seconds=30)).isoformat(),
-            **extra,
-        },
-    )
-    assert r.status_code == 201, r.text
-    return dict(r.json())
+    return report_event(client, cam, utcnow() - timedelta(hours=hours_ago), **extra)
 
 
 def test_full_flow_draft_to_verified_bundle(

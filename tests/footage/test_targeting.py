@@ -14,7 +14,7 @@ from pathlib import Path
 import h3
 import pytest
 import shapely
-from shapely.geometry import Point, Polygon, box
+from shapely.geometry import LineString, Point, Polygon, box
 from tests.factories import make_camera, make_person, sample_clip
 
 from doorstep import geo
@@ -25,6 +25,7 @@ from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras.models import Camera, Clip
 from doorstep.db import utcnow
 from doorstep.errors import InvalidInput
+from doorstep.footage import targeting_cells
 from doorstep.footage.targeting import TargetOwner, area_cells, target_owners
 from doorstep.media.kinds import EventKind
 from doorstep.media.video import ClipLimits
@@ -104,6 +105,7 @@ def build_scene(runtime: Runtime, tmp_path: Path, centre: tuple[float, float]) -
                 ended_at=ended,
                 device_ref=None,
                 max_duration_s=runtime.settings.max_clip_duration_s,
+                alert_window_s=runtime.settings.event_alert_window_s,
             )
 
     def in_window(cam: Camera) -> None:
@@ -241,6 +243,7 @@ def test_circle_area_and_big_cell_sets(runtime: Runtime) -> None:
                 ended_at=None,
                 device_ref="ring-1",
                 max_duration_s=600,
+                alert_window_s=30,
             )
     with runtime.db.transaction() as session:
         small = target_owners(
@@ -300,3 +303,23 @@ def test_area_cells_of_a_tiny_area_inside_one_cell() -> None:
     interior, boundary = area_cells(tiny)
     assert interior == set()
     assert cell in boundary
+
+
+def test_the_area_bound_is_measured_on_the_sphere_not_the_bounding_box() -> None:
+    """The bounding box only spares measuring small areas: a thin diagonal strip whose box
+    is far over the bound passes, a square just over it is refused, one just under passes."""
+    lat, lng = PHILADELPHIA
+    side_km = math.sqrt(targeting_cells.MAX_AREA_KM2)
+
+    def square(scale: float) -> Polygon:
+        half_lat = scale * side_km * 1000 / 2 / METRES_PER_DEG_LAT
+        half_lng = half_lat / math.cos(math.radians(lat))
+        return shapely.box(lng - half_lng, lat - half_lat, lng + half_lng, lat + half_lat)
+
+    strip = LineString([(lng - 2.0, lat - 1.5), (lng + 2.0, lat + 1.5)]).buffer(0.001)
+    assert geo.area_m2(strip) < 0.01 * targeting_cells.MAX_AREA_KM2 * 1e6
+    targeting_cells.check_area(strip)
+    targeting_cells.check_area(square(0.98))
+    with pytest.raises(InvalidInput) as refused:
+        targeting_cells.check_area(square(1.02))
+    assert refused.value.code == "area_too_large"

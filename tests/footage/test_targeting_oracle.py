@@ -32,11 +32,14 @@ from doorstep.accounts.models import User
 from doorstep.cameras.models import Camera, CameraKind, Clip, MotionEvent
 from doorstep.db import utcnow
 from doorstep.errors import InvalidInput
+from doorstep.footage import targeting_postgis
 from doorstep.footage.targeting import (
+    TargetingMethod,
     TargetOwner,
     area_cells,
     cameras_in_cells,
     cameras_with_footage,
+    covered_cameras_with_footage,
     target_owners,
 )
 from doorstep.media.kinds import EventKind
@@ -378,6 +381,16 @@ SETTINGS = settings(
 
 
 def test_target_owners_matches_oracle(runtime: Runtime) -> None:
+    """Every path target_owners has on this database gives the oracle's owners: H3 on both,
+    PostGIS too on PostgreSQL (the test databases have the extension where the server does,
+    as CI's does), which target_owners then takes unasked."""
+    methods: list[TargetingMethod | None] = [None, "h3"]
+    if runtime.db.is_postgres:
+        with runtime.db.transaction() as session:
+            assert targeting_postgis.has_position_index(session.connection()), (
+                "PostGIS is missing: install postgresql-15-postgis-3 (as .ci/run does)"
+            )
+        methods.append("postgis")
     ds = build_dataset(runtime)
     seen = {"matched": 0}
 
@@ -391,17 +404,20 @@ def test_target_owners_matches_oracle(runtime: Runtime) -> None:
         area: BaseGeometry, window: tuple[datetime, datetime], excluded: set[uuid.UUID]
     ) -> None:
         start, end = window
-        with runtime.db.transaction() as session:
-            got = target_owners(
-                session=session,
-                area=area,
-                window_start=start,
-                window_end=end,
-                excluded_owner_ids=excluded,
-                max_event_s=MAX_EVENT_S,
-            )
-        assert got == oracle(ds, area, start, end, excluded)
-        seen["matched"] += len(got)
+        expected = oracle(ds, area, start, end, excluded)
+        for method in methods:
+            with runtime.db.transaction() as session:
+                got = target_owners(
+                    session=session,
+                    area=area,
+                    window_start=start,
+                    window_end=end,
+                    excluded_owner_ids=excluded,
+                    max_event_s=MAX_EVENT_S,
+                    method=method,
+                )
+            assert got == expected, method
+        seen["matched"] += len(expected)
 
     check()
     assert seen["matched"] > 0, "the areas should reach some owners"
@@ -423,6 +439,34 @@ def test_a_wide_window_matches_oracle_for_camera_cornered_areas(runtime: Runtime
     seen = {"matched": 0}
     check()
     assert seen["matched"] > 0, "polygons cornered on cameras hold some"
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+def test_postgis_path_refuses_a_database_without_its_index(runtime: Runtime) -> None:
+    """SQLite has no PostGIS: asked for that path anyway, target_owners says so; left to
+    choose, it takes the H3 path."""
+    area = geo.circle(*TOWNS[0], 300.0)
+    start = utcnow()
+    end = start + timedelta(hours=1)
+    with runtime.db.transaction() as session:
+        assert not targeting_postgis.has_position_index(session.connection())
+        with pytest.raises(ValueError, match="PostGIS"):
+            target_owners(
+                session=session, area=area, window_start=start, window_end=end, method="postgis"
+            )
+        assert target_owners(session=session, area=area, window_start=start, window_end=end) == []
+
+
+def test_postgis_path_reads_positions_only_to_decide_containment() -> None:
+    """Privacy: the PostGIS statement returns owners and cameras, never a position."""
+    start = utcnow()
+    statement = covered_cameras_with_footage(
+        area=geo.circle(*TOWNS[0], 300.0),
+        window_start=start,
+        window_end=start + timedelta(hours=1),
+        max_event_s=MAX_EVENT_S,
+    )
+    assert [column.name for column in statement.selected_columns] == ["owner_id", "id"]
 
 
 def sample_points(area: BaseGeometry, rng: random.Random) -> list[tuple[float, float]]:
@@ -553,7 +597,32 @@ def test_query_uses_cell_and_event_indexes(runtime: Runtime, db_backend: str) ->
         assert "Index Only Scan using ix_cameras_targeting" in cells_plan, cells_plan
     else:
         assert "COVERING INDEX ix_cameras_targeting" in cells_plan, cells_plan
-    # The event index is searched by camera and bounded on started_at from both sides.
+    if db_backend == "postgres":
+        # The PostGIS path: the cameras inside from the GiST index alone, then the probe.
+        with runtime.db.transaction() as session:
+            covered_plan = explain_with_values(
+                session,
+                covered_cameras_with_footage(
+                    area=area, window_start=start, window_end=end, max_event_s=MAX_EVENT_S
+                ),
+            )
+        assert "Index Only Scan using ix_cameras_exact_position" in covered_plan, covered_plan
+        assert_event_probe_bounded(covered_plan)
+    assert_event_probe_bounded(footage_plan)
+
+
+def explain_with_values(session: Session, statement: Select[Any]) -> str:
+    """The plan of a statement whose values (WKB, arrays) cannot be inlined."""
+    conn = session.connection()
+    for setting in SMALL_TABLE_PLANS:
+        conn.exec_driver_sql(f"SET LOCAL {setting} = off")
+    compiled = statement.compile(dialect=conn.dialect)
+    rows = conn.exec_driver_sql(f"EXPLAIN {compiled}", compiled.construct_params())
+    return "\n".join(row[0] for row in rows)
+
+
+def assert_event_probe_bounded(footage_plan: str) -> None:
+    """The event index is searched by camera and bounded on started_at from both sides."""
     lines = footage_plan.splitlines()
     at = next(i for i, line in enumerate(lines) if "ix_motion_events_camera_id_started_at" in line)
     search = " ".join(lines[at : at + 2])

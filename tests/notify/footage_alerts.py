@@ -16,6 +16,7 @@ from tests.factories import (
     make_camera,
     make_officer,
     make_person,
+    report_event,
     set_policy,
 )
 
@@ -45,17 +46,7 @@ def footage_alert(runtime: Runtime, client: httpx.Client) -> FootageAlert:
     officer = make_officer(runtime, agency)
     owner = make_person(runtime)
     cam = make_camera(runtime, owner.user, latitude=LAT + 0.0005, longitude=LNG)
-    start = utcnow() - timedelta(hours=2)
-    r = client.post(
-        f"/api/v1/cameras/{cam.camera.id}/events",
-        headers=cam.headers,
-        json={
-            "kind": "motion",
-            "started_at": start.isoformat(),
-            "ended_at": (start + timedelta(seconds=30)).isoformat(),
-        },
-    )
-    assert r.status_code == 201, r.text
+    report_event(client, cam, utcnow() - timedelta(hours=2))
     request_id = active_request(runtime, officer, lat=LAT, lng=LNG)
     Worker(runtime, job_registry(runtime.settings, periodic=False)).drain()
     return FootageAlert(owner=owner, request_id=request_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from tests.factories import (
@@ -19,6 +20,8 @@ from tests.factories import (
 )
 from tests.notify.footage_alerts import AGENCY, footage_alert
 
+from doorstep.accounts.models import User
+from doorstep.footage.models import FootageRequest
 from doorstep.footage.notice import NO_CONSEQUENCE, WHAT_AGENCY_RECEIVES
 from doorstep.runtime import Runtime
 
@@ -92,3 +95,23 @@ def test_mark_all_read_in_the_api(client: TestClient, runtime: Runtime, tmp_path
     assert again.json() == {"marked": 0}
     assert len(unread_links(client, neighbour.headers)) == 1
     assert client.post("/api/v1/notifications/read").status_code == 401
+
+
+def test_the_short_line_shows_the_window_in_the_readers_zone(
+    client: TestClient, runtime: Runtime
+) -> None:
+    alert = footage_alert(runtime, client)
+    with runtime.db.transaction() as session:
+        owner = session.get(User, alert.owner.user.id)
+        assert owner is not None
+        owner.time_zone = "Asia/Tokyo"  # UTC+9 all year
+        request = session.get(FootageRequest, alert.request_id)
+        assert request is not None
+        start = request.window_start.astimezone(ZoneInfo("Asia/Tokyo"))
+    listed = client.get("/api/v1/notifications", headers=alert.owner.headers).json()
+    (item,) = [n for n in listed if n["link"] == alert.link]
+    assert item["summary"].startswith(f"{AGENCY} · burglary · {start:%b %d, %H:%M} to ")
+    assert item["summary"].endswith(" JST") and "UTC" not in item["summary"]
+    sign_in(client, alert.owner)
+    page = html.unescape(client.get("/notifications", headers=HTML).text)
+    assert item["summary"] in page

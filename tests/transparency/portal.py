@@ -15,6 +15,7 @@ from tests.factories import (
     make_camera,
     make_officer,
     make_person,
+    report_event,
     request_body,
 )
 
@@ -45,19 +46,10 @@ def owner_with_event(
     """A resident with a camera and a local-first motion event two hours ago."""
     person = make_person(runtime)
     cam = make_camera(runtime, person.user, latitude=lat, longitude=lng, **camera)
-    start = utcnow() - timedelta(hours=2)
-    r = client.post(
-        f"/api/v1/cameras/{cam.camera.id}/events",
-        headers=cam.headers,
-        json={
-            "kind": "motion",
-            "started_at": start.isoformat(),
-            "ended_at": (start + timedelta(seconds=30)).isoformat(),
-            "device_ref": f"sd:/{person.user.id}.mp4",
-        },
+    event = report_event(
+        client, cam, utcnow() - timedelta(hours=2), device_ref=f"sd:/{person.user.id}.mp4"
     )
-    assert r.status_code == 201, r.text
-    return Owner(person=person, camera=cam, event_id=r.json()["id"])
+    return Owner(person=person, camera=cam, event_id=event["id"])
 
 
 @dataclass

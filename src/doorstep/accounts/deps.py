@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 from doorstep.accounts import api_tokens, sign_in
 from doorstep.accounts.models import ApiToken, Role, User, WebSession
 from doorstep.errors import Forbidden, Unauthenticated
-from doorstep.http import DbSession, SettingsDep, get_runtime
+from doorstep.http import DbSession, ReadSession, SettingsDep, get_runtime
 from doorstep.routing import user_principal
 from doorstep.web.render import PRE_SESSION_CSRF_COOKIE, Page
 
@@ -150,6 +150,16 @@ def this_page(request: Request, visitor: Visitor, session: DbSession) -> Page:
 
 
 ThisPage = Annotated[Page, Depends(this_page)]
+
+
+def this_read_page(
+    request: Request, visitor: Visitor, session: ReadSession, primary: DbSession
+) -> Page:
+    return Page(request, visitor, session, layout_session=primary)
+
+
+# A page that only reads: its queries may run on a read replica (``http.ReadSession``).
+ReadPage = Annotated[Page, Depends(this_read_page)]
 
 
 async def checked_form(request: Request, visitor: Visitor) -> FormData:

@@ -26,7 +26,7 @@ from doorstep.cameras.schemas import (
     ZonesRead,
     ZonesUpdate,
 )
-from doorstep.http import DbSession, PageCursor, RuntimeDep, SettingsDep
+from doorstep.http import DbSession, PageCursor, ReadSession, RuntimeDep, SettingsDep
 from doorstep.inputs import OptionalMoment
 from doorstep.media.kinds import EventKind
 from doorstep.media.streaming import media_response
@@ -141,7 +141,7 @@ def clear_zones(camera_id: uuid.UUID, user: CurrentUser, session: DbSession) -> 
 @router.get(f"{api}/events", response_model=EventPage)
 def list_events(
     user: CurrentUser,
-    session: DbSession,
+    session: ReadSession,
     camera_id: uuid.UUID | None = None,
     kind: Annotated[list[EventKind] | None, Query()] = None,
     since: OptionalMoment = None,

@@ -200,6 +200,7 @@ def report_event(
         camera=camera,
         **body.model_dump(),
         max_duration_s=runtime.settings.max_clip_duration_s,
+        alert_window_s=runtime.settings.event_alert_window_s,
         max_age_days=runtime.settings.max_clip_age_days,
     )
     if not result.created:
@@ -229,6 +230,7 @@ def report_events(
         camera=camera,
         events=[camera_events.DeviceEventSpec(**e.model_dump()) for e in body.events],
         max_duration_s=runtime.settings.max_clip_duration_s,
+        alert_window_s=runtime.settings.event_alert_window_s,
         max_age_days=runtime.settings.max_clip_age_days,
     )
     return EventBatchResult(created=result.created, duplicates=result.duplicates)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -129,6 +130,27 @@ def insert_event(
             return found
         raise
     return RecordedEvent(event=event, clip=clip)
+
+
+def insert_device_event(session: Session, camera: Camera, event: MotionEvent) -> RecordedEvent:
+    """Record an event without a clip unless this camera already sent its device_ref:
+    then the event recorded then (``created`` False), also when a concurrent request
+    recorded it a moment ago.
+
+    One statement when the event is new: a Core ``INSERT ... ON CONFLICT DO NOTHING`` of
+    the transient ``event``'s columns (every one set by the caller), which stands for the
+    look-up, the savepoint and the ORM's unit of work. It names no constraint: whichever
+    unique index refuses a repeated reference, the insert does nothing and the event
+    recorded before is read. ``event`` stays out of the session.
+    """
+    row = {column.key: getattr(event, column.key) for column in MotionEvent.__table__.columns}
+    upsert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = upsert(MotionEvent).values(row).on_conflict_do_nothing()
+    if session.execute(statement.returning(MotionEvent.id)).first() is not None:
+        return RecordedEvent(event=event, clip=None)
+    if found := find_device_event(session=session, camera=camera, device_ref=event.device_ref):
+        return found
+    raise RuntimeError(f"event {event.id} was refused, and no event has its device_ref")
 
 
 def alert_owner(*, session: Session, camera: Camera, event: MotionEvent) -> None:

@@ -1,8 +1,8 @@
 """Local-first events: a device reports what it saw and keeps the clip ("on device")
 until the owner shares it; one at a time, or many at once after an outage.
 
-Other domains: the owner's alerts go through ``notify.service``; no query here reads
-another domain's table.
+Other domains: the owner's alerts go through ``event_alerts`` to ``notify.service``; no
+query here reads another domain's table.
 """
 
 from __future__ import annotations
@@ -17,21 +17,19 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from doorstep.cameras import event_alerts
 from doorstep.cameras.device_input import (
     CLOCK_SKEW,
     RecordedEvent,
-    alert_owner,
     check_age,
     check_device_ref,
     check_start,
-    find_device_event,
-    insert_event,
+    insert_device_event,
 )
 from doorstep.cameras.models import Camera, MotionEvent
-from doorstep.db import utcnow
+from doorstep.db import new_id, utcnow
 from doorstep.errors import InvalidInput
 from doorstep.media.kinds import EventKind
-from doorstep.notify import service as notify_service
 
 
 def _device_event_times(
@@ -67,20 +65,20 @@ def report_device_event(
     ended_at: datetime | None,
     device_ref: str | None,
     max_duration_s: float,
+    alert_window_s: float,
     max_age_days: int | None = None,
 ) -> RecordedEvent:
     """Record a local-first event (its clip stays on the owner's device, "on device") and
-    alert the owner; or, when this camera already sent ``device_ref``, return that event
-    (``created`` False) — also when a concurrent request recorded it a moment ago."""
+    make sure the owner's alert for its window is queued (``event_alerts``); or, when this
+    camera already sent ``device_ref``, return that event (``created`` False) — also when
+    a concurrent request recorded it a moment ago."""
     now = utcnow()
     ended_at = _device_event_times(
         started_at, ended_at, max_duration_s, now, camera=camera, max_age_days=max_age_days
     )
     check_device_ref(device_ref)
-    existing = find_device_event(session=session, camera=camera, device_ref=device_ref)
-    if existing is not None:
-        return existing
     event = MotionEvent(
+        id=new_id(),
         camera_id=camera.id,
         owner_id=camera.owner_id,
         kind=kind,
@@ -88,10 +86,14 @@ def report_device_event(
         ended_at=ended_at,
         on_device=True,
         device_ref=device_ref,
+        clip_id=None,
+        created_at=now,
     )
-    recorded = insert_event(session, camera, event)
+    recorded = insert_device_event(session, camera, event)
     if recorded.created:
-        alert_owner(session=session, camera=camera, event=event)
+        event_alerts.queue_event_alert(
+            session=session, camera=camera, now=now, window_s=alert_window_s
+        )
     return recorded
 
 
@@ -114,10 +116,10 @@ def _batch_rows(
     events: Sequence[DeviceEventSpec],
     max_duration_s: float,
     max_age_days: int | None,
+    now: datetime,
 ) -> list[dict[str, Any]]:
     """The batch's rows to insert, every event checked; the first bad one refuses the
     batch and is named by its index."""
-    now = utcnow()
     rows: list[dict[str, Any]] = []
     for index, spec in enumerate(events):
         try:
@@ -200,28 +202,13 @@ def _insert_fresh(
     return fresh
 
 
-def _alert_batch(session: Session, camera: Camera, fresh: Sequence[dict[str, Any]]) -> None:
-    """One alert for the batch, if any of its kinds interest the owner."""
-    kinds = sorted({EventKind(r["kind"]).value for r in fresh})
-    prefs_kinds = set(notify_service.alert_kinds(session=session, user_id=camera.owner_id))
-    if not any(k in prefs_kinds for k in kinds):
-        return
-    notify_service.alert_user(
-        session=session,
-        user_id=camera.owner_id,
-        topic="camera_event",
-        title=f"{len(fresh)} {'event' if len(fresh) == 1 else 'events'} at {camera.name}",
-        body=f"{camera.name} reported {len(fresh)} ({', '.join(kinds)}), kept on your device.",
-        link=f"/timeline?camera={camera.id}",
-    )
-
-
 def record_device_events(
     *,
     session: Session,
     camera: Camera,
     events: Sequence[DeviceEventSpec],
     max_duration_s: float,
+    alert_window_s: float,
     max_age_days: int | None = None,
 ) -> BatchResult:
     """Record many local-first events at once (a device catching up after an outage).
@@ -229,12 +216,14 @@ def record_device_events(
     All or nothing: one bad event refuses the batch and names it. Events whose
     ``device_ref`` this camera already sent, or that repeat one in the batch, are
     skipped, so a retried batch records each event once (also when a concurrent request
-    records one of them meanwhile). The owner gets one alert for the batch (if any of its
-    kinds interest him), not one per event.
+    records one of them meanwhile). The batch's events are counted in the owner's alert
+    for the window they fall in (``event_alerts``), not alerted one by one.
     """
-    rows = _batch_rows(camera, events, max_duration_s, max_age_days)
+    now = utcnow()
+    rows = _batch_rows(camera, events, max_duration_s, max_age_days, now)
     fresh = _insert_fresh(session, camera, rows)
     if fresh:
-        _alert_batch(session, camera, fresh)
-    session.flush()
+        event_alerts.queue_event_alert(
+            session=session, camera=camera, now=now, window_s=alert_window_s
+        )
     return BatchResult(created=len(fresh), duplicates=len(rows) - len(fresh))

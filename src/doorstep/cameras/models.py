@@ -69,6 +69,9 @@ class Camera(UuidKey, Base):
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     token_prefix: Mapped[str | None] = mapped_column(String(16), default=None)
     token_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The end of the last window of local-first events whose alert is queued (see
+    # ``cameras.event_alerts``): an event before it is counted in that alert.
+    alerted_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

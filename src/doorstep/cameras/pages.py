@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from doorstep.accounts.deps import CheckedForm, PageUser, ThisPage
+from doorstep.accounts.deps import CheckedForm, PageUser, ReadPage, ThisPage
 from doorstep.accounts.models import Role, User
 from doorstep.cameras import deletion as camera_deletion
 from doorstep.cameras import inbox as camera_inbox
@@ -309,7 +309,7 @@ class _Filters(DayFilters):
 
 
 @router.get("/timeline", response_class=HTMLResponse)
-def timeline(page: ThisPage, user: PageUser) -> Response:
+def timeline(page: ReadPage, user: PageUser) -> Response:
     filters = _Filters(page.request)
     session = page.session
     events: list[EventRead] = []

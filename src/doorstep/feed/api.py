@@ -39,7 +39,7 @@ from doorstep.feed.schemas import (
     TipRead,
     TipSent,
 )
-from doorstep.http import DbSession, PageCursor, RuntimeDep
+from doorstep.http import DbSession, PageCursor, ReadSession, RuntimeDep
 from doorstep.inputs import OptionalMoment
 from doorstep.media.streaming import media_response
 from doorstep.routing import GuardedRoute
@@ -92,7 +92,7 @@ def _feed_slice(default_limit: int) -> Callable[..., timeline.FeedSlice]:
 
     def feed_slice(
         user: CurrentUser,
-        session: DbSession,
+        session: ReadSession,
         category: Categories = None,
         since: OptionalMoment = None,
         until: OptionalMoment = None,
@@ -156,7 +156,7 @@ def create_post(body: PostCreate, credential: CurrentCredential, session: DbSess
 
 
 @router.get(f"{api}/users/me/posts", response_model=list[PostRead])
-def my_posts(user: CurrentUser, session: DbSession) -> list[PostRead]:
+def my_posts(user: CurrentUser, session: ReadSession) -> list[PostRead]:
     """The caller's own posts in every state (held, published, rejected, hidden)."""
     return feed_display.post_views(
         session=session, viewer=user, posts=feed_service.own_posts(session=session, author=user)
@@ -164,7 +164,7 @@ def my_posts(user: CurrentUser, session: DbSession) -> list[PostRead]:
 
 
 @router.get(f"{api}/posts/{{post_id}}", response_model=PostRead)
-def get_post(post_id: uuid.UUID, user: CurrentUser, session: DbSession) -> PostRead:
+def get_post(post_id: uuid.UUID, user: CurrentUser, session: ReadSession) -> PostRead:
     post = feed_service.get_post(session=session, actor=user, post_id=post_id)
     return _post_view(session, user, post)
 
@@ -187,7 +187,7 @@ def delete_post(post_id: uuid.UUID, user: CurrentUser, session: DbSession) -> Re
 
 
 @router.get(f"{api}/posts/{{post_id}}/comments", response_model=list[CommentRead])
-def list_comments(post_id: uuid.UUID, user: CurrentUser, session: DbSession) -> list[CommentRead]:
+def list_comments(post_id: uuid.UUID, user: CurrentUser, session: ReadSession) -> list[CommentRead]:
     return feed_comments.comment_views(
         session=session,
         viewer=user,

@@ -13,14 +13,12 @@ author reads; any other failure is retried by the outbox.
 from __future__ import annotations
 
 import tempfile
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import av
 import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -32,7 +30,13 @@ from doorstep.cameras.models import Clip
 from doorstep.errors import InvalidInput, NotFound
 from doorstep.feed.models import Post
 from doorstep.media import video
-from doorstep.media.redaction import Choices, ModelMissing, release_copy, scaled_zones
+from doorstep.media.redaction import (
+    Choices,
+    failure_reason,
+    release_copy,
+    scaled_zones,
+    throttled,
+)
 from doorstep.media.storage import MediaStorage, removed_on_failure
 from doorstep.notify import outbox
 from doorstep.notify.handlers import JobContext, LongJobContext
@@ -46,8 +50,6 @@ PROCESSING, READY, FAILED = "processing", "ready", "failed"
 COPY_ATTEMPTS = 5
 PREPARING = "Preparing the clip (faces, text and privacy zones are being hidden)."
 
-# Failures that another attempt cannot mend: no model installed, a file PyAV cannot read.
-_LASTING = (ModelMissing, av.FFmpegError, InvalidInput)
 _KEEP_ALIVE_S = 10.0
 
 
@@ -88,8 +90,8 @@ def status_message(status: str | None, redaction: dict[str, Any] | None) -> str 
     if status == PROCESSING:
         return PREPARING
     if status == FAILED:
-        reason = (redaction or {}).get("error") or "The copy could not be made."
-        return f"The clip is not shown to neighbours: {reason}"
+        reason = (redaction or {}).get("error") or "the copy could not be made"
+        return f"The clip is not shown to neighbours: {reason}."
     return None
 
 
@@ -138,13 +140,7 @@ def _make_copy(
         raise InvalidInput("The clip's file is no longer stored.", code="clip_deleted")
     choices = Choices()
     options = choices.options(scaled_zones(source.zones, source.width, source.height))
-    last = [time.monotonic()]
-
-    def progress(_share: float) -> None:  # renews the job's lease on a long clip
-        if time.monotonic() - last[0] > _KEEP_ALIVE_S:
-            last[0] = time.monotonic()
-            keep_alive()
-
+    progress = throttled(lambda _share: keep_alive(), _KEEP_ALIVE_S)  # renews the lease
     report = release_copy(storage, source.storage_key, key, options, progress=progress)
     with removed_on_failure(storage, key), tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp) / "copy.mp4"
@@ -181,11 +177,13 @@ def make_copy(ctx: LongJobContext, payload: dict[str, Any]) -> None:
     try:
         manifest = _make_copy(storage, source, key, ctx.keep_alive)
     except Exception as exc:
-        if not isinstance(exc, _LASTING) and ctx.attempt < COPY_ATTEMPTS:
+        reason = failure_reason(exc, last_try=ctx.attempt >= COPY_ATTEMPTS)
+        if reason is None:
             raise  # the outbox tries again later
         _delete_files(storage, key)
+        log.warning("feed.clip_copy_failed", post_id=str(post_id), error=repr(exc))
         with ctx.transaction() as session:
-            _record_failure(session, post_id, clip_id, key, exc)
+            _record_failure(session, post_id, clip_id, key, reason)
         return
     with ctx.transaction() as session:
         post = _waiting(session, post_id, clip_id, key, lock=True)
@@ -197,17 +195,8 @@ def make_copy(ctx: LongJobContext, payload: dict[str, Any]) -> None:
 
 
 def _record_failure(
-    session: Session, post_id: uuid.UUID, clip_id: uuid.UUID, key: str, exc: Exception
+    session: Session, post_id: uuid.UUID, clip_id: uuid.UUID, key: str, reason: str
 ) -> None:
-    if isinstance(exc, ModelMissing):
-        reason = "the redaction models are not installed on this server."
-    elif isinstance(exc, InvalidInput):
-        reason = exc.message
-    elif isinstance(exc, av.FFmpegError):
-        reason = "the clip's file could not be read."
-    else:
-        reason = "the copy could not be made after several tries. Share the clip again."
-    log.warning("feed.clip_copy_failed", post_id=str(post_id), error=repr(exc))
     post = _waiting(session, post_id, clip_id, key, lock=True)
     if post is not None:
         post.clip_copy_key, post.clip_copy_status = None, FAILED

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from doorstep.accounts.deps import CheckedForm, PageUser, ThisPage
+from doorstep.accounts.deps import CheckedForm, PageUser, ReadPage, ThisPage
 from doorstep.accounts.models import User
 from doorstep.errors import DoorstepError
 from doorstep.feed import areas, homes, timeline
@@ -128,17 +128,17 @@ def _areas_numbered(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @router.get("/feed", response_class=HTMLResponse)
-def feed_list(page: ThisPage, user: PageUser) -> Response:
+def feed_list(page: ReadPage, user: PageUser) -> Response:
     return _feed_page(page, user, as_map=False)
 
 
 @router.get("/feed/map", response_class=HTMLResponse)
-def feed_map(page: ThisPage, user: PageUser) -> Response:
+def feed_map(page: ReadPage, user: PageUser) -> Response:
     return _feed_page(page, user, as_map=True)
 
 
 @router.get("/feed/mine", response_class=HTMLResponse)
-def my_posts(page: ThisPage, user: PageUser) -> Response:
+def my_posts(page: ReadPage, user: PageUser) -> Response:
     session = page.session
     posts = feed_display.post_views(
         session=session, viewer=user, posts=feed_service.own_posts(session=session, author=user)

@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
-from doorstep.accounts.deps import CheckedForm, PageUser, ThisPage
+from doorstep.accounts.deps import CheckedForm, PageUser, ReadPage, ThisPage
 from doorstep.accounts.models import User
 from doorstep.errors import InvalidInput
 from doorstep.feed import comments as feed_comments
@@ -64,7 +64,7 @@ def _post_page(
 
 
 @router.get("/posts/{post_id}", response_class=HTMLResponse)
-def post_page(post_id: uuid.UUID, page: ThisPage, user: PageUser) -> Response:
+def post_page(post_id: uuid.UUID, page: ReadPage, user: PageUser) -> Response:
     return _post_page(page, user, post_id)
 
 

@@ -31,7 +31,6 @@ from doorstep.web.render import Page, redirect
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
-_DIGEST = re.compile(r"^[0-9a-f]{20}$")
 
 
 def _boxes(raw: str) -> list[dict[str, object]]:
@@ -92,7 +91,7 @@ def _preview_page(
     if row is None:
         raise NotFound("No such clip in this request's window.", code="clip_not_eligible")
     preview = None
-    if digest is not None and _DIGEST.match(digest):
+    if digest is not None and previews.is_digest(digest):
         preview = previews.read_preview(storage, user, event_id, digest)
     shown = choices or (preview.choices if preview else Choices())
     return page.show(

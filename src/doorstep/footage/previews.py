@@ -14,23 +14,27 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import av
-
 from doorstep.accounts.models import User
-from doorstep.errors import DoorstepError, InvalidInput, NotFound
+from doorstep.errors import InvalidInput, NotFound
 from doorstep.footage import answers as answer_service
 from doorstep.footage.redaction import discard_previews, manifest_of, preview_prefix
-from doorstep.media.redaction import Choices, ModelMissing, release_copy, scaled_zones
+from doorstep.media.redaction import (
+    Choices,
+    failure_reason,
+    release_copy,
+    scaled_zones,
+    throttled,
+)
 from doorstep.media.storage import MediaStorage
 from doorstep.notify import outbox
 from doorstep.notify.handlers import LongJobContext
 
 PREVIEW_JOB = "footage.preview"
+PREVIEW_TRIES = 3
 _PROGRESS_EVERY_S = 1.0
 
 
@@ -40,9 +44,17 @@ def digest_of(choices: Choices) -> str:
     return hashlib.sha256(body).hexdigest()[:20]
 
 
+_DIGEST = re.compile(r"[0-9a-f]{20}")
+
+
+def is_digest(value: str) -> bool:
+    """Whether ``value`` has the form of a preview's name."""
+    return _DIGEST.fullmatch(value) is not None
+
+
 def checked_digest(value: str) -> str:
     """A preview's name as a client sent it, or 404."""
-    if not re.fullmatch(r"[0-9a-f]{20}", value):
+    if not is_digest(value):
         raise NotFound("No such preview.", code="preview_not_found")
     return value
 
@@ -109,7 +121,7 @@ def request_preview(
     }
     _write_state(storage, _state_key(owner.id, event_id, digest), state)
     payload = {"owner_id": str(owner.id), "event_id": str(event_id), "digest": digest}
-    outbox.enqueue(session=session, kind=PREVIEW_JOB, payload=payload)
+    outbox.enqueue(session=session, kind=PREVIEW_JOB, payload=payload, max_attempts=PREVIEW_TRIES)
     return digest
 
 
@@ -142,13 +154,12 @@ def run_preview(ctx: LongJobContext, payload: dict[str, Any]) -> None:
     if state.get("manifest") is not None:
         return
     choices = Choices.from_dict(state["choices"])
-    last = [0.0]
 
-    def progress(share: float) -> None:
-        if time.monotonic() - last[0] >= _PROGRESS_EVERY_S:
-            last[0] = time.monotonic()
-            _write_state(storage, state_key, {**state, "progress": round(min(share, 0.99), 3)})
-            ctx.keep_alive()
+    def write_progress(share: float) -> None:
+        _write_state(storage, state_key, {**state, "progress": round(min(share, 0.99), 3)})
+        ctx.keep_alive()
+
+    progress = throttled(write_progress, _PROGRESS_EVERY_S)
 
     dst = video_key(owner_id, event_id, payload["digest"])
     try:
@@ -156,8 +167,10 @@ def run_preview(ctx: LongJobContext, payload: dict[str, Any]) -> None:
         report = release_copy(
             storage, state["source_key"], dst, choices.options(zones), progress=progress
         )
-    except (ModelMissing, DoorstepError, av.error.FFmpegError) as exc:
-        reason = exc.message if isinstance(exc, DoorstepError) else "the clip could not be read"
+    except Exception as exc:
+        reason = failure_reason(exc, last_try=ctx.attempt >= PREVIEW_TRIES)
+        if reason is None:
+            raise  # the outbox tries again later
         _write_state(storage, state_key, {**state, "error": reason})
         return
     manifest = manifest_of(report, choices)

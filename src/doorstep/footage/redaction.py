@@ -14,13 +14,12 @@ goes into export bundles, where ``doorstep evidence verify`` checks it.
 
 from __future__ import annotations
 
-import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import av
 import structlog
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -28,9 +27,14 @@ from sqlalchemy.orm import Session
 from doorstep import audit
 from doorstep.cameras.models import Camera, MotionEvent
 from doorstep.db import after_commit, undo_on_rollback, utcnow
-from doorstep.errors import DoorstepError, NotFound
 from doorstep.footage.models import Evidence, EvidenceStatus, Recipient, RecipientStatus
-from doorstep.media.redaction import Choices, ModelMissing, RedactionReport, release_copy
+from doorstep.media.redaction import (
+    Choices,
+    RedactionReport,
+    failure_reason,
+    release_copy,
+    throttled,
+)
 from doorstep.media.redaction import scaled_zones as zones_in_pixels
 from doorstep.media.storage import MediaStorage
 from doorstep.notify import outbox
@@ -161,24 +165,19 @@ def manifest_of(report: RedactionReport, choices: Choices) -> dict[str, Any]:
     }
 
 
-class _Progress:
-    """Writes the job's progress at most once a second, renewing its lease."""
+def _progress_writer(ctx: LongJobContext, evidence_id: uuid.UUID) -> Callable[[float], None]:
+    """Records the job's progress on the share and renews its lease."""
 
-    def __init__(self, ctx: LongJobContext, evidence_id: uuid.UUID) -> None:
-        self.ctx, self.evidence_id, self.last = ctx, evidence_id, 0.0
-
-    def __call__(self, share: float) -> None:
-        now = time.monotonic()
-        if now - self.last < _PROGRESS_EVERY_S:
-            return
-        self.last = now
-        with self.ctx.transaction() as session:
+    def write(share: float) -> None:
+        with ctx.transaction() as session:
             session.execute(
                 update(Evidence)
-                .where(Evidence.id == self.evidence_id, Evidence.status == EvidenceStatus.redacting)
+                .where(Evidence.id == evidence_id, Evidence.status == EvidenceStatus.redacting)
                 .values(redaction_progress=round(min(share, 0.99), 3))
             )
-        self.ctx.keep_alive()
+        ctx.keep_alive()
+
+    return write
 
 
 def run_redaction(ctx: LongJobContext, payload: dict[str, Any]) -> None:
@@ -195,28 +194,17 @@ def run_redaction(ctx: LongJobContext, payload: dict[str, Any]) -> None:
             work.staged_key,
             work.dst_key,
             work.choices.options(work.zones),
-            progress=_Progress(ctx, evidence_id),
+            progress=throttled(_progress_writer(ctx, evidence_id), _PROGRESS_EVERY_S),
         )
-    except (ModelMissing, DoorstepError, av.error.FFmpegError) as exc:
-        _fail(ctx, work, _reason(exc))
-        return
     except Exception as exc:
-        if ctx.attempt < MAX_TRIES:
+        reason = failure_reason(exc, last_try=ctx.attempt >= MAX_TRIES)
+        if reason is None:
             raise  # the outbox retries it
-        _fail(ctx, work, f"the copy could not be made ({type(exc).__name__})")
+        log.warning("footage.redaction_failed", evidence_id=str(evidence_id), error=repr(exc))
+        _fail(ctx, work, reason)
         return
     with ctx.transaction() as session:
         _record(session, storage, work, report)
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, ModelMissing):
-        return "this instance has no redaction models installed; ask its operator"
-    if isinstance(exc, NotFound):
-        return "the clip's file is gone"
-    if isinstance(exc, DoorstepError):
-        return exc.message
-    return "the clip's file could not be read as video"
 
 
 def _locked(session: Session, evidence_id: uuid.UUID) -> Evidence | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,17 +24,19 @@ def answer_link(request_id: uuid.UUID) -> str:
     return f"/requests/{request_id}/answer"
 
 
-def describe_window(start: datetime, end: datetime) -> str:
-    """A request's window in few words: the day once when it does not change."""
+def describe_window(start: datetime, end: datetime, zone: tzinfo) -> str:
+    """A request's window in few words, in the reader's zone: the day once when it does
+    not change there."""
+    start, end = start.astimezone(zone), end.astimezone(zone)
     if start.date() == end.date():
-        return f"{start:%b %d, %H:%M} to {end:%H:%M} UTC"
-    return f"{start:%b %d, %H:%M} to {end:%b %d, %H:%M} UTC"
+        return f"{start:%b %d, %H:%M} to {end:%H:%M %Z}"
+    return f"{start:%b %d, %H:%M} to {end:%b %d, %H:%M %Z}"
 
 
-def alert_summaries(*, session: Session, links: Iterable[str]) -> dict[str, str]:
+def alert_summaries(*, session: Session, links: Iterable[str], zone: tzinfo) -> dict[str, str]:
     """For each footage-request alert link among ``links``, its summary line ("Agency ·
-    incident type · window"), in two queries whatever the number of alerts. Links of
-    other pages, or of requests that no longer exist, are left out."""
+    incident type · window", the window in ``zone``), in two queries whatever the number
+    of alerts. Links of other pages, or of requests that no longer exist, are left out."""
     ids: dict[str, uuid.UUID] = {}
     for link in links:
         match = _ANSWER_LINK.match(link)
@@ -57,6 +59,6 @@ def alert_summaries(*, session: Session, links: Iterable[str]) -> dict[str, str]
             continue
         agency = agencies[request.agency_id]
         incident = request.incident_type.value.replace("_", " ")
-        window = describe_window(request.window_start, request.window_end)
+        window = describe_window(request.window_start, request.window_end, zone)
         summaries[link] = f"{agency.name} · {incident} · {window}"
     return summaries

@@ -101,3 +101,25 @@ def create_partial_index(table: str, name: str, columns: list[str], *, where: st
             sqlite_where=sa.text(where),
             postgresql_where=sa.text(where),
         )
+
+
+# The cameras' exact positions as PostGIS points (revision 20261205_0012); the benchmark
+# builds it the same way on databases it may not migrate.
+POSTGIS_POSITION_INDEX = (
+    "CREATE INDEX IF NOT EXISTS ix_cameras_exact_position ON cameras USING gist"
+    " ((ST_SetSRID(ST_MakePoint(exact_longitude, exact_latitude), 4326)))"
+    " INCLUDE (id, owner_id, exact_longitude, exact_latitude) WHERE accepts_requests"
+)
+
+
+def execute_where_postgis(statement: str) -> None:
+    """Run ``statement`` where the database is PostgreSQL with the PostGIS extension;
+    elsewhere nothing. Decided by the server (a ``DO`` block), so ``--sql`` output does
+    the same."""
+    if op.get_context().dialect.name != "postgresql":
+        return
+    quoted = statement.replace("'", "''")
+    op.execute(
+        "DO $$ BEGIN IF EXISTS (SELECT FROM pg_extension WHERE extname = 'postgis')"
+        f" THEN EXECUTE '{quoted}'; END IF; END $$"
+    )

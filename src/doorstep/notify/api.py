@@ -8,6 +8,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from doorstep import timezones
 from doorstep.accounts.deps import CurrentUser
 from doorstep.http import DbSession, SettingsDep
 from doorstep.inputs import Line
@@ -53,11 +54,20 @@ class WebhookIssued(WebhookRead):
 
 @router.get("/notifications", response_model=list[NotificationRead])
 def list_notifications(
-    request: Request, user: CurrentUser, session: DbSession, unread: bool = False
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+    settings: SettingsDep,
+    unread: bool = False,
 ) -> list[NotificationRead]:
     notes = notify_service.inbox(session=session, user_id=user.id, unread_only=unread)
     summaries = notify_service.summarize(
-        session=session, notes=notes, summarizers=alert_summaries(request)
+        session=session,
+        notes=notes,
+        summarizers=alert_summaries(request),
+        zone=timezones.viewer_zone(
+            user.time_zone, None, request.app.state.runtime.settings.time_zone
+        ),
     )
     return [
         NotificationRead.model_validate(n).model_copy(update={"summary": summaries.get(n.id)})

@@ -69,3 +69,15 @@ class Webhook(UuidKey, Base):
     url: Mapped[str] = mapped_column(String(1000))
     secret: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PeriodicRun(Base):
+    """When a periodic task is next due, for every worker of the instance: the worker
+    that moves ``due_at`` forward runs the task, the others leave it until then."""
+
+    __tablename__ = "periodic_runs"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_run_by: Mapped[str | None] = mapped_column(String(80), default=None)

@@ -54,7 +54,10 @@ def alert_summaries(request: Request) -> Mapping[str, notify_service.Summarizer]
 def inbox(page: ThisPage, user: PageUser) -> Response:
     notes = notify_service.inbox(session=page.session, user_id=user.id, limit=100)
     summaries = notify_service.summarize(
-        session=page.session, notes=notes, summarizers=alert_summaries(page.request)
+        session=page.session,
+        notes=notes,
+        summarizers=alert_summaries(page.request),
+        zone=page.time_zone,
     )
     return page.show(
         "notify/inbox.html", notes=notes, summaries=summaries, notice=page.notice(NOTICES)

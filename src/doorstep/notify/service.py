@@ -11,7 +11,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -184,16 +184,21 @@ Summarizer = Callable[..., Mapping[str, str]]
 
 
 def summarize(
-    *, session: Session, notes: Sequence[Notification], summarizers: Mapping[str, Summarizer]
+    *,
+    session: Session,
+    notes: Sequence[Notification],
+    summarizers: Mapping[str, Summarizer],
+    zone: tzinfo,
 ) -> dict[uuid.UUID, str]:
     """The short line that stands for each alert's text in a list, by notification id,
-    for the alerts whose topic has a summarizer; the others keep their own text."""
+    for the alerts whose topic has a summarizer (times in the reader's ``zone``); the
+    others keep their own text."""
     summaries: dict[uuid.UUID, str] = {}
     for topic, summarizer in summarizers.items():
         links = {n.id: n.link for n in notes if n.topic == topic and n.link}
         if not links:
             continue
-        lines = summarizer(session=session, links=list(links.values()))
+        lines = summarizer(session=session, links=list(links.values()), zone=zone)
         summaries.update({i: lines[link] for i, link in links.items() if link in lines})
     return summaries
 

@@ -1,7 +1,9 @@
 """The worker: drains the outbox and runs periodic sweeps.
 
 Runs as ``doorstep worker`` (production, any number of processes) or as a thread
-inside ``doorstep demo``/``serve --with-worker`` (embedded default). It knows no domain:
+inside ``doorstep demo``/``serve --with-worker`` (embedded default). Jobs are claimed
+with ``SKIP LOCKED``; each periodic task runs once per interval for the whole instance,
+in whichever worker claims it (``notify.schedule``). It knows no domain:
 it runs the job kinds and periodic tasks of the ``JobRegistry`` it is given
 (``doorstep.jobs.job_registry`` builds the product's).
 """
@@ -17,7 +19,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from doorstep import logs
-from doorstep.notify import outbox
+from doorstep.notify import outbox, schedule
 from doorstep.notify.channels import DeliveryError, PermanentDeliveryError
 from doorstep.notify.handlers import (
     BatchContext,
@@ -220,16 +222,26 @@ class Worker:
             JOB_SECONDS.labels(job.kind).observe(time.monotonic() - started)
 
     def run_periodic(self, *, force: bool = False) -> None:
+        """Run the periodic tasks due by this worker's clock that no other worker of the
+        instance ran in their interval (``force``: every task, now)."""
         now = time.monotonic()
         for task in self.periodic:
             if force or now >= task.next_at:
                 task.next_at = now + task.every_s
                 try:
+                    if not force and not self._claim(task.name, task.every_s):
+                        continue
                     done = task.run(self.runtime)
                     if done:
                         log.info("worker.periodic", task=task.name, count=done)
                 except Exception as exc:
                     log.warning("worker.periodic_error", task=task.name, error=repr(exc))
+
+    def _claim(self, name: str, every_s: float) -> bool:
+        with self.runtime.db.transaction() as session:
+            return schedule.claim_periodic_run(
+                session=session, name=name, every_s=every_s, worker_id=self.worker_id
+            )
 
     def drain(self, *, max_rounds: int = 100) -> int:
         """Run until no job is due (tests and one-shot runs)."""

@@ -17,7 +17,7 @@ from doorstep.agencies import service as agency_service
 from doorstep.errors import NotFound
 from doorstep.footage import policy as policy_service
 from doorstep.footage.policy import PolicySettings
-from doorstep.http import DbSession
+from doorstep.http import DbSession, ReadSession
 from doorstep.inputs import Flag, Line, Number, Text, WholeNumber
 from doorstep.routing import GuardedRoute
 from doorstep.transparency import digests, figures, public, request_log, statements
@@ -80,7 +80,7 @@ class PolicyVersionRead(BaseModel):
 
 
 @router.get("/policy", response_model=PolicySettings)
-def instance_policy(session: DbSession) -> PolicySettings:
+def instance_policy(session: ReadSession) -> PolicySettings:
     """Public: the instance-wide policy in force."""
     return policy_service.effective_policy(session=session)
 
@@ -93,7 +93,7 @@ def change_instance_policy(body: PolicyChange, admin: Admin, session: DbSession)
 
 
 @router.get("/policy/history", response_model=list[PolicyVersionRead])
-def policy_history(session: DbSession) -> list[PolicyVersionRead]:
+def policy_history(session: ReadSession) -> list[PolicyVersionRead]:
     """Public: every change of the instance policy and of every agency's overrides."""
     return [
         PolicyVersionRead.model_validate(v)
@@ -102,7 +102,7 @@ def policy_history(session: DbSession) -> list[PolicyVersionRead]:
 
 
 @router.get("/agencies/{agency_id}/policy", response_model=PolicySettings)
-def agency_policy(agency_id: uuid.UUID, session: DbSession) -> PolicySettings:
+def agency_policy(agency_id: uuid.UUID, session: ReadSession) -> PolicySettings:
     """Public: the policy in force for one agency (instance policy plus its overrides)."""
     agency_service.get_agency(session=session, agency_id=agency_id)
     return policy_service.effective_policy(session=session, agency_id=agency_id)
@@ -123,7 +123,7 @@ def change_agency_policy(
 
 @router.get("/transparency/agencies", response_model=list[PublicAgency])
 def public_agencies(
-    session: DbSession, state: str | None = None, status: str | None = None
+    session: ReadSession, state: str | None = None, status: str | None = None
 ) -> list[PublicAgency]:
     """Public: every agency that ever took part; filter by state and status
     (active, suspended, ended)."""
@@ -134,7 +134,7 @@ def public_agencies(
 
 
 @router.get("/transparency/agencies/active-per-month", response_model=list[MonthCount])
-def agencies_active_per_month(session: DbSession) -> list[MonthCount]:
+def agencies_active_per_month(session: ReadSession) -> list[MonthCount]:
     """Public: how many agencies took part in each month."""
     agencies = public.participating_agencies(session=session)
     return public.active_per_month(session=session, agencies=agencies)
@@ -148,7 +148,7 @@ def _participating(session: DbSession, agency_id: uuid.UUID) -> Any:
 
 
 @router.get("/transparency/agencies/{agency_id}", response_model=AgencyFigures)
-def public_agency_figures(agency_id: uuid.UUID, session: DbSession) -> AgencyFigures:
+def public_agency_figures(agency_id: uuid.UUID, session: ReadSession) -> AgencyFigures:
     """Public: one agency's figures (requests, answers, evidence use, policy, cameras in
     its jurisdiction as a count, accountability figures)."""
     return figures.agency_figures(session=session, agency=_participating(session, agency_id))
@@ -156,7 +156,7 @@ def public_agency_figures(agency_id: uuid.UUID, session: DbSession) -> AgencyFig
 
 @router.get("/transparency/requests", response_model=RequestLogPage)
 def public_request_log(
-    session: DbSession,
+    session: ReadSession,
     sort: str = "activated",
     order: str = Query("desc", pattern="^(asc|desc)$"),
     agency_id: uuid.UUID | None = None,
@@ -178,7 +178,7 @@ def public_request_log(
 
 
 @router.get("/transparency/audit/head", response_model=ChainHeadRead)
-def audit_head(session: DbSession) -> ChainHeadRead:
+def audit_head(session: ReadSession) -> ChainHeadRead:
     """Public: the newest record of the audit chain."""
     head = digests.current_head(session=session)
     if head is None:
@@ -187,13 +187,13 @@ def audit_head(session: DbSession) -> ChainHeadRead:
 
 
 @router.get("/transparency/audit/heads", response_model=list[DailyHeadRead])
-def audit_daily_heads(session: DbSession) -> list[DailyHeadRead]:
+def audit_daily_heads(session: ReadSession) -> list[DailyHeadRead]:
     """Public: the head of the chain at the end of each day, newest first."""
     return [DailyHeadRead.model_validate(h) for h in digests.daily_heads(session=session)]
 
 
 @router.get("/agencies/{agency_id}/statement", response_model=StatementRead)
-def agency_statement(agency_id: uuid.UUID, session: DbSession) -> StatementRead:
+def agency_statement(agency_id: uuid.UUID, session: ReadSession) -> StatementRead:
     """Public: the agency's acceptable-use statement and prohibited uses."""
     agency_service.get_agency(session=session, agency_id=agency_id)
     return statements.statement_view(session=session, agency_id=agency_id)

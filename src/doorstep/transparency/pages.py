@@ -20,13 +20,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from sqlalchemy.orm import Session
 
 from doorstep import paging, timezones
-from doorstep.accounts.deps import CheckedForm, PageAdmin, ThisPage
+from doorstep.accounts.deps import CheckedForm, PageAdmin, ReadPage, ThisPage
 from doorstep.agencies.models import AgencyType
 from doorstep.errors import DoorstepError, InvalidInput, NotFound
 from doorstep.footage import policy as policy_service
 from doorstep.footage.models import IncidentType
 from doorstep.footage.policy import PolicySettings
-from doorstep.http import DbSession, RuntimeDep
+from doorstep.http import ReadSession, RuntimeDep
 from doorstep.routing import GuardedRoute
 from doorstep.runtime import Runtime
 from doorstep.transparency import charts, digests, figures, public, request_log, statements
@@ -95,7 +95,7 @@ def _download(body: Iterator[str] | str, media_type: str, filename: str) -> Resp
 
 
 @router.get("/transparency", response_class=HTMLResponse)
-def overview(page: ThisPage) -> Response:
+def overview(page: ReadPage) -> Response:
     session = page.session
     agencies = public.participating_agencies(session=session)
     total, latest = request_log.log_page(session=session, limit=5)
@@ -135,7 +135,7 @@ def _agency_filters(request: Request) -> tuple[str, str, Any]:
 
 
 @router.get("/transparency/agencies", response_class=HTMLResponse)
-def agencies_page(page: ThisPage) -> Response:
+def agencies_page(page: ReadPage) -> Response:
     session = page.session
     state, status, parsed = "", "", None
     try:
@@ -163,7 +163,7 @@ def agencies_page(page: ThisPage) -> Response:
 
 
 @router.get("/transparency/agencies.csv")
-def agencies_csv(request: Request, session: DbSession) -> Response:
+def agencies_csv(request: Request, session: ReadSession) -> Response:
     state, _status, parsed = _agency_filters(request)
     rows = [
         public.agency_row(public.public_agency(a))
@@ -175,7 +175,7 @@ def agencies_csv(request: Request, session: DbSession) -> Response:
 
 
 @router.get("/transparency/agencies.geojson")
-def agencies_geojson(request: Request, session: DbSession) -> Response:
+def agencies_geojson(request: Request, session: ReadSession) -> Response:
     state, _status, parsed = _agency_filters(request)
     agencies = public.participating_agencies(session=session, state=state, status=parsed)
     return _download(
@@ -215,7 +215,7 @@ def _agency_page(
 
 
 @router.get("/transparency/agencies/{agency_id}", response_class=HTMLResponse)
-def agency_page(agency_id: uuid.UUID, page: ThisPage) -> Response:
+def agency_page(agency_id: uuid.UUID, page: ReadPage) -> Response:
     return _agency_page(page, agency_id)
 
 
@@ -279,7 +279,7 @@ def _page_refused() -> InvalidInput:
 
 
 @router.get("/transparency/requests", response_class=HTMLResponse)
-def requests_page(page: ThisPage) -> Response:
+def requests_page(page: ReadPage) -> Response:
     sort, descending, number, agency_id = _log_params(page.request)
     total, rows = request_log.log_page(
         session=page.session,
@@ -358,7 +358,7 @@ def requests_geojson(request: Request, runtime: RuntimeDep) -> Response:
 
 
 @router.get("/transparency/policy", response_class=HTMLResponse)
-def policy_page(page: ThisPage) -> Response:
+def policy_page(page: ReadPage) -> Response:
     session = page.session
     names = {a.id: a.name for a in public.participating_agencies(session=session)}
     overrides = policy_service.all_overrides(session=session)
@@ -378,7 +378,7 @@ def policy_page(page: ThisPage) -> Response:
 
 
 @router.get("/transparency/audit", response_class=HTMLResponse)
-def audit_page(page: ThisPage) -> Response:
+def audit_page(page: ReadPage) -> Response:
     return _portal_page(
         page,
         "transparency/audit.html",
@@ -397,7 +397,7 @@ def audit_log_download(runtime: RuntimeDep) -> Response:
 
 
 @router.get("/transparency/audit/heads.json")
-def audit_heads_download(session: DbSession) -> Response:
+def audit_heads_download(session: ReadSession) -> Response:
     heads = [
         {"day": h.day.isoformat(), "seq": h.seq, "head_hash": h.head_hash}
         for h in digests.daily_heads(session=session)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from doorstep.accounts.deps import Admin
 from doorstep.agencies import identity
 from doorstep.agencies import service as agency_service
-from doorstep.http import DbSession
+from doorstep.http import DbSession, ReadSession
 from doorstep.inputs import Line, Text
 from doorstep.routing import GuardedRoute
 from doorstep.transparency import records
@@ -63,14 +63,14 @@ class Withdrawal(BaseModel):
 
 
 @router.get("/transparency/datasets", response_model=list[DatasetRead])
-def datasets(session: DbSession) -> list[DatasetRead]:
+def datasets(session: ReadSession) -> list[DatasetRead]:
     """Public: every accountability dataset with its releases (withdrawn ones too)."""
     found = records.published.datasets(session=session)
     return [DatasetRead(kind=kind, releases=rows) for kind, rows in found.items()]
 
 
 @router.get("/transparency/datasets/{kind}", response_model=DatasetRead)
-def dataset(kind: str, session: DbSession) -> DatasetRead:
+def dataset(kind: str, session: ReadSession) -> DatasetRead:
     """Public: one dataset's releases and its figures for every partner."""
     releases = records.published.dataset_releases(session=session, kind=kind)
     figures = records.dataset_figures(session=session, kind=kind)
@@ -78,7 +78,7 @@ def dataset(kind: str, session: DbSession) -> DatasetRead:
 
 
 @router.get("/transparency/datasets/{kind}/agencies.csv")
-def dataset_csv(kind: str, session: DbSession) -> Response:
+def dataset_csv(kind: str, session: ReadSession) -> Response:
     """Public: one line per partner and year, and one per partner for all years."""
     records.published.dataset_releases(session=session, kind=kind)
     figures = records.dataset_figures(session=session, kind=kind)
@@ -90,7 +90,7 @@ def dataset_csv(kind: str, session: DbSession) -> Response:
 
 
 @router.get("/transparency/releases", response_model=list[PublicRelease])
-def releases(session: DbSession) -> list[PublicRelease]:
+def releases(session: ReadSession) -> list[PublicRelease]:
     """Public: every release of every dataset, oldest first."""
     found = records.published.datasets(session=session)
     return [r for rows in found.values() for r in rows]
@@ -127,7 +127,7 @@ def link_name(body: NameLink, admin: Admin, session: DbSession) -> Matched:
 
 
 @router.get("/agencies/{agency_id}/identifiers", response_model=list[IdentifierRead])
-def identifiers(agency_id: uuid.UUID, session: DbSession) -> list[IdentifierRead]:
+def identifiers(agency_id: uuid.UUID, session: ReadSession) -> list[IdentifierRead]:
     """Public: the agency's aliases and outside codes (Post agency id, ORI)."""
     agency_service.get_agency(session=session, agency_id=agency_id)
     rows = identity.identifiers_of(session=session, agency_id=agency_id)

@@ -169,6 +169,9 @@ class Page:
     session: Session
     error: str | None = None
     status_code: int = 200
+    # The request's session on the primary, when ``session`` reads from a replica: what
+    # the layout records (an alert answered by opening its page) is a write.
+    layout_session: Session | None = None
 
     def show(self, name: str, **context: Any) -> HTMLResponse:
         """``show`` the page, with its ``error`` (None unless refused) and its status."""
@@ -176,7 +179,7 @@ class Page:
             self.request,
             name,
             self.visitor,
-            self.session,
+            self.layout_session or self.session,
             status_code=self.status_code,
             error=self.error,
             **context,

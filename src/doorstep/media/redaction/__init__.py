@@ -16,10 +16,12 @@ from doorstep.media.redaction.options import (
 )
 from doorstep.media.redaction.release import (
     Choices,
+    failure_reason,
     redact_file,
     release_copy,
     scaled_zones,
     shared_detectors,
+    throttled,
 )
 from doorstep.media.redaction.zones import validate_zones
 
@@ -33,11 +35,13 @@ __all__ = [
     "RedactionReport",
     "Removal",
     "build_detectors",
+    "failure_reason",
     "file_sha256",
     "redact_clip",
     "redact_file",
     "release_copy",
     "scaled_zones",
     "shared_detectors",
+    "throttled",
     "validate_zones",
 ]

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from doorstep.errors import InvalidInput
+import av
+
+from doorstep.errors import DoorstepError, InvalidInput, NotFound
 from doorstep.media.redaction.clip import build_detectors, redact_clip
 from doorstep.media.redaction.faces import FaceDetector
 from doorstep.media.redaction.geometry import Box
+from doorstep.media.redaction.models import ModelMissing
 from doorstep.media.redaction.options import ManualBox, RedactionOptions, RedactionReport, Removal
 from doorstep.media.redaction.text import TextDetector
 from doorstep.media.redaction.zones import Point
@@ -198,3 +202,33 @@ def release_copy(
         with removed_on_failure(storage, dst_key):
             storage.put_file(dst_key, dst, "video/mp4")
     return report
+
+
+def failure_reason(exc: BaseException, *, last_try: bool) -> str | None:
+    """Why a copy could not be made, in words for its owner (no final stop); None while
+    another try may still cure it. No models, an unreadable file or a refused choice end at
+    once; a file the store does not find, or any other error, is tried again until the last
+    try (a store can lag behind a restore or a replication)."""
+    if isinstance(exc, ModelMissing):
+        return "this instance has no redaction models installed; ask its operator"
+    if isinstance(exc, NotFound):
+        return "the clip's file is gone" if last_try else None
+    if isinstance(exc, DoorstepError):
+        return exc.message.rstrip(".")
+    if isinstance(exc, av.error.FFmpegError):
+        return "the clip's file could not be read as video"
+    return "the copy could not be made after several tries" if last_try else None
+
+
+def throttled(step: Callable[[float], object], every_s: float) -> Progress:
+    """A progress callback that passes a share on to ``step`` at most once every
+    ``every_s`` seconds: long jobs record progress and renew their lease through it."""
+    last = [time.monotonic()]
+
+    def progress(share: float) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every_s:
+            last[0] = now
+            step(share)
+
+    return progress
