@@ -21,11 +21,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from bench import country
 from bench.country_rows import DAY_S, load_cameras, load_events, load_owners, load_posts, random_ids
 from bench.load import BulkLoader, open_loader
 from bench.progress import Progress
+from doorstep.cameras import partitions
+from doorstep.db import make_engine
 from doorstep.migrate import upgrade
 
 
@@ -152,6 +155,34 @@ def _load_tables(
     return seconds
 
 
+def _make_event_months(url: str, first: float, last: float) -> None:
+    """On PostgreSQL, the monthly partitions of the events' window (the migration made only
+    the months from now on): each event lands in its month, not in the default partition."""
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session, session.begin():
+            partitions.ensure_months(
+                session=session,
+                first=datetime.fromtimestamp(first, UTC),
+                last=datetime.fromtimestamp(last, UTC),
+            )
+    finally:
+        engine.dispose()
+
+
+def _name_event_indexes(url: str) -> None:
+    """The events' indexes were dropped for the load and built again on the partitioned
+    parent, which names each partition's own after the partition: back to the migration's
+    names (PostgreSQL)."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            if partitions.is_partitioned(connection):
+                partitions.name_partition_indexes(connection)
+    finally:
+        engine.dispose()
+
+
 def generate(
     *, url: str, options: GenerateOptions, progress: Progress | None = None
 ) -> GenerateSummary:
@@ -163,6 +194,7 @@ def generate(
     upgrade(url)
     rng = np.random.default_rng(options.seed)
     anchor = (options.anchor or datetime.now(UTC)).timestamp()
+    _make_event_months(url, anchor - options.days * DAY_S, anchor)
     seconds: dict[str, float] = {"migrate": time.perf_counter() - clock}
 
     clock = time.perf_counter()
@@ -175,6 +207,7 @@ def generate(
         seconds |= _load_tables(loader, rng, options, homes, cameras, anchor, progress)
     finally:
         loader.close()
+    _name_event_indexes(url)
 
     sizes = np.bincount(homes.town, minlength=len(towns))
     largest = [

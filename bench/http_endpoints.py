@@ -13,8 +13,9 @@ from typing import Any
 import httpx
 import numpy as np
 
+from bench.plain_app import PLAIN_BARE_PATH, PLAIN_SELECT_PATH
 from bench.request_log import CASE_PREFIX
-from bench.servers import BARE_PATH, BARE_SYNC_PATH, Servers
+from bench.servers import BARE_PATH, BARE_SYNC_PATH, PLAIN, Servers
 from bench.wrk import Endpoint
 
 FEED_PATH = "/api/v1/feed"
@@ -47,11 +48,15 @@ JSON = "application/json"
 ENDPOINTS: dict[str, Endpoint] = {
     e.name: e
     for e in (
-        Endpoint("bare", "bare (async def)", (BARE_PATH,), JSON),
-        Endpoint("bare-sync", "bare (def)", (BARE_SYNC_PATH,), JSON),
-        Endpoint("feed", "feed API", (FEED_PATH,), JSON, authenticated=True),
-        Endpoint("log-html", "log page", LOG_HTML_PATHS, HTML),
-        Endpoint("log-json", "log API", LOG_JSON_PATHS, JSON),
+        Endpoint("plain", "plain FastAPI", (PLAIN_BARE_PATH,), JSON, server=PLAIN),
+        Endpoint("plain-select", "plain 20-row SELECT", (PLAIN_SELECT_PATH,), JSON, server=PLAIN),
+        Endpoint("bare", "bare (async def)", (BARE_PATH,), JSON, baseline="plain"),
+        Endpoint("bare-sync", "bare (def)", (BARE_SYNC_PATH,), JSON, baseline="plain"),
+        Endpoint(
+            "feed", "feed API", (FEED_PATH,), JSON, authenticated=True, baseline="plain-select"
+        ),
+        Endpoint("log-html", "log page", LOG_HTML_PATHS, HTML, baseline="plain-select"),
+        Endpoint("log-json", "log API", LOG_JSON_PATHS, JSON, baseline="plain-select"),
     )
 }
 

@@ -68,7 +68,7 @@ from bench.http_endpoints import ENDPOINTS, check_once
 from bench.http_report import endpoint_facts, load_tool_facts, server_facts, summary, write_results
 from bench.machine import machine
 from bench.request_log import fill_request_log, remove_log_data
-from bench.servers import Servers
+from bench.servers import DOORSTEP, Servers
 from bench.viewers import TOKEN_NAME, issue_tokens, pick_residents, revoke_tokens
 from bench.wrk import (
     Endpoint,
@@ -107,9 +107,12 @@ class Load:
     timeout_s: int
     drain_cap_s: float
     seed: int
+    rounds: int
 
 
-def _chosen_endpoints(url: str, endpoints: Sequence[str], duration_s: int) -> list[Endpoint]:
+def _chosen_endpoints(
+    url: str, endpoints: Sequence[str], duration_s: int, rounds: int
+) -> list[Endpoint]:
     """The endpoints asked for, once the arguments are known to make sense."""
     if make_url(url).get_backend_name() != "postgresql":
         raise ValueError("the HTTP benchmark needs PostgreSQL (several server processes)")
@@ -118,6 +121,8 @@ def _chosen_endpoints(url: str, endpoints: Sequence[str], duration_s: int) -> li
         raise ValueError(f"unknown endpoints {unknown}; known: {', '.join(ENDPOINTS)}")
     if duration_s < 1:
         raise ValueError("wrk runs for whole seconds: duration_s >= 1")
+    if rounds < 1:
+        raise ValueError("rounds >= 1")
     return [ENDPOINTS[name] for name in endpoints]
 
 
@@ -170,65 +175,104 @@ def _issue(
 
 
 def _warm_up(
-    servers: Servers,
+    servers: dict[str, Servers],
     load: Load,
+    chosen: Sequence[Endpoint],
     scripts: dict[str, Path],
     connections: int,
     say: Callable[[str], None],
 ) -> None:
-    for name, script in scripts.items():
-        say(f"warm-up: {name}, {connections} connections, {load.warmup_s} s")
+    for endpoint in chosen:
+        server = servers[endpoint.server]
+        say(f"warm-up: {endpoint.name}, {connections} connections, {load.warmup_s} s")
         run_wrk(
             binary=load.binary,
-            base=servers.base,
-            script=script,
+            base=server.base,
+            script=scripts[endpoint.name],
             connections=connections,
             threads=load.threads,
             duration_s=load.warmup_s,
             timeout_s=load.timeout_s,
             seed=load.seed,
         )
-        warm = after_run(servers, load.drain_cap_s)
+        warm = after_run(server, load.drain_cap_s)
         if not warm["drained"] or warm["server_unhandled_errors"]:
             say(f"  warm-up left the server busy or failing: {warm}")
 
 
+def _spread(values: Sequence[float]) -> dict[str, float]:
+    return {
+        "min": round(min(values), 4),
+        "median": round(float(np.median(values)), 4),
+        "max": round(max(values), 4),
+    }
+
+
+def _rounds_summary(chosen: Sequence[Endpoint], rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Per endpoint over the rounds: its rate, its latency and its ratio to its baseline
+    (each round's rate over the baseline's rate in the same round), min / median / max."""
+    summary: dict[str, Any] = {}
+    for e in chosen:
+        runs = [r[e.name] for r in rounds]
+        ratios = [r["rate_vs_baseline"] for r in runs if r["rate_vs_baseline"] is not None]
+        summary[e.name] = {
+            "requests_per_s": _spread([r["requests_per_s"] for r in runs]),
+            "p50_ms": _spread([r["latency"]["p50_ms"] for r in runs]),
+            "p99_ms": _spread([r["latency"]["p99_ms"] for r in runs]),
+            "baseline": e.baseline if ratios else None,
+            "rate_vs_baseline": _spread(ratios) if ratios else None,
+            "server_cores": _spread(
+                [r["cpu_s"]["server_processes"] / r["seconds"] for r in runs if r["seconds"]]
+                or [0.0]
+            ),
+            "bytes_per_response": runs[0]["bytes_per_response"],
+        }
+    return summary
+
+
 def _level(
-    servers: Servers,
+    servers: dict[str, Servers],
     load: Load,
+    chosen: Sequence[Endpoint],
     scripts: dict[str, Path],
     connections: int,
     seed: int,
     say: Callable[[str], None],
 ) -> dict[str, Any]:
-    """Every endpoint at one level of connections, each rate also against the bare one."""
-    measured: dict[str, Any] = {}
-    for name, script in scripts.items():
-        result = measured_run(
-            servers,
-            load.binary,
-            script,
-            connections,
-            load.threads,
-            load.duration_s,
-            load.timeout_s,
-            seed,
-            load.drain_cap_s,
-        )
-        measured[name] = result
-        say(
-            f"{name:>9}, {connections:>3} connections: {result['requests_per_s']:>9,.1f}"
-            f" req/s, p50 {result['latency']['p50_ms']} ms,"
-            f" p99 {result['latency']['p99_ms']} ms, non-2xx {result['non_2xx']},"
-            f" drained in {result['after_wrk']['drain_s']} s"
-        )
-    ceiling = measured.get("bare", {}).get("requests_per_s")
-    for result in measured.values():
-        result["rate_vs_bare"] = round(result["requests_per_s"] / ceiling, 4) if ceiling else None
+    """Every endpoint at one level of connections, ``load.rounds`` times in turn; each
+    rate also against its baseline's rate in the same round."""
+    rounds: list[dict[str, Any]] = []
+    for number in range(load.rounds):
+        measured: dict[str, Any] = {}
+        for e in chosen:
+            result = measured_run(
+                servers[e.server],
+                load.binary,
+                scripts[e.name],
+                connections,
+                load.threads,
+                load.duration_s,
+                load.timeout_s,
+                seed + 1000 * number,
+                load.drain_cap_s,
+            )
+            measured[e.name] = result
+            say(
+                f"round {number + 1}, {e.name:>12}, {connections:>3} connections:"
+                f" {result['requests_per_s']:>9,.1f} req/s, p50 {result['latency']['p50_ms']} ms,"
+                f" p99 {result['latency']['p99_ms']} ms, non-2xx {result['non_2xx']},"
+                f" drained in {result['after_wrk']['drain_s']} s"
+            )
+        for e in chosen:
+            ceiling = measured.get(e.baseline or "", {}).get("requests_per_s")
+            rate = measured[e.name]["requests_per_s"]
+            measured[e.name]["rate_vs_baseline"] = round(rate / ceiling, 4) if ceiling else None
+        rounds.append(measured)
     return {
         "connections": connections,
         "threads": min(load.threads, connections),
-        "endpoints": measured,
+        "rounds": rounds,
+        "endpoints": _rounds_summary(chosen, rounds),
     }
 
 
@@ -242,12 +286,13 @@ def _all_ok(levels: Sequence[dict[str, Any]]) -> bool:
         and r["after_wrk"]["server_unhandled_errors"] == 0
         and r["after_wrk"]["drained"]
         for level_result in levels
-        for r in level_result["endpoints"].values()
+        for measured in level_result["rounds"]
+        for r in measured.values()
     )
 
 
 def _load_levels(
-    servers: Servers,
+    servers: dict[str, Servers],
     load: Load,
     chosen: Sequence[Endpoint],
     tokens: Sequence[str],
@@ -255,13 +300,14 @@ def _load_levels(
     say: Callable[[str], None],
 ) -> list[dict[str, Any]]:
     """The warm-up at the middle level, then every level in turn."""
-    folder = Path(servers.data_dir) / "wrk"
+    folder = Path(servers[DOORSTEP].data_dir) / "wrk"
     folder.mkdir()
     scripts = {e.name: write_script(folder, e, tokens) for e in chosen}
     if load.warmup_s > 0:
-        _warm_up(servers, load, scripts, sorted(connections)[len(connections) // 2], say)
+        middle = sorted(connections)[len(connections) // 2]
+        _warm_up(servers, load, chosen, scripts, middle, say)
     return [
-        _level(servers, load, scripts, level, load.seed + n + 1, say)
+        _level(servers, load, chosen, scripts, level, load.seed + n + 1, say)
         for n, level in enumerate(connections)
     ]
 
@@ -273,6 +319,7 @@ def run(
     connections: Sequence[int] = (1, 16, 64),
     duration_s: int = 15,
     warmup_s: int = 3,
+    rounds: int = 3,
     threads: int = 2,
     workers: int = 1,
     residents: int = 1_000,
@@ -285,13 +332,13 @@ def run(
 ) -> dict[str, Any]:
     """Run the HTTP benchmark against the database at ``url`` (PostgreSQL)."""
     say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
-    chosen = _chosen_endpoints(url, endpoints, duration_s)
-    load = Load(wrk_binary(), threads, duration_s, warmup_s, timeout_s, drain_cap_s, seed)
+    chosen = _chosen_endpoints(url, endpoints, duration_s, rounds)
+    load = Load(wrk_binary(), threads, duration_s, warmup_s, timeout_s, drain_cap_s, seed, rounds)
     rng = np.random.default_rng(seed)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     data_dir = tempfile.mkdtemp(prefix="doorstep-bench-http-")
     runtime = Runtime(Settings(database_url=url, data_dir=Path(data_dir)))
-    servers: Servers | None = None
+    servers: dict[str, Servers] = {}
     issued = False
     try:
         results, viewers = _begin(runtime, url, residents, rng, say)
@@ -303,21 +350,22 @@ def run(
             issued = True
             tokens, setup["tokens"] = _issue(runtime, viewers, stamp, say)
         results["server"] = server_facts(runtime, workers)
-        say(f"starting {workers} uvicorn worker(s)")
-        servers = Servers(url, data_dir, workers)
+        say(f"starting {workers} uvicorn worker(s) of each app")
+        for kind in dict.fromkeys((DOORSTEP, *(e.server for e in chosen))):
+            servers[kind] = Servers(url, data_dir, workers, kind)
         say("checking every token and log page once")
-        setup["checks"] = check_once(servers, tokens, chosen)
+        setup["checks"] = check_once(servers[DOORSTEP], tokens, chosen)
         results["setup"] = setup
         results["load_tool"] = load_tool_facts(
             wrk_version(load.binary), threads, duration_s, warmup_s, timeout_s, drain_cap_s
-        )
+        ) | {"rounds": rounds}
         results["endpoints"] = endpoint_facts(chosen, len(tokens))
         results["levels"] = _load_levels(servers, load, chosen, tokens, connections, say)
         results["all_ok"] = _all_ok(results["levels"])
         return results
     finally:
-        if servers is not None:
-            servers.stop()
+        for server in servers.values():
+            server.stop()
         if issued:
             revoked = revoke_tokens(runtime, stamp)
             say(f"revoked {revoked:,} API tokens")
@@ -335,6 +383,9 @@ def main() -> None:
     parser.add_argument("--connections", default="1,16,64", help="levels, comma-separated")
     parser.add_argument("--duration", type=int, default=15, help="seconds per level and endpoint")
     parser.add_argument("--warmup", type=int, default=3, help="seconds per endpoint, 0 for none")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="runs of every endpoint at each level, in turn"
+    )
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--residents", type=int, default=1_000, help="residents given tokens")
@@ -367,6 +418,7 @@ def main() -> None:
         connections=[int(c) for c in args.connections.split(",")],
         duration_s=args.duration,
         warmup_s=args.warmup,
+        rounds=args.rounds,
         threads=args.threads,
         workers=args.workers,
         residents=args.residents,

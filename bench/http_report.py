@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import output
+from bench.plain_app import PLAIN_BARE_PATH, PLAIN_SELECT_PATH
 from bench.servers import BARE_PATH, BARE_SYNC_PATH, uvicorn_setup
 from bench.wrk import Endpoint
 from doorstep.runtime import Runtime
@@ -27,13 +28,21 @@ def server_facts(runtime: Runtime, workers: int) -> dict[str, Any]:
             "size": getattr(pool, "size", lambda: None)(),
             "max_overflow": getattr(pool, "_max_overflow", None),
         },
+        "baselines": {
+            PLAIN_BARE_PATH: "plain FastAPI app in its own process, async def, {'ok': true}",
+            PLAIN_SELECT_PATH: (
+                "the same plain app, def (threadpool): one 20-row SELECT through a"
+                " SQLAlchemy engine (default options) on the same database, as JSON"
+            ),
+        },
         "bare_endpoints": {
             BARE_PATH: "async def, returns {'ok': true}",
             BARE_SYNC_PATH: "def (runs in the threadpool), returns {'ok': true}",
             "passes_through": (
                 "uvicorn (HTTP parsing, event loop), Starlette ServerErrorMiddleware,"
-                " doorstep's security-headers middleware (BaseHTTPMiddleware),"
-                " ExceptionMiddleware, FastAPI routing and JSON response"
+                " doorstep's pure-ASGI middleware (security headers, request ids, request"
+                " timer, connection gate), ExceptionMiddleware, doorstep's routing and the"
+                " JSON response"
             ),
             "bypasses": (
                 "the DB session dependency and its transaction (pool checkout, BEGIN,"
@@ -91,46 +100,42 @@ def write_results(results: dict[str, Any], folder: Path) -> Path:
     return output.write_results("http", results, folder)
 
 
+def _spread(values: dict[str, float], digits: int) -> str:
+    return f"{values['median']:.{digits}f} ({values['min']:.{digits}f}-{values['max']:.{digits}f})"
+
+
 def summary(results: dict[str, Any]) -> str:
     tool, server = results["load_tool"], results["server"]
     log = results["setup"].get("request_log")
     tokens = results["setup"].get("tokens")
     head = (
-        f"wrk -t{tool['threads']}, {tool['duration_s_per_level']} s a level,"
-        f" {server['uvicorn_workers']} uvicorn worker(s)"
+        f"wrk -t{tool['threads']}, {tool['duration_s_per_level']} s a run,"
+        f" {tool.get('rounds', 1)} rounds, {server['uvicorn_workers']} uvicorn worker(s)"
     )
     if tokens:
         head += f", feed: {tokens['residents']:,} residents' tokens"
     if log:
         head += f", log: {log['in_log']:,} requests"
     header = (
-        f"{'endpoint':<17} {'conns':>5} {'req/s':>9} {'vs bare':>7} {'p50 ms':>8}"
-        f" {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} {'non-2xx':>7} {'errors':>6}"
-        f" {'KB/s':>8} {'server CPU':>10} {'500s':>5} {'drain s':>7}"
+        f"{'endpoint':<20} {'conns':>5} {'req/s median (min-max)':>26}"
+        f" {'vs baseline median (min-max)':>34} {'p50 ms':>8} {'p99 ms':>8} {'server CPU':>10}"
     )
     lines = [head, "", header, "-" * len(header)]
-    names = list(results["endpoints"])
-    for name in names:
-        label = results["endpoints"][name]["label"]
+    for name, facts in results["endpoints"].items():
         for level in results["levels"]:
             r = level["endpoints"][name]
-            ratio = r["rate_vs_bare"]
-            lat = r["latency"]
-            cores = r["cpu_s"]["server_processes"] / r["seconds"] if r["seconds"] else 0.0
-            restarted = "R" if r["after_wrk"]["server_restarted"] else " "
+            ratio = r["rate_vs_baseline"]
+            against = "" if ratio is None else f"{_spread(ratio, 3)} of {r['baseline']}"
             lines.append(
-                f"{label:<17} {level['connections']:>5} {r['requests_per_s']:>9,.1f}"
-                f" {'' if ratio is None else f'{ratio:.3f}':>7} {lat['p50_ms']:>8.2f}"
-                f" {lat['p90_ms']:>8.2f} {lat['p99_ms']:>8.2f} {lat['max_ms']:>8.1f}"
-                f" {r['non_2xx']:>7} {r['socket_errors']:>6} {r['bytes_per_s'] / 1024:>8.1f}"
-                f" {cores:>7.2f} cores {r['after_wrk']['server_unhandled_errors']:>5}"
-                f" {r['after_wrk']['drain_s']:>6.1f}{restarted}"
+                f"{facts['label']:<20} {level['connections']:>5}"
+                f" {_spread(r['requests_per_s'], 1):>26} {against:>34}"
+                f" {r['p50_ms']['median']:>8.2f} {r['p99_ms']['median']:>8.2f}"
+                f" {r['server_cores']['median']:>5.2f} cores"
             )
         lines.append("")
     lines.append(
-        "non-2xx: answers wrk saw; errors: wrk's socket errors and timeouts; 500s: unhandled"
-        " errors the server logged (also after wrk stopped); drain: seconds until the server"
-        " was idle after wrk stopped (R: not within the cap, so it was restarted)"
+        "each ratio: the endpoint's rate over its baseline's rate in the same round; the"
+        " baselines are a plain FastAPI app in its own process (same uvicorn and wrk settings)"
     )
     lines.append(
         "all responses 2xx with a body, no errors, no 500s, server drained: "

@@ -103,7 +103,9 @@ class PostgresLoader:
             for name, definition in constraints:
                 self.conn.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
             for _, definition in indexes:
-                self.conn.execute(definition)
+                # A partitioned table's index is listed "ON ONLY" the parent; built on the
+                # parent, it is built on every partition too (motion_events on PostgreSQL).
+                self.conn.execute(definition.replace(" ON ONLY ", " ON ", 1))
             for other, name, definition in references:
                 self.conn.execute(f'ALTER TABLE {other} ADD CONSTRAINT "{name}" {definition}')
             self.conn.commit()

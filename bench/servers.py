@@ -1,13 +1,14 @@
-"""The app under load: :func:`doorstep.app.create_app` served by uvicorn on 127.0.0.1 in
-separate processes (``spawn``) that share one port with ``SO_REUSEPORT``.
+"""The apps under load, served by uvicorn on 127.0.0.1 in separate processes (``spawn``)
+that share one port with ``SO_REUSEPORT``: :func:`doorstep.app.create_app`, or the plain
+FastAPI baseline of :mod:`bench.plain_app` under the same uvicorn settings.
 
-Each process adds two bare endpoints to the same app, the ceiling a benchmark compares
-against: ``GET /bench/bare`` (``async def``) and ``GET /bench/bare-sync`` (a plain ``def``,
-so it runs in the threadpool like every doorstep route). Both go through everything the
-app puts in front of a route: uvicorn (uvloop, httptools), Starlette's error middleware,
-the app's security-headers middleware (a ``BaseHTTPMiddleware``), FastAPI's exception
-middleware and routing, and the JSON response. They bypass the rest of a doorstep
-request: the database session and its transaction (pool checkout, ``BEGIN``,
+Each doorstep process adds two bare endpoints to the same app: ``GET /bench/bare``
+(``async def``) and ``GET /bench/bare-sync`` (a plain ``def``, so it runs in the threadpool
+like every doorstep route). Both go through everything the app puts in front of a route:
+uvicorn (uvloop, httptools), Starlette's error middleware, the app's pure-ASGI middleware
+(security headers, request ids, the request timer, the connection gate), FastAPI's
+exception middleware, doorstep's routing and the JSON response. They bypass the rest of a
+doorstep request: the database session and its transaction (pool checkout, ``BEGIN``,
 ``COMMIT``), authentication (the token's hash lookup and the user), the service's
 queries, the pydantic response model and, for pages, the Jinja template.
 
@@ -32,12 +33,20 @@ import structlog
 from fastapi import FastAPI
 
 from bench.machine import cpu_s, free_port
+from bench.plain_app import PLAIN_SELECT_PATH, create_plain_app
 from doorstep.config import Settings
 from doorstep.runtime import Runtime
 
 BARE_PATH = "/bench/bare"
 
 BARE_SYNC_PATH = "/bench/bare-sync"
+
+DOORSTEP = "doorstep"
+
+PLAIN = "plain"
+
+# Per app: a ``def`` route (it needs a threadpool thread) that says the server is idle.
+PROBE_PATHS = {DOORSTEP: BARE_SYNC_PATH, PLAIN: PLAIN_SELECT_PATH}
 
 
 def add_bare_endpoints(app: FastAPI) -> None:
@@ -53,7 +62,19 @@ def add_bare_endpoints(app: FastAPI) -> None:
     app.add_api_route(BARE_SYNC_PATH, bare_sync, methods=["GET"], include_in_schema=False)
 
 
+def _app(kind: str, database_url: str, data_dir: str) -> FastAPI:
+    if kind == PLAIN:
+        return create_plain_app(database_url)
+    from doorstep.app import create_app
+
+    runtime = Runtime(Settings(database_url=database_url, data_dir=Path(data_dir)))
+    app = create_app(runtime)
+    add_bare_endpoints(app)
+    return app
+
+
 def _serve(
+    kind: str,
     database_url: str,
     data_dir: str,
     port: int,
@@ -62,15 +83,11 @@ def _serve(
 ) -> None:
     import uvicorn
 
-    from doorstep.app import create_app
-
     # The worker's output (uvicorn's and the app's log lines) goes to a file the
     # benchmark reads for unhandled errors (a request wrk gave up on is not in its counts).
     sys.stdout = sys.stderr = open(log_path, "a", buffering=1)  # noqa: SIM115
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    runtime = Runtime(Settings(database_url=database_url, data_dir=Path(data_dir)))
-    app = create_app(runtime)
-    add_bare_endpoints(app)
+    app = _app(kind, database_url, data_dir)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -90,10 +107,14 @@ def _serve(
 
 
 class Servers:
-    """``workers`` uvicorn processes on one port (SO_REUSEPORT); restartable."""
+    """``workers`` uvicorn processes of one app (``kind``: doorstep or the plain baseline)
+    on one port (SO_REUSEPORT); restartable."""
 
-    def __init__(self, database_url: str, data_dir: str, workers: int) -> None:
+    def __init__(
+        self, database_url: str, data_dir: str, workers: int, kind: str = DOORSTEP
+    ) -> None:
         self.database_url, self.data_dir, self.workers = database_url, data_dir, workers
+        self.kind = kind
         self.generation = 0
         self.processes: list[multiprocessing.process.BaseProcess] = []
         self.logs: list[Path] = []
@@ -105,7 +126,8 @@ class Servers:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         logs = [
-            Path(self.data_dir) / f"uvicorn-{self.generation}-{n}.log" for n in range(self.workers)
+            Path(self.data_dir) / f"uvicorn-{self.kind}-{self.generation}-{n}.log"
+            for n in range(self.workers)
         ]
         self.logs.extend(logs)
         events = []
@@ -113,7 +135,7 @@ class Servers:
             ready = context.Event()
             process = context.Process(
                 target=_serve,
-                args=(self.database_url, self.data_dir, self.port, ready, str(log)),
+                args=(self.kind, self.database_url, self.data_dir, self.port, ready, str(log)),
                 daemon=True,
             )
             process.start()
@@ -169,7 +191,7 @@ class Servers:
             if not idle:
                 continue
             try:
-                answered = httpx.get(f"{self.base}{BARE_SYNC_PATH}", timeout=max(left, 0.1))
+                answered = httpx.get(f"{self.base}{PROBE_PATHS[self.kind]}", timeout=max(left, 0.1))
             except httpx.HTTPError:
                 continue
             if answered.status_code == 200:

@@ -32,11 +32,17 @@ UNHANDLED = "http.unhandled_error"  # doorstep.app's log event for a 500
 
 @dataclass(frozen=True)
 class Endpoint:
+    """What wrk asks for: the paths it rotates through, of which app (``server``: doorstep
+    or the plain baseline), and the endpoint whose rate in the same round it is compared
+    with (``baseline``)."""
+
     name: str
     label: str
     paths: tuple[str, ...]
     accept: str
     authenticated: bool = False
+    server: str = "doorstep"
+    baseline: str | None = None
 
 
 LUA_TEMPLATE = """-- written by bench.http_load for one wrk run

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from doorstep import openapi as doorstep_openapi
+from doorstep import route_index
 from doorstep.accounts.deps import PageVisitor, SignInRequired
 from doorstep.errors import DoorstepError
 from doorstep.headers import SecurityHeaders, media_origin, security_headers
@@ -210,4 +211,5 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     _add_error_handlers(app)
     _add_routes_and_middleware(app, runtime)
     _mount_static_files(app)
+    route_index.install(app)
     return app

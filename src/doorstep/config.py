@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     worker_backoff_base_s: float = 5.0
     worker_backoff_max_s: float = 3600.0
     retention_sweep_s: float = 600.0
+    # PostgreSQL: months of motion-event partitions the worker keeps created past the
+    # current one (cameras.partitions), checked every event_partitions_check_s.
+    event_partitions_ahead_months: int = Field(default=3, ge=1, le=24)
+    event_partitions_check_s: float = 3600.0
 
     # Webhook targets (notify, issue 11 item 6). Residents choose webhook URLs and the
     # worker posts to them from inside the network, so by default only https to public

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import select
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool, QueuePool
 from sqlalchemy.types import TypeDecorator
@@ -201,11 +203,39 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping (a round trip on every checkout): a connection older than the recycle
+    # age is replaced, and one the server closed while it sat in the pool is refused at
+    # checkout (below), which makes the pool retry with a fresh connection.
+    kwargs.setdefault("pool_recycle", POOL_RECYCLE_S)
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", POOL_SIZE)
         kwargs.setdefault("max_overflow", POOL_OVERFLOW)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+# Seconds after which a pooled connection is replaced rather than reused: below the idle
+# timeouts of the firewalls and proxies that drop a quiet connection without a word.
+POOL_RECYCLE_S = 1800
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Refuse a pooled connection the server has closed, without a round trip: an idle
+    connection has nothing to read, so a readable socket means the server ended it (a
+    restart, ``pg_terminate_backend``, an idle timeout) and sent its farewell or EOF.
+    ``DisconnectionError`` makes the pool drop it and check out another (SQLAlchemy
+    retries a few times, then connects anew). A connection lost without a word (a
+    network cut) is the recycle age's to replace."""
+    if getattr(dbapi_connection, "closed", False):
+        raise DisconnectionError("the connection was closed")
+    try:
+        descriptor = dbapi_connection.fileno()
+    except Exception as exc:  # the driver says the connection is unusable
+        raise DisconnectionError("the connection has no socket") from exc
+    readable, _, _ = select.select([descriptor], [], [], 0)
+    if readable:
+        raise DisconnectionError("the server closed this connection while it was pooled")
 
 
 # Execution option naming a read-only transaction (see ``Database.read_only``).

@@ -9,7 +9,6 @@ which ``BaseHTTPMiddleware`` does not guarantee.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 import structlog
@@ -120,7 +119,11 @@ class SecurityHeaders:
 
     def __init__(self, app: ASGIApp, *, headers: dict[str, str]) -> None:
         self.app = app
-        self.headers: Iterable[tuple[str, str]] = tuple(headers.items())
+        # Encoded once: an answer's header list is extended, not parsed, per request.
+        self.raw: tuple[tuple[bytes, bytes], ...] = tuple(
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in headers.items()
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -132,14 +135,14 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers:
-                    if name not in headers:
-                        headers.append(name, value)
+                sent = list(message.get("headers") or [])
+                present = {bytes(name).lower() for name, _ in sent}
+                sent.extend(h for h in self.raw if h[0] not in present)
+                message = {**message, "headers": sent}
                 if message["status"] == 405:
                     methods = allowed_methods(scope.get("app"), path=path, root_path=root_path)
                     if methods:
-                        headers["Allow"] = ", ".join(methods)
+                        MutableHeaders(scope=message)["Allow"] = ", ".join(methods)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

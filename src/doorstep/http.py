@@ -4,9 +4,11 @@ of keyset-paginated lists."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
@@ -29,18 +31,43 @@ def get_settings_dep(request: Request) -> Settings:
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One transaction per HTTP request: commit on success, roll back on any error.
+
+    The session is opened on the event loop (a session takes its connection at its first
+    statement, so opening it blocks nothing) and ended in a worker thread (the commit
+    does block). A plain generator would take a threadpool hop for each: this saves one
+    per request. The end runs under a limiter of its own, as FastAPI does for a blocking
+    dependency's exit, so that a commit never waits for a thread held by a request that
+    waits for this connection.
 
     With read replicas, a request that may have written (not GET, HEAD or OPTIONS) leaves
     the primary's WAL position after its commit for the ``doorstep_read_after`` cookie,
     so that the caller's next reads wait for a replica that has replayed it."""
     runtime = get_runtime(request)
-    with runtime.db.transaction() as session:
-        request.state.db_session = session
+    unit = runtime.db.transaction()
+    session = unit.__enter__()
+    request.state.db_session = session
+    try:
         yield session
-    if runtime.replicas.configured and request.method not in _SAFE_METHODS:
-        setattr(request.state, replicas.FENCE_STATE, replicas.primary_position(runtime.db.engine))
+    except BaseException:
+        error = sys.exc_info()
+        with anyio.CancelScope(shield=True):
+            handled = await anyio.to_thread.run_sync(
+                unit.__exit__, *error, limiter=anyio.CapacityLimiter(1)
+            )
+        if not handled:
+            raise
+    else:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(
+                unit.__exit__, None, None, None, limiter=anyio.CapacityLimiter(1)
+            )
+        if runtime.replicas.configured and request.method not in _SAFE_METHODS:
+            position = await anyio.to_thread.run_sync(
+                replicas.primary_position, runtime.db.engine, limiter=anyio.CapacityLimiter(1)
+            )
+            setattr(request.state, replicas.FENCE_STATE, position)
 
 
 def get_read_session(request: Request, primary: DbSession) -> Iterator[Session]:

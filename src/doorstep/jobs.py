@@ -9,6 +9,7 @@ from doorstep.agencies import jobs as agency_jobs
 from doorstep.agencies import service as agency_service
 from doorstep.cameras import deletion as camera_deletion
 from doorstep.cameras import event_alerts as camera_event_alerts
+from doorstep.cameras import partitions as event_partitions
 from doorstep.config import Settings
 from doorstep.feed import alerts as feed_alerts
 from doorstep.feed import clip_copies as feed_clip_copies
@@ -53,6 +54,7 @@ def job_registry(settings: Settings, *, periodic: bool = True) -> JobRegistry:
         jobs.every("reminders", 300, footage_jobs.queue_reminders)
         jobs.every("feed_clip_copies", 300, _sweep_clip_copies)
         jobs.every("audit_daily_head", 3600, transparency_digests.publish_daily_head)
+        jobs.every("event_partitions", settings.event_partitions_check_s, _ensure_event_partitions)
     return jobs
 
 
@@ -72,6 +74,17 @@ def _sweep_retention(runtime: Runtime) -> int:
                 return total
     finally:
         telemetry.SWEEP_RUNNING.set(0)
+
+
+def _ensure_event_partitions(runtime: Runtime) -> int:
+    """Create the coming months' motion-event partitions, and the months of any event in
+    the default partition (PostgreSQL); how many were new."""
+    with runtime.db.transaction() as session:
+        created = event_partitions.ensure_months_ahead(
+            session=session, months_ahead=runtime.settings.event_partitions_ahead_months
+        )
+        created += event_partitions.empty_default(session=session)
+    return len(created)
 
 
 def _sweep_clip_copies(runtime: Runtime) -> int:

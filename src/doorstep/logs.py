@@ -12,9 +12,9 @@ import logging
 import os
 import re
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import Token
 from typing import Any
 
 import structlog
@@ -61,7 +61,18 @@ def request_id_from(header: str | None) -> str:
     a new one."""
     if header and _SOUND_ID.match(header):
         return header
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
+
+
+def bind_request_id(request_id: str) -> Token[Any]:
+    """Bind ``request_id`` to the log lines of this context (what :func:`bound` does for
+    any values, without its generator: it runs once per HTTP request); returns the token
+    :func:`unbind_request_id` takes."""
+    return structlog.contextvars.bind_contextvars(request_id=request_id)["request_id"]
+
+
+def unbind_request_id(token: Token[Any]) -> None:
+    structlog.contextvars.reset_contextvars(request_id=token)
 
 
 def current_request_id() -> str | None:

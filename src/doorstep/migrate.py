@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import Connection
+from sqlalchemy.schema import SchemaItem
+
+from doorstep.cameras import partitions
+
+IncludeObject = Callable[[SchemaItem, str | None, str, bool, SchemaItem | None], bool]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -23,11 +30,24 @@ def alembic_config(url: str) -> Config:
 NOT_IN_MODELS = frozenset({"spatial_ref_sys", "ix_cameras_exact_position"})
 
 
-def include_object(
-    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
-) -> bool:
-    """Autogenerate's filter: leave out what ``NOT_IN_MODELS`` names."""
-    return name not in NOT_IN_MODELS
+def autogenerate_filter(connection: Connection | None = None) -> IncludeObject:
+    """Autogenerate's filter: leave out what ``NOT_IN_MODELS`` names and, on a database
+    whose events are partitioned (``connection`` given), the partitions and the two unique
+    rules kept in ``motion_event_keys``."""
+    partition_filter = partitions.autogenerate_filter(connection) if connection else None
+
+    def include_object(
+        obj: SchemaItem,
+        name: str | None,
+        type_: str,
+        reflected: bool,
+        compare_to: SchemaItem | None,
+    ) -> bool:
+        if name in NOT_IN_MODELS:
+            return False
+        return partition_filter is None or partition_filter(obj, name, type_, reflected, compare_to)
+
+    return include_object
 
 
 def upgrade(url: str, revision: str = "head") -> None:

@@ -21,6 +21,7 @@ import hmac
 import ipaddress
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, Request
@@ -53,7 +54,12 @@ UNGATED_PATHS = ("/static/", "/vendor/", "/healthz")
 
 class RequestIds:
     """Gives every HTTP request an id (the client's ``X-Request-ID`` when sound), bound to
-    its log lines and to the jobs it queues, and sent back in ``X-Request-ID``."""
+    its log lines and to the jobs it queues, and sent back in ``X-Request-ID``.
+
+    It runs on every request, so it does the least it can: one pass over the request's
+    headers, an id from 16 random bytes, one context variable set and reset, and the
+    answer's header list extended rather than rebuilt (``bench.http_load`` measures it).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -62,27 +68,46 @@ class RequestIds:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        sent = dict(scope.get("headers") or []).get(b"x-request-id", b"")
+        sent = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                sent = value
         request_id = logs.request_id_from(sent.decode("latin-1") or None)
+        header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", []) if h[0] != b"x-request-id"]
-                headers.append((b"x-request-id", request_id.encode()))
-                message = {**message, "headers": headers}
+                headers = message.get("headers") or []
+                if any(h[0] == b"x-request-id" for h in headers):
+                    headers = [h for h in headers if h[0] != b"x-request-id"]
+                message = {**message, "headers": [*headers, header]}
             await send(message)
 
-        with logs.bound(request_id=request_id):
+        token = logs.bind_request_id(request_id)
+        try:
             await self.app(scope, receive, send_with_id)
+        finally:
+            logs.unbind_request_id(token)
 
 
 class RequestTimer:
     """Times every HTTP request, from its arrival (the wait for a connection slot
     included) to the start of its answer, labelled by route template, not by path, so
-    that ids in paths do not multiply the series."""
+    that ids in paths do not multiply the series. The histogram's child per (method,
+    route, status) is looked up once and kept: ``labels()`` takes a lock and converts
+    its arguments on every call."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.series: dict[tuple[str, str, int], Any] = {}
+
+    def _observe(self, scope: Scope, status: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        key = (scope["method"], route, status)
+        child = self.series.get(key)
+        if child is None:
+            child = self.series[key] = HTTP_SECONDS.labels(key[0], route, str(status))
+        child.observe(seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,24 +116,18 @@ class RequestTimer:
         started = time.perf_counter()
         timed = False
 
-        def observe(status: int) -> None:
-            nonlocal timed
-            timed = True
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            HTTP_SECONDS.labels(scope["method"], route, str(status)).observe(
-                time.perf_counter() - started
-            )
-
         async def send_timed(message: Message) -> None:
+            nonlocal timed
             if message["type"] == "http.response.start" and not timed:
-                observe(message["status"])
+                timed = True
+                self._observe(scope, message["status"], time.perf_counter() - started)
             await send(message)
 
         try:
             await self.app(scope, receive, send_timed)
         finally:
             if not timed:  # no answer started: the request failed or was cut off
-                observe(500)
+                self._observe(scope, 500, time.perf_counter() - started)
 
 
 class DatabaseCollector(Collector):

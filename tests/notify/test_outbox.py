@@ -205,7 +205,7 @@ def test_a_kind_has_one_handler(runtime: Runtime) -> None:
     with pytest.raises(ValueError, match="already has a handler"):
         jobs.add("test.once", noop)
     assert jobs.handler_for("test.once") is noop and jobs.periodic == []
-    assert len(job_registry(runtime.settings).periodic) == 6
+    assert len(job_registry(runtime.settings).periodic) == 7
 
 
 def test_the_worker_imports_no_domain() -> None:

@@ -90,18 +90,18 @@ def list_api_tokens(*, session: Session, user: User) -> list[ApiToken]:
     )
 
 
-def user_for_api_token(*, session: Session, token: str) -> User | None:
-    found = resolve_api_token(session=session, token=token)
-    return found[0] if found else None
-
-
 def resolve_api_token(*, session: Session, token: str) -> tuple[User, ApiToken] | None:
-    """The active user and the live token row a bearer token stands for, or None."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
-    if row is None or row.revoked_at is not None:
+    """The active user and the live token row a bearer token stands for, or None. One
+    query reads both (it runs on every API request)."""
+    found = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_digest(token))
+    ).first()
+    if found is None:
         return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.is_active:
+    row, user = found
+    if row.revoked_at is not None or not user.is_active:
         return None
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):

@@ -38,8 +38,8 @@ def api_user(request: Request, session: DbSession) -> User:
         raise Unauthenticated(
             "Send an API token as 'Authorization: Bearer <token>'.", code="token_required"
         )
-    user = api_tokens.user_for_api_token(session=session, token=token)
-    if user is None:
+    found = api_tokens.resolve_api_token(session=session, token=token)
+    if found is None:
         if token.startswith(_CAMERA_TOKEN_START):
             raise Unauthenticated(
                 "This is a camera's ingest token; it only sends that camera's clips and "
@@ -47,6 +47,9 @@ def api_user(request: Request, session: DbSession) -> User:
                 code="camera_token",
             )
         raise Unauthenticated("This API token is not valid or was revoked.", code="invalid_token")
+    user, row = found
+    # For api_credential, which depends on this: the token is not read a second time.
+    request.state.api_token = (session, row)
     return user
 
 
@@ -79,11 +82,11 @@ class ApiCredential:
 def api_credential(
     request: Request, session: DbSession, user: Annotated[User, Depends(api_user)]
 ) -> ApiCredential:
-    token = _bearer(request)
-    found = api_tokens.resolve_api_token(session=session, token=token) if token else None
-    if found is None:  # api_user accepted it; refuse rather than assume, should it differ
+    read_with, token = getattr(request.state, "api_token", (None, None))
+    if read_with is not session or token is None or token.user_id != user.id:
+        # api_user accepted it; refuse rather than assume, should it differ
         raise Unauthenticated("This API token is not valid or was revoked.", code="invalid_token")
-    return ApiCredential(user=user, token=found[1])
+    return ApiCredential(user=user, token=token)
 
 
 CurrentCredential = Annotated[ApiCredential, Depends(api_credential)]

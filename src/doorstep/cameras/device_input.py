@@ -8,6 +8,7 @@ domain's table.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -139,14 +140,22 @@ def insert_device_event(session: Session, camera: Camera, event: MotionEvent) ->
 
     One statement when the event is new: a Core ``INSERT ... ON CONFLICT DO NOTHING`` of
     the transient ``event``'s columns (every one set by the caller), which stands for the
-    look-up, the savepoint and the ORM's unit of work. It names no constraint: whichever
-    unique index refuses a repeated reference, the insert does nothing and the event
-    recorded before is read. ``event`` stays out of the session.
+    look-up and the ORM's unit of work. It names no constraint: whichever unique index
+    refuses a repeated reference, the insert does nothing and the event recorded before is
+    read. On PostgreSQL the events are partitioned by month and a reference is kept unique
+    by ``motion_event_keys``, whose trigger raises instead: there the insert runs in a
+    savepoint. ``event`` stays out of the session.
     """
     row = {column.key: getattr(event, column.key) for column in MotionEvent.__table__.columns}
-    upsert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = upsert(MotionEvent).values(row).on_conflict_do_nothing()
-    if session.execute(statement.returning(MotionEvent.id)).first() is not None:
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    upsert = postgresql.insert if on_postgresql else sqlite.insert
+    statement = upsert(MotionEvent).values(row).on_conflict_do_nothing().returning(MotionEvent.id)
+    try:
+        with session.begin_nested() if on_postgresql else nullcontext():
+            inserted = session.execute(statement).first() is not None
+    except IntegrityError:
+        inserted = False  # the keys table refused a repeated reference
+    if inserted:
         return RecordedEvent(event=event, clip=None)
     if found := find_device_event(session=session, camera=camera, device_ref=event.device_ref):
         return found

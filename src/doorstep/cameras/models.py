@@ -123,7 +123,13 @@ class Clip(UuidKey, Base):
 
 
 class MotionEvent(UuidKey, Base):
-    """Something a camera saw. Its clip is stored here, or kept on the owner's device."""
+    """Something a camera saw. Its clip is stored here, or kept on the owner's device.
+
+    On PostgreSQL the table is partitioned by month of ``started_at`` (cameras.partitions):
+    its key there is ``(id, started_at)``, and the two unique rules below are kept by the
+    ``motion_event_keys`` table and its trigger, since a partitioned table's unique index
+    must hold the partition key. SQLite has the one table as declared here.
+    """
 
     __tablename__ = "motion_events"
     __table_args__ = (

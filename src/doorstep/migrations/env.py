@@ -7,7 +7,7 @@ from sqlalchemy import pool
 
 from doorstep.config import get_settings
 from doorstep.db import make_engine
-from doorstep.migrate import include_object
+from doorstep.migrate import autogenerate_filter
 from doorstep.models import Base
 
 config = context.config
@@ -24,7 +24,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
-        include_object=include_object,
+        include_object=autogenerate_filter(),
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -37,7 +37,7 @@ def run_migrations_online() -> None:
             connection=connectable,
             target_metadata=target_metadata,
             render_as_batch=True,
-            include_object=include_object,
+            include_object=autogenerate_filter(connectable),
         )
         with context.begin_transaction():
             context.run_migrations()
@@ -48,7 +48,7 @@ def run_migrations_online() -> None:
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=True,
-            include_object=include_object,
+            include_object=autogenerate_filter(connection),
         )
         with context.begin_transaction():
             context.run_migrations()

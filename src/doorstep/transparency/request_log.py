@@ -9,6 +9,7 @@ which no service offers; nothing of a camera or an owner is ever selected.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,36 +53,42 @@ class RequestFilter:
     activated_before: datetime | None = None
 
 
-def _counts_subquery() -> Any:
-    def total(status: RecipientStatus) -> Any:
-        return func.sum(case((Recipient.status == status, 1), else_=0))
-
+def _answers(status: RecipientStatus) -> Any:
+    """How many owners asked by the request gave this answer: a correlated count, which
+    PostgreSQL evaluates for the rows of the page only (after the sort and the limit,
+    by the index on recipients' request), not for every recipient of the log. The status
+    is summed, not filtered: a filter lets the planner combine the status index, which
+    reads every recipient with that answer, for each row."""
     return (
-        select(
-            Recipient.request_id.label("request_id"),
-            total(RecipientStatus.shared).label("shared"),
-            total(RecipientStatus.declined).label("declined"),
-        )
-        .group_by(Recipient.request_id)
-        .subquery()
+        select(func.coalesce(func.sum(case((Recipient.status == status, 1), else_=0)), 0))
+        .where(Recipient.request_id == FootageRequest.id)
+        .correlate(FootageRequest)
+        .scalar_subquery()
     )
 
 
-def _unredacted_subquery() -> Any:
-    """Per request, the clips whose owner chose to send them unredacted and that went out
+def _unredacted() -> Any:
+    """The request's clips whose owner chose to send them unredacted and that went out
     (their copy was made: ``redaction`` is recorded, whatever happened to it since)."""
     chosen = Evidence.redaction_request["unredacted"].as_boolean()
     return (
-        select(Evidence.request_id.label("request_id"), func.count().label("unredacted"))
-        .where(Evidence.redaction.is_not(None), chosen.is_(True))
-        .group_by(Evidence.request_id)
-        .subquery()
+        select(func.count())
+        .where(
+            Evidence.request_id == FootageRequest.id,
+            Evidence.redaction.is_not(None),
+            chosen.is_(True),
+        )
+        .correlate(FootageRequest)
+        .scalar_subquery()
     )
 
 
-def _log_statement(filters: RequestFilter) -> tuple[Any, Any]:
-    counts = _counts_subquery()
-    unredacted = _unredacted_subquery()
+def _log_statement(filters: RequestFilter) -> tuple[Any, dict[str, Any]]:
+    """The log's rows, and its answer counts by name (sort keys too)."""
+    counts = {
+        "shared": _answers(RecipientStatus.shared),
+        "declined": _answers(RecipientStatus.declined),
+    }
     stmt = (
         select(
             FootageRequest.id,
@@ -97,14 +104,12 @@ def _log_statement(filters: RequestFilter) -> tuple[Any, Any]:
             FootageRequest.status,
             FootageRequest.close_reason,
             FootageRequest.asked_count,
-            func.coalesce(counts.c.shared, 0),
-            func.coalesce(counts.c.declined, 0),
-            func.coalesce(unredacted.c.unredacted, 0),
+            counts["shared"],
+            counts["declined"],
+            _unredacted(),
             FootageRequest.public_cells,
         )
         .join(Agency, Agency.id == FootageRequest.agency_id)
-        .outerjoin(counts, counts.c.request_id == FootageRequest.id)
-        .outerjoin(unredacted, unredacted.c.request_id == FootageRequest.id)
         .where(FootageRequest.activated_at.is_not(None))
     )
     if filters.agency_id is not None:
@@ -136,6 +141,16 @@ class PublicResolution:
 
 def coarse_cells(cells: list[str], resolution: int) -> list[str]:
     """Cells no finer than ``resolution``: finer ones are replaced by their parent."""
+    return list(_coarse_cells(tuple(cells), resolution))
+
+
+# A request's cells and the public resolution change rarely, and the log shows the same
+# requests page after page: both conversions are pure, so they are kept, by value.
+_KEPT_AREAS = 4096
+
+
+@functools.lru_cache(maxsize=_KEPT_AREAS)
+def _coarse_cells(cells: tuple[str, ...], resolution: int) -> tuple[str, ...]:
     out = set()
     for cell in cells:
         if not h3.is_valid_cell(cell):
@@ -143,20 +158,26 @@ def coarse_cells(cells: list[str], resolution: int) -> list[str]:
         if h3.get_resolution(cell) > resolution:
             cell = h3.cell_to_parent(cell, resolution)
         out.add(cell)
-    return sorted(out)
+    return tuple(sorted(out))
+
+
+@functools.lru_cache(maxsize=_KEPT_AREAS)
+def _outline(cells: tuple[str, ...]) -> tuple[str, Any]:
+    geometry = h3.cells_to_geo(list(cells))
+    return geometry["type"], geometry["coordinates"]
 
 
 def cells_outline(cells: list[str]) -> dict[str, Any] | None:
     """The union of cells as a GeoJSON (Multi)Polygon, or None without cells."""
     if not cells:
         return None
-    geometry = h3.cells_to_geo(cells)
-    coords = geometry["coordinates"]
+    kind, coords = _outline(tuple(cells))
 
     def listed(value: Any) -> Any:
         return [listed(v) for v in value] if isinstance(value, tuple | list) else value
 
-    return {"type": geometry["type"], "coordinates": listed(coords)}
+    # Lists made anew for each caller: the kept outline is never shared mutable.
+    return {"type": kind, "coordinates": listed(coords)}
 
 
 def _public_request(row: Any, resolution: PublicResolution) -> PublicRequest:
@@ -207,12 +228,10 @@ def log_page(
     filters = filters or RequestFilter()
     stmt, counts = _log_statement(filters)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    column: Any = {"shared": counts.c.shared, "declined": counts.c.declined}.get(sort)
+    column: Any = counts.get(sort)
     if column is None:
         column = SORTS[sort]
         column = func.coalesce(column, "") if sort == "case" else column
-    else:
-        column = func.coalesce(column, 0)
     ordered = column.desc() if descending else column.asc()
     tiebreak = FootageRequest.activated_at.desc() if descending else FootageRequest.activated_at
     stmt = stmt.order_by(ordered, tiebreak, FootageRequest.id).offset(offset).limit(limit)

@@ -1,7 +1,7 @@
 """feed: newest posts per cell
 
-Revision ID: 20261205_0015_feed
-Revises: 20261205_0014_event_alerts
+Revision ID: 20261205_0016_feed
+Revises: 20261205_0015
 Create Date: 2026-12-05 09:00:00
 
 The feed reads each home cell's newest published posts and merges them (issue 16):
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "20261205_0015_feed"
-down_revision: str | None = "20261205_0014_event_alerts"
+revision: str = "20261205_0016_feed"
+down_revision: str | None = "20261205_0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
