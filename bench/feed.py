@@ -1,19 +1,28 @@
-"""Feed at scale: the first page and a later page of the feed for random residents.
+"""Feed at scale: the first page and a later page of the feed for random residents, at
+one density of posts and, in the same run, at ten times the posts in the same cells.
 
-    .venv/bin/python -m bench generate --db URL --cameras 1000000 --posts 1000000 ...
-    .venv/bin/python -m bench.feed --db URL [--residents 1000] [--seed 7]
+    .venv/bin/python -m bench generate --db URL --cameras 100000 --events 0 --posts 100000
+    .venv/bin/python -m bench generate --db DENSE --cameras 100000 --events 0 --posts 1000000
+    .venv/bin/python -m bench.feed --db URL [--dense-db DENSE] [--rounds 3] [--residents 1000]
 
-Times doorstep.feed.service.feed for 1,000 random residents with a feed home: the first
-page, then follows next_cursor three times and times the fourth page. Writes
-bench/results/feed-<UTC timestamp>.json and prints p50/p99 of both. Method and numbers:
-BENCHMARKS.md.
+Two databases generated with the same seed and cameras hold the same residents and homes
+(the generator places them before the posts), so the second one is the first with ten
+times the posts in the same cells. Each round times, for the same random residents on
+each database in turn:
 
-For random residents with a feed home it times :func:`doorstep.feed.service.feed` as the
-product runs it (the home lookup, the coarse cells within the radius, the one keyset
-query), first for the first page, then following ``next_cursor`` three times and timing
-the fourth page (the "later" page). Each call runs in its own session with the
-transaction already open and the viewer already loaded (the API's authentication has
-loaded him before the feed runs), so connection checkout is not timed. Caches are warm.
+- **the page**, :func:`doorstep.feed.timeline.feed` as the product serves it (the home,
+  its cells, the one statement that reads the page with its authors, comment counts and
+  clips, and the views), then its JSON as the API writes it (``FeedPage``): the first
+  page, and the fourth after following ``next_cursor`` three times (the "later" page);
+- **the page's keys alone** by the two queries: the plain keyset query over all the cells
+  (``feed_statement``, the query the feed ran before, SQLite's) and the per-cell merge
+  (``newest_per_cell_statement``, PostgreSQL's), first page: the baseline in the same run.
+
+Each call runs in its own session with the transaction open and the viewer loaded (the
+API's authentication loads him first), so connection checkout is not timed. Caches are
+warm. Writes bench/results/feed-<UTC timestamp>.json and prints p50/p99 per round,
+min/median/max over the rounds and the dense/plain ratios. Method and numbers:
+BENCHMARKS.md section 2.
 """
 
 from __future__ import annotations
@@ -27,7 +36,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,16 +44,21 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
 from bench import databases, output
+from bench.feed_report import main_with, summary, write_results
 from bench.machine import machine
 from doorstep.accounts.models import User
 from doorstep.db import make_engine
-from doorstep.feed import areas
-from doorstep.feed import service as feed_service
+from doorstep.feed import areas, timeline
 from doorstep.feed.models import Home, Post, PostStatus
+from doorstep.feed.schemas import FeedPage
 
 __all__ = ["run", "summary", "write_results"]
 
 PAGES_FOLLOWED = 3  # the later page is the one after following next_cursor this often
+KEY_QUERIES: dict[str, Callable[[timeline.PageQuery], timeline.PageKeys]] = {
+    "keyset": timeline.feed_statement,
+    "merge": timeline.newest_per_cell_statement,
+}
 
 
 def _timed_page(
@@ -55,7 +68,8 @@ def _timed_page(
         viewer = session.get(User, viewer_id)  # loaded by authentication, not timed
         assert viewer is not None
         started = time.perf_counter()
-        page = feed_service.feed(session=session, viewer=viewer, cursor=cursor, limit=limit)
+        page = timeline.feed(session=session, viewer=viewer, cursor=cursor, limit=limit)
+        FeedPage(posts=page.posts, next_cursor=page.next_cursor).model_dump_json()
         elapsed = time.perf_counter() - started
         session.rollback()
     return elapsed, len(page.posts), page.next_cursor
@@ -74,47 +88,37 @@ def _resident_pages(
     return first_s, first_n, later_s, later_n, last_cursor
 
 
-def _explain(engine: Engine, viewer_id: uuid.UUID, cursor: str | None, limit: int) -> list[str]:
+def _home_cells(session: Session, viewer_id: uuid.UUID) -> tuple[int, ...]:
+    home = session.get(Home, viewer_id)
+    assert home is not None
+    return areas.home_cells(home.exact_latitude, home.exact_longitude, home.radius_m)
+
+
+def _timed_keys(engine: Engine, viewer_id: uuid.UUID, query: str, limit: int) -> float:
+    """Seconds for the first page's keys by one of the two queries (cells known)."""
     with Session(engine) as session:
-        home = session.scalar(select(Home).where(Home.user_id == viewer_id))
-        assert home is not None
-        cells = areas.cells_within(home.exact_latitude, home.exact_longitude, home.radius_m)
-        compiled = feed_service.feed_statement(cells=cells, cursor=cursor, limit=limit).compile(
-            dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
-        )
+        cells = _home_cells(session, viewer_id)
+        statement = KEY_QUERIES[query](timeline.PageQuery(cells=cells, limit=limit))
+        started = time.perf_counter()
+        session.execute(statement).all()
+        elapsed = time.perf_counter() - started
+        session.rollback()
+    return elapsed
+
+
+def _explain(engine: Engine, viewer_id: uuid.UUID, query: str, limit: int) -> list[str]:
+    with Session(engine) as session:
+        cells = _home_cells(session, viewer_id)
+        statement = KEY_QUERIES[query](timeline.PageQuery(cells=cells, limit=limit))
+        expanded = statement.compile(dialect=engine.dialect).construct_expanded_state()
         plan = (
             session.connection()
-            .exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}", compiled.params)
+            .exec_driver_sql(
+                f"EXPLAIN (ANALYZE, BUFFERS) {expanded.statement}", expanded.parameters
+            )
             .scalars()
         )
         return [str(line) for line in plan]
-
-
-@output.warnings_only
-def run(
-    *,
-    url: str,
-    residents: int = 1_000,
-    seed: int = 7,
-    warmup: int = 50,
-    limit: int = 30,
-    progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    """Run the feed benchmark on the database at ``url``; returns the results."""
-    say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
-    engine = make_engine(url)
-    try:
-        return _measure(
-            engine=engine,
-            url=url,
-            residents=residents,
-            seed=seed,
-            warmup=warmup,
-            limit=limit,
-            say=say,
-        )
-    finally:
-        engine.dispose()
 
 
 def _database_facts(engine: Engine, url: str) -> tuple[dict[str, Any], list[uuid.UUID]]:
@@ -144,23 +148,37 @@ def _database_facts(engine: Engine, url: str) -> tuple[dict[str, Any], list[uuid
 
 @dataclass
 class _Pages:
-    """Seconds and posts of every first and later page timed; the residents without a
-    later page; one resident (and cursor) whose later page the plans explain."""
+    """Seconds and posts of every page timed on one database in one round."""
 
     first_s: list[float] = field(default_factory=list)
     later_s: list[float] = field(default_factory=list)
     first_posts: list[int] = field(default_factory=list)
     later_posts: list[int] = field(default_factory=list)
+    keys_s: dict[str, list[float]] = field(default_factory=dict)
     short: int = 0
-    median_cursor: tuple[uuid.UUID, str | None] | None = None
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "first_page": output.percentiles(self.first_s),
+            "later_page": output.percentiles(self.later_s) if self.later_s else None,
+            "keys": {query: output.percentiles(s) for query, s in self.keys_s.items()},
+            "first_page_posts": {
+                "p50": statistics.median(self.first_posts),
+                "min": min(self.first_posts),
+                "max": max(self.first_posts),
+            },
+            "with_later_page": len(self.later_s),
+            "without_later_page": self.short,
+        }
 
 
 def _time_pages(
     engine: Engine, viewers: Sequence[uuid.UUID], limit: int, say: Callable[[str], None]
 ) -> _Pages:
     pages = _Pages()
+    queries = list(KEY_QUERIES) if engine.dialect.name == "postgresql" else ["keyset"]
     for i, viewer_id in enumerate(viewers):
-        f_s, f_n, l_s, l_n, cursor = _resident_pages(engine, viewer_id, limit)
+        f_s, f_n, l_s, l_n, _cursor = _resident_pages(engine, viewer_id, limit)
         pages.first_s.append(f_s)
         pages.first_posts.append(f_n)
         if l_s is None:
@@ -168,99 +186,86 @@ def _time_pages(
         else:
             pages.later_s.append(l_s)
             pages.later_posts.append(l_n)
-            if pages.median_cursor is None:
-                pages.median_cursor = (viewer_id, cursor)
-        if (i + 1) % 200 == 0:
+        # Alternate which query goes first, so neither always finds the other's pages warm.
+        for query in queries if i % 2 else queries[::-1]:
+            pages.keys_s.setdefault(query, []).append(_timed_keys(engine, viewer_id, query, limit))
+        if (i + 1) % 500 == 0:
             say(f"  {i + 1:,}/{len(viewers):,}")
     return pages
 
 
-def _resident_facts(
-    pages: _Pages, *, residents: int, warmup: int, seed: int, limit: int
+@output.warnings_only
+def run(
+    *,
+    url: str,
+    dense_url: str | None = None,
+    rounds: int = 3,
+    residents: int = 1_000,
+    seed: int = 7,
+    warmup: int = 50,
+    limit: int = 30,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    return {
-        "count": residents,
-        "warmup": warmup,
-        "seed": seed,
-        "page_size": limit,
-        "later_page": PAGES_FOLLOWED + 1,
-        "first_page_posts": {
-            "p50": statistics.median(pages.first_posts),
-            "min": min(pages.first_posts),
-            "max": max(pages.first_posts),
-        },
-        "with_later_page": len(pages.later_s),
-        "without_later_page": pages.short,
-        "later_page_posts": (
-            {"p50": statistics.median(pages.later_posts), "min": min(pages.later_posts)}
-            if pages.later_posts
-            else None
-        ),
-    }
+    """Run the feed benchmark on the database at ``url`` (and the denser one at
+    ``dense_url``, same residents); returns the results."""
+    say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
+    urls = {"plain": url} | ({"dense": dense_url} if dense_url else {})
+    engines = {label: make_engine(u) for label, u in urls.items()}
+    try:
+        return _measure(engines, urls, rounds, residents, seed, warmup, limit, say)
+    finally:
+        for engine in engines.values():
+            engine.dispose()
 
 
 def _measure(
-    *,
-    engine: Engine,
-    url: str,
+    engines: dict[str, Engine],
+    urls: dict[str, str],
+    rounds: int,
     residents: int,
     seed: int,
     warmup: int,
     limit: int,
     say: Callable[[str], None],
 ) -> dict[str, Any]:
-    rng = np.random.default_rng(seed)
     results: dict[str, Any] = {
         "benchmark": "feed",
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
+        "databases": {},
+        "rounds": [],
     }
-    results["database"], homes = _database_facts(engine, url)
-    published, server = (
-        results["database"]["published_posts"],
-        results["database"]["server_version"],
-    )
-    say(f"{published:,} published posts, {len(homes):,} residents ({engine.dialect.name} {server})")
-
-    picks = rng.choice(len(homes), size=warmup + residents, replace=False)
+    homes: list[uuid.UUID] = []
+    for label, engine in engines.items():
+        facts, found = _database_facts(engine, urls[label])
+        results["databases"][label] = facts
+        say(f"{label}: {facts['published_posts']:,} published posts, {len(found):,} residents")
+        if homes and found != homes:
+            raise ValueError("the databases hold different residents: generate both alike")
+        homes = found
+    picks = np.random.default_rng(seed).choice(len(homes), size=warmup + residents, replace=False)
     viewers = [homes[int(i)] for i in picks]
-    for viewer_id in viewers[:warmup]:
-        _resident_pages(engine, viewer_id, limit)
-
-    say(f"timing {residents:,} residents (first page, then page {PAGES_FOLLOWED + 1})")
-    pages = _time_pages(engine, viewers[warmup:], limit, say)
-    results["residents"] = _resident_facts(
-        pages, residents=residents, warmup=warmup, seed=seed, limit=limit
-    )
-    results["first_page"] = output.percentiles(pages.first_s)
-    results["later_page"] = output.percentiles(pages.later_s) if pages.later_s else None
-    worst = max(results["first_page"]["p99_ms"], (results["later_page"] or {}).get("p99_ms", 0.0))
-    results["goals"] = {"p99_under_20ms": worst < 20.0}
-    if engine.dialect.name == "postgresql" and pages.median_cursor is not None:
-        viewer_id, cursor = pages.median_cursor
-        results["plans"] = {
-            "first_page": _explain(engine, viewer_id, None, limit),
-            "later_page": _explain(engine, viewer_id, cursor, limit),
-        }
+    results["residents"] = {
+        "count": residents,
+        "warmup": warmup,
+        "seed": seed,
+        "page_size": limit,
+        "later_page": PAGES_FOLLOWED + 1,
+    }
+    for engine in engines.values():
+        _time_pages(engine, viewers[:warmup], limit, lambda _: None)
+    for number in range(1, rounds + 1):
+        figures = {}
+        for label, engine in engines.items():
+            say(f"round {number}/{rounds}, {label}: timing {residents:,} residents")
+            figures[label] = _time_pages(engine, viewers[warmup:], limit, say).figures()
+        results["rounds"].append(figures)
+    results["plans"] = {
+        label: {query: _explain(engine, viewers[warmup], query, limit) for query in KEY_QUERIES}
+        for label, engine in engines.items()
+        if engine.dialect.name == "postgresql"
+    }
     return results
-
-
-def write_results(results: dict[str, Any], folder: Path) -> Path:
-    return output.write_results("feed", results, folder)
-
-
-def summary(results: dict[str, Any]) -> str:
-    first, later, who = results["first_page"], results["later_page"], results["residents"]
-    lines = [f"first page:  p50 {first['p50_ms']} ms, p99 {first['p99_ms']} ms"]
-    if later is not None:
-        lines.append(
-            f"page {who['later_page']}:      p50 {later['p50_ms']} ms, p99 {later['p99_ms']} ms"
-            f" ({who['with_later_page']}/{who['count']} residents had one)"
-        )
-    else:
-        lines.append("later page:  NOT MEASURED (no resident had that many posts)")
-    lines.append(f"goal p99 < 20 ms: {'met' if results['goals']['p99_under_20ms'] else 'NOT met'}")
-    return "\n".join(lines)
 
 
 def main() -> None:
@@ -270,20 +275,15 @@ def main() -> None:
         default=os.environ.get("DOORSTEP_BENCH_DB"),
         help="SQLAlchemy URL (or DOORSTEP_BENCH_DB)",
     )
+    parser.add_argument(
+        "--dense-db", help="the same residents with more posts in the same cells (optional)"
+    )
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--residents", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--limit", type=int, default=30, help="posts per page")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    args = parser.parse_args()
-    if not args.db:
-        parser.error("--db URL is required (or set DOORSTEP_BENCH_DB)")
-    results = run(
-        url=args.db, residents=args.residents, seed=args.seed, warmup=args.warmup, limit=args.limit
-    )
-    path = write_results(results, args.out)
-    print(summary(results))
-    print(f"results: {path}")
+    main_with(parser, run)
 
 
 if __name__ == "__main__":

@@ -84,6 +84,12 @@ REVISIONS = [
         set(),
         ("motion_events", "ix_motion_events_camera_id_started_at"),
     ),
+    (
+        "20261205_0016_feed",
+        "20261205_0015",
+        set(),
+        ("feed_posts", "ix_feed_posts_coarse_cell_published_at_id"),
+    ),
 ]
 
 

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnExpressionArgument, ScalarSelect, delete, select
 from sqlalchemy.orm import Session
 
 from doorstep import audit, timezones
@@ -140,6 +140,12 @@ def list_users(*, session: Session, user_ids: Collection[uuid.UUID]) -> list[Use
     return list(
         session.scalars(select(User).where(User.id.in_(set(user_ids))).order_by(User.display_name))
     )
+
+
+def display_name_of(user_id: ColumnExpressionArgument[uuid.UUID]) -> ScalarSelect[str]:
+    """The display name of the user ``user_id`` names, as a column of a statement that
+    reads rows of many users at once."""
+    return select(User.display_name).where(User.id == user_id).scalar_subquery()
 
 
 # ---------------------------------------------------------------- roles

@@ -11,7 +11,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnExpressionArgument, ScalarSelect, or_, select
 from sqlalchemy.orm import Session
 
 from doorstep import audit, geo
@@ -103,6 +103,12 @@ def get_agency(*, session: Session, agency_id: uuid.UUID) -> Agency:
     if agency is None:
         raise NotFound("No such agency.", code="agency_not_found")
     return agency
+
+
+def name_of(agency_id: ColumnExpressionArgument[uuid.UUID | None]) -> ScalarSelect[str | None]:
+    """The name of the agency ``agency_id`` names (None for none), as a column of a
+    statement that reads rows of many agencies at once."""
+    return select(Agency.name).where(Agency.id == agency_id).scalar_subquery()
 
 
 def list_agencies(*, session: Session, status: AgencyStatus | None = None) -> list[Agency]:

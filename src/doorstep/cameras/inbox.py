@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, Subquery, and_, or_, select
 from sqlalchemy.orm import Session
 
 from doorstep import paging
@@ -37,6 +37,17 @@ def readable_events(*, actor: User) -> Select[MotionEvent, Camera, Clip]:
 def readable_clips(*, actor: User) -> Select[Clip]:
     """Clips this actor may watch: his own, not deleted."""
     return select(Clip).where(Clip.owner_id == actor.id, Clip.deleted_at.is_(None))
+
+
+def live_clips() -> Subquery:
+    """Every owner's clips that are not deleted, as :func:`readable_clips` shows each owner
+    his own: for one statement that reads rows of many owners, joined on ``id`` and on
+    ``owner_id`` (so a clip is found only for its owner's row)."""
+    return (
+        select(Clip.id, Clip.owner_id, Clip.started_at, Clip.duration_s, Clip.width, Clip.height)
+        .where(Clip.deleted_at.is_(None))
+        .subquery("live_clips")
+    )
 
 
 def _encode_cursor(event: MotionEvent) -> str:

@@ -13,7 +13,7 @@ from doorstep.accounts.deps import AnyUser, CurrentCredential, CurrentUser
 from doorstep.agencies.deps import AgencyMember, api_agency_member
 from doorstep.feed import comments as feed_comments
 from doorstep.feed import display as feed_display
-from doorstep.feed import homes, moderation, tips
+from doorstep.feed import homes, moderation, timeline, tips
 from doorstep.feed import reports as feed_reports
 from doorstep.feed import service as feed_service
 from doorstep.feed.models import Category, Comment, Post
@@ -86,7 +86,7 @@ def set_home(body: HomeUpdate, user: CurrentUser, session: DbSession) -> HomeRea
 # ---------------------------------------------------------------- feed
 
 
-def _feed_slice(default_limit: int) -> Callable[..., feed_service.FeedSlice]:
+def _feed_slice(default_limit: int) -> Callable[..., timeline.FeedSlice]:
     """A dependency: the slice of the caller's feed its query asks for, so that the list and
     its map take the same parameters and see the same posts (``limit`` as they choose)."""
 
@@ -98,8 +98,8 @@ def _feed_slice(default_limit: int) -> Callable[..., feed_service.FeedSlice]:
         until: OptionalMoment = None,
         cursor: PageCursor = None,
         limit: PageLimit = default_limit,
-    ) -> feed_service.FeedSlice:
-        return feed_service.feed(
+    ) -> timeline.FeedSlice:
+        return timeline.feed(
             session=session,
             viewer=user,
             categories=category,
@@ -113,29 +113,20 @@ def _feed_slice(default_limit: int) -> Callable[..., feed_service.FeedSlice]:
 
 
 @router.get(f"{api}/feed", response_model=FeedPage)
-def read_feed(
-    user: CurrentUser,
-    session: ReadSession,
-    page: Annotated[feed_service.FeedSlice, Depends(_feed_slice(30))],
-) -> FeedPage:
+def read_feed(page: Annotated[timeline.FeedSlice, Depends(_feed_slice(30))]) -> Response:
     """Posts within the caller's radius, newest first; follow ``next_cursor`` for older."""
-    return FeedPage(
-        posts=feed_display.post_views(session=session, viewer=user, posts=page.posts),
-        next_cursor=page.next_cursor,
+    # The page is a FeedPage already: written here, FastAPI does not check it over again
+    # (in one more threadpool hop) before writing the same JSON.
+    return Response(
+        FeedPage(posts=page.posts, next_cursor=page.next_cursor).model_dump_json(),
+        media_type="application/json",
     )
 
 
 @router.get(f"{api}/feed/map", response_model=FeedMap)
-def feed_map(
-    user: CurrentUser,
-    session: ReadSession,
-    page: Annotated[feed_service.FeedSlice, Depends(_feed_slice(100))],
-) -> FeedMap:
+def feed_map(page: Annotated[timeline.FeedSlice, Depends(_feed_slice(100))]) -> FeedMap:
     """The same posts as a GeoJSON FeatureCollection; each geometry is a coarse cell."""
-    return FeedMap(
-        features=feed_display.map_features(session=session, viewer=user, posts=page.posts),
-        next_cursor=page.next_cursor,
-    )
+    return FeedMap(features=feed_display.map_features(page.posts), next_cursor=page.next_cursor)
 
 
 # ---------------------------------------------------------------- posts

@@ -9,6 +9,7 @@ down to less than its cell.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import h3
@@ -52,6 +53,14 @@ def cells_within(latitude: float, longitude: float, radius_m: float) -> list[int
         if geo.haversine_m(latitude, longitude, lat, lng) <= radius_m:
             found.append(int(cell))
     return sorted(found)
+
+
+# Each resident's cells, kept while his home and radius stay as they are (the key):
+# about 12 cells for a mile, 300 for five; 4,096 homes hold a few megabytes at most.
+@functools.lru_cache(maxsize=4096)
+def home_cells(latitude: float, longitude: float, radius_m: float) -> tuple[int, ...]:
+    """:func:`cells_within`, remembered: a resident reads his feed page after page."""
+    return tuple(cells_within(latitude, longitude, radius_m))
 
 
 def centre_distance_m(latitude: float, longitude: float, cell: int) -> float:

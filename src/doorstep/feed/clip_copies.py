@@ -84,12 +84,13 @@ def discard_copy(*, session: Session, post: Post) -> None:
     session.flush()
 
 
-def status_message(post: Post) -> str | None:
-    """What the author reads about his post's copy while it is not ready."""
-    if post.clip_copy_status == PROCESSING:
+def status_message(status: str | None, redaction: dict[str, Any] | None) -> str | None:
+    """What the author reads about his post's copy (its ``clip_copy_status`` and
+    ``clip_copy_redaction``) while it is not ready."""
+    if status == PROCESSING:
         return PREPARING
-    if post.clip_copy_status == FAILED:
-        reason = (post.clip_copy_redaction or {}).get("error") or "the copy could not be made"
+    if status == FAILED:
+        reason = (redaction or {}).get("error") or "the copy could not be made"
         return f"The clip is not shown to neighbours: {reason}."
     return None
 

@@ -80,8 +80,15 @@ class Home(Base):
 class Post(UuidKey, Base):
     __tablename__ = "feed_posts"
     __table_args__ = (
-        # The feed: coarse_cell IN (cells within the radius), newest first.
-        Index("ix_feed_posts_coarse_cell_published_at", "coarse_cell", "published_at"),
+        # The feed: each cell within the radius, newest first (ties by id), then merged.
+        # PostgreSQL keeps status and category in it, so a scan filters without the table.
+        Index(
+            "ix_feed_posts_coarse_cell_published_at_id",
+            "coarse_cell",
+            "published_at",
+            "id",
+            postgresql_include=["status", "category"],
+        ),
         Index("ix_feed_posts_status_created_at", "status", "created_at"),
     )
 

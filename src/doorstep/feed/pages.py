@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from doorstep.accounts.deps import CheckedForm, PageUser, ReadPage, ThisPage
 from doorstep.accounts.models import User
 from doorstep.errors import DoorstepError
-from doorstep.feed import areas, homes
+from doorstep.feed import areas, homes, timeline
 from doorstep.feed import display as feed_display
 from doorstep.feed import service as feed_service
 from doorstep.feed.alerts import CATEGORY_LABELS
@@ -88,7 +88,7 @@ def _feed_page(page: Page, user: User, *, as_map: bool) -> Response:
         return page.show(template, home=None, filters=filters, **post_labels())
     posts, older, features = [], None, []
     try:
-        batch = feed_service.feed(
+        batch = timeline.feed(
             session=session,
             viewer=user,
             categories=filters.category_list(),
@@ -98,11 +98,9 @@ def _feed_page(page: Page, user: User, *, as_map: bool) -> Response:
     except DoorstepError as exc:
         page = page.refused(exc)
     else:
-        posts = feed_display.post_views(session=session, viewer=user, posts=batch.posts)
+        posts = batch.posts
         if as_map:
-            features = _areas_numbered(
-                feed_display.map_features(session=session, viewer=user, posts=batch.posts)
-            )
+            features = _areas_numbered(feed_display.map_features(posts))
         if batch.next_cursor:
             path = "/feed/map" if as_map else "/feed"
             older = f"{path}?{filters.query(cursor=batch.next_cursor)}"

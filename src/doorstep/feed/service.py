@@ -1,24 +1,21 @@
 """Neighbors: posts and the geo-local feed.
 
 Privacy: a post keeps no position, only its coarse cell, which is all any view
-shows; the feed reads the viewer's own home (``feed.homes``) to find the cells
-within his radius. Posts are read through :func:`readable_posts`. What a viewer
-sees of a post, and the clip shared in it, is made in ``feed.display``. Comments
-live in ``feed.comments``, moderation in ``feed.moderation``, alerts in
-``feed.alerts``, tips in ``feed.tips``.
+shows; the feed (``feed.timeline``) reads the viewer's own home (``feed.homes``) to
+find the cells within his radius. Posts are read through :func:`readable_posts`.
+What a viewer sees of a post, and the clip shared in it, is made in
+``feed.display``. Comments live in ``feed.comments``, moderation in
+``feed.moderation``, alerts in ``feed.alerts``, tips in ``feed.tips``.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from doorstep import audit, geo, paging
+from doorstep import audit, geo
 from doorstep.accounts.models import Role, User
 from doorstep.accounts.service import AuditTrail
 from doorstep.agencies import service as agency_service
@@ -26,9 +23,9 @@ from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras.models import Clip
 from doorstep.db import utcnow
 from doorstep.errors import Conflict, Forbidden, InvalidInput, NotFound
-from doorstep.feed import areas, clip_copies, guardrails
+from doorstep.feed import clip_copies, guardrails
 from doorstep.feed.guardrails import PersonDescription
-from doorstep.feed.homes import HomeRequired, get_home, require_home
+from doorstep.feed.homes import HomeRequired, get_home
 from doorstep.feed.models import Category, FeedSettings, Post, PostStatus
 from doorstep.feed.schemas import (
     PersonFields,
@@ -96,83 +93,6 @@ def get_own_post(*, session: Session, author: User, post_id: uuid.UUID) -> Post:
     if post.author_id != author.id:
         raise Forbidden("Only the author can change this post.", code="not_author")
     return post
-
-
-# ---------------------------------------------------------------- the feed
-
-
-def _encode_cursor(post: Post) -> str:
-    assert post.published_at is not None
-    return paging.encode_cursor(post.published_at, post.id)
-
-
-def feed_statement(
-    *,
-    cells: Sequence[int],
-    categories: Sequence[Category] | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    cursor: str | None = None,
-    limit: int = 30,
-) -> Select[Post]:
-    """The feed's one query, shaped for ``ix_feed_posts_coarse_cell_published_at``:
-    ``coarse_cell IN (cells)`` then newest first by ``(published_at, id)``."""
-    stmt = select(Post).where(
-        Post.coarse_cell.in_(sorted(cells)), Post.status == PostStatus.published
-    )
-    if categories:
-        stmt = stmt.where(Post.category.in_(list(categories)))
-    if since is not None:
-        stmt = stmt.where(Post.published_at >= since)
-    if until is not None:
-        stmt = stmt.where(Post.published_at < until)
-    if cursor:
-        at, post_id = paging.decode_cursor(cursor)
-        stmt = stmt.where(
-            or_(Post.published_at < at, and_(Post.published_at == at, Post.id < post_id))
-        )
-    return stmt.order_by(Post.published_at.desc(), Post.id.desc()).limit(limit + 1)
-
-
-@dataclass
-class FeedSlice:
-    posts: list[Post]
-    next_cursor: str | None
-
-
-def feed(
-    *,
-    session: Session,
-    viewer: User,
-    categories: Sequence[Category] | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    cursor: str | None = None,
-    limit: int = 30,
-) -> FeedSlice:
-    """Published posts whose coarse cell's centre lies within the viewer's radius of his
-    home, newest first (by publication), keyset-paginated: a cursor keeps its place
-    while new posts arrive. Refuses a viewer without a home (``home_required``)."""
-    home = require_home(session=session, owner=viewer)
-    limit = max(1, min(limit, MAX_PAGE))
-    for value in (since, until):
-        if value is not None and value.tzinfo is None:
-            raise InvalidInput("Times need a time zone.", code="naive_time")
-    cells = areas.cells_within(home.exact_latitude, home.exact_longitude, home.radius_m)
-    rows = list(
-        session.scalars(
-            feed_statement(
-                cells=cells,
-                categories=categories,
-                since=since,
-                until=until,
-                cursor=cursor,
-                limit=limit,
-            )
-        )
-    )
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return FeedSlice(posts=rows[:limit], next_cursor=next_cursor)
 
 
 # ---------------------------------------------------------------- writing posts
