@@ -1,6 +1,6 @@
 """Monthly partitions of motion events on PostgreSQL.
 
-``motion_events`` is partitioned by range of ``started_at`` (revision 20261205_0014): one
+``motion_events`` is partitioned by range of ``started_at`` (revision 20261205_0015): one
 partition a month, ``motion_events_YYYY_MM`` covering ``[first of the month, first of the
 next)`` in UTC, and ``motion_events_default`` for any event outside them. The worker keeps
 the coming months created ahead of time (:func:`ensure_months_ahead`), so events land in
@@ -68,7 +68,7 @@ def partition_name(month: datetime) -> str:
 
 
 def is_partitioned(connection: Connection) -> bool:
-    """Whether ``motion_events`` is a partitioned table here (PostgreSQL after 0014)."""
+    """Whether ``motion_events`` is a partitioned table here (PostgreSQL after 20261205_0015)."""
     if connection.dialect.name != "postgresql":
         return False
     return bool(
