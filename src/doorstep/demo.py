@@ -158,6 +158,7 @@ def _seed_camera(
                 file_path=seeding.samples[(o + c) % 4],
                 started_at=started,
                 kind=rng.choice(CLIP_KINDS),
+                instance_zone=runtime.settings.time_zone,
             )
     with runtime.db.transaction() as session:
         camera_events.report_device_event(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from tests.factories import CameraWithToken, Person, make_camera, make_person
 
+from doorstep.accounts.models import User
 from doorstep.cameras import event_alerts
 from doorstep.cameras import events as camera_events
 from doorstep.cameras.models import Camera
@@ -198,3 +200,23 @@ def test_an_event_that_lost_the_race_to_open_the_window_is_covered(
     since = datetime.fromisoformat(job.payload["since"])
     until = datetime.fromisoformat(job.payload["until"])
     assert since < now < until
+
+
+def test_alert_times_are_in_the_owners_zone(client: TestClient, runtime: Runtime) -> None:
+    owner, cam = _owner_and_camera(client, runtime)
+    neighbour, other_cam = _owner_and_camera(client, runtime)
+    with runtime.db.transaction() as session:
+        user = session.get(User, owner.user.id)
+        assert user is not None
+        user.time_zone = "Asia/Tokyo"  # UTC+9 all year
+    _report(client, cam, "a", ago_s=120)
+    _report(client, cam, "b", ago_s=60)
+    _report(client, other_cam, "c", ago_s=60)
+    _after_the_window(runtime)
+    (burst,) = client.get("/api/v1/notifications", headers=owner.headers).json()
+    first = (utcnow() - timedelta(seconds=120)).astimezone(ZoneInfo("Asia/Tokyo"))
+    assert f"between {first:%Y-%m-%d %H:}" in burst["body"]
+    assert burst["body"].endswith(" JST, kept on your device.") and "UTC" not in burst["body"]
+    (single,) = client.get("/api/v1/notifications", headers=neighbour.headers).json()
+    # No preference: the instance's zone (UTC in the tests).
+    assert single["body"].endswith(" UTC (kept on your device).")

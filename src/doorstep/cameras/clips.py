@@ -191,6 +191,7 @@ def record_clip(
     kind: EventKind,
     device_ref: str | None = None,
     max_age_days: int | None = None,
+    instance_zone: str = "UTC",
 ) -> RecordedEvent:
     """Record a stored clip with its event and alert the owner: only the checks of
     :func:`check_clip` (again, for what changed meanwhile) and inserts, so the write
@@ -211,7 +212,7 @@ def record_clip(
         clip, event = _clip_and_event(camera, stored, started_at, kind, device_ref)
         recorded = insert_event(session, camera, event, clip=clip)
         if recorded.created:
-            alert_owner(session=session, camera=camera, event=event)
+            alert_owner(session=session, camera=camera, event=event, instance_zone=instance_zone)
             return recorded
         existing = recorded
     # No row names these files: a rollback removes them (its undo), a commit here.
@@ -230,6 +231,7 @@ def ingest_clip(
     kind: EventKind,
     device_ref: str | None = None,
     max_age_days: int | None = None,
+    instance_zone: str = "UTC",
 ) -> RecordedEvent:
     """Validate a clip with PyAV, store it and its thumbnail, record it and alert its owner,
     all in the caller's transaction (the demo, scripts).
@@ -267,4 +269,5 @@ def ingest_clip(
         kind=kind,
         device_ref=device_ref,
         max_age_days=max_age_days,
+        instance_zone=instance_zone,
     )

@@ -86,6 +86,7 @@ def _ingest(
             kind=kind,
             device_ref=device_ref,
             max_age_days=max_age_days,
+            instance_zone=runtime.settings.time_zone,
         )
         view = camera_inbox.event_view(result.event, camera, result.clip)
     return view, result.created

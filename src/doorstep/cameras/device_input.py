@@ -11,6 +11,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
@@ -18,6 +19,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from doorstep import timezones
+from doorstep.accounts.models import User
 from doorstep.cameras.models import Camera, Clip, MotionEvent
 from doorstep.errors import InvalidInput
 from doorstep.inputs import DeviceRef
@@ -162,16 +165,28 @@ def insert_device_event(session: Session, camera: Camera, event: MotionEvent) ->
     raise RuntimeError(f"event {event.id} was refused, and no event has its device_ref")
 
 
-def alert_owner(*, session: Session, camera: Camera, event: MotionEvent) -> None:
-    """Queue the owner's alert for one new event (if its kind interests him)."""
+def owner_zone(session: Session, camera: Camera, instance_zone: str) -> ZoneInfo:
+    """The zone the camera's owner reads alert times in: his preference, else the
+    instance's."""
+    preference = session.scalar(select(User.time_zone).where(User.id == camera.owner_id))
+    return timezones.viewer_zone(preference, None, instance_zone)
+
+
+def alert_owner(
+    *, session: Session, camera: Camera, event: MotionEvent, instance_zone: str
+) -> None:
+    """Queue the owner's alert for one new event (if its kind interests him), its time in
+    his zone."""
     where = " (kept on your device)" if event.on_device else ""
+    when = timezones.shown(
+        event.started_at, owner_zone(session, camera, instance_zone), "%Y-%m-%d %H:%M:%S %Z"
+    )
     notify_service.alert_user(
         session=session,
         user_id=camera.owner_id,
         topic="camera_event",
         title=f"{event.kind.value.capitalize()} at {camera.name}",
-        body=f"{camera.name} recorded {event.kind.value} at "
-        f"{event.started_at:%Y-%m-%d %H:%M:%S} UTC{where}.",
+        body=f"{camera.name} recorded {event.kind.value} at {when}{where}.",
         link=f"/events/{event.id}",
         event_kind=event.kind.value,
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -98,7 +98,12 @@ def _window_events(
 
 
 def send_event_alert(
-    *, session: Session, camera_id: uuid.UUID, since: datetime, until: datetime
+    *,
+    session: Session,
+    camera_id: uuid.UUID,
+    since: datetime,
+    until: datetime,
+    instance_zone: str = "UTC",
 ) -> None:
     """Alert the owner once for the camera's local-first events recorded in
     [``since``, ``until``) whose kinds he wants: the event itself when it is alone, else
@@ -111,19 +116,22 @@ def send_event_alert(
     if not events:
         return
     if len(events) == 1:  # alone: the same alert as a clip's, linking to the event
-        device_input.alert_owner(session=session, camera=camera, event=events[0])
+        device_input.alert_owner(
+            session=session, camera=camera, event=events[0], instance_zone=instance_zone
+        )
         return
     counts = Counter(e.kind.value for e in events)
     what = f"{len(events)} {next(iter(counts)) + ' ' if len(counts) == 1 else ''}events"
     parts = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
-    first, last = events[0].started_at.astimezone(UTC), events[-1].started_at.astimezone(UTC)
+    zone = device_input.owner_zone(session, camera, instance_zone)
+    first, last = events[0].started_at.astimezone(zone), events[-1].started_at.astimezone(zone)
     notify_service.alert_user(
         session=session,
         user_id=camera.owner_id,
         topic="camera_event",
         title=f"{what} at {camera.name}",
         body=f"{camera.name} recorded {parts} between {first:%Y-%m-%d %H:%M:%S} and "
-        f"{last:%H:%M:%S} UTC, kept on your device.",
+        f"{last:%H:%M:%S %Z}, kept on your device.",
         link=f"/timeline?camera={camera.id}",
     )
 
@@ -135,4 +143,5 @@ def run_event_alert(ctx: JobContext, payload: dict[str, Any]) -> None:
         camera_id=uuid.UUID(payload["camera_id"]),
         since=datetime.fromisoformat(payload["since"]),
         until=datetime.fromisoformat(payload["until"]),
+        instance_zone=ctx.services.settings.time_zone,
     )
