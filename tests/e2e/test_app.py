@@ -71,7 +71,7 @@ def test_opening_an_alert_marks_it_read_and_mark_all_read(
     page: Page, runtime: Runtime, live_server: str, width: int, height: int
 ) -> None:
     page.set_viewport_size({"width": width, "height": height})
-    with httpx.Client(base_url=live_server) as api:
+    with httpx.Client(base_url=live_server, timeout=30) as api:
         alert = footage_alert(runtime, api)
         unread = api.get(
             "/api/v1/notifications", params={"unread": True}, headers=alert.owner.headers

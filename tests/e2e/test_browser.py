@@ -87,7 +87,7 @@ def test_a_clip_plays_in_the_browser(
 ) -> None:
     person = make_person(runtime)
     cam = make_camera(runtime, person.user, name="Porch")
-    with httpx.Client(base_url=live_server) as api:
+    with httpx.Client(base_url=live_server, timeout=30) as api:
         r = upload_clip(api, cam, sample_clip(tmp_path), kind="person")  # type: ignore[arg-type]
         assert r.status_code == 201, r.text
     sign_in_browser(page, person.user.email)

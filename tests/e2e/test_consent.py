@@ -22,7 +22,7 @@ def test_voluntary_first_and_answers_on_the_first_screen(
     page: Page, runtime: Runtime, live_server: str, tmp_path: Path, width: int, height: int
 ) -> None:
     page.set_viewport_size({"width": width, "height": height})
-    with httpx.Client(base_url=live_server) as api:
+    with httpx.Client(base_url=live_server, timeout=30) as api:
         asked = asked_owners(api, runtime, tmp_path)  # type: ignore[arg-type]
     [(owner, _event)] = asked.owners
     sign_in_browser(page, owner.user.email)

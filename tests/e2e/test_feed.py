@@ -57,7 +57,7 @@ def test_post_with_a_clip_and_watch_it(
     person = make_person(runtime)
     set_home(runtime, person)
     cam = make_camera(runtime, person.user, name="Porch")
-    with httpx.Client(base_url=live_server) as api:
+    with httpx.Client(base_url=live_server, timeout=30) as api:
         r = upload_clip(api, cam, sample_clip(tmp_path), kind="person")  # type: ignore[arg-type]
         assert r.status_code == 201, r.text
     sign_in_browser(page, person.user.email)

@@ -27,7 +27,7 @@ def test_keep_a_clip_and_see_it_marked_on_the_timeline(
     page.set_viewport_size({"width": width, "height": height})
     person = make_person(runtime)
     cam = make_camera(runtime, person.user, name="Porch")
-    with httpx.Client(base_url=live_server) as api:
+    with httpx.Client(base_url=live_server, timeout=30) as api:
         kept = upload_clip(api, cam, sample_clip(tmp_path, "a.mp4", seed=1))  # type: ignore[arg-type]
         other = upload_clip(api, cam, sample_clip(tmp_path, "b.mp4", seed=2))  # type: ignore[arg-type]
     assert kept.status_code == other.status_code == 201

@@ -35,7 +35,7 @@ def test_times_follow_the_browsers_zone(
 ) -> None:
     person = make_person(runtime)
     cam = make_camera(runtime, person.user, latitude=LAT, longitude=LNG)
-    with httpx.Client(base_url=live_server) as api:
+    with httpx.Client(base_url=live_server, timeout=30) as api:
         event = upload_clip(api, cam, sample_clip(tmp_path), started_at=THEFT)  # type: ignore[arg-type]
     assert event.status_code == 201
     context = browser.new_context(base_url=live_server, timezone_id="America/New_York")

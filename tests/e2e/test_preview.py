@@ -43,7 +43,7 @@ def _open_preview(page: Page, runtime: Runtime, live_server: str, tmp_path: Path
     cam = make_camera(runtime, owner.user, latitude=LAT + 0.0004, longitude=LNG, name="Porch")
     clip = tmp_path / "faces.mp4"
     write_tagged_clip(clip)
-    with httpx.Client(base_url=live_server) as api:
+    with httpx.Client(base_url=live_server, timeout=30) as api:
         r = upload_clip(api, cam, clip, started_at=utcnow() - timedelta(hours=2))  # type: ignore[arg-type]
         assert r.status_code == 201, r.text
     request_id = str(active_request(runtime, officer, lat=LAT, lng=LNG))

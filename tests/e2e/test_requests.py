@@ -58,7 +58,7 @@ def owner_with_clips(
     owner = make_person(runtime)
     cam = make_camera(runtime, owner.user, latitude=LAT + 0.0004, longitude=LNG, name="Porch")
     events = []
-    with httpx.Client(base_url=live_server) as api:
+    with httpx.Client(base_url=live_server, timeout=30) as api:
         for n, hours in enumerate(hours_ago):
             clip = sample_clip(tmp_path / f"clip-{n}", seed=n + 1)
             r = upload_clip(

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 def test_public_portal_shows_agency_map_and_request_log(
     page: Page, runtime: Runtime, live_server: str
 ) -> None:
-    with httpx.Client(base_url=live_server) as api:
+    with httpx.Client(base_url=live_server, timeout=30) as api:
         world: Any = build_world(api, runtime)  # type: ignore[arg-type]
     make_public_agency(
         runtime,

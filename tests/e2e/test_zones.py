@@ -46,7 +46,7 @@ def test_draw_a_triangle_save_and_see_it_listed(
     person = make_person(runtime)
     cam = make_camera(runtime, person.user, name="Porch")
     if with_clip:
-        with httpx.Client(base_url=live_server) as api:
+        with httpx.Client(base_url=live_server, timeout=30) as api:
             sent = upload_clip(api, cam, sample_clip(tmp_path, width=320, height=240))  # type: ignore[arg-type]
         assert sent.status_code == 201
     frame_w, frame_h = (320, 240) if with_clip else (1280, 720)
@@ -71,7 +71,7 @@ def test_draw_a_triangle_save_and_see_it_listed(
     expect(page.get_by_label("Also fill these zones before clips are stored")).to_be_checked()
     _fits(page)
 
-    with httpx.Client(base_url=live_server) as api:
+    with httpx.Client(base_url=live_server, timeout=30) as api:
         zones = api.get(f"/api/v1/cameras/{cam.camera.id}/zones", headers=person.headers).json()
     # In the frame's natural pixels, whatever size it was displayed at.
     assert (zones["width"], zones["height"]) == (frame_w, frame_h)
