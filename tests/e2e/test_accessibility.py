@@ -69,4 +69,9 @@ def test_no_page_has_a_serious_or_critical_violation(
         for page_id, found in results.items()
     }
     assert {k: v for k, v in grave.items() if v} == {}
+    # No page scrolls sideways, at a phone's width as on a desktop.
+    wide = {
+        k: found["scroll_width"] for k, found in results.items() if found["scroll_width"] > width
+    }
+    assert wide == {}
     assert len(results) >= 40
