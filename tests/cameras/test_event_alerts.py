@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
-from tests.factories import CameraWithToken, Person, make_camera, make_person
+from tests.factories import CameraWithToken, Person, make_camera, make_person, report_event
 
 from doorstep.accounts.models import User
 from doorstep.cameras import event_alerts
@@ -43,16 +43,7 @@ def _owner_and_camera(
 def _report(
     client: TestClient, cam: CameraWithToken, ref: str, kind: str = "motion", ago_s: float = 60
 ) -> None:
-    r = client.post(
-        f"/api/v1/cameras/{cam.camera.id}/events",
-        headers=cam.headers,
-        json={
-            "kind": kind,
-            "device_ref": ref,
-            "started_at": (utcnow() - timedelta(seconds=ago_s)).isoformat(),
-        },
-    )
-    assert r.status_code == 201, r.text
+    report_event(client, cam, utcnow() - timedelta(seconds=ago_s), kind=kind, device_ref=ref)
 
 
 def _alert_jobs(runtime: Runtime) -> list[OutboxJob]:
