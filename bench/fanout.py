@@ -371,10 +371,7 @@ def main() -> None:
         "then DIR/src) whose workers deliver the same request first in each round",
     )
     databases.add_options(parser, "fanout")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    args = parser.parse_args()
-    if not args.db:
-        parser.error("--db URL is required (or set DOORSTEP_BENCH_DB)")
+    args = output.parse_with_db(parser)
     results = run(
         url=args.db,
         owners=args.owners,
@@ -385,9 +382,7 @@ def main() -> None:
         keep=args.keep,
         baseline_src=args.baseline_src,
     )
-    path = write_results(results, args.out)
-    print(summary(results))
-    print(f"results: {path}")
+    output.report(summary(results), write_results(results, args.out))
 
 
 if __name__ == "__main__":

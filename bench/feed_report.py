@@ -99,10 +99,7 @@ def summary(results: dict[str, Any]) -> str:
 
 def main_with(parser: argparse.ArgumentParser, run: Callable[..., dict[str, Any]]) -> None:
     """Parse the feed benchmark's options, run it, write and print its results."""
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    args = parser.parse_args()
-    if not args.db:
-        parser.error("--db URL is required (or set DOORSTEP_BENCH_DB)")
+    args = output.parse_with_db(parser)
     results = run(
         url=args.db,
         dense_url=args.dense_db,
@@ -112,6 +109,4 @@ def main_with(parser: argparse.ArgumentParser, run: Callable[..., dict[str, Any]
         warmup=args.warmup,
         limit=args.limit,
     )
-    path = write_results(results, args.out)
-    print(summary(results))
-    print(f"results: {path}")
+    output.report(summary(results), write_results(results, args.out))

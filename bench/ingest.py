@@ -421,10 +421,7 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=7)
     databases.add_options(parser, "ingest")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    args = parser.parse_args()
-    if not args.db:
-        parser.error("--db URL is required (or set DOORSTEP_BENCH_DB)")
+    args = output.parse_with_db(parser)
     results = run(
         url=args.db,
         concurrency=[int(c) for c in args.concurrency.split(",")],
@@ -438,9 +435,7 @@ def main() -> None:
         database=args.database,
         keep=args.keep,
     )
-    path = write_results(results, args.out)
-    print(summary(results))
-    print(f"results: {path}")
+    output.report(summary(results), write_results(results, args.out))
 
 
 if __name__ == "__main__":

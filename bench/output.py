@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import logging
@@ -16,6 +17,25 @@ import structlog
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+def parse_with_db(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Add the ``--out`` folder every benchmark writes its results to, parse the command
+    line, and refuse it without a ``--db`` URL."""
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args()
+    if not args.db:
+        parser.error("--db URL is required (or set DOORSTEP_BENCH_DB)")
+    return args
+
+
+def report(text: str, path: Path) -> None:
+    """Print a run's summary ``text`` and the file its results were written to."""
+    print(text)
+    print(f"results: {path}")
 
 
 def write_results(name: str, results: dict[str, Any], folder: Path) -> Path:

@@ -28,7 +28,6 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -260,10 +259,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--rebuild-flat", action="store_true")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    args = parser.parse_args()
-    if not args.db:
-        parser.error("--db URL is required (or set DOORSTEP_BENCH_DB)")
+    args = output.parse_with_db(parser)
     if args.rounds < 3:
         parser.error("--rounds must be at least 3")
     results = run(
@@ -274,9 +270,7 @@ def main() -> None:
         warmup=args.warmup,
         rebuild_flat=args.rebuild_flat,
     )
-    path = output.write_results("partitions", results, args.out)
-    print(summary(results))
-    print(f"results: {path}")
+    output.report(summary(results), output.write_results("partitions", results, args.out))
 
 
 if __name__ == "__main__":

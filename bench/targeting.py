@@ -479,10 +479,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3, help="times over the same requests")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    args = parser.parse_args()
-    if not args.db:
-        parser.error("--db URL is required (or set DOORSTEP_BENCH_DB)")
+    args = output.parse_with_db(parser)
     results = run(
         url=args.db,
         requests=args.requests,
@@ -490,9 +487,7 @@ def main() -> None:
         warmup=args.warmup,
         rounds=args.rounds,
     )
-    path = write_results(results, args.out)
-    print(summary(results))
-    print(f"results: {path}")
+    output.report(summary(results), write_results(results, args.out))
 
 
 if __name__ == "__main__":
