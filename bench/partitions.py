@@ -46,10 +46,15 @@ from doorstep.footage.targeting import area_cells, cameras_in_cells, cameras_wit
 
 FLAT_SCHEMA = "flat"
 
+# The copy is UNLOGGED: it is only read, and a read finds the same pages in the same
+# buffers either way; skipping the WAL makes the copy of 100M events minutes faster. The
+# index builds get a larger sort memory for the same reason (the build is not measured).
 FLAT_STATEMENTS = (
+    "SET LOCAL maintenance_work_mem = '1GB'",
     f"DROP SCHEMA IF EXISTS {FLAT_SCHEMA} CASCADE",
     f"CREATE SCHEMA {FLAT_SCHEMA}",
-    f"CREATE TABLE {FLAT_SCHEMA}.motion_events (LIKE public.motion_events INCLUDING DEFAULTS)",
+    f"CREATE UNLOGGED TABLE {FLAT_SCHEMA}.motion_events"
+    " (LIKE public.motion_events INCLUDING DEFAULTS)",
     f"INSERT INTO {FLAT_SCHEMA}.motion_events SELECT * FROM public.motion_events",
     f"ALTER TABLE {FLAT_SCHEMA}.motion_events ADD PRIMARY KEY (id)",
     f"CREATE INDEX ON {FLAT_SCHEMA}.motion_events (camera_id, started_at)",
