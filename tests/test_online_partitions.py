@@ -401,6 +401,24 @@ def test_abandon_leaves_the_one_transaction_move(filled_url: str, engine: Engine
 
 
 @on_postgres
+def test_a_second_run_refuses_while_one_prepares(filled_url: str, engine: Engine) -> None:
+    refused: list[str] = []
+
+    def second_run(progress: Progress) -> None:
+        if not refused:
+            with pytest.raises(OnlineMoveError, match="is running") as second:
+                online_partitions.prepare(engine, batch_rows=2)
+            refused.append(str(second.value))
+            with pytest.raises(OnlineMoveError, match="is running"):
+                online_partitions.abandon(engine)
+
+    counts = online_partitions.prepare(engine, batch_rows=2, report=second_run)
+    assert refused and counts is not None
+    # The first run's lock went with it.
+    assert online_partitions.prepare(engine) == counts
+
+
+@on_postgres
 def test_prepare_runs_only_at_the_revision_before_the_move(fresh_url: str) -> None:
     upgrade(fresh_url, "20261205_0013")
     engine = create_engine(fresh_url)

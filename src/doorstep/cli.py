@@ -1,5 +1,5 @@
 """The ``doorstep`` command: serve, worker, migrate, demo (and its officer's code), users,
-audit."""
+audit, events (the online move into partitions)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,8 @@ insert, so an update that moves an event into a month already copied still lands
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -59,6 +60,8 @@ DEFAULT = f"{PARENT}_default"
 # The server's code for a deadlock: a batch chosen as its victim is run again.
 _DEADLOCK = "40P01"
 _DEADLOCK_RETRIES = 5
+# Any number will do, as long as nothing else in doorstep takes the same advisory lock.
+_RUN_LOCK = 0x6D6F76655F6E6578  # "move_nex"
 
 
 class OnlineMoveError(Exception):
@@ -340,6 +343,30 @@ def prepare(
     counts differ (the month is then not verified, and the revision will not swap)."""
     if engine.dialect.name != "postgresql":
         return None
+    with _one_at_a_time(engine):
+        return _prepare(engine, batch_rows=batch_rows, month_pause_s=month_pause_s, report=report)
+
+
+@contextmanager
+def _one_at_a_time(engine: Engine) -> Iterator[None]:
+    """Hold the move's advisory lock (on a connection of its own) while a run prepares or
+    abandons; a second run refuses rather than copy beside the first."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
+        if not holder.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": _RUN_LOCK}):
+            raise OnlineMoveError("another `doorstep events prepare-partitions` is running")
+        try:
+            yield
+        finally:
+            holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _RUN_LOCK})
+
+
+def _prepare(
+    engine: Engine,
+    *,
+    batch_rows: int,
+    month_pause_s: float,
+    report: Callable[[Progress], None],
+) -> list[Count] | None:
     with engine.begin() as connection:
         if partitions.is_partitioned(connection):
             return None
@@ -414,13 +441,14 @@ def abandon(engine: Engine) -> bool:
     """Remove what ``prepare`` built (before the swap); False if there was nothing."""
     if engine.dialect.name != "postgresql":
         return False
-    with engine.begin() as connection:
-        if partitions.is_partitioned(connection):
-            return False
-        found = _exists(connection, NEXT) or _has_mirror(connection)
-        for statement in _ABANDON:
-            connection.exec_driver_sql(statement)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        found = found or _exists(connection, COPY_INDEX)
-        connection.exec_driver_sql(f"DROP INDEX CONCURRENTLY IF EXISTS {COPY_INDEX}")
+    with _one_at_a_time(engine):
+        with engine.begin() as connection:
+            if partitions.is_partitioned(connection):
+                return False
+            found = _exists(connection, NEXT) or _has_mirror(connection)
+            for statement in _ABANDON:
+                connection.exec_driver_sql(statement)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            found = found or _exists(connection, COPY_INDEX)
+            connection.exec_driver_sql(f"DROP INDEX CONCURRENTLY IF EXISTS {COPY_INDEX}")
     return found
