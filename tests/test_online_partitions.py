@@ -401,6 +401,31 @@ def test_abandon_leaves_the_one_transaction_move(filled_url: str, engine: Engine
 
 
 @on_postgres
+def test_a_copy_index_left_invalid_by_an_interrupted_build_is_built_again(
+    filled_url: str, engine: Engine
+) -> None:
+    # A concurrent build that fails leaves its index behind, invalid; here a unique one
+    # that the owners' repeated ids break.
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    with autocommit.connect() as conn, pytest.raises(IntegrityError):
+        conn.exec_driver_sql(
+            f"CREATE UNIQUE INDEX CONCURRENTLY {online_partitions.COPY_INDEX}"
+            " ON motion_events (owner_id)"
+        )
+    valid = (
+        "SELECT indisvalid, pg_get_indexdef(indexrelid) FROM pg_index"
+        f" WHERE indexrelid = to_regclass('{online_partitions.COPY_INDEX}')"
+    )
+    with engine.connect() as conn:
+        assert conn.execute(text(valid)).one()[0] is False
+    counts = online_partitions.prepare(engine, batch_rows=5)
+    assert counts is not None and all(c.old == c.new for c in counts)
+    with engine.connect() as conn:
+        is_valid, definition = conn.execute(text(valid)).one()
+    assert is_valid and definition.endswith("(started_at, id)")
+
+
+@on_postgres
 def test_a_second_run_refuses_while_one_prepares(filled_url: str, engine: Engine) -> None:
     refused: list[str] = []
 
