@@ -1,5 +1,5 @@
 """The ``doorstep`` command: serve, worker, migrate, demo (and its officer's code), users,
-audit."""
+audit, events (the online move into partitions)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import getpass
 import os
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +17,9 @@ from doorstep.config import Settings, get_settings
 from doorstep.integrations.cli import agent, bridge_app
 from doorstep.transparency.cli import app as transparency_app
 
+if TYPE_CHECKING:
+    from doorstep.migrations.online_partitions import Progress
+
 app = typer.Typer(
     help="doorstep: a neighborhood camera network that answers to the public.", no_args_is_help=True
 )
@@ -24,8 +27,10 @@ users_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 evidence_app = typer.Typer(help="Evidence export bundles.", no_args_is_help=True)
+events_app = typer.Typer(help="Motion events.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(events_app, name="events")
 app.add_typer(bridge_app, name="bridge")
 app.add_typer(transparency_app, name="transparency")
 app.command("agent")(agent)
@@ -208,6 +213,57 @@ def demo_code(
         typer.echo(f"refused: {exc.message}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(code)
+
+
+@events_app.command("prepare-partitions")
+def events_prepare_partitions(
+    batch: Annotated[int, typer.Option(min=1, help="Events copied per transaction.")] = 50_000,
+    month_pause_s: Annotated[
+        float, typer.Option(min=0.0, help="Seconds to wait between months (spares the disks).")
+    ] = 0.0,
+    abandon: Annotated[
+        bool, typer.Option("--abandon", help="Remove what an earlier run prepared.")
+    ] = False,
+) -> None:
+    """Copy motion events into their monthly partitions while the app keeps writing, before
+    `doorstep migrate` reaches 20261205_0015 (which then only swaps the tables)."""
+    from doorstep.db import make_engine
+    from doorstep.migrations import online_partitions
+
+    engine = make_engine(get_settings().resolved_database_url())
+    try:
+        if abandon:
+            removed = online_partitions.abandon(engine)
+            typer.echo("removed the prepared partitions" if removed else "nothing to remove")
+            return
+        counts = online_partitions.prepare(
+            engine,
+            batch_rows=batch,
+            month_pause_s=month_pause_s,
+            report=_report_month,
+        )
+    except online_partitions.OnlineMoveError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    if counts is None:
+        typer.echo("nothing to do: motion events are partitioned already, or not on PostgreSQL")
+        return
+    for count in counts:
+        typer.echo(f"verified {count.partition}: {count.new} events")
+    typer.echo(
+        "ready: run `doorstep migrate --revision 20261205_0015` (a short swap), "
+        "then `doorstep migrate`"
+    )
+
+
+def _report_month(progress: Progress) -> None:
+    if progress.done:
+        where = progress.partition
+        if progress.stretch != where:
+            where += f" ({progress.stretch} the months)"
+        typer.echo(f"copied {where}: {progress.copied} events in {progress.seconds:.1f} s")
 
 
 @users_app.command("create")

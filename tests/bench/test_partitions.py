@@ -3,32 +3,20 @@ flat copy holds every event, and a request's probe reads only its window's month
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from bench import partitions as bench
-from bench.generate import GenerateOptions, generate
-from bench.progress import Progress
-
-ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_backend", ["postgres"])
 def test_partitioned_and_flat_agree_request_by_request(
-    fresh_url: str, db_backend: str, towns_file: Path, tmp_path: Path
+    fresh_url: str, db_backend: str, tiny_country: Callable[..., None]
 ) -> None:
-    with open(tmp_path / "progress.txt", "w") as stream:
-        generate(
-            url=fresh_url,
-            options=GenerateOptions(
-                cameras=300, events=30_000, posts=0, seed=5, days=150, anchor=ANCHOR
-            ),
-            progress=Progress(stream=stream),
-        )
+    tiny_country(fresh_url, cameras=300, events=30_000, days=150)
     messages: list[str] = []
     results = bench.run(url=fresh_url, requests=30, rounds=3, warmup=2, progress=messages.append)
     assert results["flat_built_s"] is not None

@@ -19,6 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from tests.conftest import make_settings
 from tests.factories import CameraWithToken, make_camera, make_person
+from tests.partitions_support import clip as _clip
+from tests.partitions_support import event as _event
+from tests.partitions_support import event_rows as _rows
 
 from doorstep.cameras import partitions
 from doorstep.cameras.device_input import RecordedEvent
@@ -34,52 +37,6 @@ from doorstep.runtime import Runtime
 
 BEFORE = "20261205_0014_event_alerts"
 MAX_EVENT_S = 600.0
-
-
-def _event(camera: CameraWithToken, started_at: datetime, **over: Any) -> MotionEvent:
-    values: dict[str, Any] = {
-        "camera_id": camera.camera.id,
-        "owner_id": camera.camera.owner_id,
-        "kind": EventKind.motion,
-        "started_at": started_at,
-        "ended_at": started_at + timedelta(seconds=30),
-        "on_device": True,
-    }
-    return MotionEvent(**(values | over))
-
-
-def _clip(camera: CameraWithToken, started_at: datetime) -> Clip:
-    return Clip(
-        camera_id=camera.camera.id,
-        owner_id=camera.camera.owner_id,
-        started_at=started_at,
-        ended_at=started_at + timedelta(seconds=30),
-        storage_key=None,
-        thumbnail_key=None,
-        sha256="0" * 64,
-        size_bytes=1,
-        duration_s=30.0,
-        width=640,
-        height=480,
-        codec="h264",
-    )
-
-
-def _rows(url: str) -> set[tuple[Any, ...]]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return {
-                tuple(row)
-                for row in conn.execute(
-                    text(
-                        "SELECT id, camera_id, owner_id, kind, started_at, ended_at, on_device,"
-                        " device_ref, clip_id, created_at FROM motion_events"
-                    )
-                )
-            }
-    finally:
-        engine.dispose()
 
 
 def _on(url: str, sql: str) -> list[tuple[Any, ...]]:
