@@ -174,12 +174,19 @@ def cells_outline(cells: list[str]) -> dict[str, Any] | None:
     if not cells:
         return None
     kind, coords = _outline(tuple(cells))
+    # Lists made anew for each caller: the kept outline is never shared mutable. Copied
+    # by the shape of its kind (rings of points), not by testing every number's type.
+    if kind == "Polygon":
+        fresh: Any = [[list(point) for point in ring] for ring in coords]
+    elif kind == "MultiPolygon":
+        fresh = [[[list(point) for point in ring] for ring in polygon] for polygon in coords]
+    else:
+        fresh = _listed(coords)
+    return {"type": kind, "coordinates": fresh}
 
-    def listed(value: Any) -> Any:
-        return [listed(v) for v in value] if isinstance(value, tuple | list) else value
 
-    # Lists made anew for each caller: the kept outline is never shared mutable.
-    return {"type": kind, "coordinates": listed(coords)}
+def _listed(value: Any) -> Any:
+    return [_listed(v) for v in value] if isinstance(value, tuple | list) else value
 
 
 def _public_request(row: Any, resolution: PublicResolution) -> PublicRequest:
