@@ -64,13 +64,16 @@ def bump(session: Session, views: Iterable[str]) -> None:
         session.execute(_BUMP, {"name": view})
 
 
-_cascades: dict[str, frozenset[str]] | None = None
+# (tables known when it was made, table name -> views): made again when more models were
+# imported since (a process that wrote before importing them all).
+_cascades: tuple[int, dict[str, frozenset[str]]] = (0, {})
 
 
 def _cascaded_views() -> dict[str, frozenset[str]]:
     """Table name -> the views of the tracked tables its deletes change in the database."""
     global _cascades
-    if _cascades is None:
+    known = len(Base.metadata.tables)
+    if _cascades[0] != known:
         found: dict[str, set[str]] = {}
         for table in Base.metadata.tables.values():
             views = table.info.get(INFO_KEY)
@@ -79,8 +82,8 @@ def _cascaded_views() -> dict[str, frozenset[str]]:
             for fk in table.foreign_keys:
                 if (fk.ondelete or "").upper() in ("CASCADE", "SET NULL"):
                     found.setdefault(fk.column.table.name, set()).update(views)
-        _cascades = {name: frozenset(views) for name, views in found.items()}
-    return _cascades
+        _cascades = (known, {name: frozenset(views) for name, views in found.items()})
+    return _cascades[1]
 
 
 def _views_of(table: Any, *, deleting: bool) -> set[str]:
