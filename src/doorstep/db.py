@@ -113,6 +113,18 @@ class SerialKey:
 # alert queues one or two jobs; the ingest profile showed the COPY set-up at 0.3 ms each).
 COPY_FROM_ROWS = 50
 
+# A table's ``info`` key naming the data views that read it, and the session's record of
+# the views its transaction wrote to (``versions`` raises their counters at the commit).
+VIEWS_INFO_KEY = "doorstep.data_versions"
+WRITTEN_VIEWS_KEY = "doorstep.written_views"
+
+
+def mark_written(session: Session, table: Table) -> None:
+    """Record that this transaction wrote to ``table`` (for the views that read it)."""
+    views = table.info.get(VIEWS_INFO_KEY)
+    if views:
+        session.info.setdefault(WRITTEN_VIEWS_KEY, set()).update(views)
+
 
 def bulk_insert(session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert many rows in the session's transaction by the database's fastest path.
@@ -128,6 +140,7 @@ def bulk_insert(session: Session, model: type[Base], rows: Sequence[Mapping[str,
         return
     table = model.__table__
     assert isinstance(table, Table)
+    mark_written(session, table)
     names = list(rows[0])
     if any(len(row) != len(names) or any(n not in row for n in names) for row in rows):
         raise ValueError("bulk_insert: every row must name the same columns")

@@ -5,8 +5,9 @@ of keyset-paginated lists."""
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager
+from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, Query, Request
@@ -48,8 +49,21 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     unit = runtime.db.transaction()
     session = unit.__enter__()
     request.state.db_session = session
-    try:
+    async with _ended_in_a_thread(unit):
         yield session
+    if runtime.replicas.configured and request.method not in _SAFE_METHODS:
+        position = await anyio.to_thread.run_sync(
+            replicas.primary_position, runtime.db.engine, limiter=anyio.CapacityLimiter(1)
+        )
+        setattr(request.state, replicas.FENCE_STATE, position)
+
+
+@asynccontextmanager
+async def _ended_in_a_thread(unit: AbstractContextManager[Any]) -> AsyncIterator[None]:
+    """Run the body, then ``unit.__exit__`` in a worker thread under a limiter of its own,
+    shielded from cancellation, with the body's error if any (which it may handle)."""
+    try:
+        yield
     except BaseException:
         error = sys.exc_info()
         with anyio.CancelScope(shield=True):
@@ -63,23 +77,20 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             await anyio.to_thread.run_sync(
                 unit.__exit__, None, None, None, limiter=anyio.CapacityLimiter(1)
             )
-        if runtime.replicas.configured and request.method not in _SAFE_METHODS:
-            position = await anyio.to_thread.run_sync(
-                replicas.primary_position, runtime.db.engine, limiter=anyio.CapacityLimiter(1)
-            )
-            setattr(request.state, replicas.FENCE_STATE, position)
 
 
-def get_read_session(request: Request, primary: DbSession) -> Iterator[Session]:
+async def get_read_session(request: Request, primary: DbSession) -> AsyncIterator[Session]:
     """A transaction for a route that only reads: on a fit read replica (see
     ``doorstep.replicas``), else the request's own transaction on the primary, which is
-    all there is when no replica is configured."""
+    all there is when no replica is configured (then no thread is taken for it)."""
     runtime = get_runtime(request)
     if not runtime.replicas.configured:
         yield primary
         return
     after = replicas.parse_lsn(request.cookies.get(replicas.FENCE_COOKIE))
-    with runtime.replicas.read(after=after) as session:
+    unit = runtime.replicas.read(after=after)
+    session = await anyio.to_thread.run_sync(unit.__enter__)
+    async with _ended_in_a_thread(unit):
         yield primary if session is None else session
 
 

@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
@@ -155,8 +156,20 @@ def this_page(request: Request, visitor: Visitor, session: DbSession) -> Page:
 ThisPage = Annotated[Page, Depends(this_page)]
 
 
-def this_read_page(
-    request: Request, visitor: Visitor, session: ReadSession, primary: DbSession
+async def read_page_visitor(request: Request, session: DbSession) -> PageVisitor:
+    """``page_visitor``, without a worker thread for a visitor who sent no session cookie
+    (there is nothing to read: he is signed out)."""
+    settings = get_runtime(request).settings
+    if not request.cookies.get(settings.cookie_name):
+        return PageVisitor(None, None)
+    return await anyio.to_thread.run_sync(page_visitor, request, session, settings)
+
+
+async def this_read_page(
+    request: Request,
+    visitor: Annotated[PageVisitor, Depends(read_page_visitor)],
+    session: ReadSession,
+    primary: DbSession,
 ) -> Page:
     return Page(request, visitor, session, layout_session=primary)
 

@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from doorstep.db import Base, JSONType, UTCDateTime, UuidKey, str_enum, utcnow
+from doorstep.versions import REQUEST_LOG, tracked
 
 
 class AgencyType(enum.StrEnum):
@@ -56,6 +57,7 @@ class InvitationEmailStatus(enum.StrEnum):
 
 class Agency(UuidKey, Base):
     __tablename__ = "agencies"
+    __table_args__ = {"info": tracked(REQUEST_LOG)}
 
     name: Mapped[str] = mapped_column(String(200))
     agency_type: Mapped[AgencyType] = mapped_column(str_enum(AgencyType))

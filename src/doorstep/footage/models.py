@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from doorstep.db import Base, JSONType, SerialKey, UTCDateTime, UuidKey, str_enum, utcnow
+from doorstep.versions import REQUEST_LOG, tracked
 
 
 class RequestStatus(enum.StrEnum):
@@ -76,6 +77,7 @@ class FootageRequest(UuidKey, Base):
         Index("ix_footage_requests_agency_id_created_at", "agency_id", "created_at"),
         Index("ix_footage_requests_status_closes_at", "status", "closes_at"),
         Index("ix_footage_requests_agency_id_case_number", "agency_id", "case_number"),
+        {"info": tracked(REQUEST_LOG)},
     )
 
     agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"))
@@ -118,6 +120,7 @@ class Recipient(UuidKey, Base):
         UniqueConstraint("request_id", "owner_id"),
         Index("ix_footage_recipients_owner_id_created_at", "owner_id", "created_at"),
         Index("ix_footage_recipients_status_next_reminder_at", "status", "next_reminder_at"),
+        {"info": tracked(REQUEST_LOG)},
     )
 
     request_id: Mapped[uuid.UUID] = mapped_column(
@@ -144,6 +147,7 @@ class Evidence(UuidKey, Base):
     __table_args__ = (
         Index("ix_evidence_request_id_started_at", "request_id", "started_at"),
         Index("ix_evidence_status_delete_after", "status", "delete_after"),
+        {"info": tracked(REQUEST_LOG)},
     )
 
     request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("footage_requests.id"))
@@ -222,6 +226,7 @@ class PolicyRecord(UuidKey, Base):
     """
 
     __tablename__ = "policies"
+    __table_args__ = {"info": tracked(REQUEST_LOG)}
 
     agency_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("agencies.id", ondelete="CASCADE"), unique=True, default=None

@@ -7,9 +7,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
+from sqlalchemy.orm import Session
 
 from doorstep import paging
 from doorstep.accounts.deps import Admin
@@ -156,6 +157,7 @@ def public_agency_figures(agency_id: uuid.UUID, session: ReadSession) -> AgencyF
 
 @router.get("/transparency/requests", response_model=RequestLogPage)
 def public_request_log(
+    request: Request,
     session: ReadSession,
     sort: str = "activated",
     order: str = Query("desc", pattern="^(asc|desc)$"),
@@ -164,6 +166,19 @@ def public_request_log(
     limit: int = Query(100, ge=1, le=500),
 ) -> Response:
     """Public: every request that ever became active, with totals and coarse cells."""
+    cache = request_log.kept_log(request.app)
+    key = ("json", sort, order, agency_id, offset, limit)
+    version = request_log.log_version(session)
+    body = cache.get(key, version)
+    if body is None:
+        body = _request_log_body(session, sort, order, agency_id, offset, limit)
+        cache.put(key, version, body)
+    return Response(body, media_type="application/json")
+
+
+def _request_log_body(
+    session: Session, sort: str, order: str, agency_id: uuid.UUID | None, offset: int, limit: int
+) -> bytes:
     total, rows = request_log.log_page(
         session=session,
         filters=request_log.RequestFilter(agency_id=agency_id),
@@ -177,7 +192,7 @@ def public_request_log(
     )
     # Serialized once, by the model it is: FastAPI would validate the page's hundreds of
     # fields again against response_model (which still documents it) before writing it.
-    return Response(page.model_dump_json(), media_type="application/json")
+    return page.model_dump_json().encode()
 
 
 @router.get("/transparency/audit/head", response_model=ChainHeadRead)

@@ -30,6 +30,7 @@ from doorstep.http import ReadSession, RuntimeDep
 from doorstep.routing import GuardedRoute
 from doorstep.runtime import Runtime
 from doorstep.transparency import charts, digests, figures, public, request_log, statements
+from doorstep.web import kept
 from doorstep.web.forms import text
 from doorstep.web.render import Page, redirect
 
@@ -280,7 +281,21 @@ def _page_refused() -> InvalidInput:
 
 @router.get("/transparency/requests", response_class=HTMLResponse)
 def requests_page(page: ReadPage) -> Response:
-    sort, descending, number, agency_id = _log_params(page.request)
+    """The log, a page at a time; a signed-out visitor gets the page kept at the log's
+    current data version when there is one (``web.kept``)."""
+    params = _log_params(page.request)
+    return kept.kept_page(
+        page,
+        request_log.kept_log(page.request.app),
+        ("html", page.request.url.query),
+        request_log.log_version(page.session),
+        lambda: _requests_page(page, *params),
+    )
+
+
+def _requests_page(
+    page: Page, sort: str, descending: bool, number: int, agency_id: uuid.UUID | None
+) -> Response:
     total, rows = request_log.log_page(
         session=page.session,
         filters=request_log.RequestFilter(agency_id=agency_id),

@@ -33,6 +33,8 @@ from doorstep.footage.models import (
 )
 from doorstep.transparency.public import csv_cell, months_between
 from doorstep.transparency.schemas import MonthCount, PublicRequest
+from doorstep.versions import REQUEST_LOG, current
+from doorstep.web.kept import VersionedCache, app_cache
 
 SORTS = {
     "activated": FootageRequest.activated_at,
@@ -172,12 +174,19 @@ def cells_outline(cells: list[str]) -> dict[str, Any] | None:
     if not cells:
         return None
     kind, coords = _outline(tuple(cells))
+    # Lists made anew for each caller: the kept outline is never shared mutable. Copied
+    # by the shape of its kind (rings of points), not by testing every number's type.
+    if kind == "Polygon":
+        fresh: Any = [[list(point) for point in ring] for ring in coords]
+    elif kind == "MultiPolygon":
+        fresh = [[[list(point) for point in ring] for ring in polygon] for polygon in coords]
+    else:
+        fresh = _listed(coords)
+    return {"type": kind, "coordinates": fresh}
 
-    def listed(value: Any) -> Any:
-        return [listed(v) for v in value] if isinstance(value, tuple | list) else value
 
-    # Lists made anew for each caller: the kept outline is never shared mutable.
-    return {"type": kind, "coordinates": listed(coords)}
+def _listed(value: Any) -> Any:
+    return [_listed(v) for v in value] if isinstance(value, tuple | list) else value
 
 
 def _public_request(row: Any, resolution: PublicResolution) -> PublicRequest:
@@ -237,6 +246,23 @@ def log_page(
     stmt = stmt.order_by(ordered, tiebreak, FootageRequest.id).offset(offset).limit(limit)
     resolution = PublicResolution(session)
     return total, [_public_request(row, resolution) for row in session.execute(stmt)]
+
+
+# The log's pages and API answers kept per process (``web.kept``): each is a few tens of
+# kilobytes; at these bounds a process keeps every page a crawler reads in a row.
+KEPT_ENTRIES = 512
+KEPT_BYTES = 48 * 1024 * 1024
+
+
+def kept_log(app: Any) -> VersionedCache:
+    """The app's kept answers of the log (pages and API), keyed by representation and query."""
+    return app_cache(app, REQUEST_LOG, max_entries=KEPT_ENTRIES, max_bytes=KEPT_BYTES)
+
+
+def log_version(session: Session) -> int:
+    """The log's data version: raised by every commit that changes what the log shows
+    (``versions``: requests, answers, evidence, agencies, policies)."""
+    return current(session, REQUEST_LOG)
 
 
 def request_log_batch(

@@ -103,10 +103,7 @@ def render(
 ) -> HTMLResponse:
     """Render a page with the layout's context; anonymous forms get a pre-session CSRF cookie."""
     settings = request.app.state.runtime.settings
-    token = visitor.csrf_token or request.cookies.get(PRE_SESSION_CSRF_COOKIE) or ""
-    new_pre_session = False
-    if not token:
-        token, new_pre_session = secrets.token_urlsafe(32), True
+    token, new_pre_session = csrf_token(request, visitor)
     response = templates.TemplateResponse(
         request,
         name,
@@ -123,15 +120,27 @@ def render(
         status_code=status_code,
     )
     if new_pre_session:
-        response.set_cookie(
-            PRE_SESSION_CSRF_COOKIE,
-            token,
-            httponly=True,
-            samesite="strict",
-            secure=settings.cookie_secure,
-            path="/",
-        )
+        give_pre_session_token(response, token, secure=settings.cookie_secure)
     return response
+
+
+def csrf_token(request: Request, visitor: Viewer) -> tuple[str, bool]:
+    """The CSRF token of this request's forms, and whether it is a new pre-session token
+    (which the response must set as a cookie): one per request, the same when asked again."""
+    token = visitor.csrf_token or request.cookies.get(PRE_SESSION_CSRF_COOKIE) or ""
+    if token:
+        return token, False
+    new: str | None = getattr(request.state, "pre_session_token", None)
+    if new is None:
+        new = request.state.pre_session_token = secrets.token_urlsafe(32)
+    return new, True
+
+
+def give_pre_session_token(response: Response, token: str, *, secure: bool) -> None:
+    """Set an anonymous visitor's new pre-session CSRF token as his cookie."""
+    response.set_cookie(
+        PRE_SESSION_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/"
+    )
 
 
 def show(
