@@ -218,15 +218,11 @@ def _last_use(runtime: Runtime, person: Person) -> Any:
         )
 
 
-def test_a_page_is_two_statements_and_the_tokens_use_is_recorded_every_few_minutes(
+def test_a_page_is_one_statement_once_the_home_is_known_and_the_use_is_recorded(
     client: TestClient, runtime: Runtime
 ) -> None:
     viewer = _resident_near_a_post(runtime)
     assert _last_use(runtime, viewer) is None
-    feed_ids(client, viewer)
-    first = _last_use(runtime, viewer)
-    assert first is not None
-
     statements: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -236,9 +232,15 @@ def test_a_page_is_two_statements_and_the_tokens_use_is_recorded_every_few_minut
 
     event.listen(runtime.db.engine, "before_cursor_execute", count)
     try:
-        feed_ids(client, viewer)
-        # The token with its user and home, then the page; nothing written.
-        assert statements == ["SELECT", "SELECT"]
+        # The first page: the token with its user and home, the page, the use recorded.
+        assert len(feed_ids(client, viewer)) == 1
+        assert statements == ["SELECT", "SELECT", "UPDATE"]
+        first = _last_use(runtime, viewer)
+        assert first is not None
+        # The next: the caller and the page in one statement, nothing written.
+        statements.clear()
+        assert len(feed_ids(client, viewer)) == 1
+        assert statements == ["SELECT"]
         assert _last_use(runtime, viewer) == first
         with runtime.db.transaction() as session:
             session.execute(
@@ -247,11 +249,28 @@ def test_a_page_is_two_statements_and_the_tokens_use_is_recorded_every_few_minut
                 .values(last_used_at=utcnow() - timedelta(minutes=10))
             )
         statements.clear()
-        feed_ids(client, viewer)
-        assert statements == ["SELECT", "SELECT", "UPDATE"]
+        assert len(feed_ids(client, viewer)) == 1
+        assert statements == ["SELECT", "UPDATE"]
+        # A moved home: the one statement finds no caller, the two-statement way answers.
+        set_home(runtime, viewer, lat=HOME_LAT + 0.12)
+        statements.clear()
+        assert feed_ids(client, viewer) == []
+        assert statements == ["SELECT", "SELECT", "SELECT"]
     finally:
         event.remove(runtime.db.engine, "before_cursor_execute", count)
     assert _last_use(runtime, viewer) > first
+
+
+def test_a_revoked_token_with_a_bad_cursor_is_refused_for_the_token(
+    client: TestClient, runtime: Runtime
+) -> None:
+    viewer = _resident_near_a_post(runtime)
+    assert len(feed_ids(client, viewer)) == 1  # his home is known
+    with runtime.db.transaction() as session:
+        row = session.scalars(select(ApiToken).where(ApiToken.user_id == viewer.user.id)).one()
+        api_tokens.revoke_api_token(session=session, user=viewer.user, token_id=row.id)
+    r = client.get(FEED, headers=viewer.headers, params={"cursor": "garbage!"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_token"
 
 
 def test_the_caller_is_authenticated_before_a_body_is_read(
