@@ -68,7 +68,9 @@ def _timed_page(
         viewer = session.get(User, viewer_id)  # loaded by authentication, not timed
         assert viewer is not None
         started = time.perf_counter()
-        page = timeline.feed(session=session, viewer=viewer, cursor=cursor, limit=limit)
+        page = timeline.feed(
+            session=session, viewer=viewer, ask=timeline.PageAsk(cursor=cursor, limit=limit)
+        )
         FeedPage(posts=page.posts, next_cursor=page.next_cursor).model_dump_json()
         elapsed = time.perf_counter() - started
         session.rollback()

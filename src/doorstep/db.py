@@ -24,7 +24,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool, QueuePool
@@ -350,6 +350,8 @@ class Database:
         if self.engine.dialect.name == "postgresql":
             options["postgresql_readonly"] = True
         self.read_engine = self.engine.execution_options(**options)
+        # The same pool again; its statements run in autocommit (see ``standalone_reads``).
+        self.autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def max_connections(self) -> int | None:
@@ -408,6 +410,17 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def standalone_reads(self) -> Iterator[Connection]:
+        """A connection for reads that need no transaction around them: each statement
+        sees what was committed when it began. On PostgreSQL it runs in autocommit, so it
+        costs no BEGIN and COMMIT round trips; on SQLite (where a round trip costs
+        nothing) it is a read-only transaction, as in :meth:`read_only`. Not for writes:
+        on SQLite they fail, on PostgreSQL nothing would tie them together."""
+        engine = self.autocommit_engine if self.is_postgres else self.read_engine
+        with engine.connect() as connection:
+            yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -53,6 +53,7 @@ CAMERA_SCHEME = "cameraToken"
 # that credential. A new principal dependency built on one of these is covered as is.
 PRINCIPALS: dict[Callable[..., Any], str] = {
     account_deps.api_user: USER_SCHEME,
+    account_deps.accepted_caller: USER_SCHEME,
     account_deps.page_visitor: SESSION_SCHEME,
     camera_registry.authenticate_camera: CAMERA_SCHEME,
 }

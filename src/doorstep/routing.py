@@ -18,9 +18,10 @@ The route's own dependencies still authenticate the caller as usual; step 2 cost
 token lookup, and only on requests that carry a body.
 
 This module is below the domains and imports none of them: a route is behind a user when
-one of its dependencies is marked with :func:`user_principal` (``accounts.deps.api_user``
-is), behind a camera when its path is a device path; the checks themselves are the
-:class:`EarlyAuthenticators` that ``routes.include_all`` puts on the app.
+its endpoint or one of its dependencies is marked with :func:`user_principal`
+(``accounts.deps.api_user`` is), behind a camera when its path is a device path; the
+checks themselves are the :class:`EarlyAuthenticators` that ``routes.include_all`` puts
+on the app.
 """
 
 from __future__ import annotations
@@ -91,8 +92,9 @@ _Dependency = TypeVar("_Dependency", bound=Callable[..., Any])
 
 
 def user_principal(dependency: _Dependency) -> _Dependency:
-    """Mark the dependency that authenticates an API user: a route that depends on it is
-    authenticated before its body is read."""
+    """Mark the dependency that authenticates an API user (or an endpoint that does it
+    itself): a route that depends on it, or is it, is authenticated before its body is
+    read."""
     setattr(dependency, _USER_PRINCIPAL, True)
     return dependency
 
@@ -114,7 +116,8 @@ def _principal_of(route: APIRoute) -> str | None:
         segment = route.path.removeprefix("/api/v1/cameras/{camera_id}/").split("/")[0]
         if segment in _DEVICE_SEGMENTS:
             return "camera"
-    if any(getattr(call, _USER_PRINCIPAL, False) for call in _dependency_calls(route.dependant)):
+    calls = [route.dependant.call, *_dependency_calls(route.dependant)]
+    if any(getattr(call, _USER_PRINCIPAL, False) for call in calls):
         return "user"
     return None
 

@@ -5,9 +5,10 @@ owner. The plain token is shown once; only its SHA-256 is stored. Every change i
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from doorstep import audit
@@ -90,6 +91,21 @@ def list_api_tokens(*, session: Session, user: User) -> list[ApiToken]:
     )
 
 
+# How often a token's use is recorded: ``last_used_at`` is rewritten at most this often, so
+# that a token in steady use costs no write on each request.
+TOKEN_USE_GRANULARITY = timedelta(minutes=5)
+
+
+def token_is_live(*, revoked_at: datetime | None, user_is_active: bool) -> bool:
+    """Whether a token found by its digest may act: not revoked, its user active."""
+    return revoked_at is None and user_is_active
+
+
+def use_is_due(last_used_at: datetime | None, now: datetime) -> bool:
+    """Whether a token's use at ``now`` is to be recorded (see ``TOKEN_USE_GRANULARITY``)."""
+    return last_used_at is None or now - last_used_at > TOKEN_USE_GRANULARITY
+
+
 def resolve_api_token(*, session: Session, token: str) -> tuple[User, ApiToken] | None:
     """The active user and the live token row a bearer token stands for, or None. One
     query reads both (it runs on every API request)."""
@@ -101,12 +117,45 @@ def resolve_api_token(*, session: Session, token: str) -> tuple[User, ApiToken] 
     if found is None:
         return None
     row, user = found
-    if row.revoked_at is not None or not user.is_active:
+    if not token_is_live(revoked_at=row.revoked_at, user_is_active=user.is_active):
         return None
     now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
+    if use_is_due(row.last_used_at, now):
         row.last_used_at = now
     return user, row
+
+
+def caller_statement() -> Select[*tuple[Any, ...]]:
+    """The columns of a bearer token and its user that a principal needs (``token_id``,
+    ``revoked_at``, ``last_used_at``, ``user_id``, ``role``, ``is_active``), as plain
+    columns for a path that builds no ORM objects; its ``token_hash`` parameter takes
+    :func:`security.token_digest` of the token. Another domain may join its own columns
+    to it (the feed joins the home) so that one statement reads all it needs."""
+    return (
+        select(
+            ApiToken.id.label("token_id"),
+            ApiToken.revoked_at,
+            ApiToken.last_used_at,
+            User.id.label("user_id"),
+            User.role,
+            User.is_active,
+        )
+        .join_from(ApiToken, User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == bindparam("token_hash"))
+    )
+
+
+def record_token_use(*, session: Session, token_id: uuid.UUID, now: datetime) -> None:
+    """Record a token's use at ``now`` (for a path that read it as plain columns), unless
+    a request beside this one recorded a later one."""
+    session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now),
+        )
+        .values(last_used_at=now)
+    )
 
 
 def revoke_password_only_tokens(*, session: Session, user: User) -> int:

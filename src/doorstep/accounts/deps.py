@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, Request
+from sqlalchemy import Row
 from starlette.datastructures import FormData
 
 from doorstep.accounts import api_tokens, sign_in
@@ -31,27 +32,50 @@ def _bearer(request: Request) -> str | None:
 _CAMERA_TOKEN_START = "dsc_"  # noqa: S105 (a label, not a secret)
 
 
-@user_principal
-def api_user(request: Request, session: DbSession) -> User:
-    """API callers authenticate with a bearer API token."""
+def required_bearer(request: Request) -> str:
+    """The API token the request carries; refused (``token_required``) without one."""
     token = _bearer(request)
     if token is None:
         raise Unauthenticated(
             "Send an API token as 'Authorization: Bearer <token>'.", code="token_required"
         )
+    return token
+
+
+def _token_refusal(token: str) -> Unauthenticated:
+    """The refusal of a bearer token that stands for no live user token."""
+    if token.startswith(_CAMERA_TOKEN_START):
+        return Unauthenticated(
+            "This is a camera's ingest token; it only sends that camera's clips and "
+            "events. User endpoints need a user API token (POST /api/v1/tokens).",
+            code="camera_token",
+        )
+    return Unauthenticated("This API token is not valid or was revoked.", code="invalid_token")
+
+
+@user_principal
+def api_user(request: Request, session: DbSession) -> User:
+    """API callers authenticate with a bearer API token."""
+    token = required_bearer(request)
     found = api_tokens.resolve_api_token(session=session, token=token)
     if found is None:
-        if token.startswith(_CAMERA_TOKEN_START):
-            raise Unauthenticated(
-                "This is a camera's ingest token; it only sends that camera's clips and "
-                "events. User endpoints need a user API token (POST /api/v1/tokens).",
-                code="camera_token",
-            )
-        raise Unauthenticated("This API token is not valid or was revoked.", code="invalid_token")
+        raise _token_refusal(token)
     user, row = found
     # For api_credential, which depends on this: the token is not read a second time.
     request.state.api_token = (session, row)
     return user
+
+
+def accepted_caller(token: str, found: Row[Any] | None) -> Row[Any]:
+    """The row that ``api_tokens.caller_statement()`` (with whatever a domain joined to
+    it) found for ``token``, when the token is live; refused as :func:`api_user` refuses
+    otherwise. The principal of a route that reads its caller with its own data in one
+    statement; recording the token's use (``api_tokens.use_is_due``) is its to do."""
+    if found is None or not api_tokens.token_is_live(
+        revoked_at=found.revoked_at, user_is_active=found.is_active
+    ):
+        raise _token_refusal(token)
+    return found
 
 
 def authenticate_api_user(request: Request) -> None:

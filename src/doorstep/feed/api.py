@@ -4,16 +4,18 @@ moderation, tips, and the clips shared in posts."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 
-from doorstep.accounts.deps import AnyUser, CurrentCredential, CurrentUser
+from doorstep import replicas
+from doorstep.accounts.deps import AnyUser, CurrentCredential, CurrentUser, required_bearer
 from doorstep.agencies.deps import AgencyMember, api_agency_member
+from doorstep.feed import api_page, homes, moderation, timeline, tips
 from doorstep.feed import comments as feed_comments
 from doorstep.feed import display as feed_display
-from doorstep.feed import homes, moderation, timeline, tips
 from doorstep.feed import reports as feed_reports
 from doorstep.feed import service as feed_service
 from doorstep.feed.models import Category, Comment, Post
@@ -39,10 +41,10 @@ from doorstep.feed.schemas import (
     TipRead,
     TipSent,
 )
-from doorstep.http import DbSession, PageCursor, ReadSession, RuntimeDep
+from doorstep.http import DbSession, PageCursor, ReadSession, RuntimeDep, get_runtime
 from doorstep.inputs import OptionalMoment
 from doorstep.media.streaming import media_response
-from doorstep.routing import GuardedRoute
+from doorstep.routing import GuardedRoute, user_principal
 
 router = APIRouter(tags=["feed"], route_class=GuardedRoute)
 api = "/api/v1"
@@ -86,46 +88,50 @@ def set_home(body: HomeUpdate, user: CurrentUser, session: DbSession) -> HomeRea
 # ---------------------------------------------------------------- feed
 
 
-def _feed_slice(default_limit: int) -> Callable[..., timeline.FeedSlice]:
-    """A dependency: the slice of the caller's feed its query asks for, so that the list and
-    its map take the same parameters and see the same posts (``limit`` as they choose)."""
+def _page_ask(default_limit: int) -> Callable[..., Coroutine[Any, Any, timeline.PageAsk]]:
+    """A dependency: what the caller asks of his feed, so that the list and its map take
+    the same parameters and see the same posts (``limit`` as they choose). ``async``, as
+    it reads no database: it takes no threadpool hop."""
 
-    def feed_slice(
-        user: CurrentUser,
-        session: ReadSession,
+    async def page_ask(
         category: Categories = None,
         since: OptionalMoment = None,
         until: OptionalMoment = None,
         cursor: PageCursor = None,
         limit: PageLimit = default_limit,
-    ) -> timeline.FeedSlice:
-        return timeline.feed(
-            session=session,
-            viewer=user,
-            categories=category,
-            since=since,
-            until=until,
-            cursor=cursor,
-            limit=limit,
-        )
+    ) -> timeline.PageAsk:
+        return timeline.PageAsk(category, since, until, cursor, limit)
 
-    return feed_slice
+    return page_ask
 
 
 @router.get(f"{api}/feed", response_model=FeedPage)
-def read_feed(page: Annotated[timeline.FeedSlice, Depends(_feed_slice(30))]) -> Response:
+@user_principal
+async def read_feed(
+    request: Request, ask: Annotated[timeline.PageAsk, Depends(_page_ask(30))]
+) -> Response:
     """Posts within the caller's radius, newest first; follow ``next_cursor`` for older."""
-    # The page is a FeedPage already: written here, FastAPI does not check it over again
-    # (in one more threadpool hop) before writing the same JSON.
-    return Response(
-        FeedPage(posts=page.posts, next_cursor=page.next_cursor).model_dump_json(),
-        media_type="application/json",
+    # All its database work in one threadpool hop (``feed.api_page``), written as JSON.
+    runtime = get_runtime(request)
+    page = await run_in_threadpool(
+        api_page.read_page,
+        db=runtime.db,
+        replicas=runtime.replicas,
+        token=required_bearer(request),
+        read_after=replicas.parse_lsn(request.cookies.get(replicas.FENCE_COOKIE)),
+        ask=ask,
     )
+    return Response(page, media_type="application/json")
 
 
 @router.get(f"{api}/feed/map", response_model=FeedMap)
-def feed_map(page: Annotated[timeline.FeedSlice, Depends(_feed_slice(100))]) -> FeedMap:
+def feed_map(
+    user: CurrentUser,
+    session: ReadSession,
+    ask: Annotated[timeline.PageAsk, Depends(_page_ask(100))],
+) -> FeedMap:
     """The same posts as a GeoJSON FeatureCollection; each geometry is a coarse cell."""
+    page = timeline.feed(session=session, viewer=user, ask=ask)
     return FeedMap(features=feed_display.map_features(page.posts), next_cursor=page.next_cursor)
 
 

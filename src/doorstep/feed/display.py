@@ -115,11 +115,12 @@ _POST_COLUMNS = (
 )
 
 
-def _view(row: Row[Any], viewer: User, moderator: bool) -> PostRead:
-    """A row of :func:`view_statement` as ``viewer`` sees it: the reason a post is held,
+def view_of(row: Row[Any], viewer_id: uuid.UUID, moderator: bool) -> PostRead:
+    """A row of :func:`view_statement` as its viewer (``viewer_id``, a moderator or not)
+    sees it: the reason a post is held,
     rejected or hidden, and the state of its clip's copy, only for its author (and the
     reason for moderators); the clip only once its redacted copy is ready."""
-    mine = row.author_id == viewer.id
+    mine = row.author_id == viewer_id
     shown = (
         row.clip_copy_status == clip_copies.READY
         and row.clip_copy_key is not None
@@ -172,7 +173,8 @@ def views_of(
 ) -> list[PostRead]:
     """The rows of a :func:`view_statement` (in its order) as ``viewer`` sees them."""
     moderator = is_moderator(viewer)
-    return [_view(row, viewer, moderator) for row in session.execute(statement, parameters)]
+    rows = session.execute(statement, parameters)
+    return [view_of(row, viewer.id, moderator) for row in rows]
 
 
 def post_views(*, session: Session, viewer: User, posts: Sequence[Post]) -> list[PostRead]:

@@ -24,6 +24,11 @@ class HomeRequired(DoorstepError):
     code = "home_required"
 
 
+def no_home() -> HomeRequired:
+    """The refusal of a resident without a home where a feed needs one."""
+    return HomeRequired("Set your home position first: the feed shows what happens around it.")
+
+
 def get_home(*, session: Session, owner: User) -> Home | None:
     return session.get(Home, owner.id)
 
@@ -31,9 +36,7 @@ def get_home(*, session: Session, owner: User) -> Home | None:
 def require_home(*, session: Session, owner: User) -> Home:
     home = get_home(session=session, owner=owner)
     if home is None:
-        raise HomeRequired(
-            "Set your home position first: the feed shows what happens around it.",
-        )
+        raise no_home()
     return home
 
 

@@ -91,9 +91,9 @@ def _feed_page(page: Page, user: User, *, as_map: bool) -> Response:
         batch = timeline.feed(
             session=session,
             viewer=user,
-            categories=filters.category_list(),
-            limit=100 if as_map else 30,
-            **filters.window(),
+            ask=timeline.PageAsk(
+                categories=filters.category_list(), limit=100 if as_map else 30, **filters.window()
+            ),
         )
     except DoorstepError as exc:
         page = page.refused(exc)

@@ -37,8 +37,12 @@ SETTINGS_ROW_ID = 1
 MAX_PAGE = 100
 
 
+# The roles that moderate the feed.
+MODERATOR_ROLES = frozenset({Role.moderator, Role.admin})
+
+
 def is_moderator(user: User) -> bool:
-    return user.role in (Role.moderator, Role.admin)
+    return user.role in MODERATOR_ROLES
 
 
 # ---------------------------------------------------------------- settings

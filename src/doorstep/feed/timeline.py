@@ -165,43 +165,65 @@ def newest_per_cell_statement(query: PageQuery) -> PageKeys:
     return _keys_statement(query.shape(by_cell=True)).params(query.parameters())
 
 
-def feed(
-    *,
-    session: Session,
-    viewer: User,
-    categories: Sequence[Category] | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    cursor: str | None = None,
-    limit: int = 30,
-) -> FeedSlice:
-    """Published posts whose coarse cell's centre lies within the viewer's radius of his
-    home, newest first (by publication), as he sees them; keyset-paginated: a cursor
-    keeps its place while new posts arrive. Refuses a viewer without a home
-    (``home_required``)."""
-    home = require_home(session=session, owner=viewer)
-    limit = max(1, min(limit, MAX_PAGE))
-    for value in (since, until):
+@dataclass(frozen=True)
+class PageAsk:
+    """What a reader asks of his feed: the categories, the days, the cursor and the size."""
+
+    categories: Sequence[Category] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    cursor: str | None = None
+    limit: int = 30
+
+
+def page_query(*, cells: Sequence[int], ask: PageAsk) -> PageQuery:
+    """What a page of the feed over ``cells`` asks for, its limit brought within bounds;
+    naive times are refused (``naive_time``)."""
+    for value in (ask.since, ask.until):
         if value is not None and value.tzinfo is None:
             raise InvalidInput("Times need a time zone.", code="naive_time")
-    query = PageQuery(
-        cells=areas.home_cells(home.exact_latitude, home.exact_longitude, home.radius_m),
-        categories=categories,
-        since=since,
-        until=until,
-        cursor=cursor,
-        limit=limit,
+    return PageQuery(
+        cells=cells,
+        categories=ask.categories,
+        since=ask.since,
+        until=ask.until,
+        cursor=ask.cursor,
+        limit=max(1, min(ask.limit, MAX_PAGE)),
     )
-    by_cell = session.get_bind().dialect.name == "postgresql"
-    views = feed_display.views_of(
-        session=session,
-        viewer=viewer,
-        statement=_page_statement(query.shape(by_cell=by_cell)),
-        parameters=query.parameters(),
-    )
+
+
+def page_statement(query: PageQuery, *, dialect: str) -> Select[Any]:
+    """The one statement that reads ``query``'s page as its viewer sees it
+    (``feed.display.view_statement``, ``limit + 1`` rows): the per-cell merge on
+    PostgreSQL, the keyset query elsewhere. Its values: ``query.parameters()``."""
+    return _page_statement(query.shape(by_cell=dialect == "postgresql"))
+
+
+def sliced(views: list[PostRead], limit: int) -> FeedSlice:
+    """The page out of the ``limit + 1`` views read, and the cursor of the next one when
+    there is more."""
     next_cursor = None
     if len(views) > limit:
         last = views[limit - 1]
         assert last.published_at is not None
         next_cursor = paging.encode_cursor(last.published_at, last.id)
     return FeedSlice(posts=views[:limit], next_cursor=next_cursor)
+
+
+def feed(*, session: Session, viewer: User, ask: PageAsk = PageAsk()) -> FeedSlice:
+    """Published posts whose coarse cell's centre lies within the viewer's radius of his
+    home, newest first (by publication), as he sees them; keyset-paginated: a cursor
+    keeps its place while new posts arrive. Refuses a viewer without a home
+    (``home_required``)."""
+    home = require_home(session=session, owner=viewer)
+    query = page_query(
+        cells=areas.home_cells(home.exact_latitude, home.exact_longitude, home.radius_m),
+        ask=ask,
+    )
+    views = feed_display.views_of(
+        session=session,
+        viewer=viewer,
+        statement=page_statement(query, dialect=session.get_bind().dialect.name),
+        parameters=query.parameters(),
+    )
+    return sliced(views, query.limit)
