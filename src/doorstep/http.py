@@ -64,10 +64,17 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
                 unit.__exit__, None, None, None, limiter=anyio.CapacityLimiter(1)
             )
         if runtime.replicas.configured and request.method not in _SAFE_METHODS:
-            position = await anyio.to_thread.run_sync(
-                replicas.primary_position, runtime.db.engine, limiter=anyio.CapacityLimiter(1)
-            )
-            setattr(request.state, replicas.FENCE_STATE, position)
+            await fence_reads(request, runtime)
+
+
+async def fence_reads(request: Request, runtime: Runtime) -> None:
+    """After a request's writes commit, with read replicas: leave the primary's WAL
+    position for the ``doorstep_read_after`` cookie (the caller's next reads wait for a
+    replica that has replayed it)."""
+    position = await anyio.to_thread.run_sync(
+        replicas.primary_position, runtime.db.engine, limiter=anyio.CapacityLimiter(1)
+    )
+    setattr(request.state, replicas.FENCE_STATE, position)
 
 
 def get_read_session(request: Request, primary: DbSession) -> Iterator[Session]:
