@@ -21,6 +21,7 @@ from tests.factories import CameraWithToken, make_camera, make_person
 from doorstep.app import create_app
 from doorstep.cameras import events as camera_events
 from doorstep.cameras import ingest_groups
+from doorstep.cameras import registry as camera_registry
 from doorstep.cameras.models import MotionEvent
 from doorstep.cameras.schemas import EventRead
 from doorstep.db import utcnow
@@ -290,3 +291,23 @@ def test_the_group_answers_views_like_a_single_event(runtime: Runtime) -> None:
         ingest_groups.record_one(
             runtime, camera_events.GroupedEvent(cam.camera.id, cam.token, future)
         )
+
+
+async def test_a_token_revoked_after_the_early_check_trusted_it_is_refused_by_the_write(
+    grouped: Runtime, api: httpx.AsyncClient
+) -> None:
+    """The route guard takes a token it passed lately as good without a query; the
+    group's own token check still refuses the event once the token is revoked."""
+    owner = make_person(grouped)
+    cam = make_camera(grouped, owner.user)
+    assert (await _send(api, cam, _body(0))).status_code == 201
+    with grouped.db.transaction() as session:
+        camera_registry.revoke_camera_token(
+            session=session, owner=owner.user, camera_id=cam.camera.id
+        )
+    refused = await _send(api, cam, _body(1))
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "invalid_camera_token"
+    assert len(_stored(grouped)) == 1
+    wrong = await _send(api, CameraWithToken(cam.camera, "never-issued"), _body(2))
+    assert wrong.status_code == 401

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
@@ -30,6 +31,7 @@ from doorstep.cameras import inbox as camera_inbox
 from doorstep.cameras import registry as camera_registry
 from doorstep.cameras.schemas import EventRead
 from doorstep.runtime import Runtime
+from doorstep.security import token_digest
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -222,8 +224,45 @@ def event_gatherer(
     )
 
 
-def token_gatherer(state: State, runtime: Runtime) -> Gatherer[TokenCheck, None]:
-    """The app's gatherer of devices' early token checks."""
-    return _app_gatherer(
+# How long a token the early check passed is taken as good again without a query, and
+# how many such tokens a process keeps. Only the route guard's check (whether a body is
+# read at all) trusts it: a revoked token may have its body read for this long, and its
+# event is still refused, by the write's own check of the token.
+TRUSTED_FOR_S = 30.0
+_TRUSTED_MAX = 100_000
+
+
+class TrustedTokens:
+    """The (camera, token digest) pairs the early check passed in the last
+    ``TRUSTED_FOR_S`` seconds."""
+
+    def __init__(self) -> None:
+        self._until: dict[tuple[uuid.UUID, str], float] = {}
+
+    def trusted(self, camera_id: uuid.UUID, token: str) -> bool:
+        until = self._until.get((camera_id, token_digest(token)))
+        return until is not None and until > time.monotonic()
+
+    def trust(self, camera_id: uuid.UUID, token: str) -> None:
+        if len(self._until) >= _TRUSTED_MAX:
+            self._until.clear()
+        self._until[(camera_id, token_digest(token))] = time.monotonic() + TRUSTED_FOR_S
+
+
+async def check_token_early(
+    state: State, runtime: Runtime, camera_id: uuid.UUID, token: str | None
+) -> None:
+    """The route guard's check of a device's token, grouped with other devices' checks
+    (one read-only query and one thread for the group); a token it passed lately is not
+    read again. A wrong token raises its 401."""
+    trusted: TrustedTokens | None = getattr(state, "trusted_tokens", None)
+    if trusted is None:
+        trusted = state.trusted_tokens = TrustedTokens()
+    if token and trusted.trusted(camera_id, token):
+        return
+    gatherer: Gatherer[TokenCheck, None] = _app_gatherer(
         state, "token_gatherer", lambda items: check_tokens(runtime, items), runtime
     )
+    await gatherer.submit((camera_id, token))
+    if token:
+        trusted.trust(camera_id, token)

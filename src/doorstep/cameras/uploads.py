@@ -106,12 +106,13 @@ CLIP_FILE_FIELD: dict[str, Any] = {
 async def authenticate_device(request: Request, camera_id: uuid.UUID) -> None:
     """The route guard's early check of a device (``routing.EarlyAuthenticators``): the
     camera's token, in a read-only transaction, since checking it writes nothing (no
-    SQLite write lock for it). Concurrent devices' checks share one query and one thread
-    (``ingest_groups``), unless grouping is off (``DOORSTEP_INGEST_GROUP_WINDOW_MS`` 0)."""
+    SQLite write lock for it). Concurrent devices' checks share one query and one thread,
+    and a token passed lately is not read again (``ingest_groups.check_token_early``),
+    unless grouping is off (``DOORSTEP_INGEST_GROUP_WINDOW_MS`` 0)."""
     runtime = get_runtime(request)
     check = (camera_id, bearer_token(request))
     if runtime.settings.ingest_group_window_ms > 0:
-        await ingest_groups.token_gatherer(request.app.state, runtime).submit(check)
+        await ingest_groups.check_token_early(request.app.state, runtime, *check)
         return
     (refused,) = await run_in_threadpool(ingest_groups.check_tokens, runtime, [check])
     if refused is not None:
