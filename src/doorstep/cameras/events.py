@@ -322,7 +322,13 @@ def record_event_group(
     inserted = {row["id"] for row in _insert_fresh(session, rows, tries=1)}
     retried = {key for row in rows if row["id"] not in inserted and (key := _ref_key(row))}
     before = _recorded_by_ref(session, retried)
-    alerted: set[uuid.UUID] = set()
+    # The cameras' alert windows in the order of their ids: two groups that open windows
+    # of the same cameras lock their rows in one order, and never deadlock.
+    alerted = {row["camera_id"]: cameras[row["camera_id"]] for row in rows if row["id"] in inserted}
+    for camera_id in sorted(alerted):
+        event_alerts.queue_event_alert(
+            session=session, camera=alerted[camera_id], now=now, window_s=alert_window_s
+        )
     results: list[tuple[Camera, RecordedEvent] | DoorstepError] = []
     for answer in answers:
         if not isinstance(answer, tuple):
@@ -334,10 +340,5 @@ def record_event_group(
             assert key is not None  # only a repeated reference is left out
             results.append((camera, before[key]))
             continue
-        if camera.id not in alerted:
-            alerted.add(camera.id)
-            event_alerts.queue_event_alert(
-                session=session, camera=camera, now=now, window_s=alert_window_s
-            )
         results.append((camera, RecordedEvent(MotionEvent(**row), None)))
     return results
