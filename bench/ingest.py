@@ -268,7 +268,13 @@ def _measure(
             "owners": owners,
             "cameras": cameras,
         }
-        results["server"] = {"uvicorn_workers": 1, "process": "separate (spawn)", "port": port}
+        results["server"] = {
+            "uvicorn_workers": 1,
+            "process": "separate (spawn)",
+            "port": port,
+            # Group commit of single events (DOORSTEP_INGEST_GROUP_WINDOW_MS; 0: off).
+            "ingest_group_window_ms": runtime.settings.ingest_group_window_ms,
+        }
         warm, rows = _over_http(
             base=f"http://127.0.0.1:{port}",
             server_pid=server.pid,
@@ -374,6 +380,7 @@ def summary(results: dict[str, Any]) -> str:
         " ms/event"
         for level in results["http"]
     ]
+    lines.append(f"group commit window: {results['server']['ingest_group_window_ms']} ms")
     lines.append(
         f"in-process, no HTTP: {results['in_process']['events_per_s']:,} events/s (serial)"
     )

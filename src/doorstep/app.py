@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import quote
 
@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from doorstep import openapi as doorstep_openapi
 from doorstep import route_index
 from doorstep.accounts.deps import PageVisitor, SignInRequired
+from doorstep.cameras import ingest_groups
 from doorstep.errors import DoorstepError
 from doorstep.headers import SecurityHeaders, media_origin, security_headers
 from doorstep.operations import UNGATED_PATHS, RequestIds, RequestTimer
@@ -47,14 +48,30 @@ class ConnectionGate:
     here instead, a request costs no thread and no connection until a slot frees. A slot
     is held until the response starts, which is after the commit; streaming the body
     (a video, a CSV) does not hold it.
+
+    ``ungated`` names more requests that hold no connection of their own: a device's
+    single event, when events are grouped (``cameras.ingest_groups``), whose group takes
+    one of these ``slots`` for its transaction instead.
     """
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        slots: asyncio.Semaphore | None = None,
+        ungated: Callable[[Scope], bool] | None = None,
+    ) -> None:
         self.app = app
-        self.slots = asyncio.Semaphore(limit)
+        self.slots = slots or asyncio.Semaphore(limit)
+        self.ungated = ungated
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(UNGATED_PATHS):
+        if (
+            scope["type"] != "http"
+            or scope["path"].startswith(UNGATED_PATHS)
+            or (self.ungated is not None and self.ungated(scope))
+        ):
             await self.app(scope, receive, send)
             return
         await self.slots.acquire()
@@ -160,7 +177,10 @@ def _add_routes_and_middleware(app: FastAPI, runtime: Runtime) -> None:
 
     limit = runtime.db.max_connections
     if limit is not None:
-        app.add_middleware(ConnectionGate, limit=limit)
+        slots = app.state.connection_slots = asyncio.Semaphore(limit)
+        grouped = runtime.settings.ingest_group_window_ms > 0
+        ungated = ingest_groups.holds_no_connection if grouped else None
+        app.add_middleware(ConnectionGate, limit=limit, slots=slots, ungated=ungated)
     if runtime.replicas.configured:
         app.add_middleware(ReadFenceCookie, secure=runtime.settings.cookie_secure)
     app.add_middleware(RequestTimer)  # outside the gate: its wait is part of the latency

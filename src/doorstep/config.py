@@ -96,6 +96,14 @@ class Settings(BaseSettings):
     # events at Front door"), instead of one alert per event.
     event_alert_window_s: float = Field(default=30.0, ge=0, le=3600)
 
+    # Group commit of single events (issue 16): a device's POST /events waits up to this
+    # many milliseconds for other devices' events, and the group is written in one
+    # transaction (one token query, one INSERT); each request answers after that commit.
+    # 0: no grouping, one transaction per request. A group holds at most
+    # ingest_group_max_events events; a full group is written at once.
+    ingest_group_window_ms: float = Field(default=2.0, ge=0, le=10_000)
+    ingest_group_max_events: int = Field(default=200, ge=1, le=1000)
+
     # Kept clips (issue 15): a resident may keep a clip past its camera's retention until
     # he stops keeping it; this is the most clips one resident keeps at once (0: nobody
     # may keep a clip). Each clip is at most max_clip_bytes, so this bounds his storage.

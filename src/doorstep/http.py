@@ -52,10 +52,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     async with _ended_in_a_thread(unit):
         yield session
     if runtime.replicas.configured and request.method not in _SAFE_METHODS:
-        position = await anyio.to_thread.run_sync(
-            replicas.primary_position, runtime.db.engine, limiter=anyio.CapacityLimiter(1)
-        )
-        setattr(request.state, replicas.FENCE_STATE, position)
+        await fence_reads(request, runtime)
 
 
 @asynccontextmanager
@@ -77,6 +74,16 @@ async def _ended_in_a_thread(unit: AbstractContextManager[Any]) -> AsyncIterator
             await anyio.to_thread.run_sync(
                 unit.__exit__, None, None, None, limiter=anyio.CapacityLimiter(1)
             )
+
+
+async def fence_reads(request: Request, runtime: Runtime) -> None:
+    """After a request's writes commit, with read replicas: leave the primary's WAL
+    position for the ``doorstep_read_after`` cookie (the caller's next reads wait for a
+    replica that has replayed it)."""
+    position = await anyio.to_thread.run_sync(
+        replicas.primary_position, runtime.db.engine, limiter=anyio.CapacityLimiter(1)
+    )
+    setattr(request.state, replicas.FENCE_STATE, position)
 
 
 async def get_read_session(request: Request, primary: DbSession) -> AsyncIterator[Session]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -101,12 +101,13 @@ def user_principal(dependency: _Dependency) -> _Dependency:
 
 @dataclass(frozen=True)
 class EarlyAuthenticators:
-    """The checks step 2 runs (blocking: in the threadpool), each raising the error the
-    route's own dependency would: ``user`` for a route behind an API user, ``camera`` for a
-    device route (``camera_id`` in its path)."""
+    """The checks step 2 runs, each raising the error the route's own dependency would:
+    ``user`` for a route behind an API user (blocking: in the threadpool), ``camera`` for a
+    device route (``camera_id`` in its path; awaited on the event loop, so that concurrent
+    devices' checks can share one query and one thread)."""
 
     user: Callable[[Request], None]
-    camera: Callable[[Request, uuid.UUID], None]
+    camera: Callable[[Request, uuid.UUID], Awaitable[None]]
 
 
 def _principal_of(route: APIRoute) -> str | None:
@@ -146,18 +147,17 @@ def _check_parameters(request: Request) -> None:
         raise _refuse(problems)
 
 
-def _authenticate_early(request: Request, principal: str) -> None:
-    """Check the caller's credentials with the app's :class:`EarlyAuthenticators`
-    (blocking: run it in the threadpool)."""
+async def _authenticate_early(request: Request, principal: str) -> None:
+    """Check the caller's credentials with the app's :class:`EarlyAuthenticators`."""
     authenticators: EarlyAuthenticators = request.app.state.early_authenticators
     if principal == "user":
-        authenticators.user(request)
+        await run_in_threadpool(authenticators.user, request)
         return
     try:
         camera_id = uuid.UUID(str(request.path_params.get("camera_id", "")))
     except ValueError:
         return  # the route's own validation answers 422 for a malformed id
-    authenticators.camera(request, camera_id)
+    await authenticators.camera(request, camera_id)
 
 
 def _too_large(limit: int, *, clip_bytes: int | None) -> PayloadTooLarge:
@@ -244,7 +244,7 @@ class GuardedRoute(APIRoute):
             request.scope[BODY_UNFINISHED] = True
             settings = request.app.state.runtime.settings
             if principal is not None:
-                await run_in_threadpool(_authenticate_early, request, principal)
+                await _authenticate_early(request, principal)
             if is_clip_upload:
                 clip_bytes = settings.max_clip_bytes
                 limit = clip_bytes + MULTIPART_OVERHEAD_BYTES

@@ -165,7 +165,17 @@ def revoke_camera_token(*, session: Session, owner: User, camera_id: uuid.UUID) 
 
 def authenticate_camera(*, session: Session, camera_id: uuid.UUID, token: str | None) -> Camera:
     """The camera a device speaks for; a missing, wrong or revoked token is 401."""
-    camera = session.get(Camera, camera_id)
+    return check_camera_token(session.get(Camera, camera_id), token)
+
+
+def cameras_by_id(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Camera]:
+    """These cameras (those that exist), in one query."""
+    return {c.id: c for c in session.scalars(select(Camera).where(Camera.id.in_(ids)))}
+
+
+def check_camera_token(camera: Camera | None, token: str | None) -> Camera:
+    """``camera`` when ``token`` is its ingest token (read once for many devices' requests,
+    see ``ingest_groups``); a missing, wrong or revoked token, or no camera, is 401."""
     if (
         not token
         or camera is None

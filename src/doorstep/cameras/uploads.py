@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from doorstep.accounts.deps import bearer_token
+from doorstep.cameras import ingest_groups
 from doorstep.cameras import registry as camera_registry
 from doorstep.errors import InvalidInput, PayloadTooLarge
 from doorstep.http import get_runtime
@@ -102,11 +103,17 @@ CLIP_FILE_FIELD: dict[str, Any] = {
 }
 
 
-def authenticate_device(request: Request, camera_id: uuid.UUID) -> None:
+async def authenticate_device(request: Request, camera_id: uuid.UUID) -> None:
     """The route guard's early check of a device (``routing.EarlyAuthenticators``): the
     camera's token, in a read-only transaction, since checking it writes nothing (no
-    SQLite write lock for it)."""
-    with get_runtime(request).db.read_only() as session:
-        camera_registry.authenticate_camera(
-            session=session, camera_id=camera_id, token=bearer_token(request)
-        )
+    SQLite write lock for it). Concurrent devices' checks share one query and one thread,
+    and a token passed lately is not read again (``ingest_groups.check_token_early``),
+    unless grouping is off (``DOORSTEP_INGEST_GROUP_WINDOW_MS`` 0)."""
+    runtime = get_runtime(request)
+    check = (camera_id, bearer_token(request))
+    if runtime.settings.ingest_group_window_ms > 0:
+        await ingest_groups.check_token_early(request.app.state, runtime, *check)
+        return
+    (refused,) = await run_in_threadpool(ingest_groups.check_tokens, runtime, [check])
+    if refused is not None:
+        raise refused
