@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import BigInteger, String, Table, event, select, text
+from sqlalchemy import BigInteger, Connection, String, Table, event, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from doorstep import db
@@ -46,8 +46,8 @@ def tracked(*views: str) -> dict[str, Any]:
     return {INFO_KEY: frozenset(views)}
 
 
-def current(session: Session, view: str) -> int:
-    """The view's counter as this session's transaction sees it."""
+def current(session: Session | Connection, view: str) -> int:
+    """The view's counter as this session's transaction (or this connection) sees it."""
     found = session.scalar(select(DataVersion.version).where(DataVersion.name == view))
     return int(found or 0)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 from tests.factories import make_person, sign_in
 from tests.transparency.portal import (
     LAT,
@@ -191,3 +192,35 @@ def send_request_world(client: TestClient, runtime: Runtime) -> str:
     set_policy(client, runtime, moderator_review=False)
     _agency, officer = agency_with_officer(runtime, lat=LAT, lng=LNG)
     return send_request(client, officer, case_number=f"KEPT-{uuid.uuid4().hex[:6]}").id
+
+
+def test_a_kept_answer_is_one_statement_and_no_transaction(
+    client: TestClient, runtime: Runtime
+) -> None:
+    """With no read replica, a kept answer of the page or the API reads the version alone:
+    one statement, on PostgreSQL in autocommit (no BEGIN or COMMIT round trips; SQLite's
+    read-only transaction costs no round trip); the API's answer is the kept body, byte
+    for byte."""
+    seen: list[tuple[str, object]] = []
+
+    def statement(conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        seen.append((sql, conn.get_execution_options().get("isolation_level")))
+
+    engine = runtime.db.engine
+    for path in ("/api/v1/transparency/requests", "/transparency/requests"):
+        first = client.get(path, headers=HTML)
+        assert first.status_code == 200
+        seen.clear()
+        event.listen(engine, "before_cursor_execute", statement)
+        try:
+            kept = client.get(path, headers=HTML)
+        finally:
+            event.remove(engine, "before_cursor_execute", statement)
+        assert kept.status_code == 200
+        sql = [text for text, _level in seen if not text.startswith(("PRAGMA", "BEGIN", "COMMIT"))]
+        assert len(sql) == 1
+        assert "data_versions" in sql[0]
+        if runtime.db.is_postgres:
+            assert [level for _text, level in seen] == ["AUTOCOMMIT"]
+        if path.startswith("/api"):
+            assert kept.content == first.content

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,7 @@ from doorstep.http import ReadSession, RuntimeDep
 from doorstep.routing import GuardedRoute
 from doorstep.runtime import Runtime
 from doorstep.transparency import charts, digests, figures, public, request_log, statements
+from doorstep.versions import REQUEST_LOG
 from doorstep.web import kept
 from doorstep.web.forms import text
 from doorstep.web.render import Page, redirect
@@ -280,14 +282,28 @@ def _page_refused() -> InvalidInput:
 
 
 @router.get("/transparency/requests", response_class=HTMLResponse)
-def requests_page(page: ReadPage) -> Response:
+async def requests_page(page: ReadPage) -> Response:
     """The log, a page at a time; a signed-out visitor gets the page kept at the log's
-    current data version when there is one (``web.kept``)."""
+    current data version when there is one (``web.kept``): with no read replica, that
+    is one autocommit statement in one threadpool hop."""
     params = _log_params(page.request)
+    cache = request_log.kept_log(page.request.app)
+    key = ("html", page.request.url.query)
+    runtime: Runtime = page.request.app.state.runtime
+    if kept.keeps_for(page) and not runtime.replicas.configured:
+        body = await run_in_threadpool(kept.kept_now, runtime.db, cache, key, REQUEST_LOG)
+        if body is not None:
+            return kept.kept_response(page, body)
+    return await run_in_threadpool(_kept_or_shown, page, cache, key, params)
+
+
+def _kept_or_shown(
+    page: Page, cache: kept.VersionedCache, key: tuple[str, str], params: tuple[Any, ...]
+) -> Response:
     return kept.kept_page(
         page,
-        request_log.kept_log(page.request.app),
-        ("html", page.request.url.query),
+        cache,
+        key,
         request_log.log_version(page.session),
         lambda: _requests_page(page, *params),
     )

@@ -15,8 +15,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
+from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, Response
 
+from doorstep import versions
+from doorstep.db import Database
+from doorstep.runtime import Runtime
 from doorstep.web.render import Page, csrf_token, give_pre_session_token
 
 # Stands in a kept page for the visitor's CSRF token (never sent: always replaced).
@@ -85,20 +89,75 @@ def app_cache(app: Any, name: str, *, max_entries: int, max_bytes: int) -> Versi
     return caches[name]
 
 
+def kept_now(db: Database, cache: VersionedCache, key: Hashable, view: str) -> bytes | None:
+    """The body kept under ``key`` at ``view``'s current data version, or None. The
+    version is read in autocommit (``Database.standalone_reads``: no BEGIN or COMMIT
+    round trip), so a hit costs one tiny statement. Blocking: a route's one threadpool
+    hop. On the primary: with read replicas a route reads the version where it reads the
+    rows (``read_kept``)."""
+    with db.standalone_reads() as connection:
+        return cache.get(key, versions.current(connection, view))
+
+
+def read_kept(
+    runtime: Runtime,
+    read_after: int | None,
+    cache: VersionedCache,
+    key: Hashable,
+    view: str,
+    render: Callable[[Session], bytes],
+) -> bytes:
+    """In one read transaction (on a fit read replica when there are some, see
+    ``doorstep.replicas``; else on the primary): ``view``'s version, then the body kept
+    under ``key`` at it, or ``render(session)`` kept at it. Blocking."""
+    if runtime.replicas.configured:
+        with runtime.replicas.read(after=read_after) as replica:
+            if replica is not None:
+                return _kept_or_made(replica, cache, key, view, render)
+    with runtime.db.read_only() as session:
+        return _kept_or_made(session, cache, key, view, render)
+
+
+def _kept_or_made(
+    session: Session,
+    cache: VersionedCache,
+    key: Hashable,
+    view: str,
+    render: Callable[[Session], bytes],
+) -> bytes:
+    version = versions.current(session, view)
+    body = cache.get(key, version)
+    if body is None:
+        body = render(session)
+        cache.put(key, version, body)
+    return body
+
+
 def kept_page(
     page: Page, cache: VersionedCache, key: Hashable, version: int, show: Callable[[], Response]
 ) -> Response:
     """``show()``, or for a signed-out visitor the page kept under ``key`` at ``version``
     (kept once shown with status 200)."""
-    if page.visitor.user is not None or page.error is not None:
+    if not keeps_for(page):
         return show()
     body = cache.get(key, version)
-    token, new = csrf_token(page.request, page.visitor)
     if body is None:
+        token, _new = csrf_token(page.request, page.visitor)
         response = show()
         if response.status_code == 200 and isinstance(response, HTMLResponse):
             cache.put(key, version, bytes(response.body).replace(token.encode(), TOKEN_PLACEHOLDER))
         return response
+    return kept_response(page, body)
+
+
+def keeps_for(page: Page) -> bool:
+    """Whether this visitor may be given a kept page: signed out, and no form error."""
+    return page.visitor.user is None and page.error is None
+
+
+def kept_response(page: Page, body: bytes) -> Response:
+    """A kept page with this visitor's own CSRF token (and, for a new one, its cookie)."""
+    token, new = csrf_token(page.request, page.visitor)
     response = HTMLResponse(body.replace(TOKEN_PLACEHOLDER, token.encode()))
     if new:
         give_pre_session_token(
