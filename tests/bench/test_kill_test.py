@@ -13,9 +13,11 @@ from bench import kill_test
 
 @pytest.mark.postgres
 def test_a_killed_worker_loses_no_notice(postgres_url: str, tmp_path: Path) -> None:
-    # A slow webhook receiver (20 ms an answer) keeps deliveries in flight at the kill.
+    # A slow webhook receiver (100 ms an answer) keeps deliveries in flight at the kill:
+    # with a worker's 8 send lanes the 40 take about 0.5 s, so a test process that gets
+    # no CPU for a while (a loaded machine) still kills the worker before the last ones.
     results = kill_test.run(
-        url=postgres_url, owners=40, kill_at=0.3, lease_s=2, sink_delay_s=0.02, data_dir=tmp_path
+        url=postgres_url, owners=40, kill_at=0.3, lease_s=2, sink_delay_s=0.1, data_dir=tmp_path
     )
 
     at_kill = results["at_kill"]

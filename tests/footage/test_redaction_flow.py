@@ -38,6 +38,7 @@ from tests.redaction_support import (
 
 from doorstep.audit import AuditRecord
 from doorstep.cameras.models import Camera, Clip
+from doorstep.footage import redaction as redaction_job
 from doorstep.footage.evidence import verify_bundle
 from doorstep.footage.models import Evidence, EvidenceStatus
 from doorstep.footage.redaction import staged_key
@@ -359,25 +360,46 @@ def test_a_copy_that_cannot_be_made_shares_nothing_and_tells_the_owner(
 
 
 def test_withdrawn_while_redacting_leaves_no_copy(
-    client: TestClient, runtime: Runtime, face_clip: tuple[Path, Truth]
+    client: TestClient,
+    runtime: Runtime,
+    face_clip: tuple[Path, Truth],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The owner takes the clip back while the job is making its copy: the job finishes
-    but records nothing and leaves no file."""
+    but records nothing and leaves no file. The job is held after its first progress
+    write (which it really makes) until the withdrawal is answered, so the withdrawal
+    falls inside the copy however fast the machine is."""
+    first_written, withdrawn = threading.Event(), threading.Event()
+    real_writer = redaction_job._progress_writer
+
+    def held_after_first_write(ctx: Any, evidence_id: uuid.UUID) -> Any:
+        write = real_writer(ctx, evidence_id)
+
+        def progress(share: float) -> None:
+            write(share)
+            if not first_written.is_set():
+                first_written.set()
+                withdrawn.wait(60)
+
+        return progress
+
+    monkeypatch.setattr(redaction_job, "_progress_writer", held_after_first_write)
+    # Progress is written at most once a second: a quiet machine copies this clip in less.
+    monkeypatch.setattr(redaction_job, "_PROGRESS_EVERY_S", 0.0)
     s = scene(client, runtime, face_clip[0])
     _share(client, s)
     [item] = _evidence(runtime)
     done: list[int] = []
     worker = threading.Thread(target=lambda: done.append(run_jobs(runtime)))
     worker.start()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    try:
+        assert first_written.wait(60)
         [item] = _evidence(runtime)
-        if (item.redaction_progress or 0) > 0:
-            break
-        time.sleep(0.02)
-    assert item.status == EvidenceStatus.redacting and (item.redaction_progress or 0) > 0
-    r = client.post(f"/api/v1/shared/{item.id}/withdraw", headers=s.owner.headers)
-    assert r.status_code == 204, r.text
+        assert item.status == EvidenceStatus.redacting and (item.redaction_progress or 0) > 0
+        r = client.post(f"/api/v1/shared/{item.id}/withdraw", headers=s.owner.headers)
+        assert r.status_code == 204, r.text
+    finally:
+        withdrawn.set()
     worker.join(120)
     assert done and not worker.is_alive()
     [item] = _evidence(runtime)
